@@ -1,0 +1,148 @@
+from exness.common.v1 import trading_pb2 as _trading_pb2
+from exness.market.v1 import market_pb2 as _market_pb2
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class RejectReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REJECT_REASON_UNSPECIFIED: _ClassVar[RejectReason]
+    REJECT_REASON_INVALID_COMMAND: _ClassVar[RejectReason]
+    REJECT_REASON_ACCOUNT_NOT_FOUND: _ClassVar[RejectReason]
+    REJECT_REASON_UNKNOWN_ASSET: _ClassVar[RejectReason]
+    REJECT_REASON_PRICE_UNAVAILABLE: _ClassVar[RejectReason]
+    REJECT_REASON_PRICE_STALE: _ClassVar[RejectReason]
+    REJECT_REASON_INVALID_QUANTITY: _ClassVar[RejectReason]
+    REJECT_REASON_INVALID_LEVERAGE: _ClassVar[RejectReason]
+    REJECT_REASON_INVALID_SLIPPAGE: _ClassVar[RejectReason]
+    REJECT_REASON_SLIPPAGE_EXCEEDED: _ClassVar[RejectReason]
+    REJECT_REASON_INSUFFICIENT_BALANCE: _ClassVar[RejectReason]
+    REJECT_REASON_IMMEDIATE_LIQUIDATION: _ClassVar[RejectReason]
+    REJECT_REASON_INVALID_STOP_LOSS: _ClassVar[RejectReason]
+    REJECT_REASON_INVALID_TAKE_PROFIT: _ClassVar[RejectReason]
+    REJECT_REASON_POSITION_NOT_FOUND: _ClassVar[RejectReason]
+    REJECT_REASON_IDEMPOTENCY_KEY_REUSED: _ClassVar[RejectReason]
+    REJECT_REASON_ACCOUNT_CONFLICT: _ClassVar[RejectReason]
+REJECT_REASON_UNSPECIFIED: RejectReason
+REJECT_REASON_INVALID_COMMAND: RejectReason
+REJECT_REASON_ACCOUNT_NOT_FOUND: RejectReason
+REJECT_REASON_UNKNOWN_ASSET: RejectReason
+REJECT_REASON_PRICE_UNAVAILABLE: RejectReason
+REJECT_REASON_PRICE_STALE: RejectReason
+REJECT_REASON_INVALID_QUANTITY: RejectReason
+REJECT_REASON_INVALID_LEVERAGE: RejectReason
+REJECT_REASON_INVALID_SLIPPAGE: RejectReason
+REJECT_REASON_SLIPPAGE_EXCEEDED: RejectReason
+REJECT_REASON_INSUFFICIENT_BALANCE: RejectReason
+REJECT_REASON_IMMEDIATE_LIQUIDATION: RejectReason
+REJECT_REASON_INVALID_STOP_LOSS: RejectReason
+REJECT_REASON_INVALID_TAKE_PROFIT: RejectReason
+REJECT_REASON_POSITION_NOT_FOUND: RejectReason
+REJECT_REASON_IDEMPOTENCY_KEY_REUSED: RejectReason
+REJECT_REASON_ACCOUNT_CONFLICT: RejectReason
+
+class Command(_message.Message):
+    __slots__ = ("request_id", "reply_to", "idempotency_key", "user_id", "create_account", "open_position", "close_position", "price_update")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    REPLY_TO_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATE_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    OPEN_POSITION_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_POSITION_FIELD_NUMBER: _ClassVar[int]
+    PRICE_UPDATE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    reply_to: str
+    idempotency_key: str
+    user_id: str
+    create_account: CreateAccount
+    open_position: OpenPosition
+    close_position: ClosePosition
+    price_update: _market_pb2.PriceUpdate
+    def __init__(self, request_id: _Optional[str] = ..., reply_to: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., user_id: _Optional[str] = ..., create_account: _Optional[_Union[CreateAccount, _Mapping]] = ..., open_position: _Optional[_Union[OpenPosition, _Mapping]] = ..., close_position: _Optional[_Union[ClosePosition, _Mapping]] = ..., price_update: _Optional[_Union[_market_pb2.PriceUpdate, _Mapping]] = ...) -> None: ...
+
+class CreateAccount(_message.Message):
+    __slots__ = ("email", "starting_balance_cents")
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    STARTING_BALANCE_CENTS_FIELD_NUMBER: _ClassVar[int]
+    email: str
+    starting_balance_cents: int
+    def __init__(self, email: _Optional[str] = ..., starting_balance_cents: _Optional[int] = ...) -> None: ...
+
+class OpenPosition(_message.Message):
+    __slots__ = ("asset", "side", "quantity", "leverage", "slippage_bps", "stop_loss", "take_profit", "trade_opening_price")
+    ASSET_FIELD_NUMBER: _ClassVar[int]
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    LEVERAGE_FIELD_NUMBER: _ClassVar[int]
+    SLIPPAGE_BPS_FIELD_NUMBER: _ClassVar[int]
+    STOP_LOSS_FIELD_NUMBER: _ClassVar[int]
+    TAKE_PROFIT_FIELD_NUMBER: _ClassVar[int]
+    TRADE_OPENING_PRICE_FIELD_NUMBER: _ClassVar[int]
+    asset: str
+    side: _trading_pb2.Side
+    quantity: int
+    leverage: int
+    slippage_bps: int
+    stop_loss: int
+    take_profit: int
+    trade_opening_price: int
+    def __init__(self, asset: _Optional[str] = ..., side: _Optional[_Union[_trading_pb2.Side, str]] = ..., quantity: _Optional[int] = ..., leverage: _Optional[int] = ..., slippage_bps: _Optional[int] = ..., stop_loss: _Optional[int] = ..., take_profit: _Optional[int] = ..., trade_opening_price: _Optional[int] = ...) -> None: ...
+
+class ClosePosition(_message.Message):
+    __slots__ = ("position_id",)
+    POSITION_ID_FIELD_NUMBER: _ClassVar[int]
+    position_id: str
+    def __init__(self, position_id: _Optional[str] = ...) -> None: ...
+
+class Reply(_message.Message):
+    __slots__ = ("request_id", "stream_id", "account_created", "position_opened", "position_closed", "rejection")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_CREATED_FIELD_NUMBER: _ClassVar[int]
+    POSITION_OPENED_FIELD_NUMBER: _ClassVar[int]
+    POSITION_CLOSED_FIELD_NUMBER: _ClassVar[int]
+    REJECTION_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    stream_id: str
+    account_created: AccountCreated
+    position_opened: PositionOpened
+    position_closed: PositionClosed
+    rejection: Rejection
+    def __init__(self, request_id: _Optional[str] = ..., stream_id: _Optional[str] = ..., account_created: _Optional[_Union[AccountCreated, _Mapping]] = ..., position_opened: _Optional[_Union[PositionOpened, _Mapping]] = ..., position_closed: _Optional[_Union[PositionClosed, _Mapping]] = ..., rejection: _Optional[_Union[Rejection, _Mapping]] = ...) -> None: ...
+
+class AccountCreated(_message.Message):
+    __slots__ = ("account", "already_existed")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_EXISTED_FIELD_NUMBER: _ClassVar[int]
+    account: _trading_pb2.Account
+    already_existed: bool
+    def __init__(self, account: _Optional[_Union[_trading_pb2.Account, _Mapping]] = ..., already_existed: _Optional[bool] = ...) -> None: ...
+
+class PositionOpened(_message.Message):
+    __slots__ = ("position", "balance_cents")
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_CENTS_FIELD_NUMBER: _ClassVar[int]
+    position: _trading_pb2.Position
+    balance_cents: int
+    def __init__(self, position: _Optional[_Union[_trading_pb2.Position, _Mapping]] = ..., balance_cents: _Optional[int] = ...) -> None: ...
+
+class PositionClosed(_message.Message):
+    __slots__ = ("trade", "balance_cents")
+    TRADE_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_CENTS_FIELD_NUMBER: _ClassVar[int]
+    trade: _trading_pb2.ClosedTrade
+    balance_cents: int
+    def __init__(self, trade: _Optional[_Union[_trading_pb2.ClosedTrade, _Mapping]] = ..., balance_cents: _Optional[int] = ...) -> None: ...
+
+class Rejection(_message.Message):
+    __slots__ = ("reason", "message")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    reason: RejectReason
+    message: str
+    def __init__(self, reason: _Optional[_Union[RejectReason, str]] = ..., message: _Optional[str] = ...) -> None: ...

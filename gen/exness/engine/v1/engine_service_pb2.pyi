@@ -1,0 +1,100 @@
+from exness.common.v1 import trading_pb2 as _trading_pb2
+from exness.engine.v1 import commands_pb2 as _commands_pb2
+from exness.market.v1 import market_pb2 as _market_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class StreamRepliesRequest(_message.Message):
+    __slots__ = ("gateway_id",)
+    GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    gateway_id: str
+    def __init__(self, gateway_id: _Optional[str] = ...) -> None: ...
+
+class StreamRepliesResponse(_message.Message):
+    __slots__ = ("reply",)
+    REPLY_FIELD_NUMBER: _ClassVar[int]
+    reply: _commands_pb2.Reply
+    def __init__(self, reply: _Optional[_Union[_commands_pb2.Reply, _Mapping]] = ...) -> None: ...
+
+class GetAccountRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class GetAccountResponse(_message.Message):
+    __slots__ = ("account", "used_margin_cents", "unrealized_pnl_cents", "equity_cents", "open_positions")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    USED_MARGIN_CENTS_FIELD_NUMBER: _ClassVar[int]
+    UNREALIZED_PNL_CENTS_FIELD_NUMBER: _ClassVar[int]
+    EQUITY_CENTS_FIELD_NUMBER: _ClassVar[int]
+    OPEN_POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    account: _trading_pb2.Account
+    used_margin_cents: int
+    unrealized_pnl_cents: int
+    equity_cents: int
+    open_positions: int
+    def __init__(self, account: _Optional[_Union[_trading_pb2.Account, _Mapping]] = ..., used_margin_cents: _Optional[int] = ..., unrealized_pnl_cents: _Optional[int] = ..., equity_cents: _Optional[int] = ..., open_positions: _Optional[int] = ...) -> None: ...
+
+class ListPositionsRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class PositionView(_message.Message):
+    __slots__ = ("position", "current_price", "unrealized_pnl_cents")
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_PRICE_FIELD_NUMBER: _ClassVar[int]
+    UNREALIZED_PNL_CENTS_FIELD_NUMBER: _ClassVar[int]
+    position: _trading_pb2.Position
+    current_price: int
+    unrealized_pnl_cents: int
+    def __init__(self, position: _Optional[_Union[_trading_pb2.Position, _Mapping]] = ..., current_price: _Optional[int] = ..., unrealized_pnl_cents: _Optional[int] = ...) -> None: ...
+
+class ListPositionsResponse(_message.Message):
+    __slots__ = ("positions",)
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    positions: _containers.RepeatedCompositeFieldContainer[PositionView]
+    def __init__(self, positions: _Optional[_Iterable[_Union[PositionView, _Mapping]]] = ...) -> None: ...
+
+class ListClosedTradesRequest(_message.Message):
+    __slots__ = ("user_id", "page_size", "page_token")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, user_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListClosedTradesResponse(_message.Message):
+    __slots__ = ("trades", "next_page_token")
+    TRADES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    trades: _containers.RepeatedCompositeFieldContainer[_trading_pb2.ClosedTrade]
+    next_page_token: str
+    def __init__(self, trades: _Optional[_Iterable[_Union[_trading_pb2.ClosedTrade, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetPricesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PriceView(_message.Message):
+    __slots__ = ("quote", "received_at_ms")
+    QUOTE_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    quote: _market_pb2.Quote
+    received_at_ms: int
+    def __init__(self, quote: _Optional[_Union[_market_pb2.Quote, _Mapping]] = ..., received_at_ms: _Optional[int] = ...) -> None: ...
+
+class GetPricesResponse(_message.Message):
+    __slots__ = ("prices",)
+    PRICES_FIELD_NUMBER: _ClassVar[int]
+    prices: _containers.RepeatedCompositeFieldContainer[PriceView]
+    def __init__(self, prices: _Optional[_Iterable[_Union[PriceView, _Mapping]]] = ...) -> None: ...
