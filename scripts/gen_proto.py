@@ -20,13 +20,13 @@ PROTO_DIR = ROOT / "proto"
 GEN_DIR = ROOT / "gen"
 
 
-def generate(out: Path) -> None:
+def generate(out: Path, proto_dir: Path = PROTO_DIR) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    protos = sorted(str(p.relative_to(PROTO_DIR)) for p in PROTO_DIR.rglob("*.proto"))
+    protos = sorted(str(p.relative_to(proto_dir)) for p in proto_dir.rglob("*.proto"))
     well_known = Path(grpc_tools.__file__).parent / "_proto"
     args = [
         "protoc",
-        f"-I{PROTO_DIR}",
+        f"-I{proto_dir}",
         f"-I{well_known}",
         f"--python_out={out}",
         f"--pyi_out={out}",

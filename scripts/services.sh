@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Makes sure Redis and PostgreSQL are reachable: uses the ones at REDIS_URL / DATABASE_URL when they answer,
+# otherwise installs (Debian packages) and starts local ones. `services.sh mongo` also starts a
+# MongoDB-protocol server (SecantusDB) for `make up` when MONGODB_URL does not answer; the test suite
+# starts its own throwaway one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${EXNESS_DATA_DIR:-$PWD/.data}
+REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+DATABASE_URL=${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
+MONGODB_URL=${MONGODB_URL:-mongodb://127.0.0.1:27017}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
+apt_install() {
+  echo "services: installing Debian packages: $*" >&2
+  as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+# host and port of a URL
+hostport() { .venv/bin/python -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(p.hostname or "127.0.0.1", p.port or int(sys.argv[2]))' "$1" "$2"; }
+reachable() { .venv/bin/python -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 1).close()' "$1" "$2" 2>/dev/null; }
+wait_for() { for _ in $(seq 1 60); do reachable "$1" "$2" && return 0; sleep 0.5; done; echo "services: $3 did not come up on $1:$2" >&2; return 1; }
+
+ensure_redis() {
+  read -r host port < <(hostport "$REDIS_URL" 6379)
+  reachable "$host" "$port" && return 0
+  command -v redis-server >/dev/null || apt_install redis-server
+  mkdir -p "$DATA/redis"
+  echo "services: starting redis-server on $host:$port (data in $DATA/redis)" >&2
+  redis-server --daemonize yes --bind "$host" --port "$port" --dir "$DATA/redis" \
+    --appendonly yes --logfile "$DATA/redis/redis.log"
+  wait_for "$host" "$port" Redis
+}
+
+ensure_postgres() {
+  read -r host port < <(hostport "$DATABASE_URL" 5432)
+  reachable "$host" "$port" && return 0
+  ls /etc/postgresql/*/main >/dev/null 2>&1 || apt_install postgresql
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  conf=/etc/postgresql/$version/main
+  # local development only: trust loopback connections so DATABASE_URL needs no password
+  if ! grep -q "exness-v3 local trust" "$conf/pg_hba.conf"; then
+    as_root sed -i "1i host all all 127.0.0.1/32 trust # exness-v3 local trust\nhost all all ::1/128 trust # exness-v3 local trust" "$conf/pg_hba.conf"
+  fi
+  echo "services: starting PostgreSQL $version on port $port" >&2
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  wait_for "$host" "$port" PostgreSQL
+}
+
+ensure_mongo() {
+  read -r host port < <(hostport "$MONGODB_URL" 27017)
+  reachable "$host" "$port" && return 0
+  mkdir -p "$DATA/mongo"
+  echo "services: starting SecantusDB (MongoDB protocol) on $host:$port (data in $DATA/mongo)" >&2
+  nohup .venv/bin/secantusd-py --host "$host" --port "$port" --storage-path "$DATA/mongo/db" \
+    --log-level WARNING >"$DATA/mongo/secantus.log" 2>&1 &
+  echo $! >"$DATA/mongo/secantus.pid"
+  wait_for "$host" "$port" SecantusDB
+}
+
+case "${1:-ensure}" in
+  ensure) ensure_redis; ensure_postgres ;;
+  mongo) ensure_mongo ;;
+  all) ensure_redis; ensure_postgres; ensure_mongo ;;
+  *) echo "usage: $0 [ensure|mongo|all]" >&2; exit 2 ;;
+esac
