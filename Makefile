@@ -28,8 +28,7 @@ proto-check: bootstrap
 	$(VENV_BIN)/python scripts/gen_proto.py --check
 
 up: bootstrap
-	@bash scripts/services.sh all
-	$(VENV_BIN)/python -m mesh.supervisor
+	@bash scripts/up.sh
 
 clean:
 	rm -rf .venv node_modules .pytest_cache .mypy_cache .ruff_cache
