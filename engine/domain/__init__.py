@@ -1,0 +1,64 @@
+"""Pure trading rules of the platform (CONTRACT.md §1-3): commands in, replies and closed trades out,
+exact integer money, deterministic state with a stable hash and a JSON-ready snapshot.
+
+No I/O, no protobuf, no asyncio, no clock, no randomness, no floats: only the standard library and
+sortedcontainers. The engine service translates protobuf to these types and feeds `TradingState.apply`
+one stream entry at a time."""
+
+from engine.domain.commands import (
+    AccountCreated,
+    ClosePosition,
+    Command,
+    CreateAccount,
+    OpenPosition,
+    Outcome,
+    PositionClosed,
+    PositionOpened,
+    PriceUpdate,
+    Quote,
+    Rejection,
+    Reply,
+    UserCommand,
+)
+from engine.domain.model import (
+    Account,
+    AccountSummary,
+    ClosedTrade,
+    CloseReason,
+    LatestQuote,
+    Position,
+    RejectReason,
+    Side,
+    Valuation,
+)
+from engine.domain.rules import AssetSpec, Rules, default_rules
+from engine.domain.state import TradingState
+
+__all__ = [
+    "Account",
+    "AccountCreated",
+    "AccountSummary",
+    "AssetSpec",
+    "ClosePosition",
+    "CloseReason",
+    "ClosedTrade",
+    "Command",
+    "CreateAccount",
+    "LatestQuote",
+    "OpenPosition",
+    "Outcome",
+    "Position",
+    "PositionClosed",
+    "PositionOpened",
+    "PriceUpdate",
+    "Quote",
+    "RejectReason",
+    "Rejection",
+    "Reply",
+    "Rules",
+    "Side",
+    "TradingState",
+    "UserCommand",
+    "Valuation",
+    "default_rules",
+]

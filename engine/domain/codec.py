@@ -1,0 +1,160 @@
+"""Encoding of the domain's values as compact JSON-ready rows (lists of ints and strings) and back, for
+snapshots and the state hash. Decoding is strict: a wrong type or arity raises ValueError, so a damaged
+snapshot can never smuggle a float or a missing field into the state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.domain.commands import (
+    AccountCreated,
+    ClosePosition,
+    CreateAccount,
+    OpenPosition,
+    PositionClosed,
+    PositionOpened,
+    Rejection,
+    Reply,
+    UserCommand,
+)
+from engine.domain.idempotency import Remembered
+from engine.domain.model import (
+    Account,
+    ClosedTrade,
+    CloseReason,
+    LatestQuote,
+    Position,
+    RejectReason,
+    Side,
+)
+
+Row = list[Any]
+
+
+def _int(value: object) -> int:
+    # bool is an int subclass; a JSON true where a number belongs is damage, not data
+    if type(value) is not int:
+        raise ValueError(f"expected an integer, got {value!r}")
+    return value
+
+
+def _str(value: object) -> str:
+    if type(value) is not str:
+        raise ValueError(f"expected a string, got {value!r}")
+    return value
+
+
+def _row(value: object, length: int) -> Row:
+    if not isinstance(value, list | tuple) or len(value) != length:
+        raise ValueError(f"expected a row of {length} values, got {value!r}")
+    return list(value)
+
+
+def encode_account(account: Account) -> Row:
+    return [account.user_id, account.email, account.balance_cents, account.created_at_ms]
+
+
+def decode_account(value: object) -> Account:
+    user_id, email, balance, created_at = _row(value, 4)
+    return Account(_str(user_id), _str(email), _int(balance), _int(created_at))
+
+
+def encode_position(p: Position) -> Row:
+    return [
+        p.id, p.user_id, p.asset, p.side.value, p.quantity, p.leverage, p.entry_price, p.margin_cents,
+        p.maintenance_cents, p.liquidation_price, p.stop_loss, p.take_profit, p.decimal, p.opened_at_ms,
+        p.sequence,
+    ]  # fmt: skip
+
+
+def decode_position(value: object) -> Position:
+    row = _row(value, 15)
+    return Position(_str(row[0]), _str(row[1]), _str(row[2]), Side(row[3]), *(_int(v) for v in row[4:]))
+
+
+def encode_closed_trade(t: ClosedTrade) -> Row:
+    return [
+        t.id, t.user_id, t.asset, t.side.value, t.quantity, t.leverage, t.entry_price, t.close_price,
+        t.margin_cents, t.pnl_cents, t.credited_cents, t.reason.value, t.decimal, t.opened_at_ms,
+        t.closed_at_ms, t.stop_loss, t.take_profit, t.liquidation_price,
+    ]  # fmt: skip
+
+
+def decode_closed_trade(value: object) -> ClosedTrade:
+    row = _row(value, 18)
+    (quantity, leverage, entry_price, close_price, margin, pnl, credited) = (_int(v) for v in row[4:11])
+    (decimal, opened_at, closed_at, stop_loss, take_profit, liquidation_price) = (_int(v) for v in row[12:])
+    return ClosedTrade(
+        _str(row[0]), _str(row[1]), _str(row[2]), Side(row[3]), quantity, leverage, entry_price, close_price,
+        margin, pnl, credited, CloseReason(row[11]), decimal, opened_at, closed_at, stop_loss, take_profit,
+        liquidation_price,
+    )  # fmt: skip
+
+
+def encode_quote(q: LatestQuote) -> Row:
+    return [q.asset, q.buy_price, q.sell_price, q.decimal, q.received_at_ms]
+
+
+def decode_quote(value: object) -> LatestQuote:
+    asset, buy, sell, decimal, received_at = _row(value, 5)
+    return LatestQuote(_str(asset), _int(buy), _int(sell), _int(decimal), _int(received_at))
+
+
+def encode_command(command: UserCommand) -> Row:
+    if isinstance(command, CreateAccount):
+        return ["CreateAccount", command.user_id, command.email, command.starting_balance_cents]
+    if isinstance(command, OpenPosition):
+        return [
+            "OpenPosition", command.user_id, command.asset, command.side.value, command.quantity,
+            command.leverage, command.slippage_bps, command.stop_loss, command.take_profit,
+            command.trade_opening_price,
+        ]  # fmt: skip
+    return ["ClosePosition", command.user_id, command.position_id]
+
+
+def decode_command(value: object) -> UserCommand:
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError(f"expected a command row, got {value!r}")
+    kind = value[0]
+    if kind == "CreateAccount":
+        _, user_id, email, balance = _row(value, 4)
+        return CreateAccount(_str(user_id), _str(email), _int(balance))
+    if kind == "OpenPosition":
+        row = _row(value, 10)
+        return OpenPosition(_str(row[1]), _str(row[2]), Side(row[3]), *(_int(v) for v in row[4:]))
+    if kind == "ClosePosition":
+        _, user_id, position_id = _row(value, 3)
+        return ClosePosition(_str(user_id), _str(position_id))
+    raise ValueError(f"unknown command kind {kind!r}")
+
+
+def encode_reply(reply: Reply) -> Row:
+    if isinstance(reply, AccountCreated):
+        return ["AccountCreated", encode_account(reply.account), int(reply.already_existed)]
+    if isinstance(reply, PositionOpened):
+        return ["PositionOpened", encode_position(reply.position), reply.balance_cents]
+    if isinstance(reply, PositionClosed):
+        return ["PositionClosed", encode_closed_trade(reply.trade), reply.balance_cents]
+    return ["Rejection", reply.reason.value, reply.message]
+
+
+def decode_reply(value: object) -> Reply:
+    kind, first, second = _row(value, 3)
+    if kind == "AccountCreated":
+        return AccountCreated(decode_account(first), bool(_int(second)))
+    if kind == "PositionOpened":
+        return PositionOpened(decode_position(first), _int(second))
+    if kind == "PositionClosed":
+        return PositionClosed(decode_closed_trade(first), _int(second))
+    if kind == "Rejection":
+        return Rejection(RejectReason(first), _str(second))
+    raise ValueError(f"unknown reply kind {kind!r}")
+
+
+def encode_remembered(entry: Remembered) -> Row:
+    return [entry.user_id, entry.key, encode_command(entry.command), encode_reply(entry.reply)]
+
+
+def decode_remembered(value: object) -> Remembered:
+    user_id, key, command, reply = _row(value, 4)
+    return Remembered(_str(user_id), _str(key), decode_command(command), decode_reply(reply))

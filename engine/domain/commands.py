@@ -1,0 +1,100 @@
+"""The commands the domain accepts (one per body of exness.engine.v1.Command) and the replies it gives.
+
+Prices, stop-loss, take-profit and trade_opening_price are in the asset's price scale; 0 means off."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.domain.model import Account, ClosedTrade, Position, RejectReason, Side
+
+
+@dataclass(frozen=True, slots=True)
+class CreateAccount:
+    user_id: str
+    email: str
+    starting_balance_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpenPosition:
+    user_id: str
+    asset: str
+    side: Side
+    # in 10^-8 units of the base asset, a multiple of the asset's step
+    quantity: int
+    leverage: int
+    # accepted distance of the fill from trade_opening_price, in basis points of it (1% = 100)
+    slippage_bps: int
+    stop_loss: int
+    take_profit: int
+    # the price the client saw; 0 = no slippage check
+    trade_opening_price: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClosePosition:
+    user_id: str
+    position_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    asset: str
+    buy_price: int
+    sell_price: int
+    # the scale of these two prices; rescaled to the asset's scale if it differs
+    decimal: int
+
+
+@dataclass(frozen=True, slots=True)
+class PriceUpdate:
+    quotes: tuple[Quote, ...]
+
+
+UserCommand = CreateAccount | OpenPosition | ClosePosition
+Command = UserCommand | PriceUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class AccountCreated:
+    account: Account
+    # True when the account existed before this command (it was not changed)
+    already_existed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PositionOpened:
+    position: Position
+    # free balance after the margin was locked
+    balance_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class PositionClosed:
+    trade: ClosedTrade
+    # free balance after the close was credited
+    balance_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A refused command: nothing was changed."""
+
+    reason: RejectReason
+    # a sentence for people
+    message: str
+
+
+Reply = AccountCreated | PositionOpened | PositionClosed | Rejection
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one command did: the reply to its sender (None for a price update) and every position it
+    closed, in close order (a manual close lists its own trade; a price tick lists what it triggered)."""
+
+    reply: Reply | None
+    closed_trades: tuple[ClosedTrade, ...] = ()
+    # one sentence per quote of a price update that was malformed and ignored, for the operator's log
+    skipped_quotes: tuple[str, ...] = ()

@@ -1,0 +1,130 @@
+"""The trading vocabulary: enums and the immutable value objects the domain hands out (accounts,
+positions, closed trades, quotes, valuations). They mirror exness.common.v1 (trading.proto) field for
+field, so the engine service can translate them without a lookup table."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import NamedTuple
+
+
+class Side(enum.Enum):
+    LONG = "LONG"
+    SHORT = "SHORT"
+
+
+class CloseReason(enum.Enum):
+    MANUAL = "MANUAL"
+    STOP_LOSS = "STOP_LOSS"
+    TAKE_PROFIT = "TAKE_PROFIT"
+    LIQUIDATION = "LIQUIDATION"
+
+
+class RejectReason(enum.Enum):
+    """Why a command was refused; mirrors exness.engine.v1.RejectReason without its REJECT_REASON_ prefix."""
+
+    INVALID_COMMAND = "INVALID_COMMAND"
+    ACCOUNT_NOT_FOUND = "ACCOUNT_NOT_FOUND"
+    UNKNOWN_ASSET = "UNKNOWN_ASSET"
+    PRICE_UNAVAILABLE = "PRICE_UNAVAILABLE"
+    PRICE_STALE = "PRICE_STALE"
+    INVALID_QUANTITY = "INVALID_QUANTITY"
+    INVALID_LEVERAGE = "INVALID_LEVERAGE"
+    INVALID_SLIPPAGE = "INVALID_SLIPPAGE"
+    SLIPPAGE_EXCEEDED = "SLIPPAGE_EXCEEDED"
+    INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
+    IMMEDIATE_LIQUIDATION = "IMMEDIATE_LIQUIDATION"
+    INVALID_STOP_LOSS = "INVALID_STOP_LOSS"
+    INVALID_TAKE_PROFIT = "INVALID_TAKE_PROFIT"
+    POSITION_NOT_FOUND = "POSITION_NOT_FOUND"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    ACCOUNT_CONFLICT = "ACCOUNT_CONFLICT"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    user_id: str
+    email: str
+    # free balance: deposits minus locked margins plus realised results
+    balance_cents: int
+    created_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """An open position. Immutable: nothing about a position changes between its open and its close."""
+
+    id: str
+    user_id: str
+    asset: str
+    side: Side
+    quantity: int
+    leverage: int
+    entry_price: int
+    margin_cents: int
+    maintenance_cents: int
+    # fixed at open; 0 = the position cannot be liquidated (a LONG at leverage 1 with no maintenance)
+    liquidation_price: int
+    # 0 = off
+    stop_loss: int
+    # 0 = off
+    take_profit: int
+    decimal: int
+    opened_at_ms: int
+    # Open order across the whole state: several positions may share opened_at_ms, and the order of
+    # closes within one price tick and of positions_of() must not depend on anything else.
+    sequence: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedTrade:
+    # the position id: the idempotency key of the database row
+    id: str
+    user_id: str
+    asset: str
+    side: Side
+    quantity: int
+    leverage: int
+    entry_price: int
+    close_price: int
+    margin_cents: int
+    # before the loss cap
+    pnl_cents: int
+    # max(0, margin + pnl)
+    credited_cents: int
+    reason: CloseReason
+    decimal: int
+    opened_at_ms: int
+    closed_at_ms: int
+    stop_loss: int
+    take_profit: int
+    liquidation_price: int
+
+
+@dataclass(frozen=True, slots=True)
+class LatestQuote:
+    """The last accepted quote of an asset, in the asset's price scale, with the stream time it arrived."""
+
+    asset: str
+    buy_price: int
+    sell_price: int
+    decimal: int
+    received_at_ms: int
+
+
+class Valuation(NamedTuple):
+    """A position marked to the current closing-side price."""
+
+    closing_price: int
+    unrealized_pnl_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSummary:
+    balance_cents: int
+    used_margin_cents: int
+    unrealized_pnl_cents: int
+    # balance + sum of max(0, margin + pnl): what the user would hold after closing everything now
+    equity_cents: int
+    open_positions: int

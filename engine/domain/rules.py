@@ -1,0 +1,67 @@
+"""Configuration of the trading rules: traded assets with their price scale and quantity step, leverage
+cap, maintenance rate, price staleness and idempotency retention. Validated once, immutable."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from types import MappingProxyType
+
+# A wider scale than any venue uses; the bound keeps 10**decimal arithmetic small and rejects garbage.
+MAX_DECIMAL = 18
+
+
+@dataclass(frozen=True, slots=True)
+class AssetSpec:
+    symbol: str
+    # prices are integers `price * 10**decimal`
+    decimal: int
+    # quantity step in 10^-8 units of the base asset
+    step: int
+
+    def __post_init__(self) -> None:
+        if not self.symbol:
+            raise ValueError("asset symbol is empty")
+        if not 0 <= self.decimal <= MAX_DECIMAL:
+            raise ValueError(f"{self.symbol}: decimal {self.decimal} outside 0..{MAX_DECIMAL}")
+        if self.step <= 0:
+            raise ValueError(f"{self.symbol}: step {self.step} must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    assets: Mapping[str, AssetSpec]
+    max_leverage: int = 100
+    maintenance_margin_rate: Fraction = Fraction(0)
+    price_stale_after_ms: int = 5000
+    # how many (user, idempotency key) pairs are remembered; the oldest is forgotten first
+    idempotency_retention: int = 100_000
+
+    def __post_init__(self) -> None:
+        if not self.assets:
+            raise ValueError("no assets configured")
+        for symbol, spec in self.assets.items():
+            if symbol != spec.symbol:
+                raise ValueError(f"asset key {symbol!r} does not match its spec {spec.symbol!r}")
+        if self.max_leverage < 1:
+            raise ValueError(f"max_leverage {self.max_leverage} must be at least 1")
+        if not 0 <= self.maintenance_margin_rate < 1:
+            raise ValueError(f"maintenance_margin_rate {self.maintenance_margin_rate} outside [0, 1)")
+        if self.price_stale_after_ms < 0:
+            raise ValueError("price_stale_after_ms must not be negative")
+        if self.idempotency_retention < 0:
+            raise ValueError("idempotency_retention must not be negative")
+        # a read-only copy: the rules of a running state must not change under it
+        object.__setattr__(self, "assets", MappingProxyType(dict(self.assets)))
+
+
+def default_rules() -> Rules:
+    """The defaults of CONTRACT.md §1: BTC step 0.00001, ETH 0.0001, SOL 0.01, price scale 4."""
+    return Rules(
+        assets={
+            "BTC_USDC": AssetSpec("BTC_USDC", 4, 1_000),
+            "ETH_USDC": AssetSpec("ETH_USDC", 4, 10_000),
+            "SOL_USDC": AssetSpec("SOL_USDC", 4, 1_000_000),
+        }
+    )
