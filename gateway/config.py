@@ -1,0 +1,87 @@
+"""Gateway configuration from the environment (names as in the team conventions: GATEWAY_PORT,
+ENGINE_ADDR, DATABASE_URL, JWT_SECRET, DEV_MODE, ...)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import socket
+from functools import cached_property
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from mesh.settings import CommonSettings
+
+_RATE_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)s?\s*$")
+
+
+def _default_gateway_id() -> str:
+    return f"{socket.gethostname()}-{secrets.token_hex(4)}"
+
+
+def parse_rate(text: str) -> tuple[int, int] | None:
+    """`"10/minute"` -> (10, 60); `"off"` -> None (no limit)."""
+    if text.strip().lower() in {"off", "none", "0"}:
+        return None
+    match = _RATE.match(text.lower())
+    if not match or int(match.group(1)) <= 0:
+        raise ValueError(f"rate {text!r} is not like '10/minute' (units: second, minute, hour, day) or 'off'")
+    return int(match.group(1)), _RATE_UNITS[match.group(2)]
+
+
+class GatewaySettings(CommonSettings):
+    gateway_port: int = Field(default=3000, ge=0, le=65535)
+    # 0.0.0.0 in a container; tests bind 127.0.0.1
+    gateway_host: str = "0.0.0.0"
+    engine_addr: str = "127.0.0.1:50051"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    jwt_secret: SecretStr | None = None
+    dev_mode: bool = False
+    jwt_ttl_seconds: int = Field(default=86400, gt=0)
+    starting_balance_cents: int = Field(default=1_000_000, ge=0)
+    engine_reply_timeout_ms: int = Field(default=5000, gt=0)
+    # names this instance in every command's reply_to and in its StreamReplies call
+    gateway_id: str = Field(default_factory=_default_gateway_id, min_length=1)
+    cors_origins: str = ""
+    max_body_bytes: int = Field(default=65536, gt=0)
+    auth_rate_limit: str = "10/minute"
+
+    @field_validator("auth_rate_limit")
+    @classmethod
+    def _rate_parses(cls, value: str) -> str:
+        parse_rate(value)
+        return value
+
+    @model_validator(mode="after")
+    def _secret_required(self) -> GatewaySettings:
+        if not self.dev_mode and (self.jwt_secret is None or not self.jwt_secret.get_secret_value()):
+            raise ValueError("JWT_SECRET is required (set DEV_MODE=true to run with a throw-away secret)")
+        return self
+
+    @cached_property
+    def signing_secret(self) -> str:
+        """JWT_SECRET, or in dev mode without one a random secret (tokens die with the process)."""
+        if self.jwt_secret is not None and self.jwt_secret.get_secret_value():
+            return self.jwt_secret.get_secret_value()
+        return secrets.token_urlsafe(32)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
+    def auth_rate(self) -> tuple[int, int] | None:
+        return parse_rate(self.auth_rate_limit)
+
+    @property
+    def async_database_url(self) -> str:
+        """DATABASE_URL is a plain postgresql:// URL; SQLAlchemy needs the asyncpg dialect named."""
+        scheme, sep, rest = self.database_url.partition("://")
+        if not sep or scheme not in {"postgresql", "postgres", "postgresql+asyncpg"}:
+            raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got scheme {scheme!r}")
+        return f"postgresql+asyncpg://{rest}"
+
+    @property
+    def reply_timeout_seconds(self) -> float:
+        return self.engine_reply_timeout_ms / 1000

@@ -1,0 +1,95 @@
+"""The gateway's PostgreSQL: the `gateway_users` table (SQLAlchemy async + asyncpg), its Alembic
+migrations (run to head on start-up, version table `alembic_version_gateway`) and the user queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+
+import anyio.to_thread
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import DateTime, String, Uuid, delete, func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+VERSION_TABLE = "alembic_version_gateway"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "gateway_users"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    # normalised: trimmed, lower case; the unique index makes "email taken" race-free
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_logged_in: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class EmailTaken(Exception):
+    pass
+
+
+def alembic_config(async_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", async_url.replace("%", "%%"))
+    return config
+
+
+async def upgrade_to_head(async_url: str) -> None:
+    # env.py runs its own event loop, so it goes to a worker thread
+    await anyio.to_thread.run_sync(command.upgrade, alembic_config(async_url), "head")
+
+
+def make_engine(async_url: str) -> AsyncEngine:
+    return create_async_engine(async_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+async def create_user(session: AsyncSession, email: str, password_hash: str) -> User:
+    user = User(id=uuid.uuid4(), email=email, password_hash=password_hash,
+                last_logged_in=dt.datetime.now(dt.UTC))
+    session.add(user)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise EmailTaken(email) from None
+    return user
+
+
+async def delete_user(session: AsyncSession, user_id: uuid.UUID) -> None:
+    await session.execute(delete(User).where(User.id == user_id))
+    await session.commit()
+
+
+async def user_by_email(session: AsyncSession, email: str) -> User | None:
+    return (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
+
+
+async def user_by_id(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def touch_last_login(session: AsyncSession, user: User) -> None:
+    now = dt.datetime.now(dt.UTC)
+    await session.execute(update(User).where(User.id == user.id).values(last_logged_in=now))
+    await session.commit()
+    user.last_logged_in = now

@@ -1,0 +1,68 @@
+"""FastAPI dependencies (`Annotated` aliases) the routes declare: the gateway context, a database
+session, the authenticated user id, the Idempotency-Key and the auth rate limit."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
+
+from gateway.context import GatewayContext
+from gateway.errors import ApiError
+from gateway.metrics import RATE_LIMITED
+from gateway.security import bearer_token, user_id_from_token
+
+# auto_error=False: a missing or malformed header gets our own 401 body, not FastAPI's 403
+_bearer = HTTPBearer(auto_error=False, description="JWT from /signup or /signin")
+
+
+def get_context(connection: HTTPConnection) -> GatewayContext:
+    context: GatewayContext = connection.app.state.context
+    return context
+
+
+ContextDep = Annotated[GatewayContext, Depends(get_context)]
+
+
+async def get_session(context: ContextDep) -> AsyncIterator[AsyncSession]:
+    async with context.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def current_user_id(context: ContextDep, request: Request,
+                    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> uuid.UUID:
+    token = bearer_token(request.headers.get("authorization"))
+    return user_id_from_token(token, context.settings.signing_secret)
+
+
+CurrentUserId = Annotated[uuid.UUID, Depends(current_user_id)]
+
+
+def idempotency_key(
+    key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128, pattern=r"^[\x21-\x7e]+$",
+                                      description="retrying with the same key returns the original outcome "
+                                                  "and never executes twice (per user)")] = None,
+) -> str:
+    return key or ""
+
+
+IdempotencyKey = Annotated[str, Depends(idempotency_key)]
+
+
+def auth_rate_limit(context: ContextDep, request: Request) -> None:
+    if context.auth_limiter is None:
+        return
+    client = request.client.host if request.client else "unknown"
+    try:
+        context.auth_limiter.hit(client)
+    except ApiError:
+        RATE_LIMITED.labels(route=request.url.path).inc()
+        raise

@@ -1,0 +1,142 @@
+"""The gateway's link to the engine. Writes: a `Command` is XADDed to the Redis stream and its `Reply`
+comes back on this instance's single long-lived `EngineService.StreamReplies` call, matched by request
+id. Reads: gRPC unary calls. Engine failures leave here as `ApiError`s (see gateway.errors)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import grpc
+import redis.asyncio as aioredis
+from exness.engine.v1 import commands_pb2, engine_service_pb2, engine_service_pb2_grpc
+from redis.exceptions import RedisError
+
+from gateway import metrics
+from gateway.errors import ApiError, engine_timeout, engine_unavailable, grpc_error
+from mesh.codec import encode_command
+from mesh.grpc_channel import insecure_channel
+
+log = logging.getLogger(__name__)
+
+RECONNECT_MIN_SECONDS = 0.1
+RECONNECT_MAX_SECONDS = 5.0
+# a call that stayed up this long was healthy: the next failure starts the backoff from the bottom
+HEALTHY_CALL_SECONDS = 10.0
+
+ResponseT = TypeVar("ResponseT")
+
+
+class EngineClient:
+    def __init__(self, address: str, gateway_id: str, redis: aioredis.Redis, stream_key: str,
+                 reply_timeout: float) -> None:
+        self.gateway_id = gateway_id
+        self.reply_timeout = reply_timeout
+        self._redis = redis
+        self._stream_key = stream_key
+        self._channel = insecure_channel(address)
+        self.stub = engine_service_pb2_grpc.EngineServiceStub(self._channel)
+        self._pending: dict[str, asyncio.Future[commands_pb2.Reply]] = {}
+        self._call: grpc.aio.UnaryStreamCall | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+
+    # ---- lifecycle
+
+    def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._reply_loop(), name="engine-reply-stream")
+
+    async def close(self) -> None:
+        if self._loop_task:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        for future in self._pending.values():
+            future.cancel()
+        await self._channel.close()
+
+    @property
+    def ready(self) -> bool:
+        """The engine channel is READY and our reply stream is open: a write now can get its reply."""
+        call = self._call
+        return (call is not None and not call.done()
+                and self._channel.get_state(try_to_connect=True) == grpc.ChannelConnectivity.READY)
+
+    async def _reply_loop(self) -> None:
+        backoff = RECONNECT_MIN_SECONDS
+        request = engine_service_pb2.StreamRepliesRequest(gateway_id=self.gateway_id)
+        while True:
+            started = time.monotonic()
+            try:
+                await self._channel.channel_ready()
+                self._call = self.stub.StreamReplies(request)
+                metrics.REPLY_STREAM_UP.set(1)
+                log.info("reply stream open", extra={"gateway_id": self.gateway_id})
+                async for response in self._call:
+                    self._deliver(response.reply)
+                log.warning("reply stream ended by the engine")
+            except grpc.aio.AioRpcError as exc:
+                log.warning("reply stream failed", extra={"grpc_code": str(exc.code()), "details": exc.details()})
+            finally:
+                self._call = None
+                metrics.REPLY_STREAM_UP.set(0)
+            metrics.REPLY_STREAM_RECONNECTS.inc()
+            if time.monotonic() - started > HEALTHY_CALL_SECONDS:
+                backoff = RECONNECT_MIN_SECONDS
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, RECONNECT_MAX_SECONDS)
+
+    def _deliver(self, reply: commands_pb2.Reply) -> None:
+        future = self._pending.get(reply.request_id)
+        if future is None or future.done():
+            # its request already timed out (504); a retry with the same Idempotency-Key gets this outcome
+            metrics.ENGINE_REPLIES.labels(outcome="orphan").inc()
+            log.info("reply without a waiting request", extra={"request_id": reply.request_id})
+            return
+        future.set_result(reply)
+
+    # ---- writes
+
+    async def submit(self, command: commands_pb2.Command) -> commands_pb2.Reply:
+        """XADD `command` (request id and reply_to filled in) and wait for its reply.
+        503 when the reply stream is down (nothing is sent, so nothing runs later unseen); 504 when the
+        engine does not answer in time."""
+        if not self.ready:
+            raise engine_unavailable("no reply stream to the engine")
+        request_id = command.request_id or str(uuid.uuid4())
+        command.request_id = request_id
+        command.reply_to = self.gateway_id
+        future: asyncio.Future[commands_pb2.Reply] = asyncio.get_running_loop().create_future()
+        # registered before XADD: a fast reply must find its waiter
+        self._pending[request_id] = future
+        started = time.perf_counter()
+        try:
+            try:
+                await self._redis.xadd(self._stream_key, encode_command(command))  # type: ignore[arg-type]
+            except RedisError as exc:
+                log.warning("XADD failed", extra={"error": str(exc)})
+                raise ApiError(503, "QUEUE_UNAVAILABLE", "the command queue (Redis) is unavailable") from None
+            try:
+                reply = await asyncio.wait_for(future, self.reply_timeout)
+            except TimeoutError:
+                metrics.ENGINE_REPLIES.labels(outcome="timeout").inc()
+                log.warning("engine reply timed out", extra={"request_id": request_id})
+                raise engine_timeout(request_id, self.reply_timeout) from None
+        finally:
+            self._pending.pop(request_id, None)
+        metrics.ENGINE_REPLIES.labels(outcome=reply.WhichOneof("result") or "empty").inc()
+        metrics.ENGINE_REPLY_SECONDS.observe(time.perf_counter() - started)
+        return reply
+
+    # ---- reads
+
+    async def read(self, method: Callable[..., Awaitable[ResponseT]], request: object, what: str) -> ResponseT:
+        """One unary call with the reply timeout as its deadline; gRPC errors become ApiErrors."""
+        try:
+            return await method(request, timeout=self.reply_timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise grpc_error(exc, what) from None

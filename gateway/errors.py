@@ -1,0 +1,166 @@
+"""Every error the API returns: the `{"error": {"code", "message"}}` body, the ONE table that maps engine
+outcomes (gRPC status codes and `RejectReason`s) to HTTP statuses, and the handlers that replace
+FastAPI's default 404/405/422/500 bodies with that shape."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+import grpc
+from exness.engine.v1 import commands_pb2
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+Reason = commands_pb2.RejectReason
+
+
+class ApiError(Exception):
+    """An error response: HTTP status, a stable machine-readable code, a sentence for people."""
+
+    def __init__(self, status: int, code: str, message: str, *, request_id: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.headers = headers
+
+    def body(self) -> dict[str, object]:
+        error: dict[str, object] = {"code": self.code, "message": self.message}
+        if self.request_id:
+            error["requestId"] = self.request_id
+        return {"error": error}
+
+
+# The one table: engine outcome -> HTTP status. Rejections are business answers (the engine decided);
+# gRPC statuses are transport or read answers.
+REJECTION_STATUS: dict[int, int] = {
+    Reason.REJECT_REASON_UNSPECIFIED: 422,
+    Reason.REJECT_REASON_INVALID_COMMAND: 422,
+    Reason.REJECT_REASON_ACCOUNT_NOT_FOUND: 404,
+    Reason.REJECT_REASON_UNKNOWN_ASSET: 422,
+    Reason.REJECT_REASON_PRICE_UNAVAILABLE: 503,
+    Reason.REJECT_REASON_PRICE_STALE: 503,
+    Reason.REJECT_REASON_INVALID_QUANTITY: 422,
+    Reason.REJECT_REASON_INVALID_LEVERAGE: 422,
+    Reason.REJECT_REASON_INVALID_SLIPPAGE: 422,
+    Reason.REJECT_REASON_SLIPPAGE_EXCEEDED: 422,
+    Reason.REJECT_REASON_INSUFFICIENT_BALANCE: 422,
+    Reason.REJECT_REASON_IMMEDIATE_LIQUIDATION: 422,
+    Reason.REJECT_REASON_INVALID_STOP_LOSS: 422,
+    Reason.REJECT_REASON_INVALID_TAKE_PROFIT: 422,
+    Reason.REJECT_REASON_POSITION_NOT_FOUND: 404,
+    Reason.REJECT_REASON_IDEMPOTENCY_KEY_REUSED: 409,
+    Reason.REJECT_REASON_ACCOUNT_CONFLICT: 409,
+}
+
+GRPC_STATUS: dict[grpc.StatusCode, int] = {
+    grpc.StatusCode.INVALID_ARGUMENT: 422,
+    grpc.StatusCode.OUT_OF_RANGE: 422,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.FAILED_PRECONDITION: 409,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.CANCELLED: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+}
+# anything else (INTERNAL, UNKNOWN, DATA_LOSS, UNIMPLEMENTED) is the engine misbehaving
+ENGINE_FAULT_STATUS = 502
+
+# the code clients see when the engine's own message would say too much about the transport
+GRPC_CODE_NAMES: dict[grpc.StatusCode, str] = {
+    grpc.StatusCode.UNAVAILABLE: "ENGINE_UNAVAILABLE",
+    grpc.StatusCode.CANCELLED: "ENGINE_UNAVAILABLE",
+    grpc.StatusCode.DEADLINE_EXCEEDED: "ENGINE_TIMEOUT",
+}
+
+
+def rejection_error(rejection: commands_pb2.Rejection) -> ApiError:
+    name = Reason.Name(rejection.reason) if rejection.reason in Reason.values() else "REJECT_REASON_UNSPECIFIED"
+    code = name.removeprefix("REJECT_REASON_")
+    if code == "UNSPECIFIED":
+        code = "REJECTED"
+    message = rejection.message or code.replace("_", " ").lower()
+    return ApiError(REJECTION_STATUS.get(rejection.reason, 422), code, message)
+
+
+def grpc_error(error: grpc.aio.AioRpcError, what: str) -> ApiError:
+    code = error.code()
+    status = GRPC_STATUS.get(code, ENGINE_FAULT_STATUS)
+    name = GRPC_CODE_NAMES.get(code, code.name if code else "ENGINE_ERROR")
+    if status == ENGINE_FAULT_STATUS:
+        log.error("engine call failed", extra={"call": what, "grpc_code": str(code), "details": error.details()})
+        return ApiError(status, "ENGINE_ERROR", f"the engine failed to answer {what}")
+    if status in (503, 504):
+        return ApiError(status, name, f"the engine did not answer {what}: {code.name.lower()}")
+    return ApiError(status, name, error.details() or f"{what} failed: {code.name.lower()}")
+
+
+def engine_unavailable(why: str) -> ApiError:
+    return ApiError(503, "ENGINE_UNAVAILABLE", f"the trading engine is unavailable: {why}")
+
+
+def engine_timeout(request_id: str, seconds: float) -> ApiError:
+    return ApiError(504, "ENGINE_TIMEOUT",
+                    f"the engine did not answer within {seconds:g}s; retry with the same Idempotency-Key to get "
+                    f"the original outcome (request {request_id})", request_id=request_id)
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str, list[dict[str, str]]]:
+    details = []
+    for err in exc.errors():
+        location = ".".join(str(part) for part in err.get("loc", ()) if part != "body") or "body"
+        message = str(err.get("msg", "invalid"))
+        if err.get("type") == "json_invalid":
+            return "INVALID_JSON", f"the body is not valid JSON: {err.get('ctx', {}).get('error', message)}", []
+        details.append({"field": location, "message": message.removeprefix("Value error, ")})
+    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details) or "invalid request"
+    return "VALIDATION_ERROR", summary, details
+
+
+async def _validation_handler(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    code, message, details = _validation_message(exc)
+    body: dict[str, object] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    return JSONResponse({"error": body}, status_code=400 if code == "INVALID_JSON" else 422)
+
+
+async def _api_error_handler(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+
+async def _http_error_handler(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    try:
+        phrase = HTTPStatus(exc.status_code).phrase
+    except ValueError:
+        phrase = "Error"
+    code = phrase.upper().replace(" ", "_").replace("-", "_")
+    message = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else phrase.lower()
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=exc.status_code,
+                        headers=getattr(exc, "headers", None))
+
+
+async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", extra={"path": request.url.path}, exc_info=exc)
+    return JSONResponse({"error": {"code": "INTERNAL_ERROR", "message": "internal error"}}, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error_handler)
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_error_handler)
+    app.add_exception_handler(Exception, _unexpected_handler)

@@ -1,0 +1,109 @@
+"""Builds the FastAPI app: routers, middleware (CORS, body size limit, metrics), error handlers, the
+OpenAPI description, and the lifespan that connects PostgreSQL (migrating to head), Redis, the engine
+(reply stream) and the price subscription, and closes them again on shutdown."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+
+from gateway import db
+from gateway.config import GatewaySettings
+from gateway.context import GatewayContext
+from gateway.engine_client import EngineClient
+from gateway.errors import install_error_handlers
+from gateway.limits import BodySizeLimitMiddleware, RateLimiter
+from gateway.metrics import MetricsMiddleware
+from gateway.prices import PriceHub
+from gateway.routes import auth, balance, health, prices, trade
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+ERROR_SCHEMA_REF = {"$ref": "#/components/schemas/ErrorResponse"}
+
+DESCRIPTION = """
+Leveraged crypto CFD trading (BTC_USDC, ETH_USDC, SOL_USDC against USD).
+
+* Money (balance, margin, pnl, equity) is **integer cents**.
+* Prices in responses are **integers scaled by 10^decimal**, with `decimal` beside them.
+* Requests take `stopLoss`, `takeProfit`, `tradeOpeningPrice` in **dollars** and `quantity` in base-asset
+  units, as JSON numbers or strings, parsed exactly (more decimals than the scale allows is an error).
+* Errors are `{"error": {"code": "...", "message": "..."}}` with the HTTP status.
+* Live prices: WebSocket `/ws/prices` (also `/api/v1/ws/prices`), one JSON message per publish:
+  `{"type": "PRICE_UPDATE", "prices": {"BTC_USDC": {"buyPrice", "sellPrice", "decimal", "ts"}}}`.
+"""
+
+
+def _lifespan(settings: GatewaySettings):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await db.upgrade_to_head(settings.async_database_url)
+        db_engine = db.make_engine(settings.async_database_url)
+        redis = aioredis.Redis.from_url(settings.redis_url)
+        engine = EngineClient(settings.engine_addr, settings.gateway_id, redis, settings.stream_key,
+                              settings.reply_timeout_seconds)
+        hub = PriceHub(redis, settings.price_channel)
+        rate = settings.auth_rate
+        app.state.context = GatewayContext(
+            settings=settings, asset_specs=settings.asset_specs, db_engine=db_engine,
+            sessions=db.make_sessionmaker(db_engine), redis=redis, engine=engine, prices=hub,
+            auth_limiter=RateLimiter(*rate) if rate else None)
+        engine.start()
+        hub.start()
+        log.info("gateway started", extra={"gateway_id": settings.gateway_id, "engine_addr": settings.engine_addr})
+        try:
+            yield
+        finally:
+            log.info("gateway stopping")
+            await hub.close()
+            await engine.close()
+            await redis.aclose()
+            await db_engine.dispose()
+
+    return lifespan
+
+
+def _error_schemas_openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated schema, with FastAPI's default 422 body replaced by ours (what is really sent)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            unprocessable = operation.get("responses", {}).get("422")
+            if unprocessable:
+                unprocessable["content"] = {"application/json": {"schema": ERROR_SCHEMA_REF}}
+                unprocessable["description"] = "Validation error or business rejection"
+    components = schema.get("components", {}).get("schemas", {})
+    for default in ("HTTPValidationError", "ValidationError"):
+        components.pop(default, None)
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    app = FastAPI(title="Exness V3 gateway", version="1.0.0", description=DESCRIPTION,
+                  lifespan=_lifespan(settings))
+    for router in (auth.router, trade.router, balance.router, prices.router):
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(prices.ws_router)
+    app.include_router(prices.ws_router, prefix=API_PREFIX)
+    app.include_router(health.router)
+    install_error_handlers(app)
+    # outermost last: metrics see every response, including 413s and CORS preflights
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origin_list:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin_list, allow_credentials=True,
+                           allow_methods=["GET", "POST", "OPTIONS"],
+                           allow_headers=["Authorization", "Content-Type", "Idempotency-Key"])
+    app.add_middleware(MetricsMiddleware)
+    app.openapi = lambda: _error_schemas_openapi(app)  # type: ignore[method-assign]
+    return app

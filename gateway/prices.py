@@ -1,0 +1,129 @@
+"""Live prices for browsers: ONE Redis pub/sub subscription per gateway process (PRICE_CHANNEL, protobuf
+PriceUpdate), fanned out to every WebSocket client as JSON
+`{"type": "PRICE_UPDATE", "prices": {SYM: {buyPrice, sellPrice, decimal, ts}}}`.
+
+Each client has its own sender task and a one-slot mailbox that conflates: while a client is busy, newer
+quotes replace older ones per symbol, so a slow client always receives the latest prices and never
+holds up the others (the subscriber loop never awaits a client)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from gateway import metrics
+from gateway.translate import quote_json
+from mesh.codec import CodecError, decode_price_update
+
+log = logging.getLogger(__name__)
+
+RECONNECT_MIN_SECONDS = 0.1
+RECONNECT_MAX_SECONDS = 5.0
+
+SendText = Callable[[str], Awaitable[None]]
+
+
+class PriceSubscriber:
+    """One browser's mailbox: the newest quote per symbol not yet sent."""
+
+    def __init__(self, send_text: SendText) -> None:
+        self._send_text = send_text
+        self._pending: dict[str, dict[str, int]] = {}
+        self._wake = asyncio.Event()
+        self.closed = False
+
+    def offer(self, quotes: dict[str, dict[str, int]]) -> None:
+        if self._pending:
+            metrics.WS_CONFLATED.inc()
+        self._pending.update(quotes)
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Send until the socket fails or the subscriber is closed."""
+        while not self.closed:
+            await self._wake.wait()
+            self._wake.clear()
+            if not self._pending:
+                continue
+            prices, self._pending = self._pending, {}
+            await self._send_text(json.dumps({"type": "PRICE_UPDATE", "prices": prices}, separators=(",", ":")))
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake.set()
+
+
+class PriceHub:
+    def __init__(self, redis: aioredis.Redis, channel: str) -> None:
+        self._redis = redis
+        self._channel = channel
+        self._subscribers: set[PriceSubscriber] = set()
+        # the newest quote of every symbol, sent to a client as soon as it connects
+        self.latest: dict[str, dict[str, int]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.subscribed = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="price-hub")
+
+    async def close(self) -> None:
+        for subscriber in list(self._subscribers):
+            subscriber.close()
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def add(self, send_text: SendText) -> PriceSubscriber:
+        subscriber = PriceSubscriber(send_text)
+        self._subscribers.add(subscriber)
+        metrics.WS_CLIENTS.set(len(self._subscribers))
+        if self.latest:
+            subscriber.offer(dict(self.latest))
+        return subscriber
+
+    def remove(self, subscriber: PriceSubscriber) -> None:
+        subscriber.close()
+        self._subscribers.discard(subscriber)
+        metrics.WS_CLIENTS.set(len(self._subscribers))
+
+    def publish_local(self, data: bytes) -> None:
+        """Fan one pub/sub payload out to every subscriber (never awaits a client)."""
+        try:
+            update = decode_price_update(data)
+        except CodecError as exc:
+            log.warning("dropping a malformed price message", extra={"error": str(exc)})
+            return
+        quotes = {quote.asset: quote_json(quote, update.published_at_ms) for quote in update.quotes if quote.asset}
+        if not quotes:
+            return
+        metrics.PRICE_MESSAGES.inc()
+        self.latest.update(quotes)
+        for subscriber in self._subscribers:
+            subscriber.offer(quotes)
+
+    async def _listen(self) -> None:
+        backoff = RECONNECT_MIN_SECONDS
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._channel)
+                self.subscribed.set()
+                backoff = RECONNECT_MIN_SECONDS
+                async for message in pubsub.listen():
+                    if message["type"] == "message":
+                        self.publish_local(message["data"])
+            except (RedisError, OSError) as exc:
+                self.subscribed.clear()
+                log.warning("price subscription lost", extra={"error": str(exc)})
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, RECONNECT_MAX_SECONDS)

@@ -1,0 +1,47 @@
+"""HTTP and WebSocket routes, one module per resource. Routers under /api/v1 parse JSON bodies exactly
+(numbers become Decimal, never float)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from decimal import Decimal
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+from gateway.schemas import ErrorResponse
+
+_DESCRIPTIONS = {
+    400: "Malformed JSON", 401: "Missing, invalid or expired token", 404: "Not found", 409: "Conflict",
+    413: "Body too large", 422: "Validation error or business rejection", 429: "Rate limited",
+    502: "The engine failed", 503: "Engine, queue or price unavailable",
+    504: "The engine did not answer in time (the body carries the request id)",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorResponse, "description": _DESCRIPTIONS[status]} for status in statuses}
+
+
+def _refuse_constant(name: str) -> None:
+    raise json.JSONDecodeError(f"{name} is not a number", name, 0)
+
+
+class ExactJsonRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            # JSON numbers with a fraction become Decimal: "0.1" stays 0.1, no binary float on the way
+            self._json = json.loads(await self.body(), parse_float=Decimal, parse_constant=_refuse_constant)
+        return self._json
+
+
+class ExactJsonRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def exact_handler(request: Request) -> Response:
+            return await handler(ExactJsonRequest(request.scope, request.receive))
+
+        return exact_handler

@@ -1,0 +1,24 @@
+"""GET /balance: the account's money figures from the engine (GetAccount)."""
+
+from __future__ import annotations
+
+from exness.engine.v1 import engine_service_pb2
+from fastapi import APIRouter
+
+from gateway.deps import ContextDep, CurrentUserId
+from gateway.routes import ExactJsonRoute, error_responses
+from gateway.schemas import BalanceResponse
+from gateway.translate import format_usd
+
+router = APIRouter(tags=["account"], route_class=ExactJsonRoute)
+
+
+@router.get("/balance", response_model=BalanceResponse, responses=error_responses(401, 404, 503, 504))
+async def balance(user_id: CurrentUserId, context: ContextDep) -> BalanceResponse:
+    """Free balance, margin in use, equity and the number of open positions (all money in cents)."""
+    response = await context.engine.read(context.engine.stub.GetAccount,
+                                         engine_service_pb2.GetAccountRequest(user_id=str(user_id)), "GetAccount")
+    free = response.account.balance_cents
+    return BalanceResponse(balance=free, balanceUSD=format_usd(free), availableMargin=free,
+                           usedMargin=response.used_margin_cents, equity=response.equity_cents,
+                           activePositions=response.open_positions)

@@ -1,0 +1,59 @@
+"""GET /prices (the engine's latest quotes, GetPrices) and WS /ws/prices (live fan-out from pub/sub)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from exness.engine.v1 import engine_service_pb2
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from gateway.deps import ContextDep
+from gateway.routes import ExactJsonRoute, error_responses
+from gateway.schemas import PricesResponse
+from gateway.translate import quote_out
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["prices"], route_class=ExactJsonRoute)
+ws_router = APIRouter()
+
+
+@router.get("/prices", response_model=PricesResponse, responses=error_responses(503, 504))
+async def prices(context: ContextDep) -> PricesResponse:
+    """The latest quote of every asset as the engine holds it (prices scaled by 10^decimal)."""
+    response = await context.engine.read(context.engine.stub.GetPrices, engine_service_pb2.GetPricesRequest(),
+                                         "GetPrices")
+    return PricesResponse(prices={view.quote.asset: quote_out(view.quote, view.received_at_ms)
+                                  for view in response.prices})
+
+
+async def _read_until_disconnect(websocket: WebSocket) -> None:
+    # client frames are dropped; reading them is how a disconnect is noticed while no prices flow
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
+
+
+async def price_socket(websocket: WebSocket) -> None:
+    """One JSON message per price publish: {"type": "PRICE_UPDATE", "prices": {SYM: {...}}}. Messages
+    from the client are ignored; a slow client gets the newest prices only."""
+    hub = websocket.app.state.context.prices
+    await websocket.accept()
+    subscriber = hub.add(websocket.send_text)
+    reader = asyncio.create_task(_read_until_disconnect(websocket))
+    reader.add_done_callback(lambda _: subscriber.close())
+    try:
+        await subscriber.run()
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass
+    finally:
+        hub.remove(subscriber)
+        reader.cancel()
+        with contextlib.suppress(BaseException):
+            await reader
+        with contextlib.suppress(Exception):
+            await websocket.close(code=1001)
+
+
+ws_router.add_api_websocket_route("/ws/prices", price_socket)

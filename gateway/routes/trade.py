@@ -1,0 +1,90 @@
+"""Trading: POST /trade/create and /trade/close (commands through the stream, reply on StreamReplies),
+GET /trade/open and /trade/closed (gRPC reads)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from exness.engine.v1 import commands_pb2, engine_service_pb2
+from fastapi import APIRouter, Query
+
+from gateway.context import GatewayContext
+from gateway.deps import ContextDep, CurrentUserId, IdempotencyKey
+from gateway.errors import ApiError, rejection_error
+from gateway.routes import ExactJsonRoute, error_responses
+from gateway.schemas import (
+    ClosedOrdersResponse,
+    CloseOrderRequest,
+    CloseOrderResponse,
+    CreateOrderRequest,
+    CreateOrderResponse,
+    OpenOrdersResponse,
+    TradeOut,
+)
+from gateway.translate import close_position_command, closed_trade_out, open_position_command, trade_out
+
+router = APIRouter(prefix="/trade", tags=["trade"], route_class=ExactJsonRoute)
+
+
+def _expect(reply: commands_pb2.Reply, result: str) -> commands_pb2.Reply:
+    outcome = reply.WhichOneof("result")
+    if outcome == "rejection":
+        raise rejection_error(reply.rejection)
+    if outcome != result:
+        raise ApiError(502, "ENGINE_ERROR", f"unexpected engine reply {outcome!r}")
+    return reply
+
+
+async def _positions(context: GatewayContext, user_id: str) -> list[engine_service_pb2.PositionView]:
+    response = await context.engine.read(context.engine.stub.ListPositions,
+                                         engine_service_pb2.ListPositionsRequest(user_id=user_id), "ListPositions")
+    return list(response.positions)
+
+
+def _view_out(view: engine_service_pb2.PositionView) -> TradeOut:
+    priced = view.current_price > 0
+    return trade_out(view.position, view.current_price if priced else None,
+                     view.unrealized_pnl_cents if priced else None)
+
+
+@router.post("/create", status_code=201, response_model=CreateOrderResponse,
+             responses=error_responses(400, 401, 404, 409, 413, 422, 503, 504))
+async def create_order(body: CreateOrderRequest, user_id: CurrentUserId, key: IdempotencyKey,
+                       context: ContextDep) -> CreateOrderResponse:
+    """Open a position at market. Numbers may be JSON numbers or strings; prices (stopLoss, takeProfit,
+    tradeOpeningPrice) are in dollars and may not have more decimals than the asset's price scale."""
+    command = open_position_command(body, context.asset_specs, user_id, key)
+    position = _expect(await context.engine.submit(command), "position_opened").position_opened.position
+    # value it at the engine's current price (the reply carries the fill, not the mark)
+    views = [view for view in await _positions(context, str(user_id)) if view.position.id == position.id]
+    trade = _view_out(views[0]) if views else trade_out(position, None, None)
+    return CreateOrderResponse(trade=trade)
+
+
+@router.post("/close", status_code=201, response_model=CloseOrderResponse,
+             responses=error_responses(400, 401, 404, 409, 413, 422, 503, 504))
+async def close_order(body: CloseOrderRequest, user_id: CurrentUserId, key: IdempotencyKey,
+                      context: ContextDep) -> CloseOrderResponse:
+    """Close one of your open positions at market. Unknown ids and other users' positions are 404."""
+    reply = _expect(await context.engine.submit(close_position_command(body.orderId, user_id, key)),
+                    "position_closed")
+    return CloseOrderResponse(trade=closed_trade_out(reply.position_closed.trade))
+
+
+@router.get("/open", response_model=OpenOrdersResponse, responses=error_responses(401, 404, 503, 504))
+async def open_orders(user_id: CurrentUserId, context: ContextDep) -> OpenOrdersResponse:
+    """Your open positions with the live closing-side price and unrealized PnL."""
+    return OpenOrdersResponse(orders=[_view_out(view) for view in await _positions(context, str(user_id))])
+
+
+@router.get("/closed", response_model=ClosedOrdersResponse, responses=error_responses(401, 422, 503, 504))
+async def closed_orders(user_id: CurrentUserId, context: ContextDep,
+                        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                        cursor: Annotated[str | None, Query(max_length=512)] = None) -> ClosedOrdersResponse:
+    """Your closed trades, newest first, a page at a time."""
+    response = await context.engine.read(
+        context.engine.stub.ListClosedTrades,
+        engine_service_pb2.ListClosedTradesRequest(user_id=str(user_id), page_size=limit, page_token=cursor or ""),
+        "ListClosedTrades")
+    return ClosedOrdersResponse(orders=[closed_trade_out(trade) for trade in response.trades],
+                                nextCursor=response.next_page_token or None)

@@ -1,0 +1,203 @@
+"""The JSON shapes of the REST API (CONTRACT.md §4), as pydantic models, so /openapi.json and /docs
+describe exactly what is accepted and returned.
+
+Units in responses: money (balance, margin, pnl) is integer cents; a price is an integer scaled by
+10^decimal with its `decimal` beside it; a quantity is an exact decimal string. Requests take prices in
+dollars and quantities as JSON numbers or strings, parsed exactly (never through a binary float)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from mesh.assets import to_decimal
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _exact_decimal(value: object) -> Decimal:
+    # the body was parsed with parse_float=Decimal, so a JSON number arrives here as Decimal or int
+    return to_decimal(value)
+
+
+def _integer_not_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("expected an integer, got a boolean")
+    return value
+
+
+ExactNumber = Annotated[Decimal, BeforeValidator(_exact_decimal)]
+Integer = Annotated[int, BeforeValidator(_integer_not_bool)]
+
+
+class _Request(BaseModel):
+    # clients (like the seed's web app) send extra keys such as `name`; they are ignored
+    model_config = ConfigDict(extra="ignore")
+
+
+class SignupRequest(_Request):
+    email: str = Field(max_length=254, examples=["trader@example.com"])
+    password: str = Field(min_length=8, max_length=128, examples=["correct horse battery"])
+
+    @field_validator("email")
+    @classmethod
+    def _normalise(cls, value: str) -> str:
+        email = value.strip().lower()
+        if not _EMAIL.match(email):
+            raise ValueError("not an e-mail address")
+        return email
+
+
+class SigninRequest(_Request):
+    email: str = Field(max_length=254, examples=["trader@example.com"])
+    password: str = Field(min_length=1, max_length=128)
+
+    @field_validator("email")
+    @classmethod
+    def _normalise(cls, value: str) -> str:
+        return value.strip().lower()
+
+
+class CreateOrderRequest(_Request):
+    asset: str = Field(max_length=32, examples=["BTC_USDC"])
+    side: Literal["LONG", "SHORT"]
+    quantity: ExactNumber = Field(gt=0, description="base-asset units, number or string, at most 8 decimals, "
+                                                    "a multiple of the asset's step", examples=["0.01"])
+    leverage: Integer = Field(ge=1, description="1 .. MAX_LEVERAGE (engine configuration)", examples=[10])
+    slippage: ExactNumber = Field(default=Decimal(1), ge=0, le=100,
+                                  description="percent, 0 .. 100, at most 2 decimals; 0 = exact fill")
+    stopLoss: ExactNumber | None = Field(default=None, ge=0, description="dollars; 0 or absent = off")
+    takeProfit: ExactNumber | None = Field(default=None, ge=0, description="dollars; 0 or absent = off")
+    tradeOpeningPrice: ExactNumber | None = Field(
+        default=None, ge=0, description="dollars: the price the client saw; with it the fill is checked "
+                                        "against `slippage`; 0 or absent = no check")
+
+
+class CloseOrderRequest(_Request):
+    orderId: str = Field(min_length=1, max_length=128)
+
+    @field_validator("orderId")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("orderId is empty")
+        return value.strip()
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    balance: int = Field(description="free balance in cents")
+    lastLoggedIn: dt.datetime
+
+
+class AuthResponse(BaseModel):
+    user: UserOut
+    token: str = Field(description="HS256 JWT; send as `Authorization: Bearer <token>`")
+
+
+class TradeOut(BaseModel):
+    id: str
+    asset: str
+    side: Literal["LONG", "SHORT"]
+    quantity: str = Field(description="exact decimal")
+    leverage: int
+    entryPrice: int = Field(description="scaled by 10^decimal")
+    currentPrice: int | None = Field(description="closing-side price now, scaled; null when no quote")
+    margin: int = Field(description="cents")
+    pnl: int | None = Field(description="unrealized PnL at currentPrice, cents; null when no quote")
+    decimal: int
+    liquidationPrice: int = Field(description="scaled by 10^decimal")
+    stopLoss: int | None = Field(description="scaled; null = off")
+    takeProfit: int | None = Field(description="scaled; null = off")
+    openedAt: dt.datetime
+
+
+class ClosedTradeOut(BaseModel):
+    id: str
+    asset: str
+    side: Literal["LONG", "SHORT"]
+    quantity: str
+    leverage: int
+    entryPrice: int
+    closePrice: int
+    margin: int = Field(description="cents")
+    pnl: int = Field(description="realised PnL, cents (before the loss cap)")
+    credited: int = Field(description="what the balance received: max(0, margin + pnl), cents")
+    decimal: int
+    reason: Literal["MANUAL", "STOP_LOSS", "TAKE_PROFIT", "LIQUIDATION", "UNSPECIFIED"]
+    liquidationPrice: int
+    stopLoss: int | None
+    takeProfit: int | None
+    openedAt: dt.datetime
+    closedAt: dt.datetime
+
+
+class CreateOrderResponse(BaseModel):
+    message: Literal["Order placed"] = "Order placed"
+    trade: TradeOut
+
+
+class CloseOrderResponse(BaseModel):
+    message: Literal["Order closed"] = "Order closed"
+    trade: ClosedTradeOut
+
+
+class OpenOrdersResponse(BaseModel):
+    orders: list[TradeOut]
+
+
+class ClosedOrdersResponse(BaseModel):
+    orders: list[ClosedTradeOut] = Field(description="newest first")
+    nextCursor: str | None = Field(description="pass as `cursor` for the next page; null at the end")
+
+
+class BalanceResponse(BaseModel):
+    balance: int = Field(description="free balance, cents")
+    balanceUSD: str = Field(examples=["$9,858.65"])
+    availableMargin: int = Field(description="what new positions can lock: the free balance, cents")
+    usedMargin: int = Field(description="margin locked in open positions, cents")
+    equity: int = Field(description="balance + used margin + unrealized PnL (losses capped at margin), cents")
+    activePositions: int
+
+
+class QuoteOut(BaseModel):
+    buyPrice: int = Field(description="what a LONG pays to open, scaled by 10^decimal")
+    sellPrice: int = Field(description="what a LONG receives to close, scaled by 10^decimal")
+    decimal: int
+    ts: int = Field(description="quote time, ms since the epoch")
+
+
+class PricesResponse(BaseModel):
+    prices: dict[str, QuoteOut]
+
+
+class PriceUpdateMessage(PricesResponse):
+    """One WebSocket message on /ws/prices."""
+    type: Literal["PRICE_UPDATE"] = "PRICE_UPDATE"
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(examples=["INSUFFICIENT_BALANCE"])
+    message: str
+    requestId: str | None = Field(default=None, description="on 504: the request id of the command")
+    details: list[ErrorDetail] | None = Field(default=None, description="on 422: one entry per bad field")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,125 @@
+"""REST <-> protobuf: request models to `Command`s (exact unit conversion, CONTRACT.md §1) and engine
+messages to response models. No trading rules here: the engine decides, this only converts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+from exness.common.v1 import trading_pb2
+from exness.engine.v1 import commands_pb2
+from exness.market.v1 import market_pb2
+
+from gateway.errors import ApiError
+from gateway.schemas import ClosedTradeOut, CreateOrderRequest, QuoteOut, TradeOut
+from mesh.assets import QUANTITY_DECIMALS, AssetSpec, UnitError, scale_exact, unscale
+
+SIDES = {"LONG": trading_pb2.SIDE_LONG, "SHORT": trading_pb2.SIDE_SHORT}
+SIDE_NAMES = {value: name for name, value in SIDES.items()}
+INT64_MAX = 2**63 - 1
+UINT32_MAX = 2**32 - 1
+# slippage percent -> basis points: 1% = 100 bps, so two decimals of a percent is the finest step
+SLIPPAGE_DECIMALS = 2
+
+
+def _invalid(field: str, message: str) -> ApiError:
+    return ApiError(422, "VALIDATION_ERROR", f"{field}: {message}")
+
+
+def _scaled(value: Decimal | None, decimals: int, field: str, unit: str) -> int:
+    if value is None:
+        return 0
+    try:
+        scaled = scale_exact(value, decimals, field)
+    except UnitError:
+        raise _invalid(field, f"{value} has more than {decimals} decimals ({unit})") from None
+    if scaled > INT64_MAX:
+        raise _invalid(field, f"{value} is too large")
+    return scaled
+
+
+def _leverage(leverage: int) -> int:
+    if leverage > UINT32_MAX:
+        raise _invalid("leverage", f"{leverage} is too large")
+    return leverage
+
+
+def open_position_command(body: CreateOrderRequest, specs: dict[str, AssetSpec], user_id: uuid.UUID,
+                          idempotency_key: str) -> commands_pb2.Command:
+    spec = specs.get(body.asset)
+    if spec is None:
+        raise ApiError(422, "UNKNOWN_ASSET", f"asset {body.asset!r} is not traded; choose one of {sorted(specs)}")
+    open_position = commands_pb2.OpenPosition(
+        asset=spec.symbol,
+        side=SIDES[body.side],
+        quantity=_scaled(body.quantity, QUANTITY_DECIMALS, "quantity", "base-asset units"),
+        leverage=_leverage(body.leverage),
+        slippage_bps=_scaled(body.slippage, SLIPPAGE_DECIMALS, "slippage", "percent"),
+        stop_loss=_scaled(body.stopLoss, spec.decimal, "stopLoss", f"the {spec.symbol} price scale"),
+        take_profit=_scaled(body.takeProfit, spec.decimal, "takeProfit", f"the {spec.symbol} price scale"),
+        trade_opening_price=_scaled(body.tradeOpeningPrice, spec.decimal, "tradeOpeningPrice",
+                                    f"the {spec.symbol} price scale"),
+    )
+    return commands_pb2.Command(request_id=str(uuid.uuid4()), user_id=str(user_id),
+                                idempotency_key=idempotency_key, open_position=open_position)
+
+
+def close_position_command(order_id: str, user_id: uuid.UUID, idempotency_key: str) -> commands_pb2.Command:
+    return commands_pb2.Command(request_id=str(uuid.uuid4()), user_id=str(user_id), idempotency_key=idempotency_key,
+                                close_position=commands_pb2.ClosePosition(position_id=order_id))
+
+
+def create_account_command(user_id: uuid.UUID, email: str, starting_balance_cents: int) -> commands_pb2.Command:
+    return commands_pb2.Command(
+        request_id=str(uuid.uuid4()), user_id=str(user_id),
+        create_account=commands_pb2.CreateAccount(email=email, starting_balance_cents=starting_balance_cents))
+
+
+def quantity_text(quantity: int) -> str:
+    """10^-8 units -> exact decimal text without trailing zeros ("0.01", "2")."""
+    text = format(unscale(quantity, QUANTITY_DECIMALS), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def timestamp(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+
+
+def format_usd(cents: int) -> str:
+    """Cents -> "$9,858.65" (negative as "-$1.50")."""
+    sign = "-" if cents < 0 else ""
+    dollars, rest = divmod(abs(cents), 100)
+    return f"{sign}${dollars:,}.{rest:02d}"
+
+
+def trade_out(position: trading_pb2.Position, current_price: int | None, pnl_cents: int | None) -> TradeOut:
+    return TradeOut(
+        id=position.id, asset=position.asset, side=SIDE_NAMES.get(position.side, "LONG"),
+        quantity=quantity_text(position.quantity), leverage=position.leverage, entryPrice=position.entry_price,
+        currentPrice=current_price, margin=position.margin_cents, pnl=pnl_cents, decimal=position.decimal,
+        liquidationPrice=position.liquidation_price, stopLoss=position.stop_loss or None,
+        takeProfit=position.take_profit or None, openedAt=timestamp(position.opened_at_ms))
+
+
+def closed_trade_out(trade: trading_pb2.ClosedTrade) -> ClosedTradeOut:
+    reason = trading_pb2.CloseReason.Name(trade.reason).removeprefix("CLOSE_REASON_") \
+        if trade.reason in trading_pb2.CloseReason.values() else "UNSPECIFIED"
+    return ClosedTradeOut(
+        id=trade.id, asset=trade.asset, side=SIDE_NAMES.get(trade.side, "LONG"),
+        quantity=quantity_text(trade.quantity), leverage=trade.leverage, entryPrice=trade.entry_price,
+        closePrice=trade.close_price, margin=trade.margin_cents, pnl=trade.pnl_cents, credited=trade.credited_cents,
+        decimal=trade.decimal, reason=reason, liquidationPrice=trade.liquidation_price,
+        stopLoss=trade.stop_loss or None, takeProfit=trade.take_profit or None,
+        openedAt=timestamp(trade.opened_at_ms), closedAt=timestamp(trade.closed_at_ms))
+
+
+def quote_out(quote: market_pb2.Quote, fallback_ms: int) -> QuoteOut:
+    return QuoteOut(buyPrice=quote.buy_price, sellPrice=quote.sell_price, decimal=quote.decimal,
+                    ts=quote.venue_time_ms or fallback_ms)
+
+
+def quote_json(quote: market_pb2.Quote, fallback_ms: int) -> dict[str, int]:
+    """The WebSocket form of a quote: the same fields as QuoteOut, built without pydantic (hot path)."""
+    return {"buyPrice": quote.buy_price, "sellPrice": quote.sell_price, "decimal": quote.decimal,
+            "ts": quote.venue_time_ms or fallback_ms}
