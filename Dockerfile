@@ -1,0 +1,52 @@
+# One image for the whole mesh: the Kubernetes manifests pick the service with `command`
+# (`python -m engine`, `python -m gateway` or `python -m pooler`); without one it runs the gateway.
+#
+#   docker build -t exness-v3:dev .
+#
+# Stage 1 installs the runtime dependencies into a virtualenv; stage 2 copies that virtualenv and the
+# source into a clean slim image that runs as an unprivileged user with nothing writable but /tmp.
+
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+WORKDIR /src
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+# Dependencies first, read from pyproject.toml alone, so this layer is rebuilt only when they change.
+# Every dependency ships manylinux wheels for CPython 3.11: no compiler is needed.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > requirements.txt \
+    && pip install --only-binary=:all: -r requirements.txt
+COPY mesh/ /app/mesh/
+COPY engine/ /app/engine/
+COPY gateway/ /app/gateway/
+COPY pooler/ /app/pooler/
+COPY gen/ /app/gen/
+# The root filesystem is read-only at run time, so bytecode is compiled here, once.
+RUN python -m compileall -q /app /opt/venv
+
+FROM python:3.11-slim AS runtime
+LABEL org.opencontainers.image.title="exness-v3" \
+      org.opencontainers.image.description="Exness V3 trading mesh: engine, gateway and pooler in one image"
+# A fixed numeric uid/gid: the pod securityContext (runAsUser 10001) and runAsNonRoot check it.
+RUN groupadd --system --gid 10001 exness \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+       --shell /usr/sbin/nologin exness
+COPY --from=build /opt/venv /opt/venv
+COPY --from=build /app /app
+# The services run from the source tree (PYTHONPATH), exactly as `make up` and the tests run them:
+# `gen/` holds the generated protobuf package `exness`, the migrations travel inside their packages.
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/app:/app/gen \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+WORKDIR /app
+USER 10001:10001
+# engine gRPC, gateway HTTP, engine metrics, pooler HTTP (health + metrics)
+EXPOSE 50051 3000 9101 9102
+# Kubernetes probes each service natively (gRPC health for the engine, HTTP for the others); one image
+# serves three different processes, so a single Docker HEALTHCHECK could not be right for all of them.
+HEALTHCHECK NONE
+CMD ["python", "-m", "gateway"]
