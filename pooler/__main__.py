@@ -1,0 +1,45 @@
+"""`python -m pooler`: run the pooler until SIGTERM or SIGINT, then shut down gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from pydantic import ValidationError
+
+from mesh.logging import configure_logging
+from pooler.config import PoolerSettings
+from pooler.service import Pooler
+
+log = logging.getLogger("pooler")
+
+
+async def _serve(settings: PoolerSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    pooler = Pooler(settings)
+    run = asyncio.create_task(pooler.run(stop))
+    await stop.wait()
+    log.info("stopping (signal received)")
+    try:
+        await asyncio.wait_for(run, timeout=settings.shutdown_grace_seconds)
+    except TimeoutError:
+        log.error("shutdown took longer than SHUTDOWN_GRACE_SECONDS=%s", settings.shutdown_grace_seconds)
+
+
+def main() -> None:
+    try:
+        settings = PoolerSettings()
+    except ValidationError as exc:
+        print(f"pooler: bad configuration:\n{exc}", file=sys.stderr)
+        sys.exit(2)
+    configure_logging("pooler", settings.log_level, settings.log_format)
+    asyncio.run(_serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""Backpack Exchange public-stream protocol, as pure functions: the SUBSCRIBE frame the client sends and
+the parse of every frame it receives (shared/reference/backpack-protocol.md; the wire wins over the docs).
+
+`parse_frame` turns one text frame into a `BookTicker`, a `VenueError` (the server's
+`{"id":null,"error":{...}}` reply) or an `OtherStream` (a data frame of a stream we do not price from),
+and raises `FrameError` with a short reason for anything malformed. Numbers never pass through float:
+prices are decimal strings on the wire (JSON numbers are accepted too, parsed exactly), and integers
+such as `u` arrive as JSON numbers or, in the docs' variant, as digit strings."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+BOOK_TICKER = "bookTicker"
+TICKER = "ticker"
+
+# The error codes the server is known to send (protocol note §1.4).
+ERROR_CODES = {4002: "Parse error", 4003: "Invalid signature", 4006: "Invalid stream", 4008: "Invalid depth window"}
+
+# Plain decimal text, as the venue pads it ("98.97", "0.00"); exponents, signs, underscores and spaces
+# (all of which `Decimal()` would accept) are not prices.
+_DECIMAL_TEXT = re.compile(r"[0-9]+(\.[0-9]+)?")
+_INTEGER_TEXT = re.compile(r"[0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class BookTicker:
+    """Top of book for one market. A side is None when the venue reports it empty (documented, not yet
+    seen on the wire)."""
+
+    symbol: str
+    ask: Decimal | None
+    ask_qty: Decimal | None
+    bid: Decimal | None
+    bid_qty: Decimal | None
+    update_id: int
+    # when the venue's websocket server emitted the frame, microseconds since the epoch
+    event_time_us: int
+    # matching-engine time, microseconds since the epoch
+    engine_time_us: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class VenueError:
+    code: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class OtherStream:
+    """A data frame of a stream the pooler does not price from (e.g. the 1 Hz `ticker` it subscribes for
+    liveness)."""
+
+    stream: str
+    event: str | None
+    symbol: str | None
+
+
+Frame = BookTicker | VenueError | OtherStream
+
+
+class FrameError(ValueError):
+    """A frame that is not valid protocol. `reason` is a short label for metrics: encoding, json, shape,
+    field."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def book_ticker_stream(symbol: str) -> str:
+    return f"{BOOK_TICKER}.{symbol}"
+
+
+def ticker_stream(symbol: str) -> str:
+    return f"{TICKER}.{symbol}"
+
+
+def subscribe_frame(streams: list[str]) -> str:
+    """One SUBSCRIBE for all streams; the server acknowledges nothing, so no `id` is sent."""
+    return json.dumps({"method": "SUBSCRIBE", "params": streams})
+
+
+def _reject_constant(name: str) -> object:
+    raise FrameError("json", f"non-finite number {name}")
+
+
+def parse_frame(raw: str | bytes) -> Frame:
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise FrameError("encoding", "frame is not UTF-8") from None
+    try:
+        message = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+    except ValueError as exc:
+        if isinstance(exc, FrameError):
+            raise
+        raise FrameError("json", f"not JSON ({exc.msg} at {exc.pos})" if isinstance(exc, json.JSONDecodeError)
+                         else f"not JSON ({exc})") from None
+    if not isinstance(message, dict):
+        raise FrameError("shape", f"frame is a JSON {type(message).__name__}, not an object")
+    # route by the presence of `error` vs `data` (protocol note §4.1.8)
+    if "error" in message:
+        return _venue_error(message["error"])
+    data, stream = message.get("data"), message.get("stream")
+    if not isinstance(data, dict) or not isinstance(stream, str):
+        raise FrameError("shape", "frame has neither an error nor a data object with a stream name")
+    if stream.split(".", 1)[0] != BOOK_TICKER:
+        event, symbol = data.get("e"), data.get("s")
+        return OtherStream(stream, event if isinstance(event, str) else None, symbol if isinstance(symbol, str)
+                           else None)
+    return _book_ticker(stream, data)
+
+
+def _venue_error(error: object) -> VenueError:
+    if not isinstance(error, dict):
+        raise FrameError("shape", "error is not an object")
+    code, message = error.get("code"), error.get("message")
+    if isinstance(code, bool) or not isinstance(code, int) or not isinstance(message, str):
+        raise FrameError("shape", "error needs an integer code and a string message")
+    return VenueError(code, message)
+
+
+def _book_ticker(stream: str, data: dict[str, object]) -> BookTicker:
+    if data.get("e") != BOOK_TICKER:
+        raise FrameError("shape", f"stream {stream} carries event {data.get('e')!r}")
+    symbol = data.get("s")
+    if not isinstance(symbol, str) or stream != book_ticker_stream(symbol):
+        raise FrameError("shape", f"stream {stream} carries symbol {symbol!r}")
+    ask, bid = _decimal(data, "a", positive=True), _decimal(data, "b", positive=True)
+    if ask is not None and bid is not None and bid > ask:
+        raise FrameError("field", f"crossed book: bid {bid} > ask {ask}")
+    engine_time = _integer(data, "T") if "T" in data else None
+    return BookTicker(
+        symbol=symbol,
+        ask=ask,
+        ask_qty=_decimal(data, "A", positive=False),
+        bid=bid,
+        bid_qty=_decimal(data, "B", positive=False),
+        update_id=_integer(data, "u"),
+        event_time_us=_integer(data, "E"),
+        engine_time_us=engine_time,
+    )
+
+
+def _decimal(data: dict[str, object], key: str, *, positive: bool) -> Decimal | None:
+    if key not in data:
+        raise FrameError("field", f"missing {key!r}")
+    value = data[key]
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if not _DECIMAL_TEXT.fullmatch(value):
+            raise FrameError("field", f"{key!r} is not decimal text: {value[:40]!r}")
+        number = Decimal(value)
+    elif isinstance(value, Decimal) or (isinstance(value, int) and not isinstance(value, bool)):
+        # a JSON number: parsed exactly (parse_float=Decimal), never through float
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise FrameError("field", f"{key!r} is not a number") from None
+        if not number.is_finite() or number < 0:
+            raise FrameError("field", f"{key!r} is not a non-negative finite number: {value}")
+    else:
+        raise FrameError("field", f"{key!r} has type {type(value).__name__}")
+    if positive and number <= 0:
+        raise FrameError("field", f"{key!r} must be positive, got {number}")
+    return number
+
+
+def _integer(data: dict[str, object], key: str) -> int:
+    if key not in data:
+        raise FrameError("field", f"missing {key!r}")
+    value = data[key]
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    # the docs show `u` as a digit string; the wire sends a number: accept both
+    if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):
+        return int(value)
+    raise FrameError("field", f"{key!r} is not a non-negative integer: {str(value)[:40]!r}")

@@ -1,0 +1,31 @@
+"""What a feed hands to the pooler's ingest queue: a top of book, or a heartbeat saying that a market's
+latest top is still current on the same connection (the venue only pushes bookTicker on change)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pooler.backpack import BookTicker
+
+
+@dataclass(frozen=True, slots=True)
+class TopOfBook:
+    source: str
+    # one id per websocket connection (or simulation run): a heartbeat only vouches for its own session
+    session: int
+    ticker: BookTicker
+    # time.monotonic() at receipt
+    received_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    source: str
+    session: int
+    symbol: str
+    received_at: float
+
+
+FeedEvent = TopOfBook | Heartbeat
+Emit = Callable[[FeedEvent], None]

@@ -1,0 +1,88 @@
+"""Venue tops -> platform quotes (integer scale, spread applied by `pooler.pricing`), and the latest quote
+per (source, asset) with the time the feed last vouched for it, which is what freshness is judged by."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mesh.assets import AssetSpec
+from pooler.backpack import BookTicker
+from pooler.events import Heartbeat, TopOfBook
+from pooler.pricing import buy_price, sell_price
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformQuote:
+    asset: str
+    buy_price: int
+    sell_price: int
+    decimal: int
+    venue_time_ms: int
+    source: str
+
+
+def normalise(ticker: BookTicker, spec: AssetSpec, spread_bps: int, source: str) -> PlatformQuote | None:
+    """The platform quote for a venue top, or None when a side of the book is empty (nothing to quote)."""
+    if ticker.ask is None or ticker.bid is None:
+        return None
+    return PlatformQuote(
+        asset=spec.symbol,
+        buy_price=buy_price(ticker.ask, spread_bps, spec.decimal),
+        sell_price=sell_price(ticker.bid, spec.decimal),
+        decimal=spec.decimal,
+        venue_time_ms=ticker.event_time_us // 1000,
+        source=source,
+    )
+
+
+@dataclass(slots=True)
+class _Entry:
+    quote: PlatformQuote
+    session: int
+    confirmed_at: float
+
+
+class QuoteBook:
+    """Latest quote per source and asset. Each source keeps its own quotes, so switching the published
+    source (auto feed) never mixes a simulated price into a live update or waits for a quiet live market."""
+
+    def __init__(self, specs: dict[str, AssetSpec], spread_bps: int, max_age_seconds: float) -> None:
+        self._specs = specs
+        self._spread_bps = spread_bps
+        self._max_age = max_age_seconds
+        self._entries: dict[tuple[str, str], _Entry] = {}
+
+    def apply(self, event: TopOfBook | Heartbeat) -> PlatformQuote | None:
+        """Record a feed event; returns the new quote for a top of a configured asset with both sides."""
+        if isinstance(event, Heartbeat):
+            entry = self._entries.get((event.source, event.symbol))
+            if entry is not None and entry.session == event.session:
+                entry.confirmed_at = max(entry.confirmed_at, event.received_at)
+            return None
+        spec = self._specs.get(event.ticker.symbol)
+        if spec is None:
+            return None
+        quote = normalise(event.ticker, spec, self._spread_bps, event.source)
+        if quote is None:
+            # an empty side leaves nothing to quote: the old quote must not be vouched for any longer
+            self._entries.pop((event.source, spec.symbol), None)
+            return None
+        self._entries[(event.source, spec.symbol)] = _Entry(quote, event.session, event.received_at)
+        return quote
+
+    def age(self, source: str, asset: str, now: float) -> float | None:
+        entry = self._entries.get((source, asset))
+        return None if entry is None else max(0.0, now - entry.confirmed_at)
+
+    def latest(self, source: str, asset: str) -> PlatformQuote | None:
+        entry = self._entries.get((source, asset))
+        return None if entry is None else entry.quote
+
+    def fresh(self, source: str, now: float) -> list[PlatformQuote]:
+        """The source's quotes no older than the maximum age, in configured asset order."""
+        quotes = []
+        for asset in self._specs:
+            entry = self._entries.get((source, asset))
+            if entry is not None and now - entry.confirmed_at <= self._max_age:
+                quotes.append(entry.quote)
+        return quotes
