@@ -4,6 +4,7 @@ everything else."""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -20,19 +21,22 @@ class Remembered:
 
 
 class IdempotencyStore:
-    __slots__ = ("_entries", "_retention")
+    __slots__ = ("_entries", "_order", "_retention")
 
     def __init__(self, retention: int) -> None:
         self._retention = retention
-        # dicts keep insertion order, which is the eviction order
         self._entries: dict[tuple[str, str], Remembered] = {}
+        # Eviction order, oldest first. Not the dict's own order: finding a dict's first key after many
+        # deletions at its front scans the deleted slots, which made eviction O(n) per command.
+        self._order: deque[tuple[str, str]] = deque()
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def __iter__(self) -> Iterator[Remembered]:
         """Oldest first."""
-        return iter(self._entries.values())
+        entries = self._entries
+        return (entries[scope] for scope in self._order)
 
     def lookup(self, user_id: str, key: str) -> Remembered | None:
         return self._entries.get((user_id, key))
@@ -41,6 +45,8 @@ class IdempotencyStore:
         if self._retention == 0:
             return
         # a loop, not an if: a state restored under a smaller retention sheds its surplus here
-        while len(self._entries) >= self._retention:
-            del self._entries[next(iter(self._entries))]
-        self._entries[(entry.user_id, entry.key)] = entry
+        while len(self._order) >= self._retention:
+            del self._entries[self._order.popleft()]
+        scope = (entry.user_id, entry.key)
+        self._entries[scope] = entry
+        self._order.append(scope)

@@ -17,9 +17,24 @@ from engine.domain.model import CloseReason, Position, Side
 # Sequences stay far below 2**64, so level * span + sequence sorts by level, then by open order.
 _SEQUENCE_SPAN = 1 << 64
 
+
 _liquidation_level: Callable[[Position], int] = attrgetter("liquidation_price")
 _stop_loss_level: Callable[[Position], int] = attrgetter("stop_loss")
 _take_profit_level: Callable[[Position], int] = attrgetter("take_profit")
+
+
+# One key function per level, written out rather than composed: keys are computed on every add and
+# remove, the hot path of open and close.
+def _liquidation_key(position: Position) -> int:
+    return position.liquidation_price * _SEQUENCE_SPAN + position.sequence
+
+
+def _stop_loss_key(position: Position) -> int:
+    return position.stop_loss * _SEQUENCE_SPAN + position.sequence
+
+
+def _take_profit_key(position: Position) -> int:
+    return position.take_profit * _SEQUENCE_SPAN + position.sequence
 
 
 class TriggerIndex:
@@ -29,13 +44,10 @@ class TriggerIndex:
 
     __slots__ = ("_entries", "_fires_on_fall", "_level")
 
-    def __init__(self, level: Callable[[Position], int], fires_on_fall: bool) -> None:
+    def __init__(self, level: Callable[[Position], int], key: Callable[[Position], int], fires_on_fall: bool) -> None:
         self._level = level
         self._fires_on_fall = fires_on_fall
-        self._entries: SortedKeyList = SortedKeyList(key=self._key)
-
-    def _key(self, position: Position) -> int:
-        return self._level(position) * _SEQUENCE_SPAN + position.sequence
+        self._entries: SortedKeyList = SortedKeyList(key=key)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -46,8 +58,7 @@ class TriggerIndex:
 
     def remove(self, position: Position) -> None:
         if self._level(position):
-            # keys are unique, so the bisected slot is this position: no Position equality test needed
-            del self._entries[self._entries.bisect_key_left(self._key(position))]
+            self._entries.remove(position)
 
     def crossed(self, price: int) -> list[Position]:
         """The positions this price triggers, in key order; the index is not changed."""
@@ -77,12 +88,12 @@ class AssetTriggers:
 
     def __init__(self) -> None:
         # LONG closes at the sell price, which hurts it by falling; SHORT closes at the buy price.
-        self._long_liquidation = TriggerIndex(_liquidation_level, fires_on_fall=True)
-        self._long_stop_loss = TriggerIndex(_stop_loss_level, fires_on_fall=True)
-        self._long_take_profit = TriggerIndex(_take_profit_level, fires_on_fall=False)
-        self._short_liquidation = TriggerIndex(_liquidation_level, fires_on_fall=False)
-        self._short_stop_loss = TriggerIndex(_stop_loss_level, fires_on_fall=False)
-        self._short_take_profit = TriggerIndex(_take_profit_level, fires_on_fall=True)
+        self._long_liquidation = TriggerIndex(_liquidation_level, _liquidation_key, fires_on_fall=True)
+        self._long_stop_loss = TriggerIndex(_stop_loss_level, _stop_loss_key, fires_on_fall=True)
+        self._long_take_profit = TriggerIndex(_take_profit_level, _take_profit_key, fires_on_fall=False)
+        self._short_liquidation = TriggerIndex(_liquidation_level, _liquidation_key, fires_on_fall=False)
+        self._short_stop_loss = TriggerIndex(_stop_loss_level, _stop_loss_key, fires_on_fall=False)
+        self._short_take_profit = TriggerIndex(_take_profit_level, _take_profit_key, fires_on_fall=True)
 
     def _indexes_of(self, side: Side) -> tuple[TriggerIndex, TriggerIndex, TriggerIndex]:
         if side is Side.LONG:
