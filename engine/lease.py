@@ -1,0 +1,63 @@
+"""The single-writer lease: a Redis key (SET NX PX) that only its holder may renew or release. The
+holder trusts its lease only until `valid_until` (measured on its own monotonic clock from the moment
+it sent the last successful renewal), so a leader cut off from Redis stops applying before another
+engine can possibly acquire the key."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+
+import redis.asyncio as aioredis
+
+log = logging.getLogger(__name__)
+
+_RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+return 0
+"""
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+class Lease:
+    def __init__(self, client: aioredis.Redis, key: str, holder: str, ttl_ms: int) -> None:
+        self.client = client
+        self.key = key
+        self.ttl_ms = ttl_ms
+        # unique per acquisition attempt set, so a restarted process never mistakes an old lease for its own
+        self.token = f"{holder}:{secrets.token_hex(8)}"
+        self.valid_until = 0.0
+        self._renew = client.register_script(_RENEW)
+        self._release = client.register_script(_RELEASE)
+
+    @property
+    def held(self) -> bool:
+        return time.monotonic() < self.valid_until
+
+    async def try_acquire(self) -> bool:
+        sent_at = time.monotonic()
+        if await self.client.set(self.key, self.token, nx=True, px=self.ttl_ms):
+            self.valid_until = sent_at + self.ttl_ms / 1000
+            return True
+        return False
+
+    async def renew(self) -> bool:
+        """Extend the lease; False (and no longer held) when someone else holds the key."""
+        sent_at = time.monotonic()
+        if await self._renew(keys=[self.key], args=[self.token, self.ttl_ms]):
+            self.valid_until = sent_at + self.ttl_ms / 1000
+            return True
+        self.valid_until = 0.0
+        return False
+
+    async def release(self) -> None:
+        self.valid_until = 0.0
+        await self._release(keys=[self.key], args=[self.token])
+
+    async def holder(self) -> str:
+        value = await self.client.get(self.key)
+        return value.decode() if value else ""

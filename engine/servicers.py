@@ -1,0 +1,197 @@
+"""gRPC servicers: EngineService for gateways (reply streams, reads from memory, closed trades from
+PostgreSQL) and EngineAdminService for operators. Status codes are the ones the proto comments name."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import grpc
+from exness.engine.v1 import admin_service_pb2, admin_service_pb2_grpc, engine_service_pb2, engine_service_pb2_grpc
+from sqlalchemy.exc import SQLAlchemyError
+
+from engine import translate
+from engine.domain import TradingState
+from engine.service import Engine, NotLeader
+from engine.trades import InvalidPageToken, decode_page_token, encode_page_token
+from mesh.grpc_server import ServiceBinding
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+async def _serving_state(engine: Engine, context: grpc.aio.ServicerContext) -> TradingState:
+    try:
+        return engine.serving_state()
+    except NotLeader:
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "engine is a standby or still catching up; retry")
+        raise
+
+
+async def _require_user_id(user_id: str, context: grpc.aio.ServicerContext) -> None:
+    if not user_id:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "user_id is required")
+
+
+class EngineServicer(engine_service_pb2_grpc.EngineServiceServicer):
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def StreamReplies(
+        self, request: engine_service_pb2.StreamRepliesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[engine_service_pb2.StreamRepliesResponse]:
+        if not request.gateway_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "gateway_id is required")
+        if not self.engine.leader:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "engine is a standby; connect to the leader")
+        stream = self.engine.hub.open(request.gateway_id)
+        try:
+            while (reply := await stream.next()) is not None:
+                yield engine_service_pb2.StreamRepliesResponse(reply=reply)
+            if stream.end_status not in (None, grpc.StatusCode.OK):
+                await context.abort(stream.end_status, stream.end_detail)
+        finally:
+            self.engine.hub.detach(stream)
+
+    async def GetAccount(
+        self, request: engine_service_pb2.GetAccountRequest, context: grpc.aio.ServicerContext
+    ) -> engine_service_pb2.GetAccountResponse:
+        await _require_user_id(request.user_id, context)
+        state = await _serving_state(self.engine, context)
+        account = state.account(request.user_id)
+        summary = state.account_summary(request.user_id)
+        if account is None or summary is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"user {request.user_id} has no trading account")
+        assert account is not None and summary is not None
+        return engine_service_pb2.GetAccountResponse(
+            account=translate.account_to_proto(account),
+            used_margin_cents=summary.used_margin_cents,
+            unrealized_pnl_cents=summary.unrealized_pnl_cents,
+            equity_cents=summary.equity_cents,
+            open_positions=summary.open_positions,
+        )
+
+    async def ListPositions(
+        self, request: engine_service_pb2.ListPositionsRequest, context: grpc.aio.ServicerContext
+    ) -> engine_service_pb2.ListPositionsResponse:
+        await _require_user_id(request.user_id, context)
+        state = await _serving_state(self.engine, context)
+        if state.account(request.user_id) is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"user {request.user_id} has no trading account")
+        views = []
+        for position in state.positions_of(request.user_id):
+            valuation = state.valuation(position)
+            views.append(engine_service_pb2.PositionView(
+                position=translate.position_to_proto(position),
+                current_price=valuation.closing_price,
+                unrealized_pnl_cents=valuation.unrealized_pnl_cents,
+            ))  # fmt: skip
+        return engine_service_pb2.ListPositionsResponse(positions=views)
+
+    async def ListClosedTrades(
+        self, request: engine_service_pb2.ListClosedTradesRequest, context: grpc.aio.ServicerContext
+    ) -> engine_service_pb2.ListClosedTradesResponse:
+        await _require_user_id(request.user_id, context)
+        if request.page_size > MAX_PAGE_SIZE:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size must be 1 .. {MAX_PAGE_SIZE}")
+        limit = request.page_size or DEFAULT_PAGE_SIZE
+        after = None
+        if request.page_token:
+            try:
+                after = decode_page_token(request.page_token)
+            except InvalidPageToken as exc:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        try:
+            rows = await self.engine.trade_store.page(request.user_id, limit + 1, after)
+        except (SQLAlchemyError, OSError) as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"closed trades are unavailable: {type(exc).__name__}")
+        next_token = ""
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_token = encode_page_token(rows[-1]["closed_at_ms"], rows[-1]["id"])
+        return engine_service_pb2.ListClosedTradesResponse(
+            trades=[translate.closed_trade_from_row(row) for row in rows], next_page_token=next_token
+        )
+
+    async def GetPrices(
+        self, request: engine_service_pb2.GetPricesRequest, context: grpc.aio.ServicerContext
+    ) -> engine_service_pb2.GetPricesResponse:
+        state = await _serving_state(self.engine, context)
+        quotes = (state.quote(symbol) for symbol in sorted(state.rules.assets))
+        return engine_service_pb2.GetPricesResponse(prices=[translate.price_view(q) for q in quotes if q is not None])
+
+
+class AdminServicer(admin_service_pb2_grpc.EngineAdminServiceServicer):
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def GetStatus(
+        self, request: admin_service_pb2.GetStatusRequest, context: grpc.aio.ServicerContext
+    ) -> admin_service_pb2.GetStatusResponse:
+        engine = self.engine
+        lag, length = await engine.stream_figures()
+        snapshot = engine.last_snapshot
+        state = engine.state if engine.leader else None
+        return admin_service_pb2.GetStatusResponse(
+            instance_name=engine.instance_name,
+            leader=engine.leader,
+            last_applied_id=engine.last_applied_id if engine.leader else "",
+            stream_lag=lag,
+            stream_length=length,
+            last_snapshot_id=snapshot.snapshot_id if snapshot else "",
+            snapshot_age_ms=int(time.time() * 1000) - snapshot.created_at_ms if snapshot else 0,
+            accounts=state.account_count if state else 0,
+            open_positions=state.open_position_count if state else 0,
+            pending_trade_rows=len(engine.writer.pending),
+            state_hash=state.state_hash() if state else "",
+            gateways=engine.hub.gateway_ids,
+            commands_applied=engine.commands_applied,
+        )
+
+    async def TakeSnapshot(
+        self, request: admin_service_pb2.TakeSnapshotRequest, context: grpc.aio.ServicerContext
+    ) -> admin_service_pb2.TakeSnapshotResponse:
+        started = time.monotonic()
+        try:
+            info = await self.engine.take_snapshot()
+        except NotLeader:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "only the leader takes snapshots")
+            raise
+        except Exception as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"snapshot failed: {exc!r}"[:500])
+            raise
+        return admin_service_pb2.TakeSnapshotResponse(
+            snapshot_id=info.snapshot_id, last_applied_id=info.last_applied_id,
+            duration_ms=int((time.monotonic() - started) * 1000), size_bytes=info.size_bytes, accounts=info.accounts,
+        )  # fmt: skip
+
+    async def LookupAccount(
+        self, request: admin_service_pb2.LookupAccountRequest, context: grpc.aio.ServicerContext
+    ) -> admin_service_pb2.LookupAccountResponse:
+        key = request.WhichOneof("key")
+        if key is None or not getattr(request, key):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "give user_id or email")
+        state = await _serving_state(self.engine, context)
+        user_id = request.user_id if key == "user_id" else self.engine.emails.get(request.email.strip().lower(), "")
+        account = state.account(user_id) if user_id else None
+        if account is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no account with {key} {getattr(request, key)!r}")
+        assert account is not None
+        return admin_service_pb2.LookupAccountResponse(
+            account=translate.account_to_proto(account),
+            positions=[translate.position_to_proto(p) for p in state.positions_of(user_id)],
+        )
+
+
+def bindings(engine: Engine) -> list[ServiceBinding]:
+    engine_servicer, admin_servicer = EngineServicer(engine), AdminServicer(engine)
+    return [
+        ServiceBinding(
+            engine_service_pb2.DESCRIPTOR.services_by_name["EngineService"].full_name,
+            lambda server: engine_service_pb2_grpc.add_EngineServiceServicer_to_server(engine_servicer, server),
+        ),
+        ServiceBinding(
+            admin_service_pb2.DESCRIPTOR.services_by_name["EngineAdminService"].full_name,
+            lambda server: admin_service_pb2_grpc.add_EngineAdminServiceServicer_to_server(admin_servicer, server),
+        ),
+    ]

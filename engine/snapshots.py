@@ -1,0 +1,152 @@
+"""Snapshots of the trading state in MongoDB (plain pymongo, so it works against MongoDB or any server
+speaking its wire protocol).
+
+A snapshot is one JSON document (state, last_applied_id, uncommitted closed-trade rows), zlib
+compressed and split into chunks well below the 16 MB BSON limit (collection `snapshot_chunks`).
+Its manifest (collection `snapshots`: SHA-256 of the compressed bytes, chunk count, last_applied_id)
+is written last, in one single-document insert: a snapshot without a manifest does not exist, so a
+crash mid-write leaves the previous snapshot current. Loading verifies chunk count and checksum and
+falls back to older snapshots. Only the newest `keep` are kept.
+
+The store is synchronous (pymongo); the engine calls it from a worker thread."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pymongo
+from bson.binary import Binary
+
+from engine.stream import entry_key
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 4 << 20
+T = TypeVar("T")
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    snapshot_id: str
+    last_applied_id: str
+    created_at_ms: int
+    size_bytes: int
+    accounts: int
+
+
+class SnapshotCorrupt(ValueError):
+    pass
+
+
+def encode_body(body: dict[str, Any]) -> bytes:
+    return zlib.compress(json.dumps(body, separators=(",", ":")).encode(), level=1)
+
+
+def decode_body(blob: bytes) -> dict[str, Any]:
+    data = json.loads(zlib.decompress(blob))
+    if not isinstance(data, dict):
+        raise SnapshotCorrupt("snapshot body is not an object")
+    return data
+
+
+class SnapshotStore:
+    def __init__(self, url: str, database: str, stream_key: str, keep: int) -> None:
+        self.client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+            url, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, socketTimeoutMS=60_000
+        )
+        db = self.client[database]
+        self.manifests = db["snapshots"]
+        self.chunks = db["snapshot_chunks"]
+        # snapshots of several streams (shards) may share a database
+        self.stream_key = stream_key
+        self.keep = keep
+
+    def close(self) -> None:
+        self.client.close()
+
+    def write(self, body: dict[str, Any], *, last_applied_id: str, accounts: int) -> SnapshotInfo:
+        blob = encode_body(body)
+        created_at_ms = int(time.time() * 1000)
+        snapshot_id = f"{last_applied_id}@{created_at_ms}"
+        chunk_count = 0
+        for offset in range(0, len(blob), CHUNK_BYTES):
+            self.chunks.insert_one({
+                "_id": f"{self.stream_key}|{snapshot_id}|{chunk_count}",
+                "stream_key": self.stream_key, "snapshot_id": snapshot_id, "seq": chunk_count,
+                "data": Binary(blob[offset:offset + CHUNK_BYTES]),
+            })  # fmt: skip
+            chunk_count += 1
+        ms, seq = entry_key(last_applied_id)
+        # the manifest makes the snapshot current: written last, in one atomic single-document insert
+        self.manifests.insert_one({
+            "_id": f"{self.stream_key}|{snapshot_id}", "stream_key": self.stream_key, "snapshot_id": snapshot_id,
+            "format": FORMAT, "last_applied_id": last_applied_id, "last_applied_ms": ms, "last_applied_seq": seq,
+            "created_at_ms": created_at_ms, "chunks": chunk_count, "size_bytes": len(blob),
+            "sha256": hashlib.sha256(blob).hexdigest(), "accounts": accounts,
+        })  # fmt: skip
+        return SnapshotInfo(snapshot_id, last_applied_id, created_at_ms, len(blob), accounts)
+
+    def _newest_first(self) -> list[dict[str, Any]]:
+        cursor = self.manifests.find({"stream_key": self.stream_key}).sort(
+            [("last_applied_ms", -1), ("last_applied_seq", -1), ("created_at_ms", -1)]
+        )
+        return list(cursor)
+
+    def list(self) -> list[SnapshotInfo]:
+        return [_info(m) for m in self._newest_first()]
+
+    def load_newest(self, restore: Callable[[dict[str, Any]], T]) -> tuple[SnapshotInfo, T] | None:
+        """The newest snapshot that verifies and that `restore` accepts (it raises ValueError otherwise),
+        restored; corrupt ones are logged and skipped. The body is
+        {"state": TradingState.snapshot(), "pending_trades": [row, ...], "last_applied_id": ...}."""
+        for manifest in self._newest_first():
+            try:
+                return _info(manifest), restore(self._read(manifest))
+            except (SnapshotCorrupt, ValueError, KeyError, TypeError, zlib.error) as exc:
+                log.error("snapshot is corrupt; trying an older one",
+                          extra={"snapshot_id": manifest.get("snapshot_id"), "error": str(exc)})
+        return None
+
+    def _read(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        if manifest.get("format") != FORMAT:
+            raise SnapshotCorrupt(f"unknown snapshot format {manifest.get('format')!r}")
+        chunks = list(
+            self.chunks.find({"stream_key": self.stream_key, "snapshot_id": manifest["snapshot_id"]}).sort("seq", 1)
+        )
+        if [c["seq"] for c in chunks] != list(range(manifest["chunks"])):
+            raise SnapshotCorrupt(f"expected {manifest['chunks']} chunks, found {len(chunks)}")
+        blob = b"".join(bytes(c["data"]) for c in chunks)
+        if hashlib.sha256(blob).hexdigest() != manifest["sha256"]:
+            raise SnapshotCorrupt("checksum mismatch")
+        body = decode_body(blob)
+        if body.get("last_applied_id") != manifest["last_applied_id"]:
+            raise SnapshotCorrupt("body and manifest disagree on last_applied_id")
+        return body
+
+    def prune(self) -> SnapshotInfo | None:
+        """Delete all but the newest `keep` snapshots (and chunks left by interrupted writes); returns
+        the oldest snapshot kept, below which the stream may be trimmed."""
+        manifests = self._newest_first()
+        for old in manifests[self.keep:]:
+            # manifest first: a snapshot must never be visible with chunks missing
+            self.manifests.delete_one({"_id": old["_id"]})
+        kept = manifests[: self.keep]
+        self.chunks.delete_many(
+            {"stream_key": self.stream_key, "snapshot_id": {"$nin": [m["snapshot_id"] for m in kept]}}
+        )
+        return _info(kept[-1]) if kept else None
+
+
+def _info(manifest: dict[str, Any]) -> SnapshotInfo:
+    return SnapshotInfo(
+        manifest["snapshot_id"], manifest["last_applied_id"], manifest["created_at_ms"], manifest["size_bytes"],
+        manifest.get("accounts", 0),
+    )  # fmt: skip

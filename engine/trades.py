@@ -1,0 +1,191 @@
+"""Closed trades in PostgreSQL (SQLAlchemy async + asyncpg).
+
+`TradeStore` owns the table (Alembic-managed, version table `alembic_version_engine`): idempotent group
+inserts keyed by the deterministic trade id, and the newest-first pages ListClosedTrades serves.
+
+`TradeWriter` sits between the consumer loop and the store: closed trades the state produced wait in
+`pending` (they are part of every snapshot) until a group commit succeeds, and replies reporting a close
+wait with them. While PostgreSQL is down trading goes on, rows accumulate, and the writer retries with
+backoff; nothing is lost because a row leaves `pending` only after its transaction committed."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command as alembic_command
+from alembic.config import Config as AlembicConfig
+from exness.engine.v1 import commands_pb2
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from engine.metrics import EngineMetrics
+from engine.replies import ReplyHub
+
+log = logging.getLogger(__name__)
+
+VERSION_TABLE = "alembic_version_engine"
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# one transaction per batch of rows; after an outage the backlog is committed in slices of this size
+MAX_ROWS_PER_COMMIT = 5_000
+RETRY_MIN_SECONDS = 0.1
+RETRY_MAX_SECONDS = 5.0
+
+metadata = sa.MetaData()
+closed_trades = sa.Table(
+    "closed_trades",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("user_id", sa.Text, nullable=False),
+    sa.Column("asset", sa.Text, nullable=False),
+    sa.Column("side", sa.Text, nullable=False),
+    sa.Column("quantity", sa.BigInteger, nullable=False),
+    sa.Column("leverage", sa.Integer, nullable=False),
+    sa.Column("entry_price", sa.BigInteger, nullable=False),
+    sa.Column("close_price", sa.BigInteger, nullable=False),
+    sa.Column("margin_cents", sa.BigInteger, nullable=False),
+    sa.Column("pnl_cents", sa.BigInteger, nullable=False),
+    sa.Column("credited_cents", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("decimal", sa.Integer, nullable=False),
+    sa.Column("opened_at_ms", sa.BigInteger, nullable=False),
+    sa.Column("closed_at_ms", sa.BigInteger, nullable=False),
+    sa.Column("stop_loss", sa.BigInteger, nullable=False),
+    sa.Column("take_profit", sa.BigInteger, nullable=False),
+    sa.Column("liquidation_price", sa.BigInteger, nullable=False),
+)
+
+
+def asyncpg_url(url: str) -> str:
+    """DATABASE_URL is a plain postgresql:// URL (shared with the gateway); SQLAlchemy needs the driver."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got {url.split('@')[-1]!r}")
+
+
+def upgrade_schema(database_url: str) -> None:
+    """`alembic upgrade head` for the engine's tables. Blocking (it runs its own event loop): call it
+    from a worker thread."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    alembic_command.upgrade(config, "head")
+
+
+class InvalidPageToken(ValueError):
+    pass
+
+
+def encode_page_token(closed_at_ms: int, trade_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{closed_at_ms}:{trade_id}".encode()).decode()
+
+
+def decode_page_token(token: str) -> tuple[int, str]:
+    try:
+        closed_at_text, _, trade_id = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+        closed_at_ms = int(closed_at_text)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidPageToken(f"page_token {token[:40]!r} is not a token this service issued") from None
+    if not trade_id:
+        raise InvalidPageToken(f"page_token {token[:40]!r} is not a token this service issued")
+    return closed_at_ms, trade_id
+
+
+class TradeStore:
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.engine: AsyncEngine = create_async_engine(
+            asyncpg_url(database_url),
+            pool_pre_ping=True,
+            pool_size=4,
+            # fail fast while PostgreSQL is down: the writer retries, reads answer UNAVAILABLE
+            connect_args={"timeout": 5, "command_timeout": 30},
+        )
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def insert(self, rows: list[dict[str, Any]]) -> None:
+        """One transaction; rows already present (a replayed close) are left as they are."""
+        async with self.engine.begin() as connection:
+            await connection.execute(insert(closed_trades).on_conflict_do_nothing(index_elements=["id"]), rows)
+
+    async def page(self, user_id: str, limit: int, after: tuple[int, str] | None) -> list[dict[str, Any]]:
+        """Up to `limit` trades of `user_id`, newest first, strictly after the `after` keyset position."""
+        query = sa.select(closed_trades).where(closed_trades.c.user_id == user_id)
+        if after is not None:
+            query = query.where(sa.tuple_(closed_trades.c.closed_at_ms, closed_trades.c.id) < sa.tuple_(*after))
+        query = query.order_by(closed_trades.c.closed_at_ms.desc(), closed_trades.c.id.desc()).limit(limit)
+        async with self.engine.connect() as connection:
+            result = await connection.execute(query)
+            return [dict(row) for row in result.mappings()]
+
+
+class TradeWriter:
+    def __init__(self, store: TradeStore, hub: ReplyHub, metrics: EngineMetrics) -> None:
+        self.store = store
+        self.hub = hub
+        self.metrics = metrics
+        # trade id -> row, in close order
+        self.pending: dict[str, dict[str, Any]] = {}
+        # trade id -> replies that report it, sent once it is committed
+        self.held: dict[str, list[tuple[str, commands_pb2.Reply]]] = {}
+        self.schema_ready = False
+        self._wakeup = asyncio.Event()
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.pending[row["id"]] = row
+        self.metrics.pending_trade_rows.set(len(self.pending))
+
+    def send_after_commit(self, trade_id: str, gateway_id: str, reply: commands_pb2.Reply) -> None:
+        """Send now if the trade is already committed (e.g. an idempotent retry), else hold the reply."""
+        if trade_id in self.pending:
+            self.held.setdefault(trade_id, []).append((gateway_id, reply))
+        else:
+            self.hub.send(gateway_id, reply)
+
+    def wake(self) -> None:
+        if self.pending:
+            self._wakeup.set()
+
+    async def run(self) -> None:
+        """Commit pending rows whenever there are some; retry with backoff while PostgreSQL fails."""
+        delay = RETRY_MIN_SECONDS
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self.pending:
+                try:
+                    await self.flush_once()
+                    delay = RETRY_MIN_SECONDS
+                except Exception as exc:  # any database failure: keep the rows, try again later
+                    self.metrics.trade_commit_failures.inc()
+                    log.warning("closed-trade commit failed; rows kept, retrying",
+                                extra={"pending_rows": len(self.pending), "retry_in_s": delay, "error": repr(exc)})
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+    async def flush_once(self) -> None:
+        if not self.schema_ready:
+            await asyncio.to_thread(upgrade_schema, self.store.database_url)
+            self.schema_ready = True
+        rows = list(self.pending.values())[:MAX_ROWS_PER_COMMIT]
+        if not rows:
+            return
+        await self.store.insert(rows)
+        for row in rows:
+            self.pending.pop(row["id"], None)
+            for gateway_id, reply in self.held.pop(row["id"], ()):
+                self.hub.send(gateway_id, reply)
+        self.metrics.trade_rows_committed.inc(len(rows))
+        self.metrics.pending_trade_rows.set(len(self.pending))
+
+    async def flush_all(self) -> None:
+        while self.pending:
+            await self.flush_once()

@@ -1,0 +1,143 @@
+"""Translation between the wire (protobuf Command/Reply and exness.common.v1 messages), the domain's
+value objects, and database rows of closed trades. No trading rules here: a command is checked only
+for the fields without which it cannot be understood at all (those are malformed, not rejected)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from exness.common.v1 import trading_pb2
+from exness.engine.v1 import commands_pb2, engine_service_pb2
+from exness.market.v1 import market_pb2
+
+from engine import domain
+from engine.domain import ClosedTrade, CloseReason, Side
+
+SIDE_TO_PROTO = {Side.LONG: trading_pb2.SIDE_LONG, Side.SHORT: trading_pb2.SIDE_SHORT}
+SIDE_FROM_PROTO = {proto: side for side, proto in SIDE_TO_PROTO.items()}
+REASON_TO_PROTO = {reason: trading_pb2.CloseReason.Value(f"CLOSE_REASON_{reason.value}") for reason in CloseReason}
+REJECT_TO_PROTO = {
+    reason: commands_pb2.RejectReason.Value(f"REJECT_REASON_{reason.value}") for reason in domain.RejectReason
+}
+
+
+class MalformedCommand(ValueError):
+    """A decodable Command that lacks what any handler needs (user id, asset, side, position id)."""
+
+
+def command_from_proto(command: commands_pb2.Command) -> domain.Command:
+    body = command.WhichOneof("body")
+    if body == "price_update":
+        quotes = command.price_update.quotes
+        if not quotes:
+            raise MalformedCommand("price update carries no quotes")
+        return domain.PriceUpdate(
+            tuple(domain.Quote(q.asset, q.buy_price, q.sell_price, q.decimal) for q in quotes)
+        )
+    if not command.user_id:
+        raise MalformedCommand(f"{body} command has no user_id")
+    if body == "create_account":
+        create = command.create_account
+        if not create.email:
+            raise MalformedCommand("create_account command has no email")
+        return domain.CreateAccount(command.user_id, create.email, create.starting_balance_cents)
+    if body == "open_position":
+        order = command.open_position
+        if not order.asset:
+            raise MalformedCommand("open_position command has no asset")
+        side = SIDE_FROM_PROTO.get(order.side)
+        if side is None:
+            raise MalformedCommand(f"open_position command has no valid side ({order.side})")
+        return domain.OpenPosition(
+            command.user_id, order.asset, side, order.quantity, order.leverage, order.slippage_bps,
+            order.stop_loss, order.take_profit, order.trade_opening_price,
+        )  # fmt: skip
+    if body == "close_position":
+        if not command.close_position.position_id:
+            raise MalformedCommand("close_position command has no position_id")
+        return domain.ClosePosition(command.user_id, command.close_position.position_id)
+    raise MalformedCommand(f"command has no known body ({body})")
+
+
+def account_to_proto(account: domain.Account) -> trading_pb2.Account:
+    return trading_pb2.Account(
+        user_id=account.user_id, email=account.email, balance_cents=account.balance_cents,
+        created_at_ms=account.created_at_ms,
+    )  # fmt: skip
+
+
+def position_to_proto(p: domain.Position) -> trading_pb2.Position:
+    return trading_pb2.Position(
+        id=p.id, user_id=p.user_id, asset=p.asset, side=SIDE_TO_PROTO[p.side], quantity=p.quantity,
+        leverage=p.leverage, entry_price=p.entry_price, margin_cents=p.margin_cents,
+        liquidation_price=p.liquidation_price, stop_loss=p.stop_loss, take_profit=p.take_profit,
+        decimal=p.decimal, opened_at_ms=p.opened_at_ms, maintenance_cents=p.maintenance_cents,
+    )  # fmt: skip
+
+
+def closed_trade_to_proto(t: ClosedTrade) -> trading_pb2.ClosedTrade:
+    return trading_pb2.ClosedTrade(
+        id=t.id, user_id=t.user_id, asset=t.asset, side=SIDE_TO_PROTO[t.side], quantity=t.quantity,
+        leverage=t.leverage, entry_price=t.entry_price, close_price=t.close_price, margin_cents=t.margin_cents,
+        pnl_cents=t.pnl_cents, credited_cents=t.credited_cents, reason=REASON_TO_PROTO[t.reason],
+        decimal=t.decimal, opened_at_ms=t.opened_at_ms, closed_at_ms=t.closed_at_ms, stop_loss=t.stop_loss,
+        take_profit=t.take_profit, liquidation_price=t.liquidation_price,
+    )  # fmt: skip
+
+
+def reply_to_proto(reply: domain.Reply, *, request_id: str, stream_id: str) -> commands_pb2.Reply:
+    message = commands_pb2.Reply(request_id=request_id, stream_id=stream_id)
+    if isinstance(reply, domain.AccountCreated):
+        message.account_created.account.CopyFrom(account_to_proto(reply.account))
+        message.account_created.already_existed = reply.already_existed
+    elif isinstance(reply, domain.PositionOpened):
+        message.position_opened.position.CopyFrom(position_to_proto(reply.position))
+        message.position_opened.balance_cents = reply.balance_cents
+    elif isinstance(reply, domain.PositionClosed):
+        message.position_closed.trade.CopyFrom(closed_trade_to_proto(reply.trade))
+        message.position_closed.balance_cents = reply.balance_cents
+    else:
+        message.rejection.reason = REJECT_TO_PROTO[reply.reason]
+        message.rejection.message = reply.message
+    return message
+
+
+def invalid_command_reply(error: str, *, request_id: str, stream_id: str) -> commands_pb2.Reply:
+    return commands_pb2.Reply(
+        request_id=request_id,
+        stream_id=stream_id,
+        rejection=commands_pb2.Rejection(reason=commands_pb2.REJECT_REASON_INVALID_COMMAND, message=error),
+    )
+
+
+def price_view(quote: domain.LatestQuote) -> engine_service_pb2.PriceView:
+    return engine_service_pb2.PriceView(
+        quote=market_pb2.Quote(
+            asset=quote.asset, buy_price=quote.buy_price, sell_price=quote.sell_price, decimal=quote.decimal
+        ),
+        received_at_ms=quote.received_at_ms,
+    )
+
+
+# ---------------------------------------------------------------------------------- closed-trade rows
+# A row is a dict of JSON-able primitives keyed by column name: the same shape is held in memory while
+# uncommitted, stored in snapshots, and inserted into PostgreSQL.
+
+
+def closed_trade_row(trade: ClosedTrade) -> dict[str, Any]:
+    row = dataclasses.asdict(trade)
+    row["side"] = trade.side.value
+    row["reason"] = trade.reason.value
+    return row
+
+
+def closed_trade_from_row(row: Any) -> trading_pb2.ClosedTrade:
+    """`row` is a mapping with the columns of closed_trade_row (a dict or a SQLAlchemy row mapping)."""
+    values = dict(row)
+    values["side"] = SIDE_TO_PROTO[Side(values["side"])]
+    values["reason"] = REASON_TO_PROTO[CloseReason(values["reason"])]
+    return trading_pb2.ClosedTrade(**{name: values[name] for name in CLOSED_TRADE_COLUMNS})
+
+
+CLOSED_TRADE_COLUMNS = tuple(field.name for field in dataclasses.fields(ClosedTrade))
