@@ -226,6 +226,7 @@ class FakeBackpack:
                 await self._publish_while_running(self._walk.step(symbol))
 
     async def _publish_while_running(self, top: Top) -> None:
+        # paused = a stalled venue: neither prices nor tickers (protocol pings go on)
         if not self.paused:
             await self.publish_top(top)
 
@@ -258,7 +259,7 @@ class FakeBackpack:
         while True:
             await asyncio.sleep(self._ticker_interval)
             for symbol, book in self.books.items():
-                if book.top is None:
+                if book.top is None or self.paused:
                     continue
                 tick = book.market.tick
                 data = {"E": time.time_ns() // 1000, "V": "1498114.9234", "c": str(book.top.bid.quantize(tick)),

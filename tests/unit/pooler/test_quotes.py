@@ -1,0 +1,69 @@
+"""Normalisation and the quote book's freshness rules."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from mesh.assets import parse_assets
+from pooler.backpack import BookTicker
+from pooler.events import Heartbeat, TopOfBook
+from pooler.quotes import PlatformQuote, QuoteBook, normalise
+
+SPECS = parse_assets("BTC_USDC:4:0.00001,SOL_USDC:2:0.01")
+
+
+def _ticker(symbol: str = "BTC_USDC", ask: str | None = "68983.1", bid: str | None = "68983.0") -> BookTicker:
+    return BookTicker(symbol, None if ask is None else Decimal(ask), Decimal("1"),
+                      None if bid is None else Decimal(bid), Decimal("1"), 7, 1771003771693848, 1771003771690207)
+
+
+def test_normalise_applies_spread_and_scale() -> None:
+    quote = normalise(_ticker(), SPECS["BTC_USDC"], 100, "fake")
+    assert quote == PlatformQuote("BTC_USDC", 696729310, 689830000, 4, 1771003771693, "fake")
+    # SOL at 2 decimals: 98.97 * 1.01 = 99.9597 rounds up to 99.96, bid 98.96 stays
+    sol = normalise(_ticker("SOL_USDC", "98.97", "98.96"), SPECS["SOL_USDC"], 100, "fake")
+    assert sol is not None and (sol.buy_price, sol.sell_price, sol.decimal) == (9996, 9896, 2)
+
+
+def test_normalise_empty_side_gives_no_quote() -> None:
+    assert normalise(_ticker(ask=None), SPECS["BTC_USDC"], 100, "fake") is None
+
+
+def test_fresh_quotes_follow_configured_asset_order_and_max_age() -> None:
+    book = QuoteBook(SPECS, 100, max_age_seconds=5.0)
+    book.apply(TopOfBook("live", 1, _ticker("SOL_USDC", "98.97", "98.96"), received_at=100.0))
+    book.apply(TopOfBook("live", 1, _ticker(), received_at=101.0))
+    assert [q.asset for q in book.fresh("live", 104.0)] == ["BTC_USDC", "SOL_USDC"]
+    assert [q.asset for q in book.fresh("live", 105.5)] == ["BTC_USDC"]
+    assert book.fresh("live", 106.5) == []
+    assert book.age("live", "SOL_USDC", 105.5) == 5.5
+
+
+def test_sources_are_kept_apart() -> None:
+    book = QuoteBook(SPECS, 100, 5.0)
+    book.apply(TopOfBook("sim", 9, _ticker(ask="1.1", bid="1.0"), 100.0))
+    assert book.fresh("live", 100.0) == []
+    assert [q.source for q in book.fresh("sim", 100.0)] == ["sim"]
+
+
+def test_heartbeat_of_the_same_session_keeps_a_quiet_quote_fresh() -> None:
+    book = QuoteBook(SPECS, 100, 5.0)
+    book.apply(TopOfBook("live", 1, _ticker(), 100.0))
+    book.apply(Heartbeat("live", 1, "BTC_USDC", 104.0))
+    assert [q.asset for q in book.fresh("live", 108.0)] == ["BTC_USDC"]
+
+
+def test_heartbeat_of_a_new_connection_does_not_vouch_for_an_old_quote() -> None:
+    book = QuoteBook(SPECS, 100, 5.0)
+    book.apply(TopOfBook("live", 1, _ticker(), 100.0))
+    # reconnected (session 2): the top may have changed while we were away
+    book.apply(Heartbeat("live", 2, "BTC_USDC", 104.0))
+    assert book.fresh("live", 106.0) == []
+
+
+def test_unknown_assets_are_ignored_and_an_empty_side_drops_the_quote() -> None:
+    book = QuoteBook(SPECS, 100, 5.0)
+    assert book.apply(TopOfBook("live", 1, _ticker("DOGE_USDC"), 100.0)) is None
+    book.apply(TopOfBook("live", 1, _ticker(), 100.0))
+    book.apply(TopOfBook("live", 1, _ticker(bid=None), 100.5))
+    assert book.fresh("live", 101.0) == [] and book.latest("live", "BTC_USDC") is None
