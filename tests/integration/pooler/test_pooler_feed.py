@@ -1,0 +1,205 @@
+"""Pooler + fake Backpack (real websocket) + real Redis, in one event loop: publishing, reconnects, Close
+frames, garbage, silent symbols, the watchdog, protocol pings, staleness, health and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import statistics
+from decimal import Decimal
+
+import redis.asyncio as aioredis
+
+from mesh.codec import decode_price_update
+from pooler.fake_backpack import FakeBackpack
+from pooler.pricepath import Top
+from tests.integration.pooler.conftest import (
+    EXPECTED,
+    http_get,
+    pooler_settings,
+    quotes_of,
+    stream_updates,
+    wait_until,
+)
+
+ALL_STREAMS = sorted(f"{kind}.{symbol}" for kind in ("bookTicker", "ticker")
+                     for symbol in ("BTC_USDC", "ETH_USDC", "SOL_USDC"))
+
+
+async def test_quotes_reach_stream_and_channel_with_exact_integers_at_the_cadence(
+        fake, start_pooler, redis_url, key_prefix, redis_client: aioredis.Redis) -> None:
+    settings = pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url)
+    pubsub = redis_client.pubsub()
+    await pubsub.subscribe(settings.price_channel)
+    await start_pooler(settings)
+    stream = settings.stream_key
+
+    async def enough_full_updates() -> bool:
+        updates = await stream_updates(redis_client, stream)
+        return sum(len(u.quotes) == 3 for _, u in updates) >= 20
+
+    await wait_until(enough_full_updates, "20 complete updates on the stream")
+    updates = [u for _, u in await stream_updates(redis_client, stream)]
+    full = [u for u in updates if len(u.quotes) == 3]
+    for update in full:
+        assert quotes_of(update) == EXPECTED
+        assert update.source == "fake"
+        assert [q.asset for q in update.quotes] == ["BTC_USDC", "ETH_USDC", "SOL_USDC"]
+        assert all(q.decimal == 4 and q.venue_time_ms > 0 for q in update.quotes)
+    gaps = [b.published_at_ms - a.published_at_ms for a, b in itertools.pairwise(updates)]
+    assert 70 <= statistics.median(gaps) <= 200, gaps
+
+    channel = []
+    while len(channel) < 5:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
+        if message is not None:
+            channel.append(decode_price_update(message["data"]))
+    assert any(quotes_of(update) == EXPECTED for update in channel)
+    assert all(update.source == "fake" for update in channel)
+    await pubsub.aclose()
+
+
+async def test_dropped_connection_is_reconnected_and_resubscribed(
+        fake: FakeBackpack, start_pooler, redis_url, key_prefix, redis_client) -> None:
+    runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url))
+    await wait_until(lambda: runner.pooler.live.status.priced, "live prices")
+    assert fake.drop_all() == 1
+    await wait_until(lambda: fake.counters["connections"] == 2 and fake.stats()["subscriptions"] == [ALL_STREAMS],
+                     "a second connection with every stream subscribed again")
+    assert fake.counters["subscribe_frames"] == 2
+    fake.paused = True  # the script would overwrite the top below within 90 ms
+    await fake.publish_top(Top("BTC_USDC", Decimal("70000.0"), Decimal("70000.1"), Decimal(1), Decimal(1)))
+
+    async def new_price_published() -> bool:
+        return any(quotes_of(u).get("BTC_USDC") == (707001010, 700000000)
+                   for _, u in await stream_updates(redis_client, runner.pooler.settings.stream_key))
+
+    await wait_until(new_price_published, "a price sent after the reconnect on the stream")
+    _, health = await http_get(runner.pooler.http.port, "/healthz")
+    assert health["feed"]["live"]["reconnects"] == 1
+    assert "without a close frame" in health["feed"]["live"]["last_error"]
+    _, metrics = await http_get(runner.pooler.http.port, "/metrics")
+    assert 'pooler_feed_reconnects_total{source="fake"} 1.0' in metrics
+
+
+async def test_close_frame_triggers_an_immediate_reconnect(fake, start_pooler, redis_url, key_prefix) -> None:
+    # a backoff this long would stall the test: the Close frame must bypass it
+    runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url,
+                                                feed_backoff_initial_ms=60_000, feed_backoff_max_ms=60_000))
+    await wait_until(lambda: runner.pooler.live.status.priced, "live prices")
+    assert await fake.close_all(1001, "server shutting down") == 1
+    await wait_until(lambda: fake.counters["connections"] == 2 and fake.stats()["subscriptions"] == [ALL_STREAMS],
+                     "reconnected and resubscribed after the Close frame", limit=10)
+    assert "code 1001" in runner.pooler.live.status.last_error
+
+
+async def test_garbage_and_error_frames_do_not_stop_the_feed(
+        fake, start_pooler, redis_url, key_prefix, redis_client) -> None:
+    runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url))
+    await wait_until(lambda: runner.pooler.live.status.priced, "live prices")
+    for text in ("this is not json {", "[1,2]", '{"id":null,"error":{"code":4006,"message":"Invalid stream"}}',
+                 '{"data":{"e":"bookTicker","s":"BTC_USDC","a":"1e5","b":"1","E":1,"u":1},'
+                 '"stream":"bookTicker.BTC_USDC"}', "\x00\x01"):
+        await fake.send_raw_all(text)
+    fake.u_as_string = True
+    fake.paused = True  # the script would overwrite the top below within 90 ms
+    await fake.publish_top(Top("SOL_USDC", Decimal("101.00"), Decimal("101.01"), Decimal(1), Decimal(1)))
+
+    async def new_price_published() -> bool:
+        return any(quotes_of(u).get("SOL_USDC") == (1020201, 1010000)
+                   for _, u in await stream_updates(redis_client, runner.pooler.settings.stream_key))
+
+    await wait_until(new_price_published, "a price sent after the garbage (with u as a string) on the stream")
+    assert fake.counters["connections"] == 1
+    _, metrics = await http_get(runner.pooler.http.port, "/metrics")
+    assert 'pooler_feed_parse_errors_total{reason="json",source="fake"} 2.0' in metrics
+    assert 'pooler_feed_parse_errors_total{reason="shape",source="fake"} 1.0' in metrics
+    assert 'pooler_feed_parse_errors_total{reason="field",source="fake"} 1.0' in metrics
+    assert 'pooler_feed_venue_errors_total{code="4006",source="fake"} 1.0' in metrics
+
+
+async def test_unknown_symbol_is_reported_silent_while_the_others_publish(
+        fake, start_pooler, redis_url, key_prefix, redis_client) -> None:
+    runner = await start_pooler(pooler_settings(
+        redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url, feed_subscribe_timeout_seconds=0.5,
+        assets="BTC_USDC:4:0.00001,NOPE_USDC:4:0.01"))
+    await wait_until(lambda: runner.pooler.live.status.silent_symbols == ["NOPE_USDC"], "NOPE_USDC reported silent")
+    status, health = await http_get(runner.pooler.http.port, "/healthz")
+    assert health["feed"]["live"]["silent_symbols"] == ["NOPE_USDC"]
+    assert status == 200 and health["status"] == "degraded" and health["quotes"]["NOPE_USDC"] is None
+    updates = await stream_updates(redis_client, runner.pooler.settings.stream_key)
+    assert updates and all([q.asset for q in u.quotes] == ["BTC_USDC"] for _, u in updates)
+    assert fake.counters["connections"] == 1
+
+
+async def test_watchdog_drops_a_silent_connection(fake, start_pooler, redis_url, key_prefix) -> None:
+    runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url,
+                                                feed_watchdog_seconds=0.5))
+    await wait_until(lambda: runner.pooler.live.status.priced, "live prices")
+    fake.paused = True
+    await wait_until(lambda: fake.counters["connections"] >= 2, "the watchdog reconnects a silent socket")
+    assert "no frame for 0.5s" in runner.pooler.live.status.last_error
+    fake.paused = False
+    await wait_until(lambda: runner.pooler.live.status.priced, "prices again")
+
+
+async def test_protocol_pings_are_answered_and_the_connection_stays(start_pooler, redis_url, key_prefix) -> None:
+    server = FakeBackpack(seed=3, ping_interval=0.1, ping_timeout=0.3, ticker_interval=0.2)
+    await server.start()
+    try:
+        runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=server.url))
+        await wait_until(lambda: runner.pooler.live.status.priced, "live prices")
+        # ten ping intervals: a client that did not pong would have been closed after the first timeout
+        await asyncio.sleep(1.0)
+        assert server.counters["connections"] == 1 and server.stats()["open"] == 1
+        assert runner.pooler.live.status.connections == 1
+    finally:
+        await server.stop()
+
+
+async def test_stale_quotes_are_not_published(fake, start_pooler, redis_url, key_prefix, redis_client) -> None:
+    runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url,
+                                                quote_max_age_ms=300, feed_watchdog_seconds=60))
+    pooler = runner.pooler
+    await wait_until(lambda: pooler.publisher.status.published >= 3, "publishing")
+    fake.paused = True
+    await wait_until(lambda: pooler.publisher.status.skipped >= 5, "ticks skipped once every quote is stale")
+    length = await redis_client.xlen(pooler.settings.stream_key)
+    skipped = pooler.publisher.status.skipped
+    await wait_until(lambda: pooler.publisher.status.skipped >= skipped + 3, "more skipped ticks")
+    assert await redis_client.xlen(pooler.settings.stream_key) == length
+    _, health = await http_get(pooler.http.port, "/healthz")
+    assert all(not q["fresh"] for q in health["quotes"].values())
+    fake.paused = False
+    await wait_until(lambda: pooler.publisher.status.published > length, "publishing again once quotes are fresh")
+
+
+async def test_stream_is_capped_approximately(fake, start_pooler, redis_url, key_prefix, redis_client) -> None:
+    runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url,
+                                                stream_maxlen=10, publish_interval_ms=1000))
+    pooler = runner.pooler
+    await wait_until(lambda: len(pooler.book.fresh("fake", asyncio.get_running_loop().time())) == 3, "quotes")
+    for _ in range(600):
+        assert await pooler.publisher.publish_once(asyncio.get_running_loop().time())
+    # MAXLEN ~ trims whole stream nodes (100 entries by default), never below the cap
+    assert 10 <= await redis_client.xlen(pooler.settings.stream_key) <= 300
+
+
+async def test_health_and_metrics_endpoints(fake, start_pooler, redis_url, key_prefix) -> None:
+    runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url))
+    port = runner.pooler.http.port
+    async def healthy() -> bool:
+        return (await http_get(port, "/healthz"))[1]["status"] == "ok"
+
+    await wait_until(healthy, "healthy")
+    status, health = await http_get(port, "/healthz")
+    assert status == 200
+    assert health["feed"] | {"live": None} == {"mode": "fake", "source": "fake", "fallback": False,
+                                               "simulated": False, "live": None}
+    assert {q["buy_price"] for q in health["quotes"].values()} == {b for b, _ in EXPECTED.values()}
+    assert all(q["age_ms"] < 5000 for q in health["quotes"].values())
+    _, metrics = await http_get(port, "/metrics")
+    for name in ("pooler_feed_frames_total", "pooler_feed_reconnects_total", "pooler_quote_age_seconds",
+                 "pooler_publish_lag_seconds_bucket", "pooler_feed_parse_errors_total", "pooler_feed_delay_seconds"):
+        assert name in metrics
+    assert (await http_get(port, "/nope"))[0] == 404
