@@ -1,0 +1,218 @@
+"""The dev overlay's containers, run here: each mesh service is started with the command, args and
+environment its rendered manifest gives the container (ConfigMap and Secret values resolved), must pass
+every probe the manifest declares (gRPC health for the engine, HTTP for the gateway and the pooler) and
+listen on every port it declares, then stop on SIGTERM with exit code 0 within the pod's
+terminationGracePeriodSeconds. A renamed variable, a wrong port, probe path or command fails here, so the
+manifests and the code cannot drift apart. (test_manifests.py shows prod runs the same processes.)
+
+What differs from the cluster, and why; everything else is the manifest's value, unchanged:
+* `python` (command[0]) is this virtualenv's interpreter: the image's /opt/venv has the same packages.
+* Ports: each containerPort gets a free loopback port. A `*_PORT` variable whose value is one of the
+  container's ports gets that container's local port, and probes are sent there.
+* Service names: a `host:port` value naming a mesh Service (ENGINE_ADDR=engine:50051) becomes
+  127.0.0.1 and the local port of the container port the Service targets; a URL naming a data-store
+  Service (redis, postgres, mongodb) becomes the test's real server (the redis_url, postgres_url and
+  mongodb_url fixtures). A value still naming a Service afterwards fails the test.
+* The servers are shared with other tests: STREAM_KEY, PRICE_CHANNEL and DEAD_LETTER_STREAM get this
+  test's key prefix, MONGODB_DATABASE a database of its own.
+* BACKPACK_WS_URL is a local fake Backpack server (`python -m pooler.fake_backpack`): no traffic leaves
+  loopback.
+* ENGINE_BIND_HOST, GATEWAY_HOST and POOLER_HTTP_HOST are 127.0.0.1 (the services' bind settings; the
+  manifests keep the 0.0.0.0 default a pod needs)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import sys
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import httpx
+import redis
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.integration.k8s.manifests import (
+    MESH_SERVICES,
+    PROBES,
+    Obj,
+    container_env,
+    container_port,
+    objects,
+    only_container,
+    pod_spec,
+    probe_port,
+    workloads,
+)
+from tests.support.net import free_port, wait_listening
+from tests.support.processes import ManagedProcess
+
+DATASTORE_SERVICES = ("redis", "postgres", "mongodb")
+KEY_PREFIXED = ("STREAM_KEY", "PRICE_CHANNEL", "DEAD_LETTER_STREAM")
+LOOPBACK_BIND = {"engine": "ENGINE_BIND_HOST", "gateway": "GATEWAY_HOST", "pooler": "POOLER_HTTP_HOST"}
+# dependencies first: the gateway is ready only once the engine serves
+START_ORDER = ("engine", "gateway", "pooler")
+HOST_PORT = re.compile(r"^(?P<host>[a-z0-9-]+)(?:\.[a-z0-9.-]+)?:(?P<port>\d+)$")
+# an upper bound for start-up (migrations, snapshot restore), not a speed requirement
+HEALTHY_WITHIN_SECONDS = 120.0
+
+
+@dataclass
+class LocalContainer:
+    service: str
+    workload: Obj
+    container: Obj
+    local_ports: dict[int, int]  # containerPort -> loopback port
+    env: dict[str, str]
+
+
+def _service_host(value: str) -> str | None:
+    """The Service a value names, as a URL host or as `host:port`; None when it names none."""
+    match = HOST_PORT.match(value)
+    if match:
+        return match["host"]
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme and parts.hostname:
+        return parts.hostname.split(".")[0]
+    return None
+
+
+def plan(objs: list[Obj], datastore_urls: dict[str, str], isolation: dict[str, str]) -> dict[str, LocalContainer]:
+    by_name = {w["metadata"]["name"]: w for w in workloads(objs)}
+    local = {}
+    for service in MESH_SERVICES:
+        container = only_container(by_name[service])
+        ports = {p["containerPort"]: free_port() for p in container["ports"]}
+        local[service] = LocalContainer(service, by_name[service], container, ports, {})
+    # (Service name, Service port) -> loopback address of the container port it targets
+    service_addresses = {}
+    services = [o for o in objs if o["kind"] == "Service"]
+    for svc in services:
+        target = next((lc for lc in local.values() if lc.workload["spec"]["selector"]["matchLabels"].items()
+                       <= svc["spec"]["selector"].items()), None)
+        for port in svc["spec"]["ports"] if target else []:
+            local_port = target.local_ports[container_port(target.container, port["targetPort"])]
+            service_addresses[(svc["metadata"]["name"], port["port"])] = f"127.0.0.1:{local_port}"
+    service_names = {svc["metadata"]["name"] for svc in services}
+    for lc in local.values():
+        env = container_env(objs, lc.workload, lc.container)
+        for name, value in env.items():
+            match = HOST_PORT.match(value)
+            host = _service_host(value)
+            if name.endswith("_PORT") and value.isdigit() and int(value) in lc.local_ports:
+                env[name] = str(lc.local_ports[int(value)])
+            elif match and (match["host"], int(match["port"])) in service_addresses:
+                env[name] = service_addresses[(match["host"], int(match["port"]))]
+            elif host in DATASTORE_SERVICES:
+                env[name] = datastore_urls[host]
+        env.update({k: v for k, v in isolation.items() if k in env or k == LOOPBACK_BIND[lc.service]})
+        stale = {k: v for k, v in env.items() if _service_host(v) in service_names}
+        assert not stale, f"{lc.service}: values naming a Service that the test does not substitute: {stale}"
+        lc.env = env
+    return local
+
+
+def _probe_once(probe: Obj, port: int) -> str | None:
+    """None when the probe succeeds (kubelet semantics), else what was seen."""
+    try:
+        if "grpc" in probe:
+            with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+                request = health_pb2.HealthCheckRequest(service=probe["grpc"].get("service", ""))
+                status = health_pb2_grpc.HealthStub(channel).Check(request, timeout=2).status
+            return None if status == health_pb2.HealthCheckResponse.SERVING else (
+                health_pb2.HealthCheckResponse.ServingStatus.Name(status))
+        if "httpGet" in probe:
+            response = httpx.get(f"http://127.0.0.1:{port}{probe['httpGet'].get('path', '/')}", timeout=2)
+            return None if 200 <= response.status_code < 400 else f"HTTP {response.status_code}: {response.text[:300]}"
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        return None
+    except (grpc.RpcError, httpx.HTTPError, OSError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _wait(check: Callable[[], str | None], proc: ManagedProcess, what: str) -> None:
+    deadline = time.monotonic() + HEALTHY_WITHIN_SECONDS
+    last = check()
+    while last is not None:
+        assert proc.proc is not None
+        if proc.proc.poll() is not None:
+            raise AssertionError(f"{what}: the process exited with {proc.proc.returncode} ({last}):\n"
+                                 f"{proc.output()[-6000:]}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: still failing after {HEALTHY_WITHIN_SECONDS}s: {last}\n"
+                                 f"{proc.output()[-6000:]}")
+        time.sleep(0.2)
+        last = check()
+
+
+def _start(lc: LocalContainer, log_dir: Path) -> ManagedProcess:
+    command = [*lc.container["command"], *lc.container.get("args", [])]
+    assert command[0] == "python", f"{lc.service}: the image runs `python -m ...`, got {command}"
+    proc = ManagedProcess([sys.executable, *command[1:]], log_dir / f"{lc.service}.log")
+    # the container's environment, not this test process's (plus what any process needs to run)
+    proc.env = {"PATH": os.environ["PATH"], "HOME": str(log_dir), **lc.env}
+    return proc.start()
+
+
+def _check_healthy(lc: LocalContainer, proc: ManagedProcess) -> None:
+    probed = set()
+    for kind in PROBES:
+        probe = lc.container.get(kind)
+        if probe is None:
+            continue
+        port = container_port(lc.container, probe_port(probe))
+        probed.add(port)
+        _wait(lambda probe=probe, port=port: _probe_once(probe, lc.local_ports[port]), proc, f"{lc.service} {kind}")
+    # the ports no probe covers (metrics) must be served too: their *_PORT variable is read
+    for port in set(lc.local_ports) - probed:
+        _wait(lambda port=port: _probe_once({"tcpSocket": {}}, lc.local_ports[port]), proc,
+              f"{lc.service} port {port}")
+
+
+def test_dev_overlay_containers_start_pass_their_probes_and_stop_cleanly(
+    redis_url: str, postgres_url: str, mongodb_url: str, mongo_database: str, key_prefix: str,
+    artifacts_dir: Path,
+) -> None:
+    log_dir = artifacts_dir / f"k8s-run-{key_prefix.strip(':').replace(':', '-')}"
+    log_dir.mkdir()
+    backpack_port = free_port()
+    isolation = {
+        **{name: f"{key_prefix}{name.lower()}" for name in KEY_PREFIXED},
+        "MONGODB_DATABASE": mongo_database,
+        "BACKPACK_WS_URL": f"ws://127.0.0.1:{backpack_port}",
+        **{name: "127.0.0.1" for name in LOOPBACK_BIND.values()},
+    }
+    local = plan(objects("overlays/dev"), {"redis": redis_url, "postgres": postgres_url, "mongodb": mongodb_url},
+                 isolation)
+    fake_backpack = ManagedProcess([sys.executable, "-m", "pooler.fake_backpack", "--port", str(backpack_port),
+                                    "--seed", "7", "--close-grace", "1"], log_dir / "fake_backpack.log").start()
+    started: list[tuple[LocalContainer, ManagedProcess]] = []
+    try:
+        wait_listening("127.0.0.1", backpack_port, timeout=60, what="fake Backpack server")
+        for service in START_ORDER:
+            proc = _start(local[service], log_dir)
+            started.append((local[service], proc))
+            _check_healthy(local[service], proc)
+        # reverse order, each within the grace the pod spec gives it before the kubelet's SIGKILL. Exit status
+        # 0, or the SIGTERM itself: uvicorn (the gateway) re-raises it once its graceful shutdown is done,
+        # which a container reports as 143, a normal termination for Kubernetes.
+        while started:
+            lc, proc = started.pop()
+            grace = pod_spec(lc.workload).get("terminationGracePeriodSeconds", 30)
+            code = proc.stop(timeout=grace)
+            assert code in (0, -signal.SIGTERM), f"{lc.service} exited with {code} on SIGTERM:\n{proc.output()[-6000:]}"
+    finally:
+        for _, proc in reversed(started):
+            proc.kill()
+        fake_backpack.stop()
+        client = redis.Redis.from_url(redis_url)
+        keys = list(client.scan_iter(match=f"{key_prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
