@@ -1,0 +1,62 @@
+"""The pooler as its own process (`python -m pooler`): FEED=auto against an unreachable endpoint publishes
+the simulation, says so in /healthz and the log, returns to live once the endpoint appears, and stops
+cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pooler.fake_backpack import FakeBackpack
+from tests.integration.pooler.conftest import EXPECTED, SCRIPT, http_get, quotes_of, stream_updates, wait_until
+from tests.support.net import free_port, wait_listening
+from tests.support.processes import ManagedProcess
+
+
+async def test_auto_falls_back_to_sim_and_back_to_live(redis_url, key_prefix, redis_client, tmp_path: Path) -> None:
+    live_port, http_port = free_port(), free_port()  # nothing listens on live_port yet: connection refused
+    stream = f"{key_prefix}stream:engine"
+    pooler = ManagedProcess([sys.executable, "-m", "pooler"], tmp_path / "pooler.log", env={
+        "FEED": "auto", "BACKPACK_WS_URL": f"ws://127.0.0.1:{live_port}", "POOLER_HTTP_PORT": str(http_port),
+        "REDIS_URL": redis_url, "STREAM_KEY": stream, "PRICE_CHANNEL": f"{key_prefix}ws:price:update",
+        "FEED_BACKOFF_INITIAL_MS": "100", "FEED_BACKOFF_MAX_MS": "300", "FEED_FALLBACK_AFTER_SECONDS": "1",
+        "SIM_SEED": "5", "LOG_FORMAT": "json", "SHUTDOWN_GRACE_SECONDS": "5",
+    }).start()
+    fake: FakeBackpack | None = None
+    try:
+        wait_listening("127.0.0.1", http_port, what="pooler health")
+
+        async def source_is(source: str) -> bool:
+            return (await http_get(http_port, "/healthz"))[1]["feed"]["source"] == source
+
+        await wait_until(lambda: source_is("sim"), "fallback to the simulation")
+        status, health = await http_get(http_port, "/healthz")
+        assert health["feed"]["fallback"] is True and health["feed"]["simulated"] is True
+        assert "cannot connect" in health["feed"]["live"]["last_error"]
+
+        async def published(source: str) -> bool:
+            return any(u.source == source and len(u.quotes) == 3 for _, u in await stream_updates(redis_client, stream))
+
+        await wait_until(lambda: published("sim"), "simulated prices on the stream")
+        status, health = await http_get(http_port, "/healthz")
+        assert (status, health["status"]) == (200, "degraded")
+        assert "publishing SIMULATED prices" in pooler.output()
+
+        fake = FakeBackpack(port=live_port, script=SCRIPT, ticker_interval=0.2, close_grace=1.0)
+        await fake.start()
+        await wait_until(lambda: source_is("backpack"), "back to the live feed")
+        await wait_until(lambda: published("backpack"), "live prices on the stream")
+        live_updates = [u for _, u in await stream_updates(redis_client, stream) if u.source == "backpack"]
+        assert all(quotes_of(u).items() <= EXPECTED.items() for u in live_updates)
+        assert "live feed is back" in pooler.output()
+        # once live, the simulation no longer reaches the stream
+        last_id = (await redis_client.xrevrange(stream, count=1))[0][0]
+        await wait_until(lambda: fake is not None and fake.counters["bookTicker_frames"] > 30, "more live frames")
+        newer = [u for entry_id, u in await stream_updates(redis_client, stream) if entry_id > last_id]
+        assert newer and all(u.source == "backpack" for u in newer)
+    finally:
+        code = pooler.stop()
+        if fake is not None:
+            await fake.stop()
+    assert code == 0, pooler.output()[-3000:]
+    assert "pooler stopped" in pooler.output()
