@@ -210,7 +210,7 @@ class Engine:
         self.emails = {}
         for row in body["state"]["accounts"]:
             account = decode_account(row)
-            self.emails.setdefault(account.email, account.user_id)
+            self.emails.setdefault(account.email.lower(), account.user_id)
         for row in body.get("pending_trades", []):
             self.writer.add(row)
         self.last_snapshot = info
@@ -322,7 +322,7 @@ class Engine:
             log.warning("quotes skipped", extra={"entry_id": entry_id, "reasons": list(outcome.skipped_quotes)})
         reply = outcome.reply
         if isinstance(reply, AccountCreated) and not reply.already_existed:
-            self.emails.setdefault(reply.account.email, reply.account.user_id)
+            self.emails.setdefault(reply.account.email.lower(), reply.account.user_id)
         if live and reply is not None and command.reply_to:
             message = translate.reply_to_proto(reply, request_id=command.request_id, stream_id=entry_id)
             if isinstance(reply, PositionClosed):

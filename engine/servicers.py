@@ -46,6 +46,8 @@ class EngineServicer(engine_service_pb2_grpc.EngineServiceServicer):
             await context.abort(grpc.StatusCode.UNAVAILABLE, "engine is a standby; connect to the leader")
         stream = self.engine.hub.open(request.gateway_id)
         try:
+            # tells the gateway its stream is registered before any reply exists
+            await context.send_initial_metadata(())
             while (reply := await stream.next()) is not None:
                 yield engine_service_pb2.StreamRepliesResponse(reply=reply)
             if stream.end_status not in (None, grpc.StatusCode.OK):
