@@ -143,9 +143,9 @@ class ReplyClient:
             self.connected.clear()
             await asyncio.sleep(0.1)
 
-    async def wait_for(self, request_id: str, timeout: float = 30) -> commands_pb2.Reply:
+    async def wait_for(self, request_id: str, within: float = 30) -> commands_pb2.Reply:
         async with self._arrived:
-            await asyncio.wait_for(self._arrived.wait_for(lambda: request_id in self.replies), timeout)
+            await asyncio.wait_for(self._arrived.wait_for(lambda: request_id in self.replies), within)
         return self.replies[request_id]
 
 
@@ -155,19 +155,19 @@ async def status(address: str) -> admin_service_pb2.GetStatusResponse:
         return await stub.GetStatus(admin_service_pb2.GetStatusRequest(), timeout=10)
 
 
-async def wait_applied(address: str, entry_id: str, timeout: float = 60,
+async def wait_applied(address: str, entry_id: str, within: float = 60,
                        committed: bool = False) -> admin_service_pb2.GetStatusResponse:  # fmt: skip
     """Poll GetStatus until the engine has applied `entry_id` (tolerating restarts in between) and, with
     `committed`, until every closed trade is in PostgreSQL."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         try:
             current = await status(address)
-            if current.leader and current.last_applied_id == entry_id:
-                if not committed or current.pending_trade_rows == 0:
-                    return current
+            caught_up = current.leader and current.last_applied_id == entry_id
+            if caught_up and (not committed or current.pending_trade_rows == 0):
+                return current
         except grpc.aio.AioRpcError:
             pass
         if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"engine did not apply {entry_id} within {timeout}s")
+            raise TimeoutError(f"engine did not apply {entry_id} within {within}s")
         await asyncio.sleep(0.05)
