@@ -454,7 +454,10 @@ class TradingState:
                 raise ValueError(f"quote of {quote.asset} does not fit the configured asset")
             state._quotes[quote.asset] = quote
         for row in data["idempotency"]:
-            state._idempotency.remember(decode_remembered(row))
+            entry = decode_remembered(row)
+            if state._idempotency.lookup(entry.user_id, entry.key) is not None:
+                raise ValueError(f"idempotency key {entry.key!r} of {entry.user_id} appears twice")
+            state._idempotency.remember(entry)
         return state
 
     def state_hash(self) -> str:

@@ -115,3 +115,20 @@ def seeded(rules: Rules | None = None) -> Driver:
     driver.signup()
     driver.tick()
     return driver
+
+
+def busy_driver() -> Driver:
+    """A state with something of everything: accounts, positions of both sides with and without
+    levels on two assets, closed trades, and remembered replies (including a rejection)."""
+    driver = seeded()
+    driver.signup("bob", balance=2_500_000)
+    driver.tick(asset=ETH, buy=34_913_478, sell=34_567_800)
+    driver.opened(stop_loss=BTC_SELL - 50_000, take_profit=BTC_SELL + 50_000, key="a-1")
+    driver.opened(user="bob", side=Side.SHORT, leverage=50)
+    closing = driver.opened(asset=ETH, quantity=20_000, leverage=3)
+    driver.opened(user="bob", asset=ETH, side=Side.SHORT, quantity=10_000, take_profit=34_000_000)
+    driver.close(closing.id, key="a-2")
+    driver.open(user="bob", leverage=500, key="b-1")  # remembered rejection
+    driver.tick(buy=BTC_BUY - 70_000, sell=BTC_SELL - 60_000)  # fires alice's stop-loss
+    driver.opened(side=Side.SHORT, quantity=5_000)
+    return driver

@@ -1,0 +1,280 @@
+"""Property tests over random command sequences: money is conserved, no balance goes negative, the trigger
+indexes close exactly what a brute-force scan would, snapshot -> restore keeps hash and behaviour, and
+replaying the same entries gives the same hash."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.domain import (
+    AccountCreated,
+    ClosePosition,
+    CloseReason,
+    Command,
+    CreateAccount,
+    OpenPosition,
+    Outcome,
+    Position,
+    PositionOpened,
+    PriceUpdate,
+    Quote,
+    Side,
+    TradingState,
+    default_rules,
+    money,
+)
+
+USERS = ("u0", "u1", "u2")
+ASSETS = ("BTC_USDC", "ETH_USDC", "SOL_USDC")
+STEPS = {"BTC_USDC": 1_000, "ETH_USDC": 10_000, "SOL_USDC": 1_000_000}
+START_MIDS = {"BTC_USDC": 1_188_000_000, "ETH_USDC": 34_700_000, "SOL_USDC": 1_880_000}
+KEYS = ("",) * 6 + ("k1", "k2", "k3")
+
+# mostly the two funded users; sometimes one who may sign up later, or one who never does
+actors = st.sampled_from(("u0", "u1") * 3 + ("u2", "ghost"))
+signups = st.tuples(st.just("signup"), st.sampled_from(USERS), st.integers(0, 3_000_000), st.booleans())
+ticks = st.tuples(
+    st.just("tick"),
+    st.sampled_from(ASSETS),
+    st.integers(-1_500, 1_500),  # move of the mid, basis points
+    st.integers(0, 300),  # spread, basis points
+    # 0-5 well-formed (5: at scale 2, 6: at scale 6); 7: sell above buy, 8: zero prices, 9: unknown asset
+    st.integers(0, 9),
+    st.booleans(),  # add a second quote for another asset
+)
+# distance of a stop-loss or take-profit from the closing price in bps: mostly off or on the right side,
+# sometimes (negative) on the wrong one
+# mostly small; sometimes large enough to exceed a balance
+_QUANTITY_STEPS = {"small": st.integers(-2, 40), "large": st.integers(10_000, 5_000_000)}
+quantity_steps = st.sampled_from(("small",) * 5 + ("large",)).flatmap(_QUANTITY_STEPS.__getitem__)
+_LEVEL_DISTANCES = {"off": st.just(0), "right": st.integers(1, 1_500), "wrong": st.integers(-300, -1)}
+levels = st.sampled_from(("off", "off", "right", "right", "wrong")).flatmap(_LEVEL_DISTANCES.__getitem__)
+opens = st.tuples(
+    st.just("open"),
+    actors,
+    st.sampled_from(ASSETS),
+    st.sampled_from(Side),
+    quantity_steps,
+    st.sampled_from((10, 1, 2, 5, 20, 50, 100, 10, 20, 50, 0, 101)),
+    st.sampled_from((100, 100, 100, 0, 10_001)),
+    levels,  # stop-loss
+    levels,  # take-profit
+    st.sampled_from((0, 0, 0, 1, 2)),  # 0: no slippage check, 1: expected = fill, 2: expected 2% away
+    st.sampled_from(KEYS),
+)
+closes = st.tuples(st.just("close"), actors, st.integers(0, 1_000), st.sampled_from(KEYS))
+waits = st.tuples(st.just("wait"), st.integers(0, 7_000))
+# opens and ticks are the interesting part, so they are drawn most often
+KINDS = {"open": opens, "tick": ticks, "close": closes, "signup": signups, "wait": waits}
+operation_kinds = st.sampled_from(("open",) * 4 + ("tick",) * 3 + ("close",) * 2 + ("signup", "wait"))
+operations = st.lists(operation_kinds.flatmap(KINDS.__getitem__), min_size=20, max_size=100)
+
+
+def _expected_reason(position: Position, buy: int, sell: int) -> CloseReason | None:
+    """The brute-force rule, position by position, straight from CONTRACT §3."""
+    if position.side is Side.LONG:
+        liquidated = position.liquidation_price and sell <= position.liquidation_price
+        stopped = position.stop_loss and sell <= position.stop_loss
+        profited = position.take_profit and sell >= position.take_profit
+    else:
+        liquidated = buy >= position.liquidation_price
+        stopped = position.stop_loss and buy >= position.stop_loss
+        profited = position.take_profit and buy <= position.take_profit
+    if liquidated:
+        return CloseReason.LIQUIDATION
+    if stopped:
+        return CloseReason.STOP_LOSS
+    if profited:
+        return CloseReason.TAKE_PROFIT
+    return None
+
+
+@dataclass
+class Model:
+    """Drives a TradingState from generated operations and keeps the books needed to check it."""
+
+    state: TradingState = field(default_factory=lambda: TradingState(default_rules()))
+    time_ms: int = 1_000_000
+    entries: int = 0
+    mids: dict[str, int] = field(default_factory=lambda: dict(START_MIDS))
+    deposits: int = 0
+    realized: int = 0
+    position_ids: list[str] = field(default_factory=list)
+
+    def start(self) -> Model:
+        """Fund two users and quote every asset, so most generated commands have something to act on."""
+        for user in USERS[:2]:
+            self.apply(CreateAccount(user, f"{user}@example.com", 2_000_000), "")
+        for asset in ASSETS:
+            self.apply(PriceUpdate((self._quote(asset, 0, 100, 0),)), "")
+        return self
+
+    def command_for(self, operation: tuple[object, ...]) -> tuple[Command, str] | None:
+        kind = operation[0]
+        if kind == "wait":
+            self.time_ms += int(operation[1])  # type: ignore[call-overload]
+            return None
+        if kind == "signup":
+            _, user, balance, conflicting = operation
+            email = f"{user}@other.example" if conflicting else f"{user}@example.com"
+            return CreateAccount(str(user), email, int(balance)), ""  # type: ignore[call-overload]
+        if kind == "tick":
+            return PriceUpdate(self._quotes(operation)), ""
+        if kind == "open":
+            return self._open(operation)
+        _, user, pick, key = operation
+        known = [*self.position_ids, "pos-missing"]
+        return ClosePosition(str(user), known[int(pick) % len(known)]), str(key)  # type: ignore[call-overload]
+
+    def _quote(self, asset: str, move: int, spread: int, form: int) -> Quote:
+        mid = max(10_000, self.mids[asset] * (10_000 + move) // 10_000)
+        self.mids[asset] = mid
+        half_spread = mid * spread // 20_000
+        buy, sell = mid + half_spread, mid - half_spread
+        if form == 5:
+            return Quote(asset, buy // 100, sell // 100, 2)
+        if form == 6:
+            return Quote(asset, buy * 100 + 99, sell * 100 + 1, 6)
+        if form == 7:
+            return Quote(asset, sell, buy + 1, 4)
+        if form == 8:
+            return Quote(asset, 0, 0, 4)
+        if form == 9:
+            return Quote("DOGE_USDC", buy, sell, 4)
+        return Quote(asset, buy, sell, 4)
+
+    def _quotes(self, operation: tuple[object, ...]) -> tuple[Quote, ...]:
+        _, asset, move, spread, form, second = operation
+        asset, move, spread, form = str(asset), int(move), int(spread), int(form)  # type: ignore[call-overload]
+        quotes = [self._quote(asset, move, spread, form)]
+        if second:
+            other = ASSETS[(ASSETS.index(asset) + 1) % len(ASSETS)]
+            quotes.append(self._quote(other, -move, spread, 0))
+        return tuple(quotes)
+
+    def _open(self, operation: tuple[object, ...]) -> tuple[Command, str]:
+        _, user, asset, side, steps, leverage, slippage, sl_bps, tp_bps, expectation, key = operation
+        assert isinstance(side, Side)
+        asset = str(asset)
+        quote = self.state.quote(asset)
+        buy, sell = (quote.buy_price, quote.sell_price) if quote else (self.mids[asset], self.mids[asset])
+        entry, closing = (buy, sell) if side is Side.LONG else (sell, buy)
+        # positive distances put the level on the right side of the market, negative on the wrong one
+        towards_loss = -1 if side is Side.LONG else 1
+        stop_loss = closing + towards_loss * closing * int(sl_bps) // 10_000 if sl_bps else 0  # type: ignore[call-overload]
+        take_profit = closing - towards_loss * closing * int(tp_bps) // 10_000 if tp_bps else 0  # type: ignore[call-overload]
+        expected_price = (0, entry, entry * 102 // 100)[int(expectation)]  # type: ignore[call-overload]
+        command = OpenPosition(
+            str(user),
+            asset,
+            side,
+            int(steps) * STEPS[asset],  # type: ignore[call-overload]
+            int(leverage),  # type: ignore[call-overload]
+            int(slippage),  # type: ignore[call-overload]
+            max(0, stop_loss),
+            max(0, take_profit),
+            expected_price,
+        )
+        return command, str(key)
+
+    def apply(self, command: Command, key: str) -> Outcome:
+        self.time_ms += 1
+        self.entries += 1
+        outcome = self.state.apply(
+            command, entry_id=f"{self.time_ms}-{self.entries}", time_ms=self.time_ms, idempotency_key=key
+        )
+        reply = outcome.reply
+        # a remembered reply (an idempotent retry) carries the time of the original command, not this one
+        if (
+            isinstance(reply, AccountCreated)
+            and not reply.already_existed
+            and reply.account.created_at_ms == self.time_ms
+        ):
+            self.deposits += reply.account.balance_cents
+        if isinstance(reply, PositionOpened) and reply.position.opened_at_ms == self.time_ms:
+            self.position_ids.append(reply.position.id)
+        self.realized += sum(t.credited_cents - t.margin_cents for t in outcome.closed_trades)
+        return outcome
+
+    def open_positions(self) -> list[Position]:
+        return sorted((p for user in USERS for p in self.state.positions_of(user)), key=lambda p: p.sequence)
+
+    def check_books(self) -> None:
+        balances = [account.balance_cents for user in USERS if (account := self.state.account(user))]
+        assert all(balance >= 0 for balance in balances)
+        locked = sum(p.margin_cents for p in self.open_positions())
+        assert sum(balances) + locked - self.realized == self.deposits
+        assert self.state.open_position_count == len(self.open_positions())
+
+
+def _brute_force_closures(model: Model, update: PriceUpdate) -> list[tuple[str, CloseReason, int]]:
+    rules = model.state.rules
+    still_open = model.open_positions()
+    expected: list[tuple[str, CloseReason, int]] = []
+    for quote in update.quotes:
+        spec = rules.assets.get(quote.asset)
+        if spec is None or quote.buy_price <= 0 or quote.sell_price <= 0 or quote.sell_price > quote.buy_price:
+            continue
+        buy = money.rescale_buy_price(quote.buy_price, quote.decimal, spec.decimal)
+        sell = money.rescale_sell_price(quote.sell_price, quote.decimal, spec.decimal)
+        if sell <= 0:
+            continue
+        for position in [p for p in still_open if p.asset == quote.asset]:
+            reason = _expected_reason(position, buy, sell)
+            if reason is not None:
+                expected.append((position.id, reason, sell if position.side is Side.LONG else buy))
+                still_open.remove(position)
+    return expected
+
+
+def _run(model: Model, ops: list[tuple[object, ...]]) -> list[Outcome]:
+    outcomes = []
+    for operation in ops:
+        step = model.command_for(operation)
+        if step is not None:
+            outcomes.append(model.apply(*step))
+    return outcomes
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(operations)
+def test_books_balance_and_indexes_match_a_brute_force_scan(ops: list[tuple[object, ...]]) -> None:
+    model = Model().start()
+    for operation in ops:
+        step = model.command_for(operation)
+        if step is None:
+            continue
+        command, key = step
+        expected = _brute_force_closures(model, command) if isinstance(command, PriceUpdate) else None
+        outcome = model.apply(command, key)
+        if expected is not None:
+            assert [(t.id, t.reason, t.close_price) for t in outcome.closed_trades] == expected
+        for trade in outcome.closed_trades:
+            assert trade.credited_cents == max(0, trade.margin_cents + trade.pnl_cents)
+        model.check_books()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(operations, operations)
+def test_replay_and_restore_give_the_same_state(
+    first: list[tuple[object, ...]], second: list[tuple[object, ...]]
+) -> None:
+    live, replayed = Model().start(), Model().start()
+    assert _run(live, first) == _run(replayed, first)
+    assert live.state.state_hash() == replayed.state.state_hash()
+
+    data = json.loads(json.dumps(live.state.snapshot()))
+    restored = Model(
+        state=TradingState.restore(live.state.rules, data),
+        time_ms=live.time_ms,
+        entries=live.entries,
+        mids=dict(live.mids),
+        position_ids=list(live.position_ids),
+    )
+    assert restored.state.state_hash() == live.state.state_hash()
+    assert _run(live, second) == _run(restored, second)
+    assert live.state.state_hash() == restored.state.state_hash()
