@@ -1,11 +1,13 @@
 """The trading vocabulary: enums and the immutable value objects the domain hands out (accounts,
 positions, closed trades, quotes, valuations). They mirror exness.common.v1 (trading.proto) field for
-field, so the engine service can translate them without a lookup table."""
+field, so the engine service can translate them without a lookup table.
+
+Value objects are NamedTuples rather than frozen dataclasses: just as immutable, and about five times
+cheaper to build, which is most of what separates an open or a close from 100,000 commands per second."""
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import NamedTuple
 
 
@@ -42,8 +44,7 @@ class RejectReason(enum.Enum):
     ACCOUNT_CONFLICT = "ACCOUNT_CONFLICT"
 
 
-@dataclass(frozen=True, slots=True)
-class Account:
+class Account(NamedTuple):
     user_id: str
     email: str
     # free balance: deposits minus locked margins plus realised results
@@ -51,8 +52,7 @@ class Account:
     created_at_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
+class Position(NamedTuple):
     """An open position. Immutable: nothing about a position changes between its open and its close."""
 
     id: str
@@ -77,8 +77,7 @@ class Position:
     sequence: int
 
 
-@dataclass(frozen=True, slots=True)
-class ClosedTrade:
+class ClosedTrade(NamedTuple):
     # the position id: the idempotency key of the database row
     id: str
     user_id: str
@@ -102,8 +101,7 @@ class ClosedTrade:
     liquidation_price: int
 
 
-@dataclass(frozen=True, slots=True)
-class LatestQuote:
+class LatestQuote(NamedTuple):
     """The last accepted quote of an asset, in the asset's price scale, with the stream time it arrived."""
 
     asset: str
@@ -120,8 +118,7 @@ class Valuation(NamedTuple):
     unrealized_pnl_cents: int
 
 
-@dataclass(frozen=True, slots=True)
-class AccountSummary:
+class AccountSummary(NamedTuple):
     balance_cents: int
     used_margin_cents: int
     unrealized_pnl_cents: int

@@ -78,6 +78,10 @@ def _closing_price(side: Side, quote: LatestQuote) -> int:
 
 
 class TradingState:
+    """All trading state of one engine shard. Writes: `apply`. Reads: `account`, `positions_of`,
+    `position`, `quote`, `valuation`, `account_summary` and the counts. Persistence: `snapshot`,
+    `restore`, `state_hash`."""
+
     __slots__ = ("_idempotency", "_ledgers", "_next_sequence", "_positions", "_quotes", "_rules", "_triggers")
 
     def __init__(self, rules: Rules) -> None:
@@ -453,6 +457,10 @@ class TradingState:
             if spec is None or spec.decimal != quote.decimal:
                 raise ValueError(f"quote of {quote.asset} does not fit the configured asset")
             state._quotes[quote.asset] = quote
+        unquoted = {position.asset for position in positions} - state._quotes.keys()
+        if unquoted:
+            # every position opened on a quote, and quotes are never dropped: valuation relies on it
+            raise ValueError(f"open positions on {sorted(unquoted)} but no quote for them")
         for row in data["idempotency"]:
             entry = decode_remembered(row)
             if state._idempotency.lookup(entry.user_id, entry.key) is not None:

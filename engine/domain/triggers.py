@@ -49,9 +49,6 @@ class TriggerIndex:
         self._fires_on_fall = fires_on_fall
         self._entries: SortedKeyList = SortedKeyList(key=key)
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
     def add(self, position: Position) -> None:
         if self._level(position):
             self._entries.add(position)
@@ -107,10 +104,6 @@ class AssetTriggers:
     def remove(self, position: Position) -> None:
         for index in self._indexes_of(position.side):
             index.remove(position)
-
-    def entry_count(self) -> int:
-        """Index entries over all six indexes (a position is in one to three of them)."""
-        return sum(len(index) for side in (Side.LONG, Side.SHORT) for index in self._indexes_of(side))
 
     def crossed(self, buy_price: int, sell_price: int) -> list[tuple[Position, CloseReason]]:
         """Every position these prices trigger, with its reason, in open order; the indexes are not changed.

@@ -122,6 +122,7 @@ DAMAGE = {
     "unknown command kind": lambda d: d["idempotency"][0][2].__setitem__(0, "Shrug"),
     "duplicate idempotency key": lambda d: d["idempotency"].append(d["idempotency"][0]),
     "not a dict": lambda d: d.update(accounts=7),
+    "position without a quote": lambda d: d["quotes"].pop(),
 }
 
 
