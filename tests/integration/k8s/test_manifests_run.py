@@ -1,12 +1,17 @@
 """The dev overlay's containers, run here: each mesh service is started with the command, args and
 environment its rendered manifest gives the container (ConfigMap and Secret values resolved), must pass
 every probe the manifest declares (gRPC health for the engine, HTTP for the gateway and the pooler) and
-listen on every port it declares, then stop on SIGTERM with exit code 0 within the pod's
-terminationGracePeriodSeconds. A renamed variable, a wrong port, probe path or command fails here, so the
-manifests and the code cannot drift apart. (test_manifests.py shows prod runs the same processes.)
+listen on every port it declares; then one trade goes through the three of them as configured (prices
+pooler -> stream -> engine and pooler -> pub/sub -> gateway WebSocket, signup, open, close, the closed
+trade read back from PostgreSQL), so the services also agree with each other on stream, channel and
+addresses; finally each stops on SIGTERM within the pod's terminationGracePeriodSeconds. A renamed
+variable, a wrong port, probe path or command fails here, so the manifests and the code cannot drift
+apart. (test_manifests.py shows prod runs the same processes.)
 
 What differs from the cluster, and why; everything else is the manifest's value, unchanged:
 * `python` (command[0]) is this virtualenv's interpreter: the image's /opt/venv has the same packages.
+  The code it runs is the image's /app, rebuilt in a directory from the Dockerfile and .dockerignore
+  (image.py), with the image's WORKDIR and PYTHONPATH pointing there.
 * Ports: each containerPort gets a free loopback port. A `*_PORT` variable whose value is one of the
   container's ports gets that container's local port, and probes are sent there.
 * Service names: a `host:port` value naming a mesh Service (ENGINE_ADDR=engine:50051) becomes
@@ -26,9 +31,11 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +44,9 @@ import grpc
 import httpx
 import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from websockets.sync.client import connect as websocket_connect
 
+from tests.integration.k8s import image
 from tests.integration.k8s.manifests import (
     MESH_SERVICES,
     PROBES,
@@ -151,13 +160,58 @@ def _wait(check: Callable[[], str | None], proc: ManagedProcess, what: str) -> N
         last = check()
 
 
-def _start(lc: LocalContainer, log_dir: Path) -> ManagedProcess:
+class ContainerProcess(ManagedProcess):
+    """A ManagedProcess with exactly the given environment, started in the image's working directory."""
+
+    def __init__(self, args: list[str], log_path: Path, env: dict[str, str], cwd: Path) -> None:
+        super().__init__(args, log_path)
+        self.env = env
+        self.cwd = cwd
+
+    def start(self) -> ContainerProcess:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env,
+                                         cwd=self.cwd, start_new_session=True)
+        return self
+
+
+def image_runtime(root: Path) -> tuple[Path, dict[str, str]]:
+    """The image's /app rebuilt under `root`, its WORKDIR there, and the image's ENV (PYTHONPATH, ...)
+    with /app mapped there; PATH stays this machine's (it finds this venv's python)."""
+    app = image.build_app_tree(root)
+    def local(value: str) -> str:
+        return value.replace(image.APP, str(app))
+    env = {k: local(v) for k, v in image.runtime_env().items() if k != "PATH"}
+    env.update({"PATH": os.environ["PATH"], "HOME": str(root)})
+    return Path(local(image.runtime("WORKDIR")[-1])), env
+
+
+def assert_imports_come_from_the_image(workdir: Path, env: dict[str, str]) -> None:
+    """This venv also has the project installed (editable), which would hide a package or module the image
+    lacks: the entry points must import every module of the project from the image tree."""
+    script = (
+        "import importlib, sys\n"
+        "for service in ('engine', 'gateway', 'pooler'):\n"
+        "    importlib.import_module(service + '.__main__')\n"
+        "ours = ('mesh', 'engine', 'gateway', 'pooler', 'exness')\n"
+        "for name, module in sorted(sys.modules.items()):\n"
+        "    if name.split('.')[0] in ours and getattr(module, '__file__', None):\n"
+        "        print(module.__file__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=workdir, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, f"the entry points do not import from the image's /app:\n{done.stderr}"
+    files = done.stdout.split()
+    outside = [f for f in files if not Path(f).is_relative_to(workdir)]
+    assert files and not outside, f"modules the image would lack (imported from outside it): {outside}"
+
+
+def _start(lc: LocalContainer, log_dir: Path, workdir: Path, image_env: dict[str, str]) -> ManagedProcess:
     command = [*lc.container["command"], *lc.container.get("args", [])]
     assert command[0] == "python", f"{lc.service}: the image runs `python -m ...`, got {command}"
-    proc = ManagedProcess([sys.executable, *command[1:]], log_dir / f"{lc.service}.log")
-    # the container's environment, not this test process's (plus what any process needs to run)
-    proc.env = {"PATH": os.environ["PATH"], "HOME": str(log_dir), **lc.env}
-    return proc.start()
+    # the container's environment (the image's ENV, then the manifest's), not this test process's
+    return ContainerProcess([sys.executable, *command[1:]], log_dir / f"{lc.service}.log",
+                            {**image_env, **lc.env}, workdir).start()
 
 
 def _check_healthy(lc: LocalContainer, proc: ManagedProcess) -> None:
@@ -173,6 +227,47 @@ def _check_healthy(lc: LocalContainer, proc: ManagedProcess) -> None:
     for port in set(lc.local_ports) - probed:
         _wait(lambda port=port: _probe_once({"tcpSocket": {}}, lc.local_ports[port]), proc,
               f"{lc.service} port {port}")
+
+
+def _until(attempt: Callable[[], httpx.Response], done: Callable[[httpx.Response], bool], what: str) -> httpx.Response:
+    deadline = time.monotonic() + HEALTHY_WITHIN_SECONDS
+    response = attempt()
+    while not done(response):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: {response.status_code} {response.text[:500]}")
+        time.sleep(0.2)
+        response = attempt()
+    return response
+
+
+def exercise_the_mesh(gateway: str, assets: list[str]) -> None:
+    """One trade through the three services as the manifests configure them."""
+    api = f"{gateway}/api/v1"
+    with httpx.Client(timeout=10) as http:
+        # pooler -> STREAM_KEY -> engine: the engine's quotes, read through the gateway
+        _until(lambda: http.get(f"{api}/prices"),
+               lambda r: r.status_code == 200 and set(assets) <= set(r.json()["prices"]), "engine prices")
+        # pooler -> PRICE_CHANNEL -> gateway: the WebSocket fan-out
+        with websocket_connect(f"{gateway.replace('http', 'ws', 1)}/ws/prices", open_timeout=10) as socket_:
+            message = socket_.recv(timeout=30)
+        assert '"PRICE_UPDATE"' in str(message), message
+        # gateway -> stream -> engine -> StreamReplies -> gateway, users in PostgreSQL
+        signup = http.post(f"{api}/signup", json={"email": f"k8s-{uuid.uuid4().hex[:10]}@example.com",
+                                                 "password": "manifest-run-1"})
+        assert signup.status_code == 201, signup.text
+        auth = {"Authorization": f"Bearer {signup.json()['token']}"}
+        order = {"asset": assets[0], "side": "LONG", "quantity": "0.001", "leverage": 1}
+        # 503 until the engine holds a fresh quote of the asset
+        opened = _until(lambda: http.post(f"{api}/trade/create", json=order, headers=auth),
+                        lambda r: r.status_code != 503, "open an order")
+        assert opened.status_code == 201, opened.text
+        order_id = opened.json()["trade"]["id"]
+        closed = http.post(f"{api}/trade/close", json={"orderId": order_id}, headers=auth)
+        assert closed.status_code == 201, closed.text
+        # the engine committed the closed trade to PostgreSQL before that reply
+        history = http.get(f"{api}/trade/closed", headers=auth)
+        assert history.status_code == 200, history.text
+        assert [o["id"] for o in history.json()["orders"]] == [order_id]
 
 
 def test_dev_overlay_containers_start_pass_their_probes_and_stop_cleanly(
@@ -192,13 +287,18 @@ def test_dev_overlay_containers_start_pass_their_probes_and_stop_cleanly(
                  isolation)
     fake_backpack = ManagedProcess([sys.executable, "-m", "pooler.fake_backpack", "--port", str(backpack_port),
                                     "--seed", "7", "--close-grace", "1"], log_dir / "fake_backpack.log").start()
+    workdir, image_env = image_runtime(log_dir / "image")
+    assert_imports_come_from_the_image(workdir, image_env)
     started: list[tuple[LocalContainer, ManagedProcess]] = []
     try:
         wait_listening("127.0.0.1", backpack_port, timeout=60, what="fake Backpack server")
         for service in START_ORDER:
-            proc = _start(local[service], log_dir)
+            proc = _start(local[service], log_dir, workdir, image_env)
             started.append((local[service], proc))
             _check_healthy(local[service], proc)
+        gateway_port = local["gateway"].local_ports[container_port(local["gateway"].container, "http")]
+        assets = [spec.split(":")[0] for spec in local["engine"].env["ASSETS"].split(",")]
+        exercise_the_mesh(f"http://127.0.0.1:{gateway_port}", assets)
         # reverse order, each within the grace the pod spec gives it before the kubelet's SIGKILL. Exit status
         # 0, or the SIGTERM itself: uvicorn (the gateway) re-raises it once its graceful shutdown is done,
         # which a container reports as 143, a normal termination for Kubernetes.
