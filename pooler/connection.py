@@ -49,7 +49,7 @@ def backoff_delay(failures: int, initial: float, maximum: float, rng: random.Ran
     """Delay before the next attempt after `failures` consecutive failures: initial x 2^failures, capped,
     then jittered into [half, full] so a fleet of poolers does not reconnect in lockstep."""
     ceiling = min(maximum, initial * 2 ** min(failures, 32))
-    return ceiling / 2 + rng.random() * ceiling / 2
+    return float(ceiling / 2 + rng.random() * ceiling / 2)
 
 
 def is_loopback(url: str) -> bool:

@@ -6,7 +6,6 @@ Arithmetic is exact (`Fraction` of the venue's `Decimal`), so no context precisi
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal
 from fractions import Fraction
 
@@ -15,12 +14,16 @@ BPS_DENOMINATOR = 10_000
 
 def scale_round_up(value: Fraction | Decimal, decimals: int) -> int:
     """`value * 10**decimals`, rounded towards +infinity."""
-    return math.ceil(Fraction(value) * 10**decimals)
+    scaled = Fraction(value) * 10**decimals
+    rounded: int = -(-scaled.numerator // scaled.denominator)
+    return rounded
 
 
 def scale_round_down(value: Fraction | Decimal, decimals: int) -> int:
     """`value * 10**decimals`, rounded towards -infinity."""
-    return math.floor(Fraction(value) * 10**decimals)
+    scaled = Fraction(value) * 10**decimals
+    rounded: int = scaled.numerator // scaled.denominator
+    return rounded
 
 
 def buy_price(ask: Decimal, spread_bps: int, decimals: int) -> int:

@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 from exness.engine.v1 import commands_pb2
@@ -88,10 +89,11 @@ class Publisher:
             self._metrics.publish_skipped.inc()
             return False
         update = price_update(quotes, source, time.time_ns() // 1_000_000)
-        command = commands_pb2.Command(price_update=update)
+        # redis-py's field type is a wide union; the codec's dict[str, bytes] is one of its members
+        fields: dict[Any, Any] = encode_command(commands_pb2.Command(price_update=update))
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.xadd(self._stream_key, encode_command(command), maxlen=self._maxlen, approximate=True)
+                pipe.xadd(self._stream_key, fields, maxlen=self._maxlen, approximate=True)
                 pipe.publish(self._channel, encode_price_update(update))
                 await pipe.execute()
         except (RedisError, OSError) as exc:
