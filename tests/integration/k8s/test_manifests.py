@@ -10,13 +10,16 @@ import ipaddress
 import json
 import shutil
 import subprocess
+import tomllib
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
 from pydantic_settings import BaseSettings
 
+from tests.integration.k8s import image
 from tests.integration.k8s.manifests import (
     KUSTOMIZATIONS,
     MESH_SERVICES,
@@ -188,6 +191,30 @@ def test_prod_runs_the_same_processes_as_dev() -> None:
     for obj in prod:
         for container in pod_spec(obj)["containers"] if obj["kind"] in ("Deployment", "StatefulSet") else []:
             assert container["image"].startswith("registry.example.com/"), container["image"]
+
+
+def test_the_image_is_what_the_manifests_run() -> None:
+    """One image: its user is the pods' runAsUser, it exposes every container port, it holds every package of
+    the project (pyproject's package list) and the module each container command runs."""
+    uid, _, gid = image.runtime("USER")[-1].partition(":")
+    exposed = {int(port) for line in image.runtime("EXPOSE") for port in line.split()}
+    copied = {Path(source).name for source in image.context_sources()}
+    assert all(image.in_build_context(source) for source in image.context_sources()), ".dockerignore drops a COPY"
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    packages = project["tool"]["setuptools"]["packages"]["find"]
+    # the packages at the top level, and the other roots packages are found under (gen/ holds `exness`)
+    required = {n.rstrip("*") for n in packages["include"] if (REPO / n.rstrip("*")).is_dir()}
+    required |= set(packages["where"]) - {"."}
+    assert required <= copied, f"packages missing from the image: {sorted(required - copied)}"
+    for kustomization in ("overlays/dev", "overlays/prod"):
+        for name in MESH_SERVICES:
+            workload = next(w for w in workloads(rendered(kustomization)) if w["metadata"]["name"] == name)
+            container = only_container(workload)
+            context = pod_spec(workload)["securityContext"]
+            assert (str(context["runAsUser"]), str(context["runAsGroup"])) == (uid, gid), name
+            assert container["command"] == ["python", "-m", name] and name in copied, container["command"]
+            assert {p["containerPort"] for p in container["ports"]} <= exposed, name
+            assert container["image"].split("/")[-1].split(":")[0] == "exness-v3", container["image"]
 
 
 # ---- network policies -------------------------------------------------------------------------------
