@@ -2,7 +2,7 @@
 100,000 open positions, and memory per open position. Run: `.venv/bin/python -m bench.domain_bench`.
 
 Commands are built before the clock starts: the figures are the cost of `TradingState.apply` alone, on
-one core, with the garbage collector at its defaults (as the engine runs it)."""
+one core, with the garbage collector at its defaults unless `--no-gc` is given."""
 
 from __future__ import annotations
 
@@ -170,8 +170,19 @@ def main() -> None:
     parser.add_argument("--positions", type=int, default=100_000)
     parser.add_argument("--quiet-ticks", type=int, default=20_000)
     parser.add_argument("--trigger-rounds", type=int, default=100)
+    parser.add_argument(
+        "--no-gc",
+        action="store_true",
+        help="disable the cyclic garbage collector (the domain builds no cycles) to show its share",
+    )
     args = parser.parse_args()
-    print(f"engine domain benchmark: Python {platform.python_version()} on {platform.machine()}, one core")
+    if args.no_gc:
+        gc.disable()
+    collector = "disabled" if args.no_gc else "default thresholds"
+    print(
+        f"engine domain benchmark: Python {platform.python_version()} on {platform.machine()}, one core, "
+        f"garbage collector {collector}"
+    )
     print("open/close throughput:")
     bench_throughput(args.positions, with_keys=False)
     bench_throughput(args.positions, with_keys=True)
