@@ -115,7 +115,13 @@ class LiveFeed:
     async def run(self) -> None:
         """Connect, stream, reconnect; forever (until cancelled)."""
         while True:
-            close_frame = await self._session()
+            try:
+                close_frame = await self._session()
+            except Exception as exc:
+                # a bug or an error nobody foresaw must cost a reconnect, never the feed
+                log.exception("feed connection failed unexpectedly", extra={"source": self.source})
+                self.status.last_error = f"unexpected {type(exc).__name__}: {exc}"
+                close_frame = False
             self._metrics.connected.labels(self.source).set(0)
             status = self.status
             status.connected = False

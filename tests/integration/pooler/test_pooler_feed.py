@@ -11,16 +11,18 @@ from decimal import Decimal
 import redis.asyncio as aioredis
 
 from mesh.codec import decode_price_update
-from pooler.fake_backpack import FakeBackpack
+from pooler.fake_backpack import FakeBackpack, ScriptStep
 from pooler.pricepath import Top
 from tests.integration.pooler.conftest import (
     EXPECTED,
+    SCRIPT,
     http_get,
     pooler_settings,
     quotes_of,
     stream_updates,
     wait_until,
 )
+from tests.support.net import free_port
 
 ALL_STREAMS = sorted(f"{kind}.{symbol}" for kind in ("bookTicker", "ticker")
                      for symbol in ("BTC_USDC", "ETH_USDC", "SOL_USDC"))
@@ -203,3 +205,63 @@ async def test_health_and_metrics_endpoints(fake, start_pooler, redis_url, key_p
                  "pooler_publish_lag_seconds_bucket", "pooler_feed_parse_errors_total", "pooler_feed_delay_seconds"):
         assert name in metrics
     assert (await http_get(port, "/nope"))[0] == 404
+
+
+async def test_auto_falls_back_when_live_goes_away_and_returns(start_pooler, redis_url, key_prefix,
+                                                               redis_client) -> None:
+    # BTC far from the walk's built-in start, to see the simulation continue from the live price
+    away = [ScriptStep("BTC_USDC", Decimal("50000.0"), Decimal("50000.1"), Decimal(1), Decimal(1), 30), *SCRIPT[1:]]
+    live = FakeBackpack(script=away, ticker_interval=0.2, close_grace=0.5)
+    await live.start()
+    port = live.port
+    runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="auto", backpack_ws_url=live.url,
+                                                feed_fallback_after_seconds=0.5, sim_seed=1))
+    pooler = runner.pooler
+    await wait_until(lambda: pooler.live.status.priced and pooler.active_source == "backpack", "live prices")
+    await live.stop()  # Close frame, then the port is gone: every reconnect is refused
+    await wait_until(lambda: pooler.active_source == "sim", "fallback to the simulation")
+    assert pooler.auto.fallbacks == 1
+    # the walk continues from the last live prices instead of jumping to its built-in ones
+    await wait_until(lambda: pooler.book.latest("sim", "BTC_USDC") is not None, "a simulated BTC quote")
+    btc = pooler.book.latest("sim", "BTC_USDC")
+    assert btc is not None and abs(btc.sell_price - 50000_0000) < 100 * 10**4
+    _, metrics = await http_get(pooler.http.port, "/metrics")
+    assert "pooler_feed_fallback 1.0" in metrics and 'pooler_feed_active{source="sim"} 1.0' in metrics
+    live = FakeBackpack(port=port, script=SCRIPT, ticker_interval=0.2, close_grace=0.5)
+    await live.start()
+    try:
+        await wait_until(lambda: pooler.active_source == "backpack", "back to live")
+
+        async def live_published() -> bool:
+            updates = await stream_updates(redis_client, pooler.settings.stream_key)
+            return updates[-1][1].source == "backpack" and quotes_of(updates[-1][1]).items() <= EXPECTED.items()
+
+        await wait_until(live_published, "live prices on the stream again")
+    finally:
+        await live.stop()
+
+
+async def test_refused_handshakes_back_off_then_recover(fake, start_pooler, redis_url, key_prefix) -> None:
+    runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url))
+    status = runner.pooler.live.status
+    await wait_until(lambda: status.priced, "live prices")
+    fake.refusing = True
+    fake.drop_all()
+    await wait_until(lambda: fake.counters["refused"] >= 3, "three refused attempts")
+    assert status.failures >= 3 and "503" in status.last_error
+    fake.refusing = False
+    await wait_until(lambda: status.priced and status.failures == 0, "prices again after the outage")
+    assert fake.counters["connections"] == 2
+
+
+async def test_redis_outage_is_reported_and_the_pooler_keeps_running(fake, start_pooler, redis_url,
+                                                                     key_prefix) -> None:
+    closed_port = free_port()
+    runner = await start_pooler(pooler_settings(f"redis://127.0.0.1:{closed_port}/0", key_prefix, feed="fake",
+                                                backpack_ws_url=fake.url))
+    pooler = runner.pooler
+    await wait_until(lambda: pooler.publisher.status.errors >= 3, "failed publishes")
+    status, health = await http_get(pooler.http.port, "/healthz")
+    assert status == 503 and health["status"] in ("starting", "down")
+    assert "ConnectionError" in health["publisher"]["last_error"]
+    assert not runner.task.done() and pooler.live.status.priced
