@@ -34,6 +34,8 @@ class PoolerSettings(CommonSettings):
     # reconnect delays: exponential from the initial one, capped, with jitter
     feed_backoff_initial_ms: int = Field(default=500, ge=1)
     feed_backoff_max_ms: int = Field(default=30_000, ge=1)
+    # a connection that delivered data this long resets the backoff
+    feed_stable_seconds: float = Field(default=60.0, ge=0)
     # no frame at all for this long = a dead socket (the 1 Hz ticker subscription keeps a live one busy)
     feed_watchdog_seconds: float = Field(default=15.0, gt=0)
     # a subscribed symbol with no frame after this long is probably unknown to the venue (it stays silent)

@@ -5,7 +5,8 @@ Per connection: subscribe everything again (the server keeps no session state), 
 defensively, warn about symbols that stay silent (the venue ignores unknown symbols without a word),
 and drop the socket when nothing at all arrives for the watchdog period. Between connections: a Close
 frame from a healthy connection means the server is shutting down, so reconnect at once; anything else
-waits an exponentially growing, jittered delay, reset once a connection delivers data. Protocol
+waits an exponentially growing, jittered delay, reset once a connection has delivered data for a
+while (FEED_STABLE_SECONDS), so a socket that keeps dropping soon after it opens backs off too. Protocol
 pings are answered by `websockets` itself."""
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class FeedTiming:
     watchdog: float = 15.0
     subscribe_timeout: float = 10.0
     open_timeout: float = 10.0
+    # a connection that delivered data for this long resets the backoff
+    stable_after: float = 60.0
 
 
 @dataclass(slots=True)
@@ -79,7 +82,7 @@ class LiveStatus:
     # ... and among them a bookTicker, so there are live prices to publish
     priced: bool = False
     connections: int = 0
-    # consecutive attempts that ended without delivering data
+    # connection attempts since the last stable connection (one that delivered data for `stable_after`)
     failures: int = 0
     # time.monotonic() since when no connection has delivered data (None while delivering)
     down_since: float | None = field(default_factory=time.monotonic)
@@ -115,8 +118,9 @@ class LiveFeed:
     async def run(self) -> None:
         """Connect, stream, reconnect; forever (until cancelled)."""
         while True:
+            session = _Session(next_session(), time.monotonic(), set(self.symbols))
             try:
-                close_frame = await self._session()
+                close_frame = await self._session(session)
             except Exception as exc:
                 # a bug or an error nobody foresaw must cost a reconnect, never the feed
                 log.exception("feed connection failed unexpectedly", extra={"source": self.source})
@@ -128,18 +132,21 @@ class LiveFeed:
             if status.delivering:
                 status.delivering = status.priced = False
                 status.down_since = time.monotonic()
-            if close_frame and status.failures == 0:
+            if session.delivered and time.monotonic() - session.opened_at >= self._timing.stable_after:
+                status.failures = 0
+            if close_frame and session.delivered and status.failures == 0:
                 delay = 0.0  # the server is shutting down: its replacement is ready now (protocol note §1.6)
             else:
+                # a connection that keeps failing, or keeps dropping soon after it opens, waits longer each time
                 delay = backoff_delay(status.failures, self._timing.backoff_initial, self._timing.backoff_max,
                                       self._rng)
-            status.failures += 1
+                status.failures += 1
             log.info("reconnecting to %s in %.2fs", self.url, delay,
                      extra={"source": self.source, "delay_s": round(delay, 3), "failures": status.failures})
             await asyncio.sleep(delay)
             self._metrics.reconnects.labels(self.source).inc()
 
-    async def _session(self) -> bool:
+    async def _session(self, session: _Session) -> bool:
         """One connection from open to close; returns True when the server ended it with a Close frame."""
         status = self.status
         try:
@@ -151,7 +158,7 @@ class LiveFeed:
                 # never send loopback traffic to a proxy taken from the environment
                 proxy=None if is_loopback(self.url) else True,
             ) as ws:
-                session = _Session(next_session(), time.monotonic(), set(self.symbols))
+                session.opened_at = time.monotonic()
                 status.connected = True
                 status.connections += 1
                 self._metrics.connected.labels(self.source).set(1)
@@ -211,7 +218,6 @@ class LiveFeed:
         if not session.delivered:
             session.delivered = True
             self.status.delivering = True
-            self.status.failures = 0
             self.status.down_since = None
 
     def _handle(self, raw: str | bytes, session: _Session, now: float) -> None:

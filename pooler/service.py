@@ -42,6 +42,7 @@ class Pooler:
             watchdog=settings.feed_watchdog_seconds,
             subscribe_timeout=settings.feed_subscribe_timeout_seconds,
             open_timeout=settings.feed_open_timeout_seconds,
+            stable_after=settings.feed_stable_seconds,
         )
         mode = settings.feed
         self.live: LiveFeed | None = None
