@@ -213,6 +213,7 @@ class Engine:
             self.emails.setdefault(account.email.lower(), account.user_id)
         for row in body.get("pending_trades", []):
             self.writer.add(row)
+        self.writer.wake()
         self.last_snapshot = info
         log.info("restored snapshot", extra={
             "snapshot_id": info.snapshot_id, "last_applied_id": self.last_applied_id, "accounts": state.account_count,

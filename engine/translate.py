@@ -4,7 +4,6 @@ for the fields without which it cannot be understood at all (those are malformed
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from exness.common.v1 import trading_pb2
@@ -125,8 +124,15 @@ def price_view(quote: domain.LatestQuote) -> engine_service_pb2.PriceView:
 # uncommitted, stored in snapshots, and inserted into PostgreSQL.
 
 
+CLOSED_TRADE_COLUMNS = (
+    "id", "user_id", "asset", "side", "quantity", "leverage", "entry_price", "close_price", "margin_cents",
+    "pnl_cents", "credited_cents", "reason", "decimal", "opened_at_ms", "closed_at_ms", "stop_loss", "take_profit",
+    "liquidation_price",
+)  # fmt: skip
+
+
 def closed_trade_row(trade: ClosedTrade) -> dict[str, Any]:
-    row = dataclasses.asdict(trade)
+    row = {name: getattr(trade, name) for name in CLOSED_TRADE_COLUMNS}
     row["side"] = trade.side.value
     row["reason"] = trade.reason.value
     return row
@@ -139,5 +145,3 @@ def closed_trade_from_row(row: Any) -> trading_pb2.ClosedTrade:
     values["reason"] = REASON_TO_PROTO[CloseReason(values["reason"])]
     return trading_pb2.ClosedTrade(**{name: values[name] for name in CLOSED_TRADE_COLUMNS})
 
-
-CLOSED_TRADE_COLUMNS = tuple(field.name for field in dataclasses.fields(ClosedTrade))
