@@ -28,6 +28,9 @@ RECONNECT_MIN_SECONDS = 0.1
 RECONNECT_MAX_SECONDS = 5.0
 # a call that stayed up this long was healthy: the next failure starts the backoff from the bottom
 HEALTHY_CALL_SECONDS = 10.0
+# The engine sends no response headers until its first reply, so "the engine has registered our stream"
+# cannot be observed; a call that has stayed up this long is trusted to be registered.
+STREAM_SETTLE_SECONDS = 0.2
 
 ResponseT = TypeVar("ResponseT")
 
@@ -43,6 +46,7 @@ class EngineClient:
         self.stub = engine_service_pb2_grpc.EngineServiceStub(self._channel)
         self._pending: dict[str, asyncio.Future[commands_pb2.Reply]] = {}
         self._call: grpc.aio.UnaryStreamCall | None = None
+        self._call_started = 0.0
         self._loop_task: asyncio.Task[None] | None = None
 
     # ---- lifecycle
@@ -64,6 +68,7 @@ class EngineClient:
         """The engine channel is READY and our reply stream is open: a write now can get its reply."""
         call = self._call
         return (call is not None and not call.done()
+                and time.monotonic() - self._call_started >= STREAM_SETTLE_SECONDS
                 and self._channel.get_state(try_to_connect=True) == grpc.ChannelConnectivity.READY)
 
     async def _reply_loop(self) -> None:
@@ -74,6 +79,7 @@ class EngineClient:
             try:
                 await self._channel.channel_ready()
                 self._call = self.stub.StreamReplies(request)
+                self._call_started = time.monotonic()
                 metrics.REPLY_STREAM_UP.set(1)
                 log.info("reply stream open", extra={"gateway_id": self.gateway_id})
                 async for response in self._call:

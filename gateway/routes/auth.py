@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends
 from gateway import db
 from gateway.context import GatewayContext
 from gateway.deps import ContextDep, SessionDep, auth_rate_limit
-from gateway.errors import ApiError, rejection_error
+from gateway.errors import ApiError, engine_unavailable, rejection_error
 from gateway.routes import ExactJsonRoute, error_responses
 from gateway.schemas import AuthResponse, SigninRequest, SignupRequest, UserOut
 from gateway.security import hash_password, issue_token, verify_password
@@ -60,6 +60,8 @@ def _auth_response(context: GatewayContext, user: db.User, balance: int) -> Auth
 async def signup(body: SignupRequest, context: ContextDep, session: SessionDep) -> AuthResponse:
     """Create a user (e-mail normalised to lower case, password at least 8 characters) and their trading
     account with STARTING_BALANCE_CENTS."""
+    if not context.engine.ready:
+        raise engine_unavailable("no reply stream to the engine")
     password_hash = await hash_password(body.password)
     try:
         user = await db.create_user(session, body.email, password_hash)
