@@ -3,7 +3,8 @@ positions, closed trades, quotes, valuations). They mirror exness.common.v1 (tra
 field, so the engine service can translate them without a lookup table.
 
 Value objects are NamedTuples rather than frozen dataclasses: just as immutable, and about five times
-cheaper to build, which is most of what separates an open or a close from 100,000 commands per second."""
+cheaper to build (~0.3 µs against ~1.4 µs for 15 fields), which is worth ~15% of open/close throughput
+(docs/benchmarks.md)."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,6 +32,8 @@ from engine.domain import (
 USERS = ("u0", "u1", "u2")
 ASSETS = ("BTC_USDC", "ETH_USDC", "SOL_USDC")
 STEPS = {"BTC_USDC": 1_000, "ETH_USDC": 10_000, "SOL_USDC": 1_000_000}
+# one generated operation: its kind, then the values its strategy drew
+Operation = tuple[Any, ...]
 START_MIDS = {"BTC_USDC": 1_188_000_000, "ETH_USDC": 34_700_000, "SOL_USDC": 1_880_000}
 KEYS = ("",) * 6 + ("k1", "k2", "k3")
 
@@ -42,7 +45,7 @@ ticks = st.tuples(
     st.sampled_from(ASSETS),
     st.integers(-1_500, 1_500),  # move of the mid, basis points
     st.integers(0, 300),  # spread, basis points
-    # 0-5 well-formed (5: at scale 2, 6: at scale 6); 7: sell above buy, 8: zero prices, 9: unknown asset
+    # 0-6 well-formed (5: at price scale 2, 6: at scale 6); 7: sell above buy, 8: zero prices, 9: unknown asset
     st.integers(0, 9),
     st.booleans(),  # add a second quote for another asset
 )
@@ -113,22 +116,22 @@ class Model:
             self.apply(PriceUpdate((self._quote(asset, 0, 100, 0),)), "")
         return self
 
-    def command_for(self, operation: tuple[object, ...]) -> tuple[Command, str] | None:
+    def command_for(self, operation: Operation) -> tuple[Command, str] | None:
         kind = operation[0]
         if kind == "wait":
-            self.time_ms += int(operation[1])  # type: ignore[call-overload]
+            self.time_ms += operation[1]
             return None
         if kind == "signup":
             _, user, balance, conflicting = operation
             email = f"{user}@other.example" if conflicting else f"{user}@example.com"
-            return CreateAccount(str(user), email, int(balance)), ""  # type: ignore[call-overload]
+            return CreateAccount(user, email, balance), ""
         if kind == "tick":
             return PriceUpdate(self._quotes(operation)), ""
         if kind == "open":
             return self._open(operation)
         _, user, pick, key = operation
         known = [*self.position_ids, "pos-missing"]
-        return ClosePosition(str(user), known[int(pick) % len(known)]), str(key)  # type: ignore[call-overload]
+        return ClosePosition(user, known[pick % len(known)]), key
 
     def _quote(self, asset: str, move: int, spread: int, form: int) -> Quote:
         mid = max(10_000, self.mids[asset] * (10_000 + move) // 10_000)
@@ -147,39 +150,36 @@ class Model:
             return Quote("DOGE_USDC", buy, sell, 4)
         return Quote(asset, buy, sell, 4)
 
-    def _quotes(self, operation: tuple[object, ...]) -> tuple[Quote, ...]:
+    def _quotes(self, operation: Operation) -> tuple[Quote, ...]:
         _, asset, move, spread, form, second = operation
-        asset, move, spread, form = str(asset), int(move), int(spread), int(form)  # type: ignore[call-overload]
         quotes = [self._quote(asset, move, spread, form)]
         if second:
             other = ASSETS[(ASSETS.index(asset) + 1) % len(ASSETS)]
             quotes.append(self._quote(other, -move, spread, 0))
         return tuple(quotes)
 
-    def _open(self, operation: tuple[object, ...]) -> tuple[Command, str]:
+    def _open(self, operation: Operation) -> tuple[Command, str]:
         _, user, asset, side, steps, leverage, slippage, sl_bps, tp_bps, expectation, key = operation
-        assert isinstance(side, Side)
-        asset = str(asset)
         quote = self.state.quote(asset)
         buy, sell = (quote.buy_price, quote.sell_price) if quote else (self.mids[asset], self.mids[asset])
         entry, closing = (buy, sell) if side is Side.LONG else (sell, buy)
         # positive distances put the level on the right side of the market, negative on the wrong one
         towards_loss = -1 if side is Side.LONG else 1
-        stop_loss = closing + towards_loss * closing * int(sl_bps) // 10_000 if sl_bps else 0  # type: ignore[call-overload]
-        take_profit = closing - towards_loss * closing * int(tp_bps) // 10_000 if tp_bps else 0  # type: ignore[call-overload]
-        expected_price = (0, entry, entry * 102 // 100)[int(expectation)]  # type: ignore[call-overload]
+        stop_loss = closing + towards_loss * closing * sl_bps // 10_000 if sl_bps else 0
+        take_profit = closing - towards_loss * closing * tp_bps // 10_000 if tp_bps else 0
+        expected_price = (0, entry, entry * 102 // 100)[expectation]
         command = OpenPosition(
-            str(user),
+            user,
             asset,
             side,
-            int(steps) * STEPS[asset],  # type: ignore[call-overload]
-            int(leverage),  # type: ignore[call-overload]
-            int(slippage),  # type: ignore[call-overload]
+            steps * STEPS[asset],
+            leverage,
+            slippage,
             max(0, stop_loss),
             max(0, take_profit),
             expected_price,
         )
-        return command, str(key)
+        return command, key
 
     def apply(self, command: Command, key: str) -> Outcome:
         self.time_ms += 1
@@ -231,7 +231,7 @@ def _brute_force_closures(model: Model, update: PriceUpdate) -> list[tuple[str, 
     return expected
 
 
-def _run(model: Model, ops: list[tuple[object, ...]]) -> list[Outcome]:
+def _run(model: Model, ops: list[Operation]) -> list[Outcome]:
     outcomes = []
     for operation in ops:
         step = model.command_for(operation)
@@ -242,7 +242,7 @@ def _run(model: Model, ops: list[tuple[object, ...]]) -> list[Outcome]:
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(operations)
-def test_books_balance_and_indexes_match_a_brute_force_scan(ops: list[tuple[object, ...]]) -> None:
+def test_books_balance_and_indexes_match_a_brute_force_scan(ops: list[Operation]) -> None:
     model = Model().start()
     for operation in ops:
         step = model.command_for(operation)
@@ -260,9 +260,7 @@ def test_books_balance_and_indexes_match_a_brute_force_scan(ops: list[tuple[obje
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(operations, operations)
-def test_replay_and_restore_give_the_same_state(
-    first: list[tuple[object, ...]], second: list[tuple[object, ...]]
-) -> None:
+def test_replay_and_restore_give_the_same_state(first: list[Operation], second: list[Operation]) -> None:
     live, replayed = Model().start(), Model().start()
     assert _run(live, first) == _run(replayed, first)
     assert live.state.state_hash() == replayed.state.state_hash()
