@@ -21,9 +21,14 @@ async def _serve(settings: PoolerSettings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    pooler = Pooler(settings)
-    run = asyncio.create_task(pooler.run(stop))
-    await stop.wait()
+    run = asyncio.create_task(Pooler(settings).run(stop))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait([run, stopping], return_when=asyncio.FIRST_COMPLETED)
+    if run.done():
+        # it ended by itself: a start-up failure or a crashed task (already logged); exit non-zero
+        stopping.cancel()
+        run.result()
+        return
     log.info("stopping (signal received)")
     try:
         await asyncio.wait_for(run, timeout=settings.shutdown_grace_seconds)
@@ -38,7 +43,11 @@ def main() -> None:
         print(f"pooler: bad configuration:\n{exc}", file=sys.stderr)
         sys.exit(2)
     configure_logging("pooler", settings.log_level, settings.log_format)
-    asyncio.run(_serve(settings))
+    try:
+        asyncio.run(_serve(settings))
+    except OSError as exc:
+        log.critical("pooler cannot run: %s", exc)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

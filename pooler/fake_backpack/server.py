@@ -215,15 +215,15 @@ class FakeBackpack:
     # ---- prices ----------------------------------------------------------------------------------------
 
     async def _drive_prices(self) -> None:
-        if self._script:
-            while True:
+        while True:
+            if self._script:
                 for step in self._script:
                     await asyncio.sleep(step.after_ms / 1000)
                     await self._publish_while_running(Top(step.symbol, step.bid, step.ask, step.bid_qty, step.ask_qty))
-        while True:
-            await asyncio.sleep(self._interval)
-            for symbol in self.books:
-                await self._publish_while_running(self._walk.step(symbol))
+            else:
+                await asyncio.sleep(self._interval)
+                for symbol in self.books:
+                    await self._publish_while_running(self._walk.step(symbol))
 
     async def _publish_while_running(self, top: Top) -> None:
         # paused = a stalled venue: neither prices nor tickers (protocol pings go on)

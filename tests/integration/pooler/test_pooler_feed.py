@@ -205,6 +205,12 @@ async def test_health_and_metrics_endpoints(fake, start_pooler, redis_url, key_p
                  "pooler_publish_lag_seconds_bucket", "pooler_feed_parse_errors_total", "pooler_feed_delay_seconds"):
         assert name in metrics
     assert (await http_get(port, "/nope"))[0] == 404
+    for request, expected in [(b"POST /healthz HTTP/1.1\r\nHost: x\r\n\r\n", b"405"), (b"nonsense\r\n\r\n", b"400")]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request)
+        status_line = await reader.readline()
+        writer.close()
+        assert status_line.split()[1] == expected, status_line
 
 
 async def test_auto_falls_back_when_live_goes_away_and_returns(start_pooler, redis_url, key_prefix,

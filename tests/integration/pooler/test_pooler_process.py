@@ -60,3 +60,10 @@ async def test_auto_falls_back_to_sim_and_back_to_live(redis_url, key_prefix, re
             await fake.stop()
     assert code == 0, pooler.output()[-3000:]
     assert "pooler stopped" in pooler.output()
+
+
+def test_bad_configuration_exits_with_a_clear_message(tmp_path: Path) -> None:
+    proc = ManagedProcess([sys.executable, "-m", "pooler"], tmp_path / "pooler.log",
+                          env={"FEED": "fake", "BACKPACK_WS_URL": "wss://ws.backpack.exchange"}).start()
+    assert proc.proc is not None and proc.proc.wait(timeout=60) == 2
+    assert "FEED=fake needs BACKPACK_WS_URL" in proc.output()
