@@ -271,3 +271,19 @@ async def test_redis_outage_is_reported_and_the_pooler_keeps_running(fake, start
     assert status == 503 and health["status"] in ("starting", "down")
     assert "ConnectionError" in health["publisher"]["last_error"]
     assert not runner.task.done() and pooler.live.status.priced
+
+
+async def test_sim_feed_publishes_a_seeded_walk(start_pooler, redis_url, key_prefix, redis_client) -> None:
+    runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="sim", sim_seed=42, sim_interval_ms=20))
+    stream = runner.pooler.settings.stream_key
+
+    async def published() -> bool:
+        return len(await stream_updates(redis_client, stream)) >= 5
+
+    await wait_until(published, "simulated updates")
+    for _, update in await stream_updates(redis_client, stream):
+        assert update.source == "sim" and [q.asset for q in update.quotes] == ["BTC_USDC", "ETH_USDC", "SOL_USDC"]
+        # ask > bid and a 1% spread on top: buy is always above sell
+        assert all(q.buy_price > q.sell_price > 0 for q in update.quotes)
+    _, health = await http_get(runner.pooler.http.port, "/healthz")
+    assert health["feed"] == {"mode": "sim", "source": "sim", "fallback": False, "simulated": True}
