@@ -28,7 +28,8 @@ from engine.stream import entry_key
 
 log = logging.getLogger(__name__)
 
-CHUNK_BYTES = 4 << 20
+# far below the 16 MB BSON limit, and small enough that a slow link never times out on one chunk
+CHUNK_BYTES = 1 << 20
 T = TypeVar("T")
 FORMAT = 1
 
