@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import shutil
 import subprocess
 import tomllib
@@ -175,7 +176,9 @@ def _runtime_shape(objs: list[Obj], name: str) -> dict[str, Any]:
         "command": container["command"], "args": container.get("args"), "ports": container["ports"],
         "probes": {k: container.get(k) for k in PROBES},
         "env": sorted(e["name"] for e in container.get("env", [])),
-        "envFrom": [sorted(s) for s in container.get("envFrom", [])],
+        # the ConfigMaps' names without kustomize's content hash
+        "envFrom": [re.sub(r"-[a-z0-9]{10}$", "", ref["name"]) for source in container.get("envFrom", [])
+                    for ref in source.values()],
     }
 
 
