@@ -27,6 +27,10 @@ class HealthServer:
         self._server: asyncio.Server | None = None
 
     @property
+    def listening(self) -> bool:
+        return self._server is not None and self._server.is_serving()
+
+    @property
     def port(self) -> int:
         assert self._server is not None, "not started"
         return int(self._server.sockets[0].getsockname()[1])

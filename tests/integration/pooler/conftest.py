@@ -9,7 +9,6 @@ import time
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -112,15 +111,10 @@ async def start_pooler() -> AsyncIterator[Callable[[PoolerSettings], Awaitable[R
     async def start(settings: PoolerSettings) -> RunningPooler:
         runner = RunningPooler(Pooler(settings))
         running.append(runner)
-        await wait_until(lambda: runner.pooler.http._server is not None or runner.task.done(), "pooler started")
+        await wait_until(lambda: runner.pooler.http.listening or runner.task.done(), "pooler started")
         return runner
 
     yield start
     for runner in running:
         if not runner.task.done():
             await runner.close()
-
-
-@pytest.fixture
-def log_dir(tmp_path: Path) -> Path:
-    return tmp_path
