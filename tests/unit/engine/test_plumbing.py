@@ -1,0 +1,78 @@
+"""The engine's small pure parts: stream id ordering, page tokens, settings, the reply hub's routing."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import grpc
+import pytest
+from exness.engine.v1 import commands_pb2
+from pydantic import ValidationError
+
+from engine.config import EngineSettings
+from engine.metrics import EngineMetrics
+from engine.replies import QUEUE_CAPACITY, ReplyHub
+from engine.stream import entry_key, entry_time_ms
+from engine.trades import InvalidPageToken, asyncpg_url, decode_page_token, encode_page_token
+
+
+def test_entry_ids_order_numerically_and_give_the_time() -> None:
+    assert entry_key("1700000000000-10") > entry_key("1700000000000-9")
+    assert entry_key("1700000000001-0") > entry_key("1700000000000-99")
+    assert entry_time_ms("1700000000123-4") == 1700000000123
+
+
+def test_page_tokens_round_trip_and_garbage_is_refused() -> None:
+    assert decode_page_token(encode_page_token(1234, "pos-1-2")) == (1234, "pos-1-2")
+    for garbage in ("%%%", "bm90LWEtdG9rZW4=", ""):
+        with pytest.raises(InvalidPageToken):
+            decode_page_token(garbage)
+
+
+def test_database_url_gets_the_asyncpg_driver() -> None:
+    assert asyncpg_url("postgresql://postgres@h:5432/db") == "postgresql+asyncpg://postgres@h:5432/db"
+    with pytest.raises(ValueError):
+        asyncpg_url("mysql://h/db")
+
+
+def test_settings_build_exact_rules() -> None:
+    settings = EngineSettings(maintenance_margin_rate="0.005", max_leverage=50, assets="BTC_USDC:2:0.001")
+    rules = settings.rules()
+    assert rules.maintenance_margin_rate == Fraction(1, 200)
+    assert rules.max_leverage == 50 and rules.assets["BTC_USDC"].step == 100_000
+    assert EngineSettings(stream_key="s:1").lease_key == "s:1:lease"
+    with pytest.raises(ValidationError):
+        EngineSettings(maintenance_margin_rate="1.5")
+
+
+def _dropped(metrics: EngineMetrics, reason: str) -> float | None:
+    return metrics.registry.get_sample_value("engine_replies_dropped_total", {"reason": reason})
+
+
+def _reply(request_id: str) -> commands_pb2.Reply:
+    return commands_pb2.Reply(request_id=request_id)
+
+
+async def test_reply_hub_routes_drops_and_hands_over_on_reconnect() -> None:
+    metrics = EngineMetrics()
+    hub = ReplyHub(metrics)
+    assert not hub.send("absent", _reply("lost"))
+    assert _dropped(metrics, "gateway_absent") == 1
+
+    first = hub.open("gw")
+    assert hub.send("gw", _reply("a"))
+    # the gateway reconnects before draining: the new call gets "a", the old call ends cleanly
+    second = hub.open("gw")
+    assert await first.next() is None and first.end_status == grpc.StatusCode.OK
+    assert (await second.next()).request_id == "a"  # type: ignore[union-attr]
+    hub.detach(first)  # the old call's cleanup must not unregister the new one
+    assert hub.gateway_ids == ["gw"]
+
+    for i in range(QUEUE_CAPACITY):
+        assert hub.send("gw", _reply(str(i)))
+    assert not hub.send("gw", _reply("overflow"))
+    assert _dropped(metrics, "queue_full") == 1
+
+    hub.end_all(grpc.StatusCode.UNAVAILABLE, "bye")
+    assert await second.next() is None and second.end_status == grpc.StatusCode.UNAVAILABLE
+    assert hub.gateway_ids == []

@@ -1,0 +1,88 @@
+"""Protobuf <-> domain translation and closed-trade rows: field-for-field, and malformed commands refused."""
+
+from __future__ import annotations
+
+import pytest
+from exness.common.v1 import trading_pb2
+from exness.engine.v1 import commands_pb2
+from exness.market.v1 import market_pb2
+
+from engine import translate
+from engine.domain import (
+    ClosedTrade,
+    ClosePosition,
+    CloseReason,
+    CreateAccount,
+    OpenPosition,
+    PositionClosed,
+    PriceUpdate,
+    Quote,
+    Rejection,
+    RejectReason,
+    Side,
+)
+
+TRADE = ClosedTrade(
+    id="pos-1", user_id="u", asset="BTC_USDC", side=Side.SHORT, quantity=100_000, leverage=10, entry_price=600_000_000,
+    close_price=590_000_000, margin_cents=6_000, pnl_cents=1_000, credited_cents=7_000, reason=CloseReason.TAKE_PROFIT,
+    decimal=4, opened_at_ms=1, closed_at_ms=2, stop_loss=0, take_profit=590_000_000, liquidation_price=660_000_000,
+)  # fmt: skip
+
+
+def test_commands_translate_field_for_field() -> None:
+    open_command = commands_pb2.Command(
+        user_id="u",
+        open_position=commands_pb2.OpenPosition(
+            asset="ETH_USDC", side=trading_pb2.SIDE_LONG, quantity=10_000, leverage=5, slippage_bps=100,
+            stop_loss=1, take_profit=2, trade_opening_price=3,
+        ),
+    )  # fmt: skip
+    assert translate.command_from_proto(open_command) == OpenPosition("u", "ETH_USDC", Side.LONG, 10_000, 5, 100, 1,
+                                                                      2, 3)  # fmt: skip
+    create = commands_pb2.Command(
+        user_id="u", create_account=commands_pb2.CreateAccount(email="a@b.c", starting_balance_cents=5)
+    )
+    assert translate.command_from_proto(create) == CreateAccount("u", "a@b.c", 5)
+    close = commands_pb2.Command(user_id="u", close_position=commands_pb2.ClosePosition(position_id="p"))
+    assert translate.command_from_proto(close) == ClosePosition("u", "p")
+    quote = market_pb2.Quote(asset="BTC_USDC", buy_price=2, sell_price=1, decimal=4)
+    prices = commands_pb2.Command(price_update=market_pb2.PriceUpdate(quotes=[quote]))
+    assert translate.command_from_proto(prices) == PriceUpdate((Quote("BTC_USDC", 2, 1, 4),))
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        commands_pb2.Command(create_account=commands_pb2.CreateAccount(email="a@b.c")),  # no user id
+        commands_pb2.Command(user_id="u", create_account=commands_pb2.CreateAccount()),  # no email
+        commands_pb2.Command(user_id="u", open_position=commands_pb2.OpenPosition(side=trading_pb2.SIDE_LONG)),
+        commands_pb2.Command(user_id="u", open_position=commands_pb2.OpenPosition(asset="BTC_USDC")),  # no side
+        commands_pb2.Command(user_id="u", close_position=commands_pb2.ClosePosition()),
+        commands_pb2.Command(price_update=market_pb2.PriceUpdate()),
+        commands_pb2.Command(user_id="u"),  # no body
+    ],
+)
+def test_commands_without_required_fields_are_malformed(command: commands_pb2.Command) -> None:
+    with pytest.raises(translate.MalformedCommand):
+        translate.command_from_proto(command)
+
+
+def test_every_enum_member_has_a_proto_value() -> None:
+    assert set(translate.REJECT_TO_PROTO) == set(RejectReason)
+    assert set(translate.REASON_TO_PROTO) == set(CloseReason)
+    assert len(set(translate.REJECT_TO_PROTO.values())) == len(RejectReason)
+
+
+def test_replies_and_rows() -> None:
+    reply = translate.reply_to_proto(PositionClosed(TRADE, 9_999), request_id="r", stream_id="5-1")
+    assert reply.request_id == "r" and reply.stream_id == "5-1"
+    assert reply.position_closed.balance_cents == 9_999
+    assert reply.position_closed.trade.reason == trading_pb2.CLOSE_REASON_TAKE_PROFIT
+    assert reply.position_closed.trade.side == trading_pb2.SIDE_SHORT
+    row = translate.closed_trade_row(TRADE)
+    assert row["side"] == "SHORT" and row["reason"] == "TAKE_PROFIT" and set(row) == set(translate.CLOSED_TRADE_COLUMNS)
+    # the row (as stored in snapshots and PostgreSQL) gives back exactly the reply's trade
+    assert translate.closed_trade_from_row(row) == reply.position_closed.trade
+    rejection = translate.reply_to_proto(Rejection(RejectReason.PRICE_STALE, "old"), request_id="r", stream_id="1-0")
+    assert rejection.rejection.reason == commands_pb2.REJECT_REASON_PRICE_STALE
+    assert rejection.rejection.message == "old"
