@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[3]
 K8S = REPO / "k8s"
 KUBECTL = Path(sys.executable).parent / "kubectl"
 # Every kustomization that is deployed or combined: rendered, schema-validated and linted by the tests.
-KUSTOMIZATIONS = ("base", "overlays/dev", "overlays/prod", "tests/prod-with-engine-standby")
+KUSTOMIZATIONS = ("base", "overlays/dev", "overlays/prod", "tests/dev-with-engine-standby",
+                  "tests/prod-with-engine-standby")
 MESH_SERVICES = ("engine", "gateway", "pooler")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
@@ -64,10 +65,10 @@ def only_container(workload: Obj) -> Obj:
     return container
 
 
-def pod_name(workload: Obj) -> str:
-    """The name a pod of this workload gets: ordinal 0 of a StatefulSet, a stand-in for a Deployment's."""
+def pod_name(workload: Obj, ordinal: int = 0) -> str:
+    """The name a pod of this workload gets: `ordinal` of a StatefulSet, a stand-in for a Deployment's."""
     name = workload["metadata"]["name"]
-    return f"{name}-0" if workload["kind"] == "StatefulSet" else f"{name}-local"
+    return f"{name}-{ordinal}" if workload["kind"] == "StatefulSet" else f"{name}-local"
 
 
 def _config_data(objs: list[Obj], kind: str, name: str) -> dict[str, str]:
@@ -80,7 +81,7 @@ def _config_data(objs: list[Obj], kind: str, name: str) -> dict[str, str]:
     return data
 
 
-def container_env(objs: list[Obj], workload: Obj, container: Obj) -> dict[str, str]:
+def container_env(objs: list[Obj], workload: Obj, container: Obj, ordinal: int = 0) -> dict[str, str]:
     """The environment the kubelet would give this container: `envFrom` sources in order, then `env`
     entries on top. A missing ConfigMap, Secret or key raises, as the pod would not start
     (CreateContainerConfigError)."""
@@ -98,7 +99,8 @@ def container_env(objs: list[Obj], workload: Obj, container: Obj) -> dict[str, s
         value_from = entry["valueFrom"]
         if "fieldRef" in value_from:
             field = value_from["fieldRef"]["fieldPath"]
-            fields = {"metadata.name": pod_name(workload), "metadata.namespace": workload["metadata"]["namespace"]}
+            fields = {"metadata.name": pod_name(workload, ordinal),
+                      "metadata.namespace": workload["metadata"]["namespace"]}
             env[name] = fields[field]
             continue
         kind, ref = (("ConfigMap", value_from["configMapKeyRef"]) if "configMapKeyRef" in value_from

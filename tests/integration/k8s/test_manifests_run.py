@@ -36,13 +36,15 @@ import sys
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import httpx
+import pytest
 import redis
+from exness.engine.v1 import admin_service_pb2, admin_service_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from websockets.sync.client import connect as websocket_connect
 
@@ -53,8 +55,10 @@ from tests.integration.k8s.manifests import (
     Obj,
     container_env,
     container_port,
+    find,
     objects,
     only_container,
+    pod_name,
     pod_spec,
     probe_port,
     workloads,
@@ -75,6 +79,7 @@ HEALTHY_WITHIN_SECONDS = 120.0
 @dataclass
 class LocalContainer:
     service: str
+    pod: str
     workload: Obj
     container: Obj
     local_ports: dict[int, int]  # containerPort -> loopback port
@@ -92,13 +97,16 @@ def _service_host(value: str) -> str | None:
     return None
 
 
-def plan(objs: list[Obj], datastore_urls: dict[str, str], isolation: dict[str, str]) -> dict[str, LocalContainer]:
+def plan(objs: list[Obj], datastore_urls: dict[str, str], isolation: dict[str, str],
+         ordinal: int = 0) -> dict[str, LocalContainer]:
+    """Each mesh container as it runs here: its pod (`ordinal` of a StatefulSet), local ports and env."""
     by_name = {w["metadata"]["name"]: w for w in workloads(objs)}
     local = {}
     for service in MESH_SERVICES:
         container = only_container(by_name[service])
         ports = {p["containerPort"]: free_port() for p in container["ports"]}
-        local[service] = LocalContainer(service, by_name[service], container, ports, {})
+        local[service] = LocalContainer(service, pod_name(by_name[service], ordinal), by_name[service], container,
+                                        ports, {})
     # (Service name, Service port) -> loopback address of the container port it targets
     service_addresses = {}
     services = [o for o in objs if o["kind"] == "Service"]
@@ -110,7 +118,7 @@ def plan(objs: list[Obj], datastore_urls: dict[str, str], isolation: dict[str, s
             service_addresses[(svc["metadata"]["name"], port["port"])] = f"127.0.0.1:{local_port}"
     service_names = {svc["metadata"]["name"] for svc in services}
     for lc in local.values():
-        env = container_env(objs, lc.workload, lc.container)
+        env = container_env(objs, lc.workload, lc.container, ordinal)
         for name, value in env.items():
             match = HOST_PORT.match(value)
             host = _service_host(value)
@@ -210,7 +218,7 @@ def _start(lc: LocalContainer, log_dir: Path, workdir: Path, image_env: dict[str
     command = [*lc.container["command"], *lc.container.get("args", [])]
     assert command[0] == "python", f"{lc.service}: the image runs `python -m ...`, got {command}"
     # the container's environment (the image's ENV, then the manifest's), not this test process's
-    return ContainerProcess([sys.executable, *command[1:]], log_dir / f"{lc.service}.log",
+    return ContainerProcess([sys.executable, *command[1:]], log_dir / f"{lc.pod}.log",
                             {**image_env, **lc.env}, workdir).start()
 
 
@@ -270,10 +278,20 @@ def exercise_the_mesh(gateway: str, assets: list[str]) -> None:
         assert [o["id"] for o in history.json()["orders"]] == [order_id]
 
 
-def test_dev_overlay_containers_start_pass_their_probes_and_stop_cleanly(
-    redis_url: str, postgres_url: str, mongodb_url: str, mongo_database: str, key_prefix: str,
-    artifacts_dir: Path,
-) -> None:
+@dataclass
+class RunContext:
+    log_dir: Path
+    datastore_urls: dict[str, str]
+    # the substitutions that keep a run on loopback and apart from other tests (module docstring)
+    isolation: dict[str, str]
+    backpack_port: int
+    workdir: Path
+    image_env: dict[str, str]
+
+
+@pytest.fixture
+def run_context(redis_url: str, postgres_url: str, mongodb_url: str, mongo_database: str, key_prefix: str,
+                artifacts_dir: Path) -> Iterator[RunContext]:
     log_dir = artifacts_dir / f"k8s-run-{key_prefix.strip(':').replace(':', '-')}"
     log_dir.mkdir()
     backpack_port = free_port()
@@ -283,36 +301,88 @@ def test_dev_overlay_containers_start_pass_their_probes_and_stop_cleanly(
         "BACKPACK_WS_URL": f"ws://127.0.0.1:{backpack_port}",
         **{name: "127.0.0.1" for name in LOOPBACK_BIND.values()},
     }
-    local = plan(objects("overlays/dev"), {"redis": redis_url, "postgres": postgres_url, "mongodb": mongodb_url},
-                 isolation)
-    fake_backpack = ManagedProcess([sys.executable, "-m", "pooler.fake_backpack", "--port", str(backpack_port),
-                                    "--seed", "7", "--close-grace", "1"], log_dir / "fake_backpack.log").start()
     workdir, image_env = image_runtime(log_dir / "image")
-    assert_imports_come_from_the_image(workdir, image_env)
+    yield RunContext(log_dir, {"redis": redis_url, "postgres": postgres_url, "mongodb": mongodb_url}, isolation,
+                     backpack_port, workdir, image_env)
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{key_prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def _stop(lc: LocalContainer, proc: ManagedProcess) -> None:
+    """SIGTERM, and the exit within the grace the pod spec gives before the kubelet's SIGKILL. Exit status 0,
+    or the SIGTERM itself: uvicorn (the gateway) re-raises it once its graceful shutdown is done, which a
+    container reports as 143, a normal termination for Kubernetes."""
+    code = proc.stop(timeout=pod_spec(lc.workload).get("terminationGracePeriodSeconds", 30))
+    assert code in (0, -signal.SIGTERM), f"{lc.pod} exited with {code} on SIGTERM:\n{proc.output()[-6000:]}"
+
+
+def test_dev_overlay_containers_start_pass_their_probes_and_stop_cleanly(run_context: RunContext) -> None:
+    ctx = run_context
+    local = plan(objects("overlays/dev"), ctx.datastore_urls, ctx.isolation)
+    assert_imports_come_from_the_image(ctx.workdir, ctx.image_env)
+    fake_backpack = ManagedProcess([sys.executable, "-m", "pooler.fake_backpack", "--port", str(ctx.backpack_port),
+                                    "--seed", "7", "--close-grace", "1"], ctx.log_dir / "fake_backpack.log").start()
     started: list[tuple[LocalContainer, ManagedProcess]] = []
     try:
-        wait_listening("127.0.0.1", backpack_port, timeout=60, what="fake Backpack server")
+        wait_listening("127.0.0.1", ctx.backpack_port, timeout=60, what="fake Backpack server")
         for service in START_ORDER:
-            proc = _start(local[service], log_dir, workdir, image_env)
+            proc = _start(local[service], ctx.log_dir, ctx.workdir, ctx.image_env)
             started.append((local[service], proc))
             _check_healthy(local[service], proc)
         gateway_port = local["gateway"].local_ports[container_port(local["gateway"].container, "http")]
         assets = [spec.split(":")[0] for spec in local["engine"].env["ASSETS"].split(",")]
         exercise_the_mesh(f"http://127.0.0.1:{gateway_port}", assets)
-        # reverse order, each within the grace the pod spec gives it before the kubelet's SIGKILL. Exit status
-        # 0, or the SIGTERM itself: uvicorn (the gateway) re-raises it once its graceful shutdown is done,
-        # which a container reports as 143, a normal termination for Kubernetes.
-        while started:
-            lc, proc = started.pop()
-            grace = pod_spec(lc.workload).get("terminationGracePeriodSeconds", 30)
-            code = proc.stop(timeout=grace)
-            assert code in (0, -signal.SIGTERM), f"{lc.service} exited with {code} on SIGTERM:\n{proc.output()[-6000:]}"
+        while started:  # dependants first
+            _stop(*started.pop())
     finally:
         for _, proc in reversed(started):
             proc.kill()
         fake_backpack.stop()
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(match=f"{key_prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
+
+
+def _engine_status(lc: LocalContainer) -> admin_service_pb2.GetStatusResponse:
+    port = lc.local_ports[container_port(lc.container, "grpc")]
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = admin_service_pb2_grpc.EngineAdminServiceStub(channel)
+        response: admin_service_pb2.GetStatusResponse = stub.GetStatus(admin_service_pb2.GetStatusRequest(),
+                                                                       timeout=5)
+        return response
+
+
+def test_engine_standby_is_alive_but_unready_until_the_leader_dies(run_context: RunContext) -> None:
+    """What the engine-standby component promises: engine-1 passes its startup and liveness probes (it is
+    not restarted) but not its readiness probe (the `engine` Service does not route to it) while engine-0
+    holds the lease, and becomes Ready when engine-0 dies without releasing it (the lease expires after
+    the ConfigMap's LEASE_TTL_MS)."""
+    ctx = run_context
+    objs = objects("tests/dev-with-engine-standby")
+    assert find(objs, "StatefulSet", "engine")["spec"]["replicas"] == 2
+    leader, standby = (plan(objs, ctx.datastore_urls, ctx.isolation, ordinal)["engine"] for ordinal in (0, 1))
+    readiness = standby.container["readinessProbe"]
+    standby_grpc = standby.local_ports[container_port(standby.container, probe_port(readiness))]
+    started: list[ManagedProcess] = []
+    try:
+        leader_proc = _start(leader, ctx.log_dir, ctx.workdir, ctx.image_env)
+        started.append(leader_proc)
+        _check_healthy(leader, leader_proc)
+        standby_proc = _start(standby, ctx.log_dir, ctx.workdir, ctx.image_env)
+        started.append(standby_proc)
+        for kind in ("startupProbe", "livenessProbe"):
+            probe = standby.container[kind]
+            port = standby.local_ports[container_port(standby.container, probe_port(probe))]
+            _wait(lambda probe=probe, port=port: _probe_once(probe, port), standby_proc, f"{standby.pod} {kind}")
+        status = _engine_status(standby)
+        assert (status.instance_name, status.leader) == ("engine-1", False)
+        assert _probe_once(readiness, standby_grpc) == "NOT_SERVING"
+        assert _engine_status(leader).leader
+        leader_proc.kill()  # SIGKILL: a crashed node, the lease is not released
+        _wait(lambda: _probe_once(readiness, standby_grpc), standby_proc, f"{standby.pod} readinessProbe")
+        status = _engine_status(standby)
+        assert (status.instance_name, status.leader) == ("engine-1", True)
+        _stop(standby, started.pop())
+    finally:
+        for proc in started:
+            proc.kill()
