@@ -230,8 +230,9 @@ class FakeBackpack:
         if not self.paused:
             await self.publish_top(top)
 
-    async def publish_top(self, top: Top) -> int:
-        """Make `top` the market's top of book and push the bookTicker frame to its subscribers."""
+    async def publish_top(self, top: Top, empty_side: str | None = None) -> int:
+        """Make `top` the market's top of book and push the bookTicker frame to its subscribers; with
+        `empty_side` ("ask" or "bid") that side goes out as null, the documented empty-book form."""
         book = self.books[top.symbol]
         book.top = top
         # the venue's u is the depth sequence: it jumps between bookTicker frames
@@ -248,6 +249,9 @@ class FakeBackpack:
             "a": str(top.ask.quantize(tick)), "b": str(top.bid.quantize(tick)), "e": "bookTicker", "s": top.symbol,
             "u": str(book.update_id) if self.u_as_string else book.update_id,
         }
+        if empty_side is not None:
+            price_key = {"ask": "a", "bid": "b"}[empty_side]
+            data[price_key] = data[price_key.upper()] = None
         text = _frame(stream, data)
         sent = await self._broadcast(stream, text)
         self.counters["bookTicker_frames"] += sent
@@ -301,7 +305,7 @@ class FakeBackpack:
     async def control(self, action: str, query: dict[str, str]) -> dict[str, object]:
         """HTTP control: /control/<action>?...; actions: stats, drop, close[?code=&reason=], garbage[?text=],
         error[?code=], pause, resume, refuse[?on=0|1], u_string[?on=0|1],
-        top?symbol=&bid=&ask=[&bid_qty=&ask_qty=]."""
+        top?symbol=&bid=&ask=[&bid_qty=&ask_qty=][&empty=ask|bid]."""
         if action == "stats":
             return self.stats()
         if action == "drop":
@@ -325,9 +329,9 @@ class FakeBackpack:
         if action == "top":
             top = Top(query["symbol"], Decimal(query["bid"]), Decimal(query["ask"]),
                       Decimal(query.get("bid_qty", "1")), Decimal(query.get("ask_qty", "1")))
-            if top.symbol not in self.books:
+            if top.symbol not in self.books or query.get("empty", "ask") not in ("ask", "bid"):
                 raise KeyError(top.symbol)
-            return {"sent": await self.publish_top(top)}
+            return {"sent": await self.publish_top(top, query.get("empty"))}
         raise LookupError(action)
 
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:

@@ -287,3 +287,27 @@ async def test_sim_feed_publishes_a_seeded_walk(start_pooler, redis_url, key_pre
         assert all(q.buy_price > q.sell_price > 0 for q in update.quotes)
     _, health = await http_get(runner.pooler.http.port, "/healthz")
     assert health["feed"] == {"mode": "sim", "source": "sim", "fallback": False, "simulated": True}
+
+
+async def test_an_empty_book_side_stops_that_asset_until_a_full_top(
+        fake, start_pooler, redis_url, key_prefix, redis_client) -> None:
+    runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url))
+    stream = runner.pooler.settings.stream_key
+    await wait_until(lambda: runner.pooler.publisher.status.published >= 1, "publishing")
+    fake.paused = True
+    await fake.publish_top(Top("BTC_USDC", Decimal("68990.0"), Decimal("68990.1"), Decimal(1), Decimal(1)),
+                           empty_side="ask")
+    last = (await redis_client.xrevrange(stream, count=1))[0][0]
+
+    async def published_without_btc() -> bool:
+        newer = [u for entry_id, u in await stream_updates(redis_client, stream) if entry_id > last]
+        return len(newer) >= 2 and all("BTC_USDC" not in quotes_of(u) for u in newer[1:])
+
+    await wait_until(published_without_btc, "updates without BTC after its ask side emptied")
+    await fake.publish_top(Top("BTC_USDC", Decimal("68990.0"), Decimal("68990.1"), Decimal(1), Decimal(1)))
+
+    async def btc_back() -> bool:
+        _, update = (await stream_updates(redis_client, stream))[-1]
+        return quotes_of(update).get("BTC_USDC") == (696800010, 689900000)
+
+    await wait_until(btc_back, "BTC quoted again after a full top")
