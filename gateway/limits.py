@@ -13,6 +13,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import ApiError
 
+DRAIN_LIMIT_BYTES = 1 << 20
+
 
 class BodySizeLimitMiddleware:
     """Reads the body (up to `max_bytes`) before the app sees it; a larger one gets 413 without the app
@@ -22,12 +24,22 @@ class BodySizeLimitMiddleware:
         self.app = app
         self.max_bytes = max_bytes
 
-    async def _reject(self, send: Send) -> None:
+    async def _reject(self, receive: Receive, send: Send, more_body: bool) -> None:
+        # Drain a modest excess so the client, still writing, reads a clean 413 instead of a reset;
+        # a huge body is cut off by closing the connection.
+        drained = 0
+        while more_body and drained <= DRAIN_LIMIT_BYTES:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            drained += len(message.get("body", b""))
+            more_body = message.get("more_body", False)
         body = json.dumps({"error": {"code": "PAYLOAD_TOO_LARGE",
                                      "message": f"the body exceeds {self.max_bytes} bytes"}}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        if more_body:
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -36,7 +48,7 @@ class BodySizeLimitMiddleware:
             return
         for name, value in scope["headers"]:
             if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
-                await self._reject(send)
+                await self._reject(receive, send, more_body=True)
                 return
         chunks: list[bytes] = []
         size = 0
@@ -48,7 +60,7 @@ class BodySizeLimitMiddleware:
                 break
             size += len(message.get("body", b""))
             if size > self.max_bytes:
-                await self._reject(send)
+                await self._reject(receive, send, more_body=message.get("more_body", False))
                 return
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):

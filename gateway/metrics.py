@@ -43,7 +43,16 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            HTTP_REQUESTS.labels(scope["method"], template, str(status)).inc()
-            HTTP_SECONDS.labels(scope["method"], template).observe(time.perf_counter() - started)
+            HTTP_REQUESTS.labels(scope["method"], _route_label(scope), str(status)).inc()
+            HTTP_SECONDS.labels(scope["method"], _route_label(scope)).observe(time.perf_counter() - started)
+
+
+def _route_label(scope: Scope) -> str:
+    """The matched route's template: bounded label values. Routes of included routers know only their
+    path below the prefix; when that is a suffix of the request path (no path parameters) the full path
+    is the template."""
+    template = getattr(scope.get("route"), "path", None)
+    if template is None:
+        return "unmatched"
+    path: str = scope["path"]
+    return path if path.endswith(template) else template

@@ -59,7 +59,8 @@ def stack_factory(redis_url: str, postgres_url: str, mongodb_url: str,
 def stack(stack_factory: Callable[..., Stack]) -> Stack:
     """One engine + gateway shared by a module's tests (each test signs up its own users).
     Quotes go stale after 2 s of stream time, so staleness is testable without long waits."""
-    return stack_factory(engine_env={"PRICE_STALE_AFTER_MS": "2000"})
+    return stack_factory(engine_env={"PRICE_STALE_AFTER_MS": "2000"},
+                         gateway_env={"CORS_ORIGINS": "http://app.example, http://localhost:5173"})
 
 
 @pytest.fixture
