@@ -35,7 +35,7 @@ class Pooler:
         self.assets = list(specs)
         self.metrics = PoolerMetrics(registry)
         self.book = QuoteBook(specs, settings.spread_bps, settings.quote_max_age_ms / 1000)
-        self._queue: asyncio.Queue[FeedEvent] = asyncio.Queue(maxsize=settings.feed_queue_size)
+        self.ingest_queue: asyncio.Queue[FeedEvent] = asyncio.Queue(maxsize=settings.feed_queue_size)
         timing = FeedTiming(
             backoff_initial=settings.feed_backoff_initial_ms / 1000,
             backoff_max=settings.feed_backoff_max_ms / 1000,
@@ -50,9 +50,9 @@ class Pooler:
         self.auto: AutoFeed | None = None
         if mode != "sim":
             source = FAKE_SOURCE if mode == "fake" else LIVE_SOURCE
-            self.live = LiveFeed(settings.backpack_ws_url, self.assets, source, self._enqueue, self.metrics, timing)
+            self.live = LiveFeed(settings.backpack_ws_url, self.assets, source, self.enqueue, self.metrics, timing)
         if mode in ("sim", "auto"):
-            self.sim = SimFeed(self.assets, self._enqueue, settings.sim_interval_ms / 1000, settings.sim_seed)
+            self.sim = SimFeed(self.assets, self.enqueue, settings.sim_interval_ms / 1000, settings.sim_seed)
         if self.live is not None and self.sim is not None:
             self.auto = AutoFeed(self.live, self.sim, settings.feed_fallback_after_seconds, self._on_switch)
         self.active_source = self.live.source if self.live is not None else SimFeed.source
@@ -67,19 +67,19 @@ class Pooler:
                                  self.metrics.registry)
         self._started_at = time.monotonic()
 
-    def _enqueue(self, event: FeedEvent) -> None:
+    def enqueue(self, event: FeedEvent) -> None:
         """The feed's sink: never blocks the socket; when full, the oldest event goes (a newer top of the
         same market supersedes it anyway)."""
         try:
-            self._queue.put_nowait(event)
+            self.ingest_queue.put_nowait(event)
         except asyncio.QueueFull:
-            self._queue.get_nowait()
-            self._queue.put_nowait(event)
+            self.ingest_queue.get_nowait()
+            self.ingest_queue.put_nowait(event)
             self.metrics.queue_dropped.inc()
 
     async def _ingest(self) -> None:
         while True:
-            self.book.apply(await self._queue.get())
+            self.book.apply(await self.ingest_queue.get())
 
     def _on_switch(self, previous: str, source: str) -> None:
         self.active_source = source
