@@ -40,4 +40,8 @@ cat <<MSG
     metrics    gateway :$GATEWAY_PORT/metrics  engine :$ENGINE_METRICS_PORT/metrics  pooler :$POOLER_HTTP_PORT/metrics
 
 MSG
-exec .venv/bin/honcho --procfile Procfile start
+status=0
+.venv/bin/honcho --procfile Procfile start || status=$?
+# Ctrl-C (honcho's 130) is the normal way to stop the platform, not a failure
+[ "$status" = 130 ] && status=0
+exit "$status"
