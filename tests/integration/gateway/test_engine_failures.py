@@ -1,0 +1,105 @@
+"""The engine misbehaving under a real gateway: a frozen engine (SIGSTOP) gives 504 with the request id,
+and the same Idempotency-Key afterwards returns the original outcome, executed once; a dead engine gives
+503 (nothing is queued to run later) and the gateway reconnects when an engine is back."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Callable
+
+import httpx
+import redis.asyncio as aioredis
+
+from tests.integration.gateway.helpers import bearer, new_user
+from tests.integration.gateway.support import Quote, Stack, feed_engine
+from tests.support.engine_process import wait_serving
+from tests.support.processes import ManagedProcess
+
+BTC = Quote("BTC_USDC", buy=1_010_000_000, sell=1_000_000_000)
+ORDER = {"asset": "BTC_USDC", "side": "LONG", "quantity": "0.01", "leverage": 10}
+
+
+async def wait_readiness(client: httpx.AsyncClient, status: int) -> None:
+    for _ in range(1200):  # polling another process: there is nothing to await but its answer
+        if (await client.get("/readyz")).status_code == status:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"/readyz never answered {status}")
+
+
+async def test_slow_engine_504_then_same_key_gives_original_outcome_once(
+        stack_factory: Callable[..., Stack], redis_conn: aioredis.Redis) -> None:
+    # a lease longer than the freeze: the engine stays leader, it is only slow
+    stack = stack_factory(engine_env={"LEASE_TTL_MS": "20000"}, gateway_env={"ENGINE_REPLY_TIMEOUT_MS": "1000"})
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as root, \
+            httpx.AsyncClient(base_url=f"{stack.base_url}/api/v1", timeout=30) as api:
+        _, token = await new_user(api)
+        auth = {**bearer(token), "Idempotency-Key": "retry-me-1"}
+        await feed_engine(redis_conn, stack.stream_key, [BTC])
+        assert stack.engine.proc is not None
+        os.killpg(stack.engine.proc.pid, signal.SIGSTOP)
+        try:
+            slow = await api.post("/trade/create", headers=auth, json=ORDER)
+            assert slow.status_code == 504, slow.text
+            error = slow.json()["error"]
+            assert error["code"] == "ENGINE_TIMEOUT"
+            assert error["requestId"] and error["requestId"] in error["message"]
+            # a signup whose engine half times out leaves no user behind: the e-mail is free again
+            stuck_signup = await api.post("/signup", json={"email": "late@example.com", "password": "long-enough"})
+            assert stuck_signup.status_code == 504, stuck_signup.text
+        finally:
+            os.killpg(stack.engine.proc.pid, signal.SIGCONT)
+        await wait_readiness(root, 200)
+
+        retried = await api.post("/trade/create", headers=auth, json=ORDER)
+        assert retried.status_code == 201, retried.text
+        again = await api.post("/trade/create", headers=auth, json=ORDER)
+        assert again.json()["trade"]["id"] == retried.json()["trade"]["id"]
+        open_orders = (await api.get("/trade/open", headers=bearer(token))).json()["orders"]
+        assert [order["id"] for order in open_orders] == [retried.json()["trade"]["id"]]
+        balance = (await api.get("/balance", headers=bearer(token))).json()
+        assert balance["balance"] == 1_000_000 - retried.json()["trade"]["margin"]
+
+        signup = await api.post("/signup", json={"email": "late@example.com", "password": "long-enough"})
+        assert signup.status_code == 201, signup.text
+        signin = await api.post("/signin", json={"email": "late@example.com", "password": "long-enough"})
+        assert signin.status_code == 200 and signin.json()["user"]["balance"] == 1_000_000
+
+
+async def test_engine_down_503_then_reconnects(stack_factory: Callable[..., Stack],
+                                               redis_conn: aioredis.Redis) -> None:
+    stack = stack_factory()
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as root, \
+            httpx.AsyncClient(base_url=f"{stack.base_url}/api/v1", timeout=30) as api:
+        _, token = await new_user(api)
+        stack.engine.kill(signal.SIGKILL)
+        await wait_readiness(root, 503)
+        ready = (await root.get("/readyz")).json()
+        assert ready["checks"]["engine"].startswith("failed") and ready["checks"]["redis"] == "ok"
+
+        entries_before = await redis_conn.xlen(stack.stream_key)
+        for response in (await api.post("/trade/create", headers=bearer(token), json=ORDER),
+                         await api.post("/signup", json={"email": "down@example.com", "password": "long-enough"})):
+            assert response.status_code == 503, response.text
+            assert response.json()["error"]["code"] == "ENGINE_UNAVAILABLE"
+        # refused up front: nothing was queued to run later behind the client's back
+        assert await redis_conn.xlen(stack.stream_key) == entries_before
+        for path in ("/balance", "/trade/open"):
+            response = await api.get(path, headers=bearer(token))
+            assert response.status_code == 503, response.text
+        assert (await api.get("/prices")).status_code == 503
+        assert (await root.get("/healthz")).status_code == 200
+
+        # the same engine (same port, same stream) comes back: the reply stream reconnects by itself
+        assert stack.engine.proc is not None
+        revived = ManagedProcess(stack.engine.args, stack.engine.log_path, env=stack.engine.env).start()
+        stack.engine = revived
+        await asyncio.to_thread(wait_serving, stack.engine_addr, revived)
+        await wait_readiness(root, 200)
+        balance = await api.get("/balance", headers=bearer(token))
+        assert balance.status_code == 200 and balance.json()["balance"] == 1_000_000
+        await feed_engine(redis_conn, stack.stream_key, [BTC])
+        opened = await api.post("/trade/create", headers=bearer(token), json=ORDER)
+        assert opened.status_code == 201, opened.text
