@@ -3,8 +3,9 @@ PostgreSQL and a MongoDB-protocol server.
 
     .venv/bin/python -m bench.engine_pipeline [--commands 20000] [--recovery-entries 100000]
 
-1. Throughput: a producer XADDs (pipelined) a mix of opens, closes and price updates as fast as it can;
-   a gateway-like client receives every reply on StreamReplies. commands/s = commands with a reply /
+1. Throughput: a producer XADDs (pipelined) a mix of opens, closes and price updates as fast as the
+   replies come back, at most one round (2,000 requests) ahead, as a gateway with bounded in-flight
+   requests would; a gateway-like client receives every reply on StreamReplies. commands/s = commands with a reply /
    (last reply - first XADD). Closes are replied to only after their row is committed to PostgreSQL.
 2. Latency at a steady rate below saturation: XADD -> reply on StreamReplies, p50/p99.
 3. Recovery: the engine is stopped (SIGTERM writes a snapshot), N entries are added to the stream, and
@@ -143,6 +144,8 @@ async def throughput(client: aioredis.Redis, stream: str, address: str, commands
             plan.append(_open(user, f"o-{sent}-{user}", gw))
             if user % 10 == 0:
                 plan.append(_price(sent + user))
+        # a gateway has a bounded number of requests in flight; so does this producer (one round ahead)
+        await replies.wait_count(expected - 2 * USERS)
         ids = await _xadd_all(client, stream, plan)
         opens = [i for c, i in zip(plan, ids, strict=True) if c.WhichOneof("body") == "open_position"]
         open_ids = [f"pos-{entry_id}" for entry_id in opens]

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 REPLAY_CHUNK = 5_000
 # XREADGROUP blocks at most this long, so a stop request or a lost lease is noticed quickly
 READ_BLOCK_MS = 200
+LAG_REFRESH_SECONDS = 1.0
 LEAD_RETRY_SECONDS = 1.0
 
 
@@ -88,7 +91,13 @@ class Engine:
     async def close(self) -> None:
         await self.trade_store.close()
         await self.redis.aclose()
-        await asyncio.to_thread(self.snapshots.close)
+        # pymongo's close may wait on an unreachable server; never let that hold the process at exit
+        closer = threading.Thread(target=self.snapshots.close, name="mongo-close", daemon=True)
+        closer.start()
+        for _ in range(100):
+            if not closer.is_alive():
+                return
+            await asyncio.sleep(0.05)
 
     async def run(self) -> None:
         """Standby until the lease is ours, then lead; again after a lost lease, until stopped."""
@@ -248,6 +257,8 @@ class Engine:
             self.metrics.dead_letters.inc(len(dead))
         while entries := await self.stream.read_own_pending(self.settings.read_batch_size):
             await self._process_batch(entries)
+        # the restored and replayed state is long-lived and acyclic: keep the cyclic collector off it
+        gc.freeze()
         log.info("replay done", extra={
             "replayed": replayed, "claimed_from_others": claimed, "last_applied_id": self.last_applied_id,
             "seconds": round(time.monotonic() - started, 3),
@@ -258,6 +269,7 @@ class Engine:
     async def _consume(self) -> None:
         batch_size = self.settings.read_batch_size
         self._next_snapshot_at = time.monotonic() + self.settings.snapshot_interval_seconds
+        next_lag_refresh = 0.0
         while not self._stopping.is_set() and self.lease.held:
             entries = await self.stream.read_new(batch_size, READ_BLOCK_MS)
             if not self.lease.held:
@@ -272,6 +284,9 @@ class Engine:
                     await self.on_serving_changed(True)
             if time.monotonic() >= self._next_snapshot_at and self._snapshot_task is None:
                 self._snapshot_task = asyncio.create_task(self._scheduled_snapshot(), name="snapshot")
+            if time.monotonic() >= next_lag_refresh:
+                await self.stream_figures()
+                next_lag_refresh = time.monotonic() + LAG_REFRESH_SECONDS
 
     async def _process_batch(self, entries: list[Entry]) -> None:
         acks: list[str] = []
