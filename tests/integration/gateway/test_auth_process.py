@@ -1,0 +1,66 @@
+"""Auth behaviour that needs its own gateway process or direct database access: the signup/signin rate
+limit, refusing to start without JWT_SECRET, and signin repairing a user whose engine account is missing."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+import redis.asyncio as aioredis
+
+from gateway.security import hash_password
+from tests.integration.gateway.helpers import bearer
+from tests.integration.gateway.support import Quote, Stack, feed_engine, start_gateway
+from tests.support.net import free_port
+from tests.support.processes import ManagedProcess
+
+
+async def test_auth_rate_limit_429(stack: Stack, artifacts_dir: Path) -> None:
+    gateway, base_url = start_gateway({**stack.env, "ENGINE_ADDR": stack.engine_addr, "AUTH_RATE_LIMIT": "3/minute"},
+                                      artifacts_dir)
+    try:
+        async with httpx.AsyncClient(base_url=f"{base_url}/api/v1", timeout=30) as api:
+            statuses = [(await api.post("/signin", json={"email": "nobody@example.com", "password": "guess-1234"}))
+                        for _ in range(4)]
+            assert [response.status_code for response in statuses[:3]] == [401, 401, 401]
+            limited = statuses[3]
+            assert limited.status_code == 429
+            assert limited.json()["error"]["code"] == "RATE_LIMITED"
+            assert int(limited.headers["retry-after"]) >= 1
+            signup = await api.post("/signup", json={"email": "rate@example.com", "password": "long-enough"})
+            assert signup.status_code == 429
+            # other endpoints are not limited
+            assert (await api.get("/prices")).status_code in (200, 503)
+    finally:
+        gateway.stop()
+
+
+def test_refuses_to_start_without_jwt_secret(stack: Stack, artifacts_dir: Path) -> None:
+    proc = ManagedProcess([sys.executable, "-m", "gateway"], artifacts_dir / "gateway-no-secret.log", env={
+        **stack.env, "ENGINE_ADDR": stack.engine_addr, "GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(free_port()),
+        "JWT_SECRET": "", "DEV_MODE": "false"}).start()
+    assert proc.proc is not None
+    assert proc.proc.wait(timeout=60) == 2
+    assert "JWT_SECRET is required" in proc.output()
+
+
+async def test_signin_creates_a_missing_engine_account(stack: Stack, api: httpx.AsyncClient,
+                                                       redis_conn: aioredis.Redis) -> None:
+    # a user row without an engine account: what a gateway crash between the two halves of signup leaves
+    email = f"orphan-{uuid.uuid4().hex[:8]}@example.com"
+    conn = await asyncpg.connect(stack.env["DATABASE_URL"])
+    try:
+        await conn.execute("INSERT INTO gateway_users (id, email, password_hash) VALUES ($1, $2, $3)",
+                           uuid.uuid4(), email, await hash_password("orphan-pass"))
+    finally:
+        await conn.close()
+    signin = await api.post("/signin", json={"email": email, "password": "orphan-pass"})
+    assert signin.status_code == 200, signin.text
+    assert signin.json()["user"]["balance"] == 1_000_000
+    await feed_engine(redis_conn, stack.stream_key, [Quote("BTC_USDC", buy=1_010_000_000, sell=1_000_000_000)])
+    order = await api.post("/trade/create", headers=bearer(signin.json()["token"]),
+                           json={"asset": "BTC_USDC", "side": "LONG", "quantity": "0.01", "leverage": 10})
+    assert order.status_code == 201, order.text
