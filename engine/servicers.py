@@ -145,7 +145,7 @@ class AdminServicer(admin_service_pb2_grpc.EngineAdminServiceServicer):
             accounts=state.account_count if state else 0,
             open_positions=state.open_position_count if state else 0,
             pending_trade_rows=len(engine.writer.pending),
-            state_hash=state.state_hash() if state else "",
+            state_hash=engine.state_hash() if state else "",
             gateways=engine.hub.gateway_ids,
             commands_applied=engine.commands_applied,
         )

@@ -129,11 +129,13 @@ class StreamLog:
     async def length(self) -> int:
         return int(await self.client.xlen(self.stream_key))
 
-    async def lag_after(self, last_applied_id: str, cap: int = 100_000) -> int:
-        """Entries in the stream after `last_applied_id` (counted up to `cap`)."""
+    async def lag_after(self, last_applied_id: str | None, cap: int = 10_000) -> int:
+        """Entries in the stream after `last_applied_id` (counted up to `cap` when Redis cannot say); with
+        None (a standby), the group's lag: entries the leader has not read yet."""
         info = await self.group_info()
         lag = info.get("lag")
         delivered = _id(info.get("last-delivered-id", b"0-0"))  # type: ignore[arg-type]
-        if isinstance(lag, int) and delivered == last_applied_id:
+        if isinstance(lag, int) and last_applied_id in (None, delivered):
             return lag
-        return len(await self.client.xrange(self.stream_key, min=f"({last_applied_id}", max="+", count=cap))
+        after = last_applied_id or delivered
+        return len(await self.client.xrange(self.stream_key, min=f"({after}", max="+", count=cap))
