@@ -103,3 +103,28 @@ async def test_engine_down_503_then_reconnects(stack_factory: Callable[..., Stac
         await feed_engine(redis_conn, stack.stream_key, [BTC])
         opened = await api.post("/trade/create", headers=bearer(token), json=ORDER)
         assert opened.status_code == 201, opened.text
+
+
+async def test_sigterm_lets_in_flight_requests_finish(stack_factory: Callable[..., Stack],
+                                                      redis_conn: aioredis.Redis) -> None:
+    stack = stack_factory(engine_env={"LEASE_TTL_MS": "20000"}, gateway_env={"ENGINE_REPLY_TIMEOUT_MS": "10000"})
+    async with httpx.AsyncClient(base_url=f"{stack.base_url}/api/v1", timeout=30) as api:
+        _, token = await new_user(api)
+        await feed_engine(redis_conn, stack.stream_key, [BTC])
+        assert stack.engine.proc is not None and stack.gateway.proc is not None
+        entries = await redis_conn.xlen(stack.stream_key)
+        os.killpg(stack.engine.proc.pid, signal.SIGSTOP)
+        try:
+            in_flight = asyncio.create_task(api.post("/trade/create", headers=bearer(token), json=ORDER))
+            for _ in range(1200):  # until its command is on the stream: the request is now waiting for the reply
+                if await redis_conn.xlen(stack.stream_key) > entries:
+                    break
+                await asyncio.sleep(0.05)
+            os.killpg(stack.gateway.proc.pid, signal.SIGTERM)
+        finally:
+            os.killpg(stack.engine.proc.pid, signal.SIGCONT)
+        response = await in_flight
+        assert response.status_code == 201, response.text
+        # uvicorn re-raises SIGTERM after its graceful shutdown, so the exit status is the signal's
+        assert await asyncio.to_thread(stack.gateway.proc.wait, 30) == -signal.SIGTERM
+        assert "Application shutdown complete" in stack.gateway.output()
