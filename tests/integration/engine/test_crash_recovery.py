@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pymongo
 import redis.asyncio as aioredis
 from exness.engine.v1 import commands_pb2
 
 from engine.config import EngineSettings
+from engine.stream import entry_key
 from tests.integration.engine.support import (
     Producer,
     ReplyClient,
@@ -190,5 +192,16 @@ async def test_sigkill_at_random_points_loses_nothing(
 
         dead = await redis_client.xrange(env["DEAD_LETTER_STREAM"])
         assert sorted(fields[b"source_id"].decode() for _, fields in dead) == sorted(script.garbage_ids)
+
+        # the stream was trimmed, but never below the oldest snapshot kept
+        client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(env["MONGODB_URL"])
+        try:
+            kept = [m["last_applied_id"] for m in client[env["MONGODB_DATABASE"]]["snapshots"].find()]
+        finally:
+            client.close()
+        first_id = (await redis_client.xrange(env["STREAM_KEY"], count=1))[0][0].decode()
+        assert len(kept) == 2
+        assert entry_key(first_id) >= min(entry_key(k) for k in kept)
+        assert await redis_client.xlen(env["STREAM_KEY"]) < producer.entries
     finally:
         proc.stop()

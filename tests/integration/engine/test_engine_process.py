@@ -8,6 +8,8 @@ from pathlib import Path
 
 import asyncpg
 import grpc
+import httpx
+import pymongo
 import pytest
 import redis.asyncio as aioredis
 from exness.engine.v1 import commands_pb2, engine_service_pb2, engine_service_pb2_grpc
@@ -23,6 +25,7 @@ from tests.integration.engine.support import (
     status,
     wait_applied,
 )
+from tests.support import engine_process
 from tests.support.engine_process import start_engine
 from tests.support.grpc_reflection_client import call_unary, list_services
 
@@ -136,7 +139,8 @@ async def test_closed_trades_pagination(
 async def test_operator_view_through_reflection(
     engine_env: dict[str, str], engine_settings: EngineSettings, redis_client: aioredis.Redis, artifacts_dir: Path
 ) -> None:
-    proc, address = start_engine(engine_env, artifacts_dir)
+    env = engine_process.engine_env(engine_env)
+    proc, address = start_engine(env, artifacts_dir)
     producer = Producer(redis_client, engine_env["STREAM_KEY"], engine_settings)
     try:
         assert list_services(address) == [
@@ -169,6 +173,11 @@ async def test_operator_view_through_reflection(
         with pytest.raises(grpc.RpcError) as no_key:
             call_unary(address, "exness.engine.v1.EngineAdminService/LookupAccount", {})
         assert no_key.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        async with httpx.AsyncClient() as http:
+            metrics = (await http.get(f"http://127.0.0.1:{env['ENGINE_METRICS_PORT']}/metrics")).text
+        assert 'engine_commands_applied_total{type="open_position"} 1.0' in metrics
+        assert "engine_leader 1.0" in metrics
+        assert "engine_snapshot_age_seconds" in metrics and "engine_stream_lag" in metrics
     finally:
         proc.stop()
 
@@ -201,5 +210,40 @@ async def test_garbage_entries_are_dead_lettered(
         assert current.state_hash == producer.reference.state_hash()
         pending = await redis_client.xpending(engine_env["STREAM_KEY"], "engine")
         assert pending["pending"] == 0
+    finally:
+        proc.stop()
+
+
+async def test_corrupt_snapshots_fall_back_to_an_older_one(
+    engine_env: dict[str, str], engine_settings: EngineSettings, redis_client: aioredis.Redis, artifacts_dir: Path
+) -> None:
+    env = {**engine_env, "SNAPSHOT_INTERVAL_SECONDS": "3600"}
+    proc, address = start_engine(env, artifacts_dir)
+    producer = Producer(redis_client, env["STREAM_KEY"], engine_settings)
+    try:
+        for round_ in range(3):
+            await producer.send(create_account(f"c{round_}", f"c{round_}@example.com"))
+            await producer.send(price_update({"BTC_USDC": BTC}))
+            await producer.send(open_position(f"c{round_}", "BTC_USDC", "LONG", 100_000, 3))
+            await wait_applied(address, producer.last_id)
+            call_unary(address, "exness.engine.v1.EngineAdminService/TakeSnapshot")
+        await producer.send(create_account("last", "last@example.com"))
+        assert proc.stop() == 0  # writes a fourth snapshot; three are kept
+        client: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(env["MONGODB_URL"])
+        try:
+            database = client[env["MONGODB_DATABASE"]]
+            manifests = list(database["snapshots"].find().sort("last_applied_ms", -1))
+            assert len(manifests) == 3
+            # damage the two newest: one chunk rewritten, one chunk missing
+            database["snapshot_chunks"].update_one({"snapshot_id": manifests[0]["snapshot_id"]},
+                                                   {"$set": {"data": b"rot"}})  # fmt: skip
+            database["snapshot_chunks"].delete_many({"snapshot_id": manifests[1]["snapshot_id"]})
+        finally:
+            client.close()
+        proc, address = start_engine(env, artifacts_dir)
+        restarted = await wait_applied(address, producer.last_id)
+        assert restarted.state_hash == producer.reference.state_hash()
+        assert proc.output().count("snapshot is corrupt") == 2
+        assert manifests[2]["snapshot_id"] in proc.output()
     finally:
         proc.stop()
