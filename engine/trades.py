@@ -155,26 +155,28 @@ class TradeWriter:
             self._wakeup.set()
 
     async def run(self) -> None:
-        """Commit pending rows whenever there are some; retry with backoff while PostgreSQL fails."""
+        """Migrate the schema at once (the leader's start-up), then commit pending rows whenever there are
+        some; retry with backoff while PostgreSQL fails, without ever holding up the trading loop."""
         delay = RETRY_MIN_SECONDS
         while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self.pending:
-                try:
-                    await self.flush_once()
-                    delay = RETRY_MIN_SECONDS
-                except Exception as exc:  # any database failure: keep the rows, try again later
-                    self.metrics.trade_commit_failures.inc()
-                    log.warning("closed-trade commit failed; rows kept, retrying",
-                                extra={"pending_rows": len(self.pending), "retry_in_s": delay, "error": repr(exc)})
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, RETRY_MAX_SECONDS)
+            if self.schema_ready and not self.pending:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+            try:
+                await self.flush_once()
+                delay = RETRY_MIN_SECONDS
+            except Exception as exc:  # any database failure: keep the rows, try again later
+                self.metrics.trade_commit_failures.inc()
+                log.warning("closed-trade commit failed; rows kept, retrying",
+                            extra={"pending_rows": len(self.pending), "retry_in_s": delay, "error": repr(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
 
     async def flush_once(self) -> None:
         if not self.schema_ready:
             await asyncio.to_thread(upgrade_schema, self.store.database_url)
             self.schema_ready = True
+            log.info("closed-trade schema is at head", extra={"version_table": VERSION_TABLE})
         rows = list(self.pending.values())[:MAX_ROWS_PER_COMMIT]
         if not rows:
             return

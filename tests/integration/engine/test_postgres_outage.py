@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import urllib.parse
+import uuid
 from pathlib import Path
 
 import asyncpg
+import grpc
+import pytest
 import redis.asyncio as aioredis
+from exness.engine.v1 import engine_service_pb2, engine_service_pb2_grpc
 
 from engine.config import EngineSettings
 from tests.integration.engine.support import (
@@ -90,6 +94,11 @@ async def test_postgres_outage_loses_nothing(
                                                idempotency_key="close-d-key"))  # fmt: skip
             await producer.send(price_update({"BTC_USDC": CRASH}))
             await _pending_rows(address, 2)
+            async with grpc.aio.insecure_channel(address) as channel:
+                stub = engine_service_pb2_grpc.EngineServiceStub(channel)
+                with pytest.raises(grpc.aio.AioRpcError) as history:
+                    await stub.ListClosedTrades(engine_service_pb2.ListClosedTradesRequest(user_id="pg1"))
+                assert history.value.code() == grpc.StatusCode.UNAVAILABLE
             call_unary(address, "exness.engine.v1.EngineAdminService/TakeSnapshot")
             proc.kill()
             proc = ManagedProcess(proc.args, proc.log_path, env=env).start()
@@ -113,3 +122,34 @@ async def test_postgres_outage_loses_nothing(
     finally:
         proc.stop()
         proxy.close()
+
+
+async def test_schema_is_migrated_when_the_engine_starts(
+    engine_env: dict[str, str], postgres_url: str, artifacts_dir: Path
+) -> None:
+    database = f"engine_schema_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(postgres_url)
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    fresh_url = postgres_url.rsplit("/", 1)[0] + f"/{database}"
+    proc, address = start_engine({**engine_env, "DATABASE_URL": fresh_url}, artifacts_dir)
+    try:
+        # before any trade is closed, the history answers (empty) instead of failing on a missing table
+        for _ in range(200):
+            conn = await asyncpg.connect(fresh_url)
+            try:
+                exists = await conn.fetchval("SELECT to_regclass('alembic_version_engine') IS NOT NULL")
+                version = await conn.fetchval("SELECT version_num FROM alembic_version_engine") if exists else None
+            finally:
+                await conn.close()
+            if version:
+                break
+            await asyncio.sleep(0.05)
+        assert version == "0001"
+        async with grpc.aio.insecure_channel(address) as channel:
+            stub = engine_service_pb2_grpc.EngineServiceStub(channel)
+            page = await stub.ListClosedTrades(engine_service_pb2.ListClosedTradesRequest(user_id="nobody"))
+        assert list(page.trades) == [] and page.next_page_token == ""
+    finally:
+        proc.stop()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.close()
