@@ -9,7 +9,6 @@ stops."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -57,16 +56,15 @@ class AutoFeed:
                                      f"LIVE FEED UNAVAILABLE ({status.last_error}): publishing SIMULATED prices")
                 elif self.in_fallback and status.priced and sim_task is not None:
                     sim_task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await sim_task
+                    # asyncio.wait, not a suppressed await: our own cancellation must still get through
+                    await asyncio.wait([sim_task])
                     sim_task = None
                     self._switch(self.live.source, "live feed is back: publishing live prices again")
         finally:
-            for task in (live_task, sim_task):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+            children = [task for task in (live_task, sim_task) if task is not None]
+            for task in children:
+                task.cancel()
+            await asyncio.wait(children)
 
     def _switch(self, source: str, why: str) -> None:
         previous, self.active = self.active, source

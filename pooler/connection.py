@@ -188,7 +188,10 @@ class LiveFeed:
             if session.pending and not session.warned_silent:
                 deadline = min(deadline, session.opened_at + timing.subscribe_timeout)
             try:
-                raw = await asyncio.wait_for(ws.recv(), timeout=max(0.0, deadline - now))
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that lands
+                # together with a frame, and the feed would then never stop
+                async with asyncio.timeout(max(0.0, deadline - now)):
+                    raw = await ws.recv()
             except TimeoutError:
                 now = time.monotonic()
                 if now - last_frame >= timing.watchdog:

@@ -45,7 +45,8 @@ class HealthServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            status, content_type, body = await asyncio.wait_for(self._respond(reader), timeout=10)
+            async with asyncio.timeout(10):
+                status, content_type, body = await self._respond(reader)
         except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, ConnectionError):
             status, content_type, body = 400, "text/plain", b"bad request\n"
         try:

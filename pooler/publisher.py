@@ -70,7 +70,8 @@ class Publisher:
                 next_tick = now
             else:
                 try:
-                    await asyncio.wait_for(stop.wait(), timeout=next_tick - now)
+                    async with asyncio.timeout(next_tick - now):
+                        await stop.wait()
                     return
                 except TimeoutError:
                     pass
