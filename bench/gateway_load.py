@@ -41,6 +41,12 @@ BTC = Quote("BTC_USDC", buy=1_010_000_000, sell=1_000_000_000)
 ORDER = {"asset": "BTC_USDC", "side": "LONG", "quantity": "0.001", "leverage": 100}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to split the machine's work between processes."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -131,10 +137,14 @@ async def main_async(args: argparse.Namespace) -> None:
             headers = await asyncio.gather(*(signup(index) for index in range(users)))
 
         rows = []
+        cpu_rows = []
         for concurrency in levels:
             total = max(args.orders_per_level, concurrency * 10)
+            before = [cpu_seconds(proc.proc.pid) for proc in (gateway, engine)] + [time.process_time()]  # type: ignore[union-attr]
             rate, latencies, failures = await run_level(f"{base_url}/api/v1/trade/create", headers, ORDER,
                                                         concurrency, total)
+            after = [cpu_seconds(proc.proc.pid) for proc in (gateway, engine)] + [time.process_time()]  # type: ignore[union-attr]
+            cpu_rows.append((concurrency, *((b - a) / total * 1000 for a, b in zip(before, after, strict=True))))
             ceiling_rate, ceiling_latencies, _ = await run_level(
                 f"http://127.0.0.1:{ceiling_port}/echo", headers, ORDER, concurrency, total)
             rows.append((concurrency, total, failures, rate, percentile(latencies, 0.5), percentile(latencies, 0.99),
@@ -150,8 +160,13 @@ async def main_async(args: argparse.Namespace) -> None:
             print(f"| {concurrency} | {total} ({failures} failed) | {rate:,.0f} | {p50 * 1000:.2f} ms | "
                   f"{p99 * 1000:.2f} ms | {c_rate:,.0f} | {c_p50 * 1000:.2f} ms | {c_p99 * 1000:.2f} ms | "
                   f"{rate / c_rate:.0%} |")
-        print(f"(mean create-order latency over all levels: "
-              f"{statistics.fmean(r[4] for r in rows) * 1000:.2f} ms p50)")
+        print()
+        print("| clients | gateway CPU per order | engine CPU per order | client CPU per order |")
+        print("|---|---|---|---|")
+        for concurrency, gateway_ms, engine_ms, client_ms in cpu_rows:
+            print(f"| {concurrency} | {gateway_ms:.2f} ms | {engine_ms:.2f} ms | {client_ms:.2f} ms |")
+        print(f"(mean create-order p50 over the levels: {statistics.fmean(r[4] for r in rows) * 1000:.2f} ms; "
+              f"{os.cpu_count()} cores shared by every process)")
     finally:
         stop_feed.set()
         if feeder:

@@ -21,7 +21,11 @@ from gateway.security import bearer_token, user_id_from_token
 _bearer = HTTPBearer(auto_error=False, description="JWT from /signup or /signin")
 
 
-def get_context(connection: HTTPConnection) -> GatewayContext:
+# Every dependency is `async def`: FastAPI runs a plain `def` dependency in a worker thread, a hop per
+# dependency per request that costs more than the dependency itself.
+
+
+async def get_context(connection: HTTPConnection) -> GatewayContext:
     context: GatewayContext = connection.app.state.context
     return context
 
@@ -37,7 +41,7 @@ async def get_session(context: ContextDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def current_user_id(context: ContextDep, request: Request,
+async def current_user_id(context: ContextDep, request: Request,
                     _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> uuid.UUID:
     token = bearer_token(request.headers.get("authorization"))
     return user_id_from_token(token, context.settings.signing_secret)
@@ -46,7 +50,7 @@ def current_user_id(context: ContextDep, request: Request,
 CurrentUserId = Annotated[uuid.UUID, Depends(current_user_id)]
 
 
-def idempotency_key(
+async def idempotency_key(
     key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128, pattern=r"^[\x21-\x7e]+$",
                                       description="retrying with the same key returns the original outcome "
                                                   "and never executes twice (per user)")] = None,
@@ -57,7 +61,7 @@ def idempotency_key(
 IdempotencyKey = Annotated[str, Depends(idempotency_key)]
 
 
-def auth_rate_limit(context: ContextDep, request: Request) -> None:
+async def auth_rate_limit(context: ContextDep, request: Request) -> None:
     if context.auth_limiter is None:
         return
     client = request.client.host if request.client else "unknown"
