@@ -12,6 +12,7 @@ from exness.engine.v1 import commands_pb2
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,12 @@ async def _http_error_handler(_: Request, exc: Exception) -> JSONResponse:
                         headers=getattr(exc, "headers", None))
 
 
+async def _database_down_handler(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable", extra={"path": request.url.path, "error": str(exc)[:300]})
+    return JSONResponse({"error": {"code": "DATABASE_UNAVAILABLE", "message": "the user database is unavailable"}},
+                        status_code=503)
+
+
 async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", extra={"path": request.url.path}, exc_info=exc)
     return JSONResponse({"error": {"code": "INTERNAL_ERROR", "message": "internal error"}}, status_code=500)
@@ -163,4 +170,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
+    # driver-level failures (connection refused or lost, server shutting down), not programming errors
+    app.add_exception_handler(DBAPIError, _database_down_handler)
+    app.add_exception_handler(OSError, _database_down_handler)
     app.add_exception_handler(Exception, _unexpected_handler)

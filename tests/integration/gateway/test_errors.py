@@ -152,6 +152,12 @@ async def test_business_rejections(api: httpx.AsyncClient, trader: dict[str, str
                  422, "SLIPPAGE_EXCEEDED")
     assert_error(await api.post("/trade/create", headers=trader, json={**ORDER, "stopLoss": "100500"}),
                  422, "INVALID_STOP_LOSS")
+    assert_error(await api.post("/trade/create", headers=trader, json={**ORDER, "takeProfit": "99000"}),
+                 422, "INVALID_TAKE_PROFIT")
+    assert_error(await api.post("/trade/create", headers=trader, json={**ORDER, "quantity": "0.000001"}),
+                 422, "INVALID_QUANTITY")  # finer than BTC's step of 0.00001
+    assert_error(await api.post("/trade/create", headers=trader, json={**ORDER, "leverage": 101}),
+                 422, "INVALID_LEVERAGE")  # above MAX_LEVERAGE
     # ETH never gets a quote in this module
     assert_error(await api.post("/trade/create", headers=trader, json={**ORDER, "asset": "ETH_USDC"}),
                  503, "PRICE_UNAVAILABLE")

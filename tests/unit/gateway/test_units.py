@@ -255,3 +255,36 @@ async def test_slow_subscriber_is_conflated_and_never_blocks_others() -> None:
     hub.remove(fast)
     hub.remove(slow)
     await asyncio.gather(*tasks)
+
+
+async def test_database_failures_are_503() -> None:
+    from fastapi import FastAPI
+    from httpx import ASGITransport, AsyncClient
+    from sqlalchemy.exc import OperationalError
+
+    from gateway.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/refused")
+    async def refused() -> None:
+        raise ConnectionRefusedError(111, "Connect call failed")
+
+    @app.get("/lost")
+    async def lost() -> None:
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    @app.get("/bug")
+    async def bug() -> None:
+        raise KeyError("oops")
+
+    async with AsyncClient(transport=ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t") as client:
+        for path in ("/refused", "/lost"):
+            response = await client.get(path)
+            assert response.status_code == 503
+            assert response.json() == {"error": {"code": "DATABASE_UNAVAILABLE",
+                                                 "message": "the user database is unavailable"}}
+        response = await client.get("/bug")
+        assert response.status_code == 500
+        assert response.json()["error"]["code"] == "INTERNAL_ERROR"
