@@ -3,6 +3,7 @@ GET /trade/open and /trade/closed (gRPC reads)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from exness.engine.v1 import commands_pb2, engine_service_pb2
@@ -22,6 +23,8 @@ from gateway.schemas import (
     TradeOut,
 )
 from gateway.translate import close_position_command, closed_trade_out, open_position_command, trade_out
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/trade", tags=["trade"], route_class=ExactJsonRoute)
 
@@ -55,8 +58,13 @@ async def create_order(body: CreateOrderRequest, user_id: CurrentUserId, key: Id
     tradeOpeningPrice) are in dollars and may not have more decimals than the asset's price scale."""
     command = open_position_command(body, context.asset_specs, user_id, key)
     position = _expect(await context.engine.submit(command), "position_opened").position_opened.position
-    # value it at the engine's current price (the reply carries the fill, not the mark)
-    views = [view for view in await _positions(context, str(user_id)) if view.position.id == position.id]
+    # value it at the engine's current price (the reply carries the fill, not the mark); the order is
+    # placed whatever this read does, so a failed read leaves currentPrice/pnl null instead of failing
+    try:
+        views = [view for view in await _positions(context, str(user_id)) if view.position.id == position.id]
+    except ApiError as exc:
+        log.warning("could not value a new position", extra={"position_id": position.id, "error": exc.code})
+        views = []
     trade = _view_out(views[0]) if views else trade_out(position, None, None)
     return CreateOrderResponse(trade=trade)
 
