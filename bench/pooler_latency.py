@@ -83,10 +83,12 @@ async def _run(redis_url: str, frames: int, interval_ms: int, mean_gap_ms: float
                 raise RuntimeError("the pooler did not subscribe")
             await asyncio.sleep(0.05)
 
+        finished = asyncio.Event()
+
         async def read() -> None:
-            last_id = "$"
-            while True:
-                reply = await redis.xread({stream: last_id}, block=1000, count=100)
+            last_id = "0-0"  # the stream is new: read it from the start
+            while not finished.is_set():
+                reply = await redis.xread({stream: last_id}, block=200, count=100)
                 now = time.time()
                 for _, entries in reply:
                     for entry_id, fields in entries:
@@ -102,7 +104,8 @@ async def _run(redis_url: str, frames: int, interval_ms: int, mean_gap_ms: float
             await fake.publish_top(Top("BTC_USDC", bid, bid + TICK, Decimal("0.5"), Decimal("0.5")))
             await asyncio.sleep(rng.expovariate(1000 / mean_gap_ms))
         await asyncio.sleep(max(0.5, 3 * interval_ms / 1000))
-        reader.cancel()
+        finished.set()
+        await reader
         metrics = await asyncio.to_thread(_get, f"http://127.0.0.1:{http_port}/metrics")
     finally:
         os.killpg(pooler.pid, signal.SIGTERM)
