@@ -8,12 +8,14 @@ import asyncio
 import os
 import signal
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import redis.asyncio as aioredis
 
+from tests.integration.engine.tcp_proxy import TcpProxy
 from tests.integration.gateway.helpers import bearer, new_user
-from tests.integration.gateway.support import Quote, Stack, feed_engine
+from tests.integration.gateway.support import Quote, Stack, feed_engine, start_gateway
 from tests.support.engine_process import wait_serving
 from tests.support.processes import ManagedProcess
 
@@ -128,3 +130,52 @@ async def test_sigterm_lets_in_flight_requests_finish(stack_factory: Callable[..
         # uvicorn re-raises SIGTERM after its graceful shutdown, so the exit status is the signal's
         assert await asyncio.to_thread(stack.gateway.proc.wait, 30) == -signal.SIGTERM
         assert "Application shutdown complete" in stack.gateway.output()
+
+
+async def test_reply_stream_cut_while_a_request_waits(stack_factory: Callable[..., Stack],
+                                                      redis_conn: aioredis.Redis, artifacts_dir: Path) -> None:
+    """The gRPC connection to the engine is cut (a proxy resets it) while an order waits for its reply:
+    the request ends with its reply or a clean 504 carrying the request id, new writes are refused until
+    the stream is back, and the retry with the same key finds the order executed exactly once."""
+    stack = stack_factory(engine_env={"LEASE_TTL_MS": "20000"})
+    host, port = stack.engine_addr.split(":")
+    proxy = TcpProxy(host, int(port))
+    proxy.up()
+    gateway, base_url = start_gateway({**stack.env, "ENGINE_ADDR": f"127.0.0.1:{proxy.port}",
+                                       "ENGINE_REPLY_TIMEOUT_MS": "3000"}, artifacts_dir)
+    try:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as root, \
+                httpx.AsyncClient(base_url=f"{base_url}/api/v1", timeout=30) as api:
+            _, token = await new_user(api)
+            auth = {**bearer(token), "Idempotency-Key": "cut-1"}
+            await feed_engine(redis_conn, stack.stream_key, [BTC])
+            assert stack.engine.proc is not None
+            entries = await redis_conn.xlen(stack.stream_key)
+            os.killpg(stack.engine.proc.pid, signal.SIGSTOP)
+            try:
+                waiting = asyncio.create_task(api.post("/trade/create", headers=auth, json=ORDER))
+                for _ in range(1200):
+                    if await redis_conn.xlen(stack.stream_key) > entries:
+                        break
+                    await asyncio.sleep(0.05)
+                await asyncio.to_thread(proxy.down)
+                await wait_readiness(root, 503)
+                refused = await api.post("/trade/create", headers=bearer(token), json=ORDER)
+                assert refused.status_code == 503 and refused.json()["error"]["code"] == "ENGINE_UNAVAILABLE"
+                await asyncio.to_thread(proxy.up)
+            finally:
+                os.killpg(stack.engine.proc.pid, signal.SIGCONT)
+            outcome = await waiting
+            assert outcome.status_code in (201, 504), outcome.text
+            if outcome.status_code == 504:
+                assert outcome.json()["error"]["requestId"]
+            await wait_readiness(root, 200)
+            retried = await api.post("/trade/create", headers=auth, json=ORDER)
+            assert retried.status_code == 201, retried.text
+            if outcome.status_code == 201:
+                assert outcome.json()["trade"]["id"] == retried.json()["trade"]["id"]
+            orders = (await api.get("/trade/open", headers=bearer(token))).json()["orders"]
+            assert [order["id"] for order in orders] == [retried.json()["trade"]["id"]]
+    finally:
+        gateway.stop()
+        proxy.close()
