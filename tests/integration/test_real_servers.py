@@ -15,15 +15,15 @@ async def test_redis_streams_work(redis_client: aioredis.Redis, key_prefix: str)
     assert entries[0][1] == [(first, {b"type": b"PRICE_UPDATE", b"payload": b"\x00\x01"})]
 
 
-async def test_postgres_session_database_is_fresh_and_writable(postgres_url: str) -> None:
+async def test_postgres_session_database_is_ours_and_writable(postgres_url: str) -> None:
     conn = await asyncpg.connect(postgres_url)
     try:
-        assert await conn.fetchval("select current_database()") == postgres_url.rsplit("/", 1)[1]
-        tables = await conn.fetchval("select count(*) from information_schema.tables where table_schema='public'")
-        assert tables == 0
-        await conn.execute("create temp table probe (n int)")
-        await conn.execute("insert into probe values (42)")
-        assert await conn.fetchval("select n from probe") == 42
+        name = await conn.fetchval("select current_database()")
+        assert name == postgres_url.rsplit("/", 1)[1] and name.startswith("exness_test_")
+        await conn.execute("create table fixture_probe (n int)")
+        await conn.execute("insert into fixture_probe values (42)")
+        assert await conn.fetchval("select n from fixture_probe") == 42
+        await conn.execute("drop table fixture_probe")
     finally:
         await conn.close()
 
