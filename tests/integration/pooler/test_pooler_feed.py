@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from mesh.codec import decode_price_update
 from pooler.fake_backpack import FakeBackpack, ScriptStep
 from pooler.pricepath import Top
-from tests.integration.pooler.conftest import (
+from tests.integration.pooler.helpers import (
     EXPECTED,
     SCRIPT,
     http_get,

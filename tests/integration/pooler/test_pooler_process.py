@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from pooler.fake_backpack import FakeBackpack
-from tests.integration.pooler.conftest import EXPECTED, SCRIPT, http_get, quotes_of, stream_updates, wait_until
+from tests.integration.pooler.helpers import EXPECTED, SCRIPT, http_get, quotes_of, stream_updates, wait_until
 from tests.support.net import free_port, wait_listening
 from tests.support.processes import ManagedProcess
 
