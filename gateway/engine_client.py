@@ -87,6 +87,9 @@ class EngineClient:
                 log.warning("reply stream ended by the engine")
             except grpc.aio.AioRpcError as exc:
                 log.warning("reply stream failed", extra={"grpc_code": str(exc.code()), "details": exc.details()})
+            except Exception:
+                # never let the one reply stream die for good: log it and reconnect like any other failure
+                log.exception("reply stream broke unexpectedly")
             finally:
                 self._call = None
                 metrics.REPLY_STREAM_UP.set(0)
