@@ -17,6 +17,7 @@ REPLY_STREAM_UP = Gauge("gateway_reply_stream_up", "1 while the StreamReplies ca
 REPLY_STREAM_RECONNECTS = Counter("gateway_reply_stream_reconnects_total", "StreamReplies calls that ended")
 WS_CLIENTS = Gauge("gateway_ws_clients", "Open price WebSocket connections")
 WS_CONFLATED = Counter("gateway_ws_conflated_total", "Price messages merged into a newer one for a slow client")
+PRICE_SUBSCRIPTION_UP = Gauge("gateway_price_subscription_up", "1 while subscribed to the price channel")
 PRICE_MESSAGES = Counter("gateway_price_messages_total", "Price updates received from pub/sub")
 RATE_LIMITED = Counter("gateway_rate_limited_total", "Requests refused by the auth rate limit", ["route"])
 

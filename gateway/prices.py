@@ -67,7 +67,6 @@ class PriceHub:
         # the newest quote of every symbol, sent to a client as soon as it connects
         self.latest: dict[str, dict[str, int]] = {}
         self._task: asyncio.Task[None] | None = None
-        self.subscribed = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="price-hub")
@@ -114,15 +113,17 @@ class PriceHub:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._channel)
-                self.subscribed.set()
+                metrics.PRICE_SUBSCRIPTION_UP.set(1)
                 backoff = RECONNECT_MIN_SECONDS
                 async for message in pubsub.listen():
                     if message["type"] == "message":
                         self.publish_local(message["data"])
             except (RedisError, OSError) as exc:
-                self.subscribed.clear()
                 log.warning("price subscription lost", extra={"error": str(exc)})
+            except Exception:
+                log.exception("price subscription broke unexpectedly")
             finally:
+                metrics.PRICE_SUBSCRIPTION_UP.set(0)
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
             await asyncio.sleep(backoff)
