@@ -17,6 +17,13 @@ export ENGINE_ADDR=${ENGINE_ADDR:-127.0.0.1:$ENGINE_GRPC_PORT}
 export POOLER_HTTP_PORT=${POOLER_HTTP_PORT:-9102}
 export ENGINE_METRICS_PORT=${ENGINE_METRICS_PORT:-9101}
 export FEED=${FEED:-auto}
+# FEED=fake: run the local fake Backpack server (pooler/fake_backpack) too, and point the pooler at it
+export FAKE_BACKPACK_PORT=${FAKE_BACKPACK_PORT:-9103}
+processes="pooler engine gateway"
+if [ "$FEED" = fake ]; then
+  export BACKPACK_WS_URL=${BACKPACK_WS_URL:-ws://127.0.0.1:$FAKE_BACKPACK_PORT}
+  processes="fake $processes"
+fi
 export LOG_FORMAT=${LOG_FORMAT:-text}
 export ENGINE_INSTANCE_NAME=${ENGINE_INSTANCE_NAME:-engine-local}
 export GATEWAY_ID=${GATEWAY_ID:-gateway-local}
@@ -41,7 +48,8 @@ cat <<MSG
 
 MSG
 status=0
-.venv/bin/honcho --procfile Procfile start || status=$?
+# shellcheck disable=SC2086
+.venv/bin/honcho --procfile Procfile start $processes || status=$?
 # Ctrl-C (honcho's 130) is the normal way to stop the platform, not a failure
 [ "$status" = 130 ] && status=0
 exit "$status"
