@@ -52,6 +52,7 @@ class BodySizeLimitMiddleware:
                 return
         chunks: list[bytes] = []
         size = 0
+        replay_done: Message | None
         while True:
             message = await receive()
             if message["type"] != "http.request":

@@ -5,8 +5,8 @@ OpenAPI description, and the lifespan that connects PostgreSQL (migrating to hea
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -42,7 +42,7 @@ Leveraged crypto CFD trading (BTC_USDC, ETH_USDC, SOL_USDC against USD).
 """
 
 
-def _lifespan(settings: GatewaySettings):  # type: ignore[no-untyped-def]
+def _lifespan(settings: GatewaySettings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await db.upgrade_to_head(settings.async_database_url)

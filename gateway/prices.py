@@ -125,6 +125,6 @@ class PriceHub:
             finally:
                 metrics.PRICE_SUBSCRIPTION_UP.set(0)
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, RECONNECT_MAX_SECONDS)

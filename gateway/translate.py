@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
+from typing import Literal
 
 from exness.common.v1 import trading_pb2
 from exness.engine.v1 import commands_pb2
@@ -15,8 +16,13 @@ from gateway.errors import ApiError
 from gateway.schemas import ClosedTradeOut, CreateOrderRequest, QuoteOut, TradeOut
 from mesh.assets import QUANTITY_DECIMALS, AssetSpec, UnitError, scale_exact, unscale
 
-SIDES = {"LONG": trading_pb2.SIDE_LONG, "SHORT": trading_pb2.SIDE_SHORT}
-SIDE_NAMES = {value: name for name, value in SIDES.items()}
+SideName = Literal["LONG", "SHORT"]
+ReasonName = Literal["MANUAL", "STOP_LOSS", "TAKE_PROFIT", "LIQUIDATION", "UNSPECIFIED"]
+SIDES: dict[SideName, int] = {"LONG": trading_pb2.SIDE_LONG, "SHORT": trading_pb2.SIDE_SHORT}
+SIDE_NAMES: dict[int, SideName] = {value: name for name, value in SIDES.items()}
+REASON_NAMES: dict[int, ReasonName] = {
+    trading_pb2.CLOSE_REASON_MANUAL: "MANUAL", trading_pb2.CLOSE_REASON_STOP_LOSS: "STOP_LOSS",
+    trading_pb2.CLOSE_REASON_TAKE_PROFIT: "TAKE_PROFIT", trading_pb2.CLOSE_REASON_LIQUIDATION: "LIQUIDATION"}
 INT64_MAX = 2**63 - 1
 UINT32_MAX = 2**32 - 1
 # slippage percent -> basis points: 1% = 100 bps, so two decimals of a percent is the finest step
@@ -103,15 +109,14 @@ def trade_out(position: trading_pb2.Position, current_price: int | None, pnl_cen
 
 
 def closed_trade_out(trade: trading_pb2.ClosedTrade) -> ClosedTradeOut:
-    reason = trading_pb2.CloseReason.Name(trade.reason).removeprefix("CLOSE_REASON_") \
-        if trade.reason in trading_pb2.CloseReason.values() else "UNSPECIFIED"
     return ClosedTradeOut(
         id=trade.id, asset=trade.asset, side=SIDE_NAMES.get(trade.side, "LONG"),
         quantity=quantity_text(trade.quantity), leverage=trade.leverage, entryPrice=trade.entry_price,
         closePrice=trade.close_price, margin=trade.margin_cents, pnl=trade.pnl_cents, credited=trade.credited_cents,
-        decimal=trade.decimal, reason=reason, liquidationPrice=trade.liquidation_price,
-        stopLoss=trade.stop_loss or None, takeProfit=trade.take_profit or None,
-        openedAt=timestamp(trade.opened_at_ms), closedAt=timestamp(trade.closed_at_ms))
+        decimal=trade.decimal, reason=REASON_NAMES.get(trade.reason, "UNSPECIFIED"),
+        liquidationPrice=trade.liquidation_price, stopLoss=trade.stop_loss or None,
+        takeProfit=trade.take_profit or None, openedAt=timestamp(trade.opened_at_ms),
+        closedAt=timestamp(trade.closed_at_ms))
 
 
 def quote_out(quote: market_pb2.Quote, fallback_ms: int) -> QuoteOut:

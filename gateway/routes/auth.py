@@ -31,7 +31,7 @@ async def create_engine_account(context: GatewayContext, user: db.User) -> int:
         raise rejection_error(reply.rejection)
     if reply.WhichOneof("result") != "account_created":
         raise ApiError(502, "ENGINE_ERROR", "unexpected reply to CreateAccount")
-    return reply.account_created.account.balance_cents
+    return int(reply.account_created.account.balance_cents)
 
 
 async def engine_balance(context: GatewayContext, user: db.User) -> int:
@@ -45,7 +45,7 @@ async def engine_balance(context: GatewayContext, user: db.User) -> int:
             raise
         log.warning("user has no engine account; creating it", extra={"user_id": str(user.id)})
         return await create_engine_account(context, user)
-    return response.account.balance_cents
+    return int(response.account.balance_cents)
 
 
 def _auth_response(context: GatewayContext, user: db.User, balance: int) -> AuthResponse:
