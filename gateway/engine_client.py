@@ -31,14 +31,18 @@ HEALTHY_CALL_SECONDS = 10.0
 # The engine sends no response headers until its first reply, so "the engine has registered our stream"
 # cannot be observed; a call that has stayed up this long is trusted to be registered.
 STREAM_SETTLE_SECONDS = 0.2
+# Commands awaiting a reply, at most: the engine queues at most 10,000 replies per gateway and drops the
+# rest, so beyond this the gateway answers 503 at once instead of sending work whose reply would be lost.
+MAX_IN_FLIGHT = 5_000
 
 ResponseT = TypeVar("ResponseT")
 
 
 class EngineClient:
     def __init__(self, address: str, gateway_id: str, redis: aioredis.Redis, stream_key: str,
-                 reply_timeout: float) -> None:
+                 reply_timeout: float, max_in_flight: int = MAX_IN_FLIGHT) -> None:
         self.gateway_id = gateway_id
+        self.max_in_flight = max_in_flight
         self.reply_timeout = reply_timeout
         self._redis = redis
         self._stream_key = stream_key
@@ -112,10 +116,14 @@ class EngineClient:
 
     async def submit(self, command: commands_pb2.Command) -> commands_pb2.Reply:
         """XADD `command` (request id and reply_to filled in) and wait for its reply.
-        503 when the reply stream is down (nothing is sent, so nothing runs later unseen); 504 when the
-        engine does not answer in time."""
+        503 when the reply stream is down or too many commands are waiting (nothing is sent, so nothing
+        runs later unseen); 504 when the engine does not answer in time."""
         if not self.ready:
             raise engine_unavailable("no reply stream to the engine")
+        if len(self._pending) >= self.max_in_flight:
+            metrics.ENGINE_REPLIES.labels(outcome="refused_busy").inc()
+            raise ApiError(503, "ENGINE_BUSY", f"{len(self._pending)} commands are already waiting for the engine",
+                           headers={"Retry-After": "1"})
         request_id = command.request_id or str(uuid.uuid4())
         command.request_id = request_id
         command.reply_to = self.gateway_id

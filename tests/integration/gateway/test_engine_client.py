@@ -1,0 +1,62 @@
+"""gateway.engine_client.EngineClient in this process against a real engine process and Redis: the
+in-flight bound refuses at once (503, nothing XADDed) instead of queueing replies the engine would drop,
+and a timed-out request frees its slot."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import uuid
+from collections.abc import Callable
+
+import pytest
+import redis.asyncio as aioredis
+
+from gateway.engine_client import EngineClient
+from gateway.errors import ApiError
+from gateway.translate import create_account_command
+from tests.integration.gateway.support import Stack
+
+
+async def test_in_flight_bound(stack_factory: Callable[..., Stack], redis_url: str) -> None:
+    stack = stack_factory(engine_env={"LEASE_TTL_MS": "20000"})
+    redis = aioredis.Redis.from_url(redis_url)
+    client = EngineClient(stack.engine_addr, f"gw-test-{uuid.uuid4().hex[:6]}", redis, stack.stream_key,
+                          reply_timeout=1.5, max_in_flight=2)
+    client.start()
+    try:
+        for _ in range(1200):  # until the reply stream is open and settled
+            if client.ready:
+                break
+            await asyncio.sleep(0.05)
+        reply = await client.submit(create_account_command(uuid.uuid4(), "a@example.com", 100))
+        assert reply.WhichOneof("result") == "account_created"
+
+        assert stack.engine.proc is not None
+        os.killpg(stack.engine.proc.pid, signal.SIGSTOP)
+        try:
+            before = await redis.xlen(stack.stream_key)
+            waiting = [asyncio.create_task(client.submit(create_account_command(uuid.uuid4(), f"w{n}@example.com", 1)))
+                       for n in range(2)]
+            for _ in range(1200):  # until both are on the stream, waiting for replies
+                if await redis.xlen(stack.stream_key) == before + 2:
+                    break
+                await asyncio.sleep(0.01)
+            entries = await redis.xlen(stack.stream_key)
+            with pytest.raises(ApiError) as busy:
+                await client.submit(create_account_command(uuid.uuid4(), "c@example.com", 1))
+            assert (busy.value.status, busy.value.code) == (503, "ENGINE_BUSY")
+            assert await redis.xlen(stack.stream_key) == entries
+            for task in waiting:
+                with pytest.raises(ApiError) as timeout:
+                    await task
+                assert timeout.value.status == 504 and timeout.value.request_id
+        finally:
+            os.killpg(stack.engine.proc.pid, signal.SIGCONT)
+        # the timed-out requests gave their slots back
+        reply = await client.submit(create_account_command(uuid.uuid4(), "d@example.com", 100))
+        assert reply.WhichOneof("result") == "account_created"
+    finally:
+        await client.close()
+        await redis.aclose()
