@@ -42,12 +42,13 @@ class GatewayStream:
         self._wakeup.set()
 
     async def next(self) -> commands_pb2.Reply | None:
-        """The next reply, or None once the stream has been ended."""
+        """The next reply, or None once the stream has been ended and drained (replies queued before a
+        shutdown still go out while the server's grace period lets the call finish)."""
         while True:
-            if self.end_status is not None:
-                return None
             if self.items:
                 return self.items.popleft()
+            if self.end_status is not None:
+                return None
             self._wakeup.clear()
             await self._wakeup.wait()
 

@@ -74,5 +74,8 @@ async def test_reply_hub_routes_drops_and_hands_over_on_reconnect() -> None:
     assert _dropped(metrics, "queue_full") == 1
 
     hub.end_all(grpc.StatusCode.UNAVAILABLE, "bye")
+    # an ended stream still delivers what was queued before it ends
+    delivered = [reply.request_id for reply in [await second.next() for _ in range(QUEUE_CAPACITY)] if reply]
+    assert delivered == [str(i) for i in range(QUEUE_CAPACITY)]
     assert await second.next() is None and second.end_status == grpc.StatusCode.UNAVAILABLE
     assert hub.gateway_ids == []
