@@ -150,11 +150,13 @@ async def test_sigkill_at_random_points_loses_nothing(
 
     async def killer() -> None:
         nonlocal proc, kills
-        for _ in range(KILLS):
+        for restart in range(KILLS):
             await asyncio.sleep(rng.uniform(0.4, 1.6))
             proc.kill()
             kills += 1
-            proc = ManagedProcess(proc.args, proc.log_path, env=env).start()
+            # a new consumer name on odd restarts: the dead one's pending entries must be claimed
+            name = env["ENGINE_INSTANCE_NAME"] + ("-again" * (restart % 2))
+            proc = ManagedProcess(proc.args, proc.log_path, env={**env, "ENGINE_INSTANCE_NAME": name}).start()
             if rng.random() < 0.6:
                 # otherwise the next kill may land in the restore or replay of this start
                 await asyncio.to_thread(wait_serving, address, proc)

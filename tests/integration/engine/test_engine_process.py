@@ -247,3 +247,28 @@ async def test_corrupt_snapshots_fall_back_to_an_older_one(
         assert manifests[2]["snapshot_id"] in proc.output()
     finally:
         proc.stop()
+
+
+async def test_entries_left_pending_by_a_dead_consumer_are_recovered(
+    engine_env: dict[str, str], engine_settings: EngineSettings, redis_client: aioredis.Redis, artifacts_dir: Path
+) -> None:
+    stream = engine_env["STREAM_KEY"]
+    producer = Producer(redis_client, stream, engine_settings)
+    await redis_client.xgroup_create(stream, "engine", id="0", mkstream=True)
+    await producer.send(create_account("d1", "d1@example.com"))
+    garbage_id = await producer.send_raw({b"type": b"CLOSE_ORDER", b"payload": b"\x07"})
+    await producer.send(create_account("d2", "d2@example.com"))
+    # an engine that died after reading these and before acknowledging them
+    delivered = await redis_client.xreadgroup("engine", "dead-engine", {stream: ">"}, count=10)
+    assert len(delivered[0][1]) == 3
+    await producer.send(create_account("d3", "d3@example.com"))
+    proc, address = start_engine(engine_env, artifacts_dir)
+    try:
+        current = await wait_applied(address, producer.last_id)
+        assert current.state_hash == producer.reference.state_hash()
+        dead = await redis_client.xrange(engine_env["DEAD_LETTER_STREAM"])
+        assert [fields[b"source_id"].decode() for _, fields in dead] == [garbage_id]
+        assert (await redis_client.xpending(stream, "engine"))["pending"] == 0
+        assert '"claimed_from_others": 3' in proc.output()
+    finally:
+        proc.stop()
