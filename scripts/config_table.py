@@ -1,0 +1,109 @@
+"""Print the README's configuration table from the services' settings classes, so the table lists every
+environment variable with its real default. `tests/unit/test_readme_config.py` fails when the README and
+the code disagree; run `python scripts/config_table.py` and paste its output between the markers."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings
+
+from engine.config import EngineSettings
+from gateway.config import GatewaySettings
+from mesh.settings import CommonSettings
+from pooler.config import PoolerSettings
+
+BEGIN = "<!-- config-table:begin -->"
+END = "<!-- config-table:end -->"
+
+MEANING = {
+    "REDIS_URL": "Redis holding the command stream, the price channel and the engine lease",
+    "STREAM_KEY": "Redis stream of commands and price updates (the engine's log)",
+    "PRICE_CHANNEL": "pub/sub channel of serialized PriceUpdate messages",
+    "ASSETS": "traded assets as SYMBOL:DECIMAL:STEP (price scale, quantity step)",
+    "LOG_LEVEL": "DEBUG, INFO, WARNING, ERROR",
+    "LOG_FORMAT": "`json` (one object per line) or `text`",
+    "SHUTDOWN_GRACE_SECONDS": "how long SIGTERM waits for in-flight work",
+    "ENGINE_GRPC_PORT": "gRPC port (EngineService, EngineAdminService, health, reflection)",
+    "ENGINE_BIND_HOST": "interface the engine's gRPC and metrics servers bind to",
+    "ENGINE_INSTANCE_NAME": "consumer name in the group and lease holder name",
+    "DATABASE_URL": "PostgreSQL (engine: closed trades; gateway: users), plain postgresql:// URL",
+    "MONGODB_URL": "MongoDB holding the engine snapshots",
+    "MONGODB_DATABASE": "database of the snapshot collections",
+    "SNAPSHOT_INTERVAL_SECONDS": "how often the engine writes a snapshot",
+    "SNAPSHOT_KEEP": "snapshots kept; the stream is trimmed below the oldest",
+    "MAX_LEVERAGE": "highest leverage an order may ask for",
+    "MAINTENANCE_MARGIN_RATE": "maintenance requirement as a fraction of notional (exact decimal text)",
+    "PRICE_STALE_AFTER_MS": "a quote older than this (stream time) cannot open or close",
+    "ENGINE_METRICS_PORT": "Prometheus /metrics of the engine",
+    "LEASE_TTL_MS": "single-writer lease lifetime; a standby takes over after it lapses",
+    "DEAD_LETTER_STREAM": "where malformed stream entries are copied",
+    "CONSUMER_GROUP": "the engine's consumer group on STREAM_KEY",
+    "READ_BATCH_SIZE": "entries per XREADGROUP (one PostgreSQL transaction per batch)",
+    "GATEWAY_PORT": "HTTP port of the REST API, WebSocket, /healthz, /readyz, /metrics",
+    "GATEWAY_HOST": "interface the gateway binds to",
+    "ENGINE_ADDR": "the engine's gRPC address, host:port",
+    "JWT_SECRET": "HS256 signing secret; required unless DEV_MODE",
+    "DEV_MODE": "allow starting without JWT_SECRET (random per-process secret)",
+    "JWT_TTL_SECONDS": "token lifetime",
+    "STARTING_BALANCE_CENTS": "balance of a new account, in cents",
+    "ENGINE_REPLY_TIMEOUT_MS": "how long a write waits for the engine before 504",
+    "GATEWAY_ID": "this gateway's name in reply_to (unique per instance)",
+    "CORS_ORIGINS": "comma-separated allowed origins (empty: none)",
+    "MAX_BODY_BYTES": "largest accepted request body (413 beyond)",
+    "AUTH_RATE_LIMIT": "signup/signin requests per client IP, e.g. `10/minute` (429 beyond)",
+    "FEED": "`auto` (live, sim fallback), `backpack`, `fake` (local fake server), `sim`",
+    "BACKPACK_WS_URL": "the venue's websocket (or the fake's ws:// URL)",
+    "PUBLISH_INTERVAL_MS": "publish cadence of the latest quotes",
+    "SPREAD_BPS": "platform spread on the ask, in basis points",
+    "QUOTE_MAX_AGE_MS": "a quote older than this is not published",
+    "STREAM_MAXLEN": "approximate cap of the stream (safety net; the engine trims)",
+    "POOLER_HTTP_PORT": "pooler /healthz and /metrics",
+    "POOLER_HTTP_HOST": "interface the pooler's HTTP server binds to",
+    "SIM_SEED": "seed of the simulated feed (empty: random)",
+    "SIM_INTERVAL_MS": "step interval of the simulated feed",
+    "FEED_BACKOFF_INITIAL_MS": "first reconnect delay (then exponential, with jitter)",
+    "FEED_BACKOFF_MAX_MS": "longest reconnect delay",
+    "FEED_STABLE_SECONDS": "a connection delivering this long resets the backoff",
+    "FEED_WATCHDOG_SECONDS": "no frame this long: drop and reconnect",
+    "FEED_SUBSCRIBE_TIMEOUT_SECONDS": "warn when a subscribed symbol stays silent this long",
+    "FEED_FALLBACK_AFTER_SECONDS": "`auto`: live down this long switches to sim",
+    "FEED_OPEN_TIMEOUT_SECONDS": "websocket connect timeout",
+    "FEED_QUEUE_SIZE": "bounded queue between feed and publisher (oldest dropped)",
+}
+
+SERVICES: list[tuple[str, type[BaseSettings]]] = [
+    ("all", CommonSettings), ("engine", EngineSettings), ("gateway", GatewaySettings), ("pooler", PoolerSettings),
+]
+
+
+def _default(field: object) -> str:
+    factory = getattr(field, "default_factory", None)
+    if factory is not None:
+        return {"gethostname": "the host name"}.get(factory.__name__, "generated per process")
+    default = getattr(field, "default", None)
+    return "(none)" if default is None or default == "" else f"`{default}`"
+
+
+def rows() -> dict[str, tuple[list[str], str]]:
+    """NAME -> (services reading it, default)."""
+    table: dict[str, tuple[list[str], str]] = {}
+    common = set(CommonSettings.model_fields)
+    for service, cls in SERVICES:
+        for name, field in cls.model_fields.items():
+            if service != "all" and name in common:
+                continue
+            env = name.upper()
+            services, default = table.get(env, ([], _default(field)))
+            table[env] = ([*services, service], default)
+    return table
+
+
+def render() -> str:
+    lines = [BEGIN, "| variable | read by | default | meaning |", "|---|---|---|---|"]
+    for env, (services, default) in rows().items():
+        lines.append(f"| `{env}` | {', '.join(services)} | {default} | {MEANING[env]} |")
+    lines.append(END)
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(render())
