@@ -64,7 +64,7 @@ def test_defaults_match_the_conventions(monkeypatch: pytest.MonkeyPatch) -> None
     settings = PoolerSettings(_env_file=None)
     assert (settings.feed, settings.backpack_ws_url, settings.publish_interval_ms, settings.spread_bps,
             settings.quote_max_age_ms, settings.stream_maxlen, settings.pooler_http_port) == (
-        "auto", LIVE_URL, 100, 100, 5000, 100_000, 9102)
+        "auto", LIVE_URL, 100, 100, 5000, 1_000_000, 9102)
 
 
 @pytest.mark.parametrize("overrides", [
