@@ -5,7 +5,6 @@ free loopback ports, against the real Redis, PostgreSQL and MongoDB-protocol ser
 from __future__ import annotations
 
 import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,24 +13,7 @@ import httpx
 
 from tests.support.engine_process import start_engine
 from tests.support.net import free_port, wait_listening
-from tests.support.processes import ManagedProcess
-
-
-def wait_http_ok(url: str, proc: ManagedProcess, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if proc.proc is not None and proc.proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.proc.returncode}:\n{proc.output()[-4000:]}")
-        try:
-            response = httpx.get(url, timeout=2)
-            if response.status_code == 200:
-                return
-            last = f"{response.status_code} {response.text[:200]}"
-        except httpx.HTTPError as exc:
-            last = repr(exc)
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} not ready within {timeout}s (last: {last})\n{proc.output()[-4000:]}")
+from tests.support.processes import ManagedProcess, wait_http_ok
 
 
 @dataclass

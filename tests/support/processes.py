@@ -6,7 +6,10 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import httpx
 
 from tests.support.net import free_port, wait_listening
 
@@ -65,3 +68,21 @@ def start_secantus(log_dir: Path) -> tuple[ManagedProcess, str]:
         proc.stop()
         raise
     return proc, f"mongodb://127.0.0.1:{port}"
+
+
+def wait_http_ok(url: str, proc: ManagedProcess, timeout: float = 60.0) -> None:
+    """Poll `url` until it answers 200; fails at once if `proc` exits, and shows its log on a timeout."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if proc.proc is not None and proc.proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited with {proc.proc.returncode}:\n{proc.output()[-4000:]}")
+        try:
+            response = httpx.get(url, timeout=2)
+            if response.status_code == 200:
+                return
+            last = f"{response.status_code} {response.text[:200]}"
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        time.sleep(0.05)
+    raise TimeoutError(f"{url} not ready within {timeout}s (last: {last})\n{proc.output()[-4000:]}")

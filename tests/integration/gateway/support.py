@@ -9,14 +9,13 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import redis.asyncio as aioredis
 from exness.engine.v1 import commands_pb2
 from exness.market.v1 import market_pb2
 
 from mesh.codec import encode_command, encode_price_update
 from tests.support.net import free_port
-from tests.support.processes import ManagedProcess
+from tests.support.processes import ManagedProcess, wait_http_ok
 
 JWT_SECRET = "test-secret-" + "x" * 32
 
@@ -40,20 +39,7 @@ def start_gateway(env: dict[str, str], log_dir: Path, *, wait: bool = True,
 
 
 def wait_ready(base_url: str, proc: ManagedProcess, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if proc.proc is not None and proc.proc.poll() is not None:
-            raise RuntimeError(f"gateway exited with {proc.proc.returncode}:\n{proc.output()[-4000:]}")
-        try:
-            response = httpx.get(f"{base_url}/readyz", timeout=2)
-            if response.status_code == 200:
-                return
-            last = response.text
-        except httpx.HTTPError as exc:
-            last = repr(exc)
-        time.sleep(0.05)
-    raise TimeoutError(f"gateway {base_url} not ready within {timeout}s (last: {last})\n{proc.output()[-4000:]}")
+    wait_http_ok(f"{base_url}/readyz", proc, timeout)
 
 
 @dataclass(frozen=True)
