@@ -14,6 +14,7 @@ services: bootstrap
 test: bootstrap services
 	$(BUF) lint
 	$(VENV_BIN)/ruff check .
+	$(VENV_BIN)/mypy
 	$(VENV_BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: bootstrap

@@ -60,4 +60,6 @@ class Lease:
 
     async def holder(self) -> str:
         value = await self.client.get(self.key)
-        return value.decode() if value else ""
+        if isinstance(value, bytes):
+            return value.decode()
+        return value or ""

@@ -33,7 +33,8 @@ async def _require_user_id(user_id: str, context: grpc.aio.ServicerContext) -> N
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "user_id is required")
 
 
-class EngineServicer(engine_service_pb2_grpc.EngineServiceServicer):
+# the generated *_pb2_grpc modules carry no type information, hence the ignores on these two bases
+class EngineServicer(engine_service_pb2_grpc.EngineServiceServicer):  # type: ignore[misc]
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
@@ -123,7 +124,7 @@ class EngineServicer(engine_service_pb2_grpc.EngineServiceServicer):
         return engine_service_pb2.GetPricesResponse(prices=[translate.price_view(q) for q in quotes if q is not None])
 
 
-class AdminServicer(admin_service_pb2_grpc.EngineAdminServiceServicer):
+class AdminServicer(admin_service_pb2_grpc.EngineAdminServiceServicer):  # type: ignore[misc]
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
@@ -83,17 +84,19 @@ class StreamLog:
 
     async def read_own_pending(self, count: int) -> list[Entry]:
         """Entries delivered to this consumer and never acknowledged (from the oldest)."""
-        response = await self.client.xreadgroup(self.group, self.consumer, {self.stream_key: "0"}, count=count)
+        # redis-py's annotations do not describe its RESP2 replies; the shape is [[stream, [(id, fields)…]]]
+        response: Any = await self.client.xreadgroup(self.group, self.consumer, {self.stream_key: "0"}, count=count)
         return _entries(response[0][1]) if response else []
 
     async def read_new(self, count: int, block_ms: int) -> list[Entry]:
-        response = await self.client.xreadgroup(
+        response: Any = await self.client.xreadgroup(
             self.group, self.consumer, {self.stream_key: ">"}, count=count, block=block_ms
         )
         return _entries(response[0][1]) if response else []
 
     async def range_after(self, after_id: str, count: int) -> list[Entry]:
-        return _entries(await self.client.xrange(self.stream_key, min=f"({after_id}", max="+", count=count))
+        entries: Any = await self.client.xrange(self.stream_key, min=f"({after_id}", max="+", count=count)
+        return _entries(entries)
 
     async def ack(self, entry_ids: Sequence[str], dead_letters: Sequence[DeadLetter]) -> None:
         """Acknowledge a processed batch; malformed entries are copied to the dead-letter stream in the
@@ -121,7 +124,7 @@ class StreamLog:
             }  # fmt: skip
             for name, value in (dead.fields or {}).items():
                 fields[b"entry." + (name if isinstance(name, bytes) else str(name).encode())] = value
-            pipe.xadd(self.dead_letter_stream, fields, maxlen=DEAD_LETTER_MAXLEN, approximate=True)
+            pipe.xadd(self.dead_letter_stream, cast(Any, fields), maxlen=DEAD_LETTER_MAXLEN, approximate=True)
 
     async def trim_below(self, min_id: str) -> int:
         return int(await self.client.xtrim(self.stream_key, minid=min_id, approximate=False))
@@ -138,4 +141,5 @@ class StreamLog:
         if isinstance(lag, int) and last_applied_id in (None, delivered):
             return lag
         after = last_applied_id or delivered
-        return len(await self.client.xrange(self.stream_key, min=f"({after}", max="+", count=cap))
+        entries: Any = await self.client.xrange(self.stream_key, min=f"({after}", max="+", count=cap)
+        return len(entries)

@@ -40,14 +40,18 @@ def encode_command(command: commands_pb2.Command) -> dict[str, bytes]:
     return {"type": entry_type(command).encode(), "payload": command.SerializeToString()}
 
 
-def _field(fields: Mapping[bytes | str, bytes | str], name: str) -> bytes:
-    value = fields.get(name.encode(), fields.get(name))
+# what redis-py hands back for an entry: bytes keys and values (str keys are accepted too)
+EntryFields = Mapping[bytes, bytes] | Mapping[str, bytes] | Mapping[bytes | str, bytes | str]
+
+
+def _field(fields: EntryFields, name: str) -> bytes:
+    value = fields.get(name.encode(), fields.get(name))  # type: ignore[call-overload]
     if value is None:
         raise CodecError(f"entry has no {name!r} field (fields: {sorted(str(k) for k in fields)[:8]})")
     return value.encode() if isinstance(value, str) else bytes(value)
 
 
-def decode_entry(fields: Mapping[bytes | str, bytes | str]) -> commands_pb2.Command:
+def decode_entry(fields: EntryFields) -> commands_pb2.Command:
     """Parse a stream entry's fields into a Command; raises CodecError on anything malformed."""
     type_name = _field(fields, "type").decode("utf-8", "replace")
     payload = _field(fields, "payload")
