@@ -66,20 +66,23 @@ class GrpcServer:
 
 
 async def wait_for_shutdown_signal() -> signal.Signals:
-    """Block until SIGTERM or SIGINT arrives; returns which one."""
+    """Block until SIGTERM or SIGINT arrives; returns which one.
+
+    The handlers stay installed for the rest of the loop's life: a second signal during the graceful
+    shutdown (an impatient Ctrl-C, a supervisor repeating SIGTERM) is logged and ignored instead of
+    raising KeyboardInterrupt wherever the code happens to be, e.g. halfway through applying a command.
+    SIGKILL remains the way to stop a process at once; recovery handles that."""
     loop = asyncio.get_running_loop()
     received: asyncio.Future[signal.Signals] = loop.create_future()
 
     def on_signal(sig: signal.Signals) -> None:
-        if not received.done():
+        if received.done():
+            log.warning("already shutting down; signal ignored (SIGKILL stops at once)", extra={"signal": sig.name})
+        else:
             received.set_result(sig)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
-    try:
-        sig = await received
-    finally:
-        for s in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(s)
+    sig = await received
     log.info("shutdown signal received", extra={"signal": sig.name})
     return sig

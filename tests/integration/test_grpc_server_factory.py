@@ -3,7 +3,9 @@ protocol grpcurl speaks) and shuts down gracefully on SIGTERM. The server runs a
 
 from __future__ import annotations
 
+import signal
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,3 +54,16 @@ def test_sigterm_shuts_down_gracefully(demo_server: tuple[ManagedProcess, str]) 
     proc, _ = demo_server
     assert proc.stop(timeout=10) == 0
     assert "STOPPED CLEANLY" in proc.output()
+
+
+def test_a_second_signal_during_shutdown_is_ignored(demo_server: tuple[ManagedProcess, str]) -> None:
+    proc, _ = demo_server
+    assert proc.proc is not None
+    proc.proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while "SHUTTING DOWN" not in proc.output() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.proc.send_signal(signal.SIGINT)
+    assert proc.proc.wait(timeout=10) == 0
+    assert "STOPPED CLEANLY" in proc.output()
+    assert "signal ignored" in proc.output()

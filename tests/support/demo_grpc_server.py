@@ -31,6 +31,9 @@ async def main(port: int) -> None:
     await server.set_serving(True)
     print("READY", flush=True)
     await wait_for_shutdown_signal()
+    print("SHUTTING DOWN", flush=True)
+    # a shutdown that takes a moment, so a test can send a second signal into it
+    await asyncio.sleep(0.5)
     await server.stop(grace=2)
     print("STOPPED CLEANLY", flush=True)
 
