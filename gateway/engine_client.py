@@ -15,6 +15,7 @@ from typing import TypeVar
 import grpc
 import redis.asyncio as aioredis
 from exness.engine.v1 import commands_pb2, engine_service_pb2, engine_service_pb2_grpc
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from gateway import metrics
@@ -36,6 +37,11 @@ STREAM_SETTLE_SECONDS = 0.2
 MAX_IN_FLIGHT = 5_000
 
 ResponseT = TypeVar("ResponseT")
+
+
+def xadd_never_sent(exc: RedisError) -> bool:
+    """True when redis-py failed while opening the connection, so the command cannot have been written."""
+    return isinstance(exc, RedisConnectionError) and "connecting to" in str(exc)
 
 
 class EngineClient:
@@ -135,8 +141,12 @@ class EngineClient:
             try:
                 await self._redis.xadd(self._stream_key, encode_command(command))  # type: ignore[arg-type]
             except RedisError as exc:
-                log.warning("XADD failed", extra={"error": str(exc)})
-                raise ApiError(503, "QUEUE_UNAVAILABLE", "the command queue (Redis) is unavailable") from None
+                log.warning("XADD failed", extra={"error": str(exc), "request_id": request_id})
+                if xadd_never_sent(exc):
+                    raise ApiError(503, "QUEUE_UNAVAILABLE", "the command queue (Redis) is unavailable") from None
+                # the command may have reached the stream (the connection broke or timed out after the
+                # write): its outcome is unknown, so wait for a reply as usual and answer 504 if none
+                # comes, telling the client to retry with its Idempotency-Key, never "not executed"
             try:
                 reply = await asyncio.wait_for(future, self.reply_timeout)
             except TimeoutError:

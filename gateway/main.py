@@ -47,10 +47,13 @@ def _lifespan(settings: GatewaySettings) -> Callable[[FastAPI], AbstractAsyncCon
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await db.upgrade_to_head(settings.async_database_url)
         db_engine = db.make_engine(settings.async_database_url)
-        redis = aioredis.Redis.from_url(settings.redis_url)
+        # commands and probes time out instead of hanging a request; the pub/sub listener has its own
+        # client, because a socket timeout there would fire whenever prices pause
+        redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        pubsub_redis = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2)
         engine = EngineClient(settings.engine_addr, settings.gateway_id, redis, settings.stream_key,
                               settings.reply_timeout_seconds)
-        hub = PriceHub(redis, settings.price_channel)
+        hub = PriceHub(pubsub_redis, settings.price_channel)
         rate = settings.auth_rate
         app.state.context = GatewayContext(
             settings=settings, asset_specs=settings.asset_specs, db_engine=db_engine,
@@ -66,6 +69,7 @@ def _lifespan(settings: GatewaySettings) -> Callable[[FastAPI], AbstractAsyncCon
             await hub.close()
             await engine.close()
             await redis.aclose()
+            await pubsub_redis.aclose()
             await db_engine.dispose()
 
     return lifespan
