@@ -27,7 +27,7 @@ ensure_redis() {
   mkdir -p "$DATA/redis"
   echo "services: starting redis-server on $host:$port (data in $DATA/redis)" >&2
   redis-server --daemonize yes --bind "$host" --port "$port" --dir "$DATA/redis" \
-    --appendonly yes --logfile "$DATA/redis/redis.log"
+    --appendonly yes --appendfsync always --logfile "$DATA/redis/redis.log"
   wait_for "$host" "$port" Redis
 }
 
