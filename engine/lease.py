@@ -1,4 +1,5 @@
-"""The single-writer lease: a Redis key (SET NX PX) that only its holder may renew or release. The
+"""The single-writer lease: a Redis key (set if absent, with a TTL) that only its holder may renew or
+release; a holder may re-acquire a key that still holds its own token. The
 holder trusts its lease only until `valid_until` (measured on its own monotonic clock from the moment
 it sent the last successful renewal), so a leader cut off from Redis stops applying before another
 engine can possibly acquire the key."""
@@ -13,6 +14,14 @@ import redis.asyncio as aioredis
 
 log = logging.getLogger(__name__)
 
+# Acquire when free, or when the key already holds our own token (a leader session that failed on a Redis
+# blip could not release it): either way the lease is ours for a fresh TTL.
+_ACQUIRE = """
+local current = redis.call('get', KEYS[1])
+if current == false then return redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) and 1 or 0 end
+if current == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+return 0
+"""
 _RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
 return 0
@@ -31,6 +40,7 @@ class Lease:
         # unique per acquisition attempt set, so a restarted process never mistakes an old lease for its own
         self.token = f"{holder}:{secrets.token_hex(8)}"
         self.valid_until = 0.0
+        self._acquire = client.register_script(_ACQUIRE)
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
 
@@ -40,7 +50,7 @@ class Lease:
 
     async def try_acquire(self) -> bool:
         sent_at = time.monotonic()
-        if await self.client.set(self.key, self.token, nx=True, px=self.ttl_ms):
+        if await self._acquire(keys=[self.key], args=[self.token, self.ttl_ms]):
             self.valid_until = sent_at + self.ttl_ms / 1000
             return True
         return False
