@@ -264,7 +264,11 @@ class Engine:
             self.metrics.dead_letters.inc(len(dead))
         while entries := await self.stream.read_own_pending(self.settings.read_batch_size):
             await self._process_batch(entries)
-        # the restored and replayed state is long-lived and acyclic: keep the cyclic collector off it
+        # The restored and replayed state is long-lived and acyclic: keep the cyclic collector off it. Frozen
+        # once per leader session, here only: freezing again later (e.g. per snapshot) would also pin every
+        # transient garbage cycle alive at that moment in the permanent generation for good. Unfreeze first,
+        # so what an earlier session of this process froze (its dropped state) is collectable again.
+        gc.unfreeze()
         gc.freeze()
         log.info("replay done", extra={
             "replayed": replayed, "claimed_from_others": claimed, "last_applied_id": self.last_applied_id,
@@ -392,8 +396,6 @@ class Engine:
                 "pending_trades": list(self.writer.pending.values()),
             }
             accounts = self.state.account_count
-            # what exists now is long-lived state: later full collections need not walk it again
-            gc.freeze()
             try:
                 info, oldest = await asyncio.to_thread(self._write_snapshot, body, last_applied_id, accounts)
             except Exception:
