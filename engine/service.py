@@ -29,7 +29,7 @@ from engine.domain.codec import decode_account
 from engine.lease import Lease
 from engine.metrics import EngineMetrics
 from engine.replies import ReplyHub
-from engine.snapshots import SnapshotInfo, SnapshotStore
+from engine.snapshots import NoUsableSnapshot, SnapshotInfo, SnapshotStore
 from engine.stream import DeadLetter, Entry, Fields, StreamLog, entry_key, entry_time_ms
 from engine.trades import TradeStore, TradeWriter
 from mesh.codec import CodecError, decode_entry
@@ -49,6 +49,11 @@ class NotLeader(Exception):
 
 class LeaseLost(Exception):
     pass
+
+
+class RefuseToLead(Exception):
+    """Leading would apply entries to a state that does not match the log (no restorable snapshot, or a gap
+    in the stream): fatal, the process exits non-zero so orchestration surfaces it to an operator."""
 
 
 class Engine:
@@ -109,6 +114,11 @@ class Engine:
                 await self._lead()
             except LeaseLost:
                 log.error("lease lost: stopped applying, state dropped; back to standby")
+            except RefuseToLead as exc:
+                log.critical("refusing to lead", extra={"reason": str(exc)})
+                with contextlib.suppress(Exception):
+                    await self.lease.release()
+                raise
             except Exception:
                 log.exception("leader session failed; releasing the lease and retrying")
                 with contextlib.suppress(Exception):
@@ -207,7 +217,13 @@ class Engine:
 
     async def _restore(self) -> None:
         started = time.monotonic()
-        loaded = await asyncio.to_thread(self.snapshots.load_newest, self._restore_body)
+        try:
+            loaded = await asyncio.to_thread(self.snapshots.load_newest, self._restore_body)
+        except NoUsableSnapshot as exc:
+            for snapshot_id, error in exc.failures:
+                log.critical("snapshot cannot be restored", extra={"snapshot_id": snapshot_id, "error": error})
+            raise RefuseToLead(f"{len(exc.failures)} snapshot(s) exist but none can be restored ({exc}); "
+                               "starting from an empty state would lose the accounts in them") from exc
         if loaded is None:
             self.state = TradingState(self.rules)
             self.last_applied_id = "0-0"

@@ -6,7 +6,8 @@ compressed and split into chunks well below the 16 MB BSON limit (collection `sn
 Its manifest (collection `snapshots`: SHA-256 of the compressed bytes, chunk count, last_applied_id)
 is written last, in one single-document insert: a snapshot without a manifest does not exist, so a
 crash mid-write leaves the previous snapshot current. Loading verifies chunk count and checksum and
-falls back to older snapshots. Only the newest `keep` are kept.
+falls back to older snapshots; when snapshots exist but none can be restored it raises NoUsableSnapshot
+(never "no snapshot": the stream below them is trimmed). Only the newest `keep` are kept.
 
 The store is synchronous (pymongo); the engine calls it from a worker thread."""
 
@@ -45,6 +46,16 @@ class SnapshotInfo:
 
 class SnapshotCorrupt(ValueError):
     pass
+
+
+class NoUsableSnapshot(Exception):
+    """Snapshots exist but none can be restored (corrupt, or refused by `restore`: changed ASSETS or asset
+    decimals, a newer format). Starting from an empty state instead would lose every account whose entries
+    were trimmed from the stream, so the caller must not lead."""
+
+    def __init__(self, failures: list[tuple[str, str]]) -> None:
+        self.failures = failures
+        super().__init__("; ".join(f"{snapshot_id}: {error}" for snapshot_id, error in failures))
 
 
 def encode_body(body: dict[str, Any]) -> bytes:
@@ -106,14 +117,21 @@ class SnapshotStore:
 
     def load_newest(self, restore: Callable[[dict[str, Any]], T]) -> tuple[SnapshotInfo, T] | None:
         """The newest snapshot that verifies and that `restore` accepts (it raises ValueError otherwise),
-        restored; corrupt ones are logged and skipped. The body is
+        restored; failing ones are logged and an older one is tried (the stream is kept from the oldest
+        snapshot on). None only when there is no snapshot at all; NoUsableSnapshot when there are some but
+        none can be restored. The body is
         {"state": TradingState.snapshot(), "pending_trades": [row, ...], "last_applied_id": ...}."""
+        failures: list[tuple[str, str]] = []
         for manifest in self._newest_first():
             try:
                 return _info(manifest), restore(self._read(manifest))
             except (SnapshotCorrupt, ValueError, KeyError, TypeError, zlib.error) as exc:
-                log.error("snapshot is corrupt; trying an older one",
-                          extra={"snapshot_id": manifest.get("snapshot_id"), "error": str(exc)})
+                snapshot_id = str(manifest.get("snapshot_id"))
+                failures.append((snapshot_id, f"{type(exc).__name__}: {exc}"))
+                log.error("snapshot cannot be restored; trying an older one",
+                          extra={"snapshot_id": snapshot_id, "error": str(exc)})
+        if failures:
+            raise NoUsableSnapshot(failures)
         return None
 
     def _read(self, manifest: dict[str, Any]) -> dict[str, Any]:

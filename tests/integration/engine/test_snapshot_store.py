@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from engine.domain import CreateAccount, OpenPosition, PriceUpdate, Quote, Side, TradingState, default_rules
-from engine.snapshots import SnapshotStore
+from engine.snapshots import NoUsableSnapshot, SnapshotStore
 
 ACCOUNTS = 100_000
 
@@ -95,3 +95,21 @@ def test_prune_keeps_the_newest_k(store: SnapshotStore, mongodb_url: str, mongo_
         assert len(other.list()) == 1
     finally:
         other.close()
+
+
+def test_snapshots_that_exist_but_cannot_be_restored_are_not_no_snapshot(store: SnapshotStore) -> None:
+    assert store.load_newest(_restore) is None
+    state = TradingState(default_rules())
+    state.apply(CreateAccount("u1", "u1@example.com", 1_000), entry_id="5-0", time_ms=5)
+    older = store.write(_body(state, "5-0"), last_applied_id="5-0", accounts=1)
+    newer = store.write(_body(state, "6-0"), last_applied_id="6-0", accounts=1)
+
+    def refuse(body: dict[str, object]) -> TradingState:
+        raise ValueError(f"asset decimal changed ({body['last_applied_id']})")
+
+    with pytest.raises(NoUsableSnapshot) as refused:
+        store.load_newest(refuse)
+    assert refused.value.failures == [
+        (newer.snapshot_id, "ValueError: asset decimal changed (6-0)"),
+        (older.snapshot_id, "ValueError: asset decimal changed (5-0)"),
+    ]
