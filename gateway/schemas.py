@@ -28,6 +28,11 @@ def _exact_decimal(value: object) -> Decimal:
 def _integer_not_bool(value: object) -> object:
     if isinstance(value, bool):
         raise ValueError("expected an integer, got a boolean")
+    # a JSON exponent number (parsed as Decimal) is bounded before pydantic turns it into an int
+    if isinstance(value, Decimal) and (not value.is_finite() or (value and value.adjusted() > 18)):
+        raise ValueError("expected an integer of at most 19 digits")
+    if isinstance(value, int) and abs(value) >= 10**19:
+        raise ValueError("expected an integer of at most 19 digits")
     return value
 
 

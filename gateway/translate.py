@@ -47,7 +47,7 @@ def _scaled(value: Decimal | None, decimals: int, field: str, unit: str) -> int:
 
 def _leverage(leverage: int) -> int:
     if leverage > UINT32_MAX:
-        raise _invalid("leverage", f"{leverage} is too large")
+        raise _invalid("leverage", "is too large")
     return leverage
 
 

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 
 QUANTITY_DECIMALS = 8
 QUANTITY_SCALE = 10**QUANTITY_DECIMALS
+# Bounds checked before any arithmetic: a JSON number like 1e999999 or a 10,000-digit string would
+# otherwise cost seconds of CPU (or overflow) inside the request, freezing everyone else's.
+MAX_INTEGER_DIGITS = 24
+MAX_SIGNIFICANT_DIGITS = 48
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,17 +44,25 @@ def to_decimal(value: object) -> Decimal:
     except InvalidOperation:
         raise UnitError(f"not a number: {value!r}") from None
     if not number.is_finite():
-        raise UnitError(f"not a finite number: {value!r}")
+        raise UnitError(f"not a finite number: {str(value)[:40]!r}")
+    if number and number.adjusted() >= MAX_INTEGER_DIGITS:
+        raise UnitError(f"number too large (more than {MAX_INTEGER_DIGITS} integer digits)")
+    if len(number.as_tuple().digits) > MAX_SIGNIFICANT_DIGITS:
+        raise UnitError(f"number has more than {MAX_SIGNIFICANT_DIGITS} significant digits")
     return number
 
 
 def scale_exact(value: object, decimals: int, what: str = "value") -> int:
     """`value * 10**decimals` as an int; refuses values with more fractional digits than `decimals`."""
     number = to_decimal(value)
-    scaled = number.scaleb(decimals)
-    if scaled != scaled.to_integral_value():
-        raise UnitError(f"{what} {value} has more than {decimals} fractional digits")
-    return int(scaled)
+    if number and number.adjusted() < -decimals:
+        # also catches 1e-1000000000 before any 10**n is built for it
+        raise UnitError(f"{what} {str(value)[:40]} has more than {decimals} fractional digits")
+    # exact rational arithmetic: Decimal.scaleb would round to the context's 28 digits first
+    scaled = Fraction(number) * 10**decimals
+    if scaled.denominator != 1:
+        raise UnitError(f"{what} {str(value)[:40]} has more than {decimals} fractional digits")
+    return scaled.numerator
 
 
 def unscale(value: int, decimals: int) -> Decimal:

@@ -37,3 +37,23 @@ def test_scale_exact(value: object, decimals: int, expected: int) -> None:
 def test_scale_exact_refuses_inexact_or_non_numbers(value: object) -> None:
     with pytest.raises(UnitError):
         scale_exact(value, 8)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        # beyond Decimal's 28-digit context: must be refused, not rounded to 0.1 / 120000
+        "0.100000000000000000000000000001",
+        "120000.00000000000000000000000001",
+        # tiny and huge exponents: refused at once, never expanded (seconds of CPU otherwise)
+        "1e-1000000000",
+        Decimal("1e-1000030"),
+        "1e500000",
+        Decimal("1e999999"),
+        "9" * 30,
+        "0." + "1" * 60,
+    ],
+)
+def test_scale_exact_refuses_precision_and_magnitude_it_cannot_hold_exactly(value: object) -> None:
+    with pytest.raises(UnitError):
+        scale_exact(value, 8)

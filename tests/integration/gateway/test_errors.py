@@ -62,6 +62,17 @@ async def test_invalid_order_fields_are_422(api: httpx.AsyncClient, trader: dict
     assert field in str(error["message"])
 
 
+@pytest.mark.parametrize("raw", [
+    # JSON exponent numbers: refused as too large, never expanded or overflowed into a 500
+    b'{"asset":"BTC_USDC","side":"LONG","quantity":1e999999,"leverage":10}',
+    b'{"asset":"BTC_USDC","side":"LONG","quantity":"0.01","leverage":1e9999999}',
+    b'{"asset":"BTC_USDC","side":"LONG","quantity":"0.01","leverage":10,"stopLoss":"1e-1000030"}',
+])
+async def test_extreme_numbers_are_422(api: httpx.AsyncClient, trader: dict[str, str], raw: bytes) -> None:
+    response = await api.post("/trade/create", headers={**trader, "content-type": "application/json"}, content=raw)
+    assert_error(response, 422, "VALIDATION_ERROR")
+
+
 async def test_missing_fields_and_bad_bodies(api: httpx.AsyncClient, trader: dict[str, str]) -> None:
     missing = await api.post("/trade/create", headers=trader, json={"asset": "BTC_USDC"})
     error = assert_error(missing, 422, "VALIDATION_ERROR")
