@@ -62,7 +62,8 @@ def scale_exact(value: object, decimals: int, what: str = "value") -> int:
     scaled = Fraction(number) * 10**decimals
     if scaled.denominator != 1:
         raise UnitError(f"{what} {str(value)[:40]} has more than {decimals} fractional digits")
-    return scaled.numerator
+    numerator: int = scaled.numerator
+    return numerator
 
 
 def unscale(value: int, decimals: int) -> Decimal:
