@@ -152,9 +152,9 @@ def decode_reply(value: object) -> Reply:
 
 
 def encode_remembered(entry: Remembered) -> Row:
-    return [entry.user_id, entry.key, encode_command(entry.command), encode_reply(entry.reply)]
+    return [entry.user_id, entry.key, entry.time_ms, encode_command(entry.command), encode_reply(entry.reply)]
 
 
 def decode_remembered(value: object) -> Remembered:
-    user_id, key, command, reply = _row(value, 4)
-    return Remembered(_str(user_id), _str(key), decode_command(command), decode_reply(reply))
+    user_id, key, time_ms, command, reply = _row(value, 5)
+    return Remembered(_str(user_id), _str(key), _int(time_ms), decode_command(command), decode_reply(reply))

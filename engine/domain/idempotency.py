@@ -1,6 +1,11 @@
-"""Remembered replies of commands that carried an idempotency key, scoped per (user id, key), with
-bounded first-in-first-out retention. Part of the trading state, so it is snapshotted and replayed like
-everything else."""
+"""Remembered replies of commands that carried an idempotency key, scoped per (user id, key). Part of
+the trading state, so it is snapshotted and replayed like everything else.
+
+Retention is per user, so no user's activity can push out another's keys: a key is remembered for
+`window_ms` of stream time after its command was applied, and each user keeps at most
+`keys_per_user` keys (their own oldest is forgotten first). Memory is bounded by accounts x
+keys_per_user; a retry within the window of one of the user's last `keys_per_user` keyed commands
+always finds its original reply."""
 
 from __future__ import annotations
 
@@ -14,38 +19,49 @@ from engine.domain.commands import Reply, UserCommand
 class Remembered(NamedTuple):
     user_id: str
     key: str
+    # stream time at which the command was applied; the key is remembered for the window after it
+    time_ms: int
     # the whole command, compared field by field to tell a retry from a reuse of the key
     command: UserCommand
     reply: Reply
 
 
 class IdempotencyStore:
-    __slots__ = ("_entries", "_order", "_retention")
+    __slots__ = ("_by_user", "_entries", "_keys_per_user", "_window_ms")
 
-    def __init__(self, retention: int) -> None:
-        self._retention = retention
+    def __init__(self, keys_per_user: int, window_ms: int) -> None:
+        self._keys_per_user = keys_per_user
+        self._window_ms = window_ms
         self._entries: dict[tuple[str, str], Remembered] = {}
-        # Eviction order, oldest first. Not the dict's own order: finding a dict's first key after many
-        # deletions at its front scans the deleted slots, which made eviction O(n) per command.
-        self._order: deque[tuple[str, str]] = deque()
+        # each user's keys, oldest first; users in the order they first kept a key (deterministic)
+        self._by_user: dict[str, deque[str]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def __iter__(self) -> Iterator[Remembered]:
-        """Oldest first."""
+        """User by user, each user's oldest first: restoring in this order rebuilds the same store."""
         entries = self._entries
-        return (entries[scope] for scope in self._order)
+        return (entries[(user_id, key)] for user_id, keys in self._by_user.items() for key in keys)
 
-    def lookup(self, user_id: str, key: str) -> Remembered | None:
-        return self._entries.get((user_id, key))
+    def lookup(self, user_id: str, key: str, now_ms: int) -> Remembered | None:
+        entry = self._entries.get((user_id, key))
+        if entry is None or entry.time_ms < now_ms - self._window_ms:
+            return None
+        return entry
 
     def remember(self, entry: Remembered) -> None:
-        if self._retention == 0:
+        if self._keys_per_user == 0:
             return
-        # a loop, not an if: a state restored under a smaller retention sheds its surplus here
-        while len(self._order) >= self._retention:
-            del self._entries[self._order.popleft()]
-        scope = (entry.user_id, entry.key)
-        self._entries[scope] = entry
-        self._order.append(scope)
+        user_id, key = entry.user_id, entry.key
+        keys = self._by_user.get(user_id)
+        if keys is None:
+            keys = self._by_user[user_id] = deque()
+        elif (user_id, key) in self._entries:
+            # the same key again after its window ran out: it moves to the newest place
+            keys.remove(key)
+        horizon = entry.time_ms - self._window_ms
+        while keys and (len(keys) >= self._keys_per_user or self._entries[(user_id, keys[0])].time_ms < horizon):
+            del self._entries[(user_id, keys.popleft())]
+        self._entries[(user_id, key)] = entry
+        keys.append(key)

@@ -35,8 +35,10 @@ class Rules:
     max_leverage: int = 100
     maintenance_margin_rate: Fraction = Fraction(0)
     price_stale_after_ms: int = 5000
-    # how many (user, idempotency key) pairs are remembered; the oldest is forgotten first
-    idempotency_retention: int = 100_000
+    # idempotency keys are remembered per user: at most this many (the user's oldest is forgotten
+    # first) and for this long in stream time (24 h); see engine.domain.idempotency
+    idempotency_keys_per_user: int = 1_000
+    idempotency_window_ms: int = 86_400_000
 
     def __post_init__(self) -> None:
         if not self.assets:
@@ -50,8 +52,8 @@ class Rules:
             raise ValueError(f"maintenance_margin_rate {self.maintenance_margin_rate} outside [0, 1)")
         if self.price_stale_after_ms < 0:
             raise ValueError("price_stale_after_ms must not be negative")
-        if self.idempotency_retention < 0:
-            raise ValueError("idempotency_retention must not be negative")
+        if self.idempotency_keys_per_user < 0 or self.idempotency_window_ms < 0:
+            raise ValueError("idempotency_keys_per_user and idempotency_window_ms must not be negative")
         # a read-only copy: the rules of a running state must not change under it
         object.__setattr__(self, "assets", MappingProxyType(dict(self.assets)))
 

@@ -53,7 +53,10 @@ from engine.domain.money import format_cents, format_scaled
 from engine.domain.rules import MAX_DECIMAL, Rules
 from engine.domain.triggers import AssetTriggers
 
-SNAPSHOT_FORMAT = 1
+# 2: idempotency rows carry the stream time of their command (per-user, time-windowed retention)
+SNAPSHOT_FORMAT = 2
+# refusals that say "no usable price right now": not remembered under an idempotency key (see apply)
+_RETRYABLE = frozenset({RejectReason.PRICE_STALE, RejectReason.PRICE_UNAVAILABLE})
 MAX_SLIPPAGE_BPS = money.BPS_PER_UNIT
 POSITION_ID_PREFIX = "pos-"
 
@@ -90,7 +93,7 @@ class TradingState:
         self._positions: dict[str, Position] = {}
         self._quotes: dict[str, LatestQuote] = {}
         self._triggers = {symbol: AssetTriggers() for symbol in rules.assets}
-        self._idempotency = IdempotencyStore(rules.idempotency_retention)
+        self._idempotency = IdempotencyStore(rules.idempotency_keys_per_user, rules.idempotency_window_ms)
         self._next_sequence = 1
 
     # ------------------------------------------------------------------------------------------ writes
@@ -100,9 +103,11 @@ class TradingState:
 
         A user command with an `idempotency_key` already applied for the same user returns the original
         reply and changes nothing (its trades are not reported again); the same key with a different
-        command is refused. Every reply is remembered, rejections included: a key names one attempt, as
-        a broker's client order id does, so a retry can never turn a refusal into an execution. Price
-        updates carry no user and ignore the key."""
+        command is refused. Every reply is remembered, rejections included (a key names one attempt, as
+        a broker's client order id does, so a retry can never turn a refusal into an execution), except
+        the refusals for want of a usable price: they changed nothing and tell the client to try again
+        (503 at the gateway), so the same key may execute once the price is fresh. Price updates carry
+        no user and ignore the key."""
         if isinstance(command, PriceUpdate):
             return self._update_prices(command, time_ms)
         if not command.user_id:
@@ -110,7 +115,7 @@ class TradingState:
         if not idempotency_key:
             reply, closed = self._execute(command, entry_id, time_ms)
             return Outcome(reply, closed)
-        remembered = self._idempotency.lookup(command.user_id, idempotency_key)
+        remembered = self._idempotency.lookup(command.user_id, idempotency_key, time_ms)
         if remembered is not None:
             if remembered.command == command:
                 return Outcome(remembered.reply)
@@ -121,7 +126,8 @@ class TradingState:
                 )
             )
         reply, closed = self._execute(command, entry_id, time_ms)
-        self._idempotency.remember(Remembered(command.user_id, idempotency_key, command, reply))
+        if not (isinstance(reply, Rejection) and reply.reason in _RETRYABLE):
+            self._idempotency.remember(Remembered(command.user_id, idempotency_key, time_ms, command, reply))
         return Outcome(reply, closed)
 
     def _execute(self, command: UserCommand, entry_id: str, time_ms: int) -> tuple[Reply, _ClosedTrades]:
@@ -461,10 +467,12 @@ class TradingState:
         if unquoted:
             # every position opened on a quote, and quotes are never dropped: valuation relies on it
             raise ValueError(f"open positions on {sorted(unquoted)} but no quote for them")
+        seen_keys: set[tuple[str, str]] = set()
         for row in data["idempotency"]:
             entry = decode_remembered(row)
-            if state._idempotency.lookup(entry.user_id, entry.key) is not None:
+            if (entry.user_id, entry.key) in seen_keys:
                 raise ValueError(f"idempotency key {entry.key!r} of {entry.user_id} appears twice")
+            seen_keys.add((entry.user_id, entry.key))
             state._idempotency.remember(entry)
         return state
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from engine.domain import (
     AccountCreated,
+    ClosePosition,
     CreateAccount,
     PositionClosed,
     PositionOpened,
@@ -66,10 +67,13 @@ def test_a_retried_close_credits_once_and_reports_no_second_trade() -> None:
 def test_a_rejection_is_remembered_too() -> None:
     """A key names one attempt: retrying it can never turn a refusal into an execution."""
     driver = seeded()
-    refused = rejection(driver.open(key="order-1", advance_ms=9_000))
-    assert refused.reason is RejectReason.PRICE_STALE
-    driver.tick()
-    assert driver.open(key="order-1").reply == refused
+    # the client saw a price 2% under the fill, allowing 1%: refused
+    expected = BTC_BUY * 98 // 100
+    refused = rejection(driver.open(trade_opening_price=expected, key="order-1"))
+    assert refused.reason is RejectReason.SLIPPAGE_EXCEEDED
+    # the market comes back to where the client saw it, but the key names the refused attempt
+    driver.tick(buy=expected, sell=expected - 1_000_000)
+    assert driver.open(trade_opening_price=expected, key="order-1").reply == refused
     assert driver.state.open_position_count == 0
     driver.opened()  # the same order under no key (or a new key) executes
 
@@ -82,8 +86,8 @@ def test_account_creation_with_a_key() -> None:
     assert driver.apply(command, key="signup").reply == first.reply
 
 
-def test_keys_are_forgotten_oldest_first() -> None:
-    driver = seeded(Rules(assets=default_rules().assets, idempotency_retention=2))
+def test_a_users_keys_are_forgotten_oldest_first_beyond_the_per_user_cap() -> None:
+    driver = seeded(Rules(assets=default_rules().assets, idempotency_keys_per_user=2))
     driver.open(key="k1")
     driver.open(key="k2")
     driver.open(key="k3")
@@ -94,8 +98,43 @@ def test_keys_are_forgotten_oldest_first() -> None:
     assert driver.state.open_position_count == 4
 
 
+def test_other_users_keys_never_push_out_mine() -> None:
+    """A flood of keyed (even rejected) commands from one user must not make another user's retry run
+    twice: retention is per user."""
+    driver = seeded(Rules(assets=default_rules().assets, idempotency_keys_per_user=3))
+    first = driver.open(key="order-1")
+    driver.apply(CreateAccount("mallory", "mallory@example.com", 1_000_000))
+    for n in range(50):
+        driver.apply(ClosePosition("mallory", f"pos-nothing-{n}"), key=f"junk-{n}")
+    retry = driver.open(key="order-1")
+    assert retry.reply == first.reply
+    assert driver.state.open_position_count == 1
+
+
+def test_keys_expire_after_the_window_in_stream_time() -> None:
+    driver = seeded(Rules(assets=default_rules().assets, idempotency_window_ms=60_000))
+    first = driver.open(key="order-1")
+    assert driver.open(key="order-1", advance_ms=59_000).reply == first.reply
+    driver.tick(buy=BTC_BUY, sell=BTC_SELL, advance_ms=2_000)  # a fresh price, 61 s after the open
+    again = driver.open(key="order-1")
+    assert isinstance(again.reply, PositionOpened) and again.reply != first.reply
+    assert driver.state.open_position_count == 2
+
+
+def test_a_refusal_for_want_of_a_price_is_not_remembered() -> None:
+    """PRICE_STALE is 503 "try again" at the gateway: the same key must be able to execute later."""
+    driver = seeded()
+    stale = driver.open(key="order-1", advance_ms=30_000)
+    assert rejection(stale).reason is RejectReason.PRICE_STALE
+    driver.tick(buy=BTC_BUY, sell=BTC_SELL)
+    fresh = driver.open(key="order-1")
+    assert isinstance(fresh.reply, PositionOpened)
+    assert driver.open(key="order-1").reply == fresh.reply
+    assert driver.state.open_position_count == 1
+
+
 def test_retention_zero_remembers_nothing() -> None:
-    driver = seeded(Rules(assets=default_rules().assets, idempotency_retention=0))
+    driver = seeded(Rules(assets=default_rules().assets, idempotency_keys_per_user=0))
     driver.open(key="k1")
     driver.open(key="k1")
     assert (driver.state.open_position_count, driver.state.idempotency_key_count) == (2, 0)

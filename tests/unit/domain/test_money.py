@@ -182,7 +182,7 @@ def test_default_rules_follow_the_contract() -> None:
         "SOL_USDC": AssetSpec("SOL_USDC", 4, 1_000_000),
     }
     assert (rules.max_leverage, rules.maintenance_margin_rate, rules.price_stale_after_ms) == (100, 0, 5000)
-    assert rules.idempotency_retention == 100_000
+    assert (rules.idempotency_keys_per_user, rules.idempotency_window_ms) == (1_000, 86_400_000)
     with pytest.raises(TypeError):
         rules.assets["DOGE_USDC"] = AssetSpec("DOGE_USDC", 4, 1)  # type: ignore[index]
 
@@ -199,7 +199,8 @@ BTC_SPEC = {"BTC_USDC": AssetSpec("BTC_USDC", 4, 1_000)}
         lambda: Rules(assets=BTC_SPEC, maintenance_margin_rate=Fraction(1)),
         lambda: Rules(assets=BTC_SPEC, maintenance_margin_rate=Fraction(-1, 100)),
         lambda: Rules(assets=BTC_SPEC, price_stale_after_ms=-1),
-        lambda: Rules(assets=BTC_SPEC, idempotency_retention=-1),
+        lambda: Rules(assets=BTC_SPEC, idempotency_keys_per_user=-1),
+        lambda: Rules(assets=BTC_SPEC, idempotency_window_ms=-1),
         lambda: AssetSpec("", 4, 1),
         lambda: AssetSpec("X", 19, 1),
         lambda: AssetSpec("X", -1, 1),

@@ -93,12 +93,13 @@ def test_hash_tells_states_apart() -> None:
     assert driver.state.state_hash() != before
 
 
-def test_restore_under_a_smaller_retention_keeps_the_newest_keys() -> None:
+def test_restore_under_a_smaller_retention_keeps_each_users_newest_key() -> None:
     driver = busy_driver()
-    rules = Rules(assets=default_rules().assets, idempotency_retention=1)
+    rules = Rules(assets=default_rules().assets, idempotency_keys_per_user=1)
     restored = TradingState.restore(rules, driver.state.snapshot())
-    assert restored.idempotency_key_count == 1
-    assert [row[1] for row in restored.snapshot()["idempotency"]] == ["b-1"]
+    # alice had a-1 and a-2, bob b-1: each keeps only their newest
+    assert restored.idempotency_key_count == 2
+    assert [row[1] for row in restored.snapshot()["idempotency"]] == ["a-2", "b-1"]
 
 
 def _damaged(mutate: Any) -> dict[str, Any]:
@@ -108,7 +109,7 @@ def _damaged(mutate: Any) -> dict[str, Any]:
 
 
 DAMAGE = {
-    "unknown format": lambda d: d.update(format=2),
+    "unknown format": lambda d: d.update(format=99),
     "missing section": lambda d: d.pop("quotes"),
     "float balance": lambda d: d["accounts"][0].__setitem__(2, 998751.0),
     "bool where a number belongs": lambda d: d["positions"][0].__setitem__(4, True),
@@ -119,7 +120,7 @@ DAMAGE = {
     "duplicate position": lambda d: d["positions"].append(list(d["positions"][0])),
     "sequence not above the positions": lambda d: d.update(next_sequence=5),
     "unknown reply kind": lambda d: d["idempotency"][0][3].__setitem__(0, "Shrug"),
-    "unknown command kind": lambda d: d["idempotency"][0][2].__setitem__(0, "Shrug"),
+    "unknown command kind": lambda d: d["idempotency"][0][3].__setitem__(0, "Shrug"),
     "duplicate idempotency key": lambda d: d["idempotency"].append(d["idempotency"][0]),
     "not a dict": lambda d: d.update(accounts=7),
     "position without a quote": lambda d: d["quotes"].pop(),
