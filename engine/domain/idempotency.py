@@ -33,8 +33,8 @@ class IdempotencyStore:
         self._keys_per_user = keys_per_user
         self._window_ms = window_ms
         self._entries: dict[tuple[str, str], Remembered] = {}
-        # each user's keys, oldest first; users in the order they first kept a key (deterministic)
-        self._by_user: dict[str, deque[str]] = {}
+        # each user's (time, key), oldest first; users in the order they first kept a key (deterministic)
+        self._by_user: dict[str, deque[tuple[int, str]]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -42,7 +42,7 @@ class IdempotencyStore:
     def __iter__(self) -> Iterator[Remembered]:
         """User by user, each user's oldest first: restoring in this order rebuilds the same store."""
         entries = self._entries
-        return (entries[(user_id, key)] for user_id, keys in self._by_user.items() for key in keys)
+        return (entries[(user_id, key)] for user_id, keys in self._by_user.items() for _, key in keys)
 
     def lookup(self, user_id: str, key: str, now_ms: int) -> Remembered | None:
         entry = self._entries.get((user_id, key))
@@ -53,15 +53,19 @@ class IdempotencyStore:
     def remember(self, entry: Remembered) -> None:
         if self._keys_per_user == 0:
             return
-        user_id, key = entry.user_id, entry.key
+        user_id, key, time_ms = entry.user_id, entry.key, entry.time_ms
+        entries = self._entries
         keys = self._by_user.get(user_id)
         if keys is None:
             keys = self._by_user[user_id] = deque()
-        elif (user_id, key) in self._entries:
-            # the same key again after its window ran out: it moves to the newest place
-            keys.remove(key)
-        horizon = entry.time_ms - self._window_ms
-        while keys and (len(keys) >= self._keys_per_user or self._entries[(user_id, keys[0])].time_ms < horizon):
-            del self._entries[(user_id, keys.popleft())]
-        self._entries[(user_id, key)] = entry
-        keys.append(key)
+        else:
+            stale = entries.get((user_id, key))
+            if stale is not None:
+                # the same key again after its window ran out: it moves to the newest place
+                keys.remove((stale.time_ms, key))
+            horizon = time_ms - self._window_ms
+            cap = self._keys_per_user
+            while keys and (len(keys) >= cap or keys[0][0] < horizon):
+                del entries[(user_id, keys.popleft()[1])]
+        entries[(user_id, key)] = entry
+        keys.append((time_ms, key))
