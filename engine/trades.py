@@ -92,7 +92,9 @@ def decode_page_token(token: str) -> tuple[int, str]:
         closed_at_ms = int(closed_at_text)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidPageToken(f"page_token {token[:40]!r} is not a token this service issued") from None
-    if not trade_id:
+    # a forged token must be INVALID_ARGUMENT here, not a database error (int64 overflow, NUL bytes)
+    # that would surface as UNAVAILABLE
+    if not trade_id or not 0 <= closed_at_ms < 2**63 or len(trade_id) > 128 or not trade_id.isprintable():
         raise InvalidPageToken(f"page_token {token[:40]!r} is not a token this service issued")
     return closed_at_ms, trade_id
 
