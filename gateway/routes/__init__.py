@@ -29,11 +29,22 @@ def _refuse_constant(name: str) -> None:
     raise json.JSONDecodeError(f"{name} is not a number", name, 0)
 
 
+# No field of the API needs more; a longer integer would only cost CPU (or hit Python's int limit).
+MAX_JSON_INTEGER_DIGITS = 40
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_JSON_INTEGER_DIGITS:
+        raise json.JSONDecodeError(f"integer of {len(text)} digits is too long", text[:20], 0)
+    return int(text)
+
+
 class ExactJsonRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             # JSON numbers with a fraction become Decimal: "0.1" stays 0.1, no binary float on the way
-            self._json = json.loads(await self.body(), parse_float=Decimal, parse_constant=_refuse_constant)
+            self._json = json.loads(await self.body(), parse_float=Decimal, parse_int=_bounded_int,
+                                    parse_constant=_refuse_constant)
         return self._json
 
 

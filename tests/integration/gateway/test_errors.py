@@ -73,6 +73,12 @@ async def test_extreme_numbers_are_422(api: httpx.AsyncClient, trader: dict[str,
     assert_error(response, 422, "VALIDATION_ERROR")
 
 
+async def test_a_5000_digit_integer_is_invalid_json(api: httpx.AsyncClient, trader: dict[str, str]) -> None:
+    raw = b'{"asset":"BTC_USDC","side":"LONG","quantity":' + b"9" * 5000 + b',"leverage":10}'
+    response = await api.post("/trade/create", headers={**trader, "content-type": "application/json"}, content=raw)
+    assert_error(response, 400, "INVALID_JSON")
+
+
 async def test_missing_fields_and_bad_bodies(api: httpx.AsyncClient, trader: dict[str, str]) -> None:
     missing = await api.post("/trade/create", headers=trader, json={"asset": "BTC_USDC"})
     error = assert_error(missing, 422, "VALIDATION_ERROR")
