@@ -33,6 +33,9 @@ class EngineSettings(CommonSettings):
     dead_letter_stream: str = "stream:engine:dead"
     consumer_group: str = "engine"
     read_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # Operator override, dangerous: lead although the stream has lost entries the engine never applied
+    # (a trim past the snapshot). The state then silently misses whatever those entries did.
+    engine_accept_log_gap: bool = False
 
     @field_validator("maintenance_margin_rate")
     @classmethod

@@ -246,9 +246,33 @@ class Engine:
             "pending_trade_rows": len(self.writer.pending), "seconds": round(time.monotonic() - started, 3),
         })  # fmt: skip
 
+    async def _check_log_complete(self) -> None:
+        """The stream must hold every entry after last_applied_id: the snapshot's own entry is still there
+        (the engine's XTRIM MINID keeps it), or, without a snapshot, nothing was ever trimmed. A gap (e.g. a
+        MAXLEN trim past the snapshot) means entries were lost unapplied: refuse, unless the operator says so."""
+        if self.last_applied_id != "0-0":
+            if await self.stream.contains(self.last_applied_id):
+                return
+            gap = (f"the snapshot's last applied entry {self.last_applied_id} is no longer in the stream: "
+                   "entries after it were trimmed before they were applied")
+        else:
+            trimmed = await self.stream.trimmed_count()
+            if trimmed == 0:
+                return
+            gap = f"no snapshot, but {trimmed} entries were trimmed from the start of the stream"
+        self._log_gap(gap)
+
+    def _log_gap(self, gap: str) -> None:
+        """Refuse to lead over a gap in the log, or, with ENGINE_ACCEPT_LOG_GAP, say loudly that we do."""
+        if not self.settings.engine_accept_log_gap:
+            raise RefuseToLead(f"gap in the log: {gap} (ENGINE_ACCEPT_LOG_GAP=true starts anyway, losing them)")
+        log.critical("gap in the log accepted (ENGINE_ACCEPT_LOG_GAP): the state misses the lost entries",
+                     extra={"gap": gap, "last_applied_id": self.last_applied_id})  # fmt: skip
+
     async def _replay(self) -> None:
         started = time.monotonic()
         await self.stream.ensure_group()
+        await self._check_log_complete()
         claimed = await self.stream.claim_orphans()
         delivered = await self.stream.last_delivered_id()
         dead: list[DeadLetter] = []
@@ -321,7 +345,11 @@ class Engine:
         for entry_id, fields in entries:
             acks.append(entry_id)
             if fields is None:
-                # trimmed after delivery: it was at or below a snapshot, hence applied
+                # trimmed after delivery: at or below last_applied_id it was applied (a snapshot holds it);
+                # above, it is lost unapplied
+                if entry_key(entry_id) > entry_key(self.last_applied_id):
+                    self._log_gap(f"entry {entry_id}, after the last applied {self.last_applied_id}, was "
+                                  "trimmed before it was applied")
                 continue
             if entry_key(entry_id) <= entry_key(self.last_applied_id):
                 # applied by replay or before the crash; a malformed one still owes its dead letter

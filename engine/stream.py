@@ -126,6 +126,14 @@ class StreamLog:
                 fields[b"entry." + (name if isinstance(name, bytes) else str(name).encode())] = value
             pipe.xadd(self.dead_letter_stream, cast(Any, fields), maxlen=DEAD_LETTER_MAXLEN, approximate=True)
 
+    async def contains(self, entry_id: str) -> bool:
+        return bool(await self.client.xrange(self.stream_key, min=entry_id, max=entry_id))
+
+    async def trimmed_count(self) -> int:
+        """Entries ever added to the stream that are no longer in it (0 for a complete log)."""
+        info: Any = await self.client.xinfo_stream(self.stream_key)
+        return int(info["entries-added"]) - int(info["length"])
+
     async def trim_below(self, min_id: str) -> int:
         return int(await self.client.xtrim(self.stream_key, minid=min_id, approximate=False))
 
