@@ -327,7 +327,10 @@ class Engine:
                 # read but not applied: the entries stay pending for whoever holds the lease now
                 break
             if entries:
+                await self._apply_skipped(entries[0][0])
                 await self._process_batch(entries)
+            else:
+                await self._apply_skipped(None)
             if not self.ready and len(entries) < batch_size:
                 self.ready = True
                 log.info("caught up with the stream: serving", extra={"last_applied_id": self.last_applied_id})
@@ -338,6 +341,29 @@ class Engine:
             if time.monotonic() >= next_lag_refresh:
                 await self.stream_figures()
                 next_lag_refresh = time.monotonic() + LAG_REFRESH_SECONDS
+
+    async def _apply_skipped(self, next_id: str | None) -> None:
+        """Apply (and acknowledge: XACK is per group) the entries after last_applied_id that the group
+        delivered to another consumer: an old leader's XREADGROUP > sent before its lease lapsed but run by
+        Redis after we took over moves fresh entries into its own pending list, past our '>' cursor, and
+        nobody else would ever apply them. `next_id`: the first entry our read got (those before it were
+        skipped); None after an empty read (then up to the group's last delivered entry)."""
+        if next_id is None:
+            delivered = await self.stream.last_delivered_id()
+            if entry_key(delivered) <= entry_key(self.last_applied_id):
+                return
+            upper = delivered
+        else:
+            last_ms, last_seq = entry_key(self.last_applied_id)
+            if entry_key(next_id) == (last_ms, last_seq + 1):
+                return  # no id lies between: skip the round trip
+            upper = f"({next_id}"
+        batch_size = self.settings.read_batch_size
+        while entries := await self.stream.range_between(self.last_applied_id, upper, batch_size):
+            log.warning("entries delivered to another consumer and never applied: applying them", extra={
+                "first_id": entries[0][0], "last_id": entries[-1][0], "entries": len(entries),
+            })  # fmt: skip
+            await self._process_batch(entries)
 
     async def _process_batch(self, entries: list[Entry]) -> None:
         acks: list[str] = []

@@ -98,6 +98,11 @@ class StreamLog:
         entries: Any = await self.client.xrange(self.stream_key, min=f"({after_id}", max="+", count=count)
         return _entries(entries)
 
+    async def range_between(self, after_id: str, upper: str, count: int) -> list[Entry]:
+        """Entries after `after_id` up to `upper`, an XRANGE bound ("(id" excludes the id itself)."""
+        entries: Any = await self.client.xrange(self.stream_key, min=f"({after_id}", max=upper, count=count)
+        return _entries(entries)
+
     async def ack(self, entry_ids: Sequence[str], dead_letters: Sequence[DeadLetter]) -> None:
         """Acknowledge a processed batch; malformed entries are copied to the dead-letter stream in the
         same MULTI, so each lands there exactly once even if the engine dies right here."""
