@@ -38,6 +38,8 @@ MEANING = {
     "DEAD_LETTER_STREAM": "where malformed stream entries are copied",
     "CONSUMER_GROUP": "the engine's consumer group on STREAM_KEY",
     "READ_BATCH_SIZE": "entries per XREADGROUP (one PostgreSQL transaction per batch)",
+    "ENGINE_ACCEPT_LOG_GAP": "dangerous override: lead despite a gap in the stream (entries trimmed before they were "
+                             "applied); the state then silently lacks them",
     "GATEWAY_PORT": "HTTP port of the REST API, WebSocket, /healthz, /readyz, /metrics",
     "GATEWAY_HOST": "interface the gateway binds to",
     "ENGINE_ADDR": "the engine's gRPC address, host:port",
