@@ -60,6 +60,7 @@ class Engine:
     def __init__(self, settings: EngineSettings, metrics: EngineMetrics) -> None:
         self.settings = settings
         self.rules = settings.rules()
+        self.price_decimals = {symbol: spec.decimal for symbol, spec in self.rules.assets.items()}
         self.metrics = metrics
         self.instance_name = settings.engine_instance_name
         self.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
@@ -398,7 +399,7 @@ class Engine:
         command: commands_pb2.Command | None = None
         try:
             command = decode_entry(fields)
-            domain_command = translate.command_from_proto(command)
+            domain_command = translate.command_from_proto(command, self.price_decimals)
         except (CodecError, translate.MalformedCommand) as exc:
             self.last_applied_id = entry_id
             if live:

@@ -4,6 +4,7 @@ for the fields without which it cannot be understood at all (those are malformed
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from exness.common.v1 import trading_pb2
@@ -25,7 +26,11 @@ class MalformedCommand(ValueError):
     """A decodable Command that lacks what any handler needs (user id, asset, side, position id)."""
 
 
-def command_from_proto(command: commands_pb2.Command) -> domain.Command:
+def command_from_proto(
+    command: commands_pb2.Command, price_decimals: Mapping[str, int] | None = None
+) -> domain.Command:
+    """The domain command of a stream entry; with `price_decimals` (asset -> the engine's price scale), an
+    order stating another scale for its prices is refused as malformed: gateway and engine disagree."""
     body = command.WhichOneof("body")
     if body == "price_update":
         quotes = command.price_update.quotes
@@ -45,6 +50,12 @@ def command_from_proto(command: commands_pb2.Command) -> domain.Command:
         order = command.open_position
         if not order.asset:
             raise MalformedCommand("open_position command has no asset")
+        engine_decimal = (price_decimals or {}).get(order.asset)
+        if order.price_decimal and engine_decimal is not None and order.price_decimal != engine_decimal:
+            raise MalformedCommand(
+                f"open_position prices for {order.asset} are scaled by 10^{order.price_decimal} but the engine "
+                f"uses 10^{engine_decimal}: the gateway's and the engine's ASSETS differ"
+            )
         side = SIDE_FROM_PROTO.get(order.side)
         if side is None:
             raise MalformedCommand(f"open_position command has no valid side ({order.side})")

@@ -66,6 +66,7 @@ def open_position_command(body: CreateOrderRequest, specs: dict[str, AssetSpec],
         take_profit=_scaled(body.takeProfit, spec.decimal, "takeProfit", f"the {spec.symbol} price scale"),
         trade_opening_price=_scaled(body.tradeOpeningPrice, spec.decimal, "tradeOpeningPrice",
                                     f"the {spec.symbol} price scale"),
+        price_decimal=spec.decimal,
     )
     return commands_pb2.Command(request_id=str(uuid.uuid4()), user_id=str(user_id),
                                 idempotency_key=idempotency_key, open_position=open_position)

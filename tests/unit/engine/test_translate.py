@@ -50,6 +50,17 @@ def test_commands_translate_field_for_field() -> None:
     assert translate.command_from_proto(prices) == PriceUpdate((Quote("BTC_USDC", 2, 1, 4),))
 
 
+def test_an_order_priced_on_another_scale_than_the_engines_is_refused() -> None:
+    order = commands_pb2.OpenPosition(asset="BTC_USDC", side=trading_pb2.SIDE_LONG, quantity=1_000, leverage=5,
+                                      stop_loss=1_000_000_000, price_decimal=4)
+    command = commands_pb2.Command(user_id="u", open_position=order)
+    assert translate.command_from_proto(command, {"BTC_USDC": 4}).stop_loss == 1_000_000_000  # type: ignore[union-attr]
+    with pytest.raises(translate.MalformedCommand, match="10\\^4 but the engine uses 10\\^5"):
+        translate.command_from_proto(command, {"BTC_USDC": 5})
+    command.open_position.price_decimal = 0  # not stated: no check (older producers)
+    assert isinstance(translate.command_from_proto(command, {"BTC_USDC": 5}), OpenPosition)
+
+
 @pytest.mark.parametrize(
     "command",
     [

@@ -126,6 +126,7 @@ def test_order_conversion_is_exact() -> None:
                                     SPECS, user_id, "key-1")
     body = command.open_position
     assert (body.asset, body.side, body.quantity, body.leverage) == ("BTC_USDC", trading_pb2.SIDE_LONG, 1_000_000, 10)
+    assert body.price_decimal == 4  # the scale its prices were converted with, checked by the engine
     assert (body.stop_loss, body.take_profit, body.trade_opening_price) == (1_000_005_000, 1_500_000_000,
                                                                               1_194_168_450)
     assert body.slippage_bps == 125

@@ -74,7 +74,7 @@ class CreateAccount(_message.Message):
     def __init__(self, email: _Optional[str] = ..., starting_balance_cents: _Optional[int] = ...) -> None: ...
 
 class OpenPosition(_message.Message):
-    __slots__ = ("asset", "side", "quantity", "leverage", "slippage_bps", "stop_loss", "take_profit", "trade_opening_price")
+    __slots__ = ("asset", "side", "quantity", "leverage", "slippage_bps", "stop_loss", "take_profit", "trade_opening_price", "price_decimal")
     ASSET_FIELD_NUMBER: _ClassVar[int]
     SIDE_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +83,7 @@ class OpenPosition(_message.Message):
     STOP_LOSS_FIELD_NUMBER: _ClassVar[int]
     TAKE_PROFIT_FIELD_NUMBER: _ClassVar[int]
     TRADE_OPENING_PRICE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_DECIMAL_FIELD_NUMBER: _ClassVar[int]
     asset: str
     side: _trading_pb2.Side
     quantity: int
@@ -91,7 +92,8 @@ class OpenPosition(_message.Message):
     stop_loss: int
     take_profit: int
     trade_opening_price: int
-    def __init__(self, asset: _Optional[str] = ..., side: _Optional[_Union[_trading_pb2.Side, str]] = ..., quantity: _Optional[int] = ..., leverage: _Optional[int] = ..., slippage_bps: _Optional[int] = ..., stop_loss: _Optional[int] = ..., take_profit: _Optional[int] = ..., trade_opening_price: _Optional[int] = ...) -> None: ...
+    price_decimal: int
+    def __init__(self, asset: _Optional[str] = ..., side: _Optional[_Union[_trading_pb2.Side, str]] = ..., quantity: _Optional[int] = ..., leverage: _Optional[int] = ..., slippage_bps: _Optional[int] = ..., stop_loss: _Optional[int] = ..., take_profit: _Optional[int] = ..., trade_opening_price: _Optional[int] = ..., price_decimal: _Optional[int] = ...) -> None: ...
 
 class ClosePosition(_message.Message):
     __slots__ = ("position_id",)
