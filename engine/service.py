@@ -419,7 +419,8 @@ class Engine:
             error = f"engine error: {exc!r}"
             if live and command.reply_to:
                 self.hub.send(command.reply_to, translate.invalid_command_reply(
-                    error, request_id=command.request_id, stream_id=entry_id))
+                    error, request_id=command.request_id, stream_id=entry_id,
+                    reason=commands_pb2.REJECT_REASON_ENGINE_FAULT))
             return error
         self.last_applied_id = entry_id
         self.commands_applied += 1

@@ -113,11 +113,14 @@ def reply_to_proto(reply: domain.Reply, *, request_id: str, stream_id: str) -> c
     return message
 
 
-def invalid_command_reply(error: str, *, request_id: str, stream_id: str) -> commands_pb2.Reply:
+def invalid_command_reply(
+    error: str, *, request_id: str, stream_id: str,
+    reason: commands_pb2.RejectReason.ValueType = commands_pb2.REJECT_REASON_INVALID_COMMAND,
+) -> commands_pb2.Reply:
+    """The reply to an entry the engine could not apply: malformed (INVALID_COMMAND, the producer's
+    fault) or failing inside the engine (ENGINE_FAULT, ours)."""
     return commands_pb2.Reply(
-        request_id=request_id,
-        stream_id=stream_id,
-        rejection=commands_pb2.Rejection(reason=commands_pb2.REJECT_REASON_INVALID_COMMAND, message=error),
+        request_id=request_id, stream_id=stream_id, rejection=commands_pb2.Rejection(reason=reason, message=error)
     )
 
 

@@ -50,6 +50,15 @@ def test_commands_translate_field_for_field() -> None:
     assert translate.command_from_proto(prices) == PriceUpdate((Quote("BTC_USDC", 2, 1, 4),))
 
 
+def test_replies_to_entries_that_could_not_be_applied_say_whose_fault() -> None:
+    malformed = translate.invalid_command_reply("no user_id", request_id="r", stream_id="1-0")
+    assert malformed.rejection.reason == commands_pb2.REJECT_REASON_INVALID_COMMAND
+    fault = translate.invalid_command_reply("engine error: KeyError()", request_id="r", stream_id="1-0",
+                                            reason=commands_pb2.REJECT_REASON_ENGINE_FAULT)
+    assert (fault.request_id, fault.stream_id, fault.rejection.message) == ("r", "1-0", "engine error: KeyError()")
+    assert fault.rejection.reason == commands_pb2.REJECT_REASON_ENGINE_FAULT
+
+
 def test_an_order_priced_on_another_scale_than_the_engines_is_refused() -> None:
     order = commands_pb2.OpenPosition(asset="BTC_USDC", side=trading_pb2.SIDE_LONG, quantity=1_000, leverage=5,
                                       stop_loss=1_000_000_000, price_decimal=4)

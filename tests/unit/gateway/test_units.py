@@ -107,7 +107,9 @@ def test_bearer_header_parsing() -> None:
 def test_every_reject_reason_has_a_status() -> None:
     assert set(REJECTION_STATUS) == set(commands_pb2.RejectReason.values())
     expected = {"POSITION_NOT_FOUND": 404, "IDEMPOTENCY_KEY_REUSED": 409, "PRICE_STALE": 503,
-                "PRICE_UNAVAILABLE": 503, "INSUFFICIENT_BALANCE": 422, "UNKNOWN_ASSET": 422}
+                "PRICE_UNAVAILABLE": 503, "INSUFFICIENT_BALANCE": 422, "UNKNOWN_ASSET": 422,
+                # the engine's own defect is a 5xx, never blamed on the client's input
+                "ENGINE_FAULT": 502, "INVALID_COMMAND": 422}
     for code, status in expected.items():
         error = rejection_error(commands_pb2.Rejection(reason=commands_pb2.RejectReason.Value(f"REJECT_REASON_{code}"),
                                                        message="why"))
