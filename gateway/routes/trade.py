@@ -57,16 +57,9 @@ async def create_order(body: CreateOrderRequest, user_id: CurrentUserId, key: Id
     """Open a position at market. Numbers may be JSON numbers or strings; prices (stopLoss, takeProfit,
     tradeOpeningPrice) are in dollars and may not have more decimals than the asset's price scale."""
     command = open_position_command(body, context.asset_specs, user_id, key)
-    position = _expect(await context.engine.submit(command), "position_opened").position_opened.position
-    # value it at the engine's current price (the reply carries the fill, not the mark); the order is
-    # placed whatever this read does, so a failed read leaves currentPrice/pnl null instead of failing
-    try:
-        views = [view for view in await _positions(context, str(user_id)) if view.position.id == position.id]
-    except ApiError as exc:
-        log.warning("could not value a new position", extra={"position_id": position.id, "error": exc.code})
-        views = []
-    trade = _view_out(views[0]) if views else trade_out(position, None, None)
-    return CreateOrderResponse(trade=trade)
+    # the reply carries the fill and the engine's mark at reply time: no second read needed
+    opened = _expect(await context.engine.submit(command), "position_opened").position_opened
+    return CreateOrderResponse(trade=trade_out(opened.position, opened.current_price, opened.unrealized_pnl_cents))
 
 
 @router.post("/close", status_code=201, response_model=CloseOrderResponse,

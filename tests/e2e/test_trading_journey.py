@@ -226,7 +226,10 @@ async def test_concurrent_traders_hit_stop_loss_take_profit_liquidation_and_surv
         assert dollars(c_trade["liquidationPrice"], 4) == Decimal("98980")
         assert dollars(b_trade["liquidationPrice"], 4) == Decimal("3600")
 
-        # live PnL of the open positions: a LONG is worth the sell price now
+        # the order's own answer is already marked to the market: a LONG is worth the sell price now
+        assert dollars(a_trade["currentPrice"], 4) == btc_sell
+        assert a_trade["pnl"] == pnl_cents("LONG", btc_buy, btc_sell, "0.01") == -1_000
+        # and so is the open-positions list
         open_a = (await alice.open_orders())[0]
         assert open_a["pnl"] == pnl_cents("LONG", btc_buy, btc_sell, "0.01") == -1_000
         balance = await alice.balance()

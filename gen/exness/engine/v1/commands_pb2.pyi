@@ -128,12 +128,16 @@ class AccountCreated(_message.Message):
     def __init__(self, account: _Optional[_Union[_trading_pb2.Account, _Mapping]] = ..., already_existed: _Optional[bool] = ...) -> None: ...
 
 class PositionOpened(_message.Message):
-    __slots__ = ("position", "balance_cents")
+    __slots__ = ("position", "balance_cents", "current_price", "unrealized_pnl_cents")
     POSITION_FIELD_NUMBER: _ClassVar[int]
     BALANCE_CENTS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_PRICE_FIELD_NUMBER: _ClassVar[int]
+    UNREALIZED_PNL_CENTS_FIELD_NUMBER: _ClassVar[int]
     position: _trading_pb2.Position
     balance_cents: int
-    def __init__(self, position: _Optional[_Union[_trading_pb2.Position, _Mapping]] = ..., balance_cents: _Optional[int] = ...) -> None: ...
+    current_price: int
+    unrealized_pnl_cents: int
+    def __init__(self, position: _Optional[_Union[_trading_pb2.Position, _Mapping]] = ..., balance_cents: _Optional[int] = ..., current_price: _Optional[int] = ..., unrealized_pnl_cents: _Optional[int] = ...) -> None: ...
 
 class PositionClosed(_message.Message):
     __slots__ = ("trade", "balance_cents")
