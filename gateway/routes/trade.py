@@ -3,7 +3,6 @@ GET /trade/open and /trade/closed (gRPC reads)."""
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 from exness.engine.v1 import commands_pb2, engine_service_pb2
@@ -23,8 +22,6 @@ from gateway.schemas import (
     TradeOut,
 )
 from gateway.translate import close_position_command, closed_trade_out, open_position_command, trade_out
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/trade", tags=["trade"], route_class=ExactJsonRoute)
 
