@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 
 from engine import translate
 from engine.config import EngineSettings
-from engine.domain import AccountCreated, PositionClosed, PositionOpened, TradingState
+from engine.domain import AccountCreated, PositionClosed, TradingState
 from engine.domain.codec import decode_account
 from engine.lease import Lease
 from engine.metrics import EngineMetrics
@@ -433,11 +433,9 @@ class Engine:
         if isinstance(reply, AccountCreated) and not reply.already_existed:
             self.emails.setdefault(reply.account.email.lower(), reply.account.user_id)
         if live and reply is not None and command.reply_to:
-            message = translate.reply_to_proto(reply, request_id=command.request_id, stream_id=entry_id)
-            if isinstance(reply, PositionOpened):
-                valuation = self.state.valuation(reply.position)
-                message.position_opened.current_price = valuation.closing_price
-                message.position_opened.unrealized_pnl_cents = valuation.unrealized_pnl_cents
+            message = translate.reply_to_proto(
+                reply, request_id=command.request_id, stream_id=entry_id, state=self.state
+            )
             if isinstance(reply, PositionClosed):
                 # side effects before replies: the close is reported once its row is committed
                 self.writer.send_after_commit(reply.trade.id, command.reply_to, message)

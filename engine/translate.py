@@ -96,7 +96,11 @@ def closed_trade_to_proto(t: ClosedTrade) -> trading_pb2.ClosedTrade:
     )  # fmt: skip
 
 
-def reply_to_proto(reply: domain.Reply, *, request_id: str, stream_id: str) -> commands_pb2.Reply:
+def reply_to_proto(
+    reply: domain.Reply, *, request_id: str, stream_id: str, state: domain.TradingState | None = None
+) -> commands_pb2.Reply:
+    """The reply message; with `state`, a PositionOpened also carries the position marked to the current
+    closing-side price (what the client shows next to the fill)."""
     message = commands_pb2.Reply(request_id=request_id, stream_id=stream_id)
     if isinstance(reply, domain.AccountCreated):
         message.account_created.account.CopyFrom(account_to_proto(reply.account))
@@ -104,6 +108,10 @@ def reply_to_proto(reply: domain.Reply, *, request_id: str, stream_id: str) -> c
     elif isinstance(reply, domain.PositionOpened):
         message.position_opened.position.CopyFrom(position_to_proto(reply.position))
         message.position_opened.balance_cents = reply.balance_cents
+        if state is not None:
+            valuation = state.valuation(reply.position)
+            message.position_opened.current_price = valuation.closing_price
+            message.position_opened.unrealized_pnl_cents = valuation.unrealized_pnl_cents
     elif isinstance(reply, domain.PositionClosed):
         message.position_closed.trade.CopyFrom(closed_trade_to_proto(reply.trade))
         message.position_closed.balance_cents = reply.balance_cents

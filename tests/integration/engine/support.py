@@ -100,7 +100,7 @@ class Producer:
             self.closed_rows[trade.id] = translate.closed_trade_row(trade)
         if outcome.reply is not None and command.request_id:
             self.expected[command.request_id] = translate.reply_to_proto(
-                outcome.reply, request_id=command.request_id, stream_id=entry_id
+                outcome.reply, request_id=command.request_id, stream_id=entry_id, state=self.reference
             )
 
 
