@@ -1,4 +1,4 @@
-"""REST <-> protobuf: request models to `Command`s (exact unit conversion, CONTRACT.md §1) and engine
+"""REST <-> protobuf: request models to `Command`s (exact unit conversion, docs/contract.md §1) and engine
 messages to response models. No trading rules here: the engine decides, this only converts."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The fake Backpack server: connection handling, the request/error rules of protocol note §1.4, the price
+"""The fake Backpack server: connection handling, the request/error rules of docs/backpack-protocol.md §3, the price
 path driver, and the fault-injection controls."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The Kubernetes manifests, checked offline (no cluster): every kustomization renders, every object is
 valid against the Kubernetes OpenAPI schemas, checkov finds nothing unjustified, the workloads are
 hardened, configuration keys are settings the code reads, Services reach declared ports, and the network
-policies allow exactly the arrows of ARCHITECTURE.md. That the manifests really start the services is
+policies allow exactly the arrows of docs/architecture.md §1. That the manifests really start the services is
 test_manifests_run.py."""
 
 from __future__ import annotations
@@ -223,7 +223,7 @@ def test_the_image_is_what_the_manifests_run() -> None:
 # ---- network policies -------------------------------------------------------------------------------
 
 NAMESPACE_LABELS = {"kubernetes.io/metadata.name": "exness"}
-# (source, destination, port) inside the namespace: exactly the arrows of ARCHITECTURE.md
+# (source, destination, port) inside the namespace: exactly the arrows of docs/architecture.md §1
 ARROWS = {
     ("gateway", "engine", 50051),
     ("gateway", "redis", 6379), ("engine", "redis", 6379), ("pooler", "redis", 6379),

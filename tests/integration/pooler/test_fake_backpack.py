@@ -1,4 +1,4 @@
-"""The fake Backpack server behaves like the recorded venue (protocol note §1-2): no acks, the real error
+"""The fake Backpack server behaves like the recorded venue (docs/backpack-protocol.md §2-3): no acks, the real error
 frames, silence for unknown symbols, real field names/types/order, a Close frame on shutdown; and its
 command-line form can be steered over HTTP."""
 
