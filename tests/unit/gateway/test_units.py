@@ -16,7 +16,7 @@ from exness.common.v1 import trading_pb2
 from exness.engine.v1 import commands_pb2
 from pydantic import ValidationError
 
-from gateway.config import GatewaySettings, parse_rate
+from gateway.config import GatewaySettings, parse_rate, trusted_proxies
 from gateway.errors import GRPC_STATUS, REJECTION_STATUS, ApiError, rejection_error
 from gateway.limits import BodySizeLimitMiddleware, RateLimiter
 from gateway.prices import PriceHub
@@ -69,6 +69,15 @@ def test_rate_parsing() -> None:
     for bad in ("10", "ten/minute", "0/minute", "5/fortnight"):
         with pytest.raises(ValueError):
             parse_rate(bad)
+
+
+def test_trusted_proxies_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert trusted_proxies("10.244.0.0/16, 127.0.0.1,,::1") == ["10.244.0.0/16", "127.0.0.1", "::1"]
+    assert trusted_proxies("*") == ["*"]
+    monkeypatch.setenv("JWT_SECRET", "x" * 32)
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.0.0.0/8,ingress-pod")
+    with pytest.raises(ValidationError, match="'ingress-pod' is not an IP address"):
+        GatewaySettings()
 
 
 # ---- tokens
