@@ -22,7 +22,7 @@ from gateway.limits import BodySizeLimitMiddleware, RateLimiter
 from gateway.prices import PriceHub
 from gateway.schemas import CreateOrderRequest, SignupRequest
 from gateway.security import bearer_token, issue_token, user_id_from_token
-from gateway.translate import closed_trade_out, format_usd, open_position_command, quantity_text
+from gateway.translate import closed_trade_out, format_usd, open_position_command, quantity_text, trade_out
 from mesh.codec import encode_price_update
 from mesh.settings import DEFAULT_ASSETS
 from tests.integration.gateway.support import Quote, price_update
@@ -180,6 +180,15 @@ def test_output_formatting() -> None:
     trade = closed_trade_out(trading_pb2.ClosedTrade(id="t", side=trading_pb2.SIDE_SHORT, quantity=123_000,
                                                      reason=trading_pb2.CLOSE_REASON_LIQUIDATION, closed_at_ms=1000))
     assert (trade.side, trade.quantity, trade.reason, trade.stopLoss) == ("SHORT", "0.00123", "LIQUIDATION", None)
+
+
+@pytest.mark.parametrize("side", [trading_pb2.SIDE_UNSPECIFIED, 7])
+def test_an_unknown_side_is_an_engine_error_not_long(side: int) -> None:
+    for convert in (lambda: closed_trade_out(trading_pb2.ClosedTrade(id="t", side=side, closed_at_ms=1)),
+                    lambda: trade_out(trading_pb2.Position(id="p", side=side, opened_at_ms=1), None, None)):
+        with pytest.raises(ApiError) as caught:
+            convert()
+        assert (caught.value.status, caught.value.code) == (502, "ENGINE_ERROR")
 
 
 # ---- limits
