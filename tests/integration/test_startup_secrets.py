@@ -7,8 +7,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
+
+from tests.support.net import free_port
+from tests.support.processes import ManagedProcess
 
 PASSWORD = "Hunter2pw"
 # a password with the characters that end a naive pattern early
@@ -50,3 +55,24 @@ def test_bad_configuration_names_the_variable_and_no_password(service: str, wron
     for secret in SECRETS:
         assert secret not in output
     assert "invalid configuration" in output and variable in output, output
+
+
+def test_a_running_service_logs_urls_without_their_password(tmp_path: Path) -> None:
+    """The pooler names its venue URL in its connect/reconnect lines: with a password in it (and in
+    REDIS_URL, unreachable too) the lines show the URL with the password replaced."""
+    env = {key: value for key, value in os.environ.items() if key not in URLS}
+    env.update({**URLS, "FEED": "backpack", "LOG_FORMAT": "json", "POOLER_HTTP_HOST": "127.0.0.1",
+                "POOLER_HTTP_PORT": str(free_port()), "FEED_BACKOFF_INITIAL_MS": "50", "FEED_BACKOFF_MAX_MS": "100"})
+    pooler = ManagedProcess([sys.executable, "-m", "pooler"], tmp_path / "pooler.log", env=env).start()
+    try:
+        for _ in range(1200):  # until it has tried the venue at least once
+            if "reconnecting to" in pooler.output():
+                break
+            assert pooler.proc is not None and pooler.proc.poll() is None, pooler.output()
+            time.sleep(0.05)
+    finally:
+        pooler.stop()
+    output = pooler.output()
+    assert "reconnecting to ws://feed:***@127.0.0.1:1/stream" in output, output[-2000:]
+    for secret in SECRETS:
+        assert secret not in output
