@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import sys
+import threading
 import time
 from types import TracebackType
 from typing import Any
@@ -69,6 +70,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     for noisy in ("asyncio", "grpc", "urllib3", "pymongo", "uvicorn.access", "httpx", "websockets"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
 
 
 def _log_uncaught(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
@@ -77,3 +79,10 @@ def _log_uncaught(kind: type[BaseException], exc: BaseException, tb: TracebackTy
         sys.__excepthook__(kind, exc, tb)
         return
     logging.getLogger("uncaught").critical("uncaught exception", exc_info=(kind, exc, tb))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None or issubclass(args.exc_type, SystemExit):
+        return
+    logging.getLogger("uncaught").critical("uncaught exception in thread %s", args.thread.name if args.thread else "?",
+                                           exc_info=(args.exc_type, args.exc_value, args.exc_traceback))

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 
 import pytest
 from pydantic import Field, ValidationError
 
-from mesh.logging import JsonFormatter, TextFormatter, redact
+from mesh.logging import JsonFormatter, TextFormatter, configure_logging, redact
 from mesh.settings import CommonSettings, configuration_problems
 
 
@@ -64,3 +65,23 @@ def test_configuration_problems_name_the_variable_not_the_value(monkeypatch: pyt
     problems = configuration_problems(caught.value)
     assert sorted(problem.split(":")[0] for problem in problems) == ["LOG_LEVEL", "SOME_PORT"]
     assert "Hunter2pw" not in " ".join(problems)
+
+
+def test_uncaught_exceptions_are_logged_redacted(monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    configure_logging("svc", "INFO", "json")
+    try:
+        raise RuntimeError("cannot open redis://:Hunter2pw@r:6379/0")
+    except RuntimeError:
+        sys.excepthook(*sys.exc_info())
+    worker = threading.Thread(target=lambda: (_ for _ in ()).throw(OSError("mongodb://m:Hunter2pw@h")))
+    worker.start()
+    worker.join()
+    err = capsys.readouterr().err
+    assert "Hunter2pw" not in err
+    assert "redis://:***@r:6379/0" in err and "mongodb://m:***@h" in err
