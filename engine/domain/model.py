@@ -65,7 +65,8 @@ class Position(NamedTuple):
     entry_price: int
     margin_cents: int
     maintenance_cents: int
-    # fixed at open; 0 = the position cannot be liquidated (a LONG at leverage 1 with no maintenance)
+    # fixed at open, the first closing-side price at which margin + pnl <= maintenance (money.liquidation_price);
+    # 0 = the position cannot be liquidated (a LONG whose level would be at or below zero)
     liquidation_price: int
     # 0 = off
     stop_loss: int

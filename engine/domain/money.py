@@ -9,7 +9,8 @@ rational that is rounded only where a rule says so:
 * margin rounds **up** to the cent (the platform never locks less than notional / leverage);
 * maintenance rounds **up** to the cent, for the same reason: it is a requirement, like margin;
 * PnL rounds **half-to-even** to the cent (no systematic drift in either party's favour);
-* the liquidation price rounds **towards the entry price** (see `liquidation_price`);
+* the liquidation price is not rounded at all: it is the first price on the asset's price grid at which
+  the liquidation condition holds under the PnL rounding above (see `liquidation_price`);
 * a buy price rescaled to a coarser price scale rounds up, a sell price rounds down, so the platform's
   spread never narrows through rounding.
 """
@@ -71,18 +72,34 @@ def close_credit_cents(margin: int, pnl: int) -> int:
     return max(0, margin + pnl)
 
 
-def liquidation_price(side: Side, entry_price: int, quantity: int, margin: int, maintenance: int, decimal: int) -> int:
-    """The closing-side price at which margin + PnL falls to the maintenance requirement.
+def max_numerator_rounding_to(cents: int, denominator: int) -> int:
+    """The largest n with `half_even_div(n, denominator) <= cents`: the exact inverse of the PnL rounding.
 
-    Exactly: LONG entry - (margin - maintenance) / quantity, SHORT entry + (margin - maintenance) / quantity,
-    converted to the price scale. Rounded towards the entry price, so the position is liquidated at or
-    before the exact level and is never left open below its maintenance requirement because of
-    rounding; the user gives up less than one price unit of room. A LONG whose level would be at or
-    below zero (leverage 1 with no maintenance) can never be liquidated: 0 means "no level"."""
-    cushion = (margin - maintenance) * notional_denominator(decimal) // quantity
+    n / denominator rounds to at most `cents` while it is below cents + 1/2; at exactly cents + 1/2 it
+    rounds to the even neighbour, which is `cents` itself only when `cents` is even."""
+    half, odd = divmod(denominator, 2)
+    if odd:
+        # no exact half exists: cents * d + (d - 1) / 2 is the last numerator that rounds down
+        return cents * denominator + half
+    return cents * denominator + half - (cents % 2)
+
+
+def liquidation_price(side: Side, entry_price: int, quantity: int, margin: int, maintenance: int, decimal: int) -> int:
+    """The liquidation level: the first closing-side price on the price grid (integers in the asset's scale)
+    at which `margin + pnl_cents(price) <= maintenance`, with the PnL rounded exactly as a close rounds it.
+
+    The condition is `pnl <= maintenance - margin`, i.e. `move * quantity <= n` for the largest numerator n
+    that still rounds to that many cents, so the level is exact: LONG `entry + floor(n / quantity)` (the
+    highest price that liquidates; the index fires at or below it), SHORT `entry - floor(n / quantity)` (the
+    lowest; fires at or above it). The contract's `entry -/+ (margin - maintenance) / quantity` is the same
+    level before the PnL's cent rounding, which can move it by up to half a cent's worth of price either way.
+
+    A LONG whose level is at or below zero can never be liquidated at a positive price: 0 means "no level".
+    A SHORT whose level is at or below one liquidates at every positive price: its level is 1."""
+    room = max_numerator_rounding_to(maintenance - margin, notional_denominator(decimal)) // quantity
     if side is Side.LONG:
-        return max(0, entry_price - cushion)
-    return entry_price + cushion
+        return max(0, entry_price + room)
+    return max(1, entry_price - room)
 
 
 def slippage_exceeded(fill_price: int, expected_price: int, slippage_bps: int) -> bool:

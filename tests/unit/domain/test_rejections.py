@@ -182,14 +182,15 @@ OPEN_REJECTIONS: list[tuple[str, tuple[int, int] | None, dict[str, Any], RejectR
         "the take-profit 119416.8451 of a SHORT must be below the current buy price 119416.8450",
     ),
     (
-        # 100x LONG: margin $11.95 = 119,500 units of room; bid 118220 is 119,484.5 below the buy price
+        # 100x LONG: margin $11.95; a loss of $11.945001 rounds to $11.95, so the level is 119,416.8450 -
+        # 1,194.5001 = 118,222.3449, and the bid 118220 is below it
         "the spread eats a 100x margin",
         (BTC_BUY, 1_182_200_000),
         {"leverage": 100},
         RejectReason.IMMEDIATE_LIQUIDATION,
         "the position would be liquidated as soon as it opens: the spread between the buy price 119416.8450 "
         "and the sell price 118220.0000 would eat the margin of $11.95 at 100x (liquidation price "
-        "118221.8450); lower the leverage",
+        "118222.3449); lower the leverage",
     ),
     (
         # 1 BTC at 10x: $119,416.845 / 10 = $11,941.6845 -> $11,941.69
