@@ -30,7 +30,6 @@ TICK = Decimal("0.0001")  # every asset's price scale (decimal 4)
 
 # ---- independent arithmetic (CONTRACT.md §1-3), deliberately not the engine's integer code ----------
 
-
 def platform_buy(ask: str) -> Decimal:
     return (Decimal(ask) * (1 + SPREAD)).quantize(TICK, ROUND_CEILING)
 
@@ -54,7 +53,6 @@ def dollars(scaled: int, decimal: int) -> Decimal:
 
 # ---- price control ----------------------------------------------------------------------------------
 
-
 class Prices:
     """Keeps the fake Backpack quoting the tops the test chose (re-sent often, so quotes stay fresh)."""
 
@@ -66,10 +64,8 @@ class Prices:
         async with httpx.AsyncClient(timeout=5) as client:
             while True:
                 for symbol, (bid, ask) in list(self.tops.items()):
-                    await client.get(
-                        f"http://127.0.0.1:{self.mesh.fake_port}/control/top",
-                        params={"symbol": symbol, "bid": bid, "ask": ask},
-                    )
+                    await client.get(f"http://127.0.0.1:{self.mesh.fake_port}/control/top",
+                                     params={"symbol": symbol, "bid": bid, "ask": ask})
                 await asyncio.sleep(0.25)
 
     async def set(self, api: httpx.AsyncClient, symbol: str, bid: str, ask: str) -> None:
@@ -80,11 +76,8 @@ class Prices:
             response = await api.get("/prices")
             if response.status_code == 200:
                 quote = response.json()["prices"].get(symbol)
-                if (
-                    quote
-                    and (dollars(quote["buyPrice"], quote["decimal"]), dollars(quote["sellPrice"], quote["decimal"]))
-                    == want
-                ):
+                if quote and (dollars(quote["buyPrice"], quote["decimal"]),
+                              dollars(quote["sellPrice"], quote["decimal"])) == want:
                     # one more publish cycle so every trigger of this move has run in the engine
                     await asyncio.sleep(0.3)
                     return
@@ -105,7 +98,6 @@ async def driving_prices(mesh: Platform) -> AsyncIterator[Prices]:
 
 
 # ---- a trader -----------------------------------------------------------------------------------------
-
 
 class Trader:
     def __init__(self, mesh: Platform, client: httpx.AsyncClient) -> None:
@@ -199,13 +191,12 @@ def assert_closed(trade: dict[str, Any], reason: str, close: Decimal, entry: Dec
     return credited
 
 
-async def test_concurrent_traders_hit_stop_loss_take_profit_liquidation_and_survive_crashes(platform: Platform) -> None:
+async def test_concurrent_traders_hit_stop_loss_take_profit_liquidation_and_survive_crashes(
+        platform: Platform) -> None:
     async with httpx.AsyncClient(base_url=platform.api, timeout=20) as api, driving_prices(platform) as prices:
-        await asyncio.gather(
-            prices.set(api, "BTC_USDC", "100000", "100000"),
-            prices.set(api, "ETH_USDC", "3000", "3000"),
-            prices.set(api, "SOL_USDC", "200", "200"),
-        )
+        await asyncio.gather(prices.set(api, "BTC_USDC", "100000", "100000"),
+                             prices.set(api, "ETH_USDC", "3000", "3000"),
+                             prices.set(api, "SOL_USDC", "200", "200"))
         alice, bob, carol, dave = (Trader(platform, api) for _ in range(4))
         await asyncio.gather(*(t.signup() for t in (alice, bob, carol, dave)))
 
@@ -220,15 +211,8 @@ async def test_concurrent_traders_hit_stop_loss_take_profit_liquidation_and_surv
         eth_sell, sol_buy = platform_sell("3000"), platform_buy("200")
         a, b, c, d = await asyncio.gather(
             alice.open(asset="BTC_USDC", side="LONG", quantity="0.01", leverage=10, takeProfit="105000"),
-            bob.open(
-                asset="ETH_USDC",
-                side="SHORT",
-                quantity=0.5,
-                leverage=5,
-                stopLoss=3200,
-                tradeOpeningPrice="3000",
-                slippage=1,
-            ),
+            bob.open(asset="ETH_USDC", side="SHORT", quantity=0.5, leverage=5, stopLoss=3200,
+                     tradeOpeningPrice="3000", slippage=1),
             carol.open(asset="BTC_USDC", side="LONG", quantity="0.02", leverage=50),
             dave.open(asset="SOL_USDC", side="LONG", quantity="1", leverage=2),
         )
