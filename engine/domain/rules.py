@@ -35,6 +35,10 @@ class Rules:
     max_leverage: int = 100
     maintenance_margin_rate: Fraction = Fraction(0)
     price_stale_after_ms: int = 5000
+    # Open positions one account may hold at once. Every read of an account (its position list, its
+    # summary) runs on the engine's single loop in time proportional to this, so it bounds how long one
+    # account can hold up everyone else's orders and ticks.
+    max_open_positions_per_account: int = 1_000
     # idempotency keys are remembered per user: at most this many (the user's oldest is forgotten
     # first) and for this long in stream time (24 h); see engine.domain.idempotency
     idempotency_keys_per_user: int = 1_000
@@ -50,6 +54,8 @@ class Rules:
             raise ValueError(f"max_leverage {self.max_leverage} must be at least 1")
         if not 0 <= self.maintenance_margin_rate < 1:
             raise ValueError(f"maintenance_margin_rate {self.maintenance_margin_rate} outside [0, 1)")
+        if self.max_open_positions_per_account < 1:
+            raise ValueError(f"max_open_positions_per_account {self.max_open_positions_per_account} must be at least 1")
         if self.price_stale_after_ms < 0:
             raise ValueError("price_stale_after_ms must not be negative")
         if self.idempotency_keys_per_user < 0 or self.idempotency_window_ms < 0:

@@ -162,6 +162,12 @@ class TradingState:
         ledger = self._ledgers.get(command.user_id)
         if ledger is None:
             return _no_account(command.user_id)
+        cap = rules.max_open_positions_per_account
+        if len(ledger.positions) >= cap:
+            return Rejection(
+                RejectReason.TOO_MANY_POSITIONS,
+                f"the account already holds {cap} open positions, the most allowed; close one to open another",
+            )
         spec = rules.assets.get(command.asset)
         if spec is None:
             known = ", ".join(sorted(rules.assets))
