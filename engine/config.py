@@ -9,7 +9,7 @@ from fractions import Fraction
 
 from pydantic import Field, field_validator
 
-from engine.domain import AssetSpec, Rules
+from engine.domain import Rules
 from mesh.settings import CommonSettings
 
 
@@ -51,7 +51,7 @@ class EngineSettings(CommonSettings):
 
     def rules(self) -> Rules:
         return Rules(
-            assets={s.symbol: AssetSpec(s.symbol, s.decimal, s.step) for s in self.asset_specs.values()},
+            assets=self.asset_specs,
             max_leverage=self.max_leverage,
             maintenance_margin_rate=_exact_fraction(self.maintenance_margin_rate),
             price_stale_after_ms=self.price_stale_after_ms,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mesh.assets import AssetSpec, parse_assets
+from mesh.units import AssetSpec, parse_assets
 
 DEFAULT_ASSETS = "BTC_USDC:4:0.00001,ETH_USDC:4:0.0001,SOL_USDC:4:0.01"
 

@@ -1,7 +1,7 @@
 """Exact integer arithmetic for money, prices and quantities: every rounding rule of CONTRACT.md §1/§3,
 written once.
 
-Units: money is int cents; a price is int `price * 10**decimal`; a quantity is int in 10^-8 of the base
+Units (mesh.units): money is int cents; a price is int `price * 10**decimal`; a quantity is int in 10^-8 of the base
 asset. The notional of `price` x `quantity` is therefore `price * quantity / 10**(decimal + 6)` cents
 (10^decimal for the price scale, 10^8 for the quantity scale, 10^-2 for dollars to cents), an exact
 rational that is rounded only where a rule says so:
@@ -20,14 +20,10 @@ from __future__ import annotations
 from fractions import Fraction
 
 from engine.domain.model import Side
-from engine.domain.rules import MAX_DECIMAL
+from mesh.units import POWERS_OF_TEN as _POWERS_OF_TEN
+from mesh.units import QUANTITY_DECIMALS
 
-QUANTITY_DECIMALS = 8
 BPS_PER_UNIT = 10_000
-
-# Powers of ten for every scale a price, quantity or rescale can need, computed once: they sit on the
-# hot path of every open, close and tick.
-_POWERS_OF_TEN: tuple[int, ...] = tuple(10**exponent for exponent in range(MAX_DECIMAL + QUANTITY_DECIMALS + 1))
 
 
 def notional_denominator(decimal: int) -> int:
@@ -124,30 +120,3 @@ def rescale_sell_price(price: int, from_decimal: int, to_decimal: int) -> int:
     if to_decimal >= from_decimal:
         return price * _POWERS_OF_TEN[to_decimal - from_decimal]
     return price // _POWERS_OF_TEN[from_decimal - to_decimal]
-
-
-def format_scaled(value: int, decimals: int) -> str:
-    """An exact decimal string of a scaled integer, e.g. (1182345000, 4) -> "118234.5000"."""
-    sign = "-" if value < 0 else ""
-    whole, fraction = divmod(abs(value), _POWERS_OF_TEN[decimals])
-    if decimals == 0:
-        return f"{sign}{whole}"
-    return f"{sign}{whole}.{fraction:0{decimals}d}"
-
-
-def format_quantity(quantity: int) -> str:
-    """A quantity in 10^-8 units without trailing zeros, e.g. 1000 -> "0.00001"."""
-    text = format_scaled(quantity, QUANTITY_DECIMALS)
-    return text.rstrip("0").rstrip(".")
-
-
-def format_cents(cents: int) -> str:
-    """Cents as dollars for people, e.g. 98805832 -> "$988,058.32"."""
-    sign = "-" if cents < 0 else ""
-    dollars, rest = divmod(abs(cents), 100)
-    return f"{sign}${dollars:,}.{rest:02d}"
-
-
-def format_bps(bps: int) -> str:
-    """Basis points as a percentage, e.g. 102 -> "1.02%"."""
-    return f"{format_scaled(bps, 2)}%"

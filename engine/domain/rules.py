@@ -1,5 +1,6 @@
-"""Configuration of the trading rules: traded assets with their price scale and quantity step, leverage
-cap, maintenance rate, price staleness and idempotency retention. Validated once, immutable."""
+"""Configuration of the trading rules: traded assets (`mesh.units.AssetSpec`: price scale and quantity
+step), leverage cap, maintenance rate, price staleness, the open-position cap and idempotency retention.
+Validated once, immutable."""
 
 from __future__ import annotations
 
@@ -8,25 +9,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from types import MappingProxyType
 
-# A wider scale than any venue uses; the bound keeps 10**decimal arithmetic small and rejects garbage.
-MAX_DECIMAL = 18
-
-
-@dataclass(frozen=True, slots=True)
-class AssetSpec:
-    symbol: str
-    # prices are integers `price * 10**decimal`
-    decimal: int
-    # quantity step in 10^-8 units of the base asset
-    step: int
-
-    def __post_init__(self) -> None:
-        if not self.symbol:
-            raise ValueError("asset symbol is empty")
-        if not 0 <= self.decimal <= MAX_DECIMAL:
-            raise ValueError(f"{self.symbol}: decimal {self.decimal} outside 0..{MAX_DECIMAL}")
-        if self.step <= 0:
-            raise ValueError(f"{self.symbol}: step {self.step} must be positive")
+from mesh.units import AssetSpec
 
 
 @dataclass(frozen=True, slots=True)

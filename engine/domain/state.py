@@ -49,9 +49,9 @@ from engine.domain.model import (
     Side,
     Valuation,
 )
-from engine.domain.money import format_cents, format_scaled
-from engine.domain.rules import MAX_DECIMAL, Rules
+from engine.domain.rules import Rules
 from engine.domain.triggers import AssetTriggers
+from mesh.units import MAX_DECIMAL, format_bps, format_cents, format_quantity, format_scaled
 
 # 2: idempotency rows carry the stream time of their command (per-user, time-windowed retention)
 SNAPSHOT_FORMAT = 2
@@ -177,8 +177,8 @@ class TradingState:
         if quantity <= 0 or quantity % spec.step:
             return Rejection(
                 RejectReason.INVALID_QUANTITY,
-                f"quantity must be a positive multiple of {money.format_quantity(spec.step)} {asset}; "
-                f"got {money.format_quantity(quantity)}",
+                f"quantity must be a positive multiple of {format_quantity(spec.step)} {asset}; "
+                f"got {format_quantity(quantity)}",
             )
         leverage = command.leverage
         if not 1 <= leverage <= rules.max_leverage:
@@ -189,7 +189,7 @@ class TradingState:
         if not 0 <= command.slippage_bps <= MAX_SLIPPAGE_BPS:
             return Rejection(
                 RejectReason.INVALID_SLIPPAGE,
-                f"slippage must be from 0% to 100%; got {money.format_bps(command.slippage_bps)}",
+                f"slippage must be from 0% to 100%; got {format_bps(command.slippage_bps)}",
             )
         expected_price = command.trade_opening_price
         if expected_price < 0:
@@ -213,9 +213,9 @@ class TradingState:
             return Rejection(
                 RejectReason.SLIPPAGE_EXCEEDED,
                 f"the fill price {format_scaled(entry_price, decimal)} is "
-                f"{money.format_bps(money.deviation_bps_ceil(entry_price, expected_price))} away from the "
+                f"{format_bps(money.deviation_bps_ceil(entry_price, expected_price))} away from the "
                 f"expected {format_scaled(expected_price, decimal)}, more than the accepted "
-                f"{money.format_bps(command.slippage_bps)}",
+                f"{format_bps(command.slippage_bps)}",
             )
         # a level already crossed would fire on the next tick, at a price the user did not ask for
         closing_name = "sell" if is_long else "buy"

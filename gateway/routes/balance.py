@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from gateway.deps import ContextDep, CurrentUserId
 from gateway.routes import ExactJsonRoute, error_responses
 from gateway.schemas import BalanceResponse
-from gateway.translate import format_usd
+from mesh.units import format_cents
 
 router = APIRouter(tags=["account"], route_class=ExactJsonRoute)
 
@@ -19,6 +19,6 @@ async def balance(user_id: CurrentUserId, context: ContextDep) -> BalanceRespons
     response = await context.engine.read(context.engine.stub.GetAccount,
                                          engine_service_pb2.GetAccountRequest(user_id=str(user_id)), "GetAccount")
     free = response.account.balance_cents
-    return BalanceResponse(balance=free, balanceUSD=format_usd(free), availableMargin=free,
+    return BalanceResponse(balance=free, balanceUSD=format_cents(free), availableMargin=free,
                            usedMargin=response.used_margin_cents, equity=response.equity_cents,
                            activePositions=response.open_positions)

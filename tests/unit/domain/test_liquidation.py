@@ -23,8 +23,8 @@ from engine.domain import (
     Side,
     money,
 )
-from engine.domain.rules import MAX_DECIMAL
 from engine.domain.triggers import AssetTriggers
+from mesh.units import MAX_DECIMAL
 from tests.unit.domain.helpers import SOL, Driver, rejection
 
 SOL_RULES = Rules(assets={SOL: AssetSpec(SOL, 4, 1_000_000), "BTC_USDC": AssetSpec("BTC_USDC", 4, 1_000)})

@@ -168,25 +168,6 @@ def test_rescaling_widens_the_spread_only(price: int, from_decimal: int, to_deci
     assert money.rescale_sell_price(price, from_decimal, to_decimal) == sell
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        (money.format_scaled(1_182_345_000, 4), "118234.5000"),
-        (money.format_scaled(-5, 2), "-0.05"),
-        (money.format_scaled(7, 0), "7"),
-        (money.format_cents(98_805_832), "$988,058.32"),
-        (money.format_cents(-1_182), "-$11.82"),
-        (money.format_cents(0), "$0.00"),
-        (money.format_quantity(1_000), "0.00001"),
-        (money.format_quantity(100_000_000), "1"),
-        (money.format_quantity(150_000_000), "1.5"),
-        (money.format_bps(102), "1.02%"),
-    ],
-)
-def test_formatting_for_messages(text: str, expected: str) -> None:
-    assert text == expected
-
-
 def test_default_rules_follow_the_contract() -> None:
     rules = default_rules()
     assert dict(rules.assets) == {
