@@ -103,6 +103,18 @@ class ClosedTrade(NamedTuple):
     take_profit: int
     liquidation_price: int
 
+    @classmethod
+    def of(
+        cls, position: Position, closing_price: int, pnl: int, credited: int, reason: CloseReason, closed_at_ms: int
+    ) -> ClosedTrade:
+        """The trade that closing `position` at `closing_price` makes: everything fixed at open, plus the close."""
+        return cls(
+            position.id, position.user_id, position.asset, position.side, position.quantity,
+            position.leverage, position.entry_price, closing_price, position.margin_cents, pnl, credited,
+            reason, position.decimal, position.opened_at_ms, closed_at_ms, position.stop_loss,
+            position.take_profit, position.liquidation_price,
+        )  # fmt: skip
+
 
 class LatestQuote(NamedTuple):
     """The last accepted quote of an asset, in the asset's price scale, with the stream time it arrived."""
