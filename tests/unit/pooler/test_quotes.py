@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from mesh.assets import parse_assets
+from mesh.units import parse_assets
 from pooler.backpack import BookTicker
 from pooler.events import Heartbeat, TopOfBook
 from pooler.quotes import PlatformQuote, QuoteBook, normalise
