@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 from exness.engine.v1 import commands_pb2
 from redis.exceptions import RedisError
 
-from engine import translate
+from engine import domain, translate
 from engine.config import EngineSettings
 from engine.domain import AccountCreated, PositionClosed, TradingState
 from engine.domain.codec import decode_account
@@ -51,9 +51,37 @@ class LeaseLost(Exception):
     pass
 
 
+class EntryMalformed(ValueError):
+    """A stream entry that cannot be understood: dead-lettered, never applied."""
+
+    def __init__(self, error: str, command: commands_pb2.Command | None) -> None:
+        super().__init__(error)
+        self.command = command
+
+
+# What an operator can do about a refusal; logged with it (the engine cannot tell a deployment from a
+# developer's checkout, so both remedies are named).
+LOG_GAP_ADVICE = (
+    "The stream lacks entries the state needs. If this is a local development checkout whose Redis holds "
+    "another checkout's (or an older) stream, run `make reset` to wipe this checkout's local state and start "
+    "clean. In a deployment, restore the MongoDB snapshots written for this stream (STREAM_KEY, MONGODB_URL and "
+    "MONGODB_DATABASE must name the same platform). Only as a last resort, ENGINE_ACCEPT_LOG_GAP=true starts "
+    "anyway and the state silently misses what the lost entries did."
+)
+UNRESTORABLE_ADVICE = (
+    "Snapshots exist but none can be restored under this configuration. Restore the configuration they were "
+    "written under (ASSETS and each asset's decimal), or restore intact snapshots from a backup. For a local "
+    "development checkout, `make reset` wipes its local state and starts clean."
+)
+
+
 class RefuseToLead(Exception):
     """Leading would apply entries to a state that does not match the log (no restorable snapshot, or a gap
     in the stream): fatal, the process exits non-zero so orchestration surfaces it to an operator."""
+
+    def __init__(self, reason: str, advice: str) -> None:
+        super().__init__(reason)
+        self.advice = advice
 
 
 class Engine:
@@ -116,7 +144,7 @@ class Engine:
             except LeaseLost:
                 log.error("lease lost: stopped applying, state dropped; back to standby")
             except RefuseToLead as exc:
-                log.critical("refusing to lead", extra={"reason": str(exc)})
+                log.critical("refusing to lead", extra={"reason": str(exc), "what_to_do": exc.advice})
                 with contextlib.suppress(Exception):
                     await self.lease.release()
                 raise
@@ -165,9 +193,11 @@ class Engine:
         keeper = asyncio.create_task(self._keep_lease(), name="lease-keeper")
         writer = asyncio.create_task(self.writer.run(), name="trade-writer")
         try:
-            await self._restore()
+            # leader from the lease on: gateways may attach their StreamReplies during restore and replay,
+            # which answer the entries the previous leader left unanswered (see _replay)
             self.leader = True
             self.metrics.leader.set(1)
+            await self._restore()
             await self._replay()
             await self._consume()
             if self._stopping.is_set() and self.lease.held:
@@ -224,7 +254,8 @@ class Engine:
             for snapshot_id, error in exc.failures:
                 log.critical("snapshot cannot be restored", extra={"snapshot_id": snapshot_id, "error": error})
             raise RefuseToLead(f"{len(exc.failures)} snapshot(s) exist but none can be restored ({exc}); "
-                               "starting from an empty state would lose the accounts in them") from exc
+                               "starting from an empty state would lose the accounts in them",
+                               UNRESTORABLE_ADVICE) from exc
         if loaded is None:
             self.state = TradingState(self.rules)
             self.last_applied_id = "0-0"
@@ -266,7 +297,8 @@ class Engine:
     def _log_gap(self, gap: str) -> None:
         """Refuse to lead over a gap in the log, or, with ENGINE_ACCEPT_LOG_GAP, say loudly that we do."""
         if not self.settings.engine_accept_log_gap:
-            raise RefuseToLead(f"gap in the log: {gap} (ENGINE_ACCEPT_LOG_GAP=true starts anyway, losing them)")
+            raise RefuseToLead(f"gap in the log: {gap} (ENGINE_ACCEPT_LOG_GAP=true starts anyway, losing them)",
+                               LOG_GAP_ADVICE)
         log.critical("gap in the log accepted (ENGINE_ACCEPT_LOG_GAP): the state misses the lost entries",
                      extra={"gap": gap, "last_applied_id": self.last_applied_id})  # fmt: skip
 
@@ -276,6 +308,15 @@ class Engine:
         await self._check_log_complete()
         claimed = await self.stream.claim_orphans()
         delivered = await self.stream.last_delivered_id()
+        # Replayed entries that may never have been answered get their replies: those the group never
+        # delivered (written while no engine read, or during a hand-over) and those delivered but never
+        # acknowledged (the previous leader died between reading and XACK, before or after replying).
+        # An acknowledged entry was answered before its XACK (replies are offered while the batch is
+        # applied). A second copy of a reply is harmless: replay decides exactly as the first run did, so
+        # the copy is identical, and the gateway routes replies by request id and drops those of requests
+        # it no longer waits on (gateway/engine_client.py `_deliver`).
+        unacknowledged = await self.stream.pending_ids()
+        delivered_key = entry_key(delivered)
         dead: list[DeadLetter] = []
         replayed = 0
         # Replay only adds long-lived, acyclic objects: the cyclic collector's full passes over the growing
@@ -287,9 +328,11 @@ class Engine:
                 if not entries:
                     break
                 for entry_id, fields in entries:
-                    error = self._apply(entry_id, fields or {}, live=False)
+                    undelivered = entry_key(entry_id) > delivered_key
+                    error = self._apply(entry_id, fields or {}, live=False,
+                                        answer=undelivered or entry_id in unacknowledged)  # fmt: skip
                     # entries the group already delivered get their dead letter on the pending path
-                    if error and entry_key(entry_id) > entry_key(delivered):
+                    if error and undelivered:
                         dead.append(DeadLetter(entry_id, fields, error))
                 replayed += len(entries)
                 self.metrics.replayed_entries.inc(len(entries))
@@ -379,12 +422,13 @@ class Engine:
                                   "trimmed before it was applied")
                 continue
             if entry_key(entry_id) <= entry_key(self.last_applied_id):
-                # applied by replay or before the crash; a malformed one still owes its dead letter
-                error = _malformed(fields)
+                # applied by replay or before the crash; a malformed one still owes its dead letter, judged
+                # by the same check as when it is applied
+                error = self._malformed(fields)
                 if error:
                     dead.append(DeadLetter(entry_id, fields, error))
                 continue
-            error = self._apply(entry_id, fields, live=True)
+            error = self._apply(entry_id, fields, live=True, answer=True)
             if error:
                 dead.append(DeadLetter(entry_id, fields, error))
         self.metrics.batch_size.observe(len(entries))
@@ -393,17 +437,35 @@ class Engine:
         if dead:
             self.metrics.dead_letters.inc(len(dead))
 
-    def _apply(self, entry_id: str, fields: Fields, *, live: bool) -> str | None:
-        """Apply one entry to the state; returns why it is malformed (then nothing was applied)."""
-        assert self.state is not None
+    def _decode(self, fields: Fields) -> tuple[commands_pb2.Command, domain.Command]:
+        """The one check of an entry (applied live, replayed, or met again as a pending entry): raises
+        EntryMalformed, carrying the decoded Command when there is one (its reply_to gets the refusal)."""
         command: commands_pb2.Command | None = None
         try:
             command = decode_entry(fields)
-            domain_command = translate.command_from_proto(command, self.price_decimals)
+            return command, translate.command_from_proto(command, self.price_decimals)
         except (CodecError, translate.MalformedCommand) as exc:
+            raise EntryMalformed(str(exc), command) from exc
+
+    def _malformed(self, fields: Fields) -> str | None:
+        try:
+            self._decode(fields)
+        except EntryMalformed as exc:
+            return str(exc)
+        return None
+
+    def _apply(self, entry_id: str, fields: Fields, *, live: bool, answer: bool) -> str | None:
+        """Apply one entry to the state; returns why it is malformed (then nothing was applied). `live`: read
+        from the group now (log what is odd); `answer`: the entry's sender may still wait for its reply."""
+        assert self.state is not None
+        try:
+            command, domain_command = self._decode(fields)
+        except EntryMalformed as exc:
             self.last_applied_id = entry_id
             if live:
                 log.warning("malformed stream entry: dead-lettered", extra={"entry_id": entry_id, "error": str(exc)})
+            if answer:
+                command = exc.command
                 if command is not None and command.reply_to:
                     self.hub.send(command.reply_to, translate.invalid_command_reply(
                         str(exc), request_id=command.request_id, stream_id=entry_id))
@@ -417,7 +479,7 @@ class Engine:
             self.last_applied_id = entry_id
             log.exception("entry raised inside the domain: dead-lettered", extra={"entry_id": entry_id})
             error = f"engine error: {exc!r}"
-            if live and command.reply_to:
+            if answer and command.reply_to:
                 self.hub.send(command.reply_to, translate.invalid_command_reply(
                     error, request_id=command.request_id, stream_id=entry_id,
                     reason=commands_pb2.REJECT_REASON_ENGINE_FAULT))
@@ -432,7 +494,7 @@ class Engine:
         reply = outcome.reply
         if isinstance(reply, AccountCreated) and not reply.already_existed:
             self.emails.setdefault(reply.account.email.lower(), reply.account.user_id)
-        if live and reply is not None and command.reply_to:
+        if answer and reply is not None and command.reply_to:
             message = translate.reply_to_proto(
                 reply, request_id=command.request_id, stream_id=entry_id, state=self.state
             )
@@ -522,11 +584,3 @@ class Engine:
             return -1, -1
         self.metrics.stream_lag.set(lag)
         return lag, length
-
-
-def _malformed(fields: Fields) -> str | None:
-    try:
-        translate.command_from_proto(decode_entry(fields))
-    except (CodecError, translate.MalformedCommand) as exc:
-        return str(exc)
-    return None

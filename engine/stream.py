@@ -82,6 +82,17 @@ class StreamLog:
             if start == "0-0":
                 return claimed
 
+    async def pending_ids(self, page: int = 1000) -> set[str]:
+        """Ids of every entry the group delivered and nobody acknowledged (after claim_orphans: all ours)."""
+        ids: set[str] = set()
+        start = "-"
+        while True:
+            rows: Any = await self.client.xpending_range(self.stream_key, self.group, min=start, max="+", count=page)
+            ids.update(_id(row["message_id"]) for row in rows)
+            if len(rows) < page:
+                return ids
+            start = f"({_id(rows[-1]['message_id'])}"
+
     async def read_own_pending(self, count: int) -> list[Entry]:
         """Entries delivered to this consumer and never acknowledged (from the oldest)."""
         # redis-py's annotations do not describe its RESP2 replies; the shape is [[stream, [(id, fields)…]]]
