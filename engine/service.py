@@ -32,7 +32,7 @@ from engine.replies import ReplyHub
 from engine.snapshots import NoUsableSnapshot, SnapshotInfo, SnapshotStore
 from engine.stream import DeadLetter, Entry, Fields, StreamLog, entry_key, entry_time_ms
 from engine.trades import TradeStore, TradeWriter
-from mesh.codec import CodecError, decode_entry
+from mesh.codec import CodecError, decode_entry, encode_command
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,11 @@ LOG_GAP_ADVICE = (
     "clean. In a deployment, restore the MongoDB snapshots written for this stream (STREAM_KEY, MONGODB_URL and "
     "MONGODB_DATABASE must name the same platform). Only as a last resort, ENGINE_ACCEPT_LOG_GAP=true starts "
     "anyway and the state silently misses what the lost entries did."
+)
+RULES_MISFIT_ADVICE = (
+    "The configuration removes an asset, or changes an asset's decimal, that open positions or quotes of the "
+    "state use. Restore the configuration they were written under (ASSETS and each asset's decimal). For a "
+    "local development checkout, `make reset` wipes its local state and starts clean."
 )
 UNRESTORABLE_ADVICE = (
     "Snapshots exist but none can be restored under this configuration. Restore the configuration they were "
@@ -199,6 +204,7 @@ class Engine:
             self.metrics.leader.set(1)
             await self._restore()
             await self._replay()
+            await self._put_configured_rules_in_force()
             await self._consume()
             if self._stopping.is_set() and self.lease.held:
                 writer.cancel()
@@ -306,6 +312,8 @@ class Engine:
         started = time.monotonic()
         await self.stream.ensure_group()
         await self._check_log_complete()
+        if self.last_snapshot is None:
+            await self._genesis_snapshot()
         claimed = await self.stream.claim_orphans()
         delivered = await self.stream.last_delivered_id()
         # Replayed entries that may never have been answered get their replies: those the group never
@@ -357,6 +365,33 @@ class Engine:
         log.info("replay done", extra={
             "replayed": replayed, "claimed_from_others": claimed, "last_applied_id": self.last_applied_id,
             "seconds": round(time.monotonic() - started, 3),
+        })  # fmt: skip
+
+    async def _genesis_snapshot(self) -> None:
+        """A first snapshot of the empty state, so the rules the log starts under are recorded: without
+        it, a restart before the first scheduled snapshot would replay every entry under the rules then
+        configured, not those that decided it."""
+        try:
+            await self.take_snapshot()
+        except Exception:
+            log.exception("first snapshot failed; until one is written, a restart replays under its configuration")
+
+    async def _put_configured_rules_in_force(self) -> None:
+        """The state decides under the rules it holds (recorded by its snapshot, or by the last rules entry
+        replayed). Configured rules that differ are put in force through the log, by a rules entry applied
+        like any other, so a later replay decides each entry under the rules in force when it was first
+        applied, and an order acknowledged under the old rules is never undone."""
+        assert self.state is not None
+        in_force = self.state.rules
+        if in_force == self.rules:
+            return
+        misfit = self.state.rules_misfit(self.rules)
+        if misfit is not None:
+            raise RefuseToLead(f"the configured rules cannot be put in force: {misfit}", RULES_MISFIT_ADVICE)
+        entry_id = await self.stream.append(encode_command(translate.rules_to_proto(self.rules)))
+        log.warning("configured rules differ from those in force: rules entry written", extra={
+            "entry_id": entry_id, "in_force": domain.encode_rules(in_force),
+            "configured": domain.encode_rules(self.rules),
         })  # fmt: skip
 
     # ---------------------------------------------------------------------------------- the loop
@@ -485,6 +520,12 @@ class Engine:
                     reason=commands_pb2.REJECT_REASON_ENGINE_FAULT))
             return error
         self.last_applied_id = entry_id
+        if isinstance(domain_command, domain.ChangeRules):
+            if isinstance(outcome.reply, domain.Rejection):
+                log.error("rules entry refused: the rules in force stay", extra={
+                    "entry_id": entry_id, "error": outcome.reply.message})  # fmt: skip
+            elif live:
+                log.info("rules entry applied: new rules in force", extra={"entry_id": entry_id})
         self.commands_applied += 1
         self.metrics.commands_applied.labels(command.WhichOneof("body")).inc()
         for trade in outcome.closed_trades:

@@ -142,6 +142,10 @@ class StreamLog:
                 fields[b"entry." + (name if isinstance(name, bytes) else str(name).encode())] = value
             pipe.xadd(self.dead_letter_stream, cast(Any, fields), maxlen=DEAD_LETTER_MAXLEN, approximate=True)
 
+    async def append(self, fields: Mapping[str, bytes]) -> str:
+        """XADD an entry of the engine's own (no MAXLEN: only the engine trims its log, below a snapshot)."""
+        return _id(await self.client.xadd(self.stream_key, cast(Any, dict(fields))))
+
     async def contains(self, entry_id: str) -> bool:
         return bool(await self.client.xrange(self.stream_key, min=entry_id, max=entry_id))
 

@@ -7,6 +7,7 @@ one stream entry at a time."""
 
 from engine.domain.commands import (
     AccountCreated,
+    ChangeRules,
     ClosePosition,
     Command,
     CreateAccount,
@@ -31,7 +32,7 @@ from engine.domain.model import (
     Side,
     Valuation,
 )
-from engine.domain.rules import AssetSpec, Rules, default_rules
+from engine.domain.rules import AssetSpec, Rules, decode_rules, default_rules, encode_rules
 from engine.domain.state import TradingState
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "AccountCreated",
     "AccountSummary",
     "AssetSpec",
+    "ChangeRules",
     "ClosePosition",
     "CloseReason",
     "ClosedTrade",
@@ -60,5 +62,7 @@ __all__ = [
     "TradingState",
     "UserCommand",
     "Valuation",
+    "decode_rules",
     "default_rules",
+    "encode_rules",
 ]
