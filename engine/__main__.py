@@ -10,8 +10,9 @@ import logging
 import sys
 
 from engine.config import EngineSettings
+from engine.lifecycle import Engine
 from engine.metrics import EngineMetrics
-from engine.service import Engine, RefuseToLead
+from engine.refusals import RefuseToLead
 from engine.servicers import bindings
 from mesh.grpc_server import GrpcServer, wait_for_shutdown_signal
 from mesh.logging import configure_logging
