@@ -99,7 +99,14 @@ class ReplyHub:
         if self.streams.get(stream.gateway_id) is stream:
             del self.streams[stream.gateway_id]
             self.metrics.gateways.set(len(self.streams))
-            log.info("gateway disconnected", extra={"gateway_id": stream.gateway_id})
+            log.info("gateway disconnected", extra={"gateway_id": stream.gateway_id, "undelivered": len(stream.items)})
+            # the call went away with replies still queued: they wait for the gateway's reconnect
+            parked = self._park(stream.gateway_id) if stream.items else None
+            if parked is not None:
+                parked.items.extend(stream.items)
+            else:
+                self.metrics.replies_dropped.labels("gateway_absent").inc(len(stream.items))
+            stream.items.clear()
 
     def send(self, gateway_id: str, reply: commands_pb2.Reply) -> bool:
         stream = self.streams.get(gateway_id) or self._park(gateway_id)

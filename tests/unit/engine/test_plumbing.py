@@ -105,3 +105,14 @@ async def test_replies_for_an_absent_gateway_are_parked_until_it_attaches_or_the
     assert _dropped(metrics, "gateway_absent") == 2
     hub.end_all(grpc.StatusCode.UNAVAILABLE, "stepping down")
     assert hub.parked == {}
+
+
+async def test_replies_queued_on_a_call_that_goes_away_wait_for_the_reconnect() -> None:
+    hub = ReplyHub(EngineMetrics())
+    call = hub.open("gw")
+    assert hub.send("gw", _reply("a")) and hub.send("gw", _reply("b"))
+    assert (await call.next()).request_id == "a"  # type: ignore[union-attr]
+    hub.detach(call)  # the gateway's call broke before "b" went out
+    again = hub.open("gw")
+    assert (await again.next()).request_id == "b"  # type: ignore[union-attr]
+    assert not again.items
