@@ -31,5 +31,10 @@ proto-check: bootstrap
 up: bootstrap
 	@bash scripts/up.sh
 
+# wipes this checkout's local state (its Redis keys, PostgreSQL database, snapshots and .data), nothing else
+.PHONY: reset
+reset: bootstrap
+	@.venv/bin/python scripts/local_state.py reset
+
 clean:
 	rm -rf .venv node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -20,20 +20,36 @@ if [ -z "$PY" ]; then
 fi
 [ -n "$PY" ] || { apt_install python3 python3-venv; PY=python3; }
 
+# What an install was made from: a stamp holds the digest of these files, so any change to them (an edit,
+# a `git pull`, a switched branch) reinstalls, whatever the files' times say.
+digest() { cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1; }
+# A .venv or node_modules that is a symbolic link belongs to another checkout (tests share one that way):
+# it is used as it is, never installed into from here.
+refuse_shared() {
+  echo "bootstrap: $1 links to $(readlink -f "$1"), installed from other dependency files than this" \
+    "checkout's; run \`make bootstrap\` where it lives, or remove the link" >&2
+  exit 1
+}
+
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv 2>/dev/null || { apt_install python3-venv; rm -rf .venv; "$PY" -m venv .venv; }
 fi
 stamp=.venv/.installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+want=$(digest pyproject.toml)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  [ ! -L .venv ] || refuse_shared .venv
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
   .venv/bin/python -m pip install -q -e '.[dev]' 2>&1 | grep -v "is ignored: it is neither" || true
   .venv/bin/python -c 'import grpc, fastapi, secantus' # fails loudly if the install did not work
-  touch "$stamp"
+  echo "$want" >"$stamp"
 fi
 
-if [ ! -x node_modules/.bin/buf ] || [ package.json -nt node_modules/.bin/buf ]; then
+npm_stamp=node_modules/.installed
+npm_want=$(digest package.json package-lock.json)
+if [ ! -x node_modules/.bin/buf ] || [ "$(cat "$npm_stamp" 2>/dev/null)" != "$npm_want" ]; then
+  [ ! -L node_modules ] || refuse_shared node_modules
   command -v npm >/dev/null || apt_install npm
   npm ci --no-audit --no-fund --loglevel=error 2>&1 | grep -v 'Unknown user config' || true
   [ -x node_modules/.bin/buf ] || { echo "bootstrap: buf did not install" >&2; exit 1; }
-  touch node_modules/.bin/buf
+  echo "$npm_want" >"$npm_stamp"
 fi
