@@ -10,6 +10,7 @@ one as it is), with this checkout's dependency files copied in so the install st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -104,9 +105,9 @@ class Checkout:
         return (self.path / ".data" / "checkout_id").read_text().strip()
 
 
-def _processes_of(directory: Path) -> list[str]:
-    """Every process whose working directory or command line is inside `directory`."""
-    found = []
+def _processes_of(directory: Path) -> dict[int, str]:
+    """Every process whose working directory or command line is inside `directory`, by pid."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
@@ -116,7 +117,7 @@ def _processes_of(directory: Path) -> list[str]:
         except OSError:
             continue
         if cwd == str(directory) or cwd.startswith(f"{directory}/") or str(directory) in cmdline:
-            found.append(f"{entry.name} (cwd {cwd}): {cmdline[:200]}")
+            found[int(entry.name)] = f"{entry.name} (cwd {cwd}): {cmdline[:200]}"
     return found
 
 
@@ -124,7 +125,7 @@ def _wait_until_gone(checkout: Checkout) -> list[str]:
     """make exits as soon as it is interrupted; up.sh then stops what it started. Returns what remains."""
     deadline = time.monotonic() + 90
     while True:
-        left = _processes_of(checkout.path)
+        left = list(_processes_of(checkout.path).values())
         left += [f"port {port} still listening" for port in checkout.ports if is_listening("127.0.0.1", port)]
         if not left or time.monotonic() > deadline:
             return left
@@ -193,7 +194,11 @@ def checkouts(tmp_path: Path, redis_url: str) -> Iterator[tuple[Checkout, Checko
             if checkout.proc is not None and checkout.proc.poll() is None:
                 os.killpg(checkout.proc.pid, signal.SIGTERM)
                 checkout.proc.wait(timeout=60)
-            _wait_until_gone(checkout)
+            if _wait_until_gone(checkout):
+                # a failed run must not leave its servers to the next test (they live in this clone only)
+                for pid in _processes_of(checkout.path):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
             if (checkout.path / ".data").exists():
                 checkout.make("reset")
 
