@@ -31,6 +31,11 @@ proto-check: bootstrap
 up: bootstrap
 	@bash scripts/up.sh
 
+# upgrades every pinned dependency (requirements/*.lock) to the newest versions pyproject.toml allows
+.PHONY: lock
+lock: bootstrap
+	@bash scripts/lock.sh
+
 # wipes this checkout's local state (its Redis keys, PostgreSQL database, snapshots and .data), nothing else
 .PHONY: reset
 reset: bootstrap

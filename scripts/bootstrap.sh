@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Bootstraps the build on a fresh Debian machine: Python venv with the project installed (editable, with
-# dev extras) and the npm build tools (buf). Idempotent and quick when nothing changed.
+# Bootstraps the build on a fresh Debian machine: a Python venv holding exactly the versions pinned (with
+# hashes) in requirements/dev.lock, the project installed into it (editable, nothing resolved anew), and the
+# npm build tools (buf, pinned by package-lock.json). Idempotent and quick when nothing changed.
+# `make lock` upgrades the lock files (scripts/lock.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +27,11 @@ fi
 digest() { cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1; }
 # A .venv or node_modules that is a symbolic link belongs to another checkout (tests share one that way):
 # it is used as it is, never installed into from here.
+# pip, quiet unless it fails (then everything it said, and bootstrap stops)
+quiet_pip() {
+  local out
+  out=$(.venv/bin/python -m pip "$@" 2>&1) || { echo "$out" >&2; echo "bootstrap: pip $1 failed" >&2; exit 1; }
+}
 refuse_shared() {
   echo "bootstrap: $1 links to $(readlink -f "$1"), installed from other dependency files than this" \
     "checkout's; run \`make bootstrap\` where it lives, or remove the link" >&2
@@ -35,12 +42,26 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv 2>/dev/null || { apt_install python3-venv; rm -rf .venv; "$PY" -m venv .venv; }
 fi
 stamp=.venv/.installed
-want=$(digest pyproject.toml)
+lock=requirements/dev.lock
+want=$(digest pyproject.toml "$lock")
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   [ ! -L .venv ] || refuse_shared .venv
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-  .venv/bin/python -m pip install -q -e '.[dev]' 2>&1 | grep -v "is ignored: it is neither" || true
-  .venv/bin/python -c 'import grpc, fastapi, secantus' # fails loudly if the install did not work
+  # every package at its pinned version, each file checked against its hash; then the project itself,
+  # which adds no package (--no-deps) and builds with the locked setuptools (--no-build-isolation)
+  quiet_pip install --require-hashes -r "$lock"
+  quiet_pip install --no-deps --no-build-isolation -e .
+  # a package the lock no longer names goes, so the venv holds the lock and nothing else
+  extra=$(.venv/bin/python - "$lock" <<'PY'
+import re, sys
+from importlib.metadata import distributions
+norm = lambda name: re.sub(r"[-_.]+", "-", name).lower()
+locked = {norm(m.group(1)) for m in re.finditer(r"^([A-Za-z0-9][A-Za-z0-9._-]*)", open(sys.argv[1]).read(), re.M)}
+print(" ".join(sorted({norm(d.metadata["Name"]) for d in distributions()} - locked - {"pip", "exness-v3"})))
+PY
+)
+  # shellcheck disable=SC2086
+  [ -z "$extra" ] || quiet_pip uninstall -y $extra
+  quiet_pip check
   echo "$want" >"$stamp"
 fi
 
