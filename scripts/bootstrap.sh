@@ -25,13 +25,13 @@ fi
 # What an install was made from: a stamp holds the digest of these files, so any change to them (an edit,
 # a `git pull`, a switched branch) reinstalls, whatever the files' times say.
 digest() { cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1; }
-# A .venv or node_modules that is a symbolic link belongs to another checkout (tests share one that way):
-# it is used as it is, never installed into from here.
 # pip, quiet unless it fails (then everything it said, and bootstrap stops)
 quiet_pip() {
   local out
   out=$(.venv/bin/python -m pip "$@" 2>&1) || { echo "$out" >&2; echo "bootstrap: pip $1 failed" >&2; exit 1; }
 }
+# A .venv or node_modules that is a symbolic link belongs to another checkout (tests share one that way):
+# it is used as it is, never installed into from here.
 refuse_shared() {
   echo "bootstrap: $1 links to $(readlink -f "$1"), installed from other dependency files than this" \
     "checkout's; run \`make bootstrap\` where it lives, or remove the link" >&2
