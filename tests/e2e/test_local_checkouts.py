@@ -81,11 +81,12 @@ class Checkout:
         return subprocess.run(["make", "-s", target], cwd=self.path, env=self.env(), stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, timeout=300)
 
-    def up(self) -> None:
+    def up(self, **extra_env: str) -> None:
         gateway, grpc, metrics, pooler, mongo = (free_port() for _ in range(5))
         self.gateway_port, self.ports = gateway, (gateway, grpc, metrics, pooler, mongo)
         env = {**self.env(), "GATEWAY_PORT": str(gateway), "ENGINE_GRPC_PORT": str(grpc),
-               "ENGINE_METRICS_PORT": str(metrics), "POOLER_HTTP_PORT": str(pooler), "LOCAL_MONGO_PORT": str(mongo)}
+               "ENGINE_METRICS_PORT": str(metrics), "POOLER_HTTP_PORT": str(pooler), "LOCAL_MONGO_PORT": str(mongo),
+               **extra_env}
         with self.log.open("ab") as log:
             # its own session, with SIGINT at its default as in a terminal, so a group SIGINT is a Ctrl-C
             self.proc = subprocess.Popen(["make", "up"], cwd=self.path, env=env, stdin=subprocess.DEVNULL,
@@ -184,13 +185,8 @@ async def _database_exists(name: str) -> bool:
         await conn.close()
 
 
-@pytest.fixture
-def checkouts(tmp_path: Path, redis_url: str) -> Iterator[tuple[Checkout, Checkout]]:
-    pair = (Checkout(make_clone(tmp_path, "first"), redis_url), Checkout(make_clone(tmp_path, "second"), redis_url))
-    try:
-        yield pair
-    finally:
-        for checkout in pair:
+def _clean_up(*checkouts: Checkout) -> None:
+    for checkout in checkouts:
             if checkout.proc is not None and checkout.proc.poll() is None:
                 os.killpg(checkout.proc.pid, signal.SIGTERM)
                 checkout.proc.wait(timeout=60)
@@ -201,6 +197,15 @@ def checkouts(tmp_path: Path, redis_url: str) -> Iterator[tuple[Checkout, Checko
                         os.kill(pid, signal.SIGKILL)
             if (checkout.path / ".data").exists():
                 checkout.make("reset")
+
+
+@pytest.fixture
+def checkouts(tmp_path: Path, redis_url: str) -> Iterator[tuple[Checkout, Checkout]]:
+    pair = (Checkout(make_clone(tmp_path, "first"), redis_url), Checkout(make_clone(tmp_path, "second"), redis_url))
+    try:
+        yield pair
+    finally:
+        _clean_up(*pair)
 
 
 def test_two_checkouts_one_after_the_other_each_serve_from_their_own_state_and_reset_alone(
@@ -234,3 +239,21 @@ def test_two_checkouts_one_after_the_other_each_serve_from_their_own_state_and_r
     assert asyncio.run(_redis_keys(redis_url, f"exness:{ids[1]}:"))
     assert asyncio.run(_database_exists(f"exness_{ids[1]}"))
     assert second.checkout_id == ids[1] and (second.path / ".data" / "mongo" / "db").exists()
+
+
+def test_a_failed_start_stops_every_server_it_started_even_redis(tmp_path: Path, redis_url: str) -> None:
+    """No Redis answers at REDIS_URL, so `make up` starts one (and a SecantusDB); the engine then refuses its
+    settings and exits, honcho stops the others, and up.sh must stop both servers before it exits."""
+    redis_port = free_port()
+    checkout = Checkout(make_clone(tmp_path, "failing"), f"redis://127.0.0.1:{redis_port}/0")
+    try:
+        checkout.up(MAX_LEVERAGE="0")
+        assert checkout.proc is not None
+        assert checkout.proc.wait(timeout=STARTUP_SECONDS) != 0
+        output = checkout.output()
+        assert f"starting redis-server on 127.0.0.1:{redis_port}" in output and "starting SecantusDB" in output
+        checkout.ports += (redis_port,)
+        left = _wait_until_gone(checkout)
+        assert not left, f"a failed `make up` left these running: {left}\n{output[-4000:]}"
+    finally:
+        _clean_up(checkout)
