@@ -21,6 +21,7 @@ import re
 import secrets
 import shlex
 import shutil
+import subprocess
 import sys
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -182,6 +183,10 @@ def reset(env: Mapping[str, str] = os.environ) -> list[str]:
     running = _up_running(data)
     if running:
         raise SystemExit(f"local_state: `make up` of this checkout is running (pid {running}); stop it first")
+    # servers a `make up` that was SIGKILLed left running: their record is about to go with the directory
+    started = data / "run" / "started"
+    if started.exists():
+        subprocess.run(["bash", str(REPO / "scripts" / "services.sh"), "stop-recorded", str(started)], check=False)
     checkout_id = read_id(data)
     problems: list[str] = []
     if checkout_id:

@@ -3,7 +3,10 @@ settings win, and that `make reset` wipes the data directory even when the serve
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -70,3 +73,31 @@ def test_reset_refuses_while_the_checkouts_platform_runs(tmp_path: Path) -> None
     with pytest.raises(SystemExit, match="is running"):
         local_state.reset({"EXNESS_DATA_DIR": str(tmp_path)})
     assert (tmp_path / "checkout_id").exists()
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a zombie has stopped; only its parent's wait is missing)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_reset_stops_what_a_killed_make_up_left_running(tmp_path: Path) -> None:
+    """up.sh records each server it starts; after a SIGKILL nobody stopped them, so reset does."""
+    data = tmp_path / "data"
+    local_state.ensure_id(data)
+    (data / "run").mkdir()
+    # an orphan, as a server whose `make up` died is (its parent gone, so no zombie lingers)
+    spawned = subprocess.run(["bash", "-c", "setsid sleep 300 >/dev/null 2>&1 & echo $!"], capture_output=True,
+                             text=True, check=True)
+    pid = int(spawned.stdout)
+    try:
+        (data / "run" / "started").write_text(f"pid {pid} sleep\n")
+        closed = free_port()
+        local_state.reset({"EXNESS_DATA_DIR": str(data), "REDIS_URL": f"redis://127.0.0.1:{closed}/0",
+                           "POSTGRES_ADMIN_URL": f"postgresql://postgres@127.0.0.1:{closed}/postgres"})
+        assert not _running(pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
