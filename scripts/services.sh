@@ -69,6 +69,9 @@ start_mongo() {
   wait_for "$host" "$port" SecantusDB
 }
 
+# alive, and not a zombie (one whose parent has not reaped it yet has stopped all the same)
+running() { [ -r "/proc/$1/stat" ] && [ "$(sed -E 's/^.*\) ([A-Za-z]).*$/\1/' "/proc/$1/stat")" != Z ]; }
+
 # Stops what a run recorded, newest first, and empties the record. A pid is signalled only while it is
 # still the program that was started (its command line names it), never a process that reused the number.
 stop_recorded() {
@@ -80,8 +83,8 @@ stop_recorded() {
         grep -qa -- "$name" "/proc/$arg/cmdline" 2>/dev/null || continue
         echo "services: stopping $name (pid $arg)" >&2
         kill -TERM "$arg" 2>/dev/null || continue
-        for i in $(seq 1 100); do kill -0 "$arg" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$arg" 2>/dev/null || true ;;
+        for i in $(seq 1 100); do running "$arg" || break; sleep 0.1; done
+        ! running "$arg" || kill -KILL "$arg" 2>/dev/null || true ;;
       postgres)
         echo "services: stopping PostgreSQL $arg" >&2
         as_root pg_ctlcluster --skip-systemctl-redirect "$arg" main stop || true ;;
