@@ -63,7 +63,9 @@ start_mongo() {
   fi
   mkdir -p "$DATA/mongo"
   echo "services: starting SecantusDB (MongoDB protocol) on $host:$port (data in $DATA/mongo)" >&2
-  nohup .venv/bin/secantusd-py --host "$host" --port "$port" --storage-path "$DATA/mongo/db" \
+  # its own session: a Ctrl-C at the terminal must not stop it under the engine's final snapshot; up.sh
+  # stops it once the services have stopped
+  setsid nohup .venv/bin/secantusd-py --host "$host" --port "$port" --storage-path "$DATA/mongo/db" \
     --log-level WARNING >"$DATA/mongo/secantus.log" 2>&1 &
   record pid "$!" secantusd
   wait_for "$host" "$port" SecantusDB
