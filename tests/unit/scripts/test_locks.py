@@ -88,3 +88,15 @@ def test_this_virtualenv_holds_exactly_the_dev_lock() -> None:
         if installed == "missing" or Version(installed) != Version(pin.version):
             differ[pin.name] = (pin.version, installed)
     assert differ == {}, "versions differ from requirements/dev.lock (locked, installed): run `make bootstrap`"
+
+
+def test_the_image_and_bootstrap_install_from_the_locks_with_hashes() -> None:
+    """Each install path reads its lock in hash-checking mode, and nothing else decides a version."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "COPY requirements/runtime.lock ./" in dockerfile
+    assert "pip install --require-hashes --only-binary=:all: -r runtime.lock" in dockerfile
+    assert "pyproject.toml" not in dockerfile.split("FROM")[1], "the build stage resolves from pyproject.toml"
+    bootstrap = (REPO / "scripts" / "bootstrap.sh").read_text()
+    assert "lock=requirements/dev.lock" in bootstrap
+    assert 'install --require-hashes -r "$lock"' in bootstrap
+    assert "install --no-deps --no-build-isolation -e ." in bootstrap
