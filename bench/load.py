@@ -127,23 +127,26 @@ def shared_server_pids() -> dict[str, list[int]]:
     return found
 
 
-def cpu_of(pids: list[int]) -> float:
-    total = 0.0
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of each process that is still there."""
+    seconds = {}
     for pid in pids:
         try:
             times = psutil.Process(pid).cpu_times()
         except psutil.Error:
             continue
-        total += times.user + times.system
-    return total
+        seconds[pid] = times.user + times.system
+    return seconds
 
 
-def cpu_snapshot(own: dict[str, int], shared: dict[str, list[int]]) -> dict[str, float]:
+def cpu_snapshot(own: dict[str, int], shared: dict[str, list[int]]) -> dict[str, dict[int, float]]:
+    """CPU seconds by process name and pid; wrk's are the children's rusage (wrk is the only child that
+    exits during a level), the driver's its own process time."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    snapshot = {name: cpu_of([pid]) for name, pid in own.items()}
-    snapshot["wrk"] = children.ru_utime + children.ru_stime
-    snapshot["bench driver"] = time.process_time()
-    snapshot |= {name: cpu_of(pids) for name, pids in shared.items()}
+    snapshot = {name: cpu_by_pid([pid]) for name, pid in own.items()}
+    snapshot["wrk"] = {0: children.ru_utime + children.ru_stime}
+    snapshot["bench driver"] = {0: time.process_time()}
+    snapshot |= {name: cpu_by_pid(pids) for name, pids in shared.items()}
     return snapshot
 
 
@@ -289,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
             lag = [(t, v) for t, v in sampler.lag if t >= begin] if scenario != "echo" else []
             level = wrk_report.level_summary(
                 result, connections=connections, lag_samples=lag, stopped_at=stopped_at,
-                cpu_seconds={name: cpu_after[name] - cpu_before[name] for name in cpu_before},
+                cpu_seconds=wrk_report.cpu_spent(cpu_before, cpu_after),
                 rss_bytes=dict(sampler.rss_max), shared=SHARED_SERVERS,
                 replies_dropped=(dropped_after - dropped_before
                                  if dropped_after is not None and dropped_before is not None else None),

@@ -201,6 +201,14 @@ def seconds_to_zero(samples: Sequence[tuple[float, float]], stopped_at: float) -
     return None
 
 
+def cpu_spent(before: Mapping[str, Mapping[int, float]], after: Mapping[str, Mapping[int, float]]) -> dict[str, float]:
+    """CPU seconds per name between two snapshots, over the pids present in both (a PostgreSQL backend
+    that exits meanwhile takes its seconds with it)."""
+    return {name: sum(after.get(name, {})[pid] - seconds for pid, seconds in pids.items()
+                      if pid in after.get(name, {}))
+            for name, pids in before.items()}
+
+
 def level_summary(result: WrkResult, *, connections: int, lag_samples: Sequence[tuple[float, float]],
                   stopped_at: float, cpu_seconds: Mapping[str, float], rss_bytes: Mapping[str, int],
                   shared: Iterable[str] = (), replies_dropped: float | None = None,

@@ -153,6 +153,13 @@ def test_seconds_to_zero_counts_from_the_load_stop() -> None:
     assert wrk_report.seconds_to_zero(lag[:3], stopped_at=2.5) is None
 
 
+def test_cpu_spent_counts_only_processes_present_in_both_snapshots() -> None:
+    # a PostgreSQL backend (pid 12) exits during the level: it must not count as negative CPU
+    before = {"postgres": {11: 5.0, 12: 9.0}, "gateway": {7: 1.0}, "wrk": {0: 2.0}}
+    after = {"postgres": {11: 5.5}, "gateway": {7: 3.25}, "wrk": {0: 2.5}}
+    assert wrk_report.cpu_spent(before, after) == {"postgres": 0.5, "gateway": 2.25, "wrk": 0.5}
+
+
 def level(connections: int = 16) -> dict[str, Any]:
     return wrk_report.level_summary(
         wrk_report.parse_wrk_result(LUA_MIXED), connections=connections,
