@@ -219,7 +219,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads for create/echo (mixed: one "
                                                                    "per connection)")
     parser.add_argument("--out", type=Path, default=None, help="report directory (default bench/results/<time>)")
-    parser.add_argument("--keep-logs", action="store_true", help="keep the services' logs in the out dir")
+    parser.add_argument("--profile-gateway", type=Path, default=None, metavar="SVG",
+                        help="py-spy flame graph of the gateway during the first create-order level at "
+                             "--profile-connections (py-spy from the bench extras; needs ptrace)")
+    parser.add_argument("--profile-connections", type=int, default=64)
+    parser.add_argument("--profile-seconds", type=int, default=20)
     args = parser.parse_args(argv)
     args.duration = args.duration or (3 if args.quick else 10)
     args.traders = args.traders or (16 if args.quick else 64)
@@ -259,6 +263,7 @@ def main(argv: list[str] | None = None) -> None:
         sampler = Sampler(f"{platform.gateway_url}/metrics", platform.stream_key,
                           {name: [pid] for name, pid in own.items()})
         sampler.start()
+        profiled = False
         plan = [(s, c) for s in scenarios for c in args.connections]
         total = len(plan) * args.duration
         for index, (scenario, connections) in enumerate(plan):
@@ -272,10 +277,25 @@ def main(argv: list[str] | None = None) -> None:
             sampler.pids.update(shared)
             cpu_before = cpu_snapshot(own, shared)
             begin = sampler.now()
+            profilers: list[subprocess.Popen[bytes]] = []
+            if (args.profile_gateway and scenario == "create" and connections == args.profile_connections
+                    and not profiled):
+                profiled = True
+                say(f"profiling the gateway (pid {own['gateway']}) for {args.profile_seconds} s")
+                profilers = [subprocess.Popen(
+                    [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(own["gateway"]),
+                     "--duration", str(min(args.profile_seconds, args.duration)), "--nonblocking",
+                     "--output", str(output), "--format", kind],
+                    stdout=subprocess.DEVNULL, stderr=(raw_dir / f"py-spy-{kind}.log").open("wb"))
+                    # the flame graph, and the same samples as collapsed stacks for bench.profile_summary
+                    for output, kind in ((args.profile_gateway, "flamegraph"), (raw_dir / "gateway.collapsed", "raw"))]
             end_mono, _ = run_wrk(args, scenario=scenario, connections=connections, url=url,
                                   tokens=token_files.get(scenario, raw_dir / "none"), out=out, sampler=sampler,
                                   label=label, done_before=index * args.duration, total=total)
             cpu_after = cpu_snapshot(own, shared)
+            for profiler in profilers:
+                if profiler.wait(timeout=60) != 0:
+                    say(f"py-spy failed ({profiler.returncode}); see {raw_dir}/py-spy-*.log")
             stopped_at = end_mono - sampler.t0
             if scenario != "echo":
                 deadline = time.monotonic() + DRAIN_SECONDS
