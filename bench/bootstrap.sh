@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What `make bench` needs beyond scripts/bootstrap.sh: the wrk load generator (Debian package) and the
-# `bench` extras (psutil for per-process CPU/RSS, matplotlib for the chart) in the project's .venv.
+# `bench` extras (psutil for per-process CPU/RSS, matplotlib for the chart, py-spy for profiles) in .venv.
 # Idempotent and quick when both are present.
 set -euo pipefail
 cd "$(dirname "$0")/.."

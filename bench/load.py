@@ -160,8 +160,14 @@ def parse_levels(text: str) -> list[int]:
 def run_wrk(args: argparse.Namespace, *, scenario: str, connections: int, url: str, tokens: Path, out: Path,
             sampler: Sampler, label: str, done_before: float, total: float) -> tuple[float, int]:
     """One wrk run, redrawing the progress line meanwhile; returns (monotonic end, wrk pid)."""
-    one_per_thread = scenario == "mixed"
-    threads = connections if one_per_thread else min(connections, args.wrk_threads)
+    # mixed: a thread per connection (exact per-endpoint latency) unless --mixed-threads caps it
+    one_per_thread = scenario == "mixed" and (args.mixed_threads is None or args.mixed_threads >= connections)
+    if one_per_thread:
+        threads = connections
+    elif scenario == "mixed":
+        threads = args.mixed_threads
+    else:
+        threads = min(connections, args.wrk_threads)
     env = {**os.environ, "BENCH_SCENARIO": scenario, "BENCH_TOKENS": str(tokens), "BENCH_OUT": str(out),
            "BENCH_PER_OP": "1" if one_per_thread else "0", "BENCH_RUN": uuid.uuid4().hex[:8]}
     command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{args.duration}s", "--timeout", "10s",
@@ -218,6 +224,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--traders", type=int, default=None, help="traders per trading scenario (64, quick 16)")
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads for create/echo (mixed: one "
                                                                    "per connection)")
+    parser.add_argument("--mixed-threads", type=int, default=None,
+                        help="cap wrk threads of the mixed load (default: one per connection, which gives exact "
+                             "per-endpoint latency but costs wrk a timer per thread; capped, only the whole "
+                             "scenario's latency is measured and each thread trades as one trader)")
     parser.add_argument("--out", type=Path, default=None, help="report directory (default bench/results/<time>)")
     parser.add_argument("--profile-gateway", type=Path, default=None, metavar="SVG",
                         help="py-spy flame graph of the gateway during the first create-order level at "
@@ -335,7 +345,8 @@ def main(argv: list[str] | None = None) -> None:
         "machine": {"cpus": os.cpu_count(), "load_before": load_before,
                     "load_after": [round(x, 2) for x in os.getloadavg()]},
         "config": {"duration_s": args.duration, "connections": args.connections, "scenarios": scenarios,
-                   "traders_per_scenario": args.traders, "wrk_threads": args.wrk_threads},
+                   "traders_per_scenario": args.traders, "wrk_threads": args.wrk_threads,
+                   "mixed_threads": args.mixed_threads},
         "levels": levels,
         "series": {"spans": spans,
                    "gateway_requests_per_s": [[round(t, 3), round(r, 1)] for t, r in

@@ -8,10 +8,11 @@
 --   BENCH_RUN       a nonce for this run's Idempotency-Keys
 --   BENCH_PER_OP    "1" when every thread owns exactly one connection: request() and response() then
 --                   alternate strictly, so the time between them is that request's latency and the
---                   per-endpoint samples are exact. With several connections per thread they interleave,
---                   so only wrk's own (whole-run) latency distribution is recorded.
+--                   per-endpoint samples are exact. With several connections per thread they interleave:
+--                   only wrk's own (whole-run) latency distribution is recorded, a response's endpoint is
+--                   read from its body (errors count as "unknown"), and each thread trades as one trader.
 --
--- Every thread picks traders round-robin, starting at its own offset. create/mixed orders carry a fresh
+-- Every thread picks traders round-robin, starting at its own offset (but see BENCH_PER_OP). create/mixed orders carry a fresh
 -- Idempotency-Key each. mixed: open 40%, close 30% (the oldest position this thread opened; an open when
 -- it has none), GET /trade/open 15%, GET /balance 15%.
 
@@ -31,6 +32,7 @@ local scenario = os.getenv("BENCH_SCENARIO") or "create"
 -- in every Idempotency-Key, so a second run against the same traders never replays an earlier outcome
 local run_id = os.getenv("BENCH_RUN") or tostring(os.time())
 local per_op = os.getenv("BENCH_PER_OP") == "1"
+local one_trader = scenario == "mixed" and not per_op
 local ORDER = '{"asset":"BTC_USDC","side":"LONG","quantity":"0.001","leverage":10}'
 local ECHO = '{"asset":"BTC_USDC","side":"LONG","quantity":"0.001","leverage":10}'
 
@@ -95,9 +97,22 @@ function init(args)
 end
 
 local function take_trader()
+  -- several connections per thread: responses cannot be matched to requests, so every request of the
+  -- thread is its own trader's and the ids it opens are that trader's to close
+  if one_trader then return ((thread_index - 1) % #tokens) + 1 end
   local index = next_trader
   next_trader = (next_trader % #tokens) + 1
   return index
+end
+
+-- the operation a response answers, read from its body (when requests and responses do not alternate)
+local function answered(status, body)
+  if status >= 300 then return "unknown" end
+  if string.find(body, '"Order placed"', 1, true) then return "open" end
+  if string.find(body, '"Order closed"', 1, true) then return "close" end
+  if string.find(body, '"orders"', 1, true) then return "positions" end
+  if string.find(body, '"balanceUSD"', 1, true) then return "balance" end
+  return "unknown"
 end
 
 local function next_key()
@@ -144,6 +159,7 @@ end
 
 function response(status, headers, body)
   local op = pending_op or "unknown"
+  if one_trader then op = answered(status, body) end
   local elapsed = now_us() - started_us
   local key = op .. " " .. tostring(status)
   status_counts[key] = (status_counts[key] or 0) + 1
@@ -154,7 +170,7 @@ function response(status, headers, body)
   if scenario == "mixed" and op == "open" and status == 201 then
     local id = string.match(body, '"id"%s*:%s*"([^"]+)"')
     if id then
-      open_ids[open_tail] = {id, pending_trader}
+      open_ids[open_tail] = {id, one_trader and take_trader() or pending_trader}
       open_tail = open_tail + 1
     end
   end
