@@ -291,14 +291,16 @@ def main(argv: list[str] | None = None) -> None:
             if (args.profile_gateway and scenario == "create" and connections == args.profile_connections
                     and not profiled):
                 profiled = True
-                say(f"profiling the gateway (pid {own['gateway']}) for {args.profile_seconds} s")
-                profilers = [subprocess.Popen(
-                    [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(own["gateway"]),
-                     "--duration", str(min(args.profile_seconds, args.duration)), "--nonblocking",
-                     "--output", str(output), "--format", kind],
-                    stdout=subprocess.DEVNULL, stderr=(raw_dir / f"py-spy-{kind}.log").open("wb"))
-                    # the flame graph, and the same samples as collapsed stacks for bench.profile_summary
-                    for output, kind in ((args.profile_gateway, "flamegraph"), (raw_dir / "gateway.collapsed", "raw"))]
+                say(f"profiling the gateway (pid {own['gateway']}) for "
+                    f"{min(args.profile_seconds, args.duration)} s")
+                # the flame graph, and the same samples as collapsed stacks for bench.profile_summary
+                for output, kind in ((args.profile_gateway, "flamegraph"), (raw_dir / "gateway.collapsed", "raw")):
+                    with (raw_dir / f"py-spy-{kind}.log").open("wb") as log:
+                        profilers.append(subprocess.Popen(
+                            [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(own["gateway"]),
+                             "--duration", str(min(args.profile_seconds, args.duration)), "--nonblocking",
+                             "--output", str(output), "--format", kind],
+                            stdout=subprocess.DEVNULL, stderr=log))
             end_mono, _ = run_wrk(args, scenario=scenario, connections=connections, url=url,
                                   tokens=token_files.get(scenario, raw_dir / "none"), out=out, sampler=sampler,
                                   label=label, done_before=index * args.duration, total=total)

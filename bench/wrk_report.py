@@ -296,14 +296,18 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         lines += ["", f"**Noisy: {report['noisy']}.** These figures show that the benchmark works, not what "
                       "the platform can do."]
     lines += ["", "## Throughput and latency (whole scenario, wrk's distribution)", "",
-              "| scenario | conns | req/s | 2xx/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | socket errors "
-              "| engine lag (entries) | load avg |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| scenario | conns | req/s | 2xx/s | of ceiling | p50 ms | p90 ms | p99 ms | max ms | non-2xx "
+              "| socket errors | engine lag (entries) | load avg |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    ceiling = {lv["connections"]: lv["ok_per_s"] for lv in report["levels"] if lv["scenario"] == "echo"}
     for level in report["levels"]:
         lat = level["latency_ms"]
+        top = ceiling.get(level["connections"])
+        share = f"{level['ok_per_s'] / top:.0%}" if top else "-"
         lines.append(
             f"| {SCENARIOS.get(level['scenario'], level['scenario'])} | {level['connections']} | "
-            f"{level['requests_per_s']:,.0f} | {level['ok_per_s']:,.0f} | {_ms(lat['p50'])} | {_ms(lat['p90'])} | "
+            f"{level['requests_per_s']:,.0f} | {level['ok_per_s']:,.0f} | "
+            f"{share} | {_ms(lat['p50'])} | {_ms(lat['p90'])} | "
             f"{_ms(lat['p99'])} | {_ms(lat['max'])} | {_counts(level['errors']['status'])} | "
             f"{_counts(level['errors']['socket'])} | {_lag(level['engine_lag'])} | "
             f"{' / '.join(str(x) for x in level['load_average'][:1]) or '?'} |")

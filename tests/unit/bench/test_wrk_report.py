@@ -194,12 +194,20 @@ def test_markdown_labels_noise_and_lists_every_level() -> None:
     text = wrk_report.render_markdown(report)
     assert "**Noisy: taken while other work shared the machine (load average 3.1).**" in text
     assert "`make bench BENCH_ARGS=--quick`" in text
-    assert ("| mixed (open 40 / close 30 / reads 30) | 16 | 5 | 4 | 1.00 | 4.00 | 8.00 | 9.00 | 404: 1, 503: 1 "
+    assert ("| mixed (open 40 / close 30 / reads 30) | 16 | 5 | 4 | - | 1.00 | 4.00 | 8.00 | 9.00 | 404: 1, 503: 1 "
             "| read: 1, timeout: 3 | max 9, end 9, 0 after 0.6 s | 3.46 |") in text
     assert "| mixed | 64 | POST /trade/close | 3 | 2 | 6.00 | 9.00 | 9.00 | 9.00 | 404: 1 | per-request |" in text
     assert "| mixed | 16 | 2.000 ms, 100 MiB | 0.100 ms, 0 MiB |" in text
     assert "Shared servers (redis)" in text
     assert "![latency and throughput](chart.png)" in text
+
+
+def test_markdown_compares_with_the_ceiling_at_the_same_connections() -> None:
+    ceiling = level(16) | {"scenario": "echo", "ok_per_s": 16.0}
+    report = {"machine": {}, "levels": [level(16), level(64), ceiling]}
+    rows = [line for line in wrk_report.render_markdown(report).splitlines() if line.startswith("| mixed (")]
+    assert rows[0].startswith("| mixed (open 40 / close 30 / reads 30) | 16 | 5 | 4 | 25% |")
+    assert rows[1].startswith("| mixed (open 40 / close 30 / reads 30) | 64 | 5 | 4 | - |")
 
 
 def test_json_ready_replaces_nan() -> None:
