@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,8 +159,8 @@ def parse_levels(text: str) -> list[int]:
 
 
 def run_wrk(args: argparse.Namespace, *, scenario: str, connections: int, url: str, tokens: Path, out: Path,
-            sampler: Sampler, label: str, done_before: float, total: float) -> tuple[float, int]:
-    """One wrk run, redrawing the progress line meanwhile; returns (monotonic end, wrk pid)."""
+            sampler: Sampler, label: str, done_before: float, total: float) -> float:
+    """One wrk run, redrawing the progress line meanwhile; returns when it ended (monotonic)."""
     # mixed: a thread per connection (exact per-endpoint latency) unless --mixed-threads caps it
     one_per_thread = scenario == "mixed" and (args.mixed_threads is None or args.mixed_threads >= connections)
     if one_per_thread:
@@ -200,7 +201,7 @@ def run_wrk(args: argparse.Namespace, *, scenario: str, connections: int, url: s
         sys.stderr.write("\n")
     if proc.returncode != 0 or not out.exists():
         raise RuntimeError(f"wrk failed ({proc.returncode}): {out.with_suffix('.wrk.txt').read_text()[-2000:]}")
-    return time.monotonic(), proc.pid
+    return time.monotonic()
 
 
 def gateway_metrics(platform: Platform) -> str:
@@ -213,6 +214,73 @@ def engine_replies_dropped(platform: Platform) -> float | None:
     except httpx.HTTPError:
         return None
     return sum(wrk_report.counter_totals(text, "engine_replies_dropped_total", by="reason").values())
+
+
+def start_profilers(args: argparse.Namespace, pid: int, raw_dir: Path) -> list[subprocess.Popen[bytes]]:
+    """py-spy on the gateway: the flame graph, and the same samples as collapsed stacks for
+    bench.profile_summary."""
+    profilers = []
+    for output, kind in ((args.profile_gateway, "flamegraph"), (raw_dir / "gateway.collapsed", "raw")):
+        with (raw_dir / f"py-spy-{kind}.log").open("wb") as log:
+            profilers.append(subprocess.Popen(
+                [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid),
+                 "--duration", str(min(args.profile_seconds, args.duration)), "--nonblocking",
+                 "--output", str(output), "--format", kind],
+                stdout=subprocess.DEVNULL, stderr=log))
+    return profilers
+
+
+def run_level(args: argparse.Namespace, platform: Platform, sampler: Sampler, own: dict[str, int], *,
+              scenario: str, connections: int, tokens: Path, raw_dir: Path, progress: tuple[float, float],
+              profile: bool, say: Callable[[str], None]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One wrk run and what the services did meanwhile; returns (the report's level, its time span)."""
+    label = f"{scenario:6s} c={connections:<4d}"
+    url = platform.ceiling_url if scenario == "echo" else platform.gateway_url
+    out = raw_dir / f"{scenario}-c{connections}.json"
+    dropped_before = engine_replies_dropped(platform)
+    gateway_before = gateway_metrics(platform)
+    sampler.reset_rss()
+    shared = shared_server_pids()  # PostgreSQL forks a process per connection: look again each level
+    sampler.pids.update(shared)
+    cpu_before = cpu_snapshot(own, shared)
+    begin = sampler.now()
+    profilers = []
+    if profile:
+        say(f"profiling the gateway (pid {own['gateway']}) for {min(args.profile_seconds, args.duration)} s")
+        profilers = start_profilers(args, own["gateway"], raw_dir)
+    end_mono = run_wrk(args, scenario=scenario, connections=connections, url=url, tokens=tokens, out=out,
+                       sampler=sampler, label=label, done_before=progress[0], total=progress[1])
+    cpu_after = cpu_snapshot(own, shared)
+    for profiler in profilers:
+        if profiler.wait(timeout=60) != 0:
+            say(f"py-spy failed ({profiler.returncode}); see {raw_dir}/py-spy-*.log")
+    stopped_at = end_mono - sampler.t0
+    if scenario != "echo":
+        # keep sampling until the engine has caught up (or DRAIN_SECONDS pass)
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while time.monotonic() < deadline and not (sampler.lag and sampler.lag[-1][0] > stopped_at
+                                                   and sampler.lag[-1][1] == 0):
+            time.sleep(0.1)
+    dropped_after = engine_replies_dropped(platform)
+    result = wrk_report.parse_wrk_result(out.read_text())
+    if scenario == "create":
+        counted = wrk_report.status_deltas(gateway_before, gateway_metrics(platform), CREATE_ROUTE)
+        result = wrk_report.fill_statuses(result, "open", counted)
+    elif scenario == "echo":
+        result = wrk_report.fill_statuses(result, "echo", None)
+    level = wrk_report.level_summary(
+        result, connections=connections,
+        lag_samples=[(t, v) for t, v in sampler.lag if t >= begin] if scenario != "echo" else [],
+        stopped_at=stopped_at, cpu_seconds=wrk_report.cpu_spent(cpu_before, cpu_after),
+        rss_bytes=dict(sampler.rss_max), shared=SHARED_SERVERS,
+        replies_dropped=(dropped_after - dropped_before
+                         if dropped_after is not None and dropped_before is not None else None),
+        load_average=os.getloadavg())
+    lat = level["latency_ms"]
+    say(f"{label} {level['requests_per_s']:8,.0f} req/s  p50 {lat['p50']:.2f} ms  p99 {lat['p99']:.2f} ms"
+        f"  non-2xx {sum(level['errors']['status'].values())}  load {level['load_average'][0]}")
+    return level, {"scenario": scenario, "connections": connections, "start_s": round(begin, 3),
+                   "end_s": round(stopped_at, 3)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -269,7 +337,6 @@ def main(argv: list[str] | None = None) -> None:
             path.write_text("\n".join(platform.signup(args.traders, scenario)) + "\n")
             token_files[scenario] = path
         own = {name: proc.pid for name, proc in platform.processes.items()}
-        shared = shared_server_pids()
         sampler = Sampler(f"{platform.gateway_url}/metrics", platform.stream_key,
                           {name: [pid] for name, pid in own.items()})
         sampler.start()
@@ -277,64 +344,14 @@ def main(argv: list[str] | None = None) -> None:
         plan = [(s, c) for s in scenarios for c in args.connections]
         total = len(plan) * args.duration
         for index, (scenario, connections) in enumerate(plan):
-            label = f"{scenario:6s} c={connections:<4d}"
-            url = platform.ceiling_url if scenario == "echo" else platform.gateway_url
-            out = raw_dir / f"{scenario}-c{connections}.json"
-            dropped_before = engine_replies_dropped(platform)
-            gateway_before = gateway_metrics(platform)
-            sampler.reset_rss()
-            shared = shared_server_pids()  # PostgreSQL forks a process per connection: look again each level
-            sampler.pids.update(shared)
-            cpu_before = cpu_snapshot(own, shared)
-            begin = sampler.now()
-            profilers: list[subprocess.Popen[bytes]] = []
-            if (args.profile_gateway and scenario == "create" and connections == args.profile_connections
-                    and not profiled):
-                profiled = True
-                say(f"profiling the gateway (pid {own['gateway']}) for "
-                    f"{min(args.profile_seconds, args.duration)} s")
-                # the flame graph, and the same samples as collapsed stacks for bench.profile_summary
-                for output, kind in ((args.profile_gateway, "flamegraph"), (raw_dir / "gateway.collapsed", "raw")):
-                    with (raw_dir / f"py-spy-{kind}.log").open("wb") as log:
-                        profilers.append(subprocess.Popen(
-                            [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(own["gateway"]),
-                             "--duration", str(min(args.profile_seconds, args.duration)), "--nonblocking",
-                             "--output", str(output), "--format", kind],
-                            stdout=subprocess.DEVNULL, stderr=log))
-            end_mono, _ = run_wrk(args, scenario=scenario, connections=connections, url=url,
-                                  tokens=token_files.get(scenario, raw_dir / "none"), out=out, sampler=sampler,
-                                  label=label, done_before=index * args.duration, total=total)
-            cpu_after = cpu_snapshot(own, shared)
-            for profiler in profilers:
-                if profiler.wait(timeout=60) != 0:
-                    say(f"py-spy failed ({profiler.returncode}); see {raw_dir}/py-spy-*.log")
-            stopped_at = end_mono - sampler.t0
-            if scenario != "echo":
-                deadline = time.monotonic() + DRAIN_SECONDS
-                while time.monotonic() < deadline and not (sampler.lag and sampler.lag[-1][0] > stopped_at
-                                                           and sampler.lag[-1][1] == 0):
-                    time.sleep(0.1)
-            dropped_after = engine_replies_dropped(platform)
-            result = wrk_report.parse_wrk_result(out.read_text())
-            if scenario == "create":
-                counted = wrk_report.status_deltas(gateway_before, gateway_metrics(platform), CREATE_ROUTE)
-                result = wrk_report.fill_statuses(result, "open", counted)
-            elif scenario == "echo":
-                result = wrk_report.fill_statuses(result, "echo", None)
-            lag = [(t, v) for t, v in sampler.lag if t >= begin] if scenario != "echo" else []
-            level = wrk_report.level_summary(
-                result, connections=connections, lag_samples=lag, stopped_at=stopped_at,
-                cpu_seconds=wrk_report.cpu_spent(cpu_before, cpu_after),
-                rss_bytes=dict(sampler.rss_max), shared=SHARED_SERVERS,
-                replies_dropped=(dropped_after - dropped_before
-                                 if dropped_after is not None and dropped_before is not None else None),
-                load_average=os.getloadavg())
+            profile = (args.profile_gateway is not None and not profiled and scenario == "create"
+                       and connections == args.profile_connections)
+            profiled = profiled or profile
+            level, span = run_level(args, platform, sampler, own, scenario=scenario, connections=connections,
+                                    tokens=token_files.get(scenario, raw_dir / "none"), raw_dir=raw_dir,
+                                    progress=(index * args.duration, total), profile=profile, say=say)
             levels.append(level)
-            spans.append({"scenario": scenario, "connections": connections, "start_s": round(begin, 3),
-                          "end_s": round(stopped_at, 3)})
-            lat = level["latency_ms"]
-            say(f"{label} {level['requests_per_s']:8,.0f} req/s  p50 {lat['p50']:.2f} ms  p99 {lat['p99']:.2f} ms"
-                f"  non-2xx {sum(level['errors']['status'].values())}  load {level['load_average'][0]}")
+            spans.append(span)
     finally:
         if sampler:
             sampler.stop()
