@@ -328,7 +328,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             if proc["name"] not in names:
                 names.append(proc["name"])
     shared = sorted({p["name"] for level in report["levels"] for p in level["processes"] if p["shared"]})
-    lines += ["", "## CPU per request (ms) and RSS (MiB) of every process", "",
+    lines += ["", "## CPU of every process: per request (seconds in the level), and peak RSS", "",
               "| scenario | conns | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
     for level in report["levels"]:
         by_name = {p["name"]: p for p in level["processes"]}
@@ -338,7 +338,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             if proc is None or proc["cpu_ms_per_request"] is None:
                 cells.append("-")
             else:
-                cells.append(f"{proc['cpu_ms_per_request']:.3f} ms, {proc['rss_mib']:.0f} MiB")
+                cells.append(f"{proc['cpu_ms_per_request']:.3f} ms ({proc['cpu_s']:.2f} s), {proc['rss_mib']:.0f} MiB")
         lines.append(f"| {level['scenario']} | {level['connections']} | " + " | ".join(cells) + " |")
     if shared:
         lines += ["", f"Shared servers ({', '.join(shared)}) also serve other work on the machine: their CPU "

@@ -197,7 +197,7 @@ def test_markdown_labels_noise_and_lists_every_level() -> None:
     assert ("| mixed (open 40 / close 30 / reads 30) | 16 | 5 | 4 | - | 1.00 | 4.00 | 8.00 | 9.00 | 404: 1, 503: 1 "
             "| read: 1, timeout: 3 | max 9, end 9, 0 after 0.6 s | 3.46 |") in text
     assert "| mixed | 64 | POST /trade/close | 3 | 2 | 6.00 | 9.00 | 9.00 | 9.00 | 404: 1 | per-request |" in text
-    assert "| mixed | 16 | 2.000 ms, 100 MiB | 0.100 ms, 0 MiB |" in text
+    assert "| mixed | 16 | 2.000 ms (0.02 s), 100 MiB | 0.100 ms (0.00 s), 0 MiB |" in text
     assert "Shared servers (redis)" in text
     assert "![latency and throughput](chart.png)" in text
 
