@@ -242,7 +242,9 @@ def level_summary(result: WrkResult, *, connections: int, lag_samples: Sequence[
         "endpoints": endpoint_rows(result),
         "engine_lag": {"max": max(during, default=None), "at_end": during[-1] if during else None,
                        "after_stop_max": max(after, default=None),
-                       "seconds_to_zero": seconds_to_zero(lag_samples, stopped_at)},
+                       # already 0 at the last sample under load: nothing to catch up
+                       "seconds_to_zero": 0.0 if during and during[-1] == 0
+                       else seconds_to_zero(lag_samples, stopped_at)},
         "replies_dropped": replies_dropped,
         "processes": [{"name": name, "cpu_s": round(cpu, 3),
                        "cpu_ms_per_request": round(cpu / requests * 1000, 4) if requests else None,

@@ -186,6 +186,14 @@ def test_level_summary() -> None:
     assert summary["load_average"] == [3.46, 2.0, 1.0]
 
 
+def test_level_summary_lag_already_zero_under_load() -> None:
+    summary = wrk_report.level_summary(
+        wrk_report.parse_wrk_result(LUA_MIXED), connections=1, lag_samples=[(0.5, 3.0), (1.5, 0.0), (2.4, 0.0)],
+        stopped_at=2.0, cpu_seconds={}, rss_bytes={})
+    assert summary["engine_lag"]["seconds_to_zero"] == 0.0
+    assert summary["engine_lag"]["max"] == 3.0
+
+
 def test_markdown_labels_noise_and_lists_every_level() -> None:
     report = {"started_at": "2026-12-01 12:00 UTC", "command": "make bench BENCH_ARGS=--quick",
               "machine": {"cpus": 2, "load_before": [3.1, 2, 1], "load_after": [3.3, 2, 1]},
