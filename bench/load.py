@@ -161,8 +161,8 @@ def parse_levels(text: str) -> list[int]:
 def run_wrk(args: argparse.Namespace, *, scenario: str, connections: int, url: str, tokens: Path, out: Path,
             sampler: Sampler, label: str, done_before: float, total: float) -> float:
     """One wrk run, redrawing the progress line meanwhile; returns when it ended (monotonic)."""
-    # mixed: a thread per connection (exact per-endpoint latency) unless --mixed-threads caps it
-    one_per_thread = scenario == "mixed" and (args.mixed_threads is None or args.mixed_threads >= connections)
+    # mixed: a thread per connection (exact per-endpoint latency) up to --mixed-threads
+    one_per_thread = scenario == "mixed" and args.mixed_threads >= connections
     if one_per_thread:
         threads = connections
     elif scenario == "mixed":
@@ -263,11 +263,18 @@ def run_level(args: argparse.Namespace, platform: Platform, sampler: Sampler, ow
             time.sleep(0.1)
     dropped_after = engine_replies_dropped(platform)
     result = wrk_report.parse_wrk_result(out.read_text())
+    server_ms = None
     if scenario == "create":
         counted = wrk_report.status_deltas(gateway_before, gateway_metrics(platform), CREATE_ROUTE)
         result = wrk_report.fill_statuses(result, "open", counted)
     elif scenario == "echo":
         result = wrk_report.fill_statuses(result, "echo", None)
+    elif not result.samples_us:
+        # several connections per wrk thread: per-endpoint latency from the gateway's own histogram
+        gateway_after = gateway_metrics(platform)
+        server_ms = {op: {k: v * 1000 for k, v in wrk_report.histogram_percentiles(
+            gateway_before, gateway_after, "gateway_http_request_duration_seconds", {"route": route}).items()}
+            for op, route in wrk_report.ROUTES.items()}
     level = wrk_report.level_summary(
         result, connections=connections,
         lag_samples=[(t, v) for t, v in sampler.lag if t >= begin] if scenario != "echo" else [],
@@ -275,7 +282,7 @@ def run_level(args: argparse.Namespace, platform: Platform, sampler: Sampler, ow
         rss_bytes=dict(sampler.rss_max), shared=SHARED_SERVERS,
         replies_dropped=(dropped_after - dropped_before
                          if dropped_after is not None and dropped_before is not None else None),
-        load_average=os.getloadavg())
+        load_average=os.getloadavg(), server_ms=server_ms)
     lat = level["latency_ms"]
     say(f"{label} {level['requests_per_s']:8,.0f} req/s  p50 {lat['p50']:.2f} ms  p99 {lat['p99']:.2f} ms"
         f"  non-2xx {sum(level['errors']['status'].values())}  load {level['load_average'][0]}")
@@ -292,10 +299,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--traders", type=int, default=None, help="traders per trading scenario (64, quick 16)")
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads for create/echo (mixed: one "
                                                                    "per connection)")
-    parser.add_argument("--mixed-threads", type=int, default=None,
-                        help="cap wrk threads of the mixed load (default: one per connection, which gives exact "
-                             "per-endpoint latency but costs wrk a timer per thread; capped, only the whole "
-                             "scenario's latency is measured and each thread trades as one trader)")
+    parser.add_argument("--mixed-threads", type=int, default=16,
+                        help="wrk threads of the mixed load at most (default 16). Up to this many connections "
+                             "each thread owns one and per-endpoint latency is exact; beyond, each thread trades "
+                             "as one trader and per-endpoint latency comes from the gateway's histogram (a "
+                             "thread per connection costs wrk a timer per thread: over budget at 64+)")
     parser.add_argument("--out", type=Path, default=None, help="report directory (default bench/results/<time>)")
     parser.add_argument("--profile-gateway", type=Path, default=None, metavar="SVG",
                         help="py-spy flame graph of the gateway during the first create-order level at "

@@ -103,9 +103,11 @@ def is_ok(status: str) -> bool:
     return status.startswith("2")
 
 
-def endpoint_rows(result: WrkResult) -> list[dict[str, Any]]:
+def endpoint_rows(result: WrkResult,
+                  server_ms: Mapping[str, Mapping[str, float]] | None = None) -> list[dict[str, Any]]:
     """Per endpoint: requests, rate, statuses, p50/p90/p99/max in ms. Latencies come from the per-request
-    samples when there are any, else (a one-endpoint scenario) from wrk's whole-run distribution."""
+    samples when there are any, else (a one-endpoint scenario) from wrk's whole-run distribution, else
+    from `server_ms` (op -> percentiles in ms, the gateway's own histogram; no max)."""
     rows = []
     for op in sorted(result.statuses, key=lambda name: list(ENDPOINTS).index(name) if name in ENDPOINTS else 99):
         by_status = result.statuses[op]
@@ -121,6 +123,9 @@ def endpoint_rows(result: WrkResult) -> list[dict[str, Any]]:
             latency = {f"p{p:g}": from_distribution(result.percentiles_us, p) / 1000 for p in REPORT_PERCENTILES}
             latency["max"] = result.max_us / 1000
             source = "wrk"
+        elif server_ms and op in server_ms:
+            latency = dict(server_ms[op]) | {"max": math.nan}
+            source = "gateway histogram"
         else:
             latency = {f"p{p:g}": math.nan for p in REPORT_PERCENTILES} | {"max": math.nan}
             source = "none"
@@ -176,6 +181,55 @@ def fill_statuses(result: WrkResult, op: str, counted: Mapping[str, int] | None)
     return replace(result, statuses={op: statuses})
 
 
+# the gateway's route label of each Lua operation (its request histogram is per route)
+ROUTES = {"open": "/api/v1/trade/create", "close": "/api/v1/trade/close", "positions": "/api/v1/trade/open",
+          "balance": "/api/v1/balance"}
+
+
+def histogram_buckets(text: str, name: str, where: Mapping[str, str]) -> dict[float, float]:
+    """Cumulative bucket counts {upper bound: count} of Prometheus histogram `name` for matching labels."""
+    buckets: dict[float, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != name:
+            continue
+        for sample in family.samples:
+            if sample.name != f"{name}_bucket" or any(sample.labels.get(k) != v for k, v in where.items()):
+                continue
+            bound = float(sample.labels["le"])
+            buckets[bound] = buckets.get(bound, 0.0) + sample.value
+    return buckets
+
+
+def histogram_percentiles(before: str, after: str, name: str, where: Mapping[str, str],
+                          percentiles: Sequence[float] = REPORT_PERCENTILES) -> dict[str, float]:
+    """Percentiles (in the histogram's unit) of what was observed between two scrapes, interpolated
+    linearly inside a bucket (so only as exact as the buckets); a percentile past the last finite bound
+    is that bound. NaN when nothing was observed."""
+    old = histogram_buckets(before, name, where)
+    new = histogram_buckets(after, name, where)
+    bounds = sorted(new)
+    cumulative = [new[b] - old.get(b, 0.0) for b in bounds]
+    total = cumulative[-1] if cumulative else 0.0
+    out = {}
+    for p in percentiles:
+        key = f"p{p:g}"
+        if total <= 0:
+            out[key] = math.nan
+            continue
+        target = p / 100 * total
+        lower, below = 0.0, 0.0
+        for bound, count in zip(bounds, cumulative, strict=True):
+            if count >= target:
+                if math.isinf(bound):
+                    out[key] = lower
+                else:
+                    inside = count - below
+                    out[key] = lower + (bound - lower) * ((target - below) / inside if inside else 1.0)
+                break
+            lower, below = bound, count
+    return out
+
+
 def gauge_value(text: str, name: str) -> float | None:
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -214,7 +268,8 @@ def cpu_spent(before: Mapping[str, Mapping[int, float]], after: Mapping[str, Map
 def level_summary(result: WrkResult, *, connections: int, lag_samples: Sequence[tuple[float, float]],
                   stopped_at: float, cpu_seconds: Mapping[str, float], rss_bytes: Mapping[str, int],
                   shared: Iterable[str] = (), replies_dropped: float | None = None,
-                  load_average: Sequence[float] = ()) -> dict[str, Any]:
+                  load_average: Sequence[float] = (),
+                  server_ms: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Any]:
     """One row of the report: throughput, latency, errors, lag, CPU and memory of every process."""
     status_errors: dict[str, int] = {}
     for by_status in result.statuses.values():
@@ -239,7 +294,7 @@ def level_summary(result: WrkResult, *, connections: int, lag_samples: Sequence[
         "distribution_ms": [[p, v / 1000] for p, v in result.percentiles_us],
         "errors": {"status": dict(sorted(status_errors.items())),
                    "socket": {k: v for k, v in result.socket_errors.items() if v and k in SOCKET_ERRORS}},
-        "endpoints": endpoint_rows(result),
+        "endpoints": endpoint_rows(result, server_ms),
         "engine_lag": {"max": max(during, default=None), "at_end": during[-1] if during else None,
                        "after_stop_max": max(after, default=None),
                        # already 0 at the last sample under load: nothing to catch up

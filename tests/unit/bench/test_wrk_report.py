@@ -133,6 +133,43 @@ def test_status_deltas_between_two_scrapes() -> None:
     assert wrk_report.status_deltas(GATEWAY_METRICS, later, "/api/v1/trade/create") == {"201": 30, "504": 2}
 
 
+def histogram(route: str, counts: list[tuple[str, float]]) -> str:
+    lines = ["# HELP gateway_http_request_duration_seconds HTTP request latency",
+             "# TYPE gateway_http_request_duration_seconds histogram"]
+    lines += [f'gateway_http_request_duration_seconds_bucket{{le="{le}",method="POST",route="{route}"}} {n}'
+              for le, n in counts]
+    return "\n".join(lines) + "\n"
+
+
+def test_histogram_percentiles_interpolate_inside_buckets_between_scrapes() -> None:
+    before = histogram("/r", [("0.001", 10.0), ("0.01", 10.0), ("0.1", 10.0), ("+Inf", 10.0)])
+    # 100 more observations: 50 in (0.001, 0.01], 40 in (0.01, 0.1], 10 past 0.1
+    after = histogram("/r", [("0.001", 10.0), ("0.01", 60.0), ("0.1", 100.0), ("+Inf", 110.0)])
+    result = wrk_report.histogram_percentiles(before, after, "gateway_http_request_duration_seconds",
+                                              {"route": "/r"}, percentiles=(25, 50, 90, 99))
+    assert math.isclose(result["p25"], 0.001 + 0.009 * 0.5)
+    assert math.isclose(result["p50"], 0.01)
+    assert math.isclose(result["p90"], 0.1)
+    # past the last finite bound: that bound
+    assert result["p99"] == 0.1
+
+
+def test_histogram_percentiles_of_an_idle_route_are_nan() -> None:
+    text = histogram("/r", [("0.01", 5.0), ("+Inf", 5.0)])
+    result = wrk_report.histogram_percentiles(text, text, "gateway_http_request_duration_seconds", {"route": "/r"})
+    assert all(math.isnan(v) for v in result.values())
+    other = wrk_report.histogram_percentiles("", text, "gateway_http_request_duration_seconds", {"route": "/x"})
+    assert all(math.isnan(v) for v in other.values())
+
+
+def test_endpoint_rows_fall_back_to_the_gateway_histogram() -> None:
+    rows = wrk_report.endpoint_rows(result(samples_us={}), {"close": {"p50": 3.0, "p90": 7.0, "p99": 9.5}})
+    close = next(row for row in rows if row["endpoint"] == "POST /trade/close")
+    assert close["latency_source"] == "gateway histogram"
+    assert close["latency_ms"]["p90"] == 7.0
+    assert math.isnan(close["latency_ms"]["max"])
+
+
 def test_fill_statuses_prefers_the_server_counts_and_falls_back_to_wrk() -> None:
     bare = result(statuses={}, samples_us={})
     assert wrk_report.fill_statuses(bare, "open", {"201": 9}).statuses == {"open": {"201": 9}}
