@@ -12,9 +12,9 @@
 --                   only wrk's own (whole-run) latency distribution is recorded, a response's endpoint is
 --                   read from its body (errors count as "unknown"), and each thread trades as one trader.
 --
--- Every thread picks traders round-robin, starting at its own offset (but see BENCH_PER_OP). create/mixed orders carry a fresh
--- Idempotency-Key each. mixed: open 40%, close 30% (the oldest position this thread opened; an open when
--- it has none), GET /trade/open 15%, GET /balance 15%.
+-- Every thread picks traders round-robin, starting at its own offset (but see BENCH_PER_OP). Orders and
+-- closes carry a fresh Idempotency-Key each. mixed: open 40%, close 30% (the oldest position this thread
+-- opened; an open when it has none), GET /trade/open 15%, GET /balance 15%.
 
 local ffi = require("ffi")
 ffi.cdef [[
