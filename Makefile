@@ -56,5 +56,10 @@ lock: bootstrap
 reset: bootstrap
 	@.venv/bin/python scripts/local_state.py reset
 
+# load benchmark (wrk + the whole platform); options: make bench BENCH_ARGS="--quick --connections 1,64"
+bench: bootstrap services
+	@bash bench/bootstrap.sh
+	$(VENV_BIN)/python -m bench.load $(BENCH_ARGS)
+
 clean:
 	rm -rf .venv node_modules .pytest_cache .mypy_cache .ruff_cache
