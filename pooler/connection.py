@@ -34,7 +34,7 @@ from pooler.backpack import (
     subscribe_frame,
     ticker_stream,
 )
-from pooler.events import Emit, Heartbeat, TopOfBook
+from pooler.events import Emit, Heartbeat, TopOfBook, Withdrawn
 from pooler.metrics import PoolerMetrics
 
 log = logging.getLogger("pooler.feed")
@@ -234,6 +234,8 @@ class LiveFeed:
             if session.bad_frames <= 5 or session.bad_frames % 1000 == 0:
                 log.warning("ignoring malformed frame: %s", exc,
                             extra={"source": self.source, "frame": str(raw)[:200], "count": session.bad_frames})
+            if exc.symbol in self.symbols:
+                self._emit(Withdrawn(self.source, session.id, exc.symbol, now))
             return
         if isinstance(frame, BookTicker):
             self._metrics.frames.labels(self.source, "bookTicker").inc()

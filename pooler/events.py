@@ -1,5 +1,7 @@
-"""What a feed hands to the pooler's ingest queue: a top of book, or a heartbeat saying that a market's
-latest top is still current on the same connection (the venue only pushes bookTicker on change)."""
+"""What a feed hands to the pooler's ingest queue: a top of book, a heartbeat saying that a market's
+latest top is still current on the same connection (the venue only pushes bookTicker on change), or a
+withdrawal: the venue sent a top for the market that could not be read, so the last one is no longer
+its top."""
 
 from __future__ import annotations
 
@@ -27,5 +29,13 @@ class Heartbeat:
     received_at: float
 
 
-FeedEvent = TopOfBook | Heartbeat
+@dataclass(frozen=True, slots=True)
+class Withdrawn:
+    source: str
+    session: int
+    symbol: str
+    received_at: float
+
+
+FeedEvent = TopOfBook | Heartbeat | Withdrawn
 Emit = Callable[[FeedEvent], None]

@@ -19,7 +19,7 @@ from pooler.events import FeedEvent
 from pooler.health import HealthServer
 from pooler.metrics import PoolerMetrics
 from pooler.publisher import Publisher
-from pooler.quotes import QuoteBook
+from pooler.quotes import QuoteBook, QuoteRangeError
 from pooler.sim import SimFeed
 
 log = logging.getLogger("pooler")
@@ -78,8 +78,18 @@ class Pooler:
             self.metrics.queue_dropped.inc()
 
     async def _ingest(self) -> None:
+        refused = 0
         while True:
-            self.book.apply(await self.ingest_queue.get())
+            event = await self.ingest_queue.get()
+            try:
+                self.book.apply(event)
+            except QuoteRangeError as exc:
+                # counted with the frames the parser refuses: one bad value, skipped; the rest go on
+                self.metrics.parse_errors.labels(event.source, exc.reason).inc()
+                refused += 1
+                if refused <= 5 or refused % 1000 == 0:
+                    log.warning("ignoring a top without a platform quote: %s", exc,
+                                extra={"source": event.source, "count": refused})
 
     def _on_switch(self, previous: str, source: str) -> None:
         self.active_source = source

@@ -59,8 +59,13 @@ def load_script(path: Path) -> list[ScriptStep]:
     return steps
 
 
-def _frame(stream: str, data: dict[str, object]) -> str:
-    # byte-faithful: `data` first, its keys sorted (uppercase first), no spaces
+def _frame(stream: str, data: dict[str, object], raw: dict[str, str] | None = None) -> str:
+    """byte-faithful: `data` first, its keys sorted (uppercase first), no spaces; `raw` replaces the JSON
+    text of some values verbatim (fault injection: values no JSON encoder would write, e.g. 1e999999999)."""
+    if raw:
+        body = ",".join(f"{json.dumps(key)}:{raw[key] if key in raw else json.dumps(value, separators=(',', ':'))}"
+                        for key, value in sorted({**data, **dict.fromkeys(raw)}.items()))
+        return '{"data":{' + body + '},"stream":' + json.dumps(stream) + "}"
     return ('{"data":' + json.dumps(data, separators=(",", ":"), sort_keys=True) + ',"stream":'
             + json.dumps(stream) + "}")
 
@@ -230,9 +235,10 @@ class FakeBackpack:
         if not self.paused:
             await self.publish_top(top)
 
-    async def publish_top(self, top: Top, empty_side: str | None = None) -> int:
+    async def publish_top(self, top: Top, empty_side: str | None = None, raw: dict[str, str] | None = None) -> int:
         """Make `top` the market's top of book and push the bookTicker frame to its subscribers; with
-        `empty_side` ("ask" or "bid") that side goes out as null, the documented empty-book form."""
+        `empty_side` ("ask" or "bid") that side goes out as null, the documented empty-book form; `raw`
+        (key -> JSON text) overrides fields verbatim, e.g. {"a": "1e999999999"}."""
         book = self.books[top.symbol]
         book.top = top
         # the venue's u is the depth sequence: it jumps between bookTicker frames
@@ -252,7 +258,7 @@ class FakeBackpack:
         if empty_side is not None:
             price_key = {"ask": "a", "bid": "b"}[empty_side]
             data[price_key] = data[price_key.upper()] = None
-        text = _frame(stream, data)
+        text = _frame(stream, data, raw)
         sent = await self._broadcast(stream, text)
         self.counters["bookTicker_frames"] += sent
         if self.sent_log is not None and sent:
@@ -305,7 +311,9 @@ class FakeBackpack:
     async def control(self, action: str, query: dict[str, str]) -> dict[str, object]:
         """HTTP control: /control/<action>?...; actions: stats, drop, close[?code=&reason=], garbage[?text=],
         error[?code=], pause, resume, refuse[?on=0|1], u_string[?on=0|1],
-        top?symbol=&bid=&ask=[&bid_qty=&ask_qty=][&empty=ask|bid]."""
+        top?symbol=&bid=&ask=[&bid_qty=&ask_qty=][&empty=ask|bid],
+        inject?symbol=&<key>=<JSON text>... (the market's current top as a bookTicker frame, with those
+        fields' JSON text replaced verbatim, e.g. inject?symbol=BTC_USDC&a=1e999999999)."""
         if action == "stats":
             return self.stats()
         if action == "drop":
@@ -332,6 +340,17 @@ class FakeBackpack:
             if top.symbol not in self.books or query.get("empty", "ask") not in ("ask", "bid"):
                 raise KeyError(top.symbol)
             return {"sent": await self.publish_top(top, query.get("empty"))}
+        if action == "inject":
+            symbol = query.get("symbol", "")
+            book = self.books.get(symbol)
+            if book is None:
+                raise KeyError(symbol)
+            top = book.top or Top(symbol, book.market.start, book.market.start + book.market.tick, Decimal(1),
+                                  Decimal(1))
+            raw = {key: value for key, value in query.items() if key != "symbol"}
+            if not raw:
+                raise ValueError("inject needs at least one field, e.g. a=1e999999999")
+            return {"sent": await self.publish_top(top, raw=raw)}
         raise LookupError(action)
 
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import statistics
+import urllib.parse
+import urllib.request
 from decimal import Decimal
 
 import redis.asyncio as aioredis
@@ -311,3 +314,42 @@ async def test_an_empty_book_side_stops_that_asset_until_a_full_top(
         return quotes_of(update).get("BTC_USDC") == (696800010, 689900000)
 
     await wait_until(btc_back, "BTC quoted again after a full top")
+
+
+def _inject(port: int, symbol: str, fields: dict[str, str]) -> dict:
+    query = urllib.parse.urlencode({"symbol": symbol, **fields})
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/control/inject?{query}", timeout=5) as response:
+        return json.loads(response.read())
+
+
+async def test_hostile_numbers_are_counted_and_skipped_while_the_other_assets_keep_publishing(
+        fake, start_pooler, redis_url, key_prefix, redis_client) -> None:
+    runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url))
+    pooler, stream = runner.pooler, runner.pooler.settings.stream_key
+    await wait_until(lambda: pooler.publisher.status.published >= 1, "publishing")
+    # BTC_USDC tops whose numbers, unbounded, overflow int64 (the publisher dies and the pooler with it),
+    # build a billion-digit integer (the loop freezes for hours), or exceed Python's int() limit
+    hostile = [{"a": '"10000000000000000"'}, {"E": "99999999999999999999"}, {"a": "1e999999999"},
+               {"b": "1e-999999999"}, {"u": "9" * 5000}, {"A": "1E+999999999"},
+               # inside the parser's bounds, beyond int64 once scaled to 10^4 with the spread
+               {"a": '"1000000000000000"'}]
+    for fields in hostile:
+        # over the fake's HTTP control, as a test of the pooler process would; the frame goes on the websocket
+        assert await asyncio.to_thread(_inject, fake.port, "BTC_USDC", fields) == {"sent": 1}
+
+    def refused(reason: str) -> float:
+        return pooler.metrics.registry.get_sample_value(
+            "pooler_feed_parse_errors_total", {"source": "fake", "reason": reason}) or 0.0
+
+    await wait_until(lambda: (refused("number"), refused("range")) == (6.0, 1.0), "every hostile value counted")
+    last = (await redis_client.xrevrange(stream, count=1))[0][0]
+
+    async def complete_update_after_the_hostile_frames() -> bool:
+        return any(entry_id > last and quotes_of(u) == EXPECTED for entry_id, u in await stream_updates(redis_client,
+                                                                                                      stream))
+
+    # ETH and SOL never stopped; BTC is back with the script's next good top
+    await wait_until(complete_update_after_the_hostile_frames, "all three assets published after the hostile frames")
+    assert not runner.task.done(), "the pooler stopped"
+    assert fake.counters["connections"] == 1, "a bad value must not cost the connection"
+    assert pooler.publisher.status.errors == 0

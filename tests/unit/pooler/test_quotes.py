@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from mesh.assets import parse_assets
 from pooler.backpack import BookTicker
-from pooler.events import Heartbeat, TopOfBook
-from pooler.quotes import PlatformQuote, QuoteBook, normalise
+from pooler.events import Heartbeat, TopOfBook, Withdrawn
+from pooler.quotes import INT64_MAX, PlatformQuote, QuoteBook, QuoteRangeError, normalise
 
 SPECS = parse_assets("BTC_USDC:4:0.00001,SOL_USDC:2:0.01")
 
@@ -67,3 +69,33 @@ def test_unknown_assets_are_ignored_and_an_empty_side_drops_the_quote() -> None:
     book.apply(TopOfBook("live", 1, _ticker(), 100.0))
     book.apply(TopOfBook("live", 1, _ticker(bid=None), 100.5))
     assert book.fresh("live", 101.0) == [] and book.latest("live", "BTC_USDC") is None
+
+
+def test_a_top_beyond_int64_or_rounding_to_zero_is_refused_and_drops_the_old_quote() -> None:
+    # inside the parser's bounds, but 10^15 x 1.01 at 10^4 is beyond int64 (protobuf would refuse it)
+    with pytest.raises(QuoteRangeError) as caught:
+        normalise(_ticker(ask="1000000000000000", bid="1"), SPECS["BTC_USDC"], 100, "fake")
+    assert caught.value.reason == "range" and caught.value.symbol == "BTC_USDC"
+    with pytest.raises(QuoteRangeError):
+        normalise(_ticker("SOL_USDC", ask="1", bid="0.001"), SPECS["SOL_USDC"], 100, "fake")
+    # the largest that fits: the buy price is exactly int64's maximum
+    edge = normalise(_ticker(ask=str(Decimal(INT64_MAX) / 10**4), bid="1"), SPECS["BTC_USDC"], 0, "fake")
+    assert edge is not None and edge.buy_price == INT64_MAX
+    book = QuoteBook(SPECS, 100, 5.0)
+    book.apply(TopOfBook("live", 1, _ticker(), 100.0))
+    with pytest.raises(QuoteRangeError):
+        book.apply(TopOfBook("live", 1, _ticker(ask="1000000000000000", bid="1"), 100.5))
+    # the venue's top is no longer the old one: it must not be published, not even on a heartbeat
+    book.apply(Heartbeat("live", 1, "BTC_USDC", 101.0))
+    assert book.fresh("live", 101.0) == []
+
+
+def test_a_withdrawn_top_is_no_longer_published_and_the_other_assets_are() -> None:
+    book = QuoteBook(SPECS, 100, 5.0)
+    book.apply(TopOfBook("live", 1, _ticker(), 100.0))
+    book.apply(TopOfBook("live", 1, _ticker("SOL_USDC", "98.97", "98.96"), 100.0))
+    book.apply(Withdrawn("live", 1, "BTC_USDC", 100.5))
+    book.apply(Heartbeat("live", 1, "BTC_USDC", 101.0))
+    assert [q.asset for q in book.fresh("live", 101.0)] == ["SOL_USDC"]
+    book.apply(TopOfBook("live", 1, _ticker(), 101.5))
+    assert [q.asset for q in book.fresh("live", 102.0)] == ["BTC_USDC", "SOL_USDC"]
