@@ -37,7 +37,7 @@ def command_from_proto(
         if not quotes:
             raise MalformedCommand("price update carries no quotes")
         return domain.PriceUpdate(
-            tuple(domain.Quote(q.asset, q.buy_price, q.sell_price, q.decimal) for q in quotes)
+            tuple(domain.Quote(q.asset, q.buy_price, q.sell_price, q.decimal, q.confirmed_at_ms) for q in quotes)
         )
     if not command.user_id:
         raise MalformedCommand(f"{body} command has no user_id")

@@ -1,4 +1,5 @@
-"""The publisher: every PUBLISH_INTERVAL_MS, the latest fresh quote of each asset goes to the engine's
+"""The publisher: every PUBLISH_INTERVAL_MS, the latest fresh quote of each asset, dated by when the feed
+last produced or confirmed it (`confirmed_at_ms`), goes to the engine's
 stream (a `Command{price_update}`, XADD with an approximate MAXLEN as a safety net) and to the gateways'
 pub/sub channel (the bare `PriceUpdate`), in one pipelined round trip. A tick with nothing fresh
 publishes nothing. Redis failures are counted and logged; the next tick simply tries again."""
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,10 +36,19 @@ class PublisherStatus:
     last_error_at: float | None = None
 
 
-def price_update(quotes: list[PlatformQuote], source: str, published_at_ms: int) -> market_pb2.PriceUpdate:
+def confirmed_at_ms(published_at_ms: int, age_seconds: float) -> int:
+    """The wall-clock time (ms) the feed last vouched for a quote: the publish time less the quote's age,
+    which is measured on the monotonic clock; rounded so the quote only ever looks older, never younger."""
+    return published_at_ms - math.ceil(age_seconds * 1000)
+
+
+def price_update(quotes: list[tuple[PlatformQuote, float]], source: str,
+                 published_at_ms: int) -> market_pb2.PriceUpdate:
+    """The update of `quotes`, each with its age in seconds at `published_at_ms`."""
     return market_pb2.PriceUpdate(
         quotes=[market_pb2.Quote(asset=q.asset, buy_price=q.buy_price, sell_price=q.sell_price, decimal=q.decimal,
-                                 venue_time_ms=q.venue_time_ms) for q in quotes],
+                                 venue_time_ms=q.venue_time_ms, confirmed_at_ms=confirmed_at_ms(published_at_ms, age))
+                for q, age in quotes],
         published_at_ms=published_at_ms,
         source=source,
     )
@@ -78,18 +89,19 @@ class Publisher:
             await self.publish_once(next_tick)
 
     async def publish_once(self, scheduled: float) -> bool:
-        now = time.monotonic()
+        # the two clocks read together: a quote's age (monotonic) is dated on the wall clock from here
+        now, published_at_ms = time.monotonic(), time.time_ns() // 1_000_000
         source = self._active_source()
         for asset in self._assets:
             age = self._book.age(source, asset, now)
             if age is not None:
                 self._metrics.quote_age.labels(asset).set(age)
-        quotes = self._book.fresh(source, now)
+        quotes = self._book.fresh_with_age(source, now)
         if not quotes:
             self.status.skipped += 1
             self._metrics.publish_skipped.inc()
             return False
-        update = price_update(quotes, source, time.time_ns() // 1_000_000)
+        update = price_update(quotes, source, published_at_ms)
         # redis-py's field type is a wide union; the codec's dict[str, bytes] is one of its members
         fields: dict[Any, Any] = encode_command(commands_pb2.Command(price_update=update))
         try:

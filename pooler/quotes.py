@@ -111,9 +111,13 @@ class QuoteBook:
 
     def fresh(self, source: str, now: float) -> list[PlatformQuote]:
         """The source's quotes no older than the maximum age, in configured asset order."""
+        return [quote for quote, _ in self.fresh_with_age(source, now)]
+
+    def fresh_with_age(self, source: str, now: float) -> list[tuple[PlatformQuote, float]]:
+        """`fresh`, each quote with its age in seconds: how long ago the feed last produced or confirmed it."""
         quotes = []
         for asset in self._specs:
             entry = self._entries.get((source, asset))
             if entry is not None and now - entry.confirmed_at <= self._max_age:
-                quotes.append(entry.quote)
+                quotes.append((entry.quote, max(0.0, now - entry.confirmed_at)))
         return quotes

@@ -32,7 +32,7 @@ MEANING = {
     "SNAPSHOT_KEEP": "snapshots kept; the stream is trimmed below the oldest",
     "MAX_LEVERAGE": "highest leverage an order may ask for",
     "MAINTENANCE_MARGIN_RATE": "maintenance requirement as a fraction of notional (exact decimal text)",
-    "PRICE_STALE_AFTER_MS": "a quote older than this (stream time) cannot open or close",
+    "PRICE_STALE_AFTER_MS": "a quote confirmed by its feed longer ago than this (in stream time) cannot open or close",
     "ENGINE_METRICS_PORT": "Prometheus /metrics of the engine",
     "LEASE_TTL_MS": "single-writer lease lifetime; a standby takes over after it lapses",
     "DEAD_LETTER_STREAM": "where malformed stream entries are copied",

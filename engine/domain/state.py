@@ -316,7 +316,13 @@ class TradingState:
         sell_price = money.rescale_sell_price(quote.sell_price, quote.decimal, spec.decimal)
         if sell_price <= 0:
             return f"quote of {quote.asset} skipped: the sell price rounds to 0 at decimal {spec.decimal}"
-        return LatestQuote(spec.symbol, buy_price, sell_price, spec.decimal, time_ms)
+        # The quote's age runs from when the feed last produced or confirmed it, so the time the pooler
+        # kept re-publishing it counts against the staleness limit. Never after the entry carrying it (a
+        # publisher's clock ahead of the stream's must not make a quote younger than its entry); the
+        # entry's time when the quote does not say (0). Only values of the entry: replay decides alike.
+        confirmed = quote.confirmed_at_ms
+        dated_ms = time_ms if confirmed <= 0 or confirmed > time_ms else confirmed
+        return LatestQuote(spec.symbol, buy_price, sell_price, spec.decimal, dated_ms)
 
     def _fresh_quote(self, asset: str, time_ms: int) -> LatestQuote | Rejection:
         quote = self._quotes.get(asset)

@@ -12,7 +12,10 @@ import urllib.request
 from decimal import Decimal
 
 import redis.asyncio as aioredis
+from exness.engine.v1 import commands_pb2
 
+from engine import translate
+from engine.domain import CreateAccount, OpenPosition, Rejection, RejectReason, Side, TradingState, default_rules
 from mesh.codec import decode_price_update
 from pooler.fake_backpack import FakeBackpack, ScriptStep
 from pooler.pricepath import Top
@@ -353,3 +356,50 @@ async def test_hostile_numbers_are_counted_and_skipped_while_the_other_assets_ke
     assert not runner.task.done(), "the pooler stopped"
     assert fake.counters["connections"] == 1, "a bad value must not cost the connection"
     assert pooler.publisher.status.errors == 0
+
+
+async def test_a_republished_quote_is_dated_by_its_last_confirmation_and_the_engine_ages_it_from_there(
+        fake, start_pooler, redis_url, key_prefix, redis_client) -> None:
+    # a long QUOTE_MAX_AGE_MS: the pooler goes on re-publishing the last tops after the venue falls silent
+    runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url,
+                                                quote_max_age_ms=60_000, feed_watchdog_seconds=60))
+    stream = runner.pooler.settings.stream_key
+    await wait_until(lambda: runner.pooler.publisher.status.published >= 3, "publishing")
+    fake.paused = True  # no more tops and no tickers: nothing confirms the last tops
+
+    async def republishing_unconfirmed_tops() -> bool:
+        tail = [u for _, u in await stream_updates(redis_client, stream)][-5:]
+        return len(tail) == 5 and all(len(u.quotes) == 3 for u in tail) and len(
+            {tuple(q.confirmed_at_ms for q in u.quotes) for u in tail}) == 1
+
+    await wait_until(republishing_unconfirmed_tops, "five updates re-publishing the same confirmations")
+    entries = await stream_updates(redis_client, stream)
+    tail = [u for _, u in entries][-5:]
+    # the confirmation stays put while the publish time moves on
+    assert tail[-1].published_at_ms - tail[0].published_at_ms >= 4 * runner.pooler.settings.publish_interval_ms - 50
+    for update in tail:
+        assert all(0 < q.confirmed_at_ms <= update.published_at_ms for q in update.quotes)
+
+    # the engine's domain, fed these very entries at their stream times (the Redis clock), up to the last
+    # one still within the staleness limit of the final confirmation (on a slow machine, later ones exist)
+    limit = default_rules().price_stale_after_ms
+    btc_confirmed = tail[-1].quotes[0].confirmed_at_ms
+    state = TradingState(default_rules())
+    state.apply(CreateAccount("alice", "alice@example.com", 1_000_000), entry_id="0-1", time_ms=1)
+    last_entry_ms = 0
+    for entry_id, update in entries:
+        entry_ms = int(entry_id.split(b"-")[0])
+        if entry_ms >= btc_confirmed + limit:
+            break
+        command = translate.command_from_proto(commands_pb2.Command(price_update=update))
+        state.apply(command, entry_id=entry_id.decode(), time_ms=entry_ms)
+        last_entry_ms = entry_ms
+    quote = state.quote("BTC_USDC")
+    # the last entry applied re-published the final confirmation (it is not the one that first carried it)
+    assert quote is not None and quote.received_at_ms == btc_confirmed < last_entry_ms - 1
+    order = OpenPosition("alice", "BTC_USDC", Side.LONG, 1_000, 10, 100, 0, 0, 0)
+    at_ms = btc_confirmed + limit + 1
+    # within the limit of the last entry, beyond it of the last confirmation: stale
+    assert at_ms - last_entry_ms < limit
+    refused = state.apply(order, entry_id=f"{at_ms}-0", time_ms=at_ms).reply
+    assert isinstance(refused, Rejection) and refused.reason is RejectReason.PRICE_STALE

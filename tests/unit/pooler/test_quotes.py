@@ -9,6 +9,7 @@ import pytest
 from mesh.assets import parse_assets
 from pooler.backpack import BookTicker
 from pooler.events import Heartbeat, TopOfBook, Withdrawn
+from pooler.publisher import confirmed_at_ms, price_update
 from pooler.quotes import INT64_MAX, PlatformQuote, QuoteBook, QuoteRangeError, normalise
 
 SPECS = parse_assets("BTC_USDC:4:0.00001,SOL_USDC:2:0.01")
@@ -99,3 +100,23 @@ def test_a_withdrawn_top_is_no_longer_published_and_the_other_assets_are() -> No
     assert [q.asset for q in book.fresh("live", 101.0)] == ["SOL_USDC"]
     book.apply(TopOfBook("live", 1, _ticker(), 101.5))
     assert [q.asset for q in book.fresh("live", 102.0)] == ["BTC_USDC", "SOL_USDC"]
+
+
+def test_a_published_quote_is_dated_by_its_last_confirmation() -> None:
+    book = QuoteBook(SPECS, 100, 5.0)
+    book.apply(TopOfBook("live", 1, _ticker(), 100.0))
+    book.apply(Heartbeat("live", 1, "BTC_USDC", 102.0))
+    book.apply(TopOfBook("live", 1, _ticker("SOL_USDC", "98.97", "98.96"), 103.0))
+    [(btc, btc_age), (sol, sol_age)] = book.fresh_with_age("live", 104.5)
+    assert (btc.asset, btc_age, sol.asset, sol_age) == ("BTC_USDC", 2.5, "SOL_USDC", 1.5)
+    update = price_update([(btc, btc_age), (sol, sol_age)], "live", published_at_ms=1_800_000_000_000)
+    # the publish time less the age: what the engine measures staleness from
+    assert [q.confirmed_at_ms for q in update.quotes] == [1_799_999_997_500, 1_799_999_998_500]
+    # the venue's own clock stays for information
+    assert update.quotes[0].venue_time_ms == 1771003771693
+
+
+def test_the_confirmation_time_rounds_towards_older() -> None:
+    assert confirmed_at_ms(10_000, 0.0) == 10_000
+    assert confirmed_at_ms(10_000, 0.0001) == 9_999
+    assert confirmed_at_ms(10_000, 4.9999) == 5_000
