@@ -37,4 +37,7 @@ class PoolerMetrics:
                                      buckets=_LATENCY_BUCKETS, registry=r)
         self.publishes = Counter("pooler_publishes", "Price updates written to the stream and channel", registry=r)
         self.publish_skipped = Counter("pooler_publish_skipped", "Ticks with no fresh quote to publish", registry=r)
+        self.stream_length = Gauge("pooler_stream_length",
+                                   "Entries in the engine's stream after the last publish (the engine trims it; "
+                                   "a steady rise means no engine is trimming)", registry=r)
         self.publish_errors = Counter("pooler_publish_errors", "Ticks whose Redis write failed", registry=r)

@@ -1,8 +1,12 @@
 """The publisher: every PUBLISH_INTERVAL_MS, the latest fresh quote of each asset, dated by when the feed
-last produced or confirmed it (`confirmed_at_ms`), goes to the engine's
-stream (a `Command{price_update}`, XADD with an approximate MAXLEN as a safety net) and to the gateways'
-pub/sub channel (the bare `PriceUpdate`), in one pipelined round trip. A tick with nothing fresh
-publishes nothing. Redis failures are counted and logged; the next tick simply tries again."""
+last produced or confirmed it (`confirmed_at_ms`), goes to the engine's stream (a `Command{price_update}`)
+and to the gateways' pub/sub channel (the bare `PriceUpdate`), in one pipelined round trip. A tick with
+nothing fresh publishes nothing. Redis failures are counted and logged; the next tick simply tries again.
+
+The XADD never trims: the stream is the engine's log, and only the engine may cut it, below its oldest
+kept snapshot. A cap here would, during a long enough engine outage, delete commands no snapshot holds.
+The growth is made visible instead: the stream's length, read in the same round trip (XLEN is O(1)),
+is the gauge `pooler_stream_length` and part of /healthz."""
 
 from __future__ import annotations
 
@@ -32,6 +36,8 @@ class PublisherStatus:
     skipped: int = 0
     errors: int = 0
     last_published_at: float | None = None
+    # the stream's length after the last publish: grows while no engine trims it
+    stream_length: int | None = None
     last_error: str | None = None
     last_error_at: float | None = None
 
@@ -56,7 +62,7 @@ def price_update(quotes: list[tuple[PlatformQuote, float]], source: str,
 
 class Publisher:
     def __init__(self, redis: aioredis.Redis, book: QuoteBook, active_source: Callable[[], str], assets: list[str],
-                 *, stream_key: str, channel: str, stream_maxlen: int, interval_seconds: float,
+                 *, stream_key: str, channel: str, interval_seconds: float,
                  metrics: PoolerMetrics) -> None:
         self.status = PublisherStatus()
         self._redis = redis
@@ -65,7 +71,6 @@ class Publisher:
         self._assets = assets
         self._stream_key = stream_key
         self._channel = channel
-        self._maxlen = stream_maxlen
         self._interval = interval_seconds
         self._metrics = metrics
         self._last_logged_error: float | None = None
@@ -106,9 +111,11 @@ class Publisher:
         fields: dict[Any, Any] = encode_command(commands_pb2.Command(price_update=update))
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.xadd(self._stream_key, fields, maxlen=self._maxlen, approximate=True)
+                # no MAXLEN/MINID: only the engine trims its log (see the module docstring)
+                pipe.xadd(self._stream_key, fields)
                 pipe.publish(self._channel, encode_price_update(update))
-                await pipe.execute()
+                pipe.xlen(self._stream_key)
+                _, _, length = await pipe.execute()
         except (RedisError, OSError) as exc:
             self.status.errors += 1
             self._metrics.publish_errors.inc()
@@ -120,6 +127,8 @@ class Publisher:
             self.status.last_error_at = now
             return False
         self.status.published += 1
+        self.status.stream_length = int(length)
+        self._metrics.stream_length.set(int(length))
         self.status.last_published_at = time.monotonic()
         self._metrics.publishes.inc()
         self._metrics.publish_lag.observe(max(0.0, self.status.last_published_at - scheduled))

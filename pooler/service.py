@@ -60,7 +60,7 @@ class Pooler:
         self.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         self.publisher = Publisher(
             self.redis, self.book, lambda: self.active_source, self.assets,
-            stream_key=settings.stream_key, channel=settings.price_channel, stream_maxlen=settings.stream_maxlen,
+            stream_key=settings.stream_key, channel=settings.price_channel,
             interval_seconds=settings.publish_interval_ms / 1000, metrics=self.metrics,
         )
         self.http = HealthServer(settings.pooler_http_host, settings.pooler_http_port, self.health,
@@ -171,6 +171,7 @@ class Pooler:
             "feed": feed,
             "quotes": quotes,
             "publisher": {"published": pub.published, "skipped_ticks": pub.skipped, "errors": pub.errors,
+                          "stream_length": pub.stream_length,
                           "last_publish_age_ms": None if since_publish is None else round(since_publish * 1000),
                           "last_error": pub.last_error, "interval_ms": s.publish_interval_ms},
         }

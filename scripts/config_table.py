@@ -57,7 +57,6 @@ MEANING = {
     "PUBLISH_INTERVAL_MS": "publish cadence of the latest quotes",
     "SPREAD_BPS": "platform spread on the ask, in basis points",
     "QUOTE_MAX_AGE_MS": "a quote older than this is not published",
-    "STREAM_MAXLEN": "approximate stream cap, a safety net: keep it far above what SNAPSHOT_KEEP snapshots span",
     "POOLER_HTTP_PORT": "pooler /healthz and /metrics",
     "POOLER_HTTP_HOST": "interface the pooler's HTTP server binds to",
     "SIM_SEED": "seed of the simulated feed (empty: random)",

@@ -182,15 +182,37 @@ async def test_stale_quotes_are_not_published(fake, start_pooler, redis_url, key
     await wait_until(lambda: pooler.publisher.status.published > length, "publishing again once quotes are fresh")
 
 
-async def test_stream_is_capped_approximately(fake, start_pooler, redis_url, key_prefix, redis_client) -> None:
+async def test_publishing_never_trims_the_stream(fake, start_pooler, redis_url, key_prefix, redis_client) -> None:
+    # the cadence is out of the way (first tick after a minute): the test publishes by hand
     runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url,
-                                                stream_maxlen=10, publish_interval_ms=1000))
-    pooler = runner.pooler
+                                                publish_interval_ms=60_000))
+    pooler, stream = runner.pooler, runner.pooler.settings.stream_key
     await wait_until(lambda: len(pooler.book.fresh("fake", asyncio.get_running_loop().time())) == 3, "quotes")
-    for _ in range(600):
-        assert await pooler.publisher.publish_once(asyncio.get_running_loop().time())
-    # MAXLEN ~ trims whole stream nodes (100 entries by default), never below the cap
-    assert 10 <= await redis_client.xlen(pooler.settings.stream_key) <= 300
+    # commands already in the log that no engine has applied: the pooler must never cut them
+    for number in range(250):
+        await redis_client.xadd(stream, {"type": "PRICE_UPDATE", "payload": b"", "n": number})
+    watcher = aioredis.Redis.from_url(redis_url)
+    xadds: list[str] = []
+    try:
+        async with watcher.monitor() as monitor:
+            for _ in range(5):
+                assert await pooler.publisher.publish_once(asyncio.get_running_loop().time())
+            # the server reports every command; the shared server's other traffic is skipped
+            async with asyncio.timeout(60):  # only bounds a broken run
+                while len(xadds) < 5:
+                    command = (await monitor.next_command())["command"]
+                    if command.upper().startswith("XADD") and stream in command:
+                        xadds.append(command)
+    finally:
+        await watcher.aclose()
+    assert all("MAXLEN" not in c.upper() and "MINID" not in c.upper() for c in xadds), xadds
+    info = await redis_client.xinfo_stream(stream)
+    assert info["entries-added"] == info["length"] == 255
+    # the growth is visible instead: the length the pooler saw
+    assert pooler.publisher.status.stream_length == 255
+    assert pooler.metrics.registry.get_sample_value("pooler_stream_length") == 255
+    _, health = await http_get(pooler.http.port, "/healthz")
+    assert health["publisher"]["stream_length"] == 255
 
 
 async def test_health_and_metrics_endpoints(fake, start_pooler, redis_url, key_prefix) -> None:
