@@ -1,5 +1,6 @@
 """The fake Backpack server: connection handling, the request/error rules of protocol note §1.4, the price
-path driver, and the fault-injection controls."""
+path driver, the fault-injection controls, and the REST klines of its own price path
+(`pooler.fake_backpack.klines`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import contextlib
 import json
 import logging
 import random
+import re
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from pooler.backpack import ERROR_CODES
+from pooler.fake_backpack.klines import INTERVALS, PRICE_TYPES, KlineBook
 from pooler.pricepath import KNOWN_MARKETS, Market, RandomWalk, Top, market_for
 
 log = logging.getLogger("pooler.fake_backpack")
@@ -113,6 +116,7 @@ class FakeBackpack:
         self._server: Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._closing: set[asyncio.Task[None]] = set()
+        self.klines = KlineBook()
         self.paused = False
         self.refusing = False
         self.u_as_string = False
@@ -248,6 +252,9 @@ class FakeBackpack:
         book.trades += 1
         tick, step = book.market.tick, book.market.step
         emitted_us = time.time_ns() // 1000
+        if empty_side != "bid":
+            # the fake's "trades" for its klines: one per published top, at the bid
+            self.klines.record(top.symbol, top.bid.quantize(tick), top.bid_qty.quantize(step), emitted_us / 1e6)
         stream = f"bookTicker.{top.symbol}"
         data: dict[str, object] = {
             "A": str(top.ask_qty.quantize(step)), "B": str(top.bid_qty.quantize(step)),
@@ -353,8 +360,41 @@ class FakeBackpack:
             return {"sent": await self.publish_top(top, raw=raw)}
         raise LookupError(action)
 
+    def rest_klines(self, query: dict[str, str], now: float | None = None) -> tuple[HTTPStatus, str, str]:
+        """`GET /api/v1/klines` as the venue answers it: (status, content type, body). Parameter-parse errors
+        are plain text, an unknown market is the JSON error body the venue sends for one."""
+        for name in ("symbol", "interval", "startTime"):
+            if name not in query:
+                return HTTPStatus.BAD_REQUEST, "text/plain; charset=utf-8", f"missing required parameter `{name}`"
+        if query["interval"] not in INTERVALS:
+            return (HTTPStatus.BAD_REQUEST, "text/plain; charset=utf-8",
+                    f"failed to parse parameter `interval`: unknown variant `{query['interval'][:40]}`")
+        if query.get("priceType", "Last") not in PRICE_TYPES:
+            return (HTTPStatus.BAD_REQUEST, "text/plain; charset=utf-8",
+                    f"failed to parse parameter `priceType`: unknown variant `{query['priceType'][:40]}`")
+        times: dict[str, int] = {}
+        for name in ("startTime", "endTime"):
+            if name in query:
+                text = query[name]
+                if not re.fullmatch(r"-?[0-9]{1,18}", text):
+                    return (HTTPStatus.BAD_REQUEST, "text/plain; charset=utf-8",
+                            f"failed to parse parameter `{name}`: invalid digit found in string")
+                times[name] = int(text)
+        if query["symbol"] not in self.books:
+            return (HTTPStatus.BAD_REQUEST, "application/json; charset=utf-8",
+                    json.dumps({"code": "INVALID_CLIENT_REQUEST", "message": "Invalid market symbol"}))
+        end = times.get("endTime", int(time.time() if now is None else now))
+        body = self.klines.klines(query["symbol"], query["interval"], times["startTime"], end)
+        return HTTPStatus.OK, "application/json; charset=utf-8", json.dumps(body, separators=(",", ":"))
+
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         parts = urllib.parse.urlsplit(request.path)
+        if parts.path == "/api/v1/klines":
+            status, content_type, text = self.rest_klines(dict(urllib.parse.parse_qsl(parts.query)))
+            response = connection.respond(status, text)
+            del response.headers["Content-Type"]
+            response.headers["Content-Type"] = content_type
+            return response
         if parts.path.startswith("/control/"):
             query = dict(urllib.parse.parse_qsl(parts.query))
             try:
