@@ -37,8 +37,9 @@ MAX_FRAME_CHARS = 16_384
 # and Decimal() are then cheap, and no 4,300-digit integer reaches int().
 MAX_NUMBER_CHARS = 40
 # Bounds on a decimal (price or quantity): at most MAX_DECIMAL_DIGITS significant digits, below
-# 10^(MAX_DECIMAL_ADJUSTED + 1), with no digit below 10^-MAX_DECIMAL_FRACTION (no price scale goes finer). `Fraction`
-# arithmetic on such a value is cheap; on `1e999999999` it would build a billion-digit integer.
+# 10^(MAX_DECIMAL_ADJUSTED + 1), with no digit below 10^-MAX_DECIMAL_FRACTION (no price scale goes
+# finer). `Fraction` arithmetic on such a value is cheap; on `1e999999999` it would build a
+# billion-digit integer. Whether the scaled price fits int64 is checked where it is scaled.
 MAX_DECIMAL_DIGITS = 30
 MAX_DECIMAL_ADJUSTED = 15
 MAX_DECIMAL_FRACTION = 18
