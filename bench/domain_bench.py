@@ -26,7 +26,7 @@ from engine.domain import (
 
 ASSET = "BTC_USDC"
 DECIMAL = 4
-# $118,234.50 bid, ask + 1% spread: the seed document's BTC quote at price scale 4
+# $118,234.50 bid, ask + 1% spread: the seed's BTC quote at price scale 4 (docs/contract.md §8)
 SELL = 1_182_345_000
 BUY = 1_194_168_450
 QUANTITY = 1_000_000  # 0.01 BTC

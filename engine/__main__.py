@@ -14,7 +14,7 @@ from engine.metrics import EngineMetrics
 from engine.service import Engine
 from engine.servicers import bindings
 from mesh.grpc_server import GrpcServer, wait_for_shutdown_signal
-from mesh.logging import configure_logging
+from mesh.settings import load_settings
 
 log = logging.getLogger("engine")
 
@@ -51,8 +51,7 @@ async def serve(settings: EngineSettings) -> int:
 
 
 def main() -> None:
-    settings = EngineSettings()
-    configure_logging("engine", settings.log_level, settings.log_format)
+    settings = load_settings(EngineSettings, "engine")
     sys.exit(asyncio.run(serve(settings)))
 
 

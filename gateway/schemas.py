@@ -1,4 +1,4 @@
-"""The JSON shapes of the REST API (CONTRACT.md §4), as pydantic models, so /openapi.json and /docs
+"""The JSON shapes of the REST API (docs/contract.md §5), as pydantic models, so /openapi.json and /docs
 describe exactly what is accepted and returned.
 
 Units in responses: money (balance, margin, pnl) is integer cents; a price is an integer scaled by

@@ -1,4 +1,4 @@
-"""REST <-> protobuf: request models to `Command`s (exact unit conversion, CONTRACT.md §1) and engine
+"""REST <-> protobuf: request models to `Command`s (exact unit conversion, docs/contract.md §1) and engine
 messages to response models. No trading rules here: the engine decides, this only converts."""
 
 from __future__ import annotations
@@ -100,9 +100,18 @@ def format_usd(cents: int) -> str:
     return f"{sign}${dollars:,}.{rest:02d}"
 
 
+def side_name(side: int) -> SideName:
+    """The REST name of an engine side; a side the gateway does not know is the engine's fault (502),
+    never shown as some default."""
+    name = SIDE_NAMES.get(side)
+    if name is None:
+        raise ApiError(502, "ENGINE_ERROR", f"the engine sent a position with unknown side {side}")
+    return name
+
+
 def trade_out(position: trading_pb2.Position, current_price: int | None, pnl_cents: int | None) -> TradeOut:
     return TradeOut(
-        id=position.id, asset=position.asset, side=SIDE_NAMES.get(position.side, "LONG"),
+        id=position.id, asset=position.asset, side=side_name(position.side),
         quantity=quantity_text(position.quantity), leverage=position.leverage, entryPrice=position.entry_price,
         currentPrice=current_price, margin=position.margin_cents, pnl=pnl_cents, decimal=position.decimal,
         liquidationPrice=position.liquidation_price, stopLoss=position.stop_loss or None,
@@ -111,7 +120,7 @@ def trade_out(position: trading_pb2.Position, current_price: int | None, pnl_cen
 
 def closed_trade_out(trade: trading_pb2.ClosedTrade) -> ClosedTradeOut:
     return ClosedTradeOut(
-        id=trade.id, asset=trade.asset, side=SIDE_NAMES.get(trade.side, "LONG"),
+        id=trade.id, asset=trade.asset, side=side_name(trade.side),
         quantity=quantity_text(trade.quantity), leverage=trade.leverage, entryPrice=trade.entry_price,
         closePrice=trade.close_price, margin=trade.margin_cents, pnl=trade.pnl_cents, credited=trade.credited_cents,
         decimal=trade.decimal, reason=REASON_NAMES.get(trade.reason, "UNSPECIFIED"),

@@ -1,5 +1,5 @@
 """The traded assets: symbol, price scale (`decimal`) and quantity step, parsed from configuration,
-plus exact conversions between decimal text and the contract's scaled integers (CONTRACT.md §1).
+plus exact conversions between decimal text and the contract's scaled integers (docs/contract.md §1).
 
 Nothing here rounds silently: a value with more precision than its scale is refused, because a
 trader's number must reach the engine exactly as typed."""

@@ -1,6 +1,6 @@
 """The stream codec: `Command` protobuf <-> Redis stream entry fields, and PriceUpdate <-> pub/sub bytes.
 
-An entry on `stream:engine` has two fields (CONTRACT.md §5): `type`, a readable name for people using
+An entry on `stream:engine` has two fields (docs/contract.md §6.1): `type`, a readable name for people using
 redis-cli, and `payload`, one serialized `exness.engine.v1.Command`. Decoding checks that both agree, so
 garbage is refused with a clear `CodecError`, never a crash or a half-read command."""
 

@@ -1,5 +1,5 @@
 """Backpack Exchange public-stream protocol, as pure functions: the SUBSCRIBE frame the client sends and
-the parse of every frame it receives (shared/reference/backpack-protocol.md; the wire wins over the docs).
+the parse of every frame it receives (docs/backpack-protocol.md; the wire wins over the docs).
 
 `parse_frame` turns one text frame into a `BookTicker`, a `VenueError` (the server's
 `{"id":null,"error":{...}}` reply) or an `OtherStream` (a data frame of a stream we do not price from),
@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 BOOK_TICKER = "bookTicker"
 TICKER = "ticker"
 
-# The error codes the server is known to send (protocol note §1.4).
+# The error codes the server is known to send (docs/backpack-protocol.md §3).
 ERROR_CODES = {4002: "Parse error", 4003: "Invalid signature", 4006: "Invalid stream", 4008: "Invalid depth window"}
 
 # Plain decimal text, as the venue pads it ("98.97", "0.00"); exponents, signs, underscores and spaces
@@ -150,7 +150,7 @@ def parse_frame(raw: str | bytes) -> Frame:
                          else f"not JSON ({exc})") from None
     if not isinstance(message, dict):
         raise FrameError("shape", f"frame is a JSON {type(message).__name__}, not an object")
-    # route by the presence of `error` vs `data` (protocol note §4.1.8)
+    # route by the presence of `error` vs `data` (docs/backpack-protocol.md §6)
     if "error" in message:
         return _venue_error(message["error"])
     data, stream = message.get("data"), message.get("stream")

@@ -1,4 +1,4 @@
-"""The pooler's configuration (environment variables; names as in notes/common.md, plus feed tuning knobs
+"""The pooler's configuration (environment variables; names as in README.md "Configuration", plus feed tuning knobs
 with FEED_ names whose defaults suit the live venue)."""
 
 from __future__ import annotations

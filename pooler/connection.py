@@ -135,7 +135,7 @@ class LiveFeed:
             if session.delivered and time.monotonic() - session.opened_at >= self._timing.stable_after:
                 status.failures = 0
             if close_frame and session.delivered and status.failures == 0:
-                delay = 0.0  # the server is shutting down: its replacement is ready now (protocol note §1.6)
+                delay = 0.0  # the server is shutting down: its replacement is ready now (docs/backpack-protocol.md §5)
             else:
                 # a connection that keeps failing, or keeps dropping soon after it opens, waits longer each time
                 delay = backoff_delay(status.failures, self._timing.backoff_initial, self._timing.backoff_max,

@@ -18,7 +18,7 @@ class Market:
     start: Decimal
 
 
-# Tick and step from the venue's /markets capture (protocol note §3.1); start prices from recorded frames.
+# Tick and step from the venue's /markets capture (docs/backpack-protocol.md §10); start prices from recorded frames.
 KNOWN_MARKETS = {
     "BTC_USDC": Market("BTC_USDC", Decimal("0.1"), Decimal("0.00001"), Decimal("68983.0")),
     "ETH_USDC": Market("ETH_USDC", Decimal("0.01"), Decimal("0.0001"), Decimal("3667.50")),

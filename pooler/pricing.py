@@ -1,4 +1,4 @@
-"""The platform's quote prices from a venue's best ask and bid (CONTRACT.md §1-2), on the integer price
+"""The platform's quote prices from a venue's best ask and bid (docs/contract.md §2-3), on the integer price
 scale. Each rounding rule lives here once: the buy price (what a LONG pays) rounds UP, the sell price
 (what a LONG receives) rounds DOWN, so rounding never favours the trader against the platform.
 

@@ -52,6 +52,8 @@ MEANING = {
     "CORS_ORIGINS": "comma-separated allowed origins (empty: none)",
     "MAX_BODY_BYTES": "largest accepted request body (413 beyond)",
     "AUTH_RATE_LIMIT": "signup/signin requests per client IP, e.g. `10/minute` (429 beyond)",
+    "FORWARDED_ALLOW_IPS": "comma-separated proxy addresses/CIDRs whose `X-Forwarded-For` gives the client IP "
+                           "(the ingress controller's pods; `*` = any)",
     "FEED": "`auto` (live, sim fallback), `backpack`, `fake` (local fake server), `sim`",
     "BACKPACK_WS_URL": "the venue's websocket (or the fake's ws:// URL)",
     "PUBLISH_INTERVAL_MS": "publish cadence of the latest quotes",

@@ -1,4 +1,4 @@
-"""Pure trading rules of the platform (CONTRACT.md §1-3): commands in, replies and closed trades out,
+"""Pure trading rules of the platform (docs/contract.md §1-4): commands in, replies and closed trades out,
 exact integer money, deterministic state with a stable hash and a JSON-ready snapshot.
 
 No I/O, no protobuf, no asyncio, no clock, no randomness, no floats: only the standard library and

@@ -1,4 +1,4 @@
-"""Exact integer arithmetic for money, prices and quantities: every rounding rule of CONTRACT.md §1/§3,
+"""Exact integer arithmetic for money, prices and quantities: every rounding rule of docs/contract.md §2,
 written once.
 
 Units: money is int cents; a price is int `price * 10**decimal`; a quantity is int in 10^-8 of the base
@@ -61,7 +61,7 @@ def maintenance_cents(entry_price: int, quantity: int, rate: Fraction, decimal: 
 def pnl_cents(side: Side, entry_price: int, closing_price: int, quantity: int, decimal: int) -> int:
     """Profit or loss of closing at `closing_price` (the closing-side market price), half-to-even cents.
 
-    Leverage does not appear: it only sets the margin (CONTRACT.md §3)."""
+    Leverage does not appear: it only sets the margin (docs/contract.md §4.2)."""
     move = closing_price - entry_price if side is Side.LONG else entry_price - closing_price
     return half_even_div(move * quantity, notional_denominator(decimal))
 

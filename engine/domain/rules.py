@@ -59,7 +59,7 @@ class Rules:
 
 
 def default_rules() -> Rules:
-    """The defaults of CONTRACT.md §1: BTC step 0.00001, ETH 0.0001, SOL 0.01, price scale 4."""
+    """The defaults of docs/contract.md §1: BTC step 0.00001, ETH 0.0001, SOL 0.01, price scale 4."""
     return Rules(
         assets={
             "BTC_USDC": AssetSpec("BTC_USDC", 4, 1_000),

@@ -1,5 +1,5 @@
 """A local stand-in for Backpack Exchange's public websocket, faithful to the recorded wire behaviour
-(shared/reference/backpack-protocol.md): no subscribe acks, the real error frames, silence for unknown
+(docs/backpack-protocol.md §11): no subscribe acks, the real error frames, silence for unknown
 symbols, protocol pings, a Close frame on shutdown, and `bookTicker`/`ticker` frames with the real field
 names, types and key order, driven by a scripted or seeded random price path.
 

@@ -1,5 +1,5 @@
-"""The fake Backpack server: connection handling, the request/error rules of protocol note §1.4, the price
-path driver, the fault-injection controls, and the REST klines of its own price path
+"""The fake Backpack server: connection handling, the request/error rules of docs/backpack-protocol.md §3, the
+price path driver, the fault-injection controls, and the REST klines of its own price path
 (`pooler.fake_backpack.klines`)."""
 
 from __future__ import annotations

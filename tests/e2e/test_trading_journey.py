@@ -28,7 +28,7 @@ SPREAD = Decimal("0.01")  # SPREAD_BPS default 100
 TICK = Decimal("0.0001")  # every asset's price scale (decimal 4)
 
 
-# ---- independent arithmetic (CONTRACT.md §1-3), deliberately not the engine's integer code ----------
+# ---- independent arithmetic (docs/contract.md §1-4), deliberately not the engine's integer code ----------
 
 def platform_buy(ask: str) -> Decimal:
     return (Decimal(ask) * (1 + SPREAD)).quantize(TICK, ROUND_CEILING)

@@ -1,4 +1,4 @@
-"""Every error row of CONTRACT §4 through the real gateway and engine processes: validation (exact
+"""Every error row of docs/contract.md §5.3 through the real gateway and engine processes: validation (exact
 number parsing), tokens, foreign orders, unknown asset, insufficient balance, stale or missing prices,
 idempotency, and the HTTP plumbing (413, 404, 405, CORS, error body shape)."""
 

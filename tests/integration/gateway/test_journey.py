@@ -18,7 +18,7 @@ BTC_UP = Quote("BTC_USDC", buy=1_206_110_000, sell=1_194_168_000)
 
 
 def pnl_cents(entry: int, current: int, quantity: str, decimal: int) -> int:
-    """LONG PnL in cents, half-to-even (CONTRACT §1), computed independently of the engine."""
+    """LONG PnL in cents, half-to-even (docs/contract.md §2), computed independently of the engine."""
     exact = (Decimal(current - entry) / Decimal(10) ** decimal) * Decimal(quantity) * 100
     return int(exact.quantize(Decimal(1), rounding="ROUND_HALF_EVEN"))
 

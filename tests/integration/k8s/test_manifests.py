@@ -1,7 +1,7 @@
 """The Kubernetes manifests, checked offline (no cluster): every kustomization renders, every object is
 valid against the Kubernetes OpenAPI schemas, checkov finds nothing unjustified, the workloads are
 hardened, configuration keys are settings the code reads, Services reach declared ports, and the network
-policies allow exactly the arrows of ARCHITECTURE.md. That the manifests really start the services is
+policies allow exactly the arrows of docs/architecture.md §1. That the manifests really start the services is
 test_manifests_run.py."""
 
 from __future__ import annotations
@@ -196,6 +196,20 @@ def test_prod_runs_the_same_processes_as_dev() -> None:
             assert container["image"].startswith("registry.example.com/"), container["image"]
 
 
+def test_prod_gateway_trusts_x_forwarded_for_from_the_ingress_controller_only() -> None:
+    """Behind the Ingress every connection comes from a controller pod: unless the gateway trusts that
+    range's X-Forwarded-For, all clients share one address and one auth rate limit bucket."""
+    # prod's Secret is created by the operator with the template's keys
+    objs = [*rendered("overlays/prod"), find(rendered("base"), "Secret", "exness-secrets")]
+    gateway = find(objs, "Deployment", "gateway")
+    trusted = container_env(objs, gateway, only_container(gateway)).get("FORWARDED_ALLOW_IPS", "")
+    networks = [ipaddress.ip_network(entry.strip()) for entry in trusted.split(",") if entry.strip()]
+    assert networks, "the prod overlay must set FORWARDED_ALLOW_IPS to the ingress controller's pod range"
+    for network in networks:
+        # a private pod range: neither loopback (the default, useless behind an Ingress) nor "anyone"
+        assert network.is_private and not network.is_loopback and network.prefixlen >= 8, network
+
+
 def test_the_image_is_what_the_manifests_run() -> None:
     """One image: its user is the pods' runAsUser, it exposes every container port, it holds every package of
     the project (pyproject's package list) and the module each container command runs."""
@@ -223,7 +237,7 @@ def test_the_image_is_what_the_manifests_run() -> None:
 # ---- network policies -------------------------------------------------------------------------------
 
 NAMESPACE_LABELS = {"kubernetes.io/metadata.name": "exness"}
-# (source, destination, port) inside the namespace: exactly the arrows of ARCHITECTURE.md
+# (source, destination, port) inside the namespace: exactly the arrows of docs/architecture.md §1
 ARROWS = {
     ("gateway", "engine", 50051),
     ("gateway", "redis", 6379), ("engine", "redis", 6379), ("pooler", "redis", 6379),

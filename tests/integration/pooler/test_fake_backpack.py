@@ -1,6 +1,6 @@
-"""The fake Backpack server behaves like the recorded venue (protocol note §1-2): no acks, the real error
-frames, silence for unknown symbols, real field names/types/order, a Close frame on shutdown, REST klines of
-its own price path; and its command-line form can be steered over HTTP."""
+"""The fake Backpack server behaves like the recorded venue (docs/backpack-protocol.md §2-3): no acks, the real
+error frames, silence for unknown symbols, real field names/types/order, a Close frame on shutdown, REST klines
+of its own price path; and its command-line form can be steered over HTTP."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ BTC = "BTC_USDC"
 ETH = "ETH_USDC"
 SOL = "SOL_USDC"
 
-# The seed document's BTC quote (§6), corrected by CONTRACT §2 at price scale 4, assuming a locked book
+# The seed's BTC quote (docs/contract.md §8), corrected by docs/contract.md §3 at price scale 4, assuming a locked book
 # (bid = ask = 118234.5, as the seed's own numbers do): buy = ask * 1.01 = 119416.8450, sell = bid.
 BTC_BUY = 1_194_168_450
 BTC_SELL = 1_182_345_000

@@ -1,4 +1,4 @@
-"""Every rounding rule of CONTRACT.md §1/§3, one table each; expected values worked out by hand."""
+"""Every rounding rule of docs/contract.md §2, one table each; expected values worked out by hand."""
 
 from __future__ import annotations
 

@@ -78,7 +78,7 @@ operations = st.lists(operation_kinds.flatmap(KINDS.__getitem__), min_size=20, m
 
 
 def _expected_reason(position: Position, buy: int, sell: int) -> CloseReason | None:
-    """The brute-force rule, position by position, straight from CONTRACT §3."""
+    """The brute-force rule, position by position, straight from docs/contract.md §4."""
     if position.side is Side.LONG:
         liquidated = position.liquidation_price and sell <= position.liquidation_price
         stopped = position.stop_loss and sell <= position.stop_loss

@@ -1,4 +1,4 @@
-"""The seed document's worked examples (reference/seed-behaviour.md §6), recomputed with the contract's
+"""The seed's worked examples (docs/contract.md §8), recomputed with the contract's
 rules: integer cents, buy = ask x 1.01 rounded up, sell = bid, PnL without the seed's extra leverage
 factor, liquidation on the closing side. Every expected number is worked out by hand in the comments.
 

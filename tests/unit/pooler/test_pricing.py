@@ -1,4 +1,4 @@
-"""The platform's buy/sell rounding (CONTRACT.md §1-2): buy rounds up, sell rounds down, exactly."""
+"""The platform's buy/sell rounding (docs/contract.md §2-3): buy rounds up, sell rounds down, exactly."""
 
 from __future__ import annotations
 
