@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import statistics
-import urllib.parse
-import urllib.request
 from decimal import Decimal
 
 import redis.asyncio as aioredis
@@ -23,6 +20,7 @@ from tests.integration.pooler.helpers import (
     EXPECTED,
     SCRIPT,
     http_get,
+    inject,
     pooler_settings,
     quotes_of,
     stream_updates,
@@ -341,12 +339,6 @@ async def test_an_empty_book_side_stops_that_asset_until_a_full_top(
     await wait_until(btc_back, "BTC quoted again after a full top")
 
 
-def _inject(port: int, symbol: str, fields: dict[str, str]) -> dict:
-    query = urllib.parse.urlencode({"symbol": symbol, **fields})
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/control/inject?{query}", timeout=5) as response:
-        return json.loads(response.read())
-
-
 async def test_hostile_numbers_are_counted_and_skipped_while_the_other_assets_keep_publishing(
         fake, start_pooler, redis_url, key_prefix, redis_client) -> None:
     runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url))
@@ -360,7 +352,7 @@ async def test_hostile_numbers_are_counted_and_skipped_while_the_other_assets_ke
                {"a": '"1000000000000000"'}]
     for fields in hostile:
         # over the fake's HTTP control, as a test of the pooler process would; the frame goes on the websocket
-        assert await asyncio.to_thread(_inject, fake.port, "BTC_USDC", fields) == {"sent": 1}
+        assert await inject(fake.port, "BTC_USDC", fields) == {"sent": 1}
 
     def refused(reason: str) -> float:
         return pooler.metrics.registry.get_sample_value(
