@@ -1,6 +1,8 @@
 """A quote's age runs from when the feed last produced or confirmed it (`Quote.confirmed_at_ms`), not from
 the stream entry that carried it: a top the pooler kept re-publishing is as old as its last confirmation.
-A confirmation dated after its entry counts as the entry's time; an unstated one (0) is the entry's."""
+On arrival it is at least as old as it was when published (`published_at_ms - confirmed_at_ms`, one
+clock), so a publisher clock running ahead of the stream's cannot make it younger. A confirmation dated
+after its entry counts as the entry's time; an unstated one (0) is the entry's."""
 
 from __future__ import annotations
 
@@ -73,3 +75,30 @@ def test_the_dating_survives_a_snapshot() -> None:
     assert restored.quote(BTC) == driver.state.quote(BTC)
     assert restored.state_hash() == driver.state.state_hash()
 
+
+
+def _skewed(skew_ms: int, age_at_publish_ms: int) -> Driver:
+    """One BTC quote published by a pooler whose clock is `skew_ms` ahead of the stream's, `age_at_publish_ms`
+    after its last confirmation (the entry lands at the publish instant)."""
+    driver = Driver()
+    driver.signup()
+    published = driver.time_ms + 1 + skew_ms
+    driver.apply(PriceUpdate((Quote(BTC, BTC_BUY, BTC_SELL, 4, published - age_at_publish_ms, published),)))
+    return driver
+
+
+def test_a_publisher_clock_ahead_of_the_streams_cannot_make_a_quote_younger() -> None:
+    # 10 s ahead: the confirmation looks 6 s in the entry's future, but the quote was 4 s old when published
+    driver = _skewed(10_000, 4_000)
+    quote = driver.state.quote(BTC)
+    assert quote is not None and quote.received_at_ms == driver.time_ms - 4_000
+    assert rejection(driver.open(advance_ms=1_001)).reason is RejectReason.PRICE_STALE
+    assert isinstance(_skewed(10_000, 4_000).open(advance_ms=1_000).reply, PositionOpened)
+
+
+def test_a_publisher_clock_behind_the_streams_only_makes_quotes_older() -> None:
+    # 2 s behind: the entry's time less the confirmation counts those 2 s too (the safe side)
+    driver = _skewed(-2_000, 1_000)
+    quote = driver.state.quote(BTC)
+    assert quote is not None and quote.received_at_ms == driver.time_ms - 3_000
+    assert rejection(driver.open(advance_ms=2_001)).reason is RejectReason.PRICE_STALE

@@ -111,5 +111,7 @@ def test_replies_and_rows() -> None:
 def test_a_quote_keeps_its_confirmation_time() -> None:
     quote = market_pb2.Quote(asset="BTC_USDC", buy_price=2, sell_price=1, decimal=4, venue_time_ms=7,
                              confirmed_at_ms=1_800_000_000_000)
-    prices = commands_pb2.Command(price_update=market_pb2.PriceUpdate(quotes=[quote]))
-    assert translate.command_from_proto(prices) == PriceUpdate((Quote("BTC_USDC", 2, 1, 4, 1_800_000_000_000),))
+    update = market_pb2.PriceUpdate(quotes=[quote], published_at_ms=1_800_000_000_900)
+    prices = commands_pb2.Command(price_update=update)
+    assert translate.command_from_proto(prices) == PriceUpdate(
+        (Quote("BTC_USDC", 2, 1, 4, 1_800_000_000_000, 1_800_000_000_900),))
