@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mesh.assets import AssetSpec
+from mesh.units import AssetSpec
 from pooler.backpack import BookTicker
 from pooler.events import FeedEvent, Heartbeat, Withdrawn
 from pooler.pricing import buy_price, sell_price

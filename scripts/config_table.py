@@ -33,6 +33,8 @@ MEANING = {
     "MAX_LEVERAGE": "highest leverage an order may ask for",
     "MAINTENANCE_MARGIN_RATE": "maintenance requirement as a fraction of notional (exact decimal text)",
     "PRICE_STALE_AFTER_MS": "a quote confirmed by its feed longer ago than this (in stream time) cannot open or close",
+    "MAX_OPEN_POSITIONS_PER_ACCOUNT": "open positions one account may hold (422 `TOO_MANY_POSITIONS` beyond); bounds "
+                                      "each account read's time on the engine loop",
     "ENGINE_METRICS_PORT": "Prometheus /metrics of the engine",
     "LEASE_TTL_MS": "single-writer lease lifetime; a standby takes over after it lapses",
     "DEAD_LETTER_STREAM": "where malformed stream entries are copied",

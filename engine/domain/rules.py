@@ -1,5 +1,6 @@
-"""Configuration of the trading rules: traded assets with their price scale and quantity step, leverage
-cap, maintenance rate, price staleness and idempotency retention. Validated once, immutable."""
+"""Configuration of the trading rules: traded assets (`mesh.units.AssetSpec`: price scale and quantity
+step), leverage cap, maintenance rate, price staleness, the open-position cap and idempotency retention.
+Validated once, immutable."""
 
 from __future__ import annotations
 
@@ -8,25 +9,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from types import MappingProxyType
 
-# A wider scale than any venue uses; the bound keeps 10**decimal arithmetic small and rejects garbage.
-MAX_DECIMAL = 18
-
-
-@dataclass(frozen=True, slots=True)
-class AssetSpec:
-    symbol: str
-    # prices are integers `price * 10**decimal`
-    decimal: int
-    # quantity step in 10^-8 units of the base asset
-    step: int
-
-    def __post_init__(self) -> None:
-        if not self.symbol:
-            raise ValueError("asset symbol is empty")
-        if not 0 <= self.decimal <= MAX_DECIMAL:
-            raise ValueError(f"{self.symbol}: decimal {self.decimal} outside 0..{MAX_DECIMAL}")
-        if self.step <= 0:
-            raise ValueError(f"{self.symbol}: step {self.step} must be positive")
+from mesh.units import AssetSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +18,10 @@ class Rules:
     max_leverage: int = 100
     maintenance_margin_rate: Fraction = Fraction(0)
     price_stale_after_ms: int = 5000
+    # Open positions one account may hold at once. Every read of an account (its position list, its
+    # summary) runs on the engine's single loop in time proportional to this, so it bounds how long one
+    # account can hold up everyone else's orders and ticks.
+    max_open_positions_per_account: int = 1_000
     # idempotency keys are remembered per user: at most this many (the user's oldest is forgotten
     # first) and for this long in stream time (24 h); see engine.domain.idempotency
     idempotency_keys_per_user: int = 1_000
@@ -50,6 +37,8 @@ class Rules:
             raise ValueError(f"max_leverage {self.max_leverage} must be at least 1")
         if not 0 <= self.maintenance_margin_rate < 1:
             raise ValueError(f"maintenance_margin_rate {self.maintenance_margin_rate} outside [0, 1)")
+        if self.max_open_positions_per_account < 1:
+            raise ValueError(f"max_open_positions_per_account {self.max_open_positions_per_account} must be at least 1")
         if self.price_stale_after_ms < 0:
             raise ValueError("price_stale_after_ms must not be negative")
         if self.idempotency_keys_per_user < 0 or self.idempotency_window_ms < 0:

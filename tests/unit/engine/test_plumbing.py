@@ -45,6 +45,10 @@ def test_settings_build_exact_rules() -> None:
     assert EngineSettings(stream_key="s:1").lease_key == "s:1:lease"
     with pytest.raises(ValidationError):
         EngineSettings(maintenance_margin_rate="1.5")
+    assert EngineSettings().rules().max_open_positions_per_account == 1_000
+    assert EngineSettings(max_open_positions_per_account=7).rules().max_open_positions_per_account == 7
+    with pytest.raises(ValidationError):
+        EngineSettings(max_open_positions_per_account=0)
 
 
 def _dropped(metrics: EngineMetrics, reason: str) -> float | None:

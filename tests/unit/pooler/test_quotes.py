@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from mesh.assets import parse_assets
+from mesh.units import parse_assets
 from pooler.backpack import BookTicker
 from pooler.events import Heartbeat, TopOfBook, Withdrawn
 from pooler.publisher import confirmed_at_ms, price_update

@@ -28,6 +28,7 @@ class RejectReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REJECT_REASON_IDEMPOTENCY_KEY_REUSED: _ClassVar[RejectReason]
     REJECT_REASON_ACCOUNT_CONFLICT: _ClassVar[RejectReason]
     REJECT_REASON_ENGINE_FAULT: _ClassVar[RejectReason]
+    REJECT_REASON_TOO_MANY_POSITIONS: _ClassVar[RejectReason]
 REJECT_REASON_UNSPECIFIED: RejectReason
 REJECT_REASON_INVALID_COMMAND: RejectReason
 REJECT_REASON_ACCOUNT_NOT_FOUND: RejectReason
@@ -46,6 +47,7 @@ REJECT_REASON_POSITION_NOT_FOUND: RejectReason
 REJECT_REASON_IDEMPOTENCY_KEY_REUSED: RejectReason
 REJECT_REASON_ACCOUNT_CONFLICT: RejectReason
 REJECT_REASON_ENGINE_FAULT: RejectReason
+REJECT_REASON_TOO_MANY_POSITIONS: RejectReason
 
 class Command(_message.Message):
     __slots__ = ("request_id", "reply_to", "idempotency_key", "user_id", "create_account", "open_position", "close_position", "price_update")
