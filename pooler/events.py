@@ -17,8 +17,10 @@ class TopOfBook:
     # one id per websocket connection (or simulation run): a heartbeat only vouches for its own session
     session: int
     ticker: BookTicker
-    # time.monotonic() at receipt
+    # time.monotonic() at receipt (freshness is judged on it)
     received_at: float
+    # the wall clock at the same instant, ms since the epoch (what the quote is dated by downstream)
+    received_at_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,7 @@ class Heartbeat:
     session: int
     symbol: str
     received_at: float
+    received_at_ms: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,19 +41,13 @@ class PublisherStatus:
     last_error_at: float | None = None
 
 
-def confirmed_at_ms(published_at_ms: int, age_seconds: float) -> int:
-    """The wall-clock time (ms) the feed last vouched for a quote: the publish time less the quote's age,
-    which is measured on the monotonic clock; rounded so the quote only ever looks older, never younger."""
-    return published_at_ms - math.ceil(age_seconds * 1000)
-
-
-def price_update(quotes: list[tuple[PlatformQuote, float]], source: str,
+def price_update(quotes: list[tuple[PlatformQuote, int]], source: str,
                  published_at_ms: int) -> market_pb2.PriceUpdate:
-    """The update of `quotes`, each with its age in seconds at `published_at_ms`."""
+    """The update of `quotes`, each with the wall-clock time (ms) the feed last produced or confirmed it."""
     return market_pb2.PriceUpdate(
         quotes=[market_pb2.Quote(asset=q.asset, buy_price=q.buy_price, sell_price=q.sell_price, decimal=q.decimal,
-                                 venue_time_ms=q.venue_time_ms, confirmed_at_ms=confirmed_at_ms(published_at_ms, age))
-                for q, age in quotes],
+                                 venue_time_ms=q.venue_time_ms, confirmed_at_ms=confirmed_ms)
+                for q, confirmed_ms in quotes],
         published_at_ms=published_at_ms,
         source=source,
     )
@@ -94,14 +87,13 @@ class Publisher:
             await self.publish_once(next_tick)
 
     async def publish_once(self, scheduled: float) -> bool:
-        # the two clocks read together: a quote's age (monotonic) is dated on the wall clock from here
         now, published_at_ms = time.monotonic(), time.time_ns() // 1_000_000
         source = self._active_source()
         for asset in self._assets:
             age = self._book.age(source, asset, now)
             if age is not None:
                 self._metrics.quote_age.labels(asset).set(age)
-        quotes = self._book.fresh_with_age(source, now)
+        quotes = self._book.fresh_confirmed(source, now)
         if not quotes:
             self.status.skipped += 1
             self._metrics.publish_skipped.inc()

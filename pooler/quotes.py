@@ -61,7 +61,9 @@ def normalise(ticker: BookTicker, spec: AssetSpec, spread_bps: int, source: str)
 class _Entry:
     quote: PlatformQuote
     session: int
+    # time.monotonic() and the wall clock (ms) of the last confirmation, read together at receipt
     confirmed_at: float
+    confirmed_at_ms: int
 
 
 class QuoteBook:
@@ -79,8 +81,8 @@ class QuoteBook:
         Raises QuoteRangeError for a top without a platform quote, after dropping the asset's old one."""
         if isinstance(event, Heartbeat):
             entry = self._entries.get((event.source, event.symbol))
-            if entry is not None and entry.session == event.session:
-                entry.confirmed_at = max(entry.confirmed_at, event.received_at)
+            if entry is not None and entry.session == event.session and event.received_at > entry.confirmed_at:
+                entry.confirmed_at, entry.confirmed_at_ms = event.received_at, event.received_at_ms
             return None
         if isinstance(event, Withdrawn):
             # the venue's top moved to something unreadable: the last good one is no longer its top
@@ -98,7 +100,8 @@ class QuoteBook:
             # an empty side leaves nothing to quote: the old quote must not be vouched for any longer
             self._entries.pop((event.source, spec.symbol), None)
             return None
-        self._entries[(event.source, spec.symbol)] = _Entry(quote, event.session, event.received_at)
+        self._entries[(event.source, spec.symbol)] = _Entry(quote, event.session, event.received_at,
+                                                            event.received_at_ms)
         return quote
 
     def age(self, source: str, asset: str, now: float) -> float | None:
@@ -111,13 +114,13 @@ class QuoteBook:
 
     def fresh(self, source: str, now: float) -> list[PlatformQuote]:
         """The source's quotes no older than the maximum age, in configured asset order."""
-        return [quote for quote, _ in self.fresh_with_age(source, now)]
+        return [quote for quote, _ in self.fresh_confirmed(source, now)]
 
-    def fresh_with_age(self, source: str, now: float) -> list[tuple[PlatformQuote, float]]:
-        """`fresh`, each quote with its age in seconds: how long ago the feed last produced or confirmed it."""
+    def fresh_confirmed(self, source: str, now: float) -> list[tuple[PlatformQuote, int]]:
+        """`fresh`, each quote with the wall-clock time (ms) the feed last produced or confirmed it."""
         quotes = []
         for asset in self._specs:
             entry = self._entries.get((source, asset))
             if entry is not None and now - entry.confirmed_at <= self._max_age:
-                quotes.append((entry.quote, max(0.0, now - entry.confirmed_at)))
+                quotes.append((entry.quote, entry.confirmed_at_ms))
         return quotes
