@@ -13,7 +13,9 @@ class PoolerMetrics:
         r = self.registry
         self.frames = Counter("pooler_feed_frames", "Frames received from the venue, by kind", ["source", "kind"],
                               registry=r)
-        self.parse_errors = Counter("pooler_feed_parse_errors", "Frames that are not valid protocol, by reason",
+        self.parse_errors = Counter("pooler_feed_parse_errors",
+                                    "Frames refused (not valid protocol, or a top beyond the platform's range), "
+                                    "by reason",
                                     ["source", "reason"], registry=r)
         self.venue_errors = Counter("pooler_feed_venue_errors", "Error frames sent by the venue, by code",
                                     ["source", "code"], registry=r)
