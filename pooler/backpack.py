@@ -30,9 +30,9 @@ ERROR_CODES = {4002: "Parse error", 4003: "Invalid signature", 4006: "Invalid st
 _DECIMAL_TEXT = re.compile(r"[0-9]+(\.[0-9]+)?")
 _INTEGER_TEXT = re.compile(r"[0-9]{1,20}")
 
-# A real frame is a few hundred characters; anything far longer is refused before JSON decoding, so the
-# decoder's cost per frame stays bounded.
-MAX_FRAME_CHARS = 16_384
+# A real frame (bookTicker, ticker, error) is under 300 characters; anything far longer is refused before
+# JSON decoding, so the decoder's cost per frame stays within a small multiple of a real frame's.
+MAX_FRAME_CHARS = 4096
 # Longest JSON number text accepted while decoding (a real one is under 20 characters): Python's int()
 # and Decimal() are then cheap, and no 4,300-digit integer reaches int().
 MAX_NUMBER_CHARS = 40

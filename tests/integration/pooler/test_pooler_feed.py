@@ -347,7 +347,7 @@ async def test_hostile_numbers_are_counted_and_skipped_while_the_other_assets_ke
     # BTC_USDC tops whose numbers, unbounded, overflow int64 (the publisher dies and the pooler with it),
     # build a billion-digit integer (the loop freezes for hours), or exceed Python's int() limit
     hostile = [{"a": '"10000000000000000"'}, {"E": "99999999999999999999"}, {"a": "1e999999999"},
-               {"b": "1e-999999999"}, {"u": "9" * 5000}, {"A": "1E+999999999"},
+               {"b": "1e-999999999"}, {"u": "9" * 1000}, {"A": "1E+999999999"},
                # inside the parser's bounds, beyond int64 once scaled to 10^4 with the spread
                {"a": '"1000000000000000"'}]
     for fields in hostile:

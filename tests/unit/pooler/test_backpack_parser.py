@@ -114,11 +114,11 @@ HOSTILE = {
     "JSON-number price of 41 characters": (_sol(a="1." + "0" * 39), "number"),
     "E beyond int64": (_sol(E="9223372036854775808"), "number"),
     "E of 100 digits": (_sol(E="1" + "0" * 99), "number"),
-    "E of 5,000 digits (beyond Python's int() limit)": (_sol(E="9" * 5000), "number"),
+    "E of 1,000 digits": (_sol(E="9" * 1000), "number"),
     "E with a giant exponent": (_sol(E="1e999999999"), "field"),
     "T beyond int64": (_sol(T=str(2**63)), "number"),
     "u as a digit string beyond int64": (_sol(u='"99999999999999999999"'), "number"),
-    "u as a digit string of 5,000 digits": (_sol(u='"' + "9" * 5000 + '"'), "field"),
+    "u as a digit string of 1,000 digits": (_sol(u='"' + "9" * 1000 + '"'), "field"),
 }
 
 
@@ -143,11 +143,12 @@ def test_bounds_keep_every_accepted_value_usable() -> None:
 @pytest.mark.parametrize("raw,reason", [
     ("{" + '"x":' + '"' + "y" * 20_000 + '"}', "size"),
     (b"[" * 20_000, "size"),
-    ("[" * 8_000 + "]" * 8_000, "json"),
-    ('{"data":' * 2_000, "json"),
-    ('{"id":null,"error":{"code":' + "9" * 5000 + ',"message":"x"}}', "number"),
-], ids=["long text frame", "long bytes frame", "nested beyond the recursion limit", "deep objects",
-        "long integer elsewhere"])
+    (_sol(E="9" * 5000), "size"),
+    ("[" * 2_000 + "]" * 2_000, "json"),
+    ('{"data":' * 500, "json"),
+    ('{"id":null,"error":{"code":' + "9" * 1000 + ',"message":"x"}}', "number"),
+], ids=["long text frame", "long bytes frame", "a 5,000-digit E (beyond Python's int() limit)",
+        "nested beyond the recursion limit", "deep objects", "long integer elsewhere"])
 def test_frames_that_would_cost_the_decoder_are_refused(raw: str | bytes, reason: str) -> None:
     with pytest.raises(FrameError) as caught:
         parse_frame(raw)
