@@ -15,6 +15,7 @@ whatever could not be dropped (a server that was down) can never be read again.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import asyncio
 import os
 import re
@@ -205,8 +206,25 @@ def reset(env: Mapping[str, str] = os.environ) -> list[str]:
                 step()
             except Exception as exc:  # a server that is down must not keep the rest from being wiped
                 problems.append(f"{what}: {type(exc).__name__}: {exc}")
-    shutil.rmtree(data, ignore_errors=True)
+    _remove_own_files(data)
     return problems
+
+
+# What a checkout keeps in its data directory (scripts/up.sh, services.sh, the gateway's local secret):
+# reset removes exactly these, so a data directory pointed somewhere else by mistake (EXNESS_DATA_DIR) loses
+# nothing that is not the checkout's own.
+OWN_DATA_ENTRIES = ("checkout_id", "jwt_secret", "run", "mongo")
+
+
+def _remove_own_files(data: Path) -> None:
+    for name in OWN_DATA_ENTRIES:
+        entry = data / name
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        elif entry.exists() or entry.is_symlink():
+            entry.unlink()
+    with contextlib.suppress(OSError):
+        data.rmdir()  # only when nothing else is left in it
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,8 @@ DATA=${EXNESS_DATA_DIR:-$PWD/.data}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 DATABASE_URL=${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
 MONGODB_URL=${MONGODB_URL:-mongodb://127.0.0.1:27017}
+# servers every checkout may share (a Redis on a machine port) keep their data here, never in a checkout
+SHARED_SERVERS_DIR=${EXNESS_SHARED_SERVERS_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/exness-v3}
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
 apt_install() {
@@ -30,12 +32,16 @@ ensure_redis() {
   read -r host port < <(hostport "$REDIS_URL" 6379)
   reachable "$host" "$port" && return 0
   command -v redis-server >/dev/null || apt_install redis-server
-  mkdir -p "$DATA/redis"
-  echo "services: starting redis-server on $host:$port (data in $DATA/redis)" >&2
-  redis-server --daemonize yes --bind "$host" --port "$port" --dir "$DATA/redis" \
-    --appendonly yes --appendfsync always --logfile "$DATA/redis/redis.log" --pidfile "$DATA/redis/redis.pid"
+  # A Redis at a machine address serves every checkout (each in its own key namespace), so its data lives
+  # outside any checkout: `make reset` of one checkout deletes that checkout's .data and must never take the
+  # log of the others with it. Keyed by port, so a restart finds the same append-only file again.
+  local dir="$SHARED_SERVERS_DIR/redis-$port"
+  mkdir -p "$dir"
+  echo "services: starting redis-server on $host:$port (data in $dir)" >&2
+  redis-server --daemonize yes --bind "$host" --port "$port" --dir "$dir" \
+    --appendonly yes --appendfsync always --logfile "$dir/redis.log" --pidfile "$dir/redis.pid"
   wait_for "$host" "$port" Redis
-  record pid "$(cat "$DATA/redis/redis.pid")" redis-server
+  record pid "$(cat "$dir/redis.pid")" redis-server
 }
 
 ensure_postgres() {

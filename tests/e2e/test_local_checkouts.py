@@ -255,6 +255,9 @@ def test_a_failed_start_stops_every_server_it_started_even_redis(tmp_path: Path,
         assert checkout.proc.wait(timeout=STARTUP_SECONDS) != 0
         output = checkout.output()
         assert f"starting redis-server on 127.0.0.1:{redis_port}" in output and "starting SecantusDB" in output
+        # a Redis at a machine port serves every checkout: its log must not live in (and go with) this one
+        redis_dir = output.split(f"starting redis-server on 127.0.0.1:{redis_port} (data in ", 1)[1].split(")")[0]
+        assert not Path(redis_dir).resolve().is_relative_to(checkout.path.resolve()), redis_dir
         checkout.ports += (redis_port,)
         left = _wait_until_gone(checkout)
         assert not left, f"a failed `make up` left these running: {left}\n{output[-4000:]}"

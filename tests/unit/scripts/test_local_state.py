@@ -66,6 +66,23 @@ def test_reset_wipes_the_data_directory_and_names_what_it_could_not_reach(tmp_pa
     assert problems[1].startswith(f"PostgreSQL database exness_{checkout_id}: ")
 
 
+def test_reset_removes_only_what_the_checkout_keeps_there(tmp_path: Path) -> None:
+    """EXNESS_DATA_DIR pointed at a directory that holds other things (or an old layout's Redis data, which
+    a running server may still be writing): reset removes the checkout's own entries and nothing else."""
+    data = tmp_path / "data"
+    local_state.ensure_id(data)
+    (data / "mongo" / "db").mkdir(parents=True)
+    (data / "jwt_secret").write_text("s")
+    (data / "redis").mkdir()
+    (data / "redis" / "appendonly.aof").write_text("someone's log")
+    (data / "notes.txt").write_text("keep me")
+    closed = free_port()
+    local_state.reset({"EXNESS_DATA_DIR": str(data), "REDIS_URL": f"redis://127.0.0.1:{closed}/0",
+                       "POSTGRES_ADMIN_URL": f"postgresql://postgres@127.0.0.1:{closed}/postgres"})
+    assert sorted(entry.name for entry in data.iterdir()) == ["notes.txt", "redis"]
+    assert (data / "redis" / "appendonly.aof").read_text() == "someone's log"
+
+
 def test_reset_refuses_while_the_checkouts_platform_runs(tmp_path: Path) -> None:
     local_state.ensure_id(tmp_path)
     (tmp_path / "run").mkdir()
