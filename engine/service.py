@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 from engine import translate
 from engine.config import EngineSettings
 from engine.domain import AccountCreated, PositionClosed, TradingState
+from engine.domain.canonical import snapshot_hash
 from engine.domain.codec import decode_account
 from engine.lease import Lease
 from engine.metrics import EngineMetrics
@@ -86,7 +87,6 @@ class Engine:
         self._snapshot_lock = asyncio.Lock()
         self._snapshot_task: asyncio.Task[None] | None = None
         self._next_snapshot_at = 0.0
-        self._hash_cache: tuple[object, str] = (None, "")
         metrics.snapshot_age.set_function(self._snapshot_age_seconds)
 
     # ------------------------------------------------------------------------------------ lifecycle
@@ -488,7 +488,10 @@ class Engine:
     def _write_snapshot(
         self, body: dict[str, Any], last_applied_id: str, accounts: int
     ) -> tuple[SnapshotInfo, SnapshotInfo | None]:
-        info = self.snapshots.write(body, last_applied_id=last_applied_id, accounts=accounts)
+        # the state's hash comes with the snapshot, computed here off the loop from the captured body, so
+        # GetStatus can report it without serialising the live state on the loop
+        state_hash = snapshot_hash(body["state"])
+        info = self.snapshots.write(body, last_applied_id=last_applied_id, accounts=accounts, state_hash=state_hash)
         return info, self.snapshots.prune()
 
     def _snapshot_age_seconds(self) -> float:
@@ -497,15 +500,6 @@ class Engine:
         return max(0.0, time.time() - self.last_snapshot.created_at_ms / 1000)
 
     # ----------------------------------------------------------------------------------------- reads
-
-    def state_hash(self) -> str:
-        """Hash of the current state, cached per applied entry (it serialises the whole state)."""
-        if self.state is None:
-            return ""
-        key = (id(self.state), self.last_applied_id)
-        if self._hash_cache[0] != key:
-            self._hash_cache = (key, self.state.state_hash())
-        return self._hash_cache[1]
 
     def serving_state(self) -> TradingState:
         """The state for read RPCs; NotLeader while standby or still replaying."""
