@@ -145,7 +145,7 @@ async def test_schema_is_migrated_when_the_engine_starts(
             if version:
                 break
             await asyncio.sleep(0.05)
-        assert version == "0001"
+        assert version == "0002"
         async with grpc.aio.insecure_channel(address) as channel:
             stub = engine_service_pb2_grpc.EngineServiceStub(channel)
             page = await stub.ListClosedTrades(engine_service_pb2.ListClosedTradesRequest(user_id="nobody"))
