@@ -1,7 +1,8 @@
 """Reads and status calls of the Engine in this process against real Redis, MongoDB and PostgreSQL: none
 does work proportional to the state or to an account's positions on the engine's loop. GetStatus reports
 the newest snapshot's hash (computed with the snapshot, off the loop) with the entry it belongs to, and
-ListPositions serves one bounded page in opening order."""
+ListPositions serves one bounded page in opening order; the status's stream lag reads only what Redis
+cannot count."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from engine.config import EngineSettings
 from engine.domain import TradingState
 from engine.service import Engine
 from engine.servicers import AdminServicer, EngineServicer, encode_position_token
+from engine.stream import StreamLog
 from engine.trades import encode_page_token
 from tests.integration.engine.in_process import running_engine
 from tests.integration.engine.support import Producer, close_position, create_account, open_position, price_update
@@ -133,3 +135,18 @@ async def test_positions_are_listed_a_bounded_page_at_a_time(
         with pytest.raises(Aborted) as foreign:
             await page(token=encode_page_token(1, "x"))
         assert foreign.value.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_status_lag_counts_only_the_entries_redis_cannot(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    """GetStatus's lag: Redis gives the group's lag; only the gap between the last applied and the last
+    delivered entry is counted by reading it (on the loop), so a small count bound is enough."""
+    log = StreamLog(redis_client, f"{key_prefix}stream", "engine", "e0", f"{key_prefix}dead")
+    await log.ensure_group()
+    ids = [(await redis_client.xadd(log.stream_key, {"n": str(n)})).decode() for n in range(40)]
+    assert len(await log.read_new(20, 10)) == 20  # delivered up to ids[19]; 20 entries not read yet
+    assert await log.lag_after(ids[19], cap=10) == 20
+    # applied only up to ids[14]: 5 delivered but not applied + 20 unread, whatever the count bound
+    assert await log.lag_after(ids[14], cap=10) == 25
+    assert await log.lag_after(None, cap=10) == 20
