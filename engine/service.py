@@ -25,7 +25,6 @@ from redis.exceptions import RedisError
 from engine import translate
 from engine.config import EngineSettings
 from engine.domain import AccountCreated, PositionClosed, TradingState
-from engine.domain.canonical import snapshot_hash
 from engine.domain.codec import decode_account
 from engine.lease import Lease
 from engine.metrics import EngineMetrics
@@ -488,10 +487,7 @@ class Engine:
     def _write_snapshot(
         self, body: dict[str, Any], last_applied_id: str, accounts: int
     ) -> tuple[SnapshotInfo, SnapshotInfo | None]:
-        # the state's hash comes with the snapshot, computed here off the loop from the captured body, so
-        # GetStatus can report it without serialising the live state on the loop
-        state_hash = snapshot_hash(body["state"])
-        info = self.snapshots.write(body, last_applied_id=last_applied_id, accounts=accounts, state_hash=state_hash)
+        info = self.snapshots.write(body, last_applied_id=last_applied_id, accounts=accounts)
         return info, self.snapshots.prune()
 
     def _snapshot_age_seconds(self) -> float:

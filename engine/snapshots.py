@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import pymongo
 from bson.binary import Binary
 
+from engine.domain.canonical import canonical_json, text_hash
 from engine.stream import entry_key
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,13 @@ class NoUsableSnapshot(Exception):
         super().__init__("; ".join(f"{snapshot_id}: {error}" for snapshot_id, error in failures))
 
 
-def encode_body(body: dict[str, Any]) -> bytes:
-    return zlib.compress(json.dumps(body, separators=(",", ":")).encode(), level=1)
+def encode_body(body: dict[str, Any]) -> tuple[bytes, str]:
+    """The compressed JSON of `body` and the hash of its "state" member. The state is encoded in its
+    canonical form and the hash taken of that very text: one encoding serves both."""
+    state_text = canonical_json(body["state"])
+    others = json.dumps({key: value for key, value in body.items() if key != "state"}, separators=(",", ":"))
+    text = f'{others[:-1]}{"," if len(others) > 2 else ""}"state":{state_text}}}'
+    return zlib.compress(text.encode(), level=1), text_hash(state_text)
 
 
 def decode_body(blob: bytes) -> dict[str, Any]:
@@ -88,8 +94,9 @@ class SnapshotStore:
     def close(self) -> None:
         self.client.close()
 
-    def write(self, body: dict[str, Any], *, last_applied_id: str, accounts: int, state_hash: str = "") -> SnapshotInfo:
-        blob = encode_body(body)
+    def write(self, body: dict[str, Any], *, last_applied_id: str, accounts: int) -> SnapshotInfo:
+        """`body["state"]` is `TradingState.snapshot()`; the returned info carries its state hash."""
+        blob, state_hash = encode_body(body)
         created_at_ms = int(time.time() * 1000)
         snapshot_id = f"{last_applied_id}@{created_at_ms}"
         chunk_count = 0
