@@ -7,6 +7,7 @@ to these types and feeds `TradingState.apply` one stream entry at a time."""
 
 from engine.domain.commands import (
     AccountCreated,
+    ChangeRules,
     ClosePosition,
     Command,
     CreateAccount,
@@ -31,7 +32,7 @@ from engine.domain.model import (
     Side,
     Valuation,
 )
-from engine.domain.rules import Rules, default_rules
+from engine.domain.rules import Rules, decode_rules, default_rules, encode_rules
 from engine.domain.state import TradingState
 from mesh.units import AssetSpec
 
@@ -40,6 +41,7 @@ __all__ = [
     "AccountCreated",
     "AccountSummary",
     "AssetSpec",
+    "ChangeRules",
     "ClosePosition",
     "CloseReason",
     "ClosedTrade",
@@ -61,5 +63,7 @@ __all__ = [
     "TradingState",
     "UserCommand",
     "Valuation",
+    "decode_rules",
     "default_rules",
+    "encode_rules",
 ]

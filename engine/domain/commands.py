@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.domain.model import Account, ClosedTrade, Position, RejectReason, Side
+from engine.domain.rules import Rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +53,16 @@ class PriceUpdate:
     quotes: tuple[Quote, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class ChangeRules:
+    """Puts other rules in force from this entry on (what was decided before stays decided). Refused, and
+    nothing changed, when open positions or quotes do not fit the new assets."""
+
+    rules: Rules
+
+
 UserCommand = CreateAccount | OpenPosition | ClosePosition
-Command = UserCommand | PriceUpdate
+Command = UserCommand | PriceUpdate | ChangeRules
 
 
 @dataclass(frozen=True, slots=True)

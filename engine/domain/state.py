@@ -23,6 +23,7 @@ from engine.domain.codec import (
 )
 from engine.domain.commands import (
     AccountCreated,
+    ChangeRules,
     ClosePosition,
     Command,
     CreateAccount,
@@ -47,12 +48,14 @@ from engine.domain.model import (
     RejectReason,
     Valuation,
 )
-from engine.domain.rules import Rules
+from engine.domain.rules import Rules, decode_rules, encode_rules
 from engine.domain.triggers import AssetTriggers
 from mesh.units import MAX_DECIMAL
 
 # 2: idempotency rows carry the stream time of their command (per-user, time-windowed retention)
-SNAPSHOT_FORMAT = 2
+# 3: the rules in force are recorded (a format-2 snapshot is restored under the rules given to restore)
+SNAPSHOT_FORMAT = 3
+_READABLE_FORMATS = (2, 3)
 # refusals that say "no usable price right now": not remembered under an idempotency key (see apply)
 _RETRYABLE = frozenset({RejectReason.PRICE_STALE, RejectReason.PRICE_UNAVAILABLE})
 POSITION_ID_PREFIX = "pos-"
@@ -100,6 +103,8 @@ class TradingState:
         the refusals for want of a usable price: they changed nothing and tell the client to try again
         (503 at the gateway), so the same key may execute once the price is fresh. Price updates carry
         no user and ignore the key."""
+        if isinstance(command, ChangeRules):
+            return Outcome(self._change_rules(command.rules))
         if isinstance(command, PriceUpdate):
             return self._update_prices(command, time_ms)
         if not command.user_id:
@@ -116,6 +121,27 @@ class TradingState:
         if not (isinstance(reply, Rejection) and reply.reason in _RETRYABLE):
             self._idempotency.remember(Remembered(command.user_id, idempotency_key, time_ms, command, reply))
         return Outcome(reply, closed)
+
+    def rules_misfit(self, rules: Rules) -> str | None:
+        """Why `rules` cannot be put in force over this state (None: they can): every open position and
+        every quote must keep its asset with the same price scale."""
+        for what, asset, decimal in (
+            *(("position " + p.id, p.asset, p.decimal) for p in self._positions.values()),
+            *(("quote of " + q.asset, q.asset, q.decimal) for q in self._quotes.values()),
+        ):
+            spec = rules.assets.get(asset)
+            if spec is None or spec.decimal != decimal:
+                return f"{what} does not fit the configured asset {asset}"
+        return None
+
+    def _change_rules(self, rules: Rules) -> Rejection | None:
+        misfit = self.rules_misfit(rules)
+        if misfit is not None:
+            return Rejection(RejectReason.INVALID_COMMAND, f"the rules cannot change: {misfit}")
+        self._rules = rules
+        self._triggers = {symbol: self._triggers.get(symbol) or AssetTriggers() for symbol in rules.assets}
+        self._idempotency.set_limits(rules.idempotency_keys_per_user, rules.idempotency_window_ms)
+        return None
 
     def _execute(self, command: UserCommand, entry_id: str, time_ms: int) -> tuple[Reply, _ClosedTrades]:
         if isinstance(command, OpenPosition):
@@ -322,6 +348,7 @@ class TradingState:
         derived data and are rebuilt by `restore`."""
         return {
             "format": SNAPSHOT_FORMAT,
+            "rules": encode_rules(self._rules),
             "next_sequence": self._next_sequence,
             "accounts": [
                 encode_account(self._account_of(user_id, self._ledgers[user_id])) for user_id in sorted(self._ledgers)
@@ -334,8 +361,9 @@ class TradingState:
 
     @classmethod
     def restore(cls, rules: Rules, data: dict[str, Any]) -> TradingState:
-        """Rebuild a state from `snapshot()` output (also after a JSON round trip). Raises ValueError if
-        the data is malformed or does not fit `rules` (an unknown asset, or a changed price scale under
+        """Rebuild a state from `snapshot()` output (also after a JSON round trip), under the rules it
+        records; `rules` are those of a format-2 snapshot, which does not record them. Raises ValueError if
+        the data is malformed or does not fit its rules (an unknown asset, or a changed price scale under
         open positions or quotes)."""
         try:
             return cls._restore(rules, data)
@@ -344,8 +372,10 @@ class TradingState:
 
     @classmethod
     def _restore(cls, rules: Rules, data: dict[str, Any]) -> TradingState:
-        if data["format"] != SNAPSHOT_FORMAT:
+        if data["format"] not in _READABLE_FORMATS:
             raise ValueError(f"unsupported snapshot format {data['format']!r}")
+        if data["format"] >= 3:
+            rules = decode_rules(data["rules"])
         state = cls(rules)
         for row in data["accounts"]:
             account = decode_account(row)

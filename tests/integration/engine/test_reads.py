@@ -16,7 +16,7 @@ from exness.engine.v1 import admin_service_pb2, engine_service_pb2
 
 from engine.config import EngineSettings
 from engine.domain import TradingState
-from engine.service import Engine
+from engine.lifecycle import Engine
 from engine.servicers import AdminServicer, EngineServicer, encode_position_token
 from engine.stream import StreamLog
 from engine.trades import encode_page_token
