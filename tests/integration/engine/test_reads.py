@@ -7,6 +7,7 @@ cannot count."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any, NoReturn
 
 import grpc
@@ -98,16 +99,18 @@ async def test_positions_are_listed_a_bounded_page_at_a_time(
 ) -> None:
     producer = Producer(redis_client, quiet_settings.stream_key, quiet_settings)
     async with running_engine(quiet_settings) as engine:
-        await producer.send(create_account("u1", "u1@example.com"))
+        # a user of its own: the closed trade below goes to the session's shared PostgreSQL database
+        user = f"pager-{uuid.uuid4().hex[:8]}"
+        await producer.send(create_account(user, f"{user}@example.com"))
         await producer.send(price_update({"BTC_USDC": BTC}))
-        opened = [await producer.send(open_position("u1", "BTC_USDC", "LONG", 100_000, 10)) for _ in range(230)]
+        opened = [await producer.send(open_position(user, "BTC_USDC", "LONG", 100_000, 10)) for _ in range(230)]
         await _applied(engine, producer.last_id)
         ids = [f"pos-{entry_id}" for entry_id in opened]
-        assert [p.id for p in producer.reference.positions_of("u1")] == ids
+        assert [p.id for p in producer.reference.positions_of(user)] == ids
         servicer, context = EngineServicer(engine), FakeContext()
 
         async def page(size: int = 0, token: str = "") -> engine_service_pb2.ListPositionsResponse:
-            request = engine_service_pb2.ListPositionsRequest(user_id="u1", page_size=size, page_token=token)
+            request = engine_service_pb2.ListPositionsRequest(user_id=user, page_size=size, page_token=token)
             return await servicer.ListPositions(request, context)
 
         # absent page_size: the default page, not the whole account
@@ -115,8 +118,8 @@ async def test_positions_are_listed_a_bounded_page_at_a_time(
         assert [v.position.id for v in first.positions] == ids[:100] and first.next_page_token
         assert first.positions[0].current_price == BTC[1]
         # a position of the next page closes, another opens, between two calls: nothing repeats or is skipped
-        await producer.send(close_position("u1", ids[150]))
-        late = await producer.send(open_position("u1", "BTC_USDC", "LONG", 100_000, 10))
+        await producer.send(close_position(user, ids[150]))
+        late = await producer.send(open_position(user, "BTC_USDC", "LONG", 100_000, 10))
         await _applied(engine, producer.last_id)
         second = await page(token=first.next_page_token)
         third = await page(token=second.next_page_token)
