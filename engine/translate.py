@@ -39,8 +39,12 @@ def command_from_proto(
         quotes = command.price_update.quotes
         if not quotes:
             raise MalformedCommand("price update carries no quotes")
+        published = command.price_update.published_at_ms
         return domain.PriceUpdate(
-            tuple(domain.Quote(q.asset, q.buy_price, q.sell_price, q.decimal) for q in quotes)
+            tuple(
+                domain.Quote(q.asset, q.buy_price, q.sell_price, q.decimal, q.confirmed_at_ms, published)
+                for q in quotes
+            )
         )
     if not command.user_id:
         raise MalformedCommand(f"{body} command has no user_id")

@@ -46,6 +46,11 @@ class Quote:
     sell_price: int
     # the scale of these two prices; rescaled to the asset's scale if it differs
     decimal: int
+    # when the feed last produced or confirmed this quote (ms since epoch, the publisher's clock): its age
+    # runs from here, not from the entry that carried it; 0 = not stated (dated by the entry)
+    confirmed_at_ms: int = 0
+    # when its update was published, on the same clock as confirmed_at_ms (0 = not stated)
+    published_at_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
