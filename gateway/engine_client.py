@@ -200,9 +200,10 @@ class EngineClient:
         return await self._read(self.stub.GetAccount, engine_service_pb2.GetAccountRequest(user_id=user_id),
                                 "GetAccount")
 
-    async def list_positions(self, user_id: str) -> engine_service_pb2.ListPositionsResponse:
-        return await self._read(self.stub.ListPositions, engine_service_pb2.ListPositionsRequest(user_id=user_id),
-                                "ListPositions")
+    async def list_positions(self, user_id: str, page_size: int,
+                             page_token: str) -> engine_service_pb2.ListPositionsResponse:
+        request = engine_service_pb2.ListPositionsRequest(user_id=user_id, page_size=page_size, page_token=page_token)
+        return await self._read(self.stub.ListPositions, request, "ListPositions")
 
     async def list_closed_trades(self, user_id: str, page_size: int,
                                  page_token: str) -> engine_service_pb2.ListClosedTradesResponse:

@@ -154,7 +154,8 @@ class CloseOrderResponse(BaseModel):
 
 
 class OpenOrdersResponse(BaseModel):
-    orders: list[TradeOut]
+    orders: list[TradeOut] = Field(description="oldest first")
+    nextCursor: str | None = Field(description="pass as `cursor` for the next page; null at the end")
 
 
 class ClosedOrdersResponse(BaseModel):

@@ -7,11 +7,10 @@ same entries from the same snapshot always yields the same state, replies and `s
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from engine.domain import checks, money
+from engine.domain.canonical import snapshot_hash
 from engine.domain.codec import (
     decode_account,
     decode_position,
@@ -430,5 +429,4 @@ class TradingState:
     def state_hash(self) -> str:
         """Hex SHA-256 of the canonical JSON encoding of `snapshot()`: equal states give equal hashes in
         any process, whatever PYTHONHASHSEED."""
-        canonical = json.dumps(self.snapshot(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-        return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+        return snapshot_hash(self.snapshot())

@@ -51,11 +51,15 @@ async def close_order(body: CloseOrderRequest, user_id: CurrentUserId, key: Idem
     return CloseOrderResponse(trade=closed_trade_out(closed.trade))
 
 
-@router.get("/open", response_model=OpenOrdersResponse, responses=error_responses(401, 404, 503, 504))
-async def open_orders(user_id: CurrentUserId, context: ContextDep) -> OpenOrdersResponse:
-    """Your open positions with the live closing-side price and unrealized PnL."""
-    response = await context.engine.list_positions(str(user_id))
-    return OpenOrdersResponse(orders=[_view_out(view) for view in response.positions])
+@router.get("/open", response_model=OpenOrdersResponse, responses=error_responses(401, 404, 422, 503, 504))
+async def open_orders(user_id: CurrentUserId, context: ContextDep,
+                      limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                      cursor: Annotated[str | None, Query(max_length=512)] = None) -> OpenOrdersResponse:
+    """Your open positions with the live closing-side price and unrealized PnL, oldest first, a page at
+    a time (100 unless `limit` says otherwise)."""
+    response = await context.engine.list_positions(str(user_id), limit, cursor or "")
+    return OpenOrdersResponse(orders=[_view_out(view) for view in response.positions],
+                              nextCursor=response.next_page_token or None)
 
 
 @router.get("/closed", response_model=ClosedOrdersResponse, responses=error_responses(401, 422, 503, 504))
