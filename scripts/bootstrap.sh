@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bootstraps the build on a fresh Debian machine: Python venv with the project installed (editable, with
-# dev extras) and the npm build tools (buf). Idempotent and quick when nothing changed.
+# dev extras), the npm packages (buf; esbuild and lightweight-charts for the web terminal) and Debian's
+# chromium for the browser tests. Idempotent and quick when nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,9 +32,16 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
-if [ ! -x node_modules/.bin/buf ] || [ package.json -nt node_modules/.bin/buf ]; then
+npm_stamp=node_modules/.installed
+if [ ! -f "$npm_stamp" ] || [ package.json -nt "$npm_stamp" ] || [ package-lock.json -nt "$npm_stamp" ]; then
   command -v npm >/dev/null || apt_install npm
   npm ci --no-audit --no-fund --loglevel=error 2>&1 | grep -v 'Unknown user config' || true
-  [ -x node_modules/.bin/buf ] || { echo "bootstrap: buf did not install" >&2; exit 1; }
-  touch node_modules/.bin/buf
+  for tool in buf esbuild; do
+    [ -x "node_modules/.bin/$tool" ] || { echo "bootstrap: $tool did not install" >&2; exit 1; }
+  done
+  touch "$npm_stamp"
 fi
+
+# The browser tests (tests/e2e/ui) drive Debian's chromium through Playwright: `playwright install`
+# would download a browser build of its own, which this machine cannot fetch.
+command -v chromium >/dev/null || apt_install chromium
