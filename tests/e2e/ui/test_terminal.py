@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, WebSocketRoute, expect
+from playwright.sync_api import Browser, Page, Request, Route, WebSocketRoute, expect
 
 from tests.e2e.platform import Platform
 from tests.e2e.ui.steps import Steps
@@ -228,6 +228,8 @@ def journey(page: Page, steps: Steps, api: httpx.Client, quotes: Quotes, sockets
             heights.append(page.evaluate("document.documentElement.scrollHeight"))
         assert len(set(heights)) == 1 and heights[0] <= 1100, f"the page height moves: {heights}"
     page.evaluate("getSelection().removeAllRanges()")  # the double click selected a word nearby
+    for dismiss in page.get_by_role("button", name="Dismiss").all():  # the main screen without toasts
+        dismiss.click()
     steps.shot("main screen desktop")
     page.set_viewport_size({"width": 390, "height": 844})
     with steps.step("usable at phone width"):
@@ -270,6 +272,33 @@ def journey(page: Page, steps: Steps, api: httpx.Client, quotes: Quotes, sockets
         expect(closed_row).to_contain_text("manual")
         expect(page.locator("#acct-balance")).to_have_text(
             cents_text(api.get("/balance", headers=auth).json()["balance"]))
+
+    with steps.step("a retry after an unknown outcome reuses the Idempotency-Key and opens once"):
+        keys: list[str] = []
+
+        def lose_the_reply(route: Route) -> None:
+            # the order reaches the server and runs; the page is told only that the reply timed out
+            route.fetch()
+            route.fulfill(status=504, json={"error": {"code": "ENGINE_TIMEOUT", "message": "no reply in time"}})
+
+        def record(request: Request) -> None:
+            if request.url.endswith("/api/v1/trade/create"):
+                keys.append(request.headers.get("idempotency-key", ""))
+
+        page.on("request", record)
+        page.route("**/api/v1/trade/create", lose_the_reply, times=1)
+        page.get_by_text("Sell / Short").click()
+        page.get_by_label("Quantity").fill("0.01")
+        page.get_by_role("button", name="Sell BTC_USDC").click()
+        expect(page.locator("#ticket-error")).to_contain_text("no reply in time")
+        expect(page.locator("#ticket-error")).to_contain_text("it will not open twice")
+        page.get_by_role("button", name="Sell BTC_USDC").click()
+        expect(page.locator("#positions tbody tr")).to_have_count(1)
+        expect(page.locator("#ticket-error")).to_have_text("")
+        opened = api.get("/trade/open", headers=auth).json()["orders"]
+        assert [p["side"] for p in opened] == ["SHORT"], opened
+        assert len(keys) == 2 and keys[0] == keys[1] != "", f"Idempotency-Keys sent: {keys}"
+        page.remove_listener("request", record)
 
     with steps.step("sign out"):
         page.get_by_role("button", name="Sign out").click()
