@@ -73,6 +73,7 @@ export class Account {
     this.lastRead = Date.now();
     this.inFlight = Promise.all([request("GET", "/trade/open"), request("GET", "/balance")])
       .then(([open, balance]) => {
+        if (!this.active) return; // signed out while the read was on its way
         $("positions-error").textContent = "";
         this.renderPositions(open.orders);
         this.renderBalance(balance);
@@ -186,6 +187,7 @@ export class Account {
       if (problem.status !== 401) $("closed-error").textContent = problem.message;
       return;
     }
+    if (!this.active) return;
     $("closed-error").textContent = "";
     this.cursor = page.nextCursor;
     const rows = page.orders.map((t) =>

@@ -15,8 +15,10 @@ def browser() -> Iterator[Browser]:
     executable = shutil.which("chromium")
     assert executable, "chromium is not on PATH: run scripts/bootstrap.sh (it installs Debian's chromium)"
     with sync_playwright() as playwright:
-        # --no-sandbox: the tests run as root in CI, where chromium refuses its sandbox
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
+        # --no-sandbox: the tests run as root in CI, where chromium refuses its sandbox; a container's
+        # small /dev/shm would crash the renderer, so shared memory goes to /tmp
+        browser = playwright.chromium.launch(executable_path=executable, headless=True,
+                                             args=["--no-sandbox", "--disable-dev-shm-usage"])
         try:
             yield browser
         finally:

@@ -2,7 +2,8 @@
 every service its own process with the fake Backpack as the price source. A new user signs up, watches
 the ticker move and survive a dropped price socket, opens a position with SL/TP by double-clicking
 (one position opens), sees its price and PnL equal to REST to the cent as the price moves, gets API
-errors in words, closes it and finds it among the closed trades; signs out, and a dead token sends the
+errors in words, closes it and finds it among the closed trades, retries an order whose reply was lost
+(it opens once), pages through closed trades as REST orders them; signs out, and a dead token sends the
 page back to sign-in. Expected figures are computed here with Decimal, independently of the client."""
 
 from __future__ import annotations
@@ -299,6 +300,26 @@ def journey(page: Page, steps: Steps, api: httpx.Client, quotes: Quotes, sockets
         assert [p["side"] for p in opened] == ["SHORT"], opened
         assert len(keys) == 2 and keys[0] == keys[1] != "", f"Idempotency-Keys sent: {keys}"
         page.remove_listener("request", record)
+
+    with steps.step("closed trades page by cursor"):
+        for n in range(20):  # 21 closed trades in all: one more than the terminal's page
+            made = api.post("/trade/create", headers={**auth, "Idempotency-Key": f"page-{n}"},
+                            json={"asset": "SOL_USDC", "side": "LONG", "quantity": "0.01", "leverage": 1})
+            assert made.status_code == 201, made.text
+            closing = api.post("/trade/close", headers=auth, json={"orderId": made.json()["trade"]["id"]})
+            assert closing.status_code == 201, closing.text
+        listing = api.get("/trade/closed", headers=auth, params={"limit": 50}).json()
+        assert listing["nextCursor"] is None
+        everything = [t["id"] for t in listing["orders"]]
+        assert len(everything) == 21, everything
+        page.reload()  # the token is in sessionStorage: the reload stays signed in
+        rows = page.locator("#closed tbody tr")
+        expect(rows).to_have_count(20)
+        page.get_by_role("button", name="Load older trades").click()
+        expect(rows).to_have_count(21)
+        expect(page.get_by_role("button", name="Load older trades")).to_be_hidden()
+        shown = [rows.nth(i).get_attribute("data-trade-id") for i in range(21)]
+        assert shown == everything, "the terminal's pages are not REST's order"
 
     with steps.step("sign out"):
         page.get_by_role("button", name="Sign out").click()
