@@ -9,7 +9,8 @@ export class MidChart {
     this.element = element;
     this.chart = createChart(element, {
       autoSize: true,
-      layout: { background: { color: "transparent" }, textColor: "#c9d1d9", attributionLogo: false },
+      // the attribution logo (a link to TradingView) is what the library's licence asks for
+      layout: { background: { color: "transparent" }, textColor: "#c9d1d9", attributionLogo: true },
       grid: { vertLines: { color: "#21262d" }, horzLines: { color: "#21262d" } },
       timeScale: { timeVisible: true, secondsVisible: true },
     });
