@@ -18,16 +18,17 @@ from hypothesis import strategies as st
 from engine.domain.model import Side
 from engine.domain.money import format_cents, format_quantity, format_scaled, liquidation_price, margin_cents
 
-HARNESS = Path(__file__).with_name("web_money_harness.mjs")
+HARNESS = Path(__file__).with_name("web_harness.mjs")
 # each example costs a node process, so shrinking (hundreds of them) is left out: a failure still
 # prints the whole batch, and the assertion names the differing case
 BATCH = settings(max_examples=10, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
 
-def run_js(cases: list[tuple[str, list[Any]]]) -> list[Any]:
+def run_js(cases: list[tuple[str, list[Any]]], module: str = "money") -> list[Any]:
     node = shutil.which("node")
     assert node, "node is not on PATH: run scripts/bootstrap.sh"
-    done = subprocess.run([node, str(HARNESS)], input=json.dumps(cases), capture_output=True, text=True,
+    triples = [[module, name, args] for name, args in cases]
+    done = subprocess.run([node, str(HARNESS)], input=json.dumps(triples), capture_output=True, text=True,
                           check=True, timeout=60)
     results: list[Any] = json.loads(done.stdout)
     return results

@@ -28,18 +28,24 @@ export function setToken(token) {
   else sessionStorage.removeItem(TOKEN_KEY);
 }
 
-/** The sentence to show for an error body `{error: {code, message, details}}` (or anything else). */
+const words = (value) => (typeof value === "string" && value.trim() ? value.trim() : "");
+
+/** The sentence to show for an error body `{error: {code, message, details}}` (or anything else):
+ * only strings are shown, so an odd body never reads as "[object Object]". */
 export function errorText(status, body) {
   const error = body && typeof body === "object" ? body.error : null;
+  let text = "";
   if (error && typeof error === "object") {
-    let text = typeof error.message === "string" && error.message ? error.message : String(error.code ?? "");
-    if (Array.isArray(error.details) && error.details.length) {
-      text += ": " + error.details.map((d) => (d.field ? `${d.field} ${d.message}` : d.message)).join("; ");
-    }
-    return text || `Request failed (HTTP ${status})`;
+    text = words(error.message) || words(error.code);
+    const details = Array.isArray(error.details)
+      ? error.details.map((d) => (d && typeof d === "object" ? [words(d.field), words(d.message)].filter(Boolean).join(" ") : words(d)))
+          .filter(Boolean)
+      : [];
+    if (text && details.length) text += ": " + details.join("; ");
+  } else {
+    text = words(error);
   }
-  if (typeof error === "string" && error) return error;
-  return `Request failed (HTTP ${status})`;
+  return text || `Request failed (HTTP ${status})`;
 }
 
 /** fetch + JSON; resolves to the parsed body, rejects with ApiError whose message is readable. */
