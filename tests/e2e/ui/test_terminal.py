@@ -71,13 +71,15 @@ class Quotes:
         """Quotes bid/ask and returns once the engine holds the resulting platform prices."""
         self.tops[symbol] = (bid, ask)
         want = (platform_buy(ask), platform_sell(bid))
-        for _ in range(400):
+        quote = None
+        # generous: the first quotes wait for the pooler to connect to the fake on a busy machine
+        for _ in range(1200):
             quote = api.get("/prices").json().get("prices", {}).get(symbol)
             if quote and (Decimal(quote["buyPrice"]).scaleb(-quote["decimal"]),
                           Decimal(quote["sellPrice"]).scaleb(-quote["decimal"])) == want:
                 return
             self.stopped.wait(0.05)
-        raise AssertionError(f"the engine never quoted {symbol} at {want}")
+        raise AssertionError(f"the engine never quoted {symbol} at {want}; its last quote: {quote}")
 
 
 @contextlib.contextmanager
