@@ -29,12 +29,16 @@ function renderTicker(symbols) {
       item = h("li", { dataset: { symbol } },
         h("button", { type: "button", "aria-pressed": "false", onclick: () => select(symbol) },
           h("span", { class: "sym" }, symbol),
-          h("span", { class: "bid", "aria-label": `${symbol} bid` }),
-          h("span", { class: "ask", "aria-label": `${symbol} ask` })));
+          h("span", { class: "bid" }),
+          h("span", { class: "ask" })));
       list.append(item);
     }
-    item.querySelector(".bid").textContent = formatScaled(quote.sellPrice, quote.decimal);
-    item.querySelector(".ask").textContent = formatScaled(quote.buyPrice, quote.decimal);
+    const bid = formatScaled(quote.sellPrice, quote.decimal);
+    const ask = formatScaled(quote.buyPrice, quote.decimal);
+    item.querySelector(".bid").textContent = bid;
+    item.querySelector(".ask").textContent = ask;
+    // the button's spoken name says which number is which
+    item.firstElementChild.setAttribute("aria-label", `${symbol}: bid ${bid}, ask ${ask}`);
     const previous = quote.previousSell;
     item.dataset.move = previous === null ? "" : quote.sellPrice > previous ? "up" : quote.sellPrice < previous ? "down" : item.dataset.move;
   }

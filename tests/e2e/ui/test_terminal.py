@@ -167,6 +167,8 @@ def journey(page: Page, steps: Steps, api: httpx.Client, quotes: Quotes, sockets
         expect(btc.locator(".bid")).to_have_text(price_text(platform_sell("100100")))
         expect(btc.locator(".ask")).to_have_text(price_text(platform_buy("100110")))
         expect(btc).to_have_attribute("data-move", "up")
+        expect(btc.get_by_role("button")).to_have_accessible_name(
+            f"BTC_USDC: bid {price_text(platform_sell('100100'))}, ask {price_text(platform_buy('100110'))}")
 
     with steps.step("a dropped price socket shows reconnecting, then resumes"):
         sockets.refuse = True
