@@ -5,28 +5,23 @@ to SHUTDOWN_GRACE_SECONDS, then close the engine, Redis and database connections
 from __future__ import annotations
 
 import logging
-import sys
 
 import uvicorn
-from pydantic import ValidationError
 
-from gateway.config import GatewaySettings
+from gateway.config import GatewaySettings, trusted_proxies
 from gateway.main import create_app
-from mesh.logging import configure_logging
+from mesh.settings import load_settings
 
 
 def main() -> None:
-    try:
-        settings = GatewaySettings()
-    except ValidationError as exc:
-        configure_logging("gateway")
-        logging.getLogger("gateway").critical("invalid configuration: %s", exc)
-        sys.exit(2)
-    configure_logging("gateway", settings.log_level, settings.log_format)
+    settings = load_settings(GatewaySettings, "gateway")
     if settings.dev_mode and settings.jwt_secret is None:
         logging.getLogger("gateway").warning("DEV_MODE without JWT_SECRET: tokens die with this process")
     uvicorn.run(create_app(settings), host=settings.gateway_host, port=settings.gateway_port,
                 log_config=None, access_log=False, lifespan="on",
+                # the client address (and so the auth rate limit's key) comes from X-Forwarded-For only
+                # when the connection is from a trusted proxy
+                proxy_headers=True, forwarded_allow_ips=trusted_proxies(settings.forwarded_allow_ips),
                 timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None)
 
 

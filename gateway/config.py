@@ -3,6 +3,7 @@ ENGINE_ADDR, DATABASE_URL, JWT_SECRET, DEV_MODE, ...)."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import secrets
 import socket
@@ -30,6 +31,19 @@ def parse_rate(text: str) -> tuple[int, int] | None:
     return int(match.group(1)), _RATE_UNITS[match.group(2)]
 
 
+def trusted_proxies(text: str) -> list[str]:
+    """`"10.0.0.0/8, 127.0.0.1"` -> ["10.0.0.0/8", "127.0.0.1"]; each entry an address, a network or "*"."""
+    entries = [entry.strip() for entry in text.split(",") if entry.strip()]
+    for entry in entries:
+        if entry == "*":
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address, a CIDR or '*'") from None
+    return entries
+
+
 class GatewaySettings(CommonSettings):
     gateway_port: int = Field(default=3000, ge=0, le=65535)
     # 0.0.0.0 in a container; tests bind 127.0.0.1
@@ -46,6 +60,16 @@ class GatewaySettings(CommonSettings):
     cors_origins: str = ""
     max_body_bytes: int = Field(default=65536, gt=0)
     auth_rate_limit: str = "10/minute"
+    # Comma-separated addresses or CIDRs of the proxies (e.g. the ingress controller's pods) whose
+    # X-Forwarded-For names the client; from anyone else the header is ignored. "*" trusts everyone and is
+    # only safe when nothing but the proxy can reach the gateway.
+    forwarded_allow_ips: str = "127.0.0.1"
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        trusted_proxies(value)
+        return value
 
     @field_validator("auth_rate_limit")
     @classmethod

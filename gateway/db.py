@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio.to_thread
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, String, Uuid, delete, func, select, text, update
+from sqlalchemy import DateTime, String, Uuid, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -75,17 +75,8 @@ async def create_user(session: AsyncSession, email: str, password_hash: str) -> 
     return user
 
 
-async def delete_user(session: AsyncSession, user_id: uuid.UUID) -> None:
-    await session.execute(delete(User).where(User.id == user_id))
-    await session.commit()
-
-
 async def user_by_email(session: AsyncSession, email: str) -> User | None:
     return (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
-
-
-async def user_by_id(session: AsyncSession, user_id: uuid.UUID) -> User | None:
-    return await session.get(User, user_id)
 
 
 async def touch_last_login(session: AsyncSession, user: User) -> None:

@@ -1,6 +1,8 @@
-"""The gateway's link to the engine. Writes: a `Command` is XADDed to the Redis stream and its `Reply`
-comes back on this instance's single long-lived `EngineService.StreamReplies` call, matched by request
-id. Reads: gRPC unary calls. Engine failures leave here as `ApiError`s (see gateway.errors)."""
+"""The gateway's link to the engine, one method per engine operation (`create_account`, `open_position`,
+`close_position`, `get_account`, `list_positions`, `list_closed_trades`, `get_prices`), so routes never
+touch gRPC stubs or reply unions. Writes: a `Command` is XADDed to the Redis stream and its `Reply` comes
+back on this instance's single long-lived `EngineService.StreamReplies` call, matched by request id.
+Reads: gRPC unary calls. Engine failures and rejections leave here as `ApiError`s (see gateway.errors)."""
 
 from __future__ import annotations
 
@@ -14,12 +16,13 @@ from typing import TypeVar
 
 import grpc
 import redis.asyncio as aioredis
+from exness.common.v1 import trading_pb2
 from exness.engine.v1 import commands_pb2, engine_service_pb2, engine_service_pb2_grpc
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from gateway import metrics
-from gateway.errors import ApiError, engine_timeout, engine_unavailable, grpc_error
+from gateway.errors import ApiError, engine_timeout, engine_unavailable, grpc_error, rejection_error
 from mesh.codec import encode_command
 from mesh.grpc_channel import insecure_channel
 
@@ -29,9 +32,6 @@ RECONNECT_MIN_SECONDS = 0.1
 RECONNECT_MAX_SECONDS = 5.0
 # a call that stayed up this long was healthy: the next failure starts the backoff from the bottom
 HEALTHY_CALL_SECONDS = 10.0
-# The engine sends no response headers until its first reply, so "the engine has registered our stream"
-# cannot be observed; a call that has stayed up this long is trusted to be registered.
-STREAM_SETTLE_SECONDS = 0.2
 # Commands awaiting a reply, at most: the engine queues at most 10,000 replies per gateway and drops the
 # rest, so beyond this the gateway answers 503 at once instead of sending work whose reply would be lost.
 MAX_IN_FLIGHT = 5_000
@@ -56,7 +56,8 @@ class EngineClient:
         self.stub = engine_service_pb2_grpc.EngineServiceStub(self._channel)
         self._pending: dict[str, asyncio.Future[commands_pb2.Reply]] = {}
         self._call: grpc.aio.UnaryStreamCall | None = None
-        self._call_started = 0.0
+        # the engine has registered the current call (it sent the call's initial metadata)
+        self._registered = False
         self._loop_task: asyncio.Task[None] | None = None
 
     # ---- lifecycle
@@ -75,10 +76,10 @@ class EngineClient:
 
     @property
     def ready(self) -> bool:
-        """The engine channel is READY and our reply stream is open: a write now can get its reply."""
+        """The engine channel is READY and the engine has registered our reply stream: a write now can
+        get its reply."""
         call = self._call
-        return (call is not None and not call.done()
-                and time.monotonic() - self._call_started >= STREAM_SETTLE_SECONDS
+        return (call is not None and self._registered and not call.done()
                 and self._channel.get_state(try_to_connect=True) == grpc.ChannelConnectivity.READY)
 
     async def _reply_loop(self) -> None:
@@ -88,11 +89,15 @@ class EngineClient:
             started = time.monotonic()
             try:
                 await self._channel.channel_ready()
-                self._call = self.stub.StreamReplies(request)
-                self._call_started = time.monotonic()
-                metrics.REPLY_STREAM_UP.set(1)
-                log.info("reply stream open", extra={"gateway_id": self.gateway_id})
-                async for response in self._call:
+                self._call = call = self.stub.StreamReplies(request)
+                # the engine sends the call's initial metadata once it has registered the stream (before
+                # any reply exists): only from then on does a command's reply have somewhere to go
+                await call.initial_metadata()
+                if not call.done():
+                    self._registered = True
+                    metrics.REPLY_STREAM_UP.set(1)
+                    log.info("reply stream registered", extra={"gateway_id": self.gateway_id})
+                async for response in call:
                     self._deliver(response.reply)
                 log.warning("reply stream ended by the engine")
             except grpc.aio.AioRpcError as exc:
@@ -102,6 +107,7 @@ class EngineClient:
                 log.exception("reply stream broke unexpectedly")
             finally:
                 self._call = None
+                self._registered = False
                 metrics.REPLY_STREAM_UP.set(0)
             metrics.REPLY_STREAM_RECONNECTS.inc()
             if time.monotonic() - started > HEALTHY_CALL_SECONDS:
@@ -159,11 +165,50 @@ class EngineClient:
         metrics.ENGINE_REPLY_SECONDS.observe(time.perf_counter() - started)
         return reply
 
+    async def _write(self, command: commands_pb2.Command, result: str) -> commands_pb2.Reply:
+        """`submit`, expecting the reply's `result` field: a rejection becomes its ApiError, any other
+        outcome is the engine misbehaving (502)."""
+        reply = await self.submit(command)
+        outcome = reply.WhichOneof("result")
+        if outcome == "rejection":
+            raise rejection_error(reply.rejection)
+        if outcome != result:
+            raise ApiError(502, "ENGINE_ERROR", f"unexpected engine reply {outcome!r} to {result}")
+        return reply
+
+    async def create_account(self, command: commands_pb2.Command) -> trading_pb2.Account:
+        """CreateAccount; idempotent per user id (an existing account with the same e-mail is returned)."""
+        return (await self._write(command, "account_created")).account_created.account
+
+    async def open_position(self, command: commands_pb2.Command) -> commands_pb2.PositionOpened:
+        return (await self._write(command, "position_opened")).position_opened
+
+    async def close_position(self, command: commands_pb2.Command) -> commands_pb2.PositionClosed:
+        return (await self._write(command, "position_closed")).position_closed
+
     # ---- reads
 
-    async def read(self, method: Callable[..., Awaitable[ResponseT]], request: object, what: str) -> ResponseT:
+    async def _read(self, method: Callable[..., Awaitable[ResponseT]], request: object, what: str) -> ResponseT:
         """One unary call with the reply timeout as its deadline; gRPC errors become ApiErrors."""
         try:
             return await method(request, timeout=self.reply_timeout)
         except grpc.aio.AioRpcError as exc:
             raise grpc_error(exc, what) from None
+
+    async def get_account(self, user_id: str) -> engine_service_pb2.GetAccountResponse:
+        """The account and its money figures; 404 when the user has no engine account."""
+        return await self._read(self.stub.GetAccount, engine_service_pb2.GetAccountRequest(user_id=user_id),
+                                "GetAccount")
+
+    async def list_positions(self, user_id: str) -> engine_service_pb2.ListPositionsResponse:
+        return await self._read(self.stub.ListPositions, engine_service_pb2.ListPositionsRequest(user_id=user_id),
+                                "ListPositions")
+
+    async def list_closed_trades(self, user_id: str, page_size: int,
+                                 page_token: str) -> engine_service_pb2.ListClosedTradesResponse:
+        request = engine_service_pb2.ListClosedTradesRequest(user_id=user_id, page_size=page_size,
+                                                             page_token=page_token)
+        return await self._read(self.stub.ListClosedTrades, request, "ListClosedTrades")
+
+    async def get_prices(self) -> engine_service_pb2.GetPricesResponse:
+        return await self._read(self.stub.GetPrices, engine_service_pb2.GetPricesRequest(), "GetPrices")

@@ -1,6 +1,7 @@
 """Builds the FastAPI app: routers, middleware (CORS, body size limit, metrics), error handlers, the
 OpenAPI description, and the lifespan that connects PostgreSQL (migrating to head), Redis, the engine
-(reply stream) and the price subscription, and closes them again on shutdown."""
+(reply stream) and the price subscription, and closes them again on shutdown (or uses a context the
+caller prepared)."""
 
 from __future__ import annotations
 
@@ -42,35 +43,52 @@ Leveraged crypto CFD trading (BTC_USDC, ETH_USDC, SOL_USDC against USD).
 """
 
 
-def _lifespan(settings: GatewaySettings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+@asynccontextmanager
+async def running_context(settings: GatewaySettings) -> AsyncIterator[GatewayContext]:
+    """Everything a running gateway holds, connected (PostgreSQL migrated to head, Redis, the engine's
+    reply stream, the price subscription); all of it closed again on exit."""
+    await db.upgrade_to_head(settings.async_database_url)
+    db_engine = db.make_engine(settings.async_database_url)
+    # commands and probes time out instead of hanging a request; the pub/sub listener has its own
+    # client, because a socket timeout there would fire whenever prices pause
+    redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+    pubsub_redis = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2)
+    engine = EngineClient(settings.engine_addr, settings.gateway_id, redis, settings.stream_key,
+                          settings.reply_timeout_seconds)
+    hub = PriceHub(pubsub_redis, settings.price_channel)
+    rate = settings.auth_rate
+    context = GatewayContext(
+        settings=settings, asset_specs=settings.asset_specs, db_engine=db_engine,
+        sessions=db.make_sessionmaker(db_engine), redis=redis, engine=engine, prices=hub,
+        auth_limiter=RateLimiter(*rate) if rate else None)
+    engine.start()
+    hub.start()
+    try:
+        yield context
+    finally:
+        await hub.close()
+        await engine.close()
+        await redis.aclose()
+        await pubsub_redis.aclose()
+        await db_engine.dispose()
+
+
+def _lifespan(settings: GatewaySettings,
+              prepared: GatewayContext | None) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await db.upgrade_to_head(settings.async_database_url)
-        db_engine = db.make_engine(settings.async_database_url)
-        # commands and probes time out instead of hanging a request; the pub/sub listener has its own
-        # client, because a socket timeout there would fire whenever prices pause
-        redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
-        pubsub_redis = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2)
-        engine = EngineClient(settings.engine_addr, settings.gateway_id, redis, settings.stream_key,
-                              settings.reply_timeout_seconds)
-        hub = PriceHub(pubsub_redis, settings.price_channel)
-        rate = settings.auth_rate
-        app.state.context = GatewayContext(
-            settings=settings, asset_specs=settings.asset_specs, db_engine=db_engine,
-            sessions=db.make_sessionmaker(db_engine), redis=redis, engine=engine, prices=hub,
-            auth_limiter=RateLimiter(*rate) if rate else None)
-        engine.start()
-        hub.start()
-        log.info("gateway started", extra={"gateway_id": settings.gateway_id, "engine_addr": settings.engine_addr})
-        try:
+        if prepared is not None:
+            # the caller built the context and closes it
             yield
-        finally:
-            log.info("gateway stopping")
-            await hub.close()
-            await engine.close()
-            await redis.aclose()
-            await pubsub_redis.aclose()
-            await db_engine.dispose()
+            return
+        async with running_context(settings) as context:
+            app.state.context = context
+            log.info("gateway started", extra={"gateway_id": settings.gateway_id,
+                                               "engine_addr": settings.engine_addr})
+            try:
+                yield
+            finally:
+                log.info("gateway stopping")
 
     return lifespan
 
@@ -93,9 +111,13 @@ def _error_schemas_openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
-def create_app(settings: GatewaySettings) -> FastAPI:
+def create_app(settings: GatewaySettings, context: GatewayContext | None = None) -> FastAPI:
+    """The app. Without `context` its lifespan connects one (`running_context`); with a prepared one
+    (e.g. a test's, against a real engine) the routes use it as is, lifespan or not."""
     app = FastAPI(title="Exness V3 gateway", version="1.0.0", description=DESCRIPTION,
-                  lifespan=_lifespan(settings))
+                  lifespan=_lifespan(settings, context))
+    if context is not None:
+        app.state.context = context
     for router in (auth.router, trade.router, balance.router, prices.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(prices.ws_router)

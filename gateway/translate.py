@@ -14,7 +14,7 @@ from exness.market.v1 import market_pb2
 
 from gateway.errors import ApiError
 from gateway.schemas import ClosedTradeOut, CreateOrderRequest, QuoteOut, TradeOut
-from mesh.assets import QUANTITY_DECIMALS, AssetSpec, UnitError, scale_exact, unscale
+from mesh.units import QUANTITY_DECIMALS, AssetSpec, UnitError, format_quantity, scale_exact
 
 SideName = Literal["LONG", "SHORT"]
 ReasonName = Literal["MANUAL", "STOP_LOSS", "TAKE_PROFIT", "LIQUIDATION", "UNSPECIFIED"]
@@ -83,27 +83,25 @@ def create_account_command(user_id: uuid.UUID, email: str, starting_balance_cent
         create_account=commands_pb2.CreateAccount(email=email, starting_balance_cents=starting_balance_cents))
 
 
-def quantity_text(quantity: int) -> str:
-    """10^-8 units -> exact decimal text without trailing zeros ("0.01", "2")."""
-    text = format(unscale(quantity, QUANTITY_DECIMALS), "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
 def timestamp(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
 
 
-def format_usd(cents: int) -> str:
-    """Cents -> "$9,858.65" (negative as "-$1.50")."""
-    sign = "-" if cents < 0 else ""
-    dollars, rest = divmod(abs(cents), 100)
-    return f"{sign}${dollars:,}.{rest:02d}"
+
+
+def side_name(side: int) -> SideName:
+    """The REST name of an engine side; a side the gateway does not know is the engine's fault (502),
+    never shown as some default."""
+    name = SIDE_NAMES.get(side)
+    if name is None:
+        raise ApiError(502, "ENGINE_ERROR", f"the engine sent a position with unknown side {side}")
+    return name
 
 
 def trade_out(position: trading_pb2.Position, current_price: int | None, pnl_cents: int | None) -> TradeOut:
     return TradeOut(
-        id=position.id, asset=position.asset, side=SIDE_NAMES.get(position.side, "LONG"),
-        quantity=quantity_text(position.quantity), leverage=position.leverage, entryPrice=position.entry_price,
+        id=position.id, asset=position.asset, side=side_name(position.side),
+        quantity=format_quantity(position.quantity), leverage=position.leverage, entryPrice=position.entry_price,
         currentPrice=current_price, margin=position.margin_cents, pnl=pnl_cents, decimal=position.decimal,
         liquidationPrice=position.liquidation_price, stopLoss=position.stop_loss or None,
         takeProfit=position.take_profit or None, openedAt=timestamp(position.opened_at_ms))
@@ -111,8 +109,8 @@ def trade_out(position: trading_pb2.Position, current_price: int | None, pnl_cen
 
 def closed_trade_out(trade: trading_pb2.ClosedTrade) -> ClosedTradeOut:
     return ClosedTradeOut(
-        id=trade.id, asset=trade.asset, side=SIDE_NAMES.get(trade.side, "LONG"),
-        quantity=quantity_text(trade.quantity), leverage=trade.leverage, entryPrice=trade.entry_price,
+        id=trade.id, asset=trade.asset, side=side_name(trade.side),
+        quantity=format_quantity(trade.quantity), leverage=trade.leverage, entryPrice=trade.entry_price,
         closePrice=trade.close_price, margin=trade.margin_cents, pnl=trade.pnl_cents, credited=trade.credited_cents,
         decimal=trade.decimal, reason=REASON_NAMES.get(trade.reason, "UNSPECIFIED"),
         liquidationPrice=trade.liquidation_price, stopLoss=trade.stop_loss or None,

@@ -14,13 +14,15 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from gateway.translate import quantity_text
+from mesh.units import format_quantity
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                           "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
-                           "base-uri 'none'; form-action 'self'; object-src 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'self'; object-src 'none'"
+)
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -41,7 +43,7 @@ async def index() -> FileResponse:
 @router.get("/ui/config.json")
 async def config(request: Request) -> JSONResponse:
     specs = request.app.state.context.asset_specs
-    assets = {symbol: {"decimal": spec.decimal, "step": quantity_text(spec.step)} for symbol, spec in specs.items()}
+    assets = {symbol: {"decimal": spec.decimal, "step": format_quantity(spec.step)} for symbol, spec in specs.items()}
     return JSONResponse({"assets": assets}, headers=SECURITY_HEADERS)
 
 

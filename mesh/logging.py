@@ -1,15 +1,30 @@
 """Structured logging: one JSON object per line (or plain text for a terminal), with the service name
-and any `extra=` fields a call site passes."""
+and any `extra=` fields a call site passes. Every line is written through `redact`, so a URL's password
+(`scheme://user:PASSWORD@host`) never reaches a log, whoever formatted the message or raised the exception;
+uncaught exceptions are logged through the same formatter instead of Python's raw traceback printer."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+import threading
 import time
+from types import TracebackType
 from typing import Any
 
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+# scheme://user:password@  (user may be empty, as in redis://:password@host); the password runs to the
+# last "@" before white space, so one containing "@", ":" or "/" is hidden whole (at worst more is hidden)
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s/@:'\"]*:)(?P<password>\S*)@")
+REDACTED = "***"
+
+
+def redact(text: str) -> str:
+    """`text` with the password of every URL in it replaced by ***."""
+    return _URL_PASSWORD.sub(lambda match: f"{match.group('head')}{REDACTED}@", text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -30,7 +45,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return redact(json.dumps(entry, default=str))
 
 
 class TextFormatter(logging.Formatter):
@@ -42,7 +57,7 @@ class TextFormatter(logging.Formatter):
         line = f"{record.levelname:<7} {record.name}: {record.getMessage()}" + (f"  {extras}" if extras else "")
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
-        return line
+        return redact(line)
 
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
@@ -54,3 +69,20 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     # third-party chatter at INFO drowns the services' own lines
     for noisy in ("asyncio", "grpc", "urllib3", "pymongo", "uvicorn.access", "httpx", "websockets"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+
+
+def _log_uncaught(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    # Python's own printer would write the exception's text (which may hold a URL) to stderr unredacted
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, exc, tb)
+        return
+    logging.getLogger("uncaught").critical("uncaught exception", exc_info=(kind, exc, tb))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None or issubclass(args.exc_type, SystemExit):
+        return
+    logging.getLogger("uncaught").critical("uncaught exception in thread %s", args.thread.name if args.thread else "?",
+                                           exc_info=(args.exc_type, args.exc_value, args.exc_traceback))

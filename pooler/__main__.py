@@ -7,9 +7,7 @@ import logging
 import signal
 import sys
 
-from pydantic import ValidationError
-
-from mesh.logging import configure_logging
+from mesh.settings import load_settings
 from pooler.config import PoolerSettings
 from pooler.service import Pooler
 
@@ -37,12 +35,7 @@ async def _serve(settings: PoolerSettings) -> None:
 
 
 def main() -> None:
-    try:
-        settings = PoolerSettings()
-    except ValidationError as exc:
-        print(f"pooler: bad configuration:\n{exc}", file=sys.stderr)
-        sys.exit(2)
-    configure_logging("pooler", settings.log_level, settings.log_format)
+    settings = load_settings(PoolerSettings, "pooler")
     try:
         asyncio.run(_serve(settings))
     except OSError as exc:

@@ -1,7 +1,7 @@
 """Exact integer arithmetic for money, prices and quantities: every rounding rule of docs/contract.md §2,
 written once.
 
-Units: money is int cents; a price is int `price * 10**decimal`; a quantity is int in 10^-8 of the base
+Units (mesh.units): money is int cents; a price is int `price * 10**decimal`; a quantity is int in 10^-8 of the base
 asset. The notional of `price` x `quantity` is therefore `price * quantity / 10**(decimal + 6)` cents
 (10^decimal for the price scale, 10^8 for the quantity scale, 10^-2 for dollars to cents), an exact
 rational that is rounded only where a rule says so:
@@ -9,7 +9,8 @@ rational that is rounded only where a rule says so:
 * margin rounds **up** to the cent (the platform never locks less than notional / leverage);
 * maintenance rounds **up** to the cent, for the same reason: it is a requirement, like margin;
 * PnL rounds **half-to-even** to the cent (no systematic drift in either party's favour);
-* the liquidation price rounds **towards the entry price** (see `liquidation_price`);
+* the liquidation price is not rounded at all: it is the first price on the asset's price grid at which
+  the liquidation condition holds under the PnL rounding above (see `liquidation_price`);
 * a buy price rescaled to a coarser price scale rounds up, a sell price rounds down, so the platform's
   spread never narrows through rounding.
 """
@@ -19,14 +20,10 @@ from __future__ import annotations
 from fractions import Fraction
 
 from engine.domain.model import Side
-from engine.domain.rules import MAX_DECIMAL
+from mesh.units import POWERS_OF_TEN as _POWERS_OF_TEN
+from mesh.units import QUANTITY_DECIMALS
 
-QUANTITY_DECIMALS = 8
 BPS_PER_UNIT = 10_000
-
-# Powers of ten for every scale a price, quantity or rescale can need, computed once: they sit on the
-# hot path of every open, close and tick.
-_POWERS_OF_TEN: tuple[int, ...] = tuple(10**exponent for exponent in range(MAX_DECIMAL + QUANTITY_DECIMALS + 1))
 
 
 def notional_denominator(decimal: int) -> int:
@@ -71,18 +68,34 @@ def close_credit_cents(margin: int, pnl: int) -> int:
     return max(0, margin + pnl)
 
 
-def liquidation_price(side: Side, entry_price: int, quantity: int, margin: int, maintenance: int, decimal: int) -> int:
-    """The closing-side price at which margin + PnL falls to the maintenance requirement.
+def max_numerator_rounding_to(cents: int, denominator: int) -> int:
+    """The largest n with `half_even_div(n, denominator) <= cents`: the exact inverse of the PnL rounding.
 
-    Exactly: LONG entry - (margin - maintenance) / quantity, SHORT entry + (margin - maintenance) / quantity,
-    converted to the price scale. Rounded towards the entry price, so the position is liquidated at or
-    before the exact level and is never left open below its maintenance requirement because of
-    rounding; the user gives up less than one price unit of room. A LONG whose level would be at or
-    below zero (leverage 1 with no maintenance) can never be liquidated: 0 means "no level"."""
-    cushion = (margin - maintenance) * notional_denominator(decimal) // quantity
+    n / denominator rounds to at most `cents` while it is below cents + 1/2; at exactly cents + 1/2 it
+    rounds to the even neighbour, which is `cents` itself only when `cents` is even."""
+    half, odd = divmod(denominator, 2)
+    if odd:
+        # no exact half exists: cents * d + (d - 1) / 2 is the last numerator that rounds down
+        return cents * denominator + half
+    return cents * denominator + half - (cents % 2)
+
+
+def liquidation_price(side: Side, entry_price: int, quantity: int, margin: int, maintenance: int, decimal: int) -> int:
+    """The liquidation level: the first closing-side price on the price grid (integers in the asset's scale)
+    at which `margin + pnl_cents(price) <= maintenance`, with the PnL rounded exactly as a close rounds it.
+
+    The condition is `pnl <= maintenance - margin`, i.e. `move * quantity <= n` for the largest numerator n
+    that still rounds to that many cents, so the level is exact: LONG `entry + floor(n / quantity)` (the
+    highest price that liquidates; the index fires at or below it), SHORT `entry - floor(n / quantity)` (the
+    lowest; fires at or above it). The contract's `entry -/+ (margin - maintenance) / quantity` is the same
+    level before the PnL's cent rounding, which can move it by up to half a cent's worth of price either way.
+
+    A LONG whose level is at or below zero can never be liquidated at a positive price: 0 means "no level".
+    A SHORT whose level is at or below one liquidates at every positive price: its level is 1."""
+    room = max_numerator_rounding_to(maintenance - margin, notional_denominator(decimal)) // quantity
     if side is Side.LONG:
-        return max(0, entry_price - cushion)
-    return entry_price + cushion
+        return max(0, entry_price + room)
+    return max(1, entry_price - room)
 
 
 def slippage_exceeded(fill_price: int, expected_price: int, slippage_bps: int) -> bool:
@@ -107,30 +120,3 @@ def rescale_sell_price(price: int, from_decimal: int, to_decimal: int) -> int:
     if to_decimal >= from_decimal:
         return price * _POWERS_OF_TEN[to_decimal - from_decimal]
     return price // _POWERS_OF_TEN[from_decimal - to_decimal]
-
-
-def format_scaled(value: int, decimals: int) -> str:
-    """An exact decimal string of a scaled integer, e.g. (1182345000, 4) -> "118234.5000"."""
-    sign = "-" if value < 0 else ""
-    whole, fraction = divmod(abs(value), _POWERS_OF_TEN[decimals])
-    if decimals == 0:
-        return f"{sign}{whole}"
-    return f"{sign}{whole}.{fraction:0{decimals}d}"
-
-
-def format_quantity(quantity: int) -> str:
-    """A quantity in 10^-8 units without trailing zeros, e.g. 1000 -> "0.00001"."""
-    text = format_scaled(quantity, QUANTITY_DECIMALS)
-    return text.rstrip("0").rstrip(".")
-
-
-def format_cents(cents: int) -> str:
-    """Cents as dollars for people, e.g. 98805832 -> "$988,058.32"."""
-    sign = "-" if cents < 0 else ""
-    dollars, rest = divmod(abs(cents), 100)
-    return f"{sign}${dollars:,}.{rest:02d}"
-
-
-def format_bps(bps: int) -> str:
-    """Basis points as a percentage, e.g. 102 -> "1.02%"."""
-    return f"{format_scaled(bps, 2)}%"

@@ -1,18 +1,21 @@
-"""POST /signup and /signin. Signup writes the user row, then creates the engine account through the
-stream and waits for it; if the engine side fails the row is removed again, and signin (re)creates a
-missing engine account (CreateAccount is idempotent), so no user is ever left unable to sign in or trade."""
+"""POST /signup and /signin. A user is the `gateway_users` row plus the engine account of the same id.
+Signup writes the row, then creates the engine account through the stream. The row is never removed
+again: when the engine half fails or times out (its CreateAccount may still run later), the row stays,
+and both a repeated signup with the same e-mail and password and a signin (re)create the engine account
+by user id (CreateAccount is idempotent per user id). So every engine account belongs to a row, and a
+user whose first signup got a 503/504 finishes it by simply retrying."""
 
 from __future__ import annotations
 
 import logging
 
-from exness.engine.v1 import engine_service_pb2
 from fastapi import APIRouter, Depends
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import db
 from gateway.context import GatewayContext
 from gateway.deps import ContextDep, SessionDep, auth_rate_limit
-from gateway.errors import ApiError, engine_unavailable, rejection_error
+from gateway.errors import ApiError, engine_unavailable
 from gateway.routes import ExactJsonRoute, error_responses
 from gateway.schemas import AuthResponse, SigninRequest, SignupRequest, UserOut
 from gateway.security import hash_password, issue_token, verify_password
@@ -25,27 +28,30 @@ router = APIRouter(tags=["auth"], route_class=ExactJsonRoute, dependencies=[Depe
 
 async def create_engine_account(context: GatewayContext, user: db.User) -> int:
     """CreateAccount through the stream; returns the account's balance in cents."""
-    reply = await context.engine.submit(
+    account = await context.engine.create_account(
         create_account_command(user.id, user.email, context.settings.starting_balance_cents))
-    if reply.WhichOneof("result") == "rejection":
-        raise rejection_error(reply.rejection)
-    if reply.WhichOneof("result") != "account_created":
-        raise ApiError(502, "ENGINE_ERROR", "unexpected reply to CreateAccount")
-    return int(reply.account_created.account.balance_cents)
+    return int(account.balance_cents)
 
 
 async def engine_balance(context: GatewayContext, user: db.User) -> int:
     """The account's balance; creates the engine account if the engine has none (a signup whose engine
-    half failed, or an engine that lost it)."""
+    half failed or timed out, or an engine that lost it)."""
     try:
-        response = await context.engine.read(context.engine.stub.GetAccount,
-                                             engine_service_pb2.GetAccountRequest(user_id=str(user.id)), "GetAccount")
+        response = await context.engine.get_account(str(user.id))
     except ApiError as exc:
         if exc.status != 404:
             raise
         log.warning("user has no engine account; creating it", extra={"user_id": str(user.id)})
         return await create_engine_account(context, user)
     return int(response.account.balance_cents)
+
+
+async def _existing_user(session: AsyncSession, body: SignupRequest) -> db.User:
+    """The user a signup for a taken e-mail repeats, if its password is that user's; else 409."""
+    user = await db.user_by_email(session, body.email)
+    if user is None or not await verify_password(body.password, user.password_hash):
+        raise ApiError(409, "EMAIL_TAKEN", "an account with this e-mail address already exists")
+    return user
 
 
 def _auth_response(context: GatewayContext, user: db.User, balance: int) -> AuthResponse:
@@ -59,20 +65,20 @@ def _auth_response(context: GatewayContext, user: db.User, balance: int) -> Auth
              responses=error_responses(400, 409, 422, 429, 503, 504))
 async def signup(body: SignupRequest, context: ContextDep, session: SessionDep) -> AuthResponse:
     """Create a user (e-mail normalised to lower case, password at least 8 characters) and their trading
-    account with STARTING_BALANCE_CENTS."""
+    account with STARTING_BALANCE_CENTS. Repeating a signup with the same e-mail and password (e.g. after
+    a 503 or 504) completes it and answers 201 with the account as it is; another password gets 409."""
     if not context.engine.ready:
         raise engine_unavailable("no reply stream to the engine")
     password_hash = await hash_password(body.password)
     try:
         user = await db.create_user(session, body.email, password_hash)
     except db.EmailTaken:
-        raise ApiError(409, "EMAIL_TAKEN", "an account with this e-mail address already exists") from None
-    try:
-        balance = await create_engine_account(context, user)
-    except BaseException:
-        # no half-made user: the e-mail is free again and the client can retry the signup
-        await db.delete_user(session, user.id)
-        raise
+        user = await _existing_user(session, body)
+        balance = await engine_balance(context, user)
+        log.info("signup repeated", extra={"user_id": str(user.id)})
+        return _auth_response(context, user, balance)
+    # on a failure here the row stays (see the module docstring): a retry or a signin finishes the account
+    balance = await create_engine_account(context, user)
     log.info("user signed up", extra={"user_id": str(user.id)})
     return _auth_response(context, user, balance)
 

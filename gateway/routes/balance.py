@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from exness.engine.v1 import engine_service_pb2
 from fastapi import APIRouter
 
 from gateway.deps import ContextDep, CurrentUserId
 from gateway.routes import ExactJsonRoute, error_responses
 from gateway.schemas import BalanceResponse
-from gateway.translate import format_usd
+from mesh.units import format_cents
 
 router = APIRouter(tags=["account"], route_class=ExactJsonRoute)
 
@@ -16,9 +15,8 @@ router = APIRouter(tags=["account"], route_class=ExactJsonRoute)
 @router.get("/balance", response_model=BalanceResponse, responses=error_responses(401, 404, 503, 504))
 async def balance(user_id: CurrentUserId, context: ContextDep) -> BalanceResponse:
     """Free balance, margin in use, equity and the number of open positions (all money in cents)."""
-    response = await context.engine.read(context.engine.stub.GetAccount,
-                                         engine_service_pb2.GetAccountRequest(user_id=str(user_id)), "GetAccount")
+    response = await context.engine.get_account(str(user_id))
     free = response.account.balance_cents
-    return BalanceResponse(balance=free, balanceUSD=format_usd(free), availableMargin=free,
+    return BalanceResponse(balance=free, balanceUSD=format_cents(free), availableMargin=free,
                            usedMargin=response.used_margin_cents, equity=response.equity_cents,
                            activePositions=response.open_positions)

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 
-from exness.engine.v1 import engine_service_pb2
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from gateway.deps import ContextDep
@@ -23,8 +22,7 @@ ws_router = APIRouter()
 @router.get("/prices", response_model=PricesResponse, responses=error_responses(503, 504))
 async def prices(context: ContextDep) -> PricesResponse:
     """The latest quote of every asset as the engine holds it (prices scaled by 10^decimal)."""
-    response = await context.engine.read(context.engine.stub.GetPrices, engine_service_pb2.GetPricesRequest(),
-                                         "GetPrices")
+    response = await context.engine.get_prices()
     return PricesResponse(prices={view.quote.asset: quote_out(view.quote, view.received_at_ms)
                                   for view in response.prices})
 
@@ -35,10 +33,10 @@ async def _read_until_disconnect(websocket: WebSocket) -> None:
         pass
 
 
-async def price_socket(websocket: WebSocket) -> None:
+async def price_socket(websocket: WebSocket, context: ContextDep) -> None:
     """One JSON message per price publish: {"type": "PRICE_UPDATE", "prices": {SYM: {...}}}. Messages
     from the client are ignored; a slow client gets the newest prices only."""
-    hub = websocket.app.state.context.prices
+    hub = context.prices
     await websocket.accept()
     subscriber = hub.add(websocket.send_text)
     reader = asyncio.create_task(_read_until_disconnect(websocket))

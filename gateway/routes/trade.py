@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from exness.engine.v1 import commands_pb2, engine_service_pb2
+from exness.engine.v1 import engine_service_pb2
 from fastapi import APIRouter, Query
 
-from gateway.context import GatewayContext
 from gateway.deps import ContextDep, CurrentUserId, IdempotencyKey
-from gateway.errors import ApiError, rejection_error
 from gateway.routes import ExactJsonRoute, error_responses
 from gateway.schemas import (
     ClosedOrdersResponse,
@@ -24,21 +22,6 @@ from gateway.schemas import (
 from gateway.translate import close_position_command, closed_trade_out, open_position_command, trade_out
 
 router = APIRouter(prefix="/trade", tags=["trade"], route_class=ExactJsonRoute)
-
-
-def _expect(reply: commands_pb2.Reply, result: str) -> commands_pb2.Reply:
-    outcome = reply.WhichOneof("result")
-    if outcome == "rejection":
-        raise rejection_error(reply.rejection)
-    if outcome != result:
-        raise ApiError(502, "ENGINE_ERROR", f"unexpected engine reply {outcome!r}")
-    return reply
-
-
-async def _positions(context: GatewayContext, user_id: str) -> list[engine_service_pb2.PositionView]:
-    response = await context.engine.read(context.engine.stub.ListPositions,
-                                         engine_service_pb2.ListPositionsRequest(user_id=user_id), "ListPositions")
-    return list(response.positions)
 
 
 def _view_out(view: engine_service_pb2.PositionView) -> TradeOut:
@@ -55,7 +38,7 @@ async def create_order(body: CreateOrderRequest, user_id: CurrentUserId, key: Id
     tradeOpeningPrice) are in dollars and may not have more decimals than the asset's price scale."""
     command = open_position_command(body, context.asset_specs, user_id, key)
     # the reply carries the fill and the engine's mark at reply time: no second read needed
-    opened = _expect(await context.engine.submit(command), "position_opened").position_opened
+    opened = await context.engine.open_position(command)
     return CreateOrderResponse(trade=trade_out(opened.position, opened.current_price, opened.unrealized_pnl_cents))
 
 
@@ -64,15 +47,15 @@ async def create_order(body: CreateOrderRequest, user_id: CurrentUserId, key: Id
 async def close_order(body: CloseOrderRequest, user_id: CurrentUserId, key: IdempotencyKey,
                       context: ContextDep) -> CloseOrderResponse:
     """Close one of your open positions at market. Unknown ids and other users' positions are 404."""
-    reply = _expect(await context.engine.submit(close_position_command(body.orderId, user_id, key)),
-                    "position_closed")
-    return CloseOrderResponse(trade=closed_trade_out(reply.position_closed.trade))
+    closed = await context.engine.close_position(close_position_command(body.orderId, user_id, key))
+    return CloseOrderResponse(trade=closed_trade_out(closed.trade))
 
 
 @router.get("/open", response_model=OpenOrdersResponse, responses=error_responses(401, 404, 503, 504))
 async def open_orders(user_id: CurrentUserId, context: ContextDep) -> OpenOrdersResponse:
     """Your open positions with the live closing-side price and unrealized PnL."""
-    return OpenOrdersResponse(orders=[_view_out(view) for view in await _positions(context, str(user_id))])
+    response = await context.engine.list_positions(str(user_id))
+    return OpenOrdersResponse(orders=[_view_out(view) for view in response.positions])
 
 
 @router.get("/closed", response_model=ClosedOrdersResponse, responses=error_responses(401, 422, 503, 504))
@@ -80,9 +63,6 @@ async def closed_orders(user_id: CurrentUserId, context: ContextDep,
                         limit: Annotated[int, Query(ge=1, le=500)] = 50,
                         cursor: Annotated[str | None, Query(max_length=512)] = None) -> ClosedOrdersResponse:
     """Your closed trades, newest first, a page at a time."""
-    response = await context.engine.read(
-        context.engine.stub.ListClosedTrades,
-        engine_service_pb2.ListClosedTradesRequest(user_id=str(user_id), page_size=limit, page_token=cursor or ""),
-        "ListClosedTrades")
+    response = await context.engine.list_closed_trades(str(user_id), limit, cursor or "")
     return ClosedOrdersResponse(orders=[closed_trade_out(trade) for trade in response.trades],
                                 nextCursor=response.next_page_token or None)

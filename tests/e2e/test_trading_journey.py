@@ -222,9 +222,10 @@ async def test_concurrent_traders_hit_stop_loss_take_profit_liquidation_and_surv
         d_trade = assert_opened(d, "LONG", sol_buy, "1", 2)
         # by hand: $1,010 notional at 10x = $101.00; $1,500 at 5x = $300.00; $2,020 at 50x = $40.40; $202 at 2x
         assert [t["margin"] for t in (a_trade, b_trade, c_trade, d_trade)] == [10_100, 30_000, 4_040, 10_100]
-        # liquidation fixed at open: LONG entry - margin/qty, SHORT entry + margin/qty
-        assert dollars(c_trade["liquidationPrice"], 4) == Decimal("98980")
-        assert dollars(b_trade["liquidationPrice"], 4) == Decimal("3600")
+        # liquidation fixed at open, the first price at which margin + pnl (half-to-even cents) <= 0: carol's
+        # loss at 98,980.25 is $40.395 -> $40.40 (even), her whole margin; bob's at 3,599.99 is $299.995 -> $300.00
+        assert dollars(c_trade["liquidationPrice"], 4) == Decimal("98980.25")
+        assert dollars(b_trade["liquidationPrice"], 4) == Decimal("3599.99")
 
         # the order's own answer is already marked to the market: a LONG is worth the sell price now
         assert dollars(a_trade["currentPrice"], 4) == btc_sell

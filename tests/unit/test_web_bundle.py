@@ -19,7 +19,7 @@ from httpx import ASGITransport, AsyncClient
 
 from gateway import web
 from gateway.errors import install_error_handlers
-from mesh.assets import parse_assets
+from mesh.units import parse_assets
 from tests.integration.k8s.image import build_app_tree
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,7 +81,8 @@ async def test_the_gateway_serves_the_terminal(client: AsyncClient) -> None:
     assert script.headers["x-frame-options"] == "DENY"
     assert (await client.get("/ui/app.css")).headers["content-type"].startswith("text/css")
     assert (await client.get("/ui/config.json")).json() == {
-        "assets": {"BTC_USDC": {"decimal": 4, "step": "0.00001"}, "SOL_USDC": {"decimal": 2, "step": "0.01"}}}
+        "assets": {"BTC_USDC": {"decimal": 4, "step": "0.00001"}, "SOL_USDC": {"decimal": 2, "step": "0.01"}}
+    }
 
 
 async def test_the_terminal_shadows_no_api_route(client: AsyncClient) -> None:

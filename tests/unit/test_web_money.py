@@ -16,7 +16,8 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from engine.domain.model import Side
-from engine.domain.money import format_cents, format_quantity, format_scaled, liquidation_price, margin_cents
+from engine.domain.money import liquidation_price, margin_cents
+from mesh.units import format_cents, format_quantity, format_scaled
 
 HARNESS = Path(__file__).with_name("web_harness.mjs")
 # each example costs a node process, so shrinking (hundreds of them) is left out: a failure still
@@ -28,8 +29,9 @@ def run_js(cases: list[tuple[str, list[Any]]], module: str = "money") -> list[An
     node = shutil.which("node")
     assert node, "node is not on PATH: run scripts/bootstrap.sh"
     triples = [[module, name, args] for name, args in cases]
-    done = subprocess.run([node, str(HARNESS)], input=json.dumps(triples), capture_output=True, text=True,
-                          check=True, timeout=60)
+    done = subprocess.run(
+        [node, str(HARNESS)], input=json.dumps(triples), capture_output=True, text=True, check=True, timeout=60
+    )
     results: list[Any] = json.loads(done.stdout)
     return results
 
@@ -73,8 +75,13 @@ def test_formatting_equals_the_engines(values: list[tuple[int, int]]) -> None:
 
 
 @BATCH
-@given(st.lists(st.tuples(st.decimals(min_value=0, max_value=10**9, places=8, allow_nan=False),
-                          st.integers(0, 8)), min_size=50, max_size=50))
+@given(
+    st.lists(
+        st.tuples(st.decimals(min_value=0, max_value=10**9, places=8, allow_nan=False), st.integers(0, 8)),
+        min_size=50,
+        max_size=50,
+    )
+)
 def test_parsing_is_exact_or_refused(values: list[tuple[Decimal, int]]) -> None:
     cases = [("parseScaled", [format(value, "f"), decimals, "Price"]) for value, decimals in values]
     for (value, decimals), result in zip(values, run_js(cases), strict=True):
@@ -82,8 +89,11 @@ def test_parsing_is_exact_or_refused(values: list[tuple[Decimal, int]]) -> None:
         if scaled == scaled.to_integral_value():
             assert result == str(int(scaled)), (value, decimals, result)
         else:
-            want = "Price must be a whole number" if decimals == 0 else \
-                f"Price allows at most {decimals} decimal{'' if decimals == 1 else 's'}"
+            want = (
+                "Price must be a whole number"
+                if decimals == 0
+                else f"Price allows at most {decimals} decimal{'' if decimals == 1 else 's'}"
+            )
             assert result == {"error": want}, (value, decimals, result)
 
 
@@ -91,12 +101,22 @@ def test_parsing_refuses_what_is_not_a_plain_decimal() -> None:
     bad = ["", " ", ".", "-1", "1e5", "1,5", "0x10", "1.2.3", "abc", "Infinity"]
     results = run_js([("parseScaled", [text, 4, "Stop loss"]) for text in bad])
     assert results == [{"error": "Stop loss must be a number like 12.5"}] * len(bad)
-    assert run_js([("parseScaled", [" 12.5 ", 4, "x"]), ("parseScaled", ["007.", 2, "x"]),
-                   ("parseScaled", ["1.50", 1, "x"]), ("parseScaled", ["1.05", 1, "x"])]) == \
-        ["125000", "700", "15", {"error": "x allows at most 1 decimal"}]
+    assert run_js(
+        [
+            ("parseScaled", [" 12.5 ", 4, "x"]),
+            ("parseScaled", ["007.", 2, "x"]),
+            ("parseScaled", ["1.50", 1, "x"]),
+            ("parseScaled", ["1.05", 1, "x"]),
+        ]
+    ) == ["125000", "700", "15", {"error": "x allows at most 1 decimal"}]
 
 
 def test_margin_level_never_overstates() -> None:
-    results = run_js([("marginLevelText", ["999999", "1000000"]), ("marginLevelText", ["150", "100"]),
-                      ("marginLevelText", ["500", "0"])])
+    results = run_js(
+        [
+            ("marginLevelText", ["999999", "1000000"]),
+            ("marginLevelText", ["150", "100"]),
+            ("marginLevelText", ["500", "0"]),
+        ]
+    )
     assert results == ["99.99%", "150.00%", None]

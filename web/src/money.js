@@ -78,16 +78,34 @@ export function estimateMarginCents(price, quantity, leverage, decimal) {
   return ceilDiv(BigInt(price) * BigInt(quantity), notionalDenominator(decimal) * BigInt(leverage));
 }
 
+/** Floor division for a positive divisor (BigInt `/` truncates towards zero). */
+export function floorDiv(numerator, denominator) {
+  const q = numerator / denominator;
+  return numerator % denominator !== 0n && numerator < 0n ? q - 1n : q;
+}
+
+/** The largest n whose half-to-even rounding n / denominator is at most `cents`: the inverse of the
+ * server's PnL rounding, so the liquidation level below is the server's to the price unit. */
+export function maxNumeratorRoundingTo(cents, denominator) {
+  const half = denominator / 2n;
+  if (denominator % 2n === 1n) return cents * denominator + half;
+  const odd = ((cents % 2n) + 2n) % 2n;
+  return cents * denominator + half - odd;
+}
+
 /** ESTIMATE of the liquidation price (scaled) for a position opened at `price` with `margin` cents and
- * no maintenance requirement: LONG price - margin/quantity, SHORT price + margin/quantity, rounded
- * towards the entry price as the server does. 0n for a LONG that can never be liquidated. */
+ * no maintenance requirement, by the server's rule: the first price on the grid at which
+ * margin + PnL (rounded half-to-even to the cent) falls to zero. 0n for a LONG that can never be
+ * liquidated; a SHORT's level is at least 1. */
 export function estimateLiquidationPrice(side, price, quantity, margin, decimal) {
-  const cushion = (BigInt(margin) * notionalDenominator(decimal)) / BigInt(quantity);
+  const numerator = maxNumeratorRoundingTo(-BigInt(margin), notionalDenominator(decimal));
+  const room = floorDiv(numerator, BigInt(quantity));
   if (side === "LONG") {
-    const level = BigInt(price) - cushion;
+    const level = BigInt(price) + room;
     return level > 0n ? level : 0n;
   }
-  return BigInt(price) + cushion;
+  const level = BigInt(price) - room;
+  return level > 1n ? level : 1n;
 }
 
 /** Margin level in percent with two decimals as text (equity / used margin), or null without margin. */

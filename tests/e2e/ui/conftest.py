@@ -17,8 +17,9 @@ def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         # --no-sandbox: the tests run as root in CI, where chromium refuses its sandbox; a container's
         # small /dev/shm would crash the renderer, so shared memory goes to /tmp
-        browser = playwright.chromium.launch(executable_path=executable, headless=True,
-                                             args=["--no-sandbox", "--disable-dev-shm-usage"])
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         try:
             yield browser
         finally:

@@ -64,3 +64,28 @@ async def test_signin_creates_a_missing_engine_account(stack: Stack, api: httpx.
     order = await api.post("/trade/create", headers=bearer(signin.json()["token"]),
                            json={"asset": "BTC_USDC", "side": "LONG", "quantity": "0.01", "leverage": 10})
     assert order.status_code == 201, order.text
+
+
+async def test_rate_limit_buckets_per_forwarded_client_only_behind_a_trusted_proxy(stack: Stack,
+                                                                                    artifacts_dir: Path) -> None:
+    """The gateway trusts the proxy at 127.0.0.2 only: through it, each X-Forwarded-For client has its own
+    bucket; the same header sent from 127.0.0.3 is ignored (that connection's address is the key)."""
+    gateway, base_url = start_gateway({**stack.env, "ENGINE_ADDR": stack.engine_addr, "AUTH_RATE_LIMIT": "2/hour",
+                                       "FORWARDED_ALLOW_IPS": "127.0.0.2"}, artifacts_dir)
+    guess = {"email": "nobody@example.com", "password": "guess-1234"}
+
+    async def statuses(source: str, client_ip: str, count: int) -> list[int]:
+        transport = httpx.AsyncHTTPTransport(local_address=source)
+        async with httpx.AsyncClient(base_url=f"{base_url}/api/v1", transport=transport, timeout=30) as api:
+            return [(await api.post("/signin", json=guess, headers={"X-Forwarded-For": client_ip})).status_code
+                    for _ in range(count)]
+
+    try:
+        # through the trusted proxy: one client exhausts its own bucket, the next client is unaffected
+        assert await statuses("127.0.0.2", "198.51.100.1", 3) == [401, 401, 429]
+        assert await statuses("127.0.0.2", "198.51.100.2", 2) == [401, 401]
+        # from an untrusted address the header is ignored: a new "client" per request gets no new bucket
+        assert await statuses("127.0.0.3", "198.51.100.3", 2) == [401, 401]
+        assert await statuses("127.0.0.3", "198.51.100.4", 1) == [429]
+    finally:
+        gateway.stop()

@@ -1,6 +1,7 @@
 """gateway.engine_client.EngineClient in this process against a real engine process and Redis: the
 in-flight bound refuses at once (503, nothing XADDed) instead of queueing replies the engine would drop,
-and a timed-out request frees its slot."""
+and a timed-out request frees its slot. Against a stand-in EngineService: the reply stream counts as
+registered only once the engine has said so (the call's initial metadata), however long that takes."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import asyncio
 import os
 import signal
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
+import grpc
 import pytest
 import redis.asyncio as aioredis
+from exness.engine.v1 import engine_service_pb2, engine_service_pb2_grpc
 
 from gateway.engine_client import EngineClient
 from gateway.errors import ApiError
@@ -60,3 +63,50 @@ async def test_in_flight_bound(stack_factory: Callable[..., Stack], redis_url: s
     finally:
         await client.close()
         await redis.aclose()
+
+
+class _SlowToRegister(engine_service_pb2_grpc.EngineServiceServicer):  # type: ignore[misc]
+    """StreamReplies that accepts the call but registers it (sends initial metadata) only when told."""
+
+    def __init__(self) -> None:
+        self.call_arrived = asyncio.Event()
+        self.register = asyncio.Event()
+
+    async def StreamReplies(
+        self, request: engine_service_pb2.StreamRepliesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[engine_service_pb2.StreamRepliesResponse]:
+        self.call_arrived.set()
+        await self.register.wait()
+        await context.send_initial_metadata(())
+        await asyncio.Event().wait()  # an open stream with no replies
+        yield engine_service_pb2.StreamRepliesResponse()
+
+
+async def test_reply_stream_is_ready_only_once_the_engine_registered_it(redis_url: str) -> None:
+    servicer = _SlowToRegister()
+    server = grpc.aio.server()
+    engine_service_pb2_grpc.add_EngineServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    redis = aioredis.Redis.from_url(redis_url)
+    client = EngineClient(f"127.0.0.1:{port}", "gw-registration", redis, "test:unused", reply_timeout=1.0)
+    client.start()
+    try:
+        await asyncio.wait_for(servicer.call_arrived.wait(), 30)
+        # the call is open and the channel READY, but the engine has not registered it: however long we
+        # wait, writes must still be refused (their replies would have nowhere to go)
+        await asyncio.sleep(1.0)
+        assert not client.ready
+        with pytest.raises(ApiError) as refused:
+            await client.submit(create_account_command(uuid.uuid4(), "early@example.com", 1))
+        assert (refused.value.status, refused.value.code) == (503, "ENGINE_UNAVAILABLE")
+        servicer.register.set()
+        for _ in range(1200):  # until the metadata has crossed the connection
+            if client.ready:
+                break
+            await asyncio.sleep(0.01)
+        assert client.ready
+    finally:
+        await client.close()
+        await redis.aclose()
+        await server.stop(grace=None)

@@ -10,8 +10,11 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
+import asyncpg
+import grpc
 import httpx
 import redis.asyncio as aioredis
+from exness.engine.v1 import admin_service_pb2, admin_service_pb2_grpc
 
 from tests.integration.engine.tcp_proxy import TcpProxy
 from tests.integration.gateway.helpers import bearer, new_user
@@ -48,7 +51,7 @@ async def test_slow_engine_504_then_same_key_gives_original_outcome_once(
             error = slow.json()["error"]
             assert error["code"] == "ENGINE_TIMEOUT"
             assert error["requestId"] and error["requestId"] in error["message"]
-            # a signup whose engine half times out leaves no user behind: the e-mail is free again
+            # a signup whose engine half times out keeps its row; repeating it (below) completes it
             stuck_signup = await api.post("/signup", json={"email": "late@example.com", "password": "long-enough"})
             assert stuck_signup.status_code == 504, stuck_signup.text
         finally:
@@ -68,6 +71,48 @@ async def test_slow_engine_504_then_same_key_gives_original_outcome_once(
         assert signup.status_code == 201, signup.text
         signin = await api.post("/signin", json={"email": "late@example.com", "password": "long-enough"})
         assert signin.status_code == 200 and signin.json()["user"]["balance"] == 1_000_000
+
+
+async def test_signup_504_leaves_no_orphan_account_and_repeating_it_completes_it(
+        stack_factory: Callable[..., Stack]) -> None:
+    """The engine half of a signup times out, and its CreateAccount runs after the 504. The user row must
+    still be there (an engine account without a row is an orphan: a second signup of the e-mail would
+    make a second account, and the engine's e-mail lookup would find the orphan), and repeating the
+    signup, with the engine back, completes that same user."""
+    stack = stack_factory(engine_env={"LEASE_TTL_MS": "20000"}, gateway_env={"ENGINE_REPLY_TIMEOUT_MS": "1000"})
+    email, password = "slow-signup@example.com", "long-enough"
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as root, \
+            httpx.AsyncClient(base_url=f"{stack.base_url}/api/v1", timeout=30) as api:
+        assert stack.engine.proc is not None
+        os.killpg(stack.engine.proc.pid, signal.SIGSTOP)
+        try:
+            timed_out = await api.post("/signup", json={"email": email, "password": password})
+            assert timed_out.status_code == 504, timed_out.text
+        finally:
+            os.killpg(stack.engine.proc.pid, signal.SIGCONT)
+        await wait_readiness(root, 200)
+
+        wrong_password = await api.post("/signup", json={"email": email, "password": "someone-else"})
+        assert wrong_password.status_code == 409 and wrong_password.json()["error"]["code"] == "EMAIL_TAKEN"
+        repeated = await api.post("/signup", json={"email": email, "password": password})
+        assert repeated.status_code == 201, repeated.text
+        user = repeated.json()["user"]
+        assert user["balance"] == 1_000_000
+        signin = await api.post("/signin", json={"email": email, "password": password})
+        assert signin.status_code == 200 and signin.json()["user"]["id"] == user["id"]
+
+    conn = await asyncpg.connect(stack.env["DATABASE_URL"])
+    try:
+        rows = await conn.fetch("SELECT id::text AS id FROM gateway_users WHERE email = $1", email)
+    finally:
+        await conn.close()
+    assert [row["id"] for row in rows] == [user["id"]]
+    async with grpc.aio.insecure_channel(stack.engine_addr) as channel:
+        admin = admin_service_pb2_grpc.EngineAdminServiceStub(channel)
+        # the account the e-mail leads to in the engine is the row's user (the late CreateAccount's, too)
+        by_email = await admin.LookupAccount(admin_service_pb2.LookupAccountRequest(email=email), timeout=10)
+    assert by_email.account.user_id == user["id"]
+    assert by_email.account.balance_cents == 1_000_000
 
 
 async def test_engine_down_503_then_reconnects(stack_factory: Callable[..., Stack],

@@ -196,6 +196,20 @@ def test_prod_runs_the_same_processes_as_dev() -> None:
             assert container["image"].startswith("registry.example.com/"), container["image"]
 
 
+def test_prod_gateway_trusts_x_forwarded_for_from_the_ingress_controller_only() -> None:
+    """Behind the Ingress every connection comes from a controller pod: unless the gateway trusts that
+    range's X-Forwarded-For, all clients share one address and one auth rate limit bucket."""
+    # prod's Secret is created by the operator with the template's keys
+    objs = [*rendered("overlays/prod"), find(rendered("base"), "Secret", "exness-secrets")]
+    gateway = find(objs, "Deployment", "gateway")
+    trusted = container_env(objs, gateway, only_container(gateway)).get("FORWARDED_ALLOW_IPS", "")
+    networks = [ipaddress.ip_network(entry.strip()) for entry in trusted.split(",") if entry.strip()]
+    assert networks, "the prod overlay must set FORWARDED_ALLOW_IPS to the ingress controller's pod range"
+    for network in networks:
+        # a private pod range: neither loopback (the default, useless behind an Ingress) nor "anyone"
+        assert network.is_private and not network.is_loopback and network.prefixlen >= 8, network
+
+
 def test_the_image_is_what_the_manifests_run() -> None:
     """One image: its user is the pods' runAsUser, it exposes every container port, it holds every package of
     the project (pyproject's package list) and the module each container command runs."""

@@ -106,3 +106,12 @@ def test_replies_and_rows() -> None:
     rejection = translate.reply_to_proto(Rejection(RejectReason.PRICE_STALE, "old"), request_id="r", stream_id="1-0")
     assert rejection.rejection.reason == commands_pb2.REJECT_REASON_PRICE_STALE
     assert rejection.rejection.message == "old"
+
+
+def test_a_quote_keeps_its_confirmation_time() -> None:
+    quote = market_pb2.Quote(asset="BTC_USDC", buy_price=2, sell_price=1, decimal=4, venue_time_ms=7,
+                             confirmed_at_ms=1_800_000_000_000)
+    update = market_pb2.PriceUpdate(quotes=[quote], published_at_ms=1_800_000_000_900)
+    prices = commands_pb2.Command(price_update=update)
+    assert translate.command_from_proto(prices) == PriceUpdate(
+        (Quote("BTC_USDC", 2, 1, 4, 1_800_000_000_000, 1_800_000_000_900),))

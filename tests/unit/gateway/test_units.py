@@ -16,13 +16,13 @@ from exness.common.v1 import trading_pb2
 from exness.engine.v1 import commands_pb2
 from pydantic import ValidationError
 
-from gateway.config import GatewaySettings, parse_rate
+from gateway.config import GatewaySettings, parse_rate, trusted_proxies
 from gateway.errors import GRPC_STATUS, REJECTION_STATUS, ApiError, rejection_error
 from gateway.limits import BodySizeLimitMiddleware, RateLimiter
 from gateway.prices import PriceHub
 from gateway.schemas import CreateOrderRequest, SignupRequest
 from gateway.security import bearer_token, issue_token, user_id_from_token
-from gateway.translate import closed_trade_out, format_usd, open_position_command, quantity_text
+from gateway.translate import closed_trade_out, open_position_command, trade_out
 from mesh.codec import encode_price_update
 from mesh.settings import DEFAULT_ASSETS
 from tests.integration.gateway.support import Quote, price_update
@@ -69,6 +69,15 @@ def test_rate_parsing() -> None:
     for bad in ("10", "ten/minute", "0/minute", "5/fortnight"):
         with pytest.raises(ValueError):
             parse_rate(bad)
+
+
+def test_trusted_proxies_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert trusted_proxies("10.244.0.0/16, 127.0.0.1,,::1") == ["10.244.0.0/16", "127.0.0.1", "::1"]
+    assert trusted_proxies("*") == ["*"]
+    monkeypatch.setenv("JWT_SECRET", "x" * 32)
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.0.0.0/8,ingress-pod")
+    with pytest.raises(ValidationError, match="'ingress-pod' is not an IP address"):
+        GatewaySettings()
 
 
 # ---- tokens
@@ -161,16 +170,19 @@ def test_request_models_refuse_booleans_and_normalise_email() -> None:
 
 
 def test_output_formatting() -> None:
-    assert format_usd(985865) == "$9,858.65"
-    assert format_usd(5) == "$0.05"
-    assert format_usd(-150) == "-$1.50"
-    assert format_usd(100_000_000_00) == "$100,000,000.00"
-    assert quantity_text(1_000_000) == "0.01"
-    assert quantity_text(200_000_000) == "2"
-    assert quantity_text(1) == "0.00000001"
+    # the dollar and quantity texts themselves are mesh.units' (tests/unit/test_units.py)
     trade = closed_trade_out(trading_pb2.ClosedTrade(id="t", side=trading_pb2.SIDE_SHORT, quantity=123_000,
                                                      reason=trading_pb2.CLOSE_REASON_LIQUIDATION, closed_at_ms=1000))
     assert (trade.side, trade.quantity, trade.reason, trade.stopLoss) == ("SHORT", "0.00123", "LIQUIDATION", None)
+
+
+@pytest.mark.parametrize("side", [trading_pb2.SIDE_UNSPECIFIED, 7])
+def test_an_unknown_side_is_an_engine_error_not_long(side: int) -> None:
+    for convert in (lambda: closed_trade_out(trading_pb2.ClosedTrade(id="t", side=side, closed_at_ms=1)),
+                    lambda: trade_out(trading_pb2.Position(id="p", side=side, opened_at_ms=1), None, None)):
+        with pytest.raises(ApiError) as caught:
+            convert()
+        assert (caught.value.status, caught.value.code) == (502, "ENGINE_ERROR")
 
 
 # ---- limits

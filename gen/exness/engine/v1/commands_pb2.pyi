@@ -28,6 +28,7 @@ class RejectReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REJECT_REASON_IDEMPOTENCY_KEY_REUSED: _ClassVar[RejectReason]
     REJECT_REASON_ACCOUNT_CONFLICT: _ClassVar[RejectReason]
     REJECT_REASON_ENGINE_FAULT: _ClassVar[RejectReason]
+    REJECT_REASON_TOO_MANY_POSITIONS: _ClassVar[RejectReason]
 REJECT_REASON_UNSPECIFIED: RejectReason
 REJECT_REASON_INVALID_COMMAND: RejectReason
 REJECT_REASON_ACCOUNT_NOT_FOUND: RejectReason
@@ -46,9 +47,10 @@ REJECT_REASON_POSITION_NOT_FOUND: RejectReason
 REJECT_REASON_IDEMPOTENCY_KEY_REUSED: RejectReason
 REJECT_REASON_ACCOUNT_CONFLICT: RejectReason
 REJECT_REASON_ENGINE_FAULT: RejectReason
+REJECT_REASON_TOO_MANY_POSITIONS: RejectReason
 
 class Command(_message.Message):
-    __slots__ = ("request_id", "reply_to", "idempotency_key", "user_id", "create_account", "open_position", "close_position", "price_update")
+    __slots__ = ("request_id", "reply_to", "idempotency_key", "user_id", "create_account", "open_position", "close_position", "price_update", "change_rules")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     REPLY_TO_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
@@ -57,6 +59,7 @@ class Command(_message.Message):
     OPEN_POSITION_FIELD_NUMBER: _ClassVar[int]
     CLOSE_POSITION_FIELD_NUMBER: _ClassVar[int]
     PRICE_UPDATE_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_RULES_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     reply_to: str
     idempotency_key: str
@@ -65,7 +68,14 @@ class Command(_message.Message):
     open_position: OpenPosition
     close_position: ClosePosition
     price_update: _market_pb2.PriceUpdate
-    def __init__(self, request_id: _Optional[str] = ..., reply_to: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., user_id: _Optional[str] = ..., create_account: _Optional[_Union[CreateAccount, _Mapping]] = ..., open_position: _Optional[_Union[OpenPosition, _Mapping]] = ..., close_position: _Optional[_Union[ClosePosition, _Mapping]] = ..., price_update: _Optional[_Union[_market_pb2.PriceUpdate, _Mapping]] = ...) -> None: ...
+    change_rules: ChangeRules
+    def __init__(self, request_id: _Optional[str] = ..., reply_to: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., user_id: _Optional[str] = ..., create_account: _Optional[_Union[CreateAccount, _Mapping]] = ..., open_position: _Optional[_Union[OpenPosition, _Mapping]] = ..., close_position: _Optional[_Union[ClosePosition, _Mapping]] = ..., price_update: _Optional[_Union[_market_pb2.PriceUpdate, _Mapping]] = ..., change_rules: _Optional[_Union[ChangeRules, _Mapping]] = ...) -> None: ...
+
+class ChangeRules(_message.Message):
+    __slots__ = ("rules_json",)
+    RULES_JSON_FIELD_NUMBER: _ClassVar[int]
+    rules_json: str
+    def __init__(self, rules_json: _Optional[str] = ...) -> None: ...
 
 class CreateAccount(_message.Message):
     __slots__ = ("email", "starting_balance_cents")
