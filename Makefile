@@ -1,6 +1,6 @@
 # The two commands of the README: `make up` runs the platform, `make test` runs every test.
 # Both bootstrap what they need (virtualenv, packages, buf, Redis/PostgreSQL/MongoDB-protocol servers).
-.PHONY: bootstrap services test lint proto proto-check up bench clean
+.PHONY: bootstrap services test lint proto proto-check web up bench clean
 
 VENV_BIN := .venv/bin
 BUF := node_modules/.bin/buf
@@ -42,6 +42,9 @@ proto: bootstrap
 
 proto-check: bootstrap
 	$(VENV_BIN)/python scripts/gen_proto.py --check
+
+web: bootstrap
+	npm run --silent build:web
 
 up: bootstrap
 	@bash scripts/up.sh

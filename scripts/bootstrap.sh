@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bootstraps the build on a fresh Debian machine: a Python venv holding exactly the versions pinned (with
-# hashes) in requirements/dev.lock, the project installed into it (editable, nothing resolved anew), and the
-# npm build tools (buf, pinned by package-lock.json). Idempotent and quick when nothing changed.
+# hashes) in requirements/dev.lock, the project installed into it (editable, nothing resolved anew), the
+# npm packages pinned by package-lock.json (buf; esbuild and lightweight-charts for the web terminal) and
+# Debian's chromium for the browser tests. Idempotent and quick when nothing changed.
 # `make lock` upgrades the lock files (scripts/lock.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,10 +68,16 @@ fi
 
 npm_stamp=node_modules/.installed
 npm_want=$(digest package.json package-lock.json)
-if [ ! -x node_modules/.bin/buf ] || [ "$(cat "$npm_stamp" 2>/dev/null)" != "$npm_want" ]; then
+if [ ! -x node_modules/.bin/buf ] || [ ! -x node_modules/.bin/esbuild ] || [ "$(cat "$npm_stamp" 2>/dev/null)" != "$npm_want" ]; then
   [ ! -L node_modules ] || refuse_shared node_modules
   command -v npm >/dev/null || apt_install npm
   npm ci --no-audit --no-fund --loglevel=error 2>&1 | grep -v 'Unknown user config' || true
-  [ -x node_modules/.bin/buf ] || { echo "bootstrap: buf did not install" >&2; exit 1; }
+  for tool in buf esbuild; do
+    [ -x "node_modules/.bin/$tool" ] || { echo "bootstrap: $tool did not install" >&2; exit 1; }
+  done
   echo "$npm_want" >"$npm_stamp"
 fi
+
+# The browser tests (tests/e2e/ui) drive Debian's chromium through Playwright: `playwright install`
+# would download a browser build of its own, which this machine cannot fetch.
+command -v chromium >/dev/null || apt_install chromium

@@ -82,6 +82,7 @@ bash scripts/services.sh ensure
 cat <<MSG
 
   Exness V3 is starting (feed: $FEED). Ctrl-C stops everything.
+    Terminal   http://127.0.0.1:$GATEWAY_PORT/              (the web trading terminal)
     REST       http://127.0.0.1:$GATEWAY_PORT/api/v1        (try: curl http://127.0.0.1:$GATEWAY_PORT/api/v1/prices)
     API docs   http://127.0.0.1:$GATEWAY_PORT/docs
     WebSocket  ws://127.0.0.1:$GATEWAY_PORT/ws/prices
