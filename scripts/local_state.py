@@ -15,8 +15,8 @@ whatever could not be dropped (a server that was down) can never be read again.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import asyncio
+import contextlib
 import os
 import re
 import secrets
