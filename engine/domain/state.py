@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Any
 
-from engine.domain import checks, money
+from engine.domain import adjust, checks, money, quotes
 from engine.domain.codec import (
     decode_account,
     decode_position,
@@ -24,15 +24,16 @@ from engine.domain.codec import (
 )
 from engine.domain.commands import (
     AccountCreated,
+    AmendPosition,
     ClosePosition,
     Command,
     CreateAccount,
     OpenPosition,
     Outcome,
+    PositionAmended,
     PositionClosed,
     PositionOpened,
     PriceUpdate,
-    Quote,
     Rejection,
     Reply,
     UserCommand,
@@ -50,7 +51,6 @@ from engine.domain.model import (
 )
 from engine.domain.rules import Rules
 from engine.domain.triggers import AssetTriggers
-from mesh.units import MAX_DECIMAL
 
 # 2: idempotency rows carry the stream time of their command (per-user, time-windowed retention)
 SNAPSHOT_FORMAT = 2
@@ -122,7 +122,9 @@ class TradingState:
         if isinstance(command, OpenPosition):
             return self._open(command, entry_id, time_ms), ()
         if isinstance(command, ClosePosition):
-            return self._close(command, time_ms)
+            return self._close(command, entry_id, time_ms)
+        if isinstance(command, AmendPosition):
+            return self._amend(command, time_ms), ()
         return self._create_account(command, time_ms), ()
 
     def _create_account(self, command: CreateAccount, time_ms: int) -> Reply:
@@ -175,77 +177,81 @@ class TradingState:
         self._insert(ledger, position)
         return PositionOpened(position, ledger.balance_cents)
 
-    def _close(self, command: ClosePosition, time_ms: int) -> tuple[Reply, _ClosedTrades]:
-        ledger = self._ledgers.get(command.user_id)
+    def _owned(self, user_id: str, position_id: str) -> tuple[_Ledger, Position] | Rejection:
+        ledger = self._ledgers.get(user_id)
         if ledger is None:
-            return checks.no_account(command.user_id), ()
-        position = ledger.positions.get(command.position_id)
-        if position is None:
-            # the same answer for a foreign position as for a missing one: ids must not leak
-            return Rejection(
-                RejectReason.POSITION_NOT_FOUND, f"no open position {command.position_id!r} in this account"
-            ), ()
-        quote = self._fresh_quote(position.asset, time_ms)
+            return checks.no_account(user_id)
+        position = ledger.positions.get(position_id)
+        return checks.position_not_found(position_id) if position is None else (ledger, position)
+
+    def _close(self, command: ClosePosition, entry_id: str, time_ms: int) -> tuple[Reply, _ClosedTrades]:
+        """Close all of a position, or `command.quantity` of it (engine.domain.adjust.split)."""
+        owned = self._owned(command.user_id, command.position_id)
+        if isinstance(owned, Rejection):
+            return owned, ()
+        ledger, position = owned
+        refused = checks.close_quantity_rejection(self._rules.assets[position.asset], position, command.quantity)
+        quote = refused or self._fresh_quote(position.asset, time_ms)
         if isinstance(quote, Rejection):
             return quote, ()
-        trade = self._settle(ledger, position, checks.closing_price(position.side, quote), CloseReason.MANUAL, time_ms)
-        return PositionClosed(trade, ledger.balance_cents), (trade,)
+        closing_price = checks.closing_price(position.side, quote)
+        if command.quantity in (0, position.quantity):
+            trade = self._settle(ledger, position, closing_price, CloseReason.MANUAL, time_ms)
+            return PositionClosed(trade, ledger.balance_cents), (trade,)
+        trade, remaining = adjust.split(position, command.quantity, closing_price, entry_id, time_ms)
+        refused = checks.remainder_liquidated(remaining, closing_price)
+        if refused is not None:
+            return refused, ()
+        ledger.balance_cents += trade.credited_cents
+        self._reindex(ledger, position, remaining)
+        return PositionClosed(trade, ledger.balance_cents, remaining), (trade,)
+
+    def _amend(self, command: AmendPosition, time_ms: int) -> Reply:
+        """New stop-loss/take-profit, checked as at open against the closing-side price now."""
+        owned = self._owned(command.user_id, command.position_id)
+        if isinstance(owned, Rejection):
+            return owned
+        ledger, position = owned
+        quote = checks.amendment_rejection(command) or self._fresh_quote(position.asset, time_ms)
+        if isinstance(quote, Rejection):
+            return quote
+        new = adjust.amended(position, command)
+        closing_price = checks.closing_price(position.side, quote)
+        refused = checks.levels_crossed(new.side, new.stop_loss, new.take_profit, closing_price, new.decimal)
+        if refused is not None:
+            return refused
+        self._reindex(ledger, position, new)
+        return PositionAmended(new, ledger.balance_cents)
 
     def _update_prices(self, update: PriceUpdate, time_ms: int) -> Outcome:
         closed: list[ClosedTrade] = []
         skipped: list[str] = []
         ledgers = self._ledgers
         for raw in update.quotes:
-            quote = self._accept_quote(raw, time_ms)
+            quote = quotes.accepted_quote(self._rules, raw, time_ms)
             if isinstance(quote, str):
                 skipped.append(quote)
                 continue
             self._quotes[quote.asset] = quote
             for position, reason in self._triggers[quote.asset].crossed(quote.buy_price, quote.sell_price):
-                closed.append(
-                    self._settle(
-                        ledgers[position.user_id],
-                        position,
-                        checks.closing_price(position.side, quote),
-                        reason,
-                        time_ms,
-                    )
-                )
+                closing_price = checks.closing_price(position.side, quote)
+                closed.append(self._settle(ledgers[position.user_id], position, closing_price, reason, time_ms))
         return Outcome(None, tuple(closed), tuple(skipped))
 
-    def _accept_quote(self, quote: Quote, time_ms: int) -> LatestQuote | str:
-        """The quote in its asset's price scale, or why it is skipped."""
-        spec = self._rules.assets.get(quote.asset)
-        if spec is None:
-            return f"quote skipped: asset {quote.asset!r} is not traded here"
-        if not 0 <= quote.decimal <= MAX_DECIMAL:
-            return f"quote of {quote.asset} skipped: decimal {quote.decimal} outside 0..{MAX_DECIMAL}"
-        if quote.buy_price <= 0 or quote.sell_price <= 0:
-            return f"quote of {quote.asset} skipped: prices must be positive"
-        if quote.sell_price > quote.buy_price:
-            return f"quote of {quote.asset} skipped: the sell price is above the buy price"
-        # Rescaling keeps every stored price in the scale positions, stop-losses and replies use. It
-        # rounds the buy price up and the sell price down, so the spread can only widen.
-        buy_price = money.rescale_buy_price(quote.buy_price, quote.decimal, spec.decimal)
-        sell_price = money.rescale_sell_price(quote.sell_price, quote.decimal, spec.decimal)
-        if sell_price <= 0:
-            return f"quote of {quote.asset} skipped: the sell price rounds to 0 at decimal {spec.decimal}"
-        return LatestQuote(spec.symbol, buy_price, sell_price, spec.decimal, time_ms)
-
     def _fresh_quote(self, asset: str, time_ms: int) -> LatestQuote | Rejection:
-        quote = self._quotes.get(asset)
-        if quote is None:
-            return Rejection(RejectReason.PRICE_UNAVAILABLE, f"no price of {asset} has been received yet")
-        age = time_ms - quote.received_at_ms
-        limit = self._rules.price_stale_after_ms
-        if age > limit:
-            return Rejection(RejectReason.PRICE_STALE, f"price of {asset} is stale ({age} ms old, limit {limit} ms)")
-        return quote
+        return quotes.fresh_quote(self._rules, self._quotes.get(asset), asset, time_ms)
 
     def _insert(self, ledger: _Ledger, position: Position) -> None:
         self._positions[position.id] = position
         ledger.positions[position.id] = position
         self._triggers[position.asset].add(position)
+
+    def _reindex(self, ledger: _Ledger, old: Position, new: Position) -> None:
+        """Swap a position for its changed self (same id and sequence): O(log n) in each trigger index."""
+        self._triggers[old.asset].remove(old)
+        self._positions[new.id] = new
+        ledger.positions[new.id] = new
+        self._triggers[new.asset].add(new)
 
     def _settle(
         self, ledger: _Ledger, position: Position, closing_price: int, reason: CloseReason, time_ms: int
