@@ -15,10 +15,18 @@ PART_ID_SEPARATOR = ":"
 
 
 def amended(position: Position, command: AmendPosition) -> Position:
-    """The position with the command's levels (None keeps a level, 0 removes it)."""
-    stop_loss = position.stop_loss if command.stop_loss is None else command.stop_loss
-    take_profit = position.take_profit if command.take_profit is None else command.take_profit
-    return position._replace(stop_loss=stop_loss, take_profit=take_profit)
+    """The position with the command's levels (None keeps a level, 0 removes it), in its price scale; the
+    levels passed `checks.amendment_rejection` (they are exact at that scale)."""
+    scale = command.price_decimal or position.decimal
+
+    def level(new: int | None, old: int) -> int:
+        rescaled = None if new is None else money.rescale_exact(new, scale, position.decimal)
+        return old if rescaled is None else rescaled
+
+    return position._replace(
+        stop_loss=level(command.stop_loss, position.stop_loss),
+        take_profit=level(command.take_profit, position.take_profit),
+    )
 
 
 def split(

@@ -11,7 +11,7 @@ from engine.domain import money
 from engine.domain.commands import AmendPosition, CreateAccount, OpenPosition, Rejection
 from engine.domain.model import LatestQuote, Position, RejectReason, Side
 from engine.domain.rules import Rules
-from mesh.units import AssetSpec, format_bps, format_cents, format_quantity, format_scaled
+from mesh.units import MAX_DECIMAL, AssetSpec, format_bps, format_cents, format_quantity, format_scaled
 
 MAX_SLIPPAGE_BPS = money.BPS_PER_UNIT
 
@@ -139,11 +139,23 @@ def close_quantity_rejection(spec: AssetSpec, position: Position, quantity: int)
     return invalid_quantity(spec, quantity)
 
 
-def amendment_rejection(command: AmendPosition) -> Rejection | None:
-    if command.stop_loss is not None and command.stop_loss < 0:
-        return Rejection(RejectReason.INVALID_STOP_LOSS, "the stop-loss must not be negative")
-    if command.take_profit is not None and command.take_profit < 0:
-        return Rejection(RejectReason.INVALID_TAKE_PROFIT, "the take-profit must not be negative")
+def amendment_rejection(command: AmendPosition, decimal: int) -> Rejection | None:
+    """The new levels on their own: not negative, and exact at the position's price scale `decimal`."""
+    if not 0 <= command.price_decimal <= MAX_DECIMAL:
+        return Rejection(RejectReason.INVALID_COMMAND, f"the price scale must be from 0 to {MAX_DECIMAL}")
+    scale = command.price_decimal or decimal
+    for level, reason, name in (
+        (command.stop_loss, RejectReason.INVALID_STOP_LOSS, "stop-loss"),
+        (command.take_profit, RejectReason.INVALID_TAKE_PROFIT, "take-profit"),
+    ):
+        if level is not None and level < 0:
+            return Rejection(reason, f"the {name} must not be negative")
+        if level is not None and money.rescale_exact(level, scale, decimal) is None:
+            return Rejection(
+                reason,
+                f"the {name} {format_scaled(level, scale)} has more decimals than the price scale of the "
+                f"position ({decimal})",
+            )
     return None
 
 

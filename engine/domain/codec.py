@@ -116,7 +116,10 @@ def encode_command(command: UserCommand) -> Row:
             command.trade_opening_price,
         ]  # fmt: skip
     if isinstance(command, AmendPosition):
-        return ["AmendPosition", command.user_id, command.position_id, command.stop_loss, command.take_profit]
+        return [
+            "AmendPosition", command.user_id, command.position_id, command.stop_loss, command.take_profit,
+            command.price_decimal,
+        ]  # fmt: skip
     # a close of all keeps the three-value row earlier engines wrote; a partial close adds its quantity
     quantity = [command.quantity] if command.quantity else []
     return ["ClosePosition", command.user_id, command.position_id, *quantity]
@@ -136,8 +139,10 @@ def decode_command(value: object) -> UserCommand:
         row = _row(value, 4 if len(value) == 4 else 3)
         return ClosePosition(_str(row[1]), _str(row[2]), *(_int(v) for v in row[3:]))
     if kind == "AmendPosition":
-        _, user_id, position_id, stop_loss, take_profit = _row(value, 5)
-        return AmendPosition(_str(user_id), _str(position_id), _optional_int(stop_loss), _optional_int(take_profit))
+        _, user_id, position_id, stop_loss, take_profit, decimal = _row(value, 6)
+        return AmendPosition(
+            _str(user_id), _str(position_id), _optional_int(stop_loss), _optional_int(take_profit), _int(decimal)
+        )
     raise ValueError(f"unknown command kind {kind!r}")
 
 

@@ -43,12 +43,15 @@ class ClosePosition:
 
 @dataclass(frozen=True, slots=True)
 class AmendPosition:
-    """New stop-loss and take-profit of an open position, in its price scale: None = unchanged, 0 = off."""
+    """New stop-loss and take-profit of an open position: None = unchanged, 0 = off."""
 
     user_id: str
     position_id: str
     stop_loss: int | None
     take_profit: int | None
+    # the scale of the two levels; 0 = the position's. A producer that does not know the position's asset
+    # states a finer scale, and a level with more decimals than the position's scale is refused.
+    price_decimal: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,6 +136,15 @@ def deviation_bps_ceil(fill_price: int, expected_price: int) -> int:
     return ceil_div(abs(fill_price - expected_price) * BPS_PER_UNIT, expected_price)
 
 
+def rescale_exact(price: int, from_decimal: int, to_decimal: int) -> int | None:
+    """A level moved to another price scale without rounding; None when it has more decimals than
+    `to_decimal` holds (a stop-loss is where the user put it, or refused: never rounded)."""
+    if to_decimal >= from_decimal:
+        return price * _POWERS_OF_TEN[to_decimal - from_decimal]
+    quotient, remainder = divmod(price, _POWERS_OF_TEN[from_decimal - to_decimal])
+    return None if remainder else quotient
+
+
 def rescale_buy_price(price: int, from_decimal: int, to_decimal: int) -> int:
     """A buy price moved to another price scale; rounds up when precision is lost."""
     if to_decimal >= from_decimal:

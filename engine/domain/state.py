@@ -212,7 +212,7 @@ class TradingState:
         if isinstance(owned, Rejection):
             return owned
         ledger, position = owned
-        quote = checks.amendment_rejection(command) or self._fresh_quote(position.asset, time_ms)
+        quote = checks.amendment_rejection(command, position.decimal) or self._fresh_quote(position.asset, time_ms)
         if isinstance(quote, Rejection):
             return quote
         new = adjust.amended(position, command)

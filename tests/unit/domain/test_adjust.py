@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.domain import (
+    AmendPosition,
     CloseReason,
     Position,
     PositionAmended,
@@ -255,3 +256,22 @@ def test_rules_with_a_maintenance_rate_split_by_the_same_rule() -> None:
     assert rest is not None
     # margin ceil(11942 * 0.75) = ceil(8956.5) = 8957; room floor(11344 * 0.75) = 8508; maintenance 449
     assert (rest.margin_cents, rest.maintenance_cents) == (8_957, 449)
+
+
+def test_amend_levels_in_a_finer_scale_must_be_exact_at_the_positions() -> None:
+    driver = seeded()
+    position = driver.opened()
+    # 118000.1234 stated at scale 8 (the gateway's finest) is 118000.1234 at the position's scale 4
+    reply = driver.apply(AmendPosition("alice", position.id, 11_800_012_340_000, None, 8)).reply
+    assert isinstance(reply, PositionAmended) and reply.position.stop_loss == 1_180_001_234
+    refused = rejection(driver.apply(AmendPosition("alice", position.id, None, 12_000_012_345_000, 8)))
+    assert refused.reason is RejectReason.INVALID_TAKE_PROFIT
+    assert refused.message == (
+        "the take-profit 120000.12345000 has more decimals than the price scale of the position (4)"
+    )
+    assert rejection(driver.apply(AmendPosition("alice", position.id, 1, None, 19))).reason is (
+        RejectReason.INVALID_COMMAND
+    )
+    # a coarser stated scale is exact too: 120000.00 at scale 2 (scale 0 means "the position's")
+    reply = driver.apply(AmendPosition("alice", position.id, None, 12_000_000, 2)).reply
+    assert isinstance(reply, PositionAmended) and reply.position.take_profit == 1_200_000_000
