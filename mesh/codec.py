@@ -18,6 +18,7 @@ ENTRY_TYPES: dict[str, str] = {
     "open_position": "CREATE_ORDER",
     "close_position": "CLOSE_ORDER",
     "price_update": "PRICE_UPDATE",
+    "amend_position": "AMEND_ORDER",
 }
 _BODY_BY_TYPE = {entry_type: body for body, entry_type in ENTRY_TYPES.items()}
 
