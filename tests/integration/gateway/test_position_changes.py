@@ -138,3 +138,16 @@ async def test_changes_need_a_fresh_price(stack: Stack, api: httpx.AsyncClient, 
     assert _code(partial) == (503, "PRICE_STALE"), partial.text
     await feed_engine(redis_conn, stack.stream_key, [BTC])
     assert (await api.patch(f"/trade/{trade['id']}", headers=auth, json={"takeProfit": 0})).status_code == 200
+
+
+async def test_the_openapi_page_documents_both_changes(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as root:
+        spec = (await root.get("/openapi.json")).json()
+    amend = spec["paths"]["/api/v1/trade/{positionId}"]["patch"]
+    assert [parameter["name"] for parameter in amend["parameters"] if parameter["in"] == "path"] == ["positionId"]
+    assert amend["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("AmendTradeResponse")
+    assert {"404", "409", "422", "503"} <= set(amend["responses"])
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["AmendTradeRequest"]["properties"]) == {"stopLoss", "takeProfit"}
+    assert "quantity" in schemas["CloseOrderRequest"]["properties"]
+    assert "remaining" in schemas["CloseOrderResponse"]["properties"]
