@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engine import translate
 from engine.domain import TradingState
-from engine.service import Engine, NotLeader
+from engine.reads import EngineReads, NotLeader
 from engine.trades import InvalidPageToken, decode_page_token, encode_page_token
 from mesh.grpc_server import ServiceBinding
 
@@ -20,7 +20,7 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 
 
-async def _serving_state(engine: Engine, context: grpc.aio.ServicerContext) -> TradingState:
+async def _serving_state(engine: EngineReads, context: grpc.aio.ServicerContext) -> TradingState:
     try:
         return engine.serving_state()
     except NotLeader:
@@ -35,7 +35,7 @@ async def _require_user_id(user_id: str, context: grpc.aio.ServicerContext) -> N
 
 # the generated *_pb2_grpc modules carry no type information, hence the ignores on these two bases
 class EngineServicer(engine_service_pb2_grpc.EngineServiceServicer):  # type: ignore[misc]
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: EngineReads) -> None:
         self.engine = engine
 
     async def StreamReplies(
@@ -125,7 +125,7 @@ class EngineServicer(engine_service_pb2_grpc.EngineServiceServicer):  # type: ig
 
 
 class AdminServicer(admin_service_pb2_grpc.EngineAdminServiceServicer):  # type: ignore[misc]
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: EngineReads) -> None:
         self.engine = engine
 
     async def GetStatus(
@@ -186,7 +186,7 @@ class AdminServicer(admin_service_pb2_grpc.EngineAdminServiceServicer):  # type:
         )
 
 
-def bindings(engine: Engine) -> list[ServiceBinding]:
+def bindings(engine: EngineReads) -> list[ServiceBinding]:
     engine_servicer, admin_servicer = EngineServicer(engine), AdminServicer(engine)
     return [
         ServiceBinding(

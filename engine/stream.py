@@ -82,6 +82,17 @@ class StreamLog:
             if start == "0-0":
                 return claimed
 
+    async def pending_ids(self, page: int = 1000) -> set[str]:
+        """Ids of every entry the group delivered and nobody acknowledged (after claim_orphans: all ours)."""
+        ids: set[str] = set()
+        start = "-"
+        while True:
+            rows: Any = await self.client.xpending_range(self.stream_key, self.group, min=start, max="+", count=page)
+            ids.update(_id(row["message_id"]) for row in rows)
+            if len(rows) < page:
+                return ids
+            start = f"({_id(rows[-1]['message_id'])}"
+
     async def read_own_pending(self, count: int) -> list[Entry]:
         """Entries delivered to this consumer and never acknowledged (from the oldest)."""
         # redis-py's annotations do not describe its RESP2 replies; the shape is [[stream, [(id, fields)…]]]
@@ -130,6 +141,10 @@ class StreamLog:
             for name, value in (dead.fields or {}).items():
                 fields[b"entry." + (name if isinstance(name, bytes) else str(name).encode())] = value
             pipe.xadd(self.dead_letter_stream, cast(Any, fields), maxlen=DEAD_LETTER_MAXLEN, approximate=True)
+
+    async def append(self, fields: Mapping[str, bytes]) -> str:
+        """XADD an entry of the engine's own (no MAXLEN: only the engine trims its log, below a snapshot)."""
+        return _id(await self.client.xadd(self.stream_key, cast(Any, dict(fields))))
 
     async def contains(self, entry_id: str) -> bool:
         return bool(await self.client.xrange(self.stream_key, min=entry_id, max=entry_id))

@@ -4,6 +4,7 @@ for the fields without which it cannot be understood at all (those are malformed
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,12 +33,18 @@ def command_from_proto(
     """The domain command of a stream entry; with `price_decimals` (asset -> the engine's price scale), an
     order stating another scale for its prices is refused as malformed: gateway and engine disagree."""
     body = command.WhichOneof("body")
+    if body == "change_rules":
+        return domain.ChangeRules(rules_from_proto(command.change_rules))
     if body == "price_update":
         quotes = command.price_update.quotes
         if not quotes:
             raise MalformedCommand("price update carries no quotes")
+        published = command.price_update.published_at_ms
         return domain.PriceUpdate(
-            tuple(domain.Quote(q.asset, q.buy_price, q.sell_price, q.decimal) for q in quotes)
+            tuple(
+                domain.Quote(q.asset, q.buy_price, q.sell_price, q.decimal, q.confirmed_at_ms, published)
+                for q in quotes
+            )
         )
     if not command.user_id:
         raise MalformedCommand(f"{body} command has no user_id")
@@ -90,6 +97,19 @@ def _amend_position(user_id: str, amend: commands_pb2.AmendPosition) -> domain.A
         amend.take_profit if amend.HasField("take_profit") else None,
         amend.price_decimal,
     )  # fmt: skip
+
+
+def rules_to_proto(rules: domain.Rules) -> commands_pb2.Command:
+    """The log entry that puts `rules` in force."""
+    text = json.dumps(domain.encode_rules(rules), sort_keys=True, separators=(",", ":"))
+    return commands_pb2.Command(change_rules=commands_pb2.ChangeRules(rules_json=text))
+
+
+def rules_from_proto(change: commands_pb2.ChangeRules) -> domain.Rules:
+    try:
+        return domain.decode_rules(json.loads(change.rules_json))
+    except ValueError as exc:  # JSONDecodeError is one
+        raise MalformedCommand(f"change_rules carries no valid rules: {exc}") from exc
 
 
 def account_to_proto(account: domain.Account) -> trading_pb2.Account:

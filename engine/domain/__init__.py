@@ -8,6 +8,7 @@ to these types and feeds `TradingState.apply` one stream entry at a time."""
 from engine.domain.commands import (
     AccountCreated,
     AmendPosition,
+    ChangeRules,
     ClosePosition,
     Command,
     CreateAccount,
@@ -33,7 +34,7 @@ from engine.domain.model import (
     Side,
     Valuation,
 )
-from engine.domain.rules import Rules, default_rules
+from engine.domain.rules import Rules, decode_rules, default_rules, encode_rules
 from engine.domain.state import TradingState
 from mesh.units import AssetSpec
 
@@ -43,6 +44,7 @@ __all__ = [
     "AccountSummary",
     "AmendPosition",
     "AssetSpec",
+    "ChangeRules",
     "ClosePosition",
     "CloseReason",
     "ClosedTrade",
@@ -65,5 +67,7 @@ __all__ = [
     "TradingState",
     "UserCommand",
     "Valuation",
+    "decode_rules",
     "default_rules",
+    "encode_rules",
 ]

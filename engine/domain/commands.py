@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.domain.model import Account, ClosedTrade, Position, RejectReason, Side
+from engine.domain.rules import Rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,11 @@ class Quote:
     sell_price: int
     # the scale of these two prices; rescaled to the asset's scale if it differs
     decimal: int
+    # when the feed last produced or confirmed this quote (ms since epoch, the publisher's clock): its age
+    # runs from here, not from the entry that carried it; 0 = not stated (dated by the entry)
+    confirmed_at_ms: int = 0
+    # when its update was published, on the same clock as confirmed_at_ms (0 = not stated)
+    published_at_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +74,16 @@ class PriceUpdate:
     quotes: tuple[Quote, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class ChangeRules:
+    """Puts other rules in force from this entry on (what was decided before stays decided). Refused, and
+    nothing changed, when open positions or quotes do not fit the new assets."""
+
+    rules: Rules
+
+
 UserCommand = CreateAccount | OpenPosition | ClosePosition | AmendPosition
-Command = UserCommand | PriceUpdate
+Command = UserCommand | PriceUpdate | ChangeRules
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,7 +117,8 @@ class ClosedTrade(NamedTuple):
 
 
 class LatestQuote(NamedTuple):
-    """The last accepted quote of an asset, in the asset's price scale, with the stream time it arrived."""
+    """The last accepted quote of an asset, in the asset's price scale. `received_at_ms` is the stream time
+    its age runs from: when the feed last confirmed it, never later than the entry that carried it."""
 
     asset: str
     buy_price: int

@@ -27,7 +27,19 @@ def accepted_quote(rules: Rules, quote: Quote, time_ms: int) -> LatestQuote | st
     sell_price = money.rescale_sell_price(quote.sell_price, quote.decimal, spec.decimal)
     if sell_price <= 0:
         return f"quote of {quote.asset} skipped: the sell price rounds to 0 at decimal {spec.decimal}"
-    return LatestQuote(spec.symbol, buy_price, sell_price, spec.decimal, time_ms)
+    # The quote's age runs from when the feed last produced or confirmed it, so the time the pooler
+    # kept re-publishing it counts against the staleness limit. Its age on arrival is the larger of
+    # entry time - confirmed_at (counts the trip to Redis; needs the publisher's clock to agree with
+    # Redis's) and published_at - confirmed_at (one clock, so a publisher clock running ahead cannot
+    # make it younger). Never dated after its entry; the entry's time when the quote states nothing.
+    # Only values of the entry: replay decides alike.
+    confirmed, published = quote.confirmed_at_ms, quote.published_at_ms
+    dated_ms = time_ms
+    if confirmed > 0:
+        dated_ms = min(time_ms, confirmed)
+        if published >= confirmed:
+            dated_ms = min(dated_ms, time_ms - (published - confirmed))
+    return LatestQuote(spec.symbol, buy_price, sell_price, spec.decimal, dated_ms)
 
 
 def fresh_quote(rules: Rules, quote: LatestQuote | None, asset: str, time_ms: int) -> LatestQuote | Rejection:

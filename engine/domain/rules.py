@@ -1,13 +1,15 @@
 """Configuration of the trading rules: traded assets (`mesh.units.AssetSpec`: price scale and quantity
 step), leverage cap, maintenance rate, price staleness, the open-position cap and idempotency retention.
-Validated once, immutable."""
+Validated once, immutable. The rules in force are part of the state (see TradingState.snapshot and
+ChangeRules), encoded by `encode_rules`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from fractions import Fraction
 from types import MappingProxyType
+from typing import Any
 
 from mesh.units import AssetSpec
 
@@ -56,3 +58,57 @@ def default_rules() -> Rules:
             "SOL_USDC": AssetSpec("SOL_USDC", 4, 1_000_000),
         }
     )
+
+
+def encode_rules(rules: Rules) -> dict[str, Any]:
+    """The rules as JSON-ready primitives, every field of Rules (a rule added later is recorded with the
+    others): assets as [symbol, decimal, step] rows by symbol, a rate as "numerator/denominator"."""
+    encoded: dict[str, Any] = {}
+    for field in fields(Rules):
+        value = getattr(rules, field.name)
+        if field.name == "assets":
+            value = [[spec.symbol, spec.decimal, spec.step] for _, spec in sorted(value.items())]
+        elif isinstance(value, Fraction):
+            value = f"{value.numerator}/{value.denominator}"
+        encoded[field.name] = value
+    return encoded
+
+
+def decode_rules(data: object) -> Rules:
+    """Strict inverse of `encode_rules` (ValueError on damage). A rule missing from `data` (recorded before
+    it existed) takes its default."""
+    if not isinstance(data, dict):
+        raise ValueError(f"rules must be an object, got {data!r}")
+    known = {field.name: field for field in fields(Rules)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"unknown rules {unknown}")
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        if name == "assets":
+            values[name] = {spec.symbol: spec for spec in map(_decode_asset, _list(value))}
+            continue
+        default = known[name].default
+        if isinstance(default, Fraction) and type(value) is str:
+            try:
+                values[name] = Fraction(value)
+            except ZeroDivisionError:
+                raise ValueError(f"rule {name}: {value!r} divides by zero") from None
+        elif default is not MISSING and type(value) is type(default):
+            values[name] = value
+        else:
+            raise ValueError(f"rule {name}: unexpected value {value!r}")
+    return Rules(**values)
+
+
+def _list(value: object) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list, got {value!r}")
+    return value
+
+
+def _decode_asset(row: object) -> AssetSpec:
+    values = _list(row)
+    if [type(value) for value in values] != [str, int, int]:
+        raise ValueError(f"asset row {row!r} is not [symbol, decimal, step]")
+    return AssetSpec(*values)

@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Any
 
-from engine.domain import adjust, checks, money, quotes
+from engine.domain import checks, money, quotes
 from engine.domain.codec import (
     decode_account,
     decode_position,
@@ -25,13 +25,12 @@ from engine.domain.codec import (
 from engine.domain.commands import (
     AccountCreated,
     AmendPosition,
+    ChangeRules,
     ClosePosition,
     Command,
     CreateAccount,
     OpenPosition,
     Outcome,
-    PositionAmended,
-    PositionClosed,
     PositionOpened,
     PriceUpdate,
     Rejection,
@@ -39,41 +38,30 @@ from engine.domain.commands import (
     UserCommand,
 )
 from engine.domain.idempotency import IdempotencyStore, Remembered
+from engine.domain.ledger import Ledger
 from engine.domain.model import (
     Account,
     AccountSummary,
     ClosedTrade,
-    CloseReason,
     LatestQuote,
     Position,
     RejectReason,
     Valuation,
 )
-from engine.domain.rules import Rules
+from engine.domain.position_changes import PositionChanges
+from engine.domain.rules import Rules, decode_rules, encode_rules
 from engine.domain.triggers import AssetTriggers
 
 # 2: idempotency rows carry the stream time of their command (per-user, time-windowed retention)
-SNAPSHOT_FORMAT = 2
+# 3: the rules in force are recorded (a format-2 snapshot is restored under the rules given to restore)
+SNAPSHOT_FORMAT = 3
+_READABLE_FORMATS = (2, 3)
 # refusals that say "no usable price right now": not remembered under an idempotency key (see apply)
 _RETRYABLE = frozenset({RejectReason.PRICE_STALE, RejectReason.PRICE_UNAVAILABLE})
 POSITION_ID_PREFIX = "pos-"
 
-_ClosedTrades = tuple[ClosedTrade, ...]
 
-
-class _Ledger:
-    """The mutable side of an account: free balance and open positions (in open order)."""
-
-    __slots__ = ("balance_cents", "created_at_ms", "email", "positions")
-
-    def __init__(self, email: str, balance_cents: int, created_at_ms: int) -> None:
-        self.email = email
-        self.balance_cents = balance_cents
-        self.created_at_ms = created_at_ms
-        self.positions: dict[str, Position] = {}
-
-
-class TradingState:
+class TradingState(PositionChanges):
     """All trading state of one engine shard. Writes: `apply`. Reads: `account`, `positions_of`,
     `position`, `quote`, `valuation`, `account_summary` and the counts. Persistence: `snapshot`,
     `restore`, `state_hash`."""
@@ -82,7 +70,7 @@ class TradingState:
 
     def __init__(self, rules: Rules) -> None:
         self._rules = rules
-        self._ledgers: dict[str, _Ledger] = {}
+        self._ledgers: dict[str, Ledger] = {}
         self._positions: dict[str, Position] = {}
         self._quotes: dict[str, LatestQuote] = {}
         self._triggers = {symbol: AssetTriggers() for symbol in rules.assets}
@@ -101,6 +89,8 @@ class TradingState:
         the refusals for want of a usable price: they changed nothing and tell the client to try again
         (503 at the gateway), so the same key may execute once the price is fresh. Price updates carry
         no user and ignore the key."""
+        if isinstance(command, ChangeRules):
+            return Outcome(self._change_rules(command.rules))
         if isinstance(command, PriceUpdate):
             return self._update_prices(command, time_ms)
         if not command.user_id:
@@ -118,7 +108,28 @@ class TradingState:
             self._idempotency.remember(Remembered(command.user_id, idempotency_key, time_ms, command, reply))
         return Outcome(reply, closed)
 
-    def _execute(self, command: UserCommand, entry_id: str, time_ms: int) -> tuple[Reply, _ClosedTrades]:
+    def rules_misfit(self, rules: Rules) -> str | None:
+        """Why `rules` cannot be put in force over this state (None: they can): every open position and
+        every quote must keep its asset with the same price scale."""
+        for what, asset, decimal in (
+            *(("position " + p.id, p.asset, p.decimal) for p in self._positions.values()),
+            *(("quote of " + q.asset, q.asset, q.decimal) for q in self._quotes.values()),
+        ):
+            spec = rules.assets.get(asset)
+            if spec is None or spec.decimal != decimal:
+                return f"{what} does not fit the configured asset {asset}"
+        return None
+
+    def _change_rules(self, rules: Rules) -> Rejection | None:
+        misfit = self.rules_misfit(rules)
+        if misfit is not None:
+            return Rejection(RejectReason.INVALID_COMMAND, f"the rules cannot change: {misfit}")
+        self._rules = rules
+        self._triggers = {symbol: self._triggers.get(symbol) or AssetTriggers() for symbol in rules.assets}
+        self._idempotency.set_limits(rules.idempotency_keys_per_user, rules.idempotency_window_ms)
+        return None
+
+    def _execute(self, command: UserCommand, entry_id: str, time_ms: int) -> tuple[Reply, tuple[ClosedTrade, ...]]:
         if isinstance(command, OpenPosition):
             return self._open(command, entry_id, time_ms), ()
         if isinstance(command, ClosePosition):
@@ -135,7 +146,7 @@ class TradingState:
         if ledger is not None:
             conflict = checks.account_conflict(command.user_id, ledger.email, command)
             return conflict or AccountCreated(self._account_of(command.user_id, ledger), already_existed=True)
-        ledger = _Ledger(command.email, command.starting_balance_cents, time_ms)
+        ledger = Ledger(command.email, command.starting_balance_cents, time_ms)
         self._ledgers[command.user_id] = ledger
         return AccountCreated(self._account_of(command.user_id, ledger), already_existed=False)
 
@@ -177,52 +188,6 @@ class TradingState:
         self._insert(ledger, position)
         return PositionOpened(position, ledger.balance_cents)
 
-    def _owned(self, user_id: str, position_id: str) -> tuple[_Ledger, Position] | Rejection:
-        ledger = self._ledgers.get(user_id)
-        if ledger is None:
-            return checks.no_account(user_id)
-        position = ledger.positions.get(position_id)
-        return checks.position_not_found(position_id) if position is None else (ledger, position)
-
-    def _close(self, command: ClosePosition, entry_id: str, time_ms: int) -> tuple[Reply, _ClosedTrades]:
-        """Close all of a position, or `command.quantity` of it (engine.domain.adjust.split)."""
-        owned = self._owned(command.user_id, command.position_id)
-        if isinstance(owned, Rejection):
-            return owned, ()
-        ledger, position = owned
-        refused = checks.close_quantity_rejection(self._rules.assets[position.asset], position, command.quantity)
-        quote = refused or self._fresh_quote(position.asset, time_ms)
-        if isinstance(quote, Rejection):
-            return quote, ()
-        closing_price = checks.closing_price(position.side, quote)
-        if command.quantity in (0, position.quantity):
-            trade = self._settle(ledger, position, closing_price, CloseReason.MANUAL, time_ms)
-            return PositionClosed(trade, ledger.balance_cents), (trade,)
-        trade, remaining = adjust.split(position, command.quantity, closing_price, entry_id, time_ms)
-        refused = checks.remainder_liquidated(remaining, closing_price)
-        if refused is not None:
-            return refused, ()
-        ledger.balance_cents += trade.credited_cents
-        self._reindex(ledger, position, remaining)
-        return PositionClosed(trade, ledger.balance_cents, remaining), (trade,)
-
-    def _amend(self, command: AmendPosition, time_ms: int) -> Reply:
-        """New stop-loss/take-profit, checked as at open against the closing-side price now."""
-        owned = self._owned(command.user_id, command.position_id)
-        if isinstance(owned, Rejection):
-            return owned
-        ledger, position = owned
-        quote = checks.amendment_rejection(command, position.decimal) or self._fresh_quote(position.asset, time_ms)
-        if isinstance(quote, Rejection):
-            return quote
-        new = adjust.amended(position, command)
-        closing_price = checks.closing_price(position.side, quote)
-        refused = checks.levels_crossed(new.side, new.stop_loss, new.take_profit, closing_price, new.decimal)
-        if refused is not None:
-            return refused
-        self._reindex(ledger, position, new)
-        return PositionAmended(new, ledger.balance_cents)
-
     def _update_prices(self, update: PriceUpdate, time_ms: int) -> Outcome:
         closed: list[ClosedTrade] = []
         skipped: list[str] = []
@@ -238,32 +203,10 @@ class TradingState:
                 closed.append(self._settle(ledgers[position.user_id], position, closing_price, reason, time_ms))
         return Outcome(None, tuple(closed), tuple(skipped))
 
-    def _fresh_quote(self, asset: str, time_ms: int) -> LatestQuote | Rejection:
-        return quotes.fresh_quote(self._rules, self._quotes.get(asset), asset, time_ms)
-
-    def _insert(self, ledger: _Ledger, position: Position) -> None:
+    def _insert(self, ledger: Ledger, position: Position) -> None:
         self._positions[position.id] = position
         ledger.positions[position.id] = position
         self._triggers[position.asset].add(position)
-
-    def _reindex(self, ledger: _Ledger, old: Position, new: Position) -> None:
-        """Swap a position for its changed self (same id and sequence): O(log n) in each trigger index."""
-        self._triggers[old.asset].remove(old)
-        self._positions[new.id] = new
-        ledger.positions[new.id] = new
-        self._triggers[new.asset].add(new)
-
-    def _settle(
-        self, ledger: _Ledger, position: Position, closing_price: int, reason: CloseReason, time_ms: int
-    ) -> ClosedTrade:
-        """Close at the closing-side market price and credit max(0, margin + pnl)."""
-        pnl = money.pnl_cents(position.side, position.entry_price, closing_price, position.quantity, position.decimal)
-        credited = money.close_credit_cents(position.margin_cents, pnl)
-        ledger.balance_cents += credited
-        del self._positions[position.id]
-        del ledger.positions[position.id]
-        self._triggers[position.asset].remove(position)
-        return ClosedTrade.of(position, closing_price, pnl, credited, reason, time_ms)
 
     # ------------------------------------------------------------------------------------------- reads
 
@@ -287,7 +230,7 @@ class TradingState:
         ledger = self._ledgers.get(user_id)
         return None if ledger is None else self._account_of(user_id, ledger)
 
-    def _account_of(self, user_id: str, ledger: _Ledger) -> Account:
+    def _account_of(self, user_id: str, ledger: Ledger) -> Account:
         return Account(user_id, ledger.email, ledger.balance_cents, ledger.created_at_ms)
 
     def positions_of(self, user_id: str) -> tuple[Position, ...]:
@@ -329,6 +272,7 @@ class TradingState:
         derived data and are rebuilt by `restore`."""
         return {
             "format": SNAPSHOT_FORMAT,
+            "rules": encode_rules(self._rules),
             "next_sequence": self._next_sequence,
             "accounts": [
                 encode_account(self._account_of(user_id, self._ledgers[user_id])) for user_id in sorted(self._ledgers)
@@ -341,8 +285,9 @@ class TradingState:
 
     @classmethod
     def restore(cls, rules: Rules, data: dict[str, Any]) -> TradingState:
-        """Rebuild a state from `snapshot()` output (also after a JSON round trip). Raises ValueError if
-        the data is malformed or does not fit `rules` (an unknown asset, or a changed price scale under
+        """Rebuild a state from `snapshot()` output (also after a JSON round trip), under the rules it
+        records; `rules` are those of a format-2 snapshot, which does not record them. Raises ValueError if
+        the data is malformed or does not fit its rules (an unknown asset, or a changed price scale under
         open positions or quotes)."""
         try:
             return cls._restore(rules, data)
@@ -351,14 +296,16 @@ class TradingState:
 
     @classmethod
     def _restore(cls, rules: Rules, data: dict[str, Any]) -> TradingState:
-        if data["format"] != SNAPSHOT_FORMAT:
+        if data["format"] not in _READABLE_FORMATS:
             raise ValueError(f"unsupported snapshot format {data['format']!r}")
+        if data["format"] >= 3:
+            rules = decode_rules(data["rules"])
         state = cls(rules)
         for row in data["accounts"]:
             account = decode_account(row)
             if account.user_id in state._ledgers:
                 raise ValueError(f"account {account.user_id} appears twice")
-            state._ledgers[account.user_id] = _Ledger(account.email, account.balance_cents, account.created_at_ms)
+            state._ledgers[account.user_id] = Ledger(account.email, account.balance_cents, account.created_at_ms)
         positions = sorted((decode_position(row) for row in data["positions"]), key=lambda p: p.sequence)
         for position in positions:
             spec = rules.assets.get(position.asset)

@@ -137,3 +137,12 @@ def test_partial_close_and_amend_translate_both_ways() -> None:
     assert not whole.HasField("remaining")
     amended = translate.reply_to_proto(PositionAmended(position, 3), request_id="r", stream_id="6-0")
     assert (amended.position_amended.position.id, amended.position_amended.balance_cents) == ("pos-1", 3)
+
+
+def test_a_quote_keeps_its_confirmation_time() -> None:
+    quote = market_pb2.Quote(asset="BTC_USDC", buy_price=2, sell_price=1, decimal=4, venue_time_ms=7,
+                             confirmed_at_ms=1_800_000_000_000)
+    update = market_pb2.PriceUpdate(quotes=[quote], published_at_ms=1_800_000_000_900)
+    prices = commands_pb2.Command(price_update=update)
+    assert translate.command_from_proto(prices) == PriceUpdate(
+        (Quote("BTC_USDC", 2, 1, 4, 1_800_000_000_000, 1_800_000_000_900),))

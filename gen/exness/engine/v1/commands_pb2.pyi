@@ -50,7 +50,7 @@ REJECT_REASON_ENGINE_FAULT: RejectReason
 REJECT_REASON_TOO_MANY_POSITIONS: RejectReason
 
 class Command(_message.Message):
-    __slots__ = ("request_id", "reply_to", "idempotency_key", "user_id", "create_account", "open_position", "close_position", "price_update", "amend_position")
+    __slots__ = ("request_id", "reply_to", "idempotency_key", "user_id", "create_account", "open_position", "close_position", "price_update", "change_rules", "amend_position")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     REPLY_TO_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +59,7 @@ class Command(_message.Message):
     OPEN_POSITION_FIELD_NUMBER: _ClassVar[int]
     CLOSE_POSITION_FIELD_NUMBER: _ClassVar[int]
     PRICE_UPDATE_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_RULES_FIELD_NUMBER: _ClassVar[int]
     AMEND_POSITION_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     reply_to: str
@@ -68,8 +69,15 @@ class Command(_message.Message):
     open_position: OpenPosition
     close_position: ClosePosition
     price_update: _market_pb2.PriceUpdate
+    change_rules: ChangeRules
     amend_position: AmendPosition
-    def __init__(self, request_id: _Optional[str] = ..., reply_to: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., user_id: _Optional[str] = ..., create_account: _Optional[_Union[CreateAccount, _Mapping]] = ..., open_position: _Optional[_Union[OpenPosition, _Mapping]] = ..., close_position: _Optional[_Union[ClosePosition, _Mapping]] = ..., price_update: _Optional[_Union[_market_pb2.PriceUpdate, _Mapping]] = ..., amend_position: _Optional[_Union[AmendPosition, _Mapping]] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., reply_to: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., user_id: _Optional[str] = ..., create_account: _Optional[_Union[CreateAccount, _Mapping]] = ..., open_position: _Optional[_Union[OpenPosition, _Mapping]] = ..., close_position: _Optional[_Union[ClosePosition, _Mapping]] = ..., price_update: _Optional[_Union[_market_pb2.PriceUpdate, _Mapping]] = ..., change_rules: _Optional[_Union[ChangeRules, _Mapping]] = ..., amend_position: _Optional[_Union[AmendPosition, _Mapping]] = ...) -> None: ...
+
+class ChangeRules(_message.Message):
+    __slots__ = ("rules_json",)
+    RULES_JSON_FIELD_NUMBER: _ClassVar[int]
+    rules_json: str
+    def __init__(self, rules_json: _Optional[str] = ...) -> None: ...
 
 class CreateAccount(_message.Message):
     __slots__ = ("email", "starting_balance_cents")
