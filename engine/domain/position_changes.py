@@ -73,6 +73,11 @@ class PositionChanges:
     def _fresh_quote(self, asset: str, time_ms: int) -> LatestQuote | Rejection:
         return quotes.fresh_quote(self._rules, self._quotes.get(asset), asset, time_ms)
 
+    def _insert(self, ledger: Ledger, position: Position) -> None:
+        self._positions[position.id] = position
+        ledger.positions[position.id] = position
+        self._triggers[position.asset].add(position)
+
     def _reindex(self, ledger: Ledger, old: Position, new: Position) -> None:
         """Swap a position for its changed self (same id and sequence): O(log n) in each trigger index."""
         self._triggers[old.asset].remove(old)

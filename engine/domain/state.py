@@ -203,11 +203,6 @@ class TradingState(PositionChanges):
                 closed.append(self._settle(ledgers[position.user_id], position, closing_price, reason, time_ms))
         return Outcome(None, tuple(closed), tuple(skipped))
 
-    def _insert(self, ledger: Ledger, position: Position) -> None:
-        self._positions[position.id] = position
-        ledger.positions[position.id] = position
-        self._triggers[position.asset].add(position)
-
     # ------------------------------------------------------------------------------------------- reads
 
     @property
