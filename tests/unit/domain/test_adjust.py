@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from engine.domain import (
     AmendPosition,
+    ClosePosition,
     CloseReason,
     Position,
     PositionAmended,
@@ -22,6 +23,7 @@ from engine.domain import (
     Rules,
     Side,
     TradingState,
+    codec,
     default_rules,
     money,
 )
@@ -275,3 +277,19 @@ def test_amend_levels_in_a_finer_scale_must_be_exact_at_the_positions() -> None:
     # a coarser stated scale is exact too: 120000.00 at scale 2 (scale 0 means "the position's")
     reply = driver.apply(AmendPosition("alice", position.id, None, 12_000_000, 2)).reply
     assert isinstance(reply, PositionAmended) and reply.position.take_profit == 1_200_000_000
+
+
+def test_rows_of_a_close_of_all_keep_the_shape_earlier_engines_wrote() -> None:
+    """A snapshot's remembered commands and replies: a close of all and its reply are the three-value rows
+    of today's format (so nothing already written changes), a partial close and an amendment add theirs."""
+    driver = seeded()
+    position = driver.opened()
+    whole = driver.closed(position.id)
+    assert codec.encode_command(ClosePosition("alice", position.id)) == ["ClosePosition", "alice", position.id]
+    assert codec.decode_command(["ClosePosition", "alice", position.id]) == ClosePosition("alice", position.id, 0)
+    assert len(codec.encode_reply(whole)) == 3
+    assert codec.decode_reply(json.loads(json.dumps(codec.encode_reply(whole)))) == whole
+    partial = ClosePosition("alice", position.id, 1_000)
+    assert codec.decode_command(json.loads(json.dumps(codec.encode_command(partial)))) == partial
+    amend = AmendPosition("alice", position.id, None, 0, 8)
+    assert codec.decode_command(json.loads(json.dumps(codec.encode_command(amend)))) == amend
