@@ -28,7 +28,7 @@ from engine.domain import (
     money,
 )
 from engine.domain.checks import remainder_liquidated
-from tests.unit.domain.helpers import BTC_BUY, BTC_SELL, rejection, seeded
+from tests.unit.domain.helpers import BTC_BUY, BTC_SELL, SOL, rejection, seeded
 from tests.unit.domain.test_liquidation import _condition, _index_fires
 
 DOLLAR = 10_000  # one dollar at price scale 4
@@ -293,3 +293,22 @@ def test_rows_of_a_close_of_all_keep_the_shape_earlier_engines_wrote() -> None:
     assert codec.decode_command(json.loads(json.dumps(codec.encode_command(partial)))) == partial
     amend = AmendPosition("alice", position.id, None, 0, 8)
     assert codec.decode_command(json.loads(json.dumps(codec.encode_command(amend)))) == amend
+
+
+def test_a_partial_close_is_refused_when_the_rest_would_be_at_its_tighter_level_now() -> None:
+    """SOL LONG 0.02 at $100.0000, 50x: margin ceil(200 / 50) = 4 cents; level entry + floor((-4 * 10^10 +
+    5 * 10^9) / 2 * 10^6) = 98.2500. At sell 98.4000 its PnL is -3.2 -> -3 cents: 4 - 3 > 0, it lives.
+    Half of it would keep margin 2 and room 2, level entry + floor(-1.5 * 10^10 / 10^6) = 98.5000: at
+    98.4000 the rest's PnL -1.6 -> -2 leaves 2 - 2 <= 0, so it would already be liquidatable."""
+    driver = seeded()
+    driver.tick(asset=SOL, buy=1_000_000, sell=999_000)
+    position = driver.opened(asset=SOL, quantity=2_000_000, leverage=50)
+    assert (position.margin_cents, position.liquidation_price) == (4, 982_500)
+    assert driver.tick(asset=SOL, buy=990_000, sell=984_000).closed_trades == ()
+    before = driver.state.state_hash()
+    refused = rejection(driver.close(position.id, quantity=1_000_000))
+    assert refused.reason is RejectReason.IMMEDIATE_LIQUIDATION
+    assert "liquidation level 98.5000 at the current price 98.4000" in refused.message
+    assert driver.state.state_hash() == before
+    # closing all of it is always possible
+    assert driver.closed(position.id).trade.credited_cents == 1
