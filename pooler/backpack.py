@@ -209,6 +209,15 @@ def _decimal(data: dict[str, object], key: str, *, positive: bool) -> Decimal | 
     value = data[key]
     if value is None:
         return None
+    number = _as_decimal(key, value)
+    _check_bounds(key, value, number)
+    if positive and number <= 0:
+        raise FrameError("field", f"{key!r} must be positive, got {number}")
+    return number
+
+
+def _as_decimal(key: str, value: object) -> Decimal:
+    """The venue value as an exact Decimal: decimal text, or a JSON number parsed exactly (never float)."""
     if isinstance(value, _Oversized):
         raise FrameError("number", f"{key!r} is a number of {value.length} characters")
     if isinstance(value, str):
@@ -216,26 +225,31 @@ def _decimal(data: dict[str, object], key: str, *, positive: bool) -> Decimal | 
             raise FrameError("number", f"{key!r} is {len(value)} characters long")
         if not _DECIMAL_TEXT.fullmatch(value):
             raise FrameError("field", f"{key!r} is not decimal text: {value[:40]!r}")
-        number = Decimal(value)
-    elif isinstance(value, Decimal) or (isinstance(value, int) and not isinstance(value, bool)):
-        # a JSON number: parsed exactly (parse_float), never through float; its text is at most
-        # MAX_NUMBER_CHARS long, but its exponent may be anything
+        return Decimal(value)
+    if isinstance(value, Decimal) or (isinstance(value, int) and not isinstance(value, bool)):
+        # a JSON number: its text is at most MAX_NUMBER_CHARS long, but its exponent may be anything
         try:
             number = Decimal(value)
         except InvalidOperation:
             raise FrameError("field", f"{key!r} is not a number") from None
         if not number.is_finite() or number < 0:
             raise FrameError("field", f"{key!r} is not a non-negative finite number: {str(value)[:40]}")
-    else:
-        raise FrameError("field", f"{key!r} has type {type(value).__name__}")
-    # only attributes of the representation here (no arithmetic): cheap for any exponent
+        return number
+    raise FrameError("field", f"{key!r} has type {type(value).__name__}")
+
+
+def _check_bounds(key: str, value: object, number: Decimal) -> None:
+    """Digits, fraction and magnitude within the bounds, judged on the representation alone (no
+    arithmetic), so the check is cheap for any exponent."""
     _, digits, exponent = number.as_tuple()
-    if not isinstance(exponent, int) or len(digits) > MAX_DECIMAL_DIGITS or exponent < -MAX_DECIMAL_FRACTION \
-            or (number and number.adjusted() > MAX_DECIMAL_ADJUSTED) or (not number and exponent > 0):
+    if (
+        not isinstance(exponent, int)
+        or len(digits) > MAX_DECIMAL_DIGITS
+        or exponent < -MAX_DECIMAL_FRACTION
+        or (number and number.adjusted() > MAX_DECIMAL_ADJUSTED)
+        or (not number and exponent > 0)
+    ):
         raise FrameError("number", f"{key!r} is out of bounds: {str(value)[:40]}")
-    if positive and number <= 0:
-        raise FrameError("field", f"{key!r} must be positive, got {number}")
-    return number
 
 
 def _integer(data: dict[str, object], key: str) -> int:

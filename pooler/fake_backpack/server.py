@@ -15,7 +15,6 @@ import urllib.parse
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http import HTTPStatus
-from pathlib import Path
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -23,6 +22,7 @@ from websockets.http11 import Request, Response
 
 from pooler.backpack import ERROR_CODES
 from pooler.fake_backpack.klines import INTERVALS, PRICE_TYPES, KlineBook
+from pooler.fake_backpack.script import ScriptStep
 from pooler.pricepath import KNOWN_MARKETS, Market, RandomWalk, Top, market_for
 
 log = logging.getLogger("pooler.fake_backpack")
@@ -31,35 +31,6 @@ STREAM_TYPES = {"bookTicker", "depth", "trade", "ticker", "kline", "markPrice", 
 DEPTH_WINDOWS = {"200ms", "600ms", "1000ms"}
 KLINE_INTERVALS = {"1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w",
                    "1month"}
-
-
-@dataclass(frozen=True, slots=True)
-class ScriptStep:
-    symbol: str
-    bid: Decimal
-    ask: Decimal
-    bid_qty: Decimal
-    ask_qty: Decimal
-    # pause before this step
-    after_ms: int
-
-
-def load_script(path: Path) -> list[ScriptStep]:
-    """JSON Lines, one top per line: {"s": "BTC_USDC", "b": "68983.0", "a": "68983.1", "B": "0.1", "A": "0.2",
-    "after_ms": 100}; blank lines and lines starting with # are skipped. The script repeats forever."""
-    steps = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        try:
-            item = json.loads(line)
-            steps.append(ScriptStep(item["s"], Decimal(item["b"]), Decimal(item["a"]), Decimal(item.get("B", "1")),
-                                    Decimal(item.get("A", "1")), int(item.get("after_ms", 100))))
-        except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
-            raise ValueError(f"{path}:{number}: bad script line ({exc!r}): {line[:80]}") from None
-    if not steps:
-        raise ValueError(f"{path}: empty script")
-    return steps
 
 
 def _frame(stream: str, data: dict[str, object], raw: dict[str, str] | None = None) -> str:
