@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.domain import checks, money
+from engine.domain import checks, money, quotes
 from engine.domain.canonical import snapshot_hash
 from engine.domain.codec import (
     decode_account,
@@ -23,34 +23,33 @@ from engine.domain.codec import (
 )
 from engine.domain.commands import (
     AccountCreated,
+    AmendPosition,
     ChangeRules,
     ClosePosition,
     Command,
     CreateAccount,
     OpenPosition,
     Outcome,
-    PositionClosed,
     PositionOpened,
     PriceUpdate,
-    Quote,
     Rejection,
     Reply,
     UserCommand,
 )
 from engine.domain.idempotency import IdempotencyStore, Remembered
+from engine.domain.ledger import Ledger
 from engine.domain.model import (
     Account,
     AccountSummary,
     ClosedTrade,
-    CloseReason,
     LatestQuote,
     Position,
     RejectReason,
     Valuation,
 )
+from engine.domain.position_changes import PositionChanges
 from engine.domain.rules import Rules, decode_rules, encode_rules
 from engine.domain.triggers import AssetTriggers
-from mesh.units import MAX_DECIMAL
 
 # 2: idempotency rows carry the stream time of their command (per-user, time-windowed retention)
 # 3: the rules in force are recorded (a format-2 snapshot is restored under the rules given to restore)
@@ -60,22 +59,8 @@ _READABLE_FORMATS = (2, 3)
 _RETRYABLE = frozenset({RejectReason.PRICE_STALE, RejectReason.PRICE_UNAVAILABLE})
 POSITION_ID_PREFIX = "pos-"
 
-_ClosedTrades = tuple[ClosedTrade, ...]
 
-
-class _Ledger:
-    """The mutable side of an account: free balance and open positions (in open order)."""
-
-    __slots__ = ("balance_cents", "created_at_ms", "email", "positions")
-
-    def __init__(self, email: str, balance_cents: int, created_at_ms: int) -> None:
-        self.email = email
-        self.balance_cents = balance_cents
-        self.created_at_ms = created_at_ms
-        self.positions: dict[str, Position] = {}
-
-
-class TradingState:
+class TradingState(PositionChanges):
     """All trading state of one engine shard. Writes: `apply`. Reads: `account`, `positions_of`,
     `position`, `quote`, `valuation`, `account_summary` and the counts. Persistence: `snapshot`,
     `restore`, `state_hash`."""
@@ -84,7 +69,7 @@ class TradingState:
 
     def __init__(self, rules: Rules) -> None:
         self._rules = rules
-        self._ledgers: dict[str, _Ledger] = {}
+        self._ledgers: dict[str, Ledger] = {}
         self._positions: dict[str, Position] = {}
         self._quotes: dict[str, LatestQuote] = {}
         self._triggers = {symbol: AssetTriggers() for symbol in rules.assets}
@@ -143,11 +128,13 @@ class TradingState:
         self._idempotency.set_limits(rules.idempotency_keys_per_user, rules.idempotency_window_ms)
         return None
 
-    def _execute(self, command: UserCommand, entry_id: str, time_ms: int) -> tuple[Reply, _ClosedTrades]:
+    def _execute(self, command: UserCommand, entry_id: str, time_ms: int) -> tuple[Reply, tuple[ClosedTrade, ...]]:
         if isinstance(command, OpenPosition):
             return self._open(command, entry_id, time_ms), ()
         if isinstance(command, ClosePosition):
-            return self._close(command, time_ms)
+            return self._close(command, entry_id, time_ms)
+        if isinstance(command, AmendPosition):
+            return self._amend(command, time_ms), ()
         return self._create_account(command, time_ms), ()
 
     def _create_account(self, command: CreateAccount, time_ms: int) -> Reply:
@@ -158,7 +145,7 @@ class TradingState:
         if ledger is not None:
             conflict = checks.account_conflict(command.user_id, ledger.email, command)
             return conflict or AccountCreated(self._account_of(command.user_id, ledger), already_existed=True)
-        ledger = _Ledger(command.email, command.starting_balance_cents, time_ms)
+        ledger = Ledger(command.email, command.starting_balance_cents, time_ms)
         self._ledgers[command.user_id] = ledger
         return AccountCreated(self._account_of(command.user_id, ledger), already_existed=False)
 
@@ -200,101 +187,20 @@ class TradingState:
         self._insert(ledger, position)
         return PositionOpened(position, ledger.balance_cents)
 
-    def _close(self, command: ClosePosition, time_ms: int) -> tuple[Reply, _ClosedTrades]:
-        ledger = self._ledgers.get(command.user_id)
-        if ledger is None:
-            return checks.no_account(command.user_id), ()
-        position = ledger.positions.get(command.position_id)
-        if position is None:
-            # the same answer for a foreign position as for a missing one: ids must not leak
-            return Rejection(
-                RejectReason.POSITION_NOT_FOUND, f"no open position {command.position_id!r} in this account"
-            ), ()
-        quote = self._fresh_quote(position.asset, time_ms)
-        if isinstance(quote, Rejection):
-            return quote, ()
-        trade = self._settle(ledger, position, checks.closing_price(position.side, quote), CloseReason.MANUAL, time_ms)
-        return PositionClosed(trade, ledger.balance_cents), (trade,)
-
     def _update_prices(self, update: PriceUpdate, time_ms: int) -> Outcome:
         closed: list[ClosedTrade] = []
         skipped: list[str] = []
         ledgers = self._ledgers
         for raw in update.quotes:
-            quote = self._accept_quote(raw, time_ms)
+            quote = quotes.accepted_quote(self._rules, raw, time_ms)
             if isinstance(quote, str):
                 skipped.append(quote)
                 continue
             self._quotes[quote.asset] = quote
             for position, reason in self._triggers[quote.asset].crossed(quote.buy_price, quote.sell_price):
-                closed.append(
-                    self._settle(
-                        ledgers[position.user_id],
-                        position,
-                        checks.closing_price(position.side, quote),
-                        reason,
-                        time_ms,
-                    )
-                )
+                closing_price = checks.closing_price(position.side, quote)
+                closed.append(self._settle(ledgers[position.user_id], position, closing_price, reason, time_ms))
         return Outcome(None, tuple(closed), tuple(skipped))
-
-    def _accept_quote(self, quote: Quote, time_ms: int) -> LatestQuote | str:
-        """The quote in its asset's price scale, or why it is skipped."""
-        spec = self._rules.assets.get(quote.asset)
-        if spec is None:
-            return f"quote skipped: asset {quote.asset!r} is not traded here"
-        if not 0 <= quote.decimal <= MAX_DECIMAL:
-            return f"quote of {quote.asset} skipped: decimal {quote.decimal} outside 0..{MAX_DECIMAL}"
-        if quote.buy_price <= 0 or quote.sell_price <= 0:
-            return f"quote of {quote.asset} skipped: prices must be positive"
-        if quote.sell_price > quote.buy_price:
-            return f"quote of {quote.asset} skipped: the sell price is above the buy price"
-        # Rescaling keeps every stored price in the scale positions, stop-losses and replies use. It
-        # rounds the buy price up and the sell price down, so the spread can only widen.
-        buy_price = money.rescale_buy_price(quote.buy_price, quote.decimal, spec.decimal)
-        sell_price = money.rescale_sell_price(quote.sell_price, quote.decimal, spec.decimal)
-        if sell_price <= 0:
-            return f"quote of {quote.asset} skipped: the sell price rounds to 0 at decimal {spec.decimal}"
-        # The quote's age runs from when the feed last produced or confirmed it, so the time the pooler
-        # kept re-publishing it counts against the staleness limit. Its age on arrival is the larger of
-        # entry time - confirmed_at (counts the trip to Redis; needs the publisher's clock to agree with
-        # Redis's) and published_at - confirmed_at (one clock, so a publisher clock running ahead cannot
-        # make it younger). Never dated after its entry; the entry's time when the quote states nothing.
-        # Only values of the entry: replay decides alike.
-        confirmed, published = quote.confirmed_at_ms, quote.published_at_ms
-        dated_ms = time_ms
-        if confirmed > 0:
-            dated_ms = min(time_ms, confirmed)
-            if published >= confirmed:
-                dated_ms = min(dated_ms, time_ms - (published - confirmed))
-        return LatestQuote(spec.symbol, buy_price, sell_price, spec.decimal, dated_ms)
-
-    def _fresh_quote(self, asset: str, time_ms: int) -> LatestQuote | Rejection:
-        quote = self._quotes.get(asset)
-        if quote is None:
-            return Rejection(RejectReason.PRICE_UNAVAILABLE, f"no price of {asset} has been received yet")
-        age = time_ms - quote.received_at_ms
-        limit = self._rules.price_stale_after_ms
-        if age > limit:
-            return Rejection(RejectReason.PRICE_STALE, f"price of {asset} is stale ({age} ms old, limit {limit} ms)")
-        return quote
-
-    def _insert(self, ledger: _Ledger, position: Position) -> None:
-        self._positions[position.id] = position
-        ledger.positions[position.id] = position
-        self._triggers[position.asset].add(position)
-
-    def _settle(
-        self, ledger: _Ledger, position: Position, closing_price: int, reason: CloseReason, time_ms: int
-    ) -> ClosedTrade:
-        """Close at the closing-side market price and credit max(0, margin + pnl)."""
-        pnl = money.pnl_cents(position.side, position.entry_price, closing_price, position.quantity, position.decimal)
-        credited = money.close_credit_cents(position.margin_cents, pnl)
-        ledger.balance_cents += credited
-        del self._positions[position.id]
-        del ledger.positions[position.id]
-        self._triggers[position.asset].remove(position)
-        return ClosedTrade.of(position, closing_price, pnl, credited, reason, time_ms)
 
     # ------------------------------------------------------------------------------------------- reads
 
@@ -318,7 +224,7 @@ class TradingState:
         ledger = self._ledgers.get(user_id)
         return None if ledger is None else self._account_of(user_id, ledger)
 
-    def _account_of(self, user_id: str, ledger: _Ledger) -> Account:
+    def _account_of(self, user_id: str, ledger: Ledger) -> Account:
         return Account(user_id, ledger.email, ledger.balance_cents, ledger.created_at_ms)
 
     def positions_of(self, user_id: str) -> tuple[Position, ...]:
@@ -393,7 +299,7 @@ class TradingState:
             account = decode_account(row)
             if account.user_id in state._ledgers:
                 raise ValueError(f"account {account.user_id} appears twice")
-            state._ledgers[account.user_id] = _Ledger(account.email, account.balance_cents, account.created_at_ms)
+            state._ledgers[account.user_id] = Ledger(account.email, account.balance_cents, account.created_at_ms)
         positions = sorted((decode_position(row) for row in data["positions"]), key=lambda p: p.sequence)
         for position in positions:
             spec = rules.assets.get(position.asset)
