@@ -34,7 +34,7 @@ from exness.common.v1 import trading_pb2
 from exness.engine.v1 import commands_pb2, engine_service_pb2, engine_service_pb2_grpc
 from exness.market.v1 import market_pb2
 
-from mesh.codec import encode_command
+from mesh.stream_codec import encode_command
 from tests.support.engine_process import engine_env, start_engine, wait_serving
 from tests.support.processes import ManagedProcess, start_secantus
 

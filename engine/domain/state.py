@@ -12,16 +12,6 @@ import json
 from typing import Any
 
 from engine.domain import checks, money
-from engine.domain.codec import (
-    decode_account,
-    decode_position,
-    decode_quote,
-    decode_remembered,
-    encode_account,
-    encode_position,
-    encode_quote,
-    encode_remembered,
-)
 from engine.domain.commands import (
     AccountCreated,
     ChangeRules,
@@ -48,6 +38,16 @@ from engine.domain.model import (
     Position,
     RejectReason,
     Valuation,
+)
+from engine.domain.records import (
+    decode_account,
+    decode_position,
+    decode_quote,
+    decode_remembered,
+    encode_account,
+    encode_position,
+    encode_quote,
+    encode_remembered,
 )
 from engine.domain.rules import Rules, decode_rules, encode_rules
 from engine.domain.triggers import AssetTriggers

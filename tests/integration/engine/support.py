@@ -24,7 +24,7 @@ from exness.market.v1 import market_pb2
 from engine import translate
 from engine.config import EngineSettings
 from engine.domain import TradingState
-from mesh.codec import decode_entry, encode_command
+from mesh.stream_codec import decode_entry, encode_command
 
 
 def create_account(user_id: str, email: str, balance: int = 1_000_000, **envelope: Any) -> commands_pb2.Command:

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from exness.engine.v1 import commands_pb2
 from exness.market.v1 import market_pb2
 
-from mesh.codec import encode_command, encode_price_update
+from mesh.stream_codec import encode_command, encode_price_update
 from tests.support.net import free_port
 from tests.support.processes import ManagedProcess, wait_http_ok
 

@@ -14,7 +14,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from exness.market.v1 import market_pb2
 
-from mesh.codec import decode_entry
+from mesh.stream_codec import decode_entry
 from pooler.config import PoolerSettings
 from pooler.fake_backpack import ScriptStep
 from pooler.service import Pooler

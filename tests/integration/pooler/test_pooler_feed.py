@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import redis.asyncio as aioredis
 
-from mesh.codec import decode_price_update
+from mesh.stream_codec import decode_price_update
 from pooler.fake_backpack import FakeBackpack, ScriptStep
 from pooler.pricepath import Top
 from tests.integration.pooler.helpers import (

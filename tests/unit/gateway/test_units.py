@@ -23,8 +23,8 @@ from gateway.prices import PriceHub
 from gateway.schemas import CreateOrderRequest, SignupRequest
 from gateway.security import bearer_token, issue_token, user_id_from_token
 from gateway.translate import closed_trade_out, open_position_command, trade_out
-from mesh.codec import encode_price_update
 from mesh.settings import DEFAULT_ASSETS
+from mesh.stream_codec import encode_price_update
 from tests.integration.gateway.support import Quote, price_update
 
 SECRET = "unit-secret-" + "y" * 32
