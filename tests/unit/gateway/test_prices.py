@@ -6,8 +6,8 @@ import asyncio
 import json
 
 from gateway.prices import PriceHub
+from harness.prices import Quote, price_update
 from mesh.stream_codec import encode_price_update
-from tests.integration.gateway.support import Quote, price_update
 
 
 async def test_slow_subscriber_is_conflated_and_never_blocks_others() -> None:
