@@ -23,8 +23,8 @@ from redis.exceptions import RedisError
 
 from gateway import metrics
 from gateway.errors import ApiError, engine_timeout, engine_unavailable, grpc_error, rejection_error
-from mesh.codec import encode_command
 from mesh.grpc_channel import insecure_channel
+from mesh.stream_codec import encode_command
 
 log = logging.getLogger(__name__)
 

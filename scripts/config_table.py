@@ -1,5 +1,5 @@
 """Print the README's configuration table from the services' settings classes, so the table lists every
-environment variable with its real default. `tests/unit/test_readme_config.py` fails when the README and
+environment variable with its real default. `tests/unit/scripts/test_config_table.py` fails when the README and
 the code disagree; run `python scripts/config_table.py` and paste its output between the markers."""
 
 from __future__ import annotations
