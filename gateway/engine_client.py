@@ -22,6 +22,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from gateway import metrics
+from gateway.admission import Admission, LoopLagProbe
 from gateway.errors import ApiError, engine_timeout, engine_unavailable, grpc_error, rejection_error
 from mesh.codec import encode_command
 from mesh.grpc_channel import insecure_channel
@@ -32,8 +33,8 @@ RECONNECT_MIN_SECONDS = 0.1
 RECONNECT_MAX_SECONDS = 5.0
 # a call that stayed up this long was healthy: the next failure starts the backoff from the bottom
 HEALTHY_CALL_SECONDS = 10.0
-# Commands awaiting a reply, at most: the engine queues at most 10,000 replies per gateway and drops the
-# rest, so beyond this the gateway answers 503 at once instead of sending work whose reply would be lost.
+# Commands awaiting a reply, at most (GATEWAY_MAX_IN_FLIGHT sets it for the service): the engine queues at
+# most 10,000 replies per gateway and drops the rest, so the bound must stay well below that.
 MAX_IN_FLIGHT = 5_000
 
 ResponseT = TypeVar("ResponseT")
@@ -46,9 +47,10 @@ def xadd_never_sent(exc: RedisError) -> bool:
 
 class EngineClient:
     def __init__(self, address: str, gateway_id: str, redis: aioredis.Redis, stream_key: str,
-                 reply_timeout: float, max_in_flight: int = MAX_IN_FLIGHT) -> None:
+                 reply_timeout: float, max_in_flight: int = MAX_IN_FLIGHT, max_loop_lag: float = 0.0) -> None:
         self.gateway_id = gateway_id
-        self.max_in_flight = max_in_flight
+        self._probe = LoopLagProbe() if max_loop_lag > 0 else None
+        self.admission = Admission(max_in_flight, max_loop_lag, self._probe)
         self.reply_timeout = reply_timeout
         self._redis = redis
         self._stream_key = stream_key
@@ -64,8 +66,13 @@ class EngineClient:
 
     def start(self) -> None:
         self._loop_task = asyncio.create_task(self._reply_loop(), name="engine-reply-stream")
+        if self._probe is not None:
+            self._probe.start()
+        metrics.ENGINE_IN_FLIGHT.set_function(lambda: len(self._pending))
 
     async def close(self) -> None:
+        if self._probe is not None:
+            await self._probe.close()
         if self._loop_task:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -128,14 +135,12 @@ class EngineClient:
 
     async def submit(self, command: commands_pb2.Command) -> commands_pb2.Reply:
         """XADD `command` (request id and reply_to filled in) and wait for its reply.
-        503 when the reply stream is down or too many commands are waiting (nothing is sent, so nothing
-        runs later unseen); 504 when the engine does not answer in time."""
+        503 when the reply stream is down or admission refuses it (too many commands waiting, the loop
+        running late: gateway.admission); nothing is sent then, so nothing runs later unseen. 504 when the
+        engine does not answer in time."""
         if not self.ready:
             raise engine_unavailable("no reply stream to the engine")
-        if len(self._pending) >= self.max_in_flight:
-            metrics.ENGINE_REPLIES.labels(outcome="refused_busy").inc()
-            raise ApiError(503, "ENGINE_BUSY", f"{len(self._pending)} commands are already waiting for the engine",
-                           headers={"Retry-After": "1"})
+        self.admission.check(len(self._pending))
         request_id = command.request_id or str(uuid.uuid4())
         command.request_id = request_id
         command.reply_to = self.gateway_id

@@ -20,7 +20,7 @@ from gateway.config import GatewaySettings
 from gateway.context import GatewayContext
 from gateway.engine_client import EngineClient
 from gateway.errors import install_error_handlers
-from gateway.limits import BodySizeLimitMiddleware, RateLimiter
+from gateway.limits import BodySizeLimitMiddleware, RedisRateLimiter
 from gateway.metrics import MetricsMiddleware
 from gateway.prices import PriceHub
 from gateway.routes import auth, balance, health, prices, trade
@@ -54,13 +54,14 @@ async def running_context(settings: GatewaySettings) -> AsyncIterator[GatewayCon
     redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
     pubsub_redis = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2)
     engine = EngineClient(settings.engine_addr, settings.gateway_id, redis, settings.stream_key,
-                          settings.reply_timeout_seconds)
+                          settings.reply_timeout_seconds, max_in_flight=settings.gateway_max_in_flight,
+                          max_loop_lag=settings.gateway_max_loop_lag_ms / 1000)
     hub = PriceHub(pubsub_redis, settings.price_channel)
     rate = settings.auth_rate
     context = GatewayContext(
         settings=settings, asset_specs=settings.asset_specs, db_engine=db_engine,
         sessions=db.make_sessionmaker(db_engine), redis=redis, engine=engine, prices=hub,
-        auth_limiter=RateLimiter(*rate) if rate else None)
+        auth_limiter=RedisRateLimiter(redis, settings.auth_rate_key_prefix, *rate) if rate else None)
     engine.start()
     hub.start()
     try:

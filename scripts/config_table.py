@@ -51,7 +51,14 @@ MEANING = {
     "GATEWAY_ID": "this gateway's name in reply_to (unique per instance)",
     "CORS_ORIGINS": "comma-separated allowed origins (empty: none)",
     "MAX_BODY_BYTES": "largest accepted request body (413 beyond)",
-    "AUTH_RATE_LIMIT": "signup/signin requests per client IP, e.g. `10/minute` (429 beyond)",
+    "AUTH_RATE_LIMIT": "signup/signin requests per client IP, e.g. `10/minute` (429 beyond), for the whole platform "
+                       "(one Redis bucket per client shared by all gateway processes; without Redis each process "
+                       "counts alone, so N processes allow N x)",
+    "GATEWAY_MAX_IN_FLIGHT": "writes waiting for an engine reply, at most, **per gateway process** (503 `ENGINE_BUSY` "
+                             "with `Retry-After`, not sent, beyond; 0 = no bound): N processes admit N x; keep "
+                             "it under the engine's 10,000 queued replies per gateway",
+    "GATEWAY_MAX_LOOP_LAG_MS": "refuse writes (503 `OVERLOADED`, not sent) while this process's event loop runs "
+                               "timers later than this, **per gateway process** (0 = off)",
     "FORWARDED_ALLOW_IPS": "comma-separated proxy addresses/CIDRs whose `X-Forwarded-For` gives the client IP "
                            "(the ingress controller's pods; `*` = any)",
     "FEED": "`auto` (live, sim fallback), `backpack`, `fake` (local fake server), `sim`",

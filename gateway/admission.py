@@ -1,0 +1,70 @@
+"""Admission of writes: a command is sent to the engine only when this process can expect to answer it in
+time. Two signals, both per gateway process: the commands already waiting for a reply (GATEWAY_MAX_IN_FLIGHT)
+and how late this process's event loop runs its timers (GATEWAY_MAX_LOOP_LAG_MS). Over either, the write is
+refused with 503 and `Retry-After` BEFORE anything is XADDed: the order was not executed and a retry is
+safe with or without its Idempotency-Key. Refusing at the door keeps overload from turning into written
+but unanswered orders (504s whose outcome the client must go and find out)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from gateway import metrics
+from gateway.errors import ApiError
+
+# how often the loop-lag probe wakes up: short enough to notice a stall within a request's lifetime,
+# long enough to cost nothing (20 wake-ups a second)
+LAG_PROBE_SECONDS = 0.05
+RETRY_AFTER_SECONDS = 1
+
+
+class LoopLagProbe:
+    """Measures how late the event loop runs a timer: a sleeper that records its overshoot. The value is
+    the last sample, and it decays to the next one, so a single stall does not close the door for long."""
+
+    def __init__(self, interval: float = LAG_PROBE_SECONDS) -> None:
+        self.interval = interval
+        self.lag_seconds = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="loop-lag-probe")
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            expected = time.perf_counter() + self.interval
+            await asyncio.sleep(self.interval)
+            self.lag_seconds = max(0.0, time.perf_counter() - expected)
+            metrics.EVENT_LOOP_LAG.set(self.lag_seconds)
+
+
+class Admission:
+    """Decides, per write, whether it may go to the engine (`check`). `max_in_flight` 0 and
+    `max_loop_lag` 0 switch the respective signal off."""
+
+    def __init__(self, max_in_flight: int, max_loop_lag: float, probe: LoopLagProbe | None = None) -> None:
+        self.max_in_flight = max_in_flight
+        self.max_loop_lag = max_loop_lag
+        self.probe = probe
+
+    def check(self, in_flight: int) -> None:
+        """Raise the 503 that refuses a write now; return when it may be sent."""
+        if self.max_in_flight and in_flight >= self.max_in_flight:
+            metrics.ENGINE_REPLIES.labels(outcome="refused_busy").inc()
+            raise _refused("ENGINE_BUSY", f"{in_flight} commands are already waiting for the engine")
+        if self.max_loop_lag and self.probe is not None and self.probe.lag_seconds > self.max_loop_lag:
+            metrics.ENGINE_REPLIES.labels(outcome="refused_overloaded").inc()
+            raise _refused("OVERLOADED", f"the gateway runs {self.probe.lag_seconds * 1000:.0f} ms behind")
+
+
+def _refused(code: str, why: str) -> ApiError:
+    return ApiError(503, code, f"{why}; the request was not sent to the engine and not executed, retry after "
+                               f"{RETRY_AFTER_SECONDS}s", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
