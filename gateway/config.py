@@ -55,6 +55,8 @@ class GatewaySettings(CommonSettings):
     jwt_ttl_seconds: int = Field(default=86400, gt=0)
     starting_balance_cents: int = Field(default=1_000_000, ge=0)
     engine_reply_timeout_ms: int = Field(default=5000, gt=0)
+    # uvicorn worker processes, each a gateway of its own (gateway.__main__)
+    gateway_workers: int = Field(default=1, ge=1, le=64)
     # admission of writes, per gateway process (gateway.admission); 0 switches a bound off
     gateway_max_in_flight: int = Field(default=256, ge=0, le=10_000)
     gateway_max_loop_lag_ms: int = Field(default=500, ge=0)

@@ -18,12 +18,12 @@ import grpc
 import redis.asyncio as aioredis
 from exness.common.v1 import trading_pb2
 from exness.engine.v1 import commands_pb2, engine_service_pb2, engine_service_pb2_grpc
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from gateway import metrics
 from gateway.admission import Admission, LoopLagProbe
 from gateway.errors import ApiError, engine_timeout, engine_unavailable, grpc_error, rejection_error
+from gateway.stream_writer import StreamWriter, xadd_never_sent
 from mesh.codec import encode_command
 from mesh.grpc_channel import insecure_channel
 
@@ -40,11 +40,6 @@ MAX_IN_FLIGHT = 5_000
 ResponseT = TypeVar("ResponseT")
 
 
-def xadd_never_sent(exc: RedisError) -> bool:
-    """True when redis-py failed while opening the connection, so the command cannot have been written."""
-    return isinstance(exc, RedisConnectionError) and "connecting to" in str(exc)
-
-
 class EngineClient:
     def __init__(self, address: str, gateway_id: str, redis: aioredis.Redis, stream_key: str,
                  reply_timeout: float, max_in_flight: int = MAX_IN_FLIGHT, max_loop_lag: float = 0.0) -> None:
@@ -52,8 +47,7 @@ class EngineClient:
         self._probe = LoopLagProbe() if max_loop_lag > 0 else None
         self.admission = Admission(max_in_flight, max_loop_lag, self._probe)
         self.reply_timeout = reply_timeout
-        self._redis = redis
-        self._stream_key = stream_key
+        self._writer = StreamWriter(redis, stream_key)
         self._channel = insecure_channel(address)
         self.stub = engine_service_pb2_grpc.EngineServiceStub(self._channel)
         self._pending: dict[str, asyncio.Future[commands_pb2.Reply]] = {}
@@ -150,7 +144,7 @@ class EngineClient:
         started = time.perf_counter()
         try:
             try:
-                await self._redis.xadd(self._stream_key, encode_command(command))  # type: ignore[arg-type]
+                await self._writer.xadd(encode_command(command))
             except RedisError as exc:
                 log.warning("XADD failed", extra={"error": str(exc), "request_id": request_id})
                 if xadd_never_sent(exc):

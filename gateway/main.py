@@ -24,6 +24,7 @@ from gateway.limits import BodySizeLimitMiddleware, RedisRateLimiter
 from gateway.metrics import MetricsMiddleware
 from gateway.prices import PriceHub
 from gateway.routes import auth, balance, health, prices, trade
+from gateway.stream_writer import command_redis
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ async def running_context(settings: GatewaySettings) -> AsyncIterator[GatewayCon
     db_engine = db.make_engine(settings.async_database_url)
     # commands and probes time out instead of hanging a request; the pub/sub listener has its own
     # client, because a socket timeout there would fire whenever prices pause
-    redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+    redis = command_redis(settings.redis_url)
     pubsub_redis = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2)
     engine = EngineClient(settings.engine_addr, settings.gateway_id, redis, settings.stream_key,
                           settings.reply_timeout_seconds, max_in_flight=settings.gateway_max_in_flight,

@@ -16,6 +16,7 @@ from exness.common.v1 import trading_pb2
 from exness.engine.v1 import commands_pb2
 from pydantic import ValidationError
 
+from gateway import security
 from gateway.config import GatewaySettings, parse_rate, trusted_proxies
 from gateway.errors import GRPC_STATUS, REJECTION_STATUS, ApiError, rejection_error
 from gateway.limits import BodySizeLimitMiddleware, RateLimiter
@@ -99,6 +100,26 @@ def test_token_round_trip_and_rejections() -> None:
             user_id_from_token(bad, SECRET)
         assert caught.value.status == 401, name
         assert caught.value.code == ("TOKEN_EXPIRED" if name == "TOKEN_EXPIRED" else "INVALID_TOKEN")
+
+
+def test_a_cached_token_still_expires_and_the_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(security, "_verified", {})
+    monkeypatch.setattr(security, "TOKEN_CACHE_SIZE", 3)
+    user_id = uuid.uuid4()
+    token = issue_token(user_id, SECRET, 60)
+    expires = int(jwt.decode(token, SECRET, algorithms=["HS256"])["exp"])
+    assert user_id_from_token(token, SECRET, now=expires - 30) == user_id
+    assert user_id_from_token(token, SECRET, now=expires - 1) == user_id  # from the cache
+    assert (token, SECRET) in security._verified
+    with pytest.raises(ApiError) as caught:
+        user_id_from_token(token, SECRET, now=expires)
+    assert caught.value.code == "TOKEN_EXPIRED"
+    # the same token under another secret is verified (and refused) on its own
+    with pytest.raises(ApiError):
+        user_id_from_token(issue_token(user_id, SECRET, 60), "other-" + SECRET)
+    for n in range(5):
+        user_id_from_token(issue_token(uuid.uuid4(), SECRET, 60 + n), SECRET)
+    assert len(security._verified) == 3
 
 
 def test_bearer_header_parsing() -> None:
