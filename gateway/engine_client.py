@@ -85,7 +85,8 @@ class EngineClient:
 
     async def _reply_loop(self) -> None:
         backoff = RECONNECT_MIN_SECONDS
-        request = engine_service_pb2.StreamRepliesRequest(gateway_id=self.gateway_id)
+        # accepts_batches: this gateway reads several replies per message (`replies`) as well as one
+        request = engine_service_pb2.StreamRepliesRequest(gateway_id=self.gateway_id, accepts_batches=True)
         while True:
             started = time.monotonic()
             try:
@@ -99,7 +100,10 @@ class EngineClient:
                     metrics.REPLY_STREAM_UP.set(1)
                     log.info("reply stream registered", extra={"gateway_id": self.gateway_id})
                 async for response in call:
-                    self._deliver(response.reply)
+                    if response.HasField("reply"):
+                        self._deliver(response.reply)
+                    for reply in response.replies:
+                        self._deliver(reply)
                 log.warning("reply stream ended by the engine")
             except grpc.aio.AioRpcError as exc:
                 log.warning("reply stream failed", extra={"grpc_code": str(exc.code()), "details": exc.details()})
