@@ -59,7 +59,7 @@ class GatewaySettings(CommonSettings):
     gateway_workers: int = Field(default=1, ge=1, le=64)
     # admission of writes, per gateway process (gateway.admission); 0 switches a bound off
     gateway_max_in_flight: int = Field(default=256, ge=0, le=10_000)
-    gateway_max_loop_lag_ms: int = Field(default=500, ge=0)
+    gateway_max_loop_lag_ms: int = Field(default=1000, ge=0)
     # names this instance in every command's reply_to and in its StreamReplies call
     gateway_id: str = Field(default_factory=_default_gateway_id, min_length=1)
     cors_origins: str = ""
