@@ -1,6 +1,8 @@
 """Admission of writes: a command is sent to the engine only when this process can expect to answer it in
 time. Two signals, both per gateway process: the commands already waiting for a reply (GATEWAY_MAX_IN_FLIGHT)
-and how late this process's event loop runs its timers (GATEWAY_MAX_LOOP_LAG_MS). Over either, the write is
+and how late this process's event loop runs its timers (GATEWAY_MAX_LOOP_LAG_MS). While the loop lags, the
+in-flight bound shrinks to a sixteenth (never to zero: shedding every write would drop the accepted
+throughput to nothing, while a few commands in flight still finish in time). A write over the bound is
 refused with 503 and `Retry-After` BEFORE anything is XADDed: the order was not executed and a retry is
 safe with or without its Idempotency-Key. Refusing at the door keeps overload from turning into written
 but unanswered orders (504s whose outcome the client must go and find out)."""
@@ -18,6 +20,8 @@ from gateway.errors import ApiError
 # long enough to cost nothing (20 wake-ups a second)
 LAG_PROBE_SECONDS = 0.05
 RETRY_AFTER_SECONDS = 1
+# while the loop lags, the in-flight bound is divided by this
+LAGGING_DIVISOR = 16
 
 
 class LoopLagProbe:
@@ -47,22 +51,29 @@ class LoopLagProbe:
 
 
 class Admission:
-    """Decides, per write, whether it may go to the engine (`check`). `max_in_flight` 0 and
-    `max_loop_lag` 0 switch the respective signal off."""
+    """Decides, per write, whether it may go to the engine (`check`). `max_in_flight` 0 switches
+    admission off, `max_loop_lag` 0 the lag signal."""
 
     def __init__(self, max_in_flight: int, max_loop_lag: float, probe: LoopLagProbe | None = None) -> None:
         self.max_in_flight = max_in_flight
         self.max_loop_lag = max_loop_lag
         self.probe = probe
 
+    def lagging(self) -> bool:
+        return bool(self.max_loop_lag and self.probe is not None and self.probe.lag_seconds > self.max_loop_lag)
+
     def check(self, in_flight: int) -> None:
         """Raise the 503 that refuses a write now; return when it may be sent."""
-        if self.max_in_flight and in_flight >= self.max_in_flight:
+        if not self.max_in_flight:
+            return
+        if in_flight >= self.max_in_flight:
             metrics.ENGINE_REPLIES.labels(outcome="refused_busy").inc()
             raise _refused("ENGINE_BUSY", f"{in_flight} commands are already waiting for the engine")
-        if self.max_loop_lag and self.probe is not None and self.probe.lag_seconds > self.max_loop_lag:
+        if self.lagging() and in_flight >= max(1, self.max_in_flight // LAGGING_DIVISOR):
+            assert self.probe is not None
             metrics.ENGINE_REPLIES.labels(outcome="refused_overloaded").inc()
-            raise _refused("OVERLOADED", f"the gateway runs {self.probe.lag_seconds * 1000:.0f} ms behind")
+            raise _refused("OVERLOADED", f"the gateway runs {self.probe.lag_seconds * 1000:.0f} ms behind with "
+                                         f"{in_flight} commands waiting for the engine")
 
 
 def _refused(code: str, why: str) -> ApiError:

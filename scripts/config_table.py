@@ -58,10 +58,11 @@ MEANING = {
     "GATEWAY_WORKERS": "uvicorn worker processes; each is a gateway of its own (id `GATEWAY_ID-<pid>`, own reply "
                        "stream, admission bounds and /metrics)",
     "GATEWAY_MAX_IN_FLIGHT": "writes waiting for an engine reply, at most, **per gateway process** (503 `ENGINE_BUSY` "
-                             "with `Retry-After`, not sent, beyond; 0 = no bound): N processes admit N x; keep "
+                             "with `Retry-After`, not sent, beyond; 0 = no admission at all): N processes admit N x; keep "
                              "it under the engine's 10,000 queued replies per gateway",
-    "GATEWAY_MAX_LOOP_LAG_MS": "refuse writes (503 `OVERLOADED`, not sent) while this process's event loop runs "
-                               "timers later than this, **per gateway process** (0 = off)",
+    "GATEWAY_MAX_LOOP_LAG_MS": "while this process's event loop runs timers later than this, the in-flight bound "
+                               "shrinks to a sixteenth (503 `OVERLOADED`, not sent, beyond), **per gateway "
+                               "process** (0 = off)",
     "FORWARDED_ALLOW_IPS": "comma-separated proxy addresses/CIDRs whose `X-Forwarded-For` gives the client IP "
                            "(the ingress controller's pods; `*` = any)",
     "FEED": "`auto` (live, sim fallback), `backpack`, `fake` (local fake server), `sim`",
