@@ -152,7 +152,8 @@ class EngineClient:
             except RedisError as exc:
                 log.warning("XADD failed", extra={"error": str(exc), "request_id": request_id})
                 if xadd_never_sent(exc):
-                    raise ApiError(503, "QUEUE_UNAVAILABLE", "the command queue (Redis) is unavailable") from None
+                    raise ApiError(503, "QUEUE_UNAVAILABLE", "the command queue (Redis) is unavailable; the request "
+                                   "was not sent and not executed", headers={"Retry-After": "1"}) from None
                 # the command may have reached the stream (the connection broke or timed out after the
                 # write): its outcome is unknown, so wait for a reply as usual and answer 504 if none
                 # comes, telling the client to retry with its Idempotency-Key, never "not executed"

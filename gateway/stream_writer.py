@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 Fields = dict[str, bytes]
@@ -28,8 +29,13 @@ def command_redis(url: str, timeout: float = 5.0) -> aioredis.Redis:
 
 
 def xadd_never_sent(exc: RedisError) -> bool:
-    """True when redis-py failed while opening the connection, so the command cannot have been written."""
-    return isinstance(exc, RedisConnectionError) and "connecting to" in str(exc)
+    """True when redis-py failed while opening the connection (refused, or the TCP connect timed out), so
+    the command cannot have been written."""
+    text = str(exc)
+    if isinstance(exc, RedisConnectionError):
+        return "connecting to" in text
+    # raised only around the TCP connect itself, before any byte of a command is written
+    return isinstance(exc, RedisTimeoutError) and text == "Timeout connecting to server"
 
 
 class StreamWriter:

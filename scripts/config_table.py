@@ -57,9 +57,9 @@ MEANING = {
                        "counts alone, so N processes allow N x)",
     "GATEWAY_WORKERS": "uvicorn worker processes; each is a gateway of its own (id `GATEWAY_ID-<pid>`, own reply "
                        "stream, admission bounds and /metrics)",
-    "GATEWAY_MAX_IN_FLIGHT": "writes waiting for an engine reply, at most, **per gateway process** (503 `ENGINE_BUSY` "
-                             "with `Retry-After`, not sent, beyond; 0 = no admission at all): N processes admit N x; keep "
-                             "it under the engine's 10,000 queued replies per gateway",
+    "GATEWAY_MAX_IN_FLIGHT": "writes waiting for an engine reply, at most, **per gateway process** (503 "
+                             "`ENGINE_BUSY` with `Retry-After`, not sent, beyond; 0 = no admission at all): N "
+                             "processes admit N x; keep it under the engine's 10,000 queued replies per gateway",
     "GATEWAY_MAX_LOOP_LAG_MS": "while this process's event loop runs timers later than this, the in-flight bound "
                                "shrinks to a sixteenth (503 `OVERLOADED`, not sent, beyond), **per gateway "
                                "process** (0 = off)",

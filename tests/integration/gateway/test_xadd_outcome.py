@@ -47,6 +47,29 @@ async def test_refused_connection_means_never_sent() -> None:
     assert xadd_never_sent(error)
 
 
+async def test_a_connect_that_times_out_means_never_sent() -> None:
+    """A listener whose accept queue is full drops new connection attempts: the TCP connect times out,
+    so nothing was written (on a starved event loop a connect to a healthy Redis times out the same way)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(4):  # fill the accept queue (never accepted); later SYNs are dropped
+            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+            fillers.append(filler)
+        error = await _xadd_error(f"redis://127.0.0.1:{port}/0")
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+    assert str(error) == "Timeout connecting to server"
+    assert xadd_never_sent(error)
+
+
 async def test_a_timeout_after_the_write_means_outcome_unknown(silent_server: int) -> None:
     error = await _xadd_error(f"redis://127.0.0.1:{silent_server}/0")
     assert not xadd_never_sent(error)
