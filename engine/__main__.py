@@ -10,8 +10,9 @@ import logging
 import sys
 
 from engine.config import EngineSettings
+from engine.lifecycle import Engine
 from engine.metrics import EngineMetrics
-from engine.service import Engine
+from engine.refusals import RefuseToLead
 from engine.servicers import bindings
 from mesh.grpc_server import GrpcServer, wait_for_shutdown_signal
 from mesh.settings import load_settings
@@ -38,6 +39,9 @@ async def serve(settings: EngineSettings) -> int:
     exit_code = 0
     try:
         await asyncio.wait_for(engine_task, timeout=settings.shutdown_grace_seconds + 60)
+    except RefuseToLead:
+        # already logged CRITICAL with what to do; a traceback would only bury that line
+        exit_code = 2
     except Exception:
         log.exception("engine loop failed")
         exit_code = 1

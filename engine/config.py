@@ -9,7 +9,7 @@ from fractions import Fraction
 
 from pydantic import Field, field_validator
 
-from engine.domain import AssetSpec, Rules
+from engine.domain import Rules
 from mesh.settings import CommonSettings
 
 
@@ -28,6 +28,7 @@ class EngineSettings(CommonSettings):
     # Decimal text, e.g. "0.005"; parsed exactly (never through float).
     maintenance_margin_rate: str = "0"
     price_stale_after_ms: int = Field(default=5000, ge=0)
+    max_open_positions_per_account: int = Field(default=1_000, ge=1)
     engine_metrics_port: int = Field(default=9101, ge=0, le=65535)
     lease_ttl_ms: int = Field(default=5000, ge=200)
     dead_letter_stream: str = "stream:engine:dead"
@@ -50,10 +51,11 @@ class EngineSettings(CommonSettings):
 
     def rules(self) -> Rules:
         return Rules(
-            assets={s.symbol: AssetSpec(s.symbol, s.decimal, s.step) for s in self.asset_specs.values()},
+            assets=self.asset_specs,
             max_leverage=self.max_leverage,
             maintenance_margin_rate=_exact_fraction(self.maintenance_margin_rate),
             price_stale_after_ms=self.price_stale_after_ms,
+            max_open_positions_per_account=self.max_open_positions_per_account,
         )
 
 

@@ -32,6 +32,10 @@ return 0
 """
 
 
+class LeaseLost(Exception):
+    """The lease lapsed or was taken while leading: stop applying at once."""
+
+
 class Lease:
     def __init__(self, client: aioredis.Redis, key: str, holder: str, ttl_ms: int) -> None:
         self.client = client

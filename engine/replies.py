@@ -1,12 +1,19 @@
 """Routing of replies to gateways: one bounded queue per gateway id, drained by that gateway's
 StreamReplies call. The consumer loop only ever offers (never awaits), so a slow or absent gateway can
-never stall trading: its replies are dropped and counted instead."""
+never stall trading: its replies are dropped and counted instead.
+
+A reply for a gateway that is not attached is parked for a while (bounded in time and count): after an
+engine restart or a hand-over the gateways reconnect a moment after the new leader starts replying (its
+replay answers what the old leader left unanswered), and the replies of requests they still wait on
+must reach them then."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
 import logging
+import time
+from collections.abc import Callable
 
 import grpc
 from exness.engine.v1 import commands_pb2
@@ -17,6 +24,11 @@ log = logging.getLogger(__name__)
 
 # Per gateway: enough for bursts of several seconds at full command rate; beyond that the gateway is stuck.
 QUEUE_CAPACITY = 10_000
+# A parked reply outlives any gateway's wait for it (ENGINE_REPLY_TIMEOUT_MS, 5 s by default) with room
+# for its reconnect back-off; older ones can only be orphans.
+PARK_SECONDS = 30.0
+# gateway ids are per gateway process: a few dozen at most; more means reply_to values nobody will claim
+MAX_PARKED_GATEWAYS = 64
 
 
 class GatewayStream:
@@ -54,14 +66,23 @@ class GatewayStream:
 
 
 class ReplyHub:
-    def __init__(self, metrics: EngineMetrics) -> None:
+    def __init__(self, metrics: EngineMetrics, clock: Callable[[], float] = time.monotonic) -> None:
         self.metrics = metrics
         self.streams: dict[str, GatewayStream] = {}
+        # gateway id -> (replies waiting for it to attach, when they expire), see the module docstring
+        self.parked: dict[str, tuple[GatewayStream, float]] = {}
+        self._clock = clock
 
     def open(self, gateway_id: str) -> GatewayStream:
         """A gateway (re)connects: a previous call with the same id is ended and its undelivered replies
-        move to the new call, so a reconnect loses nothing that was still queued."""
+        move to the new call, so a reconnect loses nothing that was still queued; so do its parked ones."""
         stream = GatewayStream(gateway_id)
+        self._expire_parked()
+        parked = self.parked.pop(gateway_id, None)
+        if parked is not None:
+            stream.items.extend(parked[0].items)
+            log.info("gateway connected; parked replies handed over",
+                     extra={"gateway_id": gateway_id, "replies": len(stream.items)})
         previous = self.streams.get(gateway_id)
         if previous is not None:
             stream.items.extend(previous.items)
@@ -78,10 +99,17 @@ class ReplyHub:
         if self.streams.get(stream.gateway_id) is stream:
             del self.streams[stream.gateway_id]
             self.metrics.gateways.set(len(self.streams))
-            log.info("gateway disconnected", extra={"gateway_id": stream.gateway_id})
+            log.info("gateway disconnected", extra={"gateway_id": stream.gateway_id, "undelivered": len(stream.items)})
+            # the call went away with replies still queued: they wait for the gateway's reconnect
+            parked = self._park(stream.gateway_id) if stream.items else None
+            if parked is not None:
+                parked.items.extend(stream.items)
+            else:
+                self.metrics.replies_dropped.labels("gateway_absent").inc(len(stream.items))
+            stream.items.clear()
 
     def send(self, gateway_id: str, reply: commands_pb2.Reply) -> bool:
-        stream = self.streams.get(gateway_id)
+        stream = self.streams.get(gateway_id) or self._park(gateway_id)
         if stream is None:
             self.metrics.replies_dropped.labels("gateway_absent").inc()
             return False
@@ -92,10 +120,31 @@ class ReplyHub:
         self.metrics.replies_sent.inc()
         return True
 
+    def _park(self, gateway_id: str) -> GatewayStream | None:
+        """The parking queue of an absent gateway (its expiry pushed back), or None when too many are parked."""
+        self._expire_parked()
+        now = self._clock()
+        parked = self.parked.get(gateway_id)
+        if parked is None:
+            if len(self.parked) >= MAX_PARKED_GATEWAYS:
+                return None
+            parked = (GatewayStream(gateway_id), now)
+        self.parked[gateway_id] = (parked[0], now + PARK_SECONDS)
+        return parked[0]
+
+    def _expire_parked(self) -> None:
+        now = self._clock()
+        for gateway_id, (stream, expires_at) in list(self.parked.items()):
+            if expires_at <= now:
+                del self.parked[gateway_id]
+                self.metrics.replies_dropped.labels("gateway_absent").inc(len(stream.items))
+
     def end_all(self, status: grpc.StatusCode, detail: str) -> None:
         for stream in list(self.streams.values()):
             stream.end(status, detail)
         self.streams.clear()
+        # the state that made the parked replies is dropped too; the next leader answers what is owed
+        self.parked.clear()
         self.metrics.gateways.set(0)
 
     @property

@@ -12,7 +12,7 @@ from gateway.config import GatewaySettings
 from gateway.engine_client import EngineClient
 from gateway.limits import RedisRateLimiter
 from gateway.prices import PriceHub
-from mesh.assets import AssetSpec
+from mesh.units import AssetSpec
 
 
 @dataclass

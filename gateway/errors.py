@@ -59,6 +59,7 @@ REJECTION_STATUS: dict[int, int] = {
     Reason.REJECT_REASON_POSITION_NOT_FOUND: 404,
     Reason.REJECT_REASON_IDEMPOTENCY_KEY_REUSED: 409,
     Reason.REJECT_REASON_ACCOUNT_CONFLICT: 409,
+    Reason.REJECT_REASON_TOO_MANY_POSITIONS: 422,
     # a defect in the engine, not the client's doing
     Reason.REJECT_REASON_ENGINE_FAULT: 502,
 }

@@ -13,8 +13,8 @@ from exness.engine.v1 import commands_pb2
 from exness.market.v1 import market_pb2
 
 from gateway.errors import ApiError
-from gateway.schemas import ClosedTradeOut, CreateOrderRequest, QuoteOut, TradeOut
-from mesh.assets import QUANTITY_DECIMALS, AssetSpec, UnitError, scale_exact, unscale
+from gateway.schemas import AmendTradeRequest, ClosedTradeOut, CreateOrderRequest, QuoteOut, TradeOut
+from mesh.units import QUANTITY_DECIMALS, AssetSpec, UnitError, format_quantity, scale_exact
 
 SideName = Literal["LONG", "SHORT"]
 ReasonName = Literal["MANUAL", "STOP_LOSS", "TAKE_PROFIT", "LIQUIDATION", "UNSPECIFIED"]
@@ -72,9 +72,26 @@ def open_position_command(body: CreateOrderRequest, specs: dict[str, AssetSpec],
                                 idempotency_key=idempotency_key, open_position=open_position)
 
 
-def close_position_command(order_id: str, user_id: uuid.UUID, idempotency_key: str) -> commands_pb2.Command:
+def close_position_command(order_id: str, user_id: uuid.UUID, idempotency_key: str,
+                           quantity: Decimal | None = None) -> commands_pb2.Command:
+    close = commands_pb2.ClosePosition(
+        position_id=order_id, quantity=_scaled(quantity, QUANTITY_DECIMALS, "quantity", "base-asset units"))
     return commands_pb2.Command(request_id=str(uuid.uuid4()), user_id=str(user_id), idempotency_key=idempotency_key,
-                                close_position=commands_pb2.ClosePosition(position_id=order_id))
+                                close_position=close)
+
+
+def amend_position_command(position_id: str, body: AmendTradeRequest, specs: dict[str, AssetSpec],
+                           user_id: uuid.UUID, idempotency_key: str) -> commands_pb2.Command:
+    """The levels are scaled by the finest price scale of the traded assets: the gateway does not know the
+    position's asset, and the engine refuses a level that is not exact at the position's own scale."""
+    decimal = max(spec.decimal for spec in specs.values())
+    amend = commands_pb2.AmendPosition(position_id=position_id, price_decimal=decimal)
+    for field in body.model_fields_set & {"stopLoss", "takeProfit"}:
+        # a key sent (a number, 0 or null) is set, null as 0 (off); a key left out stays unset (unchanged)
+        level = _scaled(getattr(body, field), decimal, field, "the finest price scale traded")
+        setattr(amend, "stop_loss" if field == "stopLoss" else "take_profit", level)
+    return commands_pb2.Command(request_id=str(uuid.uuid4()), user_id=str(user_id), idempotency_key=idempotency_key,
+                                amend_position=amend)
 
 
 def create_account_command(user_id: uuid.UUID, email: str, starting_balance_cents: int) -> commands_pb2.Command:
@@ -83,21 +100,10 @@ def create_account_command(user_id: uuid.UUID, email: str, starting_balance_cent
         create_account=commands_pb2.CreateAccount(email=email, starting_balance_cents=starting_balance_cents))
 
 
-def quantity_text(quantity: int) -> str:
-    """10^-8 units -> exact decimal text without trailing zeros ("0.01", "2")."""
-    text = format(unscale(quantity, QUANTITY_DECIMALS), "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
 def timestamp(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
 
 
-def format_usd(cents: int) -> str:
-    """Cents -> "$9,858.65" (negative as "-$1.50")."""
-    sign = "-" if cents < 0 else ""
-    dollars, rest = divmod(abs(cents), 100)
-    return f"{sign}${dollars:,}.{rest:02d}"
 
 
 def side_name(side: int) -> SideName:
@@ -112,7 +118,7 @@ def side_name(side: int) -> SideName:
 def trade_out(position: trading_pb2.Position, current_price: int | None, pnl_cents: int | None) -> TradeOut:
     return TradeOut(
         id=position.id, asset=position.asset, side=side_name(position.side),
-        quantity=quantity_text(position.quantity), leverage=position.leverage, entryPrice=position.entry_price,
+        quantity=format_quantity(position.quantity), leverage=position.leverage, entryPrice=position.entry_price,
         currentPrice=current_price, margin=position.margin_cents, pnl=pnl_cents, decimal=position.decimal,
         liquidationPrice=position.liquidation_price, stopLoss=position.stop_loss or None,
         takeProfit=position.take_profit or None, openedAt=timestamp(position.opened_at_ms))
@@ -121,7 +127,7 @@ def trade_out(position: trading_pb2.Position, current_price: int | None, pnl_cen
 def closed_trade_out(trade: trading_pb2.ClosedTrade) -> ClosedTradeOut:
     return ClosedTradeOut(
         id=trade.id, asset=trade.asset, side=side_name(trade.side),
-        quantity=quantity_text(trade.quantity), leverage=trade.leverage, entryPrice=trade.entry_price,
+        quantity=format_quantity(trade.quantity), leverage=trade.leverage, entryPrice=trade.entry_price,
         closePrice=trade.close_price, margin=trade.margin_cents, pnl=trade.pnl_cents, credited=trade.credited_cents,
         decimal=trade.decimal, reason=REASON_NAMES.get(trade.reason, "UNSPECIFIED"),
         liquidationPrice=trade.liquidation_price, stopLoss=trade.stop_loss or None,

@@ -15,8 +15,8 @@ from typing import TypeVar
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mesh.assets import AssetSpec, parse_assets
 from mesh.logging import configure_logging
+from mesh.units import AssetSpec, parse_assets
 
 # the exit status of a service refused by its configuration (distinct from a crash's 1)
 CONFIG_EXIT_CODE = 2

@@ -1,17 +1,20 @@
 """Pure trading rules of the platform (docs/contract.md §1-4): commands in, replies and closed trades out,
 exact integer money, deterministic state with a stable hash and a JSON-ready snapshot.
 
-No I/O, no protobuf, no asyncio, no clock, no randomness, no floats: only the standard library and
-sortedcontainers. The engine service translates protobuf to these types and feeds `TradingState.apply`
-one stream entry at a time."""
+No I/O, no protobuf, no asyncio, no clock, no randomness, no floats: only the standard library,
+sortedcontainers and the stdlib-only units module `mesh.units`. The engine service translates protobuf
+to these types and feeds `TradingState.apply` one stream entry at a time."""
 
 from engine.domain.commands import (
     AccountCreated,
+    AmendPosition,
+    ChangeRules,
     ClosePosition,
     Command,
     CreateAccount,
     OpenPosition,
     Outcome,
+    PositionAmended,
     PositionClosed,
     PositionOpened,
     PriceUpdate,
@@ -31,14 +34,17 @@ from engine.domain.model import (
     Side,
     Valuation,
 )
-from engine.domain.rules import AssetSpec, Rules, default_rules
+from engine.domain.rules import Rules, decode_rules, default_rules, encode_rules
 from engine.domain.state import TradingState
+from mesh.units import AssetSpec
 
 __all__ = [
     "Account",
     "AccountCreated",
     "AccountSummary",
+    "AmendPosition",
     "AssetSpec",
+    "ChangeRules",
     "ClosePosition",
     "CloseReason",
     "ClosedTrade",
@@ -48,6 +54,7 @@ __all__ = [
     "OpenPosition",
     "Outcome",
     "Position",
+    "PositionAmended",
     "PositionClosed",
     "PositionOpened",
     "PriceUpdate",
@@ -60,5 +67,7 @@ __all__ = [
     "TradingState",
     "UserCommand",
     "Valuation",
+    "decode_rules",
     "default_rules",
+    "encode_rules",
 ]

@@ -36,6 +36,14 @@ class IdempotencyStore:
         # each user's (time, key), oldest first; users in the order they first kept a key (deterministic)
         self._by_user: dict[str, deque[tuple[int, str]]] = {}
 
+    def set_limits(self, keys_per_user: int, window_ms: int) -> None:
+        """New retention limits, applied at once: the store is rebuilt as a restore under them would be."""
+        kept = list(self)
+        self._keys_per_user, self._window_ms = keys_per_user, window_ms
+        self._entries, self._by_user = {}, {}
+        for entry in kept:
+            self.remember(entry)
+
     def __len__(self) -> int:
         return len(self._entries)
 

@@ -43,6 +43,7 @@ class RejectReason(enum.Enum):
     POSITION_NOT_FOUND = "POSITION_NOT_FOUND"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     ACCOUNT_CONFLICT = "ACCOUNT_CONFLICT"
+    TOO_MANY_POSITIONS = "TOO_MANY_POSITIONS"
 
 
 class Account(NamedTuple):
@@ -54,7 +55,8 @@ class Account(NamedTuple):
 
 
 class Position(NamedTuple):
-    """An open position. Immutable: nothing about a position changes between its open and its close."""
+    """An open position, an immutable value: a partial close or new levels replace it with another value of the
+    same id and sequence (engine.domain.adjust); entry, side, leverage and open time never change."""
 
     id: str
     user_id: str
@@ -65,7 +67,9 @@ class Position(NamedTuple):
     entry_price: int
     margin_cents: int
     maintenance_cents: int
-    # fixed at open; 0 = the position cannot be liquidated (a LONG at leverage 1 with no maintenance)
+    # fixed at open (recomputed after a partial close), the first closing-side price at which
+    # margin + pnl <= maintenance (money.liquidation_price);
+    # 0 = the position cannot be liquidated (a LONG whose level would be at or below zero)
     liquidation_price: int
     # 0 = off
     stop_loss: int
@@ -79,7 +83,8 @@ class Position(NamedTuple):
 
 
 class ClosedTrade(NamedTuple):
-    # the position id: the idempotency key of the database row
+    # the position id, or `<position id>:<entry id>` for the part a partial close closed: the idempotency
+    # key of the database row
     id: str
     user_id: str
     asset: str
@@ -101,9 +106,22 @@ class ClosedTrade(NamedTuple):
     take_profit: int
     liquidation_price: int
 
+    @classmethod
+    def of(
+        cls, position: Position, closing_price: int, pnl: int, credited: int, reason: CloseReason, closed_at_ms: int
+    ) -> ClosedTrade:
+        """The trade that closing `position` at `closing_price` makes: everything fixed at open, plus the close."""
+        return cls(
+            position.id, position.user_id, position.asset, position.side, position.quantity,
+            position.leverage, position.entry_price, closing_price, position.margin_cents, pnl, credited,
+            reason, position.decimal, position.opened_at_ms, closed_at_ms, position.stop_loss,
+            position.take_profit, position.liquidation_price,
+        )  # fmt: skip
+
 
 class LatestQuote(NamedTuple):
-    """The last accepted quote of an asset, in the asset's price scale, with the stream time it arrived."""
+    """The last accepted quote of an asset, in the asset's price scale. `received_at_ms` is the stream time
+    its age runs from: when the feed last confirmed it, never later than the entry that carried it."""
 
     asset: str
     buy_price: int

@@ -1,7 +1,7 @@
 """Exact integer arithmetic for money, prices and quantities: every rounding rule of docs/contract.md §2,
 written once.
 
-Units: money is int cents; a price is int `price * 10**decimal`; a quantity is int in 10^-8 of the base
+Units (mesh.units): money is int cents; a price is int `price * 10**decimal`; a quantity is int in 10^-8 of the base
 asset. The notional of `price` x `quantity` is therefore `price * quantity / 10**(decimal + 6)` cents
 (10^decimal for the price scale, 10^8 for the quantity scale, 10^-2 for dollars to cents), an exact
 rational that is rounded only where a rule says so:
@@ -9,9 +9,12 @@ rational that is rounded only where a rule says so:
 * margin rounds **up** to the cent (the platform never locks less than notional / leverage);
 * maintenance rounds **up** to the cent, for the same reason: it is a requirement, like margin;
 * PnL rounds **half-to-even** to the cent (no systematic drift in either party's favour);
-* the liquidation price rounds **towards the entry price** (see `liquidation_price`);
+* the liquidation price is not rounded at all: it is the first price on the asset's price grid at which
+  the liquidation condition holds under the PnL rounding above (see `liquidation_price`);
 * a buy price rescaled to a coarser price scale rounds up, a sell price rounds down, so the platform's
-  spread never narrows through rounding.
+  spread never narrows through rounding;
+* a partial close leaves the rest its share of the margin rounded **up** and its share of the loss room
+  rounded **down** (`split_for_partial_close`): what stays is never less safe than the whole was.
 """
 
 from __future__ import annotations
@@ -19,14 +22,10 @@ from __future__ import annotations
 from fractions import Fraction
 
 from engine.domain.model import Side
-from engine.domain.rules import MAX_DECIMAL
+from mesh.units import POWERS_OF_TEN as _POWERS_OF_TEN
+from mesh.units import QUANTITY_DECIMALS
 
-QUANTITY_DECIMALS = 8
 BPS_PER_UNIT = 10_000
-
-# Powers of ten for every scale a price, quantity or rescale can need, computed once: they sit on the
-# hot path of every open, close and tick.
-_POWERS_OF_TEN: tuple[int, ...] = tuple(10**exponent for exponent in range(MAX_DECIMAL + QUANTITY_DECIMALS + 1))
 
 
 def notional_denominator(decimal: int) -> int:
@@ -71,18 +70,60 @@ def close_credit_cents(margin: int, pnl: int) -> int:
     return max(0, margin + pnl)
 
 
-def liquidation_price(side: Side, entry_price: int, quantity: int, margin: int, maintenance: int, decimal: int) -> int:
-    """The closing-side price at which margin + PnL falls to the maintenance requirement.
+def max_numerator_rounding_to(cents: int, denominator: int) -> int:
+    """The largest n with `half_even_div(n, denominator) <= cents`: the exact inverse of the PnL rounding.
 
-    Exactly: LONG entry - (margin - maintenance) / quantity, SHORT entry + (margin - maintenance) / quantity,
-    converted to the price scale. Rounded towards the entry price, so the position is liquidated at or
-    before the exact level and is never left open below its maintenance requirement because of
-    rounding; the user gives up less than one price unit of room. A LONG whose level would be at or
-    below zero (leverage 1 with no maintenance) can never be liquidated: 0 means "no level"."""
-    cushion = (margin - maintenance) * notional_denominator(decimal) // quantity
+    n / denominator rounds to at most `cents` while it is below cents + 1/2; at exactly cents + 1/2 it
+    rounds to the even neighbour, which is `cents` itself only when `cents` is even."""
+    half, odd = divmod(denominator, 2)
+    if odd:
+        # no exact half exists: cents * d + (d - 1) / 2 is the last numerator that rounds down
+        return cents * denominator + half
+    return cents * denominator + half - (cents % 2)
+
+
+def liquidation_price(side: Side, entry_price: int, quantity: int, margin: int, maintenance: int, decimal: int) -> int:
+    """The liquidation level: the first closing-side price on the price grid (integers in the asset's scale)
+    at which `margin + pnl_cents(price) <= maintenance`, with the PnL rounded exactly as a close rounds it.
+
+    The condition is `pnl <= maintenance - margin`, i.e. `move * quantity <= n` for the largest numerator n
+    that still rounds to that many cents, so the level is exact: LONG `entry + floor(n / quantity)` (the
+    highest price that liquidates; the index fires at or below it), SHORT `entry - floor(n / quantity)` (the
+    lowest; fires at or above it). The contract's `entry -/+ (margin - maintenance) / quantity` is the same
+    level before the PnL's cent rounding, which can move it by up to half a cent's worth of price either way.
+
+    A LONG whose level is at or below zero can never be liquidated at a positive price: 0 means "no level".
+    A SHORT whose level is at or below one liquidates at every positive price: its level is 1."""
+    room = max_numerator_rounding_to(maintenance - margin, notional_denominator(decimal)) // quantity
     if side is Side.LONG:
-        return max(0, entry_price - cushion)
-    return entry_price + cushion
+        return max(0, entry_price + room)
+    return max(1, entry_price - room)
+
+
+def split_for_partial_close(margin: int, maintenance: int, closed_quantity: int, quantity: int) -> tuple[int, int]:
+    """(margin, maintenance) of what stays open when `closed_quantity` of a position's `quantity` is closed:
+    the one rounding rule of a partial close, written once. The part closed releases `margin` minus the
+    first value (= floor(margin * closed / quantity)).
+
+    The rule: every share of what stays is rounded the way that keeps the rest at least as safe as the
+    whole was. Its margin (what backs it) is its proportional share rounded **up**; its loss room
+    `margin - maintenance` (what it may lose before liquidation) is its proportional share rounded
+    **down**; its maintenance is the difference. So the rest has, exactly:
+
+    * margin >= margin * rest / quantity >= notional(rest) / leverage, so >= `margin_cents` of its own size
+      at its entry: the margin rule still holds, and the part closed never takes more than its share;
+    * maintenance = margin - room >= maintenance * rest / quantity, so >= `maintenance_cents` of its size;
+    * `liquidation_price` recomputed from these is at least as protective as before (a LONG's level never
+      falls, a SHORT's never rises): room(rest) / rest <= room / quantity, so any price at which the whole
+      met `margin + pnl <= maintenance` makes the rest meet its own, with PnL rounded as a close rounds it.
+
+    The maintenance of the rest can exceed the whole's by a cent (at a maintenance rate of 0, margin rounded
+    up and room rounded down leave one cent between them); it is a requirement, not money, so nothing is
+    created or lost: the closed part is credited max(0, released margin + its PnL) and nothing else moves."""
+    rest = quantity - closed_quantity
+    remaining_margin = ceil_div(margin * rest, quantity)
+    remaining_room = (margin - maintenance) * rest // quantity
+    return remaining_margin, remaining_margin - remaining_room
 
 
 def slippage_exceeded(fill_price: int, expected_price: int, slippage_bps: int) -> bool:
@@ -93,6 +134,15 @@ def slippage_exceeded(fill_price: int, expected_price: int, slippage_bps: int) -
 def deviation_bps_ceil(fill_price: int, expected_price: int) -> int:
     """|fill - expected| / expected in basis points, rounded up so a message never understates it."""
     return ceil_div(abs(fill_price - expected_price) * BPS_PER_UNIT, expected_price)
+
+
+def rescale_exact(price: int, from_decimal: int, to_decimal: int) -> int | None:
+    """A level moved to another price scale without rounding; None when it has more decimals than
+    `to_decimal` holds (a stop-loss is where the user put it, or refused: never rounded)."""
+    if to_decimal >= from_decimal:
+        return price * _POWERS_OF_TEN[to_decimal - from_decimal]
+    quotient, remainder = divmod(price, _POWERS_OF_TEN[from_decimal - to_decimal])
+    return None if remainder else quotient
 
 
 def rescale_buy_price(price: int, from_decimal: int, to_decimal: int) -> int:
@@ -107,30 +157,3 @@ def rescale_sell_price(price: int, from_decimal: int, to_decimal: int) -> int:
     if to_decimal >= from_decimal:
         return price * _POWERS_OF_TEN[to_decimal - from_decimal]
     return price // _POWERS_OF_TEN[from_decimal - to_decimal]
-
-
-def format_scaled(value: int, decimals: int) -> str:
-    """An exact decimal string of a scaled integer, e.g. (1182345000, 4) -> "118234.5000"."""
-    sign = "-" if value < 0 else ""
-    whole, fraction = divmod(abs(value), _POWERS_OF_TEN[decimals])
-    if decimals == 0:
-        return f"{sign}{whole}"
-    return f"{sign}{whole}.{fraction:0{decimals}d}"
-
-
-def format_quantity(quantity: int) -> str:
-    """A quantity in 10^-8 units without trailing zeros, e.g. 1000 -> "0.00001"."""
-    text = format_scaled(quantity, QUANTITY_DECIMALS)
-    return text.rstrip("0").rstrip(".")
-
-
-def format_cents(cents: int) -> str:
-    """Cents as dollars for people, e.g. 98805832 -> "$988,058.32"."""
-    sign = "-" if cents < 0 else ""
-    dollars, rest = divmod(abs(cents), 100)
-    return f"{sign}${dollars:,}.{rest:02d}"
-
-
-def format_bps(bps: int) -> str:
-    """Basis points as a percentage, e.g. 102 -> "1.02%"."""
-    return f"{format_scaled(bps, 2)}%"

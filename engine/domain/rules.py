@@ -1,32 +1,17 @@
-"""Configuration of the trading rules: traded assets with their price scale and quantity step, leverage
-cap, maintenance rate, price staleness and idempotency retention. Validated once, immutable."""
+"""Configuration of the trading rules: traded assets (`mesh.units.AssetSpec`: price scale and quantity
+step), leverage cap, maintenance rate, price staleness, the open-position cap and idempotency retention.
+Validated once, immutable. The rules in force are part of the state (see TradingState.snapshot and
+ChangeRules), encoded by `encode_rules`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from fractions import Fraction
 from types import MappingProxyType
+from typing import Any
 
-# A wider scale than any venue uses; the bound keeps 10**decimal arithmetic small and rejects garbage.
-MAX_DECIMAL = 18
-
-
-@dataclass(frozen=True, slots=True)
-class AssetSpec:
-    symbol: str
-    # prices are integers `price * 10**decimal`
-    decimal: int
-    # quantity step in 10^-8 units of the base asset
-    step: int
-
-    def __post_init__(self) -> None:
-        if not self.symbol:
-            raise ValueError("asset symbol is empty")
-        if not 0 <= self.decimal <= MAX_DECIMAL:
-            raise ValueError(f"{self.symbol}: decimal {self.decimal} outside 0..{MAX_DECIMAL}")
-        if self.step <= 0:
-            raise ValueError(f"{self.symbol}: step {self.step} must be positive")
+from mesh.units import AssetSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +20,10 @@ class Rules:
     max_leverage: int = 100
     maintenance_margin_rate: Fraction = Fraction(0)
     price_stale_after_ms: int = 5000
+    # Open positions one account may hold at once. Every read of an account (its position list, its
+    # summary) runs on the engine's single loop in time proportional to this, so it bounds how long one
+    # account can hold up everyone else's orders and ticks.
+    max_open_positions_per_account: int = 1_000
     # idempotency keys are remembered per user: at most this many (the user's oldest is forgotten
     # first) and for this long in stream time (24 h); see engine.domain.idempotency
     idempotency_keys_per_user: int = 1_000
@@ -50,6 +39,8 @@ class Rules:
             raise ValueError(f"max_leverage {self.max_leverage} must be at least 1")
         if not 0 <= self.maintenance_margin_rate < 1:
             raise ValueError(f"maintenance_margin_rate {self.maintenance_margin_rate} outside [0, 1)")
+        if self.max_open_positions_per_account < 1:
+            raise ValueError(f"max_open_positions_per_account {self.max_open_positions_per_account} must be at least 1")
         if self.price_stale_after_ms < 0:
             raise ValueError("price_stale_after_ms must not be negative")
         if self.idempotency_keys_per_user < 0 or self.idempotency_window_ms < 0:
@@ -67,3 +58,57 @@ def default_rules() -> Rules:
             "SOL_USDC": AssetSpec("SOL_USDC", 4, 1_000_000),
         }
     )
+
+
+def encode_rules(rules: Rules) -> dict[str, Any]:
+    """The rules as JSON-ready primitives, every field of Rules (a rule added later is recorded with the
+    others): assets as [symbol, decimal, step] rows by symbol, a rate as "numerator/denominator"."""
+    encoded: dict[str, Any] = {}
+    for field in fields(Rules):
+        value = getattr(rules, field.name)
+        if field.name == "assets":
+            value = [[spec.symbol, spec.decimal, spec.step] for _, spec in sorted(value.items())]
+        elif isinstance(value, Fraction):
+            value = f"{value.numerator}/{value.denominator}"
+        encoded[field.name] = value
+    return encoded
+
+
+def decode_rules(data: object) -> Rules:
+    """Strict inverse of `encode_rules` (ValueError on damage). A rule missing from `data` (recorded before
+    it existed) takes its default."""
+    if not isinstance(data, dict):
+        raise ValueError(f"rules must be an object, got {data!r}")
+    known = {field.name: field for field in fields(Rules)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"unknown rules {unknown}")
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        if name == "assets":
+            values[name] = {spec.symbol: spec for spec in map(_decode_asset, _list(value))}
+            continue
+        default = known[name].default
+        if isinstance(default, Fraction) and type(value) is str:
+            try:
+                values[name] = Fraction(value)
+            except ZeroDivisionError:
+                raise ValueError(f"rule {name}: {value!r} divides by zero") from None
+        elif default is not MISSING and type(value) is type(default):
+            values[name] = value
+        else:
+            raise ValueError(f"rule {name}: unexpected value {value!r}")
+    return Rules(**values)
+
+
+def _list(value: object) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list, got {value!r}")
+    return value
+
+
+def _decode_asset(row: object) -> AssetSpec:
+    values = _list(row)
+    if [type(value) for value in values] != [str, int, int]:
+        raise ValueError(f"asset row {row!r} is not [symbol, decimal, step]")
+    return AssetSpec(*values)

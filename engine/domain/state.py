@@ -7,11 +7,10 @@ same entries from the same snapshot always yields the same state, replies and `s
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
-from engine.domain import money
+from engine.domain import checks, money, quotes
+from engine.domain.canonical import snapshot_hash
 from engine.domain.codec import (
     decode_account,
     decode_position,
@@ -24,63 +23,44 @@ from engine.domain.codec import (
 )
 from engine.domain.commands import (
     AccountCreated,
+    AmendPosition,
+    ChangeRules,
     ClosePosition,
     Command,
     CreateAccount,
     OpenPosition,
     Outcome,
-    PositionClosed,
     PositionOpened,
     PriceUpdate,
-    Quote,
     Rejection,
     Reply,
     UserCommand,
 )
 from engine.domain.idempotency import IdempotencyStore, Remembered
+from engine.domain.ledger import Ledger
 from engine.domain.model import (
     Account,
     AccountSummary,
     ClosedTrade,
-    CloseReason,
     LatestQuote,
     Position,
     RejectReason,
-    Side,
     Valuation,
 )
-from engine.domain.money import format_cents, format_scaled
-from engine.domain.rules import MAX_DECIMAL, Rules
+from engine.domain.position_changes import PositionChanges
+from engine.domain.rules import Rules, decode_rules, encode_rules
 from engine.domain.triggers import AssetTriggers
 
 # 2: idempotency rows carry the stream time of their command (per-user, time-windowed retention)
-SNAPSHOT_FORMAT = 2
+# 3: the rules in force are recorded (a format-2 snapshot is restored under the rules given to restore)
+SNAPSHOT_FORMAT = 3
+_READABLE_FORMATS = (2, 3)
 # refusals that say "no usable price right now": not remembered under an idempotency key (see apply)
 _RETRYABLE = frozenset({RejectReason.PRICE_STALE, RejectReason.PRICE_UNAVAILABLE})
-MAX_SLIPPAGE_BPS = money.BPS_PER_UNIT
 POSITION_ID_PREFIX = "pos-"
 
-_ClosedTrades = tuple[ClosedTrade, ...]
 
-
-class _Ledger:
-    """The mutable side of an account: free balance and open positions (in open order)."""
-
-    __slots__ = ("balance_cents", "created_at_ms", "email", "positions")
-
-    def __init__(self, email: str, balance_cents: int, created_at_ms: int) -> None:
-        self.email = email
-        self.balance_cents = balance_cents
-        self.created_at_ms = created_at_ms
-        self.positions: dict[str, Position] = {}
-
-
-def _closing_price(side: Side, quote: LatestQuote) -> int:
-    # a LONG closes by selling, a SHORT by buying back
-    return quote.sell_price if side is Side.LONG else quote.buy_price
-
-
-class TradingState:
+class TradingState(PositionChanges):
     """All trading state of one engine shard. Writes: `apply`. Reads: `account`, `positions_of`,
     `position`, `quote`, `valuation`, `account_summary` and the counts. Persistence: `snapshot`,
     `restore`, `state_hash`."""
@@ -89,7 +69,7 @@ class TradingState:
 
     def __init__(self, rules: Rules) -> None:
         self._rules = rules
-        self._ledgers: dict[str, _Ledger] = {}
+        self._ledgers: dict[str, Ledger] = {}
         self._positions: dict[str, Position] = {}
         self._quotes: dict[str, LatestQuote] = {}
         self._triggers = {symbol: AssetTriggers() for symbol in rules.assets}
@@ -108,6 +88,8 @@ class TradingState:
         the refusals for want of a usable price: they changed nothing and tell the client to try again
         (503 at the gateway), so the same key may execute once the price is fresh. Price updates carry
         no user and ignore the key."""
+        if isinstance(command, ChangeRules):
+            return Outcome(self._change_rules(command.rules))
         if isinstance(command, PriceUpdate):
             return self._update_prices(command, time_ms)
         if not command.user_id:
@@ -119,236 +101,106 @@ class TradingState:
         if remembered is not None:
             if remembered.command == command:
                 return Outcome(remembered.reply)
-            return Outcome(
-                Rejection(
-                    RejectReason.IDEMPOTENCY_KEY_REUSED,
-                    f"idempotency key {idempotency_key!r} was already used for a different command",
-                )
-            )
+            return Outcome(checks.idempotency_key_reused(idempotency_key))
         reply, closed = self._execute(command, entry_id, time_ms)
         if not (isinstance(reply, Rejection) and reply.reason in _RETRYABLE):
             self._idempotency.remember(Remembered(command.user_id, idempotency_key, time_ms, command, reply))
         return Outcome(reply, closed)
 
-    def _execute(self, command: UserCommand, entry_id: str, time_ms: int) -> tuple[Reply, _ClosedTrades]:
+    def rules_misfit(self, rules: Rules) -> str | None:
+        """Why `rules` cannot be put in force over this state (None: they can): every open position and
+        every quote must keep its asset with the same price scale."""
+        for what, asset, decimal in (
+            *(("position " + p.id, p.asset, p.decimal) for p in self._positions.values()),
+            *(("quote of " + q.asset, q.asset, q.decimal) for q in self._quotes.values()),
+        ):
+            spec = rules.assets.get(asset)
+            if spec is None or spec.decimal != decimal:
+                return f"{what} does not fit the configured asset {asset}"
+        return None
+
+    def _change_rules(self, rules: Rules) -> Rejection | None:
+        misfit = self.rules_misfit(rules)
+        if misfit is not None:
+            return Rejection(RejectReason.INVALID_COMMAND, f"the rules cannot change: {misfit}")
+        self._rules = rules
+        self._triggers = {symbol: self._triggers.get(symbol) or AssetTriggers() for symbol in rules.assets}
+        self._idempotency.set_limits(rules.idempotency_keys_per_user, rules.idempotency_window_ms)
+        return None
+
+    def _execute(self, command: UserCommand, entry_id: str, time_ms: int) -> tuple[Reply, tuple[ClosedTrade, ...]]:
         if isinstance(command, OpenPosition):
             return self._open(command, entry_id, time_ms), ()
         if isinstance(command, ClosePosition):
-            return self._close(command, time_ms)
+            return self._close(command, entry_id, time_ms)
+        if isinstance(command, AmendPosition):
+            return self._amend(command, time_ms), ()
         return self._create_account(command, time_ms), ()
 
     def _create_account(self, command: CreateAccount, time_ms: int) -> Reply:
-        if not command.email:
-            return Rejection(RejectReason.INVALID_COMMAND, "the e-mail address is empty")
-        if command.starting_balance_cents < 0:
-            return Rejection(
-                RejectReason.INVALID_COMMAND,
-                f"the starting balance must not be negative; got {format_cents(command.starting_balance_cents)}",
-            )
+        refused = checks.account_rejection(command)
+        if refused is not None:
+            return refused
         ledger = self._ledgers.get(command.user_id)
         if ledger is not None:
-            if ledger.email != command.email:
-                return Rejection(
-                    RejectReason.ACCOUNT_CONFLICT,
-                    f"user {command.user_id} already has an account with a different e-mail address",
-                )
-            return AccountCreated(self._account_of(command.user_id, ledger), already_existed=True)
-        ledger = _Ledger(command.email, command.starting_balance_cents, time_ms)
+            conflict = checks.account_conflict(command.user_id, ledger.email, command)
+            return conflict or AccountCreated(self._account_of(command.user_id, ledger), already_existed=True)
+        ledger = Ledger(command.email, command.starting_balance_cents, time_ms)
         self._ledgers[command.user_id] = ledger
         return AccountCreated(self._account_of(command.user_id, ledger), already_existed=False)
 
     def _open(self, command: OpenPosition, entry_id: str, time_ms: int) -> Reply:
-        rules = self._rules
+        """Run the checks (engine.domain.checks) in order; the first refusal is the answer. Otherwise
+        lock the margin and insert the position with every level fixed at open."""
         ledger = self._ledgers.get(command.user_id)
         if ledger is None:
-            return _no_account(command.user_id)
-        spec = rules.assets.get(command.asset)
-        if spec is None:
-            known = ", ".join(sorted(rules.assets))
-            return Rejection(RejectReason.UNKNOWN_ASSET, f"asset {command.asset!r} is not traded here (known: {known})")
-        asset = spec.symbol
-        quantity = command.quantity
-        if quantity <= 0 or quantity % spec.step:
-            return Rejection(
-                RejectReason.INVALID_QUANTITY,
-                f"quantity must be a positive multiple of {money.format_quantity(spec.step)} {asset}; "
-                f"got {money.format_quantity(quantity)}",
-            )
-        leverage = command.leverage
-        if not 1 <= leverage <= rules.max_leverage:
-            return Rejection(
-                RejectReason.INVALID_LEVERAGE,
-                f"leverage must be a whole number from 1 to {rules.max_leverage}; got {leverage}",
-            )
-        if not 0 <= command.slippage_bps <= MAX_SLIPPAGE_BPS:
-            return Rejection(
-                RejectReason.INVALID_SLIPPAGE,
-                f"slippage must be from 0% to 100%; got {money.format_bps(command.slippage_bps)}",
-            )
-        expected_price = command.trade_opening_price
-        if expected_price < 0:
-            return Rejection(RejectReason.INVALID_COMMAND, "the trade opening price must not be negative")
-        stop_loss = command.stop_loss
-        if stop_loss < 0:
-            return Rejection(RejectReason.INVALID_STOP_LOSS, "the stop-loss must not be negative")
-        take_profit = command.take_profit
-        if take_profit < 0:
-            return Rejection(RejectReason.INVALID_TAKE_PROFIT, "the take-profit must not be negative")
-
-        quote = self._fresh_quote(asset, time_ms)
+            return checks.no_account(command.user_id)
+        refused = checks.order_rejection(self._rules, command, len(ledger.positions))
+        if refused is not None:
+            return refused
+        quote = self._fresh_quote(command.asset, time_ms)
         if isinstance(quote, Rejection):
             return quote
-        decimal = spec.decimal
-        side = command.side
-        is_long = side is Side.LONG
-        entry_price = quote.buy_price if is_long else quote.sell_price
-        closing_price = quote.sell_price if is_long else quote.buy_price
-        if expected_price and money.slippage_exceeded(entry_price, expected_price, command.slippage_bps):
-            return Rejection(
-                RejectReason.SLIPPAGE_EXCEEDED,
-                f"the fill price {format_scaled(entry_price, decimal)} is "
-                f"{money.format_bps(money.deviation_bps_ceil(entry_price, expected_price))} away from the "
-                f"expected {format_scaled(expected_price, decimal)}, more than the accepted "
-                f"{money.format_bps(command.slippage_bps)}",
-            )
-        # a level already crossed would fire on the next tick, at a price the user did not ask for
-        closing_name = "sell" if is_long else "buy"
-        if stop_loss and (stop_loss >= closing_price if is_long else stop_loss <= closing_price):
-            return Rejection(
-                RejectReason.INVALID_STOP_LOSS,
-                f"the stop-loss {format_scaled(stop_loss, decimal)} of a {side.value} must be "
-                f"{'below' if is_long else 'above'} the current {closing_name} price "
-                f"{format_scaled(closing_price, decimal)}",
-            )
-        if take_profit and (take_profit <= closing_price if is_long else take_profit >= closing_price):
-            return Rejection(
-                RejectReason.INVALID_TAKE_PROFIT,
-                f"the take-profit {format_scaled(take_profit, decimal)} of a {side.value} must be "
-                f"{'above' if is_long else 'below'} the current {closing_name} price "
-                f"{format_scaled(closing_price, decimal)}",
-            )
-
-        margin = money.margin_cents(entry_price, quantity, leverage, decimal)
-        maintenance = money.maintenance_cents(entry_price, quantity, rules.maintenance_margin_rate, decimal)
+        refused = checks.fill_rejection(command, quote)
+        if refused is not None:
+            return refused
+        side, quantity, decimal = command.side, command.quantity, quote.decimal
+        entry_price, _ = checks.entry_and_closing_prices(side, quote)
+        margin = money.margin_cents(entry_price, quantity, command.leverage, decimal)
+        maintenance = money.maintenance_cents(entry_price, quantity, self._rules.maintenance_margin_rate, decimal)
         liquidation_price = money.liquidation_price(side, entry_price, quantity, margin, maintenance, decimal)
-        if liquidation_price and (
-            closing_price <= liquidation_price if is_long else closing_price >= liquidation_price
-        ):
-            return Rejection(
-                RejectReason.IMMEDIATE_LIQUIDATION,
-                f"the position would be liquidated as soon as it opens: the spread between the buy price "
-                f"{format_scaled(quote.buy_price, decimal)} and the sell price "
-                f"{format_scaled(quote.sell_price, decimal)} would eat the margin of {format_cents(margin)} "
-                f"at {leverage}x (liquidation price {format_scaled(liquidation_price, decimal)}); "
-                f"lower the leverage",
-            )
-        if ledger.balance_cents < margin:
-            return Rejection(
-                RejectReason.INSUFFICIENT_BALANCE,
-                f"the margin {format_cents(margin)} exceeds the free balance {format_cents(ledger.balance_cents)}",
-            )
+        refused = checks.margin_rejection(command, quote, margin, liquidation_price, ledger.balance_cents)
+        if refused is not None:
+            return refused
 
         position_id = POSITION_ID_PREFIX + entry_id
         if position_id in self._positions:
             # only a stream entry applied twice can get here; the engine must never let that happen
             raise ValueError(f"entry {entry_id} was already applied: position {position_id} exists")
         position = Position(
-            position_id, command.user_id, asset, side, quantity, leverage, entry_price, margin, maintenance,
-            liquidation_price, stop_loss, take_profit, decimal, time_ms, self._next_sequence,
+            position_id, command.user_id, quote.asset, side, quantity, command.leverage, entry_price, margin,
+            maintenance, liquidation_price, command.stop_loss, command.take_profit, decimal, time_ms,
+            self._next_sequence,
         )  # fmt: skip
         self._next_sequence += 1
         ledger.balance_cents -= margin
         self._insert(ledger, position)
         return PositionOpened(position, ledger.balance_cents)
 
-    def _close(self, command: ClosePosition, time_ms: int) -> tuple[Reply, _ClosedTrades]:
-        ledger = self._ledgers.get(command.user_id)
-        if ledger is None:
-            return _no_account(command.user_id), ()
-        position = ledger.positions.get(command.position_id)
-        if position is None:
-            # the same answer for a foreign position as for a missing one: ids must not leak
-            return Rejection(
-                RejectReason.POSITION_NOT_FOUND, f"no open position {command.position_id!r} in this account"
-            ), ()
-        quote = self._fresh_quote(position.asset, time_ms)
-        if isinstance(quote, Rejection):
-            return quote, ()
-        trade = self._settle(ledger, position, _closing_price(position.side, quote), CloseReason.MANUAL, time_ms)
-        return PositionClosed(trade, ledger.balance_cents), (trade,)
-
     def _update_prices(self, update: PriceUpdate, time_ms: int) -> Outcome:
         closed: list[ClosedTrade] = []
         skipped: list[str] = []
         ledgers = self._ledgers
         for raw in update.quotes:
-            quote = self._accept_quote(raw, time_ms)
+            quote = quotes.accepted_quote(self._rules, raw, time_ms)
             if isinstance(quote, str):
                 skipped.append(quote)
                 continue
             self._quotes[quote.asset] = quote
             for position, reason in self._triggers[quote.asset].crossed(quote.buy_price, quote.sell_price):
-                closed.append(
-                    self._settle(
-                        ledgers[position.user_id],
-                        position,
-                        _closing_price(position.side, quote),
-                        reason,
-                        time_ms,
-                    )
-                )
+                closing_price = checks.closing_price(position.side, quote)
+                closed.append(self._settle(ledgers[position.user_id], position, closing_price, reason, time_ms))
         return Outcome(None, tuple(closed), tuple(skipped))
-
-    def _accept_quote(self, quote: Quote, time_ms: int) -> LatestQuote | str:
-        """The quote in its asset's price scale, or why it is skipped."""
-        spec = self._rules.assets.get(quote.asset)
-        if spec is None:
-            return f"quote skipped: asset {quote.asset!r} is not traded here"
-        if not 0 <= quote.decimal <= MAX_DECIMAL:
-            return f"quote of {quote.asset} skipped: decimal {quote.decimal} outside 0..{MAX_DECIMAL}"
-        if quote.buy_price <= 0 or quote.sell_price <= 0:
-            return f"quote of {quote.asset} skipped: prices must be positive"
-        if quote.sell_price > quote.buy_price:
-            return f"quote of {quote.asset} skipped: the sell price is above the buy price"
-        # Rescaling keeps every stored price in the scale positions, stop-losses and replies use. It
-        # rounds the buy price up and the sell price down, so the spread can only widen.
-        buy_price = money.rescale_buy_price(quote.buy_price, quote.decimal, spec.decimal)
-        sell_price = money.rescale_sell_price(quote.sell_price, quote.decimal, spec.decimal)
-        if sell_price <= 0:
-            return f"quote of {quote.asset} skipped: the sell price rounds to 0 at decimal {spec.decimal}"
-        return LatestQuote(spec.symbol, buy_price, sell_price, spec.decimal, time_ms)
-
-    def _fresh_quote(self, asset: str, time_ms: int) -> LatestQuote | Rejection:
-        quote = self._quotes.get(asset)
-        if quote is None:
-            return Rejection(RejectReason.PRICE_UNAVAILABLE, f"no price of {asset} has been received yet")
-        age = time_ms - quote.received_at_ms
-        limit = self._rules.price_stale_after_ms
-        if age > limit:
-            return Rejection(RejectReason.PRICE_STALE, f"price of {asset} is stale ({age} ms old, limit {limit} ms)")
-        return quote
-
-    def _insert(self, ledger: _Ledger, position: Position) -> None:
-        self._positions[position.id] = position
-        ledger.positions[position.id] = position
-        self._triggers[position.asset].add(position)
-
-    def _settle(
-        self, ledger: _Ledger, position: Position, closing_price: int, reason: CloseReason, time_ms: int
-    ) -> ClosedTrade:
-        """Close at the closing-side market price and credit max(0, margin + pnl)."""
-        pnl = money.pnl_cents(position.side, position.entry_price, closing_price, position.quantity, position.decimal)
-        credited = money.close_credit_cents(position.margin_cents, pnl)
-        ledger.balance_cents += credited
-        del self._positions[position.id]
-        del ledger.positions[position.id]
-        self._triggers[position.asset].remove(position)
-        return ClosedTrade(
-            position.id, position.user_id, position.asset, position.side, position.quantity,
-            position.leverage, position.entry_price, closing_price, position.margin_cents, pnl, credited,
-            reason, position.decimal, position.opened_at_ms, time_ms, position.stop_loss,
-            position.take_profit, position.liquidation_price,
-        )  # fmt: skip
 
     # ------------------------------------------------------------------------------------------- reads
 
@@ -372,7 +224,7 @@ class TradingState:
         ledger = self._ledgers.get(user_id)
         return None if ledger is None else self._account_of(user_id, ledger)
 
-    def _account_of(self, user_id: str, ledger: _Ledger) -> Account:
+    def _account_of(self, user_id: str, ledger: Ledger) -> Account:
         return Account(user_id, ledger.email, ledger.balance_cents, ledger.created_at_ms)
 
     def positions_of(self, user_id: str) -> tuple[Position, ...]:
@@ -389,7 +241,7 @@ class TradingState:
 
     def valuation(self, position: Position) -> Valuation:
         """The position marked to the latest closing-side price (a position's asset always has a quote)."""
-        closing_price = _closing_price(position.side, self._quotes[position.asset])
+        closing_price = checks.closing_price(position.side, self._quotes[position.asset])
         pnl = money.pnl_cents(position.side, position.entry_price, closing_price, position.quantity, position.decimal)
         return Valuation(closing_price, pnl)
 
@@ -414,6 +266,7 @@ class TradingState:
         derived data and are rebuilt by `restore`."""
         return {
             "format": SNAPSHOT_FORMAT,
+            "rules": encode_rules(self._rules),
             "next_sequence": self._next_sequence,
             "accounts": [
                 encode_account(self._account_of(user_id, self._ledgers[user_id])) for user_id in sorted(self._ledgers)
@@ -426,8 +279,9 @@ class TradingState:
 
     @classmethod
     def restore(cls, rules: Rules, data: dict[str, Any]) -> TradingState:
-        """Rebuild a state from `snapshot()` output (also after a JSON round trip). Raises ValueError if
-        the data is malformed or does not fit `rules` (an unknown asset, or a changed price scale under
+        """Rebuild a state from `snapshot()` output (also after a JSON round trip), under the rules it
+        records; `rules` are those of a format-2 snapshot, which does not record them. Raises ValueError if
+        the data is malformed or does not fit its rules (an unknown asset, or a changed price scale under
         open positions or quotes)."""
         try:
             return cls._restore(rules, data)
@@ -436,14 +290,16 @@ class TradingState:
 
     @classmethod
     def _restore(cls, rules: Rules, data: dict[str, Any]) -> TradingState:
-        if data["format"] != SNAPSHOT_FORMAT:
+        if data["format"] not in _READABLE_FORMATS:
             raise ValueError(f"unsupported snapshot format {data['format']!r}")
+        if data["format"] >= 3:
+            rules = decode_rules(data["rules"])
         state = cls(rules)
         for row in data["accounts"]:
             account = decode_account(row)
             if account.user_id in state._ledgers:
                 raise ValueError(f"account {account.user_id} appears twice")
-            state._ledgers[account.user_id] = _Ledger(account.email, account.balance_cents, account.created_at_ms)
+            state._ledgers[account.user_id] = Ledger(account.email, account.balance_cents, account.created_at_ms)
         positions = sorted((decode_position(row) for row in data["positions"]), key=lambda p: p.sequence)
         for position in positions:
             spec = rules.assets.get(position.asset)
@@ -479,9 +335,4 @@ class TradingState:
     def state_hash(self) -> str:
         """Hex SHA-256 of the canonical JSON encoding of `snapshot()`: equal states give equal hashes in
         any process, whatever PYTHONHASHSEED."""
-        canonical = json.dumps(self.snapshot(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-        return hashlib.sha256(canonical.encode("ascii")).hexdigest()
-
-
-def _no_account(user_id: str) -> Rejection:
-    return Rejection(RejectReason.ACCOUNT_NOT_FOUND, f"user {user_id} has no trading account")
+        return snapshot_hash(self.snapshot())

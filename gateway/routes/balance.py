@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from gateway.deps import ContextDep, CurrentUserId
 from gateway.routes import ExactJsonRoute, error_responses
 from gateway.schemas import BalanceResponse
-from gateway.translate import format_usd
+from mesh.units import format_cents
 
 router = APIRouter(tags=["account"], route_class=ExactJsonRoute)
 
@@ -17,6 +17,6 @@ async def balance(user_id: CurrentUserId, context: ContextDep) -> BalanceRespons
     """Free balance, margin in use, equity and the number of open positions (all money in cents)."""
     response = await context.engine.get_account(str(user_id))
     free = response.account.balance_cents
-    return BalanceResponse(balance=free, balanceUSD=format_usd(free), availableMargin=free,
+    return BalanceResponse(balance=free, balanceUSD=format_cents(free), availableMargin=free,
                            usedMargin=response.used_margin_cents, equity=response.equity_cents,
                            activePositions=response.open_positions)

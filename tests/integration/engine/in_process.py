@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from engine.config import EngineSettings
+from engine.lifecycle import Engine
 from engine.metrics import EngineMetrics
-from engine.service import Engine
 
 
 @asynccontextmanager

@@ -9,7 +9,9 @@ import weakref
 import pytest
 
 from engine.config import EngineSettings
-from engine.service import RefuseToLead
+from engine.consumer import Consumer
+from engine.metrics import EngineMetrics
+from engine.refusals import RefuseToLead
 from tests.integration.engine.in_process import running_engine
 
 
@@ -33,12 +35,14 @@ async def test_snapshot_does_not_freeze_transient_garbage(engine_settings: Engin
 async def test_trimmed_entry_above_last_applied_is_a_gap(engine_settings: EngineSettings, accept: bool) -> None:
     settings = engine_settings.model_copy(update={"engine_accept_log_gap": accept})
     async with running_engine(settings) as engine:
-        engine.last_applied_id = "1000-5"
+        assert engine.applier is not None
+        engine.applier.last_applied_id = "1000-5"
+        consumer = Consumer(settings, engine.stream, engine.lease, EngineMetrics(), engine.applier)
         # delivered, then trimmed: at or below last_applied_id it was applied; nothing to do
-        await engine._process_batch([("1000-5", None), ("999-0", None)])
+        await consumer.process_batch([("1000-5", None), ("999-0", None)])
         assert engine.last_applied_id == "1000-5"
         if accept:
-            await engine._process_batch([("1000-6", None)])
+            await consumer.process_batch([("1000-6", None)])
         else:
             with pytest.raises(RefuseToLead, match="entry 1000-6, after the last applied 1000-5, was trimmed"):
-                await engine._process_batch([("1000-6", None)])
+                await consumer.process_batch([("1000-6", None)])

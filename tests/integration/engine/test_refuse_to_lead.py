@@ -48,6 +48,7 @@ async def test_unrestorable_snapshots_refuse_to_lead_instead_of_starting_empty(
         output = proc.output()
         assert '"level": "critical"' in output and '"msg": "refusing to lead"' in output
         assert "does not fit the configured asset SOL_USDC" in output
+        assert "Restore the configuration they were written under" in output and "Traceback" not in output
         assert "no snapshot: starting from an empty state" not in output
     finally:
         proc.stop()
@@ -93,6 +94,10 @@ async def test_trimmed_stream_without_snapshot_refuses_unless_the_operator_accep
         assert '"msg": "refusing to lead"' in output
         assert "no snapshot, but 2 entries were trimmed from the start of the stream" in output
         assert "replay done" not in output
+        # what a second checkout on the same machine meets: the message says what to do, without a traceback
+        assert "run `make reset` to wipe this checkout's local state" in output
+        assert "restore the MongoDB snapshots written for this stream" in output
+        assert "Only as a last resort, ENGINE_ACCEPT_LOG_GAP=true" in output and "Traceback" not in output
     finally:
         proc.stop()
     proc, address = start_engine({**engine_env, "ENGINE_ACCEPT_LOG_GAP": "true"}, artifacts_dir, wait=False)

@@ -97,20 +97,33 @@ def test_close_credit_never_goes_below_zero(margin: int, pnl: int, expected: int
 @pytest.mark.parametrize(
     ("side", "entry", "quantity", "margin", "maintenance", "expected"),
     [
-        # 10x on the seed quote: $119.42 of margin over 0.01 BTC = $11,942 of room
-        (Side.LONG, 1_194_168_450, 1_000_000, 11_942, 0, 1_074_748_450),
-        (Side.SHORT, 1_182_345_000, 1_000_000, 11_824, 0, 1_300_585_000),
-        # 3 units at $100.0001, 10x: margin $30.01, room $10.00333.. = 100,033.33 price units,
-        # rounded towards the entry (exact levels 899,967.67 and 1,100,034.33)
-        (Side.LONG, 1_000_001, 300_000_000, 3_001, 0, 899_968),
-        (Side.SHORT, 1_000_001, 300_000_000, 3_001, 0, 1_100_034),
-        # maintenance eats into the room: (1000 - 100) cents over 1 unit = 9.0000
-        (Side.LONG, 1_000_000, 100_000_000, 1_000, 100, 910_000),
-        (Side.SHORT, 1_000_000, 100_000_000, 1_000, 100, 1_090_000),
-        # leverage 1: the whole price is covered, the LONG cannot be liquidated (0 = no level)
-        (Side.LONG, 1_000_000, 100_000_000, 10_000, 0, 0),
-        (Side.LONG, 1_194_168_450, 1_000_000, 119_417, 0, 0),
-        (Side.SHORT, 1_000_000, 100_000_000, 10_000, 0, 2_000_000),
+        # 10x on the seed quote: $119.42 of margin over 0.01 BTC. A cent of PnL is $1 of price here, and
+        # -$119.415 rounds half-to-even to -$119.42, so the LONG is already gone $0.50 above the contract's
+        # unrounded 107,474.8450: 119,416.8450 - 11,941.5000 = 107,475.3450
+        (Side.LONG, 1_194_168_450, 1_000_000, 11_942, 0, 1_074_753_450),
+        # SHORT: -$118.235 rounds to -$118.24 (even): 118,234.5 + 11,823.5 = 130,058.0
+        (Side.SHORT, 1_182_345_000, 1_000_000, 11_824, 0, 1_300_580_000),
+        # 3 units at $100.0001, 10x: margin $30.01. A move of 10.0017 costs $30.0051 -> $30.01 (liquidates);
+        # 10.0016 costs $30.0048 -> $30.00 (does not)
+        (Side.LONG, 1_000_001, 300_000_000, 3_001, 0, 899_984),
+        (Side.SHORT, 1_000_001, 300_000_000, 3_001, 0, 1_100_018),
+        # maintenance eats into the room: $9.00 of room over 1 unit; a move of 8.9950 costs $8.995 -> $9.00
+        (Side.LONG, 1_000_000, 100_000_000, 1_000, 100, 910_050),
+        (Side.SHORT, 1_000_000, 100_000_000, 1_000, 100, 1_089_950),
+        # leverage 1, 1 unit at $100: at $0.0050 the loss $99.995 rounds to $100.00, the whole margin
+        (Side.LONG, 1_000_000, 100_000_000, 10_000, 0, 50),
+        # leverage 1, 1,000 units: a price unit is worth 10 cents, so only a price of 0 would take the
+        # whole margin; no positive price liquidates (0 = no level)
+        (Side.LONG, 1_000_000, 100_000_000_000, 10_000_000, 0, 0),
+        (Side.SHORT, 1_000_000, 100_000_000, 10_000, 0, 1_999_950),
+        # maintenance above the margin: every positive price liquidates a SHORT (level 1, never 0)
+        (Side.SHORT, 1_000_000, 100_000_000, 100, 20_000, 1),
+        # issue 11's examples. 5,000 SOL LONG 100x from 150.0090: margin $7,500.45; at 148.5090 the loss is
+        # $7,500.00 (45 cents left), at 148.5089 it is $7,500.50 (-5 cents): the level is 148.5089
+        (Side.LONG, 1_500_090, 500_000_000_000, 750_045, 0, 1_485_089),
+        # 0.00001 BTC LONG 100x from 70,700: margin 1 cent; a loss of 0.5000001 cents rounds to 1 cent, one of
+        # exactly 0.5 cents to 0 (even): 70,700 - 500.0001 = 70,199.9999
+        (Side.LONG, 707_000_000, 1_000, 1, 0, 701_999_999),
     ],
 )
 def test_liquidation_price(side: Side, entry: int, quantity: int, margin: int, maintenance: int, expected: int) -> None:
@@ -153,25 +166,6 @@ def test_deviation_is_rounded_up_for_messages(fill: int, expected_price: int, bp
 def test_rescaling_widens_the_spread_only(price: int, from_decimal: int, to_decimal: int, buy: int, sell: int) -> None:
     assert money.rescale_buy_price(price, from_decimal, to_decimal) == buy
     assert money.rescale_sell_price(price, from_decimal, to_decimal) == sell
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        (money.format_scaled(1_182_345_000, 4), "118234.5000"),
-        (money.format_scaled(-5, 2), "-0.05"),
-        (money.format_scaled(7, 0), "7"),
-        (money.format_cents(98_805_832), "$988,058.32"),
-        (money.format_cents(-1_182), "-$11.82"),
-        (money.format_cents(0), "$0.00"),
-        (money.format_quantity(1_000), "0.00001"),
-        (money.format_quantity(100_000_000), "1"),
-        (money.format_quantity(150_000_000), "1.5"),
-        (money.format_bps(102), "1.02%"),
-    ],
-)
-def test_formatting_for_messages(text: str, expected: str) -> None:
-    assert text == expected
 
 
 def test_default_rules_follow_the_contract() -> None:

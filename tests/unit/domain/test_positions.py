@@ -37,7 +37,7 @@ def test_open_records_everything_fixed_at_open() -> None:
         entry_price=BTC_BUY,
         margin_cents=11_942,
         maintenance_cents=0,
-        liquidation_price=1_074_748_450,
+        liquidation_price=1_074_753_450,
         stop_loss=1_100_000_000,
         take_profit=1_300_000_000,
         decimal=4,
@@ -73,7 +73,7 @@ def test_manual_close_reports_the_trade_in_reply_and_outcome() -> None:
         closed_at_ms=driver.time_ms,
         stop_loss=1_100_000_000,
         take_profit=0,
-        liquidation_price=1_074_748_450,
+        liquidation_price=1_074_753_450,
     )
     assert outcome.reply == PositionClosed(trade, balance_cents=998_818)
     assert outcome.closed_trades == (trade,)
@@ -141,10 +141,12 @@ def test_account_read() -> None:
 def test_maintenance_rate_moves_the_liquidation_level_and_leaves_the_rest() -> None:
     driver = seeded(Rules(assets=default_rules().assets, maintenance_margin_rate=Fraction(1, 200)))
     position = driver.opened(leverage=10)
-    # maintenance $1,194.16845 x 0.5% = $5.97084225 -> $5.98; room ($119.42 - $5.98) / 0.01 = $11,344
-    assert (position.maintenance_cents, position.liquidation_price) == (598, 1_080_728_450)
-    (trade,) = driver.tick(buy=1_091_535_735, sell=1_080_728_450).closed_trades
-    # (108,072.845 - 119,416.845) x 0.01 = -$113.44: what is left is the maintenance
+    # maintenance $1,194.16845 x 0.5% = $5.97084225 -> $5.98; room $119.42 - $5.98 = $113.44 of loss, and a
+    # loss of $113.435 already rounds (half-to-even) to $113.44: 119,416.845 - 11,343.5 = 108,073.345
+    assert (position.maintenance_cents, position.liquidation_price) == (598, 1_080_733_450)
+    assert driver.tick(buy=1_091_535_735, sell=1_080_733_451).closed_trades == ()
+    (trade,) = driver.tick(buy=1_091_535_735, sell=1_080_733_450).closed_trades
+    # (108,073.345 - 119,416.845) x 0.01 = -$113.435 -> -$113.44: what is left is the maintenance
     assert (trade.reason, trade.pnl_cents, trade.credited_cents) == (CloseReason.LIQUIDATION, -11_344, 598)
 
 
@@ -162,14 +164,27 @@ def test_leverage_cap_comes_from_the_rules() -> None:
     driver.opened(leverage=20)
 
 
-def test_a_1x_long_is_never_liquidated() -> None:
+def test_a_1x_long_is_liquidated_only_where_its_rounded_loss_takes_the_whole_margin() -> None:
     driver = seeded()
     position = driver.opened(leverage=1)
-    assert position.liquidation_price == 0
+    # margin $1,194.17 (rounded up); at 0.3449 the loss $1,194.165001 rounds to $1,194.17, at 0.3450 it is
+    # exactly $1,194.165, which rounds half-to-even to $1,194.16 (a cent is left)
+    assert position.liquidation_price == 3_449
+    assert driver.tick(buy=3_451, sell=3_450).closed_trades == ()
+    (trade,) = driver.tick(buy=3_450, sell=3_449).closed_trades
+    assert (trade.reason, trade.pnl_cents, trade.credited_cents) == (CloseReason.LIQUIDATION, -119_417, 0)
+
+
+def test_a_1x_long_whose_level_would_be_at_or_below_zero_is_never_liquidated() -> None:
+    driver = seeded()
+    driver.signup("whale", balance=10**12)
+    # 50 BTC at 1x: margin exactly $5,970,842.25; a price unit is worth half a cent, so even at 0.0001 the
+    # loss $5,970,842.245 rounds (half-to-even) to $5,970,842.24: no positive price takes the whole margin
+    position = driver.opened(user="whale", quantity=5_000_000_000, leverage=1)
+    assert (position.margin_cents, position.liquidation_price) == (597_084_225, 0)
     assert driver.tick(buy=2, sell=1).closed_trades == ()
-    closed = driver.closed(position.id)
-    # (0.0001 - 119,416.845) x 0.01 = -$1,194.168449 -> -$1,194.17: the whole margin, nothing more
-    assert (closed.trade.pnl_cents, closed.trade.credited_cents) == (-119_417, 0)
+    closed = driver.closed(position.id, user="whale")
+    assert (closed.trade.pnl_cents, closed.trade.credited_cents) == (-597_084_224, 1)
 
 
 def test_slippage_within_bounds_fills_at_the_market_not_at_the_expected_price() -> None:

@@ -12,7 +12,9 @@ from engine.domain import (
     CreateAccount,
     OpenPosition,
     RejectReason,
+    Rules,
     Side,
+    default_rules,
 )
 
 from .helpers import BTC_BUY, BTC_SELL, ETH, Driver, rejection, seeded
@@ -182,14 +184,15 @@ OPEN_REJECTIONS: list[tuple[str, tuple[int, int] | None, dict[str, Any], RejectR
         "the take-profit 119416.8451 of a SHORT must be below the current buy price 119416.8450",
     ),
     (
-        # 100x LONG: margin $11.95 = 119,500 units of room; bid 118220 is 119,484.5 below the buy price
+        # 100x LONG: margin $11.95; a loss of $11.945001 rounds to $11.95, so the level is 119,416.8450 -
+        # 1,194.5001 = 118,222.3449, and the bid 118220 is below it
         "the spread eats a 100x margin",
         (BTC_BUY, 1_182_200_000),
         {"leverage": 100},
         RejectReason.IMMEDIATE_LIQUIDATION,
         "the position would be liquidated as soon as it opens: the spread between the buy price 119416.8450 "
         "and the sell price 118220.0000 would eat the margin of $11.95 at 100x (liquidation price "
-        "118221.8450); lower the leverage",
+        "118222.3449); lower the leverage",
     ),
     (
         # 1 BTC at 10x: $119,416.845 / 10 = $11,941.6845 -> $11,941.69
@@ -229,6 +232,32 @@ def test_open_rejections(
     assert driver.state.open_position_count == 0
 
 
+@pytest.mark.parametrize("cap", [1, 3, default_rules().max_open_positions_per_account])
+def test_an_account_at_the_open_position_cap_is_refused_until_it_closes_one(cap: int) -> None:
+    driver = seeded(Rules(assets=default_rules().assets, max_open_positions_per_account=cap))
+    driver.signup("bob")
+    # 0.00001 BTC at 10x: $1.20 of margin each, so even the default cap fits in alice's $10,000
+    positions = [driver.opened(quantity=1_000) for _ in range(cap)]
+    before = driver.state.state_hash()
+    refused = rejection(driver.open(quantity=1_000))
+    assert (refused.reason, refused.message) == (
+        RejectReason.TOO_MANY_POSITIONS,
+        f"the account already holds {cap} open positions, the most allowed; close one to open another",
+    )
+    assert driver.state.state_hash() == before
+    # the cap is per account, and a close makes room again
+    driver.opened(user="bob", quantity=1_000)
+    driver.closed(positions[0].id)
+    driver.opened(quantity=1_000)
+    assert len(driver.state.positions_of("alice")) == cap
+
+
+def test_the_default_cap_on_open_positions_is_a_thousand() -> None:
+    assert default_rules().max_open_positions_per_account == 1_000
+    with pytest.raises(ValueError, match="max_open_positions_per_account 0 must be at least 1"):
+        Rules(assets=default_rules().assets, max_open_positions_per_account=0)
+
+
 def test_a_quote_exactly_at_the_staleness_limit_still_trades() -> None:
     driver = seeded()
     driver.opened(advance_ms=5_000)
@@ -238,7 +267,7 @@ def test_every_reject_reason_has_a_case() -> None:
     covered = (
         {case[3] for case in OPEN_REJECTIONS}
         | {reason for reason, _ in CLOSE_REJECTIONS.values()}
-        | {RejectReason.ACCOUNT_CONFLICT, RejectReason.IDEMPOTENCY_KEY_REUSED}
+        | {RejectReason.ACCOUNT_CONFLICT, RejectReason.IDEMPOTENCY_KEY_REUSED, RejectReason.TOO_MANY_POSITIONS}
     )
     assert covered == set(RejectReason)
 

@@ -28,8 +28,10 @@ def test_long_btc_10x_round_trip() -> None:
     assert (position.entry_price, position.margin_cents) == (BTC_BUY, 11_942)
     # $10,000.00 - $119.42 (the seed: 9880.5832 float dollars)
     assert opened.balance_cents == 988_058
-    # room $119.42 / 0.01 BTC = $11,942 below the entry: 119,416.8450 - 11,942 = 107,474.8450
-    assert position.liquidation_price == 1_074_748_450
+    # the contract's room $119.42 / 0.01 BTC = $11,942 below the entry gives 107,474.8450, but a cent of PnL
+    # is $1 of price here and a loss of $119.415 already rounds half-to-even to $119.42, the whole margin:
+    # the first price that liquidates is 119,416.8450 - 11,941.5 = 107,475.3450
+    assert position.liquidation_price == 1_074_753_450
 
     closed = driver.closed(position.id)
     # (118,234.5 - 119,416.845) x 0.01 = -$11.82345 -> -$11.82 (the seed: -118.23, leverage applied twice)
@@ -44,8 +46,9 @@ def test_short_btc_10x_round_trip() -> None:
     position = driver.opened(side=Side.SHORT, quantity=1_000_000, leverage=10)
     # opens at the sell price; notional $1,182.345, margin $118.2345 -> $118.24
     assert (position.entry_price, position.margin_cents) == (BTC_SELL, 11_824)
-    # room $11,824 above the entry: 118,234.5 + 11,824 = 130,058.5
-    assert position.liquidation_price == 1_300_585_000
+    # room $11,824 above the entry, less the half cent's worth of price that rounding (-$118.235 -> -$118.24,
+    # even) gives away: 118,234.5 + 11,823.5 = 130,058.0
+    assert position.liquidation_price == 1_300_580_000
     closed = driver.closed(position.id)
     # closes at the buy price: (118,234.5 - 119,416.845) x 0.01 = -$11.82345 -> -$11.82
     assert (closed.trade.close_price, closed.trade.pnl_cents) == (BTC_BUY, -1_182)
@@ -59,10 +62,10 @@ def test_long_liquidation_is_about_one_over_leverage_on_the_sell_side() -> None:
     driver = seeded()
     position = driver.opened(leverage=10)
     # one price unit above the level: nothing happens
-    assert driver.tick(buy=1_085_495_937, sell=1_074_748_451).closed_trades == ()
-    (trade,) = driver.tick(buy=1_085_495_936, sell=1_074_748_450).closed_trades
-    # (107,474.845 - 119,416.845) x 0.01 = -$119.42: exactly the margin, nothing comes back
-    assert (trade.id, trade.reason, trade.close_price) == (position.id, CloseReason.LIQUIDATION, 1_074_748_450)
+    assert driver.tick(buy=1_085_495_937, sell=1_074_753_451).closed_trades == ()
+    (trade,) = driver.tick(buy=1_085_495_936, sell=1_074_753_450).closed_trades
+    # (107,475.345 - 119,416.845) x 0.01 = -$119.415 -> -$119.42 (even): exactly the margin, nothing comes back
+    assert (trade.id, trade.reason, trade.close_price) == (position.id, CloseReason.LIQUIDATION, 1_074_753_450)
     assert (trade.pnl_cents, trade.credited_cents) == (-11_942, 0)
     assert driver.balance() == 988_058
 
@@ -70,9 +73,9 @@ def test_long_liquidation_is_about_one_over_leverage_on_the_sell_side() -> None:
 def test_short_liquidation_on_the_buy_side() -> None:
     driver = seeded()
     position = driver.opened(side=Side.SHORT, leverage=10)
-    assert driver.tick(buy=1_300_584_999, sell=1_287_707_920).closed_trades == ()
-    (trade,) = driver.tick(buy=1_300_585_000, sell=1_287_707_921).closed_trades
-    # (118,234.5 - 130,058.5) x 0.01 = -$118.24
+    assert driver.tick(buy=1_300_579_999, sell=1_287_707_920).closed_trades == ()
+    (trade,) = driver.tick(buy=1_300_580_000, sell=1_287_707_921).closed_trades
+    # (118,234.5 - 130,058.0) x 0.01 = -$118.235 -> -$118.24 (even)
     assert (trade.id, trade.reason, trade.pnl_cents, trade.credited_cents) == (
         position.id,
         CloseReason.LIQUIDATION,
@@ -123,8 +126,9 @@ def test_100x_on_the_seed_quote_survives_the_spread_but_only_just() -> None:
     """At 100x the margin is 1% of the buy-side notional; the 1% spread costs 0.99% of it."""
     driver = seeded()
     position = driver.opened(leverage=100)
-    # $11.9416845 -> $11.95 of margin; room $1,195 per BTC: 119,416.845 - 1,195 = 118,221.845
-    assert (position.margin_cents, position.liquidation_price) == (1_195, 1_182_218_450)
+    # $11.9416845 -> $11.95 of margin; a loss of $11.945001 rounds to $11.95 (one of $11.945 to $11.94, even):
+    # 119,416.845 - 1,194.5001 = 118,222.3449
+    assert (position.margin_cents, position.liquidation_price) == (1_195, 1_182_223_449)
     # marked to the bid: -$11.82, equity $10,000 - $11.95 + $0.13
     summary = driver.state.account_summary("alice")
     assert summary is not None

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from engine.domain import AssetSpec, Rules, Side, TradingState, default_rules
+from engine.domain import AssetSpec, ChangeRules, Rejection, Rules, Side, TradingState, default_rules
 
 from .helpers import BTC_BUY, BTC_SELL, ETH, busy_driver
 
@@ -93,10 +93,11 @@ def test_hash_tells_states_apart() -> None:
     assert driver.state.state_hash() != before
 
 
-def test_restore_under_a_smaller_retention_keeps_each_users_newest_key() -> None:
+def test_a_smaller_retention_put_in_force_keeps_each_users_newest_key() -> None:
     driver = busy_driver()
     rules = Rules(assets=default_rules().assets, idempotency_keys_per_user=1)
-    restored = TradingState.restore(rules, driver.state.snapshot())
+    restored = TradingState.restore(driver.rules, driver.state.snapshot())
+    assert restored.apply(ChangeRules(rules), entry_id="9000-0", time_ms=9000).reply is None
     # alice had a-1 and a-2, bob b-1: each keeps only their newest
     assert restored.idempotency_key_count == 2
     assert [row[1] for row in restored.snapshot()["idempotency"]] == ["a-2", "b-1"]
@@ -140,6 +141,13 @@ def test_damaged_snapshots_are_refused(damage: str) -> None:
         Rules(assets={**default_rules().assets, "ETH_USDC": AssetSpec("ETH_USDC", 2, 10_000)}),  # rescaled
     ],
 )
-def test_a_snapshot_that_does_not_fit_the_rules_is_refused(rules: Rules) -> None:
+def test_rules_that_do_not_fit_the_state_are_refused(rules: Rules) -> None:
+    state = busy_driver().state
+    before = state.state_hash()
+    assert isinstance(state.apply(ChangeRules(rules), entry_id="9000-0", time_ms=9000).reply, Rejection)
+    assert state.state_hash() == before
+    # a format-2 snapshot records no rules: it is restored under the given ones, and refused if they misfit
+    legacy = {**state.snapshot(), "format": 2}
+    del legacy["rules"]
     with pytest.raises(ValueError):
-        TradingState.restore(rules, busy_driver().state.snapshot())
+        TradingState.restore(rules, legacy)

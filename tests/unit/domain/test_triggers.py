@@ -27,9 +27,9 @@ TRIGGERS: list[tuple[str, Side, int, int, CloseReason | None]] = [
     ("SHORT SL: the sell price alone is not enough", Side.SHORT, SHORT_SL - 1, SHORT_SL - 1, None),
     ("SHORT TP: buy at the level", Side.SHORT, SHORT_TP, SHORT_TP - 5_000, CloseReason.TAKE_PROFIT),
     ("SHORT TP: buy one unit above", Side.SHORT, SHORT_TP + 1, SHORT_TP - 5_000, None),
-    # leverage 10: the LONG's liquidation level is 107,474.8450, the SHORT's 130,058.5000
-    ("LONG below both SL and liquidation", Side.LONG, 1_074_748_451, 1_074_748_450, CloseReason.LIQUIDATION),
-    ("SHORT above both SL and liquidation", Side.SHORT, 1_300_585_000, 1_300_000_000, CloseReason.LIQUIDATION),
+    # leverage 10: the LONG's liquidation level is 107,475.3450, the SHORT's 130,058.0000
+    ("LONG below both SL and liquidation", Side.LONG, 1_074_753_451, 1_074_753_450, CloseReason.LIQUIDATION),
+    ("SHORT above both SL and liquidation", Side.SHORT, 1_300_580_000, 1_300_000_000, CloseReason.LIQUIDATION),
 ]
 
 
@@ -59,7 +59,7 @@ def test_triggers_fire_on_the_closing_side_and_fill_at_market(
 
 def test_stop_loss_below_the_liquidation_level_is_reported_as_liquidation() -> None:
     driver = seeded()
-    position = driver.opened(leverage=10, stop_loss=1_000_000_000)  # SL 100,000 < liquidation 107,474.845
+    position = driver.opened(leverage=10, stop_loss=1_000_000_000)  # SL 100,000 < liquidation 107,475.345
     (trade,) = driver.tick(buy=990_000_000, sell=900_000_000).closed_trades
     assert (trade.id, trade.reason, trade.close_price) == (position.id, CloseReason.LIQUIDATION, 900_000_000)
     # a gap far below the level: the loss is capped at the margin
@@ -70,7 +70,7 @@ def test_one_tick_closes_in_open_order_whatever_the_reason() -> None:
     driver = seeded()
     with_stop = driver.opened(leverage=2, stop_loss=1_180_000_000)
     short_with_target = driver.opened(side=Side.SHORT, take_profit=1_170_000_000)
-    liquidated = driver.opened(leverage=50)  # level 119,416.845 - 2,389 = 117,027.845
+    liquidated = driver.opened(leverage=50)  # margin $23.89: level 119,416.845 - 2,388.5001 = 117,028.3449
     untouched = driver.opened(leverage=2)
     closed = driver.tick(buy=1_160_000_000, sell=1_150_000_000).closed_trades
     assert [(t.id, t.reason) for t in closed] == [
@@ -78,7 +78,7 @@ def test_one_tick_closes_in_open_order_whatever_the_reason() -> None:
         (short_with_target.id, CloseReason.TAKE_PROFIT),
         (liquidated.id, CloseReason.LIQUIDATION),
     ]
-    assert liquidated.liquidation_price == 1_170_278_450
+    assert liquidated.liquidation_price == 1_170_283_449
     assert driver.state.positions_of("alice") == (untouched,)
 
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from engine.config import EngineSettings
 from engine.metrics import EngineMetrics
-from engine.replies import QUEUE_CAPACITY, ReplyHub
+from engine.replies import MAX_PARKED_GATEWAYS, PARK_SECONDS, QUEUE_CAPACITY, ReplyHub
 from engine.stream import entry_key, entry_time_ms
 from engine.trades import InvalidPageToken, asyncpg_url, decode_page_token, encode_page_token
 
@@ -45,6 +45,10 @@ def test_settings_build_exact_rules() -> None:
     assert EngineSettings(stream_key="s:1").lease_key == "s:1:lease"
     with pytest.raises(ValidationError):
         EngineSettings(maintenance_margin_rate="1.5")
+    assert EngineSettings().rules().max_open_positions_per_account == 1_000
+    assert EngineSettings(max_open_positions_per_account=7).rules().max_open_positions_per_account == 7
+    with pytest.raises(ValidationError):
+        EngineSettings(max_open_positions_per_account=0)
 
 
 def _dropped(metrics: EngineMetrics, reason: str) -> float | None:
@@ -58,9 +62,6 @@ def _reply(request_id: str) -> commands_pb2.Reply:
 async def test_reply_hub_routes_drops_and_hands_over_on_reconnect() -> None:
     metrics = EngineMetrics()
     hub = ReplyHub(metrics)
-    assert not hub.send("absent", _reply("lost"))
-    assert _dropped(metrics, "gateway_absent") == 1
-
     first = hub.open("gw")
     assert hub.send("gw", _reply("a"))
     # the gateway reconnects before draining: the new call gets "a", the old call ends cleanly
@@ -81,3 +82,41 @@ async def test_reply_hub_routes_drops_and_hands_over_on_reconnect() -> None:
     assert delivered == [str(i) for i in range(QUEUE_CAPACITY)]
     assert await second.next() is None and second.end_status == grpc.StatusCode.UNAVAILABLE
     assert hub.gateway_ids == []
+
+
+async def test_replies_for_an_absent_gateway_are_parked_until_it_attaches_or_they_expire() -> None:
+    metrics = EngineMetrics()
+    now = [1000.0]
+    hub = ReplyHub(metrics, clock=lambda: now[0])
+    # a replaying engine answers before the gateway has reconnected: the replies wait for it
+    assert hub.send("gw", _reply("a")) and hub.send("gw", _reply("b"))
+    assert hub.gateway_ids == []
+    stream = hub.open("gw")
+    assert [(await stream.next()).request_id for _ in range(2)] == ["a", "b"]  # type: ignore[union-attr]
+    assert "gw" not in hub.parked
+
+    # nobody claims them: dropped (and counted) once they are older than any gateway's wait
+    assert hub.send("gone", _reply("c"))
+    now[0] += PARK_SECONDS
+    assert hub.send("other", _reply("d"))
+    assert "gone" not in hub.parked and _dropped(metrics, "gateway_absent") == 1
+    assert not hub.open("gone").items
+
+    # bounded: beyond MAX_PARKED_GATEWAYS absent gateways, replies are dropped at once
+    for i in range(MAX_PARKED_GATEWAYS - 1):
+        assert hub.send(f"absent-{i}", _reply("e"))
+    assert not hub.send("one-too-many", _reply("f"))
+    assert _dropped(metrics, "gateway_absent") == 2
+    hub.end_all(grpc.StatusCode.UNAVAILABLE, "stepping down")
+    assert hub.parked == {}
+
+
+async def test_replies_queued_on_a_call_that_goes_away_wait_for_the_reconnect() -> None:
+    hub = ReplyHub(EngineMetrics())
+    call = hub.open("gw")
+    assert hub.send("gw", _reply("a")) and hub.send("gw", _reply("b"))
+    assert (await call.next()).request_id == "a"  # type: ignore[union-attr]
+    hub.detach(call)  # the gateway's call broke before "b" went out
+    again = hub.open("gw")
+    assert (await again.next()).request_id == "b"  # type: ignore[union-attr]
+    assert not again.items

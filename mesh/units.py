@@ -1,6 +1,9 @@
-"""The traded assets: symbol, price scale (`decimal`) and quantity step, parsed from configuration,
-plus exact conversions between decimal text and the contract's scaled integers (docs/contract.md §1).
+"""The platform's units, written once for every service and the domain core: what a traded asset is
+(symbol, price scale, quantity step), the bounds on price scales, exact conversion between decimal text
+and the scaled integers everything stores (a price is `price * 10**decimal`, a quantity is in 10^-8 of
+the base asset, money is in cents), and how those integers read for people.
 
+Standard library only, no I/O: `engine.domain` imports it, so it must stay as pure as the domain.
 Nothing here rounds silently: a value with more precision than its scale is refused, because a
 trader's number must reach the engine exactly as typed."""
 
@@ -10,21 +13,40 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
+# A quantity is an integer number of 10^-8 units of the base asset.
 QUANTITY_DECIMALS = 8
-QUANTITY_SCALE = 10**QUANTITY_DECIMALS
+# The widest price scale a quote may carry: wider than any venue uses; the bound keeps 10**decimal
+# arithmetic small and turns garbage into a refusal.
+MAX_DECIMAL = 18
+# The widest price scale a traded asset may be configured with: prices cross the wire as int64, and
+# 10**12 leaves room for prices up to about 9 million dollars.
+MAX_ASSET_DECIMAL = 12
 # Bounds checked before any arithmetic: a JSON number like 1e999999 or a 10,000-digit string would
 # otherwise cost seconds of CPU (or overflow) inside the request, freezing everyone else's.
 MAX_INTEGER_DIGITS = 24
 MAX_SIGNIFICANT_DIGITS = 48
 
+# Every power of ten a price, quantity or rescale can need, computed once (hot path of open, close, tick).
+POWERS_OF_TEN: tuple[int, ...] = tuple(10**exponent for exponent in range(MAX_DECIMAL + QUANTITY_DECIMALS + 1))
+
 
 @dataclass(frozen=True, slots=True)
 class AssetSpec:
+    """A traded asset. Validated on construction, so no code path can hold an asset outside the bounds."""
+
     symbol: str
     # prices are integers `price * 10**decimal`
     decimal: int
     # quantity step in 10^-8 units of the base asset
     step: int
+
+    def __post_init__(self) -> None:
+        if not self.symbol:
+            raise ValueError("asset symbol is empty")
+        if type(self.decimal) is not int or not 0 <= self.decimal <= MAX_ASSET_DECIMAL:
+            raise ValueError(f"{self.symbol}: decimal {self.decimal} outside 0..{MAX_ASSET_DECIMAL}")
+        if type(self.step) is not int or self.step <= 0:
+            raise ValueError(f"{self.symbol}: step {self.step} must be positive")
 
 
 class UnitError(ValueError):
@@ -77,13 +99,39 @@ def parse_assets(text: str) -> dict[str, AssetSpec]:
     for item in filter(None, (part.strip() for part in text.split(","))):
         try:
             symbol, decimal_text, step_text = (p.strip() for p in item.split(":"))
-            decimal = int(decimal_text)
-            step = scale_exact(step_text, QUANTITY_DECIMALS, "step")
-        except (ValueError, UnitError) as exc:
+            spec = AssetSpec(symbol, int(decimal_text), scale_exact(step_text, QUANTITY_DECIMALS, "step"))
+        except ValueError as exc:  # UnitError included
             raise ValueError(f"bad asset {item!r}: expected SYMBOL:DECIMAL:STEP ({exc})") from None
-        if not symbol or not 0 <= decimal <= 12 or step <= 0 or symbol in specs:
-            raise ValueError(f"bad asset {item!r}: empty or duplicate symbol, decimal outside 0..12 or step <= 0")
-        specs[symbol] = AssetSpec(symbol, decimal, step)
+        if symbol in specs:
+            raise ValueError(f"bad asset {item!r}: {symbol} appears twice")
+        specs[symbol] = spec
     if not specs:
         raise ValueError("no assets configured")
     return specs
+
+
+def format_scaled(value: int, decimals: int) -> str:
+    """An exact decimal string of a scaled integer, e.g. (1182345000, 4) -> "118234.5000"."""
+    sign = "-" if value < 0 else ""
+    whole, fraction = divmod(abs(value), POWERS_OF_TEN[decimals])
+    if decimals == 0:
+        return f"{sign}{whole}"
+    return f"{sign}{whole}.{fraction:0{decimals}d}"
+
+
+def format_quantity(quantity: int) -> str:
+    """A quantity in 10^-8 units without trailing zeros, e.g. 1000 -> "0.00001", 200000000 -> "2"."""
+    text = format_scaled(quantity, QUANTITY_DECIMALS)
+    return text.rstrip("0").rstrip(".")
+
+
+def format_cents(cents: int) -> str:
+    """Cents as dollars for people, e.g. 98805832 -> "$988,058.32", -150 -> "-$1.50"."""
+    sign = "-" if cents < 0 else ""
+    dollars, rest = divmod(abs(cents), 100)
+    return f"{sign}${dollars:,}.{rest:02d}"
+
+
+def format_bps(bps: int) -> str:
+    """Basis points as a percentage, e.g. 102 -> "1.02%"."""
+    return f"{format_scaled(bps, 2)}%"

@@ -1,0 +1,129 @@
+"""Applying one stream entry to the trading state: the one check of what an entry must carry to be
+understood (the same whether it is applied live, replayed, or met again as a pending entry), the call
+into the domain, the closed-trade rows it produced, and the reply to its sender. No Redis here: what
+reads and acknowledges entries (engine.consumer, engine.recovery) hands them in, so this unit is tested
+on its own."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from exness.engine.v1 import commands_pb2
+
+from engine import domain, translate
+from engine.domain.codec import decode_account
+from engine.metrics import EngineMetrics
+from engine.replies import ReplyHub
+from engine.stream import Fields, entry_time_ms
+from engine.trades import TradeWriter
+from mesh.codec import CodecError, decode_entry
+
+log = logging.getLogger(__name__)
+
+
+class EntryMalformed(ValueError):
+    """A stream entry that cannot be understood: dead-lettered, never applied."""
+
+    def __init__(self, error: str, command: commands_pb2.Command | None) -> None:
+        super().__init__(error)
+        self.command = command
+
+
+class EntryApplier:
+    """The state of one leader session and the position in the log it reflects (`last_applied_id`)."""
+
+    def __init__(self, state: domain.TradingState, last_applied_id: str, *, price_decimals: dict[str, int],
+                 hub: ReplyHub, writer: TradeWriter, metrics: EngineMetrics) -> None:  # fmt: skip
+        self.state = state
+        self.last_applied_id = last_applied_id
+        self.price_decimals = price_decimals
+        self.hub = hub
+        self.writer = writer
+        self.metrics = metrics
+        # e-mail -> user id, for the operators' LookupAccount (derived from the state, never snapshotted)
+        self.emails: dict[str, str] = {}
+        self.commands_applied = 0
+
+    def index_emails(self, account_rows: Iterable[object]) -> None:
+        """Index the accounts of a restored snapshot (its encoded account rows) by e-mail."""
+        for row in account_rows:
+            account = decode_account(row)
+            self.emails.setdefault(account.email.lower(), account.user_id)
+
+    def decode(self, fields: Fields) -> tuple[commands_pb2.Command, domain.Command]:
+        """The one check of an entry: raises EntryMalformed, carrying the decoded Command when there is one
+        (its reply_to gets the refusal)."""
+        command: commands_pb2.Command | None = None
+        try:
+            command = decode_entry(fields)
+            return command, translate.command_from_proto(command, self.price_decimals)
+        except (CodecError, translate.MalformedCommand) as exc:
+            raise EntryMalformed(str(exc), command) from exc
+
+    def malformed(self, fields: Fields) -> str | None:
+        try:
+            self.decode(fields)
+        except EntryMalformed as exc:
+            return str(exc)
+        return None
+
+    def apply(self, entry_id: str, fields: Fields, *, live: bool, answer: bool) -> str | None:
+        """Apply one entry to the state; returns why it is malformed (then nothing was applied). `live`: read
+        from the group now (log what is odd); `answer`: the entry's sender may still wait for its reply."""
+        try:
+            command, domain_command = self.decode(fields)
+        except EntryMalformed as exc:
+            self.last_applied_id = entry_id
+            if live:
+                log.warning("malformed stream entry: dead-lettered", extra={"entry_id": entry_id, "error": str(exc)})
+            if answer and exc.command is not None and exc.command.reply_to:
+                self.hub.send(exc.command.reply_to, translate.invalid_command_reply(
+                    str(exc), request_id=exc.command.request_id, stream_id=entry_id))  # fmt: skip
+            return str(exc)
+        try:
+            outcome = self.state.apply(domain_command, entry_id=entry_id, time_ms=entry_time_ms(entry_id),
+                                       idempotency_key=command.idempotency_key)  # fmt: skip
+        except Exception as exc:
+            # A bug in a handler must not turn one entry into a crash loop (replay would hit it again).
+            # Whatever the handler did before raising, replay does identically, so determinism holds.
+            self.last_applied_id = entry_id
+            log.exception("entry raised inside the domain: dead-lettered", extra={"entry_id": entry_id})
+            error = f"engine error: {exc!r}"
+            if answer and command.reply_to:
+                self.hub.send(command.reply_to, translate.invalid_command_reply(
+                    error, request_id=command.request_id, stream_id=entry_id,
+                    reason=commands_pb2.REJECT_REASON_ENGINE_FAULT))  # fmt: skip
+            return error
+        self.last_applied_id = entry_id
+        self._record(entry_id, command, domain_command, outcome, live=live)
+        if answer and outcome.reply is not None and command.reply_to:
+            self._answer(entry_id, command, outcome.reply)
+        return None
+
+    def _record(self, entry_id: str, command: commands_pb2.Command, domain_command: domain.Command,
+                outcome: domain.Outcome, *, live: bool) -> None:  # fmt: skip
+        """Everything an applied entry changes outside the state: trade rows, counters, the e-mail index."""
+        self.commands_applied += 1
+        self.metrics.commands_applied.labels(command.WhichOneof("body")).inc()
+        for trade in outcome.closed_trades:
+            self.writer.add(translate.closed_trade_row(trade))
+        if isinstance(domain_command, domain.ChangeRules):
+            if isinstance(outcome.reply, domain.Rejection):
+                log.error("rules entry refused: the rules in force stay",
+                          extra={"entry_id": entry_id, "error": outcome.reply.message})  # fmt: skip
+            elif live:
+                log.info("rules entry applied: new rules in force", extra={"entry_id": entry_id})
+        if live and outcome.skipped_quotes:
+            log.warning("quotes skipped", extra={"entry_id": entry_id, "reasons": list(outcome.skipped_quotes)})
+        reply = outcome.reply
+        if isinstance(reply, domain.AccountCreated) and not reply.already_existed:
+            self.emails.setdefault(reply.account.email.lower(), reply.account.user_id)
+
+    def _answer(self, entry_id: str, command: commands_pb2.Command, reply: domain.Reply) -> None:
+        message = translate.reply_to_proto(reply, request_id=command.request_id, stream_id=entry_id, state=self.state)
+        if isinstance(reply, domain.PositionClosed):
+            # side effects before replies: the close is reported once its row is committed
+            self.writer.send_after_commit(reply.trade.id, command.reply_to, message)
+        else:
+            self.hub.send(command.reply_to, message)
