@@ -12,18 +12,21 @@ from gateway.limits import BodySizeLimitMiddleware, RateLimiter
 
 def test_rate_limiter_window() -> None:
     limiter = RateLimiter(limit=3, window=60)
-    for _ in range(3):
-        limiter.hit("1.2.3.4", now=600.0)
+    decisions = [limiter.hit("1.2.3.4", now=600.0) for _ in range(3)]
+    assert [d.allowed for d in decisions] == [True, True, True]
+    assert [d.remaining for d in decisions] == [2, 1, 0]
+    assert decisions[0].headers() == {"RateLimit-Limit": "3", "RateLimit-Remaining": "2", "RateLimit-Reset": "60",
+                                      "RateLimit-Policy": "3;w=60"}
+    refused = limiter.hit("1.2.3.4", now=601.0)
+    assert not refused.allowed and refused.remaining == 0 and refused.headers()["Retry-After"] == "59"
     with pytest.raises(ApiError) as caught:
-        limiter.hit("1.2.3.4", now=601.0)
-    assert caught.value.status == 429 and int(caught.value.headers["Retry-After"]) >= 1  # type: ignore[index]
-    limiter.hit("5.6.7.8", now=601.0)  # per client
+        refused.raise_if_limited()
+    assert caught.value.status == 429 and caught.value.headers["Retry-After"] == "59"  # type: ignore[index]
+    assert limiter.hit("5.6.7.8", now=601.0).allowed  # per client
     # the previous window weighs in early in the next one, less later, and not at all after it
-    with pytest.raises(ApiError):
-        limiter.hit("1.2.3.4", now=665.0)
-    limiter.hit("1.2.3.4", now=690.0)  # 3 * 0.5 + 1 + 1 = 2.5 hits in the sliding minute
-    for _ in range(3):
-        limiter.hit("1.2.3.4", now=781.0)
+    assert not limiter.hit("1.2.3.4", now=665.0).allowed
+    assert limiter.hit("1.2.3.4", now=690.0).allowed  # 3 * 0.5 + 1 + 1 = 2.5 hits in the sliding minute
+    assert all(limiter.hit("1.2.3.4", now=781.0).allowed for _ in range(3))
 
 
 async def _call(app: BodySizeLimitMiddleware, chunks: list[bytes],

@@ -8,6 +8,7 @@ import uuid
 import jwt
 import pytest
 
+from gateway import security
 from gateway.errors import ApiError
 from gateway.security import bearer_token, issue_token, user_id_from_token
 from tests.unit.gateway.helpers import SECRET
@@ -30,6 +31,26 @@ def test_token_round_trip_and_rejections() -> None:
             user_id_from_token(bad, SECRET)
         assert caught.value.status == 401, name
         assert caught.value.code == ("TOKEN_EXPIRED" if name == "TOKEN_EXPIRED" else "INVALID_TOKEN")
+
+
+def test_a_cached_token_still_expires_and_the_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(security, "_verified", {})
+    monkeypatch.setattr(security, "TOKEN_CACHE_SIZE", 3)
+    user_id = uuid.uuid4()
+    token = issue_token(user_id, SECRET, 60)
+    expires = int(jwt.decode(token, SECRET, algorithms=["HS256"])["exp"])
+    assert user_id_from_token(token, SECRET, now=expires - 30) == user_id
+    assert user_id_from_token(token, SECRET, now=expires - 1) == user_id  # from the cache
+    assert (token, SECRET) in security._verified
+    with pytest.raises(ApiError) as caught:
+        user_id_from_token(token, SECRET, now=expires)
+    assert caught.value.code == "TOKEN_EXPIRED"
+    # the same token under another secret is verified (and refused) on its own
+    with pytest.raises(ApiError):
+        user_id_from_token(issue_token(user_id, SECRET, 60), "other-" + SECRET)
+    for n in range(5):
+        user_id_from_token(issue_token(uuid.uuid4(), SECRET, 60 + n), SECRET)
+    assert len(security._verified) == 3
 
 
 def test_bearer_header_parsing() -> None:
