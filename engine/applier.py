@@ -12,13 +12,13 @@ from collections.abc import Iterable
 from exness.engine.v1 import commands_pb2
 
 from engine import domain, translate
-from engine.domain.codec import decode_account
+from engine.domain.records import decode_account
 from engine.metrics import EngineMetrics
 from engine.refusals import RULES_MISFIT_ADVICE, RefuseToLead
 from engine.replies import ReplyHub
 from engine.stream import Fields, entry_time_ms
 from engine.trades import TradeWriter
-from mesh.codec import CodecError, decode_entry
+from mesh.stream_codec import CodecError, decode_entry
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from engine.replies import ReplyHub
 from engine.snapshots import NoUsableSnapshot, SnapshotInfo, SnapshotStore
 from engine.stream import DeadLetter, StreamLog, entry_key
 from engine.trades import TradeWriter
-from mesh.codec import encode_command
+from mesh.stream_codec import encode_command
 
 log = logging.getLogger(__name__)
 

@@ -141,9 +141,10 @@ async def _validation_handler(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": body}, status_code=400 if code == "INVALID_JSON" else 422)
 
 
-async def _api_error_handler(_: Request, exc: Exception) -> JSONResponse:
+async def _api_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+    headers = {**getattr(request.state, "rate_limit_headers", {}), **(exc.headers or {})}
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers or None)
 
 
 async def _http_error_handler(_: Request, exc: Exception) -> JSONResponse:

@@ -49,6 +49,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   [ ! -L .venv ] || refuse_shared .venv
   # every package at its pinned version, each file checked against its hash; then the project itself,
   # which adds no package (--no-deps) and builds with the locked setuptools (--no-build-isolation)
+  echo "bootstrap: installing the Python packages pinned in $lock into .venv (a few minutes on a fresh machine)" >&2
   quiet_pip install --require-hashes -r "$lock"
   quiet_pip install --no-deps --no-build-isolation -e .
   # a package the lock no longer names goes, so the venv holds the lock and nothing else

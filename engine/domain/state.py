@@ -11,16 +11,6 @@ from typing import Any
 
 from engine.domain import checks, money, quotes
 from engine.domain.canonical import snapshot_hash
-from engine.domain.codec import (
-    decode_account,
-    decode_position,
-    decode_quote,
-    decode_remembered,
-    encode_account,
-    encode_position,
-    encode_quote,
-    encode_remembered,
-)
 from engine.domain.commands import (
     AccountCreated,
     AmendPosition,
@@ -48,6 +38,16 @@ from engine.domain.model import (
     Valuation,
 )
 from engine.domain.position_changes import PositionChanges
+from engine.domain.records import (
+    decode_account,
+    decode_position,
+    decode_quote,
+    decode_remembered,
+    encode_account,
+    encode_position,
+    encode_quote,
+    encode_remembered,
+)
 from engine.domain.rules import Rules, decode_rules, encode_rules
 from engine.domain.triggers import AssetTriggers
 

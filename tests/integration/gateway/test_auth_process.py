@@ -1,16 +1,21 @@
 """Auth behaviour that needs its own gateway process or direct database access: the signup/signin rate
-limit, refusing to start without JWT_SECRET, and signin repairing a user whose engine account is missing."""
+limit (one bucket per client for the whole platform, a per-process fallback without Redis), refusing
+to start without JWT_SECRET, and signin repairing a user whose engine account is missing."""
 
 from __future__ import annotations
 
+import logging
 import sys
 import uuid
 from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 import redis.asyncio as aioredis
 
+from gateway.limits import RedisRateLimiter
+from gateway.metrics import RATE_LIMIT_FALLBACK
 from gateway.security import hash_password
 from tests.integration.gateway.helpers import bearer
 from tests.integration.gateway.support import Quote, Stack, feed_engine, start_gateway
@@ -89,3 +94,46 @@ async def test_rate_limit_buckets_per_forwarded_client_only_behind_a_trusted_pro
         assert await statuses("127.0.0.3", "198.51.100.4", 1) == [429]
     finally:
         gateway.stop()
+
+
+async def test_auth_rate_limit_is_one_bucket_for_all_gateway_processes(stack: Stack, artifacts_dir: Path) -> None:
+    """Two gateways of one platform count a client's attempts together (Redis), and every answer tells
+    the client where it stands (RateLimit-* headers; Retry-After on the 429)."""
+    env = {**stack.env, "ENGINE_ADDR": stack.engine_addr, "AUTH_RATE_LIMIT": "3/hour"}
+    first, first_url = start_gateway(env, artifacts_dir)
+    second, second_url = start_gateway(env, artifacts_dir)
+    guess = {"email": "nobody@example.com", "password": "guess-1234"}
+    try:
+        # a source address of this test's own: its bucket is not shared with the other tests here
+        transport = httpx.AsyncHTTPTransport(local_address="127.0.0.4")
+        async with httpx.AsyncClient(transport=transport, timeout=30) as client:
+            answers = [await client.post(f"{url}/api/v1/signin", json=guess)
+                       for url in (first_url, first_url, second_url, second_url, first_url)]
+        assert [answer.status_code for answer in answers] == [401, 401, 401, 429, 429]
+        assert [answer.headers["RateLimit-Remaining"] for answer in answers] == ["2", "1", "0", "0", "0"]
+        for answer in answers:
+            assert answer.headers["RateLimit-Limit"] == "3"
+            assert answer.headers["RateLimit-Policy"] == "3;w=3600"
+            assert 1 <= int(answer.headers["RateLimit-Reset"]) <= 3600
+        for limited in answers[3:]:
+            assert limited.json()["error"]["code"] == "RATE_LIMITED"
+            assert limited.headers["Retry-After"] == limited.headers["RateLimit-Reset"]
+    finally:
+        first.stop()
+        second.stop()
+
+
+async def test_auth_rate_limit_falls_back_to_this_process_when_redis_is_down(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """No Redis: the limit still holds, per process, and says so in the log and the metric."""
+    redis = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=2)
+    limiter = RedisRateLimiter(redis, "test:unreachable:", limit=2, window=60)
+    before = RATE_LIMIT_FALLBACK._value.get()
+    try:
+        with caplog.at_level(logging.WARNING, logger="gateway.limits"):
+            decisions = [await limiter.hit("203.0.113.9") for _ in range(3)]
+    finally:
+        await redis.aclose()
+    assert [decision.allowed for decision in decisions] == [True, True, False]
+    assert RATE_LIMIT_FALLBACK._value.get() == before + 3
+    assert any("counting in this process only" in record.getMessage() for record in caplog.records)

@@ -19,7 +19,7 @@ from engine.metrics import EngineMetrics
 from engine.refusals import RefuseToLead
 from engine.replies import GatewayStream, ReplyHub
 from engine.trades import TradeStore, TradeWriter
-from mesh.codec import encode_command
+from mesh.stream_codec import encode_command
 
 GW = "gw-1"
 T0 = 1_764_000_000_000

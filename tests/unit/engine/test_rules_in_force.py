@@ -31,7 +31,7 @@ from engine.domain import (
     default_rules,
     encode_rules,
 )
-from mesh.codec import decode_entry, encode_command
+from mesh.stream_codec import decode_entry, encode_command
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "snapshots" / "format2.json"
 T0 = 1_764_000_000_000

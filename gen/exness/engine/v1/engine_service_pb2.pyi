@@ -10,16 +10,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class StreamRepliesRequest(_message.Message):
-    __slots__ = ("gateway_id",)
+    __slots__ = ("gateway_id", "accepts_batches")
     GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTS_BATCHES_FIELD_NUMBER: _ClassVar[int]
     gateway_id: str
-    def __init__(self, gateway_id: _Optional[str] = ...) -> None: ...
+    accepts_batches: bool
+    def __init__(self, gateway_id: _Optional[str] = ..., accepts_batches: _Optional[bool] = ...) -> None: ...
 
 class StreamRepliesResponse(_message.Message):
-    __slots__ = ("reply",)
+    __slots__ = ("reply", "replies")
     REPLY_FIELD_NUMBER: _ClassVar[int]
+    REPLIES_FIELD_NUMBER: _ClassVar[int]
     reply: _commands_pb2.Reply
-    def __init__(self, reply: _Optional[_Union[_commands_pb2.Reply, _Mapping]] = ...) -> None: ...
+    replies: _containers.RepeatedCompositeFieldContainer[_commands_pb2.Reply]
+    def __init__(self, reply: _Optional[_Union[_commands_pb2.Reply, _Mapping]] = ..., replies: _Optional[_Iterable[_Union[_commands_pb2.Reply, _Mapping]]] = ...) -> None: ...
 
 class GetAccountRequest(_message.Message):
     __slots__ = ("user_id",)
