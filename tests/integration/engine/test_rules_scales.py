@@ -5,8 +5,6 @@ instead of serving under the old rules. The Engine runs in this process, its rep
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 import redis.asyncio as aioredis
 from exness.engine.v1 import commands_pb2
@@ -16,6 +14,7 @@ from engine.lifecycle import Engine
 from engine.metrics import EngineMetrics
 from engine.recovery import Recovery
 from engine.refusals import RefuseToLead
+from harness.polling import apoll_until
 from tests.integration.engine.in_process import running_engine
 from tests.integration.engine.support import Producer, create_account, open_position, price_update
 
@@ -39,11 +38,8 @@ async def _refusal(settings: EngineSettings) -> tuple[str, list[commands_pb2.Rep
 async def _lead_once(settings: EngineSettings, producer: Producer) -> None:
     """An engine under `settings` applies all the producer wrote, then stops (final snapshot)."""
     async with running_engine(settings) as engine:
-        for _ in range(1200):
-            if engine.applier is not None and engine.applier.last_applied_id == producer.last_id:
-                break
-            await asyncio.sleep(0.05)
-        assert engine.applier is not None and engine.applier.last_applied_id == producer.last_id
+        await apoll_until(lambda: engine.applier is not None and engine.applier.last_applied_id == producer.last_id,
+                          f"the engine applied {producer.last_id}")  # fmt: skip
 
 
 async def test_replay_after_a_price_scale_change_decides_as_the_live_run(

@@ -21,8 +21,8 @@ from engine.domain import (
     Rules,
     Side,
     TradingState,
-    codec,
     default_rules,
+    records,
 )
 from engine.domain.state import SNAPSHOT_FORMAT
 
@@ -180,6 +180,6 @@ def test_a_remembered_open_keeps_its_valuation_through_a_snapshot_and_an_older_o
         if row[4][0] == "PositionOpened":
             del row[4][3:]
     older = TradingState.restore(driver.rules, legacy)
-    remembered = [codec.decode_reply(row[4]) for row in legacy["idempotency"] if row[4][0] == "PositionOpened"]
+    remembered = [records.decode_reply(row[4]) for row in legacy["idempotency"] if row[4][0] == "PositionOpened"]
     assert remembered and all(isinstance(r, PositionOpened) and r.valuation is None for r in remembered)
     assert older.account_count == restored.account_count
