@@ -53,8 +53,9 @@ from engine.domain.triggers import AssetTriggers
 
 # 2: idempotency rows carry the stream time of their command (per-user, time-windowed retention)
 # 3: the rules in force are recorded (a format-2 snapshot is restored under the rules given to restore)
-SNAPSHOT_FORMAT = 3
-_READABLE_FORMATS = (2, 3)
+# 4: a remembered PositionOpened records the valuation it was first answered with
+SNAPSHOT_FORMAT = 4
+_READABLE_FORMATS = (2, 3, 4)
 # refusals that say "no usable price right now": not remembered under an idempotency key (see apply)
 _RETRYABLE = frozenset({RejectReason.PRICE_STALE, RejectReason.PRICE_UNAVAILABLE})
 POSITION_ID_PREFIX = "pos-"
@@ -185,7 +186,7 @@ class TradingState(PositionChanges):
         self._next_sequence += 1
         ledger.balance_cents -= margin
         self._insert(ledger, position)
-        return PositionOpened(position, ledger.balance_cents)
+        return PositionOpened(position, ledger.balance_cents, self.valuation(position))
 
     def _update_prices(self, update: PriceUpdate, time_ms: int) -> Outcome:
         closed: list[ClosedTrade] = []
