@@ -148,3 +148,10 @@ async def test_a_rules_entry_puts_its_rules_in_force(applier: EntryApplier) -> N
     feed.send(_order("u1", "x10"))
     (refused,) = feed.drain()
     assert refused.rejection.reason == commands_pb2.REJECT_REASON_INVALID_LEVERAGE
+
+
+async def test_trade_store_errors_never_show_the_row_values() -> None:
+    # a failed INSERT's text would otherwise carry the trade row (user ids, amounts) into a log
+    store = TradeStore("postgresql://nobody@127.0.0.1:1/none")
+    assert store.engine.sync_engine.hide_parameters is True
+    await store.close()

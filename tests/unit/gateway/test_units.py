@@ -158,11 +158,15 @@ def test_order_conversion_refusals(fields: dict[str, object], code: str) -> None
     with pytest.raises(ApiError) as caught:
         open_position_command(order(**fields), SPECS, uuid.uuid4(), "")
     assert (caught.value.status, caught.value.code) == (422, code)
+    if code == "VALIDATION_ERROR":
+        # the conversion's refusals carry `details` like pydantic's, naming the field
+        details = caught.value.body()["error"]["details"]  # type: ignore[index]
+        assert [detail["field"] for detail in details] == list(fields)
 
 
 def test_request_models_refuse_booleans_and_normalise_email() -> None:
-    for bad in ({"quantity": True}, {"leverage": True}, {"quantity": "nan"}, {"quantity": "Infinity"},
-                {"slippage": 100.5}, {"side": "long"}, {"leverage": Decimal("1e9999999")},
+    for bad in ({"quantity": True}, {"leverage": True}, {"leverage": "5"}, {"quantity": "nan"},
+                {"quantity": "Infinity"}, {"slippage": 100.5}, {"side": "long"}, {"leverage": Decimal("1e9999999")},
                 {"leverage": 10**5000}, {"quantity": Decimal("1e999999")}, {"stopLoss": "1e500000"}):
         with pytest.raises(ValidationError):
             order(**bad)
@@ -304,3 +308,37 @@ async def test_database_failures_are_503() -> None:
         response = await client.get("/bug")
         assert response.status_code == 500
         assert response.json()["error"]["code"] == "INTERNAL_ERROR"
+
+
+# ---- what must not leak
+
+def test_database_errors_never_show_the_statement_parameters() -> None:
+    # an IntegrityError on INSERT would otherwise print the e-mail and password hash it was given
+    from gateway.db import make_engine
+
+    engine = make_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    assert engine.sync_engine.hide_parameters is True
+
+
+async def test_readiness_shows_status_words_only(caplog: pytest.LogCaptureFixture) -> None:
+    from types import SimpleNamespace
+
+    from gateway.routes.health import readyz
+
+    secret = "redis://:Hunter2pw@cache:6379 refused; user=app password=Hunter2pw"
+
+    class Down:
+        async def ping(self) -> None:
+            raise ConnectionError(secret)
+
+        def connect(self) -> None:
+            raise OSError(secret)
+
+    context = SimpleNamespace(redis=Down(), db_engine=Down(), engine=SimpleNamespace(ready=False))
+    with caplog.at_level("WARNING", logger="gateway.routes.health"):
+        response = await readyz(context)  # type: ignore[arg-type]
+    assert response.status_code == 503
+    assert json.loads(bytes(response.body)) == {
+        "status": "unavailable", "checks": {"engine": "failed", "redis": "failed", "postgres": "failed"}}
+    # why is for the operator, in the log (whose formatter redacts it)
+    assert {record.__dict__["check"] for record in caplog.records} == {"redis", "postgres"}
