@@ -117,7 +117,7 @@ def create_app(settings: GatewaySettings, context: GatewayContext | None = None)
     """The app. Without `context` its lifespan connects one (`running_context`); with a prepared one
     (e.g. a test's, against a real engine) the routes use it as is, lifespan or not."""
     app = FastAPI(title="Exness V3 gateway", version="1.0.0", description=DESCRIPTION,
-                  lifespan=_lifespan(settings, context))
+                  lifespan=_lifespan(settings, context), docs_url=None, redoc_url=None)  # /docs: gateway.web
     if context is not None:
         app.state.context = context
     for router in (auth.router, trade.router, balance.router, prices.router):

@@ -1,16 +1,20 @@
 """Auth behaviour that needs its own gateway process or direct database access: the signup/signin rate
 limit (one bucket per client for the whole platform, a per-process fallback without Redis), refusing
-to start without JWT_SECRET, and signin repairing a user whose engine account is missing."""
+to start without JWT_SECRET, signin finishing a signup whose engine account was never created, and signin
+refusing to refill a completed user whose engine account is gone."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import asyncpg
 import httpx
+import jwt
 import pytest
 import redis.asyncio as aioredis
 
@@ -18,7 +22,7 @@ from gateway.limits import RedisRateLimiter
 from gateway.metrics import RATE_LIMIT_FALLBACK
 from gateway.security import hash_password
 from tests.integration.gateway.helpers import bearer
-from tests.integration.gateway.support import Quote, Stack, feed_engine, start_gateway
+from tests.integration.gateway.support import JWT_SECRET, Quote, Stack, feed_engine, start_gateway
 from tests.support.net import free_port
 from tests.support.processes import ManagedProcess
 
@@ -69,6 +73,36 @@ async def test_signin_creates_a_missing_engine_account(stack: Stack, api: httpx.
     order = await api.post("/trade/create", headers=bearer(signin.json()["token"]),
                            json={"asset": "BTC_USDC", "side": "LONG", "quantity": "0.01", "leverage": 10})
     assert order.status_code == 201, order.text
+    # the signup is complete now: the row says so
+    conn = await asyncpg.connect(stack.env["DATABASE_URL"])
+    try:
+        assert await conn.fetchval("SELECT account_created FROM gateway_users WHERE email = $1", email) is True
+    finally:
+        await conn.close()
+
+
+async def test_signin_never_refills_a_completed_user_whose_engine_account_is_gone(
+        stack: Stack, api: httpx.AsyncClient) -> None:
+    # a completed signup whose engine account is missing: what an engine that lost its state leaves
+    email, user_id = f"lost-{uuid.uuid4().hex[:8]}@example.com", uuid.uuid4()
+    conn = await asyncpg.connect(stack.env["DATABASE_URL"])
+    try:
+        await conn.execute("INSERT INTO gateway_users (id, email, password_hash, account_created) "
+                           "VALUES ($1, $2, $3, true)", user_id, email, await hash_password("lost-pass-1"))
+    finally:
+        await conn.close()
+    for attempt in (await api.post("/signin", json={"email": email, "password": "lost-pass-1"}),
+                    await api.post("/signup", json={"email": email, "password": "lost-pass-1"})):
+        assert attempt.status_code == 503, attempt.text
+        assert attempt.json()["error"]["code"] == "ACCOUNT_UNAVAILABLE"
+    # no money was created: the engine still has no account for the user
+    now = int(time.time())
+    token = jwt.encode({"sub": str(user_id), "iat": now, "exp": now + 600}, JWT_SECRET, algorithm="HS256")
+    balance = await api.get("/balance", headers=bearer(token))
+    assert balance.status_code == 404 and balance.json()["error"]["code"] == "ACCOUNT_NOT_FOUND"
+    critical = [json.loads(line) for line in stack.gateway.output().splitlines()
+                if line.startswith("{") and '"level": "critical"' in line]
+    assert any(entry.get("user_id") == str(user_id) for entry in critical)
 
 
 async def test_rate_limit_buckets_per_forwarded_client_only_behind_a_trusted_proxy(stack: Stack,

@@ -237,3 +237,10 @@ async def test_a_refused_configured_rules_entry_refuses_to_lead(applier: EntryAp
     applier.awaited_rules_entry = f"{T0 + feed.n + 1}-0"
     with pytest.raises(RefuseToLead, match="BTC_USDC"):
         feed.send(translate.rules_to_proto(without_btc))
+
+
+async def test_trade_store_errors_never_show_the_row_values() -> None:
+    # a failed INSERT's text would otherwise carry the trade row (user ids, amounts) into a log
+    store = TradeStore("postgresql://nobody@127.0.0.1:1/none")
+    assert store.engine.sync_engine.hide_parameters is True
+    await store.close()

@@ -41,6 +41,10 @@ def test_order_conversion_refusals(fields: dict[str, object], code: str) -> None
     with pytest.raises(ApiError) as caught:
         open_position_command(order(**fields), SPECS, uuid.uuid4(), "")
     assert (caught.value.status, caught.value.code) == (422, code)
+    if code == "VALIDATION_ERROR":
+        # the conversion's refusals carry `details` like pydantic's, naming the field
+        details = caught.value.body()["error"]["details"]  # type: ignore[index]
+        assert [detail["field"] for detail in details] == list(fields)
 
 
 def test_output_formatting() -> None:
