@@ -6,6 +6,7 @@ on its own."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 
@@ -44,6 +45,22 @@ class EntryApplier:
         # e-mail -> user id, for the operators' LookupAccount (derived from the state, never snapshotted)
         self.emails: dict[str, str] = {}
         self.commands_applied = 0
+        # Held while entries are applied (engine.consumer, engine.recovery) and while a snapshot captures the
+        # state in slices (engine.lifecycle): nothing is applied between a capture's slices.
+        self.applying = asyncio.Lock()
+
+    async def capture(self, per_slice: int = domain.CAPTURE_SLICE) -> tuple[domain.StateCapture, str]:
+        """The state and the id of the last entry in it, captured in slices with the loop free between
+        them (TradingState.capture_in_slices) and no entry applied meanwhile (`applying` is held)."""
+        async with self.applying:
+            last_applied_id = self.last_applied_id
+            steps = self.state.capture_in_slices(per_slice)
+            while True:
+                try:
+                    next(steps)
+                except StopIteration as done:
+                    return done.value, last_applied_id
+                await asyncio.sleep(0)
 
     def index_emails(self, account_rows: Iterable[object]) -> None:
         """Index the accounts of a restored snapshot (its encoded account rows) by e-mail."""

@@ -8,11 +8,14 @@ same entries from the same snapshot always yields the same state, replies and `s
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from engine.domain import checks, money
 from engine.domain.codec import (
+    Row,
     decode_account,
     decode_position,
     decode_quote,
@@ -50,6 +53,7 @@ from engine.domain.model import (
     Valuation,
 )
 from engine.domain.rules import Rules, decode_rules, encode_rules
+from engine.domain.slicing import copy_in_slices, sorted_in_chunks
 from engine.domain.triggers import AssetTriggers
 from mesh.units import MAX_DECIMAL
 
@@ -60,18 +64,21 @@ _READABLE_FORMATS = (2, 3)
 # refusals that say "no usable price right now": not remembered under an idempotency key (see apply)
 _RETRYABLE = frozenset({RejectReason.PRICE_STALE, RejectReason.PRICE_UNAVAILABLE})
 POSITION_ID_PREFIX = "pos-"
+# items a snapshot capture copies per slice (TradingState.capture_in_slices): about 1 ms of the loop
+CAPTURE_SLICE = 50_000
 
 _ClosedTrades = tuple[ClosedTrade, ...]
 
 
 class _Ledger:
-    """The mutable side of an account: free balance and open positions (in open order)."""
+    """An account's fixed fields and its open positions (in open order). The free balance lives in
+    `TradingState._balances` (an int per user), so a snapshot capture copies balances with one dict copy
+    instead of reading 100k mutable objects on the loop (see `capture`)."""
 
-    __slots__ = ("balance_cents", "created_at_ms", "email", "positions")
+    __slots__ = ("created_at_ms", "email", "positions")
 
-    def __init__(self, email: str, balance_cents: int, created_at_ms: int) -> None:
+    def __init__(self, email: str, created_at_ms: int) -> None:
         self.email = email
-        self.balance_cents = balance_cents
         self.created_at_ms = created_at_ms
         self.positions: dict[str, Position] = {}
 
@@ -81,11 +88,15 @@ class TradingState:
     `position`, `quote`, `valuation`, `account_summary` and the counts. Persistence: `snapshot`,
     `restore`, `state_hash`."""
 
-    __slots__ = ("_idempotency", "_ledgers", "_next_sequence", "_positions", "_quotes", "_rules", "_triggers")
+    __slots__ = (
+        "_balances", "_idempotency", "_ledgers", "_next_sequence", "_positions", "_quotes", "_rules", "_triggers",
+    )  # fmt: skip
 
     def __init__(self, rules: Rules) -> None:
         self._rules = rules
         self._ledgers: dict[str, _Ledger] = {}
+        # user id -> free balance (deposits minus locked margins plus realised results)
+        self._balances: dict[str, int] = {}
         self._positions: dict[str, Position] = {}
         self._quotes: dict[str, LatestQuote] = {}
         self._triggers = {symbol: AssetTriggers() for symbol in rules.assets}
@@ -159,8 +170,9 @@ class TradingState:
         if ledger is not None:
             conflict = checks.account_conflict(command.user_id, ledger.email, command)
             return conflict or AccountCreated(self._account_of(command.user_id, ledger), already_existed=True)
-        ledger = _Ledger(command.email, command.starting_balance_cents, time_ms)
+        ledger = _Ledger(command.email, time_ms)
         self._ledgers[command.user_id] = ledger
+        self._balances[command.user_id] = command.starting_balance_cents
         return AccountCreated(self._account_of(command.user_id, ledger), already_existed=False)
 
     def _open(self, command: OpenPosition, entry_id: str, time_ms: int) -> Reply:
@@ -183,7 +195,7 @@ class TradingState:
         margin = money.margin_cents(entry_price, quantity, command.leverage, decimal)
         maintenance = money.maintenance_cents(entry_price, quantity, self._rules.maintenance_margin_rate, decimal)
         liquidation_price = money.liquidation_price(side, entry_price, quantity, margin, maintenance, decimal)
-        refused = checks.margin_rejection(command, quote, margin, liquidation_price, ledger.balance_cents)
+        refused = checks.margin_rejection(command, quote, margin, liquidation_price, self._balances[command.user_id])
         if refused is not None:
             return refused
 
@@ -197,9 +209,10 @@ class TradingState:
             self._next_sequence,
         )  # fmt: skip
         self._next_sequence += 1
-        ledger.balance_cents -= margin
+        balance = self._balances[command.user_id] - margin
+        self._balances[command.user_id] = balance
         self._insert(ledger, position)
-        return PositionOpened(position, ledger.balance_cents)
+        return PositionOpened(position, balance)
 
     def _close(self, command: ClosePosition, time_ms: int) -> tuple[Reply, _ClosedTrades]:
         ledger = self._ledgers.get(command.user_id)
@@ -215,7 +228,7 @@ class TradingState:
         if isinstance(quote, Rejection):
             return quote, ()
         trade = self._settle(ledger, position, checks.closing_price(position.side, quote), CloseReason.MANUAL, time_ms)
-        return PositionClosed(trade, ledger.balance_cents), (trade,)
+        return PositionClosed(trade, self._balances[command.user_id]), (trade,)
 
     def _update_prices(self, update: PriceUpdate, time_ms: int) -> Outcome:
         closed: list[ClosedTrade] = []
@@ -279,7 +292,7 @@ class TradingState:
         """Close at the closing-side market price and credit max(0, margin + pnl)."""
         pnl = money.pnl_cents(position.side, position.entry_price, closing_price, position.quantity, position.decimal)
         credited = money.close_credit_cents(position.margin_cents, pnl)
-        ledger.balance_cents += credited
+        self._balances[position.user_id] += credited
         del self._positions[position.id]
         del ledger.positions[position.id]
         self._triggers[position.asset].remove(position)
@@ -308,7 +321,7 @@ class TradingState:
         return None if ledger is None else self._account_of(user_id, ledger)
 
     def _account_of(self, user_id: str, ledger: _Ledger) -> Account:
-        return Account(user_id, ledger.email, ledger.balance_cents, ledger.created_at_ms)
+        return Account(user_id, ledger.email, self._balances[user_id], ledger.created_at_ms)
 
     def positions_of(self, user_id: str) -> tuple[Position, ...]:
         """The user's open positions, oldest first (empty for an unknown user)."""
@@ -332,6 +345,7 @@ class TradingState:
         ledger = self._ledgers.get(user_id)
         if ledger is None:
             return None
+        balance = self._balances[user_id]
         used_margin = unrealized = recoverable = 0
         for position in ledger.positions.values():
             pnl = self.valuation(position).unrealized_pnl_cents
@@ -339,7 +353,7 @@ class TradingState:
             unrealized += pnl
             recoverable += money.close_credit_cents(position.margin_cents, pnl)
         return AccountSummary(
-            ledger.balance_cents, used_margin, unrealized, ledger.balance_cents + recoverable, len(ledger.positions)
+            balance, used_margin, unrealized, balance + recoverable, len(ledger.positions)
         )
 
     # -------------------------------------------------------------------------------------- snapshots
@@ -347,18 +361,33 @@ class TradingState:
     def snapshot(self) -> dict[str, Any]:
         """The whole state as JSON-ready primitives, every collection in a canonical order. Indexes are
         derived data and are rebuilt by `restore`."""
-        return {
-            "format": SNAPSHOT_FORMAT,
-            "rules": encode_rules(self._rules),
-            "next_sequence": self._next_sequence,
-            "accounts": [
-                encode_account(self._account_of(user_id, self._ledgers[user_id])) for user_id in sorted(self._ledgers)
-            ],
-            "positions": [encode_position(p) for p in sorted(self._positions.values(), key=lambda p: p.sequence)],
-            "quotes": [encode_quote(self._quotes[asset]) for asset in sorted(self._quotes)],
-            # eviction order is state: oldest first
-            "idempotency": [encode_remembered(entry) for entry in self._idempotency],
-        }
+        return self.capture().encode()
+
+    def capture(self) -> StateCapture:
+        """The state as it is now, frozen by shallow copies only (every object they hold is an immutable
+        value, a balance an int); `StateCapture.encode` then builds `snapshot()`'s output from it on any
+        thread, while `apply` goes on."""
+        steps = self.capture_in_slices()
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+
+    def capture_in_slices(self, per_slice: int = CAPTURE_SLICE) -> Generator[None, None, StateCapture]:
+        """`capture` in slices of at most `per_slice` items copied (~15-25 ns each: about 1 ms per slice),
+        so a caller can let its event loop run between them. `apply` must not be called before the
+        generator has returned its StateCapture (the copies iterate the live dicts across slices)."""
+        rules, next_sequence, quotes = self._rules, self._next_sequence, dict(self._quotes)
+        entries, users = self._idempotency.capture_views()
+        # keys and values apart: an items() copy would allocate a tuple per item (and garbage collections)
+        user_ids = yield from copy_in_slices(self._ledgers.keys(), per_slice)
+        ledgers = yield from copy_in_slices(self._ledgers.values(), per_slice)
+        balances = yield from copy_in_slices(self._balances.values(), per_slice)
+        positions = yield from copy_in_slices(self._positions.values(), per_slice)
+        kept = yield from copy_in_slices(entries, per_slice)
+        kept_users = yield from copy_in_slices(users, per_slice)
+        return StateCapture(rules, next_sequence, user_ids, ledgers, balances, positions, quotes, kept, kept_users)
 
     @classmethod
     def restore(cls, rules: Rules, data: dict[str, Any]) -> TradingState:
@@ -382,7 +411,8 @@ class TradingState:
             account = decode_account(row)
             if account.user_id in state._ledgers:
                 raise ValueError(f"account {account.user_id} appears twice")
-            state._ledgers[account.user_id] = _Ledger(account.email, account.balance_cents, account.created_at_ms)
+            state._ledgers[account.user_id] = _Ledger(account.email, account.created_at_ms)
+            state._balances[account.user_id] = account.balance_cents
         positions = sorted((decode_position(row) for row in data["positions"]), key=lambda p: p.sequence)
         for position in positions:
             spec = rules.assets.get(position.asset)
@@ -420,3 +450,79 @@ class TradingState:
         any process, whatever PYTHONHASHSEED."""
         canonical = json.dumps(self.snapshot(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+class StateCapture:
+    """A `TradingState` frozen at one entry by `TradingState.capture`. It holds copies of the state's dicts'
+    contents, never the dicts themselves; the ledgers in it are shared, but only their fixed fields
+    (e-mail, creation time) are read, never their open positions, which change."""
+
+    __slots__ = (
+        "_balances", "_entries", "_ledgers", "_next_sequence", "_positions", "_quotes", "_rules", "_user_ids",
+        "_users",
+    )  # fmt: skip
+
+    def __init__(
+        self, rules: Rules, next_sequence: int, user_ids: list[str], ledgers: list[_Ledger], balances: list[int],
+        positions: list[Position], quotes: dict[str, LatestQuote], entries: list[Remembered], users: list[str],
+    ) -> None:  # fmt: skip
+        # user_ids, ledgers and balances: the same accounts in the same order (the state's two dicts gain a
+        # key at sign-up only, and never lose one)
+        self._rules, self._next_sequence, self._user_ids = rules, next_sequence, user_ids
+        self._ledgers, self._balances, self._positions, self._quotes = ledgers, balances, positions, quotes
+        self._entries, self._users = entries, users
+
+    def _accounts(self) -> Iterator[Row]:
+        user_ids, ledgers, balances = self._user_ids, self._ledgers, self._balances
+        # indexes, not (id, ledger, balance) tuples: no 100k short-lived containers for the collector
+        for at in sorted_in_chunks(list(range(len(user_ids))), key=user_ids.__getitem__):
+            ledger = ledgers[at]
+            yield encode_account(Account(user_ids[at], ledger.email, balances[at], ledger.created_at_ms))
+
+    def _positions_in_order(self) -> Iterator[Position]:
+        return sorted_in_chunks(self._positions, key=lambda p: p.sequence)
+
+    def _remembered(self) -> Iterator[Remembered]:
+        return IdempotencyStore.iter_captured(self._entries, self._users)
+
+    def json_pieces(self, rows: int = 2_000) -> Iterator[str]:
+        """The canonical JSON text of `encode()` (keys sorted, compact, ASCII), in pieces of `rows` rows:
+        the rows of a piece are built, encoded and dropped before the next, so a thread encoding a 100k-
+        account state neither holds the GIL for long (each json.dumps call holds it) nor builds the whole
+        document in memory (whose growth would set off full garbage collections, GIL held throughout)."""
+        quotes = self._quotes
+        yield '{"accounts":['
+        yield from _rows_in_pieces(self._accounts(), rows)
+        yield f'],"format":{_dumps(SNAPSHOT_FORMAT)},"idempotency":['
+        yield from _rows_in_pieces(map(encode_remembered, self._remembered()), rows)
+        yield f'],"next_sequence":{_dumps(self._next_sequence)},"positions":['
+        yield from _rows_in_pieces(map(encode_position, self._positions_in_order()), rows)
+        yield f'],"quotes":{_dumps([encode_quote(quotes[asset]) for asset in sorted(quotes)])}'
+        yield f',"rules":{_dumps(encode_rules(self._rules))}}}'
+
+    def encode(self) -> dict[str, Any]:
+        """`TradingState.snapshot()` of the captured state."""
+        quotes = self._quotes
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "rules": encode_rules(self._rules),
+            "next_sequence": self._next_sequence,
+            "accounts": list(self._accounts()),
+            "positions": [encode_position(p) for p in self._positions_in_order()],
+            "quotes": [encode_quote(quotes[asset]) for asset in sorted(quotes)],
+            # eviction order is state: oldest first
+            "idempotency": [encode_remembered(entry) for entry in self._remembered()],
+        }
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def _rows_in_pieces(rows: Iterator[Row], per_piece: int) -> Iterator[str]:
+    """The JSON array items of `rows` (without the brackets), `per_piece` rows per piece."""
+    first = True
+    while piece := list(itertools.islice(rows, per_piece)):
+        yield ("" if first else ",") + _dumps(piece)[1:-1]
+        first = False
+
