@@ -98,7 +98,11 @@ class EngineClient:
                     metrics.REPLY_STREAM_UP.set(1)
                     log.info("reply stream registered", extra={"gateway_id": self.gateway_id})
                 async for response in call:
-                    self._deliver(response.reply)
+                    # an engine sends one `reply` (older ones) or a batch of `replies`
+                    if response.HasField("reply"):
+                        self._deliver(response.reply)
+                    for reply in response.replies:
+                        self._deliver(reply)
                 log.warning("reply stream ended by the engine")
             except grpc.aio.AioRpcError as exc:
                 log.warning("reply stream failed", extra={"grpc_code": str(exc.code()), "details": exc.details()})

@@ -136,7 +136,8 @@ class ReplyClient:
                     self.connected.set()
                     async for response in call:
                         async with self._arrived:
-                            self.replies[response.reply.request_id] = response.reply
+                            for reply in response.replies:
+                                self.replies[reply.request_id] = reply
                             self._arrived.notify_all()
             except grpc.aio.AioRpcError:
                 pass

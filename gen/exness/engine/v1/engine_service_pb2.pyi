@@ -16,10 +16,12 @@ class StreamRepliesRequest(_message.Message):
     def __init__(self, gateway_id: _Optional[str] = ...) -> None: ...
 
 class StreamRepliesResponse(_message.Message):
-    __slots__ = ("reply",)
+    __slots__ = ("reply", "replies")
     REPLY_FIELD_NUMBER: _ClassVar[int]
+    REPLIES_FIELD_NUMBER: _ClassVar[int]
     reply: _commands_pb2.Reply
-    def __init__(self, reply: _Optional[_Union[_commands_pb2.Reply, _Mapping]] = ...) -> None: ...
+    replies: _containers.RepeatedCompositeFieldContainer[_commands_pb2.Reply]
+    def __init__(self, reply: _Optional[_Union[_commands_pb2.Reply, _Mapping]] = ..., replies: _Optional[_Iterable[_Union[_commands_pb2.Reply, _Mapping]]] = ...) -> None: ...
 
 class GetAccountRequest(_message.Message):
     __slots__ = ("user_id",)
