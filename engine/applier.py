@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from exness.engine.v1 import commands_pb2
 
@@ -45,6 +46,7 @@ class EntryApplier:
         # e-mail -> user id, for the operators' LookupAccount (derived from the state, never snapshotted)
         self.emails: dict[str, str] = {}
         self.commands_applied = 0
+        self._applied_counters: dict[str | None, Any] = {}
         # Held while entries are applied (engine.consumer, engine.recovery) and while a snapshot captures the
         # state in slices (engine.lifecycle): nothing is applied between a capture's slices.
         self.applying = asyncio.Lock()
@@ -122,7 +124,12 @@ class EntryApplier:
                 outcome: domain.Outcome, *, live: bool) -> None:  # fmt: skip
         """Everything an applied entry changes outside the state: trade rows, counters, the e-mail index."""
         self.commands_applied += 1
-        self.metrics.commands_applied.labels(command.WhichOneof("body")).inc()
+        kind = command.WhichOneof("body")
+        counter = self._applied_counters.get(kind)
+        if counter is None:
+            # the labelled child, looked up once per kind (a labels() call per entry cost ~3% of the engine)
+            counter = self._applied_counters[kind] = self.metrics.commands_applied.labels(kind)
+        counter.inc()
         for trade in outcome.closed_trades:
             self.writer.add(translate.closed_trade_row(trade))
         if isinstance(domain_command, domain.ChangeRules):
