@@ -13,12 +13,11 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-# Dependencies first, read from pyproject.toml alone, so this layer is rebuilt only when they change.
+# Dependencies first, from the runtime lock alone (exact versions, every file checked against its hash; the
+# same versions the tests ran, see scripts/lock.sh), so this layer is rebuilt only when the lock changes.
 # Every dependency ships manylinux wheels for CPython 3.11: no compiler is needed.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > requirements.txt \
-    && pip install --only-binary=:all: -r requirements.txt
+COPY requirements/runtime.lock ./
+RUN pip install --require-hashes --only-binary=:all: -r runtime.lock
 COPY mesh/ /app/mesh/
 COPY engine/ /app/engine/
 COPY gateway/ /app/gateway/

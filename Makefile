@@ -1,6 +1,6 @@
 # The two commands of the README: `make up` runs the platform, `make test` runs every test.
 # Both bootstrap what they need (virtualenv, packages, buf, Redis/PostgreSQL/MongoDB-protocol servers).
-.PHONY: bootstrap services test lint proto proto-check up bench clean
+.PHONY: bootstrap services test lint proto proto-check web up bench clean
 
 VENV_BIN := .venv/bin
 BUF := node_modules/.bin/buf
@@ -11,16 +11,31 @@ bootstrap:
 services: bootstrap
 	@bash scripts/services.sh ensure
 
-test: bootstrap services
+# Two checks report without failing until they are switched to `enforce` (one line each):
+#   FORMAT_CHECK  ruff format --check; enforce once the tree has been formatted (`.venv/bin/ruff format .`)
+#   SIZE_CHECK    scripts/code_size.py (module, function and complexity limits); enforce once nothing is over
+FORMAT_CHECK ?= report
+SIZE_CHECK ?= report
+ifeq ($(FORMAT_CHECK),enforce)
+FORMAT_CHECK_RUN := $(VENV_BIN)/ruff format --check .
+else
+FORMAT_CHECK_RUN := $(VENV_BIN)/ruff format --check . | tail -n 1
+endif
+define LINT_STEPS
 	$(BUF) lint
 	$(VENV_BIN)/ruff check .
+	$(FORMAT_CHECK_RUN)
 	$(VENV_BIN)/mypy
+	$(VENV_BIN)/lint-imports --no-cache
+	$(VENV_BIN)/python scripts/code_size.py $(if $(filter enforce,$(SIZE_CHECK)),--enforce)
+endef
+
+test: bootstrap services
+	$(LINT_STEPS)
 	$(VENV_BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: bootstrap
-	$(BUF) lint
-	$(VENV_BIN)/ruff check .
-	$(VENV_BIN)/mypy
+	$(LINT_STEPS)
 
 proto: bootstrap
 	$(VENV_BIN)/python scripts/gen_proto.py
@@ -28,8 +43,26 @@ proto: bootstrap
 proto-check: bootstrap
 	$(VENV_BIN)/python scripts/gen_proto.py --check
 
+web: bootstrap
+	npm run --silent build:web
+
 up: bootstrap
 	@bash scripts/up.sh
+
+# upgrades every pinned dependency (requirements/*.lock) to the newest versions pyproject.toml allows
+.PHONY: lock
+lock: bootstrap
+	@bash scripts/lock.sh
+
+# wipes this checkout's local state (its Redis keys, PostgreSQL database, snapshots and .data), nothing else
+.PHONY: reset
+reset: bootstrap
+	@.venv/bin/python scripts/local_state.py reset
+
+# load benchmark (wrk + the whole platform); options: make bench BENCH_ARGS="--quick --connections 1,64"
+bench: bootstrap services
+	@bash bench/bootstrap.sh
+	$(VENV_BIN)/python -m bench.load $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -125,7 +125,7 @@ async def _loop_stall(state: TradingState) -> tuple[float, float, float]:
     held = [capture]
     del capture
     gc.disable()  # as engine.snapshotting does while it writes
-    blob = await asyncio.to_thread(lambda: encode_body({"last_applied_id": "1000-1", "state": held.pop()}))
+    blob, _ = await asyncio.to_thread(lambda: encode_body({"last_applied_id": "1000-1", "state": held.pop()}))
     gc.enable()
     whole = time.perf_counter() - started
     await asyncio.sleep(0.05)

@@ -63,7 +63,6 @@ class Engine:
         self.ready = False
         self.on_serving_changed: Callable[[bool], Awaitable[None]] | None = None
         self._stopping = asyncio.Event()
-        self._hash_cache: tuple[object, str] = (None, "")
 
     # ------------------------------------------------------------------------------------ lifecycle
 
@@ -252,16 +251,6 @@ class Engine:
     @property
     def last_snapshot(self) -> SnapshotInfo | None:
         return self.snapshotter.last_snapshot
-
-    def state_hash(self) -> str:
-        """Hash of the current state, cached per applied entry (it serialises the whole state)."""
-        state = self.state
-        if state is None:
-            return ""
-        key = (id(state), self.last_applied_id)
-        if self._hash_cache[0] != key:
-            self._hash_cache = (key, state.state_hash())
-        return self._hash_cache[1]
 
     def serving_state(self) -> TradingState:
         """The state for read RPCs; NotLeader while standby or still replaying."""

@@ -3,6 +3,10 @@ PostgreSQL) and EngineAdminService for operators. Status codes are the ones the 
 
 from __future__ import annotations
 
+import base64
+import binascii
+import bisect
+import operator
 import time
 from collections.abc import AsyncIterator
 
@@ -17,7 +21,27 @@ from engine.trades import InvalidPageToken, decode_page_token, encode_page_token
 from mesh.grpc_server import ServiceBinding
 
 DEFAULT_PAGE_SIZE = 50
+DEFAULT_POSITIONS_PAGE_SIZE = 100
+# bounds the loop time of one ListPositions call (each position is valued and encoded on the loop)
 MAX_PAGE_SIZE = 500
+_sequence = operator.attrgetter("sequence")
+
+
+def encode_position_token(sequence: int) -> str:
+    return base64.urlsafe_b64encode(f"p:{sequence}".encode()).decode()
+
+
+def decode_position_token(token: str) -> int:
+    """The opening sequence of the last position of the previous page."""
+    kind = ""
+    try:
+        kind, _, sequence_text = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+        sequence = int(sequence_text)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        sequence = -1
+    if kind != "p" or not 0 <= sequence < 2**63:
+        raise InvalidPageToken(f"page_token {token[:40]!r} is not a token this service issued")
+    return sequence
 
 
 async def _serving_state(engine: EngineReads, context: grpc.aio.ServicerContext) -> TradingState:
@@ -82,15 +106,32 @@ class EngineServicer(engine_service_pb2_grpc.EngineServiceServicer):  # type: ig
         state = await _serving_state(self.engine, context)
         if state.account(request.user_id) is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"user {request.user_id} has no trading account")
+        if request.page_size > MAX_PAGE_SIZE:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size must be 1 .. {MAX_PAGE_SIZE}")
+        limit = request.page_size or DEFAULT_POSITIONS_PAGE_SIZE
+        after = -1
+        if request.page_token:
+            try:
+                after = decode_position_token(request.page_token)
+            except InvalidPageToken as exc:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        # Opening order is sequence order, so the page starts by bisection; only the page is valued and
+        # encoded, whatever the account holds (the tuple copy is one C-level pass)
+        positions = state.positions_of(request.user_id)
+        start = bisect.bisect_right(positions, after, key=_sequence)
+        page = positions[start : start + limit]
         views = []
-        for position in state.positions_of(request.user_id):
+        for position in page:
             valuation = state.valuation(position)
             views.append(engine_service_pb2.PositionView(
                 position=translate.position_to_proto(position),
                 current_price=valuation.closing_price,
                 unrealized_pnl_cents=valuation.unrealized_pnl_cents,
             ))  # fmt: skip
-        return engine_service_pb2.ListPositionsResponse(positions=views)
+        more = start + limit < len(positions)
+        return engine_service_pb2.ListPositionsResponse(
+            positions=views, next_page_token=encode_position_token(page[-1].sequence) if more else ""
+        )
 
     async def ListClosedTrades(
         self, request: engine_service_pb2.ListClosedTradesRequest, context: grpc.aio.ServicerContext
@@ -136,6 +177,8 @@ class AdminServicer(admin_service_pb2_grpc.EngineAdminServiceServicer):  # type:
         lag, length = await engine.stream_figures()
         snapshot = engine.last_snapshot
         state = engine.state if engine.leader else None
+        # the newest snapshot's hash: hashing the live state here would serialise it on the loop
+        hashed = snapshot if state is not None and snapshot is not None and snapshot.state_hash else None
         return admin_service_pb2.GetStatusResponse(
             instance_name=engine.instance_name,
             leader=engine.leader,
@@ -147,7 +190,8 @@ class AdminServicer(admin_service_pb2_grpc.EngineAdminServiceServicer):  # type:
             accounts=state.account_count if state else 0,
             open_positions=state.open_position_count if state else 0,
             pending_trade_rows=len(engine.writer.pending),
-            state_hash=engine.state_hash() if state else "",
+            state_hash=hashed.state_hash if hashed else "",
+            state_hash_id=hashed.last_applied_id if hashed else "",
             gateways=engine.hub.gateway_ids,
             commands_applied=engine.commands_applied,
         )
@@ -167,6 +211,7 @@ class AdminServicer(admin_service_pb2_grpc.EngineAdminServiceServicer):  # type:
         return admin_service_pb2.TakeSnapshotResponse(
             snapshot_id=info.snapshot_id, last_applied_id=info.last_applied_id,
             duration_ms=int((time.monotonic() - started) * 1000), size_bytes=info.size_bytes, accounts=info.accounts,
+            state_hash=info.state_hash,
         )  # fmt: skip
 
     async def LookupAccount(

@@ -3,7 +3,8 @@ speaking its wire protocol).
 
 A snapshot is one JSON document (state, last_applied_id, uncommitted closed-trade rows), zlib
 compressed and split into chunks well below the 16 MB BSON limit (collection `snapshot_chunks`).
-Its manifest (collection `snapshots`: SHA-256 of the compressed bytes, chunk count, last_applied_id)
+Its manifest (collection `snapshots`: SHA-256 of the compressed bytes, chunk count, last_applied_id,
+the state's hash)
 is written last, in one single-document insert: a snapshot without a manifest does not exist, so a
 crash mid-write leaves the previous snapshot current. Loading verifies chunk count and checksum and
 falls back to older snapshots; when snapshots exist but none can be restored it raises NoUsableSnapshot
@@ -43,6 +44,9 @@ class SnapshotInfo:
     created_at_ms: int
     size_bytes: int
     accounts: int
+    # SHA-256 of the canonical state it holds (`TradingState.state_hash()` at last_applied_id); "" for
+    # snapshots written before the manifest carried it
+    state_hash: str = ""
 
 
 class SnapshotCorrupt(ValueError):
@@ -59,13 +63,22 @@ class NoUsableSnapshot(Exception):
         super().__init__("; ".join(f"{snapshot_id}: {error}" for snapshot_id, error in failures))
 
 
-def encode_body(body: dict[str, Any]) -> bytes:
-    """The body's compact JSON, zlib-compressed, made piece by piece (engine.jsonslices): the writer's thread
-    never holds the GIL for long, and zlib compresses without it."""
+def encode_body(body: dict[str, Any]) -> tuple[bytes, str]:
+    """The compressed JSON of `body` and the hash of its "state" member (a `TradingState.snapshot()` dict or
+    a `StateCapture`). The state is encoded in its canonical form and the hash taken of that very text: one
+    encoding serves both. Made piece by piece (engine.jsonslices): the writer's thread never holds the GIL
+    for long, and zlib and SHA-256 work without it."""
+    others = json.dumps({key: value for key, value in body.items() if key != "state"}, separators=(",", ":"))
     compressor = zlib.compressobj(level=1)
-    out = [compressor.compress(piece.encode()) for piece in jsonslices.pieces(body)]
+    digest = hashlib.sha256()
+    out = [compressor.compress(f'{others[:-1]}{"," if len(others) > 2 else ""}"state":'.encode())]
+    for piece in jsonslices.pieces(body["state"], sort_keys=True):
+        data = piece.encode("ascii")
+        digest.update(data)
+        out.append(compressor.compress(data))
+    out.append(compressor.compress(b"}"))
     out.append(compressor.flush())
-    return b"".join(out)
+    return b"".join(out), digest.hexdigest()
 
 
 def decode_body(blob: bytes) -> dict[str, Any]:
@@ -91,7 +104,8 @@ class SnapshotStore:
         self.client.close()
 
     def write(self, body: dict[str, Any], *, last_applied_id: str, accounts: int) -> SnapshotInfo:
-        blob = encode_body(body)
+        """`body["state"]` is `TradingState.snapshot()`; the returned info carries its state hash."""
+        blob, state_hash = encode_body(body)
         created_at_ms = int(time.time() * 1000)
         snapshot_id = f"{last_applied_id}@{created_at_ms}"
         chunk_count = 0
@@ -108,9 +122,9 @@ class SnapshotStore:
             "_id": f"{self.stream_key}|{snapshot_id}", "stream_key": self.stream_key, "snapshot_id": snapshot_id,
             "format": FORMAT, "last_applied_id": last_applied_id, "last_applied_ms": ms, "last_applied_seq": seq,
             "created_at_ms": created_at_ms, "chunks": chunk_count, "size_bytes": len(blob),
-            "sha256": hashlib.sha256(blob).hexdigest(), "accounts": accounts,
+            "sha256": hashlib.sha256(blob).hexdigest(), "accounts": accounts, "state_sha256": state_hash,
         })  # fmt: skip
-        return SnapshotInfo(snapshot_id, last_applied_id, created_at_ms, len(blob), accounts)
+        return SnapshotInfo(snapshot_id, last_applied_id, created_at_ms, len(blob), accounts, state_hash)
 
     def _newest_first(self) -> list[dict[str, Any]]:
         cursor = self.manifests.find({"stream_key": self.stream_key}).sort(
@@ -173,5 +187,5 @@ class SnapshotStore:
 def _info(manifest: dict[str, Any]) -> SnapshotInfo:
     return SnapshotInfo(
         manifest["snapshot_id"], manifest["last_applied_id"], manifest["created_at_ms"], manifest["size_bytes"],
-        manifest.get("accounts", 0),
+        manifest.get("accounts", 0), str(manifest.get("state_sha256", "")),
     )  # fmt: skip

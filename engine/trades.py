@@ -6,17 +6,26 @@ inserts keyed by the deterministic trade id, and the newest-first pages ListClos
 `TradeWriter` sits between the consumer loop and the store: closed trades the state produced wait in
 `pending` (they are part of every snapshot) until a group commit succeeds, and replies reporting a close
 wait with them. While PostgreSQL is down trading goes on, rows accumulate, and the writer retries with
-backoff; nothing is lost because a row leaves `pending` only after its transaction committed."""
+backoff; nothing is lost because a row leaves `pending` only after its transaction committed.
+
+A row PostgreSQL refuses (a value outside its column's range, a NUL byte in a text) would fail every
+retry of its group and hold every later close reply. Such a row is quarantined instead: set aside whole,
+as JSON text, in `closed_trades_quarantine`, logged CRITICAL and counted, while the others commit and all
+the replies go out. Rows are checked against the column types before the insert; a refusal the check did
+not foresee is found by committing the group's rows one at a time."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import binascii
+import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from alembic import command as alembic_command
 from alembic.config import Config as AlembicConfig
@@ -45,7 +54,7 @@ closed_trades = sa.Table(
     sa.Column("asset", sa.Text, nullable=False),
     sa.Column("side", sa.Text, nullable=False),
     sa.Column("quantity", sa.BigInteger, nullable=False),
-    sa.Column("leverage", sa.Integer, nullable=False),
+    sa.Column("leverage", sa.BigInteger, nullable=False),
     sa.Column("entry_price", sa.BigInteger, nullable=False),
     sa.Column("close_price", sa.BigInteger, nullable=False),
     sa.Column("margin_cents", sa.BigInteger, nullable=False),
@@ -59,6 +68,45 @@ closed_trades = sa.Table(
     sa.Column("take_profit", sa.BigInteger, nullable=False),
     sa.Column("liquidation_price", sa.BigInteger, nullable=False),
 )
+quarantine = sa.Table(
+    "closed_trades_quarantine",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("row_json", sa.Text, nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("quarantined_at_ms", sa.BigInteger, nullable=False),
+)
+_INTEGER_RANGES: dict[type, tuple[int, int]] = {sa.BigInteger: (-(2**63), 2**63 - 1), sa.Integer: (-(2**31), 2**31 - 1)}
+# (column, integer bounds or None for text), computed once: row_problem runs for every closed trade
+_COLUMN_CHECKS = [
+    (column.name, _INTEGER_RANGES.get(type(column.type)), str(column.type)) for column in closed_trades.columns
+]
+
+
+def row_problem(row: dict[str, Any]) -> str | None:
+    """Why PostgreSQL would refuse `row` for closed_trades (None if it fits every column's type)."""
+    for name, bounds, type_name in _COLUMN_CHECKS:
+        value = row.get(name)
+        if bounds is not None:
+            if type(value) is not int or not bounds[0] <= value <= bounds[1]:
+                return f"{name}={value!r} does not fit {type_name}"
+        elif type(value) is not str or "\x00" in value:
+            return f"{name}={value!r} is not a text PostgreSQL stores"
+    return None
+
+
+def refused_by_database(exc: BaseException) -> bool:
+    """True when the database refused the data of a statement (a data or constraint error), as opposed
+    to being unreachable or misconfigured (then every row would fail alike, and retrying is right)."""
+    seen: BaseException | None = exc
+    for _ in range(5):  # SQLAlchemy's error -> its adapter's error -> asyncpg's
+        if isinstance(seen, asyncpg.exceptions._base.DataError | asyncpg.exceptions.DataError
+                      | asyncpg.exceptions.IntegrityConstraintViolationError):  # fmt: skip
+            return True
+        if seen is None:
+            return False
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
 
 
 def asyncpg_url(url: str) -> str:
@@ -118,6 +166,15 @@ class TradeStore:
         async with self.engine.begin() as connection:
             await connection.execute(insert(closed_trades).on_conflict_do_nothing(index_elements=["id"]), rows)
 
+    async def quarantine(self, refused: list[tuple[dict[str, Any], str]]) -> None:
+        """Set rows aside with the reason they were refused (idempotent: a row already there stays)."""
+        now_ms = int(time.time() * 1000)
+        values = [{"id": row["id"], "row_json": json.dumps(row, sort_keys=True, ensure_ascii=True),
+                   "error": error.replace("\x00", "\\x00"), "quarantined_at_ms": now_ms}
+                  for row, error in refused]  # fmt: skip
+        async with self.engine.begin() as connection:
+            await connection.execute(insert(quarantine).on_conflict_do_nothing(index_elements=["id"]), values)
+
     async def page(self, user_id: str, limit: int, after: tuple[int, str] | None) -> list[dict[str, Any]]:
         """Up to `limit` trades of `user_id`, newest first, strictly after the `after` keyset position."""
         query = sa.select(closed_trades).where(closed_trades.c.user_id == user_id)
@@ -136,6 +193,9 @@ class TradeWriter:
         self.metrics = metrics
         # trade id -> row, in close order
         self.pending: dict[str, dict[str, Any]] = {}
+        # trade id -> why PostgreSQL would refuse its pending row (checked as each row arrives, one at a
+        # time, so a flush never checks a whole backlog on the loop)
+        self.refused: dict[str, str] = {}
         # trade id -> replies that report it, sent once it is committed
         self.held: dict[str, list[tuple[str, commands_pb2.Reply]]] = {}
         self.schema_ready = False
@@ -143,6 +203,8 @@ class TradeWriter:
 
     def add(self, row: dict[str, Any]) -> None:
         self.pending[row["id"]] = row
+        if (problem := row_problem(row)) is not None:
+            self.refused[row["id"]] = problem
         self.metrics.pending_trade_rows.set(len(self.pending))
 
     def send_after_commit(self, trade_id: str, gateway_id: str, reply: commands_pb2.Reply) -> None:
@@ -182,13 +244,54 @@ class TradeWriter:
         rows = list(self.pending.values())[:MAX_ROWS_PER_COMMIT]
         if not rows:
             return
-        await self.store.insert(rows)
+        if self.refused:
+            await self._quarantine([(self.pending[trade_id], problem) for trade_id, problem in self.refused.items()
+                                    if trade_id in self.pending])  # fmt: skip
+            rows = [row for row in rows if row["id"] in self.pending]
+            if not rows:
+                return
+        await self._commit_isolating(rows)
+
+    async def _commit_isolating(self, rows: list[dict[str, Any]]) -> None:
+        """Commit `rows` in one transaction; if the database refuses their data (a refusal row_problem did
+        not foresee), halve the group until the refused rows stand alone and quarantine those."""
+        try:
+            await self.store.insert(rows)
+        except Exception as exc:
+            if not refused_by_database(exc):
+                raise
+            if len(rows) == 1:
+                await self._quarantine([(rows[0], repr(exc)[:2000])])
+                return
+            log.error("closed-trade group commit refused; isolating the refused rows",
+                      extra={"rows": len(rows), "error": repr(exc)[:500]})  # fmt: skip
+            middle = len(rows) // 2
+            await self._commit_isolating(rows[:middle])
+            await self._commit_isolating(rows[middle:])
+            return
+        self.metrics.trade_rows_committed.inc(len(rows))
+        self._release(rows)
+
+    def _release(self, rows: list[dict[str, Any]]) -> None:
+        """Rows that left `pending` for good (committed or quarantined): their held replies go out."""
         for row in rows:
             self.pending.pop(row["id"], None)
+            self.refused.pop(row["id"], None)
             for gateway_id, reply in self.held.pop(row["id"], ()):
                 self.hub.send(gateway_id, reply)
-        self.metrics.trade_rows_committed.inc(len(rows))
         self.metrics.pending_trade_rows.set(len(self.pending))
+
+    async def _quarantine(self, refused: list[tuple[dict[str, Any], str]]) -> None:
+        if not refused:
+            return
+        await self.store.quarantine(refused)
+        for row, error in refused:
+            log.critical("closed trade refused by PostgreSQL: quarantined, missing from the trade history",
+                         extra={"trade_id": row["id"], "user_id": row.get("user_id"), "error": error,
+                                "table": quarantine.name})  # fmt: skip
+        self.metrics.trade_rows_quarantined.inc(len(refused))
+        # the close happened in the state (the balance is credited): its reply must not wait forever
+        self._release([row for row, _ in refused])
 
     async def flush_all(self) -> None:
         while self.pending:

@@ -13,7 +13,7 @@ from exness.engine.v1 import commands_pb2, engine_service_pb2
 from exness.market.v1 import market_pb2
 
 from engine import domain
-from engine.domain import ClosedTrade, CloseReason, Side
+from engine.domain import ClosedTrade, CloseReason, Side, money
 
 SIDE_TO_PROTO = {Side.LONG: trading_pb2.SIDE_LONG, Side.SHORT: trading_pb2.SIDE_SHORT}
 SIDE_FROM_PROTO = {proto: side for side, proto in SIDE_TO_PROTO.items()}
@@ -39,8 +39,12 @@ def command_from_proto(
         quotes = command.price_update.quotes
         if not quotes:
             raise MalformedCommand("price update carries no quotes")
+        published = command.price_update.published_at_ms
         return domain.PriceUpdate(
-            tuple(domain.Quote(q.asset, q.buy_price, q.sell_price, q.decimal) for q in quotes)
+            tuple(
+                domain.Quote(q.asset, q.buy_price, q.sell_price, q.decimal, q.confirmed_at_ms, published)
+                for q in quotes
+            )
         )
     if not command.user_id:
         raise MalformedCommand(f"{body} command has no user_id")
@@ -53,12 +57,7 @@ def command_from_proto(
         order = command.open_position
         if not order.asset:
             raise MalformedCommand("open_position command has no asset")
-        engine_decimal = (price_decimals or {}).get(order.asset)
-        if order.price_decimal and engine_decimal is not None and order.price_decimal != engine_decimal:
-            raise MalformedCommand(
-                f"open_position prices for {order.asset} are scaled by 10^{order.price_decimal} but the engine "
-                f"uses 10^{engine_decimal}: the gateway's and the engine's ASSETS differ"
-            )
+        _check_price_decimal("open_position", order.asset, order.price_decimal, price_decimals)
         side = SIDE_FROM_PROTO.get(order.side)
         if side is None:
             raise MalformedCommand(f"open_position command has no valid side ({order.side})")
@@ -67,10 +66,37 @@ def command_from_proto(
             order.stop_loss, order.take_profit, order.trade_opening_price,
         )  # fmt: skip
     if body == "close_position":
-        if not command.close_position.position_id:
+        close = command.close_position
+        if not close.position_id:
             raise MalformedCommand("close_position command has no position_id")
-        return domain.ClosePosition(command.user_id, command.close_position.position_id)
+        return domain.ClosePosition(command.user_id, close.position_id, close.quantity)
+    if body == "amend_position":
+        return _amend_position(command.user_id, command.amend_position)
     raise MalformedCommand(f"command has no known body ({body})")
+
+
+def _check_price_decimal(
+    body: str, asset: str, stated: int, price_decimals: Mapping[str, int] | None
+) -> None:
+    engine_decimal = (price_decimals or {}).get(asset)
+    if stated and engine_decimal is not None and stated != engine_decimal:
+        raise MalformedCommand(
+            f"{body} prices for {asset} are scaled by 10^{stated} but the engine "
+            f"uses 10^{engine_decimal}: the gateway's and the engine's ASSETS differ"
+        )
+
+
+def _amend_position(user_id: str, amend: commands_pb2.AmendPosition) -> domain.AmendPosition:
+    """An absent level (proto3 `optional` without a value) is unchanged. The command names no asset, so
+    its price scale is checked against the position's by the domain (a finer scale is fine if exact)."""
+    if not amend.position_id:
+        raise MalformedCommand("amend_position command has no position_id")
+    return domain.AmendPosition(
+        user_id, amend.position_id,
+        amend.stop_loss if amend.HasField("stop_loss") else None,
+        amend.take_profit if amend.HasField("take_profit") else None,
+        amend.price_decimal,
+    )  # fmt: skip
 
 
 def rules_to_proto(rules: domain.Rules) -> commands_pb2.Command:
@@ -129,8 +155,25 @@ def reply_to_proto(
             message.position_opened.current_price = valuation.closing_price
             message.position_opened.unrealized_pnl_cents = valuation.unrealized_pnl_cents
     elif isinstance(reply, domain.PositionClosed):
-        message.position_closed.trade.CopyFrom(closed_trade_to_proto(reply.trade))
-        message.position_closed.balance_cents = reply.balance_cents
+        closed = message.position_closed
+        closed.trade.CopyFrom(closed_trade_to_proto(reply.trade))
+        closed.balance_cents = reply.balance_cents
+        if reply.remaining is not None:
+            closed.remaining.CopyFrom(position_to_proto(reply.remaining))
+            # marked where the part was just closed: the closing-side price of the same quote
+            closed.remaining_current_price = reply.trade.close_price
+            closed.remaining_unrealized_pnl_cents = money.pnl_cents(
+                reply.remaining.side, reply.remaining.entry_price, reply.trade.close_price,
+                reply.remaining.quantity, reply.remaining.decimal,
+            )  # fmt: skip
+    elif isinstance(reply, domain.PositionAmended):
+        amended = message.position_amended
+        amended.position.CopyFrom(position_to_proto(reply.position))
+        amended.balance_cents = reply.balance_cents
+        if state is not None:
+            valuation = state.valuation(reply.position)
+            amended.current_price = valuation.closing_price
+            amended.unrealized_pnl_cents = valuation.unrealized_pnl_cents
     else:
         message.rejection.reason = REJECT_TO_PROTO[reply.reason]
         message.rejection.message = reply.message

@@ -1,6 +1,6 @@
 """The gateway's link to the engine, one method per engine operation (`create_account`, `open_position`,
-`close_position`, `get_account`, `list_positions`, `list_closed_trades`, `get_prices`), so routes never
-touch gRPC stubs or reply unions. Writes: a `Command` is XADDed to the Redis stream and its `Reply` comes
+`close_position`, `amend_position`, `get_account`, `list_positions`, `list_closed_trades`, `get_prices`), so
+routes never touch gRPC stubs or reply unions. Writes: a `Command` is XADDed to the Redis stream and its `Reply` comes
 back on this instance's single long-lived `EngineService.StreamReplies` call, matched by request id.
 Reads: gRPC unary calls. Engine failures and rejections leave here as `ApiError`s (see gateway.errors)."""
 
@@ -190,6 +190,9 @@ class EngineClient:
     async def close_position(self, command: commands_pb2.Command) -> commands_pb2.PositionClosed:
         return (await self._write(command, "position_closed")).position_closed
 
+    async def amend_position(self, command: commands_pb2.Command) -> commands_pb2.PositionAmended:
+        return (await self._write(command, "position_amended")).position_amended
+
     # ---- reads
 
     async def _read(self, method: Callable[..., Awaitable[ResponseT]], request: object, what: str) -> ResponseT:
@@ -204,9 +207,10 @@ class EngineClient:
         return await self._read(self.stub.GetAccount, engine_service_pb2.GetAccountRequest(user_id=user_id),
                                 "GetAccount")
 
-    async def list_positions(self, user_id: str) -> engine_service_pb2.ListPositionsResponse:
-        return await self._read(self.stub.ListPositions, engine_service_pb2.ListPositionsRequest(user_id=user_id),
-                                "ListPositions")
+    async def list_positions(self, user_id: str, page_size: int,
+                             page_token: str) -> engine_service_pb2.ListPositionsResponse:
+        request = engine_service_pb2.ListPositionsRequest(user_id=user_id, page_size=page_size, page_token=page_token)
+        return await self._read(self.stub.ListPositions, request, "ListPositions")
 
     async def list_closed_trades(self, user_id: str, page_size: int,
                                  page_token: str) -> engine_service_pb2.ListClosedTradesResponse:

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
-from gateway import db
+from gateway import db, web
 from gateway.config import GatewaySettings
 from gateway.context import GatewayContext
 from gateway.engine_client import EngineClient
@@ -123,6 +123,7 @@ def create_app(settings: GatewaySettings, context: GatewayContext | None = None)
     app.include_router(prices.ws_router)
     app.include_router(prices.ws_router, prefix=API_PREFIX)
     app.include_router(health.router)
+    web.install(app)  # the web terminal at / (after the API: it shadows nothing)
     install_error_handlers(app)
     # outermost last: metrics see every response, including 413s and CORS preflights
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -85,6 +85,10 @@ class CreateOrderRequest(_Request):
 
 class CloseOrderRequest(_Request):
     orderId: str = Field(min_length=1, max_length=128)
+    quantity: ExactNumber | None = Field(
+        default=None, gt=0, description="base-asset units to close, a multiple of the asset's step below the "
+                                        "position's quantity (a partial close); absent or equal = close all",
+        examples=["0.004"])
 
     @field_validator("orderId")
     @classmethod
@@ -92,6 +96,12 @@ class CloseOrderRequest(_Request):
         if not value.strip():
             raise ValueError("orderId is empty")
         return value.strip()
+
+
+class AmendTradeRequest(_Request):
+    """New levels of an open position, in dollars. A key left out is unchanged; 0 or null removes the level."""
+    stopLoss: ExactNumber | None = Field(default=None, ge=0, description="dollars; 0 or null = off; absent = keep")
+    takeProfit: ExactNumber | None = Field(default=None, ge=0, description="dollars; 0 or null = off; absent = keep")
 
 
 class UserOut(BaseModel):
@@ -150,11 +160,19 @@ class CreateOrderResponse(BaseModel):
 
 class CloseOrderResponse(BaseModel):
     message: Literal["Order closed"] = "Order closed"
-    trade: ClosedTradeOut
+    trade: ClosedTradeOut = Field(description="what was closed: the whole position (id = its id) or, on a partial "
+                                              "close, the part closed, a trade of its own (id `<position id>:<n>`)")
+    remaining: TradeOut | None = Field(default=None, description="after a partial close, the position left open "
+                                                                 "(marked at the close price); null otherwise")
+
+
+class AmendTradeResponse(BaseModel):
+    trade: TradeOut
 
 
 class OpenOrdersResponse(BaseModel):
-    orders: list[TradeOut]
+    orders: list[TradeOut] = Field(description="oldest first")
+    nextCursor: str | None = Field(description="pass as `cursor` for the next page; null at the end")
 
 
 class ClosedOrdersResponse(BaseModel):

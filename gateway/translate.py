@@ -13,7 +13,7 @@ from exness.engine.v1 import commands_pb2
 from exness.market.v1 import market_pb2
 
 from gateway.errors import ApiError
-from gateway.schemas import ClosedTradeOut, CreateOrderRequest, QuoteOut, TradeOut
+from gateway.schemas import AmendTradeRequest, ClosedTradeOut, CreateOrderRequest, QuoteOut, TradeOut
 from mesh.units import QUANTITY_DECIMALS, AssetSpec, UnitError, format_quantity, scale_exact
 
 SideName = Literal["LONG", "SHORT"]
@@ -72,9 +72,26 @@ def open_position_command(body: CreateOrderRequest, specs: dict[str, AssetSpec],
                                 idempotency_key=idempotency_key, open_position=open_position)
 
 
-def close_position_command(order_id: str, user_id: uuid.UUID, idempotency_key: str) -> commands_pb2.Command:
+def close_position_command(order_id: str, user_id: uuid.UUID, idempotency_key: str,
+                           quantity: Decimal | None = None) -> commands_pb2.Command:
+    close = commands_pb2.ClosePosition(
+        position_id=order_id, quantity=_scaled(quantity, QUANTITY_DECIMALS, "quantity", "base-asset units"))
     return commands_pb2.Command(request_id=str(uuid.uuid4()), user_id=str(user_id), idempotency_key=idempotency_key,
-                                close_position=commands_pb2.ClosePosition(position_id=order_id))
+                                close_position=close)
+
+
+def amend_position_command(position_id: str, body: AmendTradeRequest, specs: dict[str, AssetSpec],
+                           user_id: uuid.UUID, idempotency_key: str) -> commands_pb2.Command:
+    """The levels are scaled by the finest price scale of the traded assets: the gateway does not know the
+    position's asset, and the engine refuses a level that is not exact at the position's own scale."""
+    decimal = max(spec.decimal for spec in specs.values())
+    amend = commands_pb2.AmendPosition(position_id=position_id, price_decimal=decimal)
+    for field in body.model_fields_set & {"stopLoss", "takeProfit"}:
+        # a key sent (a number, 0 or null) is set, null as 0 (off); a key left out stays unset (unchanged)
+        level = _scaled(getattr(body, field), decimal, field, "the finest price scale traded")
+        setattr(amend, "stop_loss" if field == "stopLoss" else "take_profit", level)
+    return commands_pb2.Command(request_id=str(uuid.uuid4()), user_id=str(user_id), idempotency_key=idempotency_key,
+                                amend_position=amend)
 
 
 def create_account_command(user_id: uuid.UUID, email: str, starting_balance_cents: int) -> commands_pb2.Command:

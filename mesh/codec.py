@@ -18,6 +18,7 @@ ENTRY_TYPES: dict[str, str] = {
     "open_position": "CREATE_ORDER",
     "close_position": "CLOSE_ORDER",
     "price_update": "PRICE_UPDATE",
+    "amend_position": "AMEND_ORDER",
     # written by the engine itself: the trading rules in force from this entry on
     "change_rules": "CHANGE_RULES",
 }

@@ -22,11 +22,6 @@ class PoolerSettings(CommonSettings):
     spread_bps: int = Field(default=100, ge=0, le=10_000)
     # a quote not confirmed by the feed for this long is not published
     quote_max_age_ms: int = Field(default=5000, ge=1)
-    # Approximate cap on the stream: a safety net against unbounded growth while no engine trims it. The
-    # engine trims below its oldest kept snapshot; this cap must stay well above the entries written in
-    # SNAPSHOT_KEEP x SNAPSHOT_INTERVAL_SECONDS at peak load (about 450k at 10k commands/s with the
-    # defaults), or it could cut entries no snapshot holds yet.
-    stream_maxlen: int = Field(default=1_000_000, ge=1)
     pooler_http_port: int = Field(default=9102, ge=0, le=65535)
     pooler_http_host: str = "0.0.0.0"
     # seed of the simulated random walk; unset = a different walk each run

@@ -34,7 +34,7 @@ from pooler.backpack import (
     subscribe_frame,
     ticker_stream,
 )
-from pooler.events import Emit, Heartbeat, TopOfBook
+from pooler.events import Emit, Heartbeat, TopOfBook, Withdrawn
 from pooler.metrics import PoolerMetrics
 
 log = logging.getLogger("pooler.feed")
@@ -202,9 +202,10 @@ class LiveFeed:
                     return
                 self._warn_silent(session)
                 continue
-            last_frame = time.monotonic()
+            # both clocks at receipt: freshness is judged on the monotonic one, the quote dated by the wall one
+            last_frame, wall_ms = time.monotonic(), time.time_ns() // 1_000_000
             self.status.last_frame_at = last_frame
-            self._handle(raw, session, last_frame)
+            self._handle(raw, session, last_frame, wall_ms)
 
     def _warn_silent(self, session: _Session) -> None:
         session.warned_silent = True
@@ -223,7 +224,7 @@ class LiveFeed:
             self.status.delivering = True
             self.status.down_since = None
 
-    def _handle(self, raw: str | bytes, session: _Session, now: float) -> None:
+    def _handle(self, raw: str | bytes, session: _Session, now: float, wall_ms: int) -> None:
         try:
             frame = parse_frame(raw)
         except FrameError as exc:
@@ -234,6 +235,8 @@ class LiveFeed:
             if session.bad_frames <= 5 or session.bad_frames % 1000 == 0:
                 log.warning("ignoring malformed frame: %s", exc,
                             extra={"source": self.source, "frame": str(raw)[:200], "count": session.bad_frames})
+            if exc.symbol in self.symbols:
+                self._emit(Withdrawn(self.source, session.id, exc.symbol, now))
             return
         if isinstance(frame, BookTicker):
             self._metrics.frames.labels(self.source, "bookTicker").inc()
@@ -243,12 +246,12 @@ class LiveFeed:
             self._mark_delivering(session, frame.symbol)
             self.status.priced = True
             self.status.last_tops[frame.symbol] = frame
-            self._emit(TopOfBook(self.source, session.id, frame, now))
+            self._emit(TopOfBook(self.source, session.id, frame, now, wall_ms))
         elif isinstance(frame, OtherStream):
             self._metrics.frames.labels(self.source, "other").inc()
             if frame.symbol in self.symbols:
                 self._mark_delivering(session, frame.symbol)
-                self._emit(Heartbeat(self.source, session.id, frame.symbol, now))
+                self._emit(Heartbeat(self.source, session.id, frame.symbol, now, wall_ms))
         elif isinstance(frame, VenueError):
             self._metrics.frames.labels(self.source, "error").inc()
             self._metrics.venue_errors.labels(self.source, str(frame.code)).inc()

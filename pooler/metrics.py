@@ -13,7 +13,9 @@ class PoolerMetrics:
         r = self.registry
         self.frames = Counter("pooler_feed_frames", "Frames received from the venue, by kind", ["source", "kind"],
                               registry=r)
-        self.parse_errors = Counter("pooler_feed_parse_errors", "Frames that are not valid protocol, by reason",
+        self.parse_errors = Counter("pooler_feed_parse_errors",
+                                    "Frames refused (not valid protocol, or a top beyond the platform's range), "
+                                    "by reason",
                                     ["source", "reason"], registry=r)
         self.venue_errors = Counter("pooler_feed_venue_errors", "Error frames sent by the venue, by code",
                                     ["source", "code"], registry=r)
@@ -37,4 +39,7 @@ class PoolerMetrics:
                                      buckets=_LATENCY_BUCKETS, registry=r)
         self.publishes = Counter("pooler_publishes", "Price updates written to the stream and channel", registry=r)
         self.publish_skipped = Counter("pooler_publish_skipped", "Ticks with no fresh quote to publish", registry=r)
+        self.stream_length = Gauge("pooler_stream_length",
+                                   "Entries in the engine's stream after the last publish (the engine trims it; "
+                                   "a steady rise means no engine is trimming)", registry=r)
         self.publish_errors = Counter("pooler_publish_errors", "Ticks whose Redis write failed", registry=r)

@@ -1,7 +1,12 @@
-"""The publisher: every PUBLISH_INTERVAL_MS, the latest fresh quote of each asset goes to the engine's
-stream (a `Command{price_update}`, XADD with an approximate MAXLEN as a safety net) and to the gateways'
-pub/sub channel (the bare `PriceUpdate`), in one pipelined round trip. A tick with nothing fresh
-publishes nothing. Redis failures are counted and logged; the next tick simply tries again."""
+"""The publisher: every PUBLISH_INTERVAL_MS, the latest fresh quote of each asset, dated by when the feed
+last produced or confirmed it (`confirmed_at_ms`), goes to the engine's stream (a `Command{price_update}`)
+and to the gateways' pub/sub channel (the bare `PriceUpdate`), in one pipelined round trip. A tick with
+nothing fresh publishes nothing. Redis failures are counted and logged; the next tick simply tries again.
+
+The XADD never trims: the stream is the engine's log, and only the engine may cut it, below its oldest
+kept snapshot. A cap here would, during a long enough engine outage, delete commands no snapshot holds.
+The growth is made visible instead: the stream's length, read in the same round trip (XLEN is O(1)),
+is the gauge `pooler_stream_length` and part of /healthz."""
 
 from __future__ import annotations
 
@@ -30,14 +35,19 @@ class PublisherStatus:
     skipped: int = 0
     errors: int = 0
     last_published_at: float | None = None
+    # the stream's length after the last publish: grows while no engine trims it
+    stream_length: int | None = None
     last_error: str | None = None
     last_error_at: float | None = None
 
 
-def price_update(quotes: list[PlatformQuote], source: str, published_at_ms: int) -> market_pb2.PriceUpdate:
+def price_update(quotes: list[tuple[PlatformQuote, int]], source: str,
+                 published_at_ms: int) -> market_pb2.PriceUpdate:
+    """The update of `quotes`, each with the wall-clock time (ms) the feed last produced or confirmed it."""
     return market_pb2.PriceUpdate(
         quotes=[market_pb2.Quote(asset=q.asset, buy_price=q.buy_price, sell_price=q.sell_price, decimal=q.decimal,
-                                 venue_time_ms=q.venue_time_ms) for q in quotes],
+                                 venue_time_ms=q.venue_time_ms, confirmed_at_ms=confirmed_ms)
+                for q, confirmed_ms in quotes],
         published_at_ms=published_at_ms,
         source=source,
     )
@@ -45,7 +55,7 @@ def price_update(quotes: list[PlatformQuote], source: str, published_at_ms: int)
 
 class Publisher:
     def __init__(self, redis: aioredis.Redis, book: QuoteBook, active_source: Callable[[], str], assets: list[str],
-                 *, stream_key: str, channel: str, stream_maxlen: int, interval_seconds: float,
+                 *, stream_key: str, channel: str, interval_seconds: float,
                  metrics: PoolerMetrics) -> None:
         self.status = PublisherStatus()
         self._redis = redis
@@ -54,7 +64,6 @@ class Publisher:
         self._assets = assets
         self._stream_key = stream_key
         self._channel = channel
-        self._maxlen = stream_maxlen
         self._interval = interval_seconds
         self._metrics = metrics
         self._last_logged_error: float | None = None
@@ -78,25 +87,27 @@ class Publisher:
             await self.publish_once(next_tick)
 
     async def publish_once(self, scheduled: float) -> bool:
-        now = time.monotonic()
+        now, published_at_ms = time.monotonic(), time.time_ns() // 1_000_000
         source = self._active_source()
         for asset in self._assets:
             age = self._book.age(source, asset, now)
             if age is not None:
                 self._metrics.quote_age.labels(asset).set(age)
-        quotes = self._book.fresh(source, now)
+        quotes = self._book.fresh_confirmed(source, now)
         if not quotes:
             self.status.skipped += 1
             self._metrics.publish_skipped.inc()
             return False
-        update = price_update(quotes, source, time.time_ns() // 1_000_000)
+        update = price_update(quotes, source, published_at_ms)
         # redis-py's field type is a wide union; the codec's dict[str, bytes] is one of its members
         fields: dict[Any, Any] = encode_command(commands_pb2.Command(price_update=update))
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.xadd(self._stream_key, fields, maxlen=self._maxlen, approximate=True)
+                # no MAXLEN/MINID: only the engine trims its log (see the module docstring)
+                pipe.xadd(self._stream_key, fields)
                 pipe.publish(self._channel, encode_price_update(update))
-                await pipe.execute()
+                pipe.xlen(self._stream_key)
+                _, _, length = await pipe.execute()
         except (RedisError, OSError) as exc:
             self.status.errors += 1
             self._metrics.publish_errors.inc()
@@ -108,6 +119,8 @@ class Publisher:
             self.status.last_error_at = now
             return False
         self.status.published += 1
+        self.status.stream_length = int(length)
+        self._metrics.stream_length.set(int(length))
         self.status.last_published_at = time.monotonic()
         self._metrics.publishes.inc()
         self._metrics.publish_lag.observe(max(0.0, self.status.last_published_at - scheduled))

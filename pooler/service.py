@@ -19,7 +19,7 @@ from pooler.events import FeedEvent
 from pooler.health import HealthServer
 from pooler.metrics import PoolerMetrics
 from pooler.publisher import Publisher
-from pooler.quotes import QuoteBook
+from pooler.quotes import QuoteBook, QuoteRangeError
 from pooler.sim import SimFeed
 
 log = logging.getLogger("pooler")
@@ -60,7 +60,7 @@ class Pooler:
         self.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         self.publisher = Publisher(
             self.redis, self.book, lambda: self.active_source, self.assets,
-            stream_key=settings.stream_key, channel=settings.price_channel, stream_maxlen=settings.stream_maxlen,
+            stream_key=settings.stream_key, channel=settings.price_channel,
             interval_seconds=settings.publish_interval_ms / 1000, metrics=self.metrics,
         )
         self.http = HealthServer(settings.pooler_http_host, settings.pooler_http_port, self.health,
@@ -78,8 +78,18 @@ class Pooler:
             self.metrics.queue_dropped.inc()
 
     async def _ingest(self) -> None:
+        refused = 0
         while True:
-            self.book.apply(await self.ingest_queue.get())
+            event = await self.ingest_queue.get()
+            try:
+                self.book.apply(event)
+            except QuoteRangeError as exc:
+                # counted with the frames the parser refuses: one bad value, skipped; the rest go on
+                self.metrics.parse_errors.labels(event.source, exc.reason).inc()
+                refused += 1
+                if refused <= 5 or refused % 1000 == 0:
+                    log.warning("ignoring a top without a platform quote: %s", exc,
+                                extra={"source": event.source, "count": refused})
 
     def _on_switch(self, previous: str, source: str) -> None:
         self.active_source = source
@@ -161,6 +171,7 @@ class Pooler:
             "feed": feed,
             "quotes": quotes,
             "publisher": {"published": pub.published, "skipped_ticks": pub.skipped, "errors": pub.errors,
+                          "stream_length": pub.stream_length,
                           "last_publish_age_ms": None if since_publish is None else round(since_publish * 1000),
                           "last_error": pub.last_error, "interval_ms": s.publish_interval_ms},
         }

@@ -32,7 +32,7 @@ MEANING = {
     "SNAPSHOT_KEEP": "snapshots kept; the stream is trimmed below the oldest",
     "MAX_LEVERAGE": "highest leverage an order may ask for",
     "MAINTENANCE_MARGIN_RATE": "maintenance requirement as a fraction of notional (exact decimal text)",
-    "PRICE_STALE_AFTER_MS": "a quote older than this (stream time) cannot open or close",
+    "PRICE_STALE_AFTER_MS": "a quote confirmed by its feed longer ago than this (in stream time) cannot open or close",
     "MAX_OPEN_POSITIONS_PER_ACCOUNT": "open positions one account may hold (422 `TOO_MANY_POSITIONS` beyond); bounds "
                                       "each account read's time on the engine loop",
     "ENGINE_METRICS_PORT": "Prometheus /metrics of the engine",
@@ -61,7 +61,6 @@ MEANING = {
     "PUBLISH_INTERVAL_MS": "publish cadence of the latest quotes",
     "SPREAD_BPS": "platform spread on the ask, in basis points",
     "QUOTE_MAX_AGE_MS": "a quote older than this is not published",
-    "STREAM_MAXLEN": "approximate stream cap, a safety net: keep it far above what SNAPSHOT_KEEP snapshots span",
     "POOLER_HTTP_PORT": "pooler /healthz and /metrics",
     "POOLER_HTTP_HOST": "interface the pooler's HTTP server binds to",
     "SIM_SEED": "seed of the simulated feed (empty: random)",

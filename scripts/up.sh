@@ -1,16 +1,56 @@
 #!/usr/bin/env bash
-# `make up`: the whole platform on this machine. Reuses or starts Redis, PostgreSQL and a MongoDB-protocol
-# server (data under .data/), then runs pooler, engine and gateway as separate processes under honcho
-# (prefixed, coloured logs; Ctrl-C stops all of them cleanly). Each service applies its own migrations on
+# `make up`: the whole platform on this machine. Reuses or starts Redis and PostgreSQL, starts this
+# checkout's own MongoDB-protocol server (data under .data/), then runs pooler, engine and gateway as
+# separate processes under honcho (prefixed, coloured logs). Each service applies its own migrations on
 # start-up. Running it again resumes the same data.
+#
+# A checkout's state is its own (scripts/local_state.py): its stream, dead letters, price channel and lease
+# live under the Redis prefix exness:<id>:, its users and trades in the PostgreSQL database exness_<id>, its
+# snapshots in the MongoDB database exness_<id> of its own SecantusDB, with <id> kept in .data/checkout_id;
+# another clone on the same machine never sees them. Whatever this script starts it stops again when it
+# ends, on Ctrl-C, SIGTERM or a failure alike (a SIGKILLed run's leftovers are stopped by the next run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export EXNESS_DATA_DIR=${EXNESS_DATA_DIR:-$PWD/.data}
-mkdir -p "$EXNESS_DATA_DIR"
+RUN_DIR=$EXNESS_DATA_DIR/run
+mkdir -p "$RUN_DIR"
 
+if [ -s "$RUN_DIR/up.pid" ] && kill -0 "$(cat "$RUN_DIR/up.pid")" 2>/dev/null; then
+  echo "up: this checkout's platform is already running (pid $(cat "$RUN_DIR/up.pid")); stop it first" >&2
+  exit 1
+fi
+bash scripts/services.sh stop-recorded "$RUN_DIR/started"
+echo $$ >"$RUN_DIR/up.pid"
+export SERVICES_STARTED_FILE=$RUN_DIR/started
+honcho_pid=""
+stop_all() {
+  trap - EXIT INT TERM
+  if [ -n "$honcho_pid" ]; then
+    kill -TERM "$honcho_pid" 2>/dev/null || true
+    wait "$honcho_pid" 2>/dev/null || true
+  fi
+  bash scripts/services.sh stop-recorded "$SERVICES_STARTED_FILE" || true
+  rm -f "$RUN_DIR/up.pid"
+}
+trap stop_all EXIT
+# Ctrl-C once the platform runs is the normal way to stop it, not a failure
+trap 'if [ -n "$honcho_pid" ]; then exit 0; else exit 130; fi' INT
+trap 'exit 143' TERM
+
+eval "$(.venv/bin/python scripts/local_state.py env)"
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
-export DATABASE_URL=${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
-export MONGODB_URL=${MONGODB_URL:-mongodb://127.0.0.1:27017}
+# MONGODB_URL given: use that server (this checkout's database in it). Otherwise: a SecantusDB of this
+# checkout's own, on LOCAL_MONGO_PORT or a free port.
+own_mongo=0
+if [ -z "${MONGODB_URL:-}" ]; then
+  own_mongo=1
+  LOCAL_MONGO_PORT=${LOCAL_MONGO_PORT:-$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+  export MONGODB_URL=mongodb://127.0.0.1:$LOCAL_MONGO_PORT
+fi
+# a local platform listens on loopback only
+export GATEWAY_HOST=${GATEWAY_HOST:-127.0.0.1}
+export ENGINE_BIND_HOST=${ENGINE_BIND_HOST:-127.0.0.1}
+export POOLER_HTTP_HOST=${POOLER_HTTP_HOST:-127.0.0.1}
 export GATEWAY_PORT=${GATEWAY_PORT:-3000}
 export ENGINE_GRPC_PORT=${ENGINE_GRPC_PORT:-50051}
 export ENGINE_ADDR=${ENGINE_ADDR:-127.0.0.1:$ENGINE_GRPC_PORT}
@@ -35,21 +75,29 @@ if [ -z "${JWT_SECRET:-}" ]; then
   export JWT_SECRET
 fi
 
-bash scripts/services.sh all
+bash scripts/services.sh ensure
+.venv/bin/python scripts/local_state.py ensure-db
+[ "$own_mongo" = 0 ] || bash scripts/services.sh mongo
 
 cat <<MSG
 
   Exness V3 is starting (feed: $FEED). Ctrl-C stops everything.
+    Terminal   http://127.0.0.1:$GATEWAY_PORT/              (the web trading terminal)
     REST       http://127.0.0.1:$GATEWAY_PORT/api/v1        (try: curl http://127.0.0.1:$GATEWAY_PORT/api/v1/prices)
     API docs   http://127.0.0.1:$GATEWAY_PORT/docs
     WebSocket  ws://127.0.0.1:$GATEWAY_PORT/ws/prices
     gRPC       127.0.0.1:$ENGINE_GRPC_PORT                 (grpcurl -plaintext 127.0.0.1:$ENGINE_GRPC_PORT list)
     metrics    gateway :$GATEWAY_PORT/metrics  engine :$ENGINE_METRICS_PORT/metrics  pooler :$POOLER_HTTP_PORT/metrics
+    state      checkout $CHECKOUT_ID: stream $STREAM_KEY on $REDIS_URL, database $DATABASE_URL,
+               snapshots in database $MONGODB_DATABASE on $MONGODB_URL (\`make reset\` wipes them)
 
 MSG
 status=0
+# honcho runs in the background so that a signal reaches the traps above at once; they stop it
 # shellcheck disable=SC2086
-.venv/bin/honcho --procfile Procfile start $processes || status=$?
-# Ctrl-C (honcho's 130) is the normal way to stop the platform, not a failure
-[ "$status" = 130 ] && status=0
+.venv/bin/honcho --procfile Procfile start $processes &
+honcho_pid=$!
+wait "$honcho_pid" || status=$?
+honcho_pid=""
+# one service exiting makes honcho stop the others; that is a failure unless they were asked to stop
 exit "$status"

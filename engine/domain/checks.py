@@ -8,10 +8,10 @@ makes of it (`fill_rejection`, on the fresh quote), then what it would cost (`ma
 from __future__ import annotations
 
 from engine.domain import money
-from engine.domain.commands import CreateAccount, OpenPosition, Rejection
-from engine.domain.model import LatestQuote, RejectReason, Side
+from engine.domain.commands import AmendPosition, CreateAccount, OpenPosition, Rejection
+from engine.domain.model import LatestQuote, Position, RejectReason, Side
 from engine.domain.rules import Rules
-from mesh.units import AssetSpec, format_bps, format_cents, format_quantity, format_scaled
+from mesh.units import MAX_DECIMAL, AssetSpec, format_bps, format_cents, format_quantity, format_scaled
 
 MAX_SLIPPAGE_BPS = money.BPS_PER_UNIT
 
@@ -118,6 +118,62 @@ def negative_level(command: OpenPosition) -> Rejection | None:
     return None
 
 
+# ------------------------------------------------------------------- changes to an open position
+
+
+def position_not_found(position_id: str) -> Rejection:
+    # the same answer for a foreign position as for a missing one: ids must not leak
+    return Rejection(RejectReason.POSITION_NOT_FOUND, f"no open position {position_id!r} in this account")
+
+
+def close_quantity_rejection(spec: AssetSpec, position: Position, quantity: int) -> Rejection | None:
+    """A partial close's quantity (0 = all): a multiple of the step, at most the position's quantity."""
+    if quantity == 0:
+        return None
+    if quantity > position.quantity:
+        return Rejection(
+            RejectReason.INVALID_QUANTITY,
+            f"cannot close {format_quantity(quantity)} {spec.symbol}: the position holds "
+            f"{format_quantity(position.quantity)}",
+        )
+    return invalid_quantity(spec, quantity)
+
+
+def amendment_rejection(command: AmendPosition, decimal: int) -> Rejection | None:
+    """The new levels on their own: not negative, and exact at the position's price scale `decimal`."""
+    if not 0 <= command.price_decimal <= MAX_DECIMAL:
+        return Rejection(RejectReason.INVALID_COMMAND, f"the price scale must be from 0 to {MAX_DECIMAL}")
+    scale = command.price_decimal or decimal
+    for level, reason, name in (
+        (command.stop_loss, RejectReason.INVALID_STOP_LOSS, "stop-loss"),
+        (command.take_profit, RejectReason.INVALID_TAKE_PROFIT, "take-profit"),
+    ):
+        if level is not None and level < 0:
+            return Rejection(reason, f"the {name} must not be negative")
+        if level is not None and money.rescale_exact(level, scale, decimal) is None:
+            return Rejection(
+                reason,
+                f"the {name} {format_scaled(level, scale)} has more decimals than the price scale of the "
+                f"position ({decimal})",
+            )
+    return None
+
+
+def remainder_liquidated(remaining: Position, closing_price: int) -> Rejection | None:
+    """The rest of a partial close would already meet its liquidation condition (its recomputed level can be
+    a grid step more protective than the whole's): refused, so a close never leaves a position that the
+    next tick liquidates at a price nobody chose."""
+    level = remaining.liquidation_price
+    if level and (closing_price <= level if remaining.side is Side.LONG else closing_price >= level):
+        return Rejection(
+            RejectReason.IMMEDIATE_LIQUIDATION,
+            f"the {format_quantity(remaining.quantity)} left open would be at its liquidation level "
+            f"{format_scaled(level, remaining.decimal)} at the current price "
+            f"{format_scaled(closing_price, remaining.decimal)}; close all of it or less of it",
+        )
+    return None
+
+
 # --------------------------------------------------------------------------- the order at market
 
 
@@ -157,20 +213,24 @@ def slippage_exceeded(command: OpenPosition, entry_price: int, decimal: int) -> 
 def level_already_crossed(command: OpenPosition, closing_price: int, decimal: int) -> Rejection | None:
     """A stop-loss or take-profit already crossed would fire on the next tick, at a price the user did
     not ask for."""
-    is_long = command.side is Side.LONG
+    return levels_crossed(command.side, command.stop_loss, command.take_profit, closing_price, decimal)
+
+
+def levels_crossed(side: Side, stop_loss: int, take_profit: int, closing_price: int, decimal: int) -> Rejection | None:
+    """The levels (0 = off) against the closing-side price: at open and when an open position's are changed."""
+    is_long = side is Side.LONG
     closing_name = "sell" if is_long else "buy"
-    stop_loss, take_profit = command.stop_loss, command.take_profit
     if stop_loss and (stop_loss >= closing_price if is_long else stop_loss <= closing_price):
         return Rejection(
             RejectReason.INVALID_STOP_LOSS,
-            f"the stop-loss {format_scaled(stop_loss, decimal)} of a {command.side.value} must be "
+            f"the stop-loss {format_scaled(stop_loss, decimal)} of a {side.value} must be "
             f"{'below' if is_long else 'above'} the current {closing_name} price "
             f"{format_scaled(closing_price, decimal)}",
         )
     if take_profit and (take_profit <= closing_price if is_long else take_profit >= closing_price):
         return Rejection(
             RejectReason.INVALID_TAKE_PROFIT,
-            f"the take-profit {format_scaled(take_profit, decimal)} of a {command.side.value} must be "
+            f"the take-profit {format_scaled(take_profit, decimal)} of a {side.value} must be "
             f"{'above' if is_long else 'below'} the current {closing_name} price "
             f"{format_scaled(closing_price, decimal)}",
         )

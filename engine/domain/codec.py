@@ -8,9 +8,11 @@ from typing import Any
 
 from engine.domain.commands import (
     AccountCreated,
+    AmendPosition,
     ClosePosition,
     CreateAccount,
     OpenPosition,
+    PositionAmended,
     PositionClosed,
     PositionOpened,
     Rejection,
@@ -42,6 +44,10 @@ def _str(value: object) -> str:
     if type(value) is not str:
         raise ValueError(f"expected a string, got {value!r}")
     return value
+
+
+def _optional_int(value: object) -> int | None:
+    return None if value is None else _int(value)
 
 
 def _row(value: object, length: int) -> Row:
@@ -109,7 +115,14 @@ def encode_command(command: UserCommand) -> Row:
             command.leverage, command.slippage_bps, command.stop_loss, command.take_profit,
             command.trade_opening_price,
         ]  # fmt: skip
-    return ["ClosePosition", command.user_id, command.position_id]
+    if isinstance(command, AmendPosition):
+        return [
+            "AmendPosition", command.user_id, command.position_id, command.stop_loss, command.take_profit,
+            command.price_decimal,
+        ]  # fmt: skip
+    # a close of all keeps the three-value row earlier engines wrote; a partial close adds its quantity
+    quantity = [command.quantity] if command.quantity else []
+    return ["ClosePosition", command.user_id, command.position_id, *quantity]
 
 
 def decode_command(value: object) -> UserCommand:
@@ -123,8 +136,13 @@ def decode_command(value: object) -> UserCommand:
         row = _row(value, 10)
         return OpenPosition(_str(row[1]), _str(row[2]), Side(row[3]), *(_int(v) for v in row[4:]))
     if kind == "ClosePosition":
-        _, user_id, position_id = _row(value, 3)
-        return ClosePosition(_str(user_id), _str(position_id))
+        row = _row(value, 4 if len(value) == 4 else 3)
+        return ClosePosition(_str(row[1]), _str(row[2]), *(_int(v) for v in row[3:]))
+    if kind == "AmendPosition":
+        _, user_id, position_id, stop_loss, take_profit, decimal = _row(value, 6)
+        return AmendPosition(
+            _str(user_id), _str(position_id), _optional_int(stop_loss), _optional_int(take_profit), _int(decimal)
+        )
     raise ValueError(f"unknown command kind {kind!r}")
 
 
@@ -134,11 +152,18 @@ def encode_reply(reply: Reply) -> Row:
     if isinstance(reply, PositionOpened):
         return ["PositionOpened", encode_position(reply.position), reply.balance_cents]
     if isinstance(reply, PositionClosed):
-        return ["PositionClosed", encode_closed_trade(reply.trade), reply.balance_cents]
+        # as for the command: a partial close's reply adds the position left open
+        remaining = [] if reply.remaining is None else [encode_position(reply.remaining)]
+        return ["PositionClosed", encode_closed_trade(reply.trade), reply.balance_cents, *remaining]
+    if isinstance(reply, PositionAmended):
+        return ["PositionAmended", encode_position(reply.position), reply.balance_cents]
     return ["Rejection", reply.reason.value, reply.message]
 
 
 def decode_reply(value: object) -> Reply:
+    if isinstance(value, list | tuple) and len(value) == 4 and value[0] == "PositionClosed":
+        _, trade, balance, remaining = value
+        return PositionClosed(decode_closed_trade(trade), _int(balance), decode_position(remaining))
     kind, first, second = _row(value, 3)
     if kind == "AccountCreated":
         return AccountCreated(decode_account(first), bool(_int(second)))
@@ -146,6 +171,8 @@ def decode_reply(value: object) -> Reply:
         return PositionOpened(decode_position(first), _int(second))
     if kind == "PositionClosed":
         return PositionClosed(decode_closed_trade(first), _int(second))
+    if kind == "PositionAmended":
+        return PositionAmended(decode_position(first), _int(second))
     if kind == "Rejection":
         return Rejection(RejectReason(first), _str(second))
     raise ValueError(f"unknown reply kind {kind!r}")

@@ -37,6 +37,22 @@ class OpenPosition:
 class ClosePosition:
     user_id: str
     position_id: str
+    # in 10^-8 units: how much to close, a multiple of the asset's step below the position's quantity;
+    # 0 (or the whole quantity) closes all of it
+    quantity: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AmendPosition:
+    """New stop-loss and take-profit of an open position: None = unchanged, 0 = off."""
+
+    user_id: str
+    position_id: str
+    stop_loss: int | None
+    take_profit: int | None
+    # the scale of the two levels; 0 = the position's. A producer that does not know the position's asset
+    # states a finer scale, and a level with more decimals than the position's scale is refused.
+    price_decimal: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +62,11 @@ class Quote:
     sell_price: int
     # the scale of these two prices; rescaled to the asset's scale if it differs
     decimal: int
+    # when the feed last produced or confirmed this quote (ms since epoch, the publisher's clock): its age
+    # runs from here, not from the entry that carried it; 0 = not stated (dated by the entry)
+    confirmed_at_ms: int = 0
+    # when its update was published, on the same clock as confirmed_at_ms (0 = not stated)
+    published_at_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +82,7 @@ class ChangeRules:
     rules: Rules
 
 
-UserCommand = CreateAccount | OpenPosition | ClosePosition
+UserCommand = CreateAccount | OpenPosition | ClosePosition | AmendPosition
 Command = UserCommand | PriceUpdate | ChangeRules
 
 
@@ -81,8 +102,18 @@ class PositionOpened:
 
 @dataclass(frozen=True, slots=True)
 class PositionClosed:
+    # a partial close: the part closed, a closed trade of its own (id `<position id>:<entry id>`)
     trade: ClosedTrade
     # free balance after the close was credited
+    balance_cents: int
+    # what stays open after a partial close; None when the whole position was closed
+    remaining: Position | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PositionAmended:
+    position: Position
+    # free balance (an amendment does not change it)
     balance_cents: int
 
 
@@ -95,7 +126,7 @@ class Rejection:
     message: str
 
 
-Reply = AccountCreated | PositionOpened | PositionClosed | Rejection
+Reply = AccountCreated | PositionOpened | PositionClosed | PositionAmended | Rejection
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,7 +55,8 @@ class Account(NamedTuple):
 
 
 class Position(NamedTuple):
-    """An open position. Immutable: nothing about a position changes between its open and its close."""
+    """An open position, an immutable value: a partial close or new levels replace it with another value of the
+    same id and sequence (engine.domain.adjust); entry, side, leverage and open time never change."""
 
     id: str
     user_id: str
@@ -66,7 +67,8 @@ class Position(NamedTuple):
     entry_price: int
     margin_cents: int
     maintenance_cents: int
-    # fixed at open, the first closing-side price at which margin + pnl <= maintenance (money.liquidation_price);
+    # fixed at open (recomputed after a partial close), the first closing-side price at which
+    # margin + pnl <= maintenance (money.liquidation_price);
     # 0 = the position cannot be liquidated (a LONG whose level would be at or below zero)
     liquidation_price: int
     # 0 = off
@@ -81,7 +83,8 @@ class Position(NamedTuple):
 
 
 class ClosedTrade(NamedTuple):
-    # the position id: the idempotency key of the database row
+    # the position id, or `<position id>:<entry id>` for the part a partial close closed: the idempotency
+    # key of the database row
     id: str
     user_id: str
     asset: str
@@ -117,7 +120,8 @@ class ClosedTrade(NamedTuple):
 
 
 class LatestQuote(NamedTuple):
-    """The last accepted quote of an asset, in the asset's price scale, with the stream time it arrived."""
+    """The last accepted quote of an asset, in the asset's price scale. `received_at_ms` is the stream time
+    its age runs from: when the feed last confirmed it, never later than the entry that carried it."""
 
     asset: str
     buy_price: int

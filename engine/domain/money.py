@@ -12,7 +12,9 @@ rational that is rounded only where a rule says so:
 * the liquidation price is not rounded at all: it is the first price on the asset's price grid at which
   the liquidation condition holds under the PnL rounding above (see `liquidation_price`);
 * a buy price rescaled to a coarser price scale rounds up, a sell price rounds down, so the platform's
-  spread never narrows through rounding.
+  spread never narrows through rounding;
+* a partial close leaves the rest its share of the margin rounded **up** and its share of the loss room
+  rounded **down** (`split_for_partial_close`): what stays is never less safe than the whole was.
 """
 
 from __future__ import annotations
@@ -98,6 +100,32 @@ def liquidation_price(side: Side, entry_price: int, quantity: int, margin: int, 
     return max(1, entry_price - room)
 
 
+def split_for_partial_close(margin: int, maintenance: int, closed_quantity: int, quantity: int) -> tuple[int, int]:
+    """(margin, maintenance) of what stays open when `closed_quantity` of a position's `quantity` is closed:
+    the one rounding rule of a partial close, written once. The part closed releases `margin` minus the
+    first value (= floor(margin * closed / quantity)).
+
+    The rule: every share of what stays is rounded the way that keeps the rest at least as safe as the
+    whole was. Its margin (what backs it) is its proportional share rounded **up**; its loss room
+    `margin - maintenance` (what it may lose before liquidation) is its proportional share rounded
+    **down**; its maintenance is the difference. So the rest has, exactly:
+
+    * margin >= margin * rest / quantity >= notional(rest) / leverage, so >= `margin_cents` of its own size
+      at its entry: the margin rule still holds, and the part closed never takes more than its share;
+    * maintenance = margin - room >= maintenance * rest / quantity, so >= `maintenance_cents` of its size;
+    * `liquidation_price` recomputed from these is at least as protective as before (a LONG's level never
+      falls, a SHORT's never rises): room(rest) / rest <= room / quantity, so any price at which the whole
+      met `margin + pnl <= maintenance` makes the rest meet its own, with PnL rounded as a close rounds it.
+
+    The maintenance of the rest can exceed the whole's by a cent (at a maintenance rate of 0, margin rounded
+    up and room rounded down leave one cent between them); it is a requirement, not money, so nothing is
+    created or lost: the closed part is credited max(0, released margin + its PnL) and nothing else moves."""
+    rest = quantity - closed_quantity
+    remaining_margin = ceil_div(margin * rest, quantity)
+    remaining_room = (margin - maintenance) * rest // quantity
+    return remaining_margin, remaining_margin - remaining_room
+
+
 def slippage_exceeded(fill_price: int, expected_price: int, slippage_bps: int) -> bool:
     """|fill - expected| / expected > slippage, compared exactly (0 bps: the fill must equal expected)."""
     return abs(fill_price - expected_price) * BPS_PER_UNIT > slippage_bps * expected_price
@@ -106,6 +134,15 @@ def slippage_exceeded(fill_price: int, expected_price: int, slippage_bps: int) -
 def deviation_bps_ceil(fill_price: int, expected_price: int) -> int:
     """|fill - expected| / expected in basis points, rounded up so a message never understates it."""
     return ceil_div(abs(fill_price - expected_price) * BPS_PER_UNIT, expected_price)
+
+
+def rescale_exact(price: int, from_decimal: int, to_decimal: int) -> int | None:
+    """A level moved to another price scale without rounding; None when it has more decimals than
+    `to_decimal` holds (a stop-loss is where the user put it, or refused: never rounded)."""
+    if to_decimal >= from_decimal:
+        return price * _POWERS_OF_TEN[to_decimal - from_decimal]
+    quotient, remainder = divmod(price, _POWERS_OF_TEN[from_decimal - to_decimal])
+    return None if remainder else quotient
 
 
 def rescale_buy_price(price: int, from_decimal: int, to_decimal: int) -> int:

@@ -17,6 +17,8 @@ SORT_CHUNK = 10_000
 
 def copy_in_slices(source: Iterable[T], per_slice: int) -> Generator[None, None, list[T]]:
     """A list of `source`'s items, copied `per_slice` at a time with a yield between slices."""
+    if per_slice < 1:
+        raise ValueError(f"per_slice must be at least 1, got {per_slice}")
     items = iter(source)
     copied: list[T] = []
     while True:

@@ -7,13 +7,13 @@ same entries from the same snapshot always yields the same state, replies and `s
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 from collections.abc import Generator, Iterator
 from typing import Any
 
-from engine.domain import checks, money
+from engine.domain import checks, money, quotes
+from engine.domain.canonical import snapshot_hash
 from engine.domain.codec import (
     Row,
     decode_account,
@@ -27,35 +27,34 @@ from engine.domain.codec import (
 )
 from engine.domain.commands import (
     AccountCreated,
+    AmendPosition,
     ChangeRules,
     ClosePosition,
     Command,
     CreateAccount,
     OpenPosition,
     Outcome,
-    PositionClosed,
     PositionOpened,
     PriceUpdate,
-    Quote,
     Rejection,
     Reply,
     UserCommand,
 )
 from engine.domain.idempotency import IdempotencyStore, Remembered
+from engine.domain.ledger import Ledger
 from engine.domain.model import (
     Account,
     AccountSummary,
     ClosedTrade,
-    CloseReason,
     LatestQuote,
     Position,
     RejectReason,
     Valuation,
 )
+from engine.domain.position_changes import PositionChanges
 from engine.domain.rules import Rules, decode_rules, encode_rules
 from engine.domain.slicing import copy_in_slices, sorted_in_chunks
 from engine.domain.triggers import AssetTriggers
-from mesh.units import MAX_DECIMAL
 
 # 2: idempotency rows carry the stream time of their command (per-user, time-windowed retention)
 # 3: the rules in force are recorded (a format-2 snapshot is restored under the rules given to restore)
@@ -67,36 +66,17 @@ POSITION_ID_PREFIX = "pos-"
 # items a snapshot capture copies per slice (TradingState.capture_in_slices): about 1 ms of the loop
 CAPTURE_SLICE = 50_000
 
-_ClosedTrades = tuple[ClosedTrade, ...]
 
-
-class _Ledger:
-    """An account's fixed fields and its open positions (in open order). The free balance lives in
-    `TradingState._balances` (an int per user), so a snapshot capture copies balances with one dict copy
-    instead of reading 100k mutable objects on the loop (see `capture`)."""
-
-    __slots__ = ("created_at_ms", "email", "positions")
-
-    def __init__(self, email: str, created_at_ms: int) -> None:
-        self.email = email
-        self.created_at_ms = created_at_ms
-        self.positions: dict[str, Position] = {}
-
-
-class TradingState:
+class TradingState(PositionChanges):
     """All trading state of one engine shard. Writes: `apply`. Reads: `account`, `positions_of`,
     `position`, `quote`, `valuation`, `account_summary` and the counts. Persistence: `snapshot`,
     `restore`, `state_hash`."""
 
-    __slots__ = (
-        "_balances", "_idempotency", "_ledgers", "_next_sequence", "_positions", "_quotes", "_rules", "_triggers",
-    )  # fmt: skip
+    __slots__ = ("_idempotency", "_ledgers", "_next_sequence", "_positions", "_quotes", "_rules", "_triggers")
 
     def __init__(self, rules: Rules) -> None:
         self._rules = rules
-        self._ledgers: dict[str, _Ledger] = {}
-        # user id -> free balance (deposits minus locked margins plus realised results)
-        self._balances: dict[str, int] = {}
+        self._ledgers: dict[str, Ledger] = {}
         self._positions: dict[str, Position] = {}
         self._quotes: dict[str, LatestQuote] = {}
         self._triggers = {symbol: AssetTriggers() for symbol in rules.assets}
@@ -155,11 +135,13 @@ class TradingState:
         self._idempotency.set_limits(rules.idempotency_keys_per_user, rules.idempotency_window_ms)
         return None
 
-    def _execute(self, command: UserCommand, entry_id: str, time_ms: int) -> tuple[Reply, _ClosedTrades]:
+    def _execute(self, command: UserCommand, entry_id: str, time_ms: int) -> tuple[Reply, tuple[ClosedTrade, ...]]:
         if isinstance(command, OpenPosition):
             return self._open(command, entry_id, time_ms), ()
         if isinstance(command, ClosePosition):
-            return self._close(command, time_ms)
+            return self._close(command, entry_id, time_ms)
+        if isinstance(command, AmendPosition):
+            return self._amend(command, time_ms), ()
         return self._create_account(command, time_ms), ()
 
     def _create_account(self, command: CreateAccount, time_ms: int) -> Reply:
@@ -170,9 +152,8 @@ class TradingState:
         if ledger is not None:
             conflict = checks.account_conflict(command.user_id, ledger.email, command)
             return conflict or AccountCreated(self._account_of(command.user_id, ledger), already_existed=True)
-        ledger = _Ledger(command.email, time_ms)
+        ledger = Ledger(command.email, command.starting_balance_cents, time_ms)
         self._ledgers[command.user_id] = ledger
-        self._balances[command.user_id] = command.starting_balance_cents
         return AccountCreated(self._account_of(command.user_id, ledger), already_existed=False)
 
     def _open(self, command: OpenPosition, entry_id: str, time_ms: int) -> Reply:
@@ -195,7 +176,7 @@ class TradingState:
         margin = money.margin_cents(entry_price, quantity, command.leverage, decimal)
         maintenance = money.maintenance_cents(entry_price, quantity, self._rules.maintenance_margin_rate, decimal)
         liquidation_price = money.liquidation_price(side, entry_price, quantity, margin, maintenance, decimal)
-        refused = checks.margin_rejection(command, quote, margin, liquidation_price, self._balances[command.user_id])
+        refused = checks.margin_rejection(command, quote, margin, liquidation_price, ledger.balance_cents)
         if refused is not None:
             return refused
 
@@ -209,94 +190,24 @@ class TradingState:
             self._next_sequence,
         )  # fmt: skip
         self._next_sequence += 1
-        balance = self._balances[command.user_id] - margin
-        self._balances[command.user_id] = balance
+        ledger.balance_cents -= margin
         self._insert(ledger, position)
-        return PositionOpened(position, balance)
-
-    def _close(self, command: ClosePosition, time_ms: int) -> tuple[Reply, _ClosedTrades]:
-        ledger = self._ledgers.get(command.user_id)
-        if ledger is None:
-            return checks.no_account(command.user_id), ()
-        position = ledger.positions.get(command.position_id)
-        if position is None:
-            # the same answer for a foreign position as for a missing one: ids must not leak
-            return Rejection(
-                RejectReason.POSITION_NOT_FOUND, f"no open position {command.position_id!r} in this account"
-            ), ()
-        quote = self._fresh_quote(position.asset, time_ms)
-        if isinstance(quote, Rejection):
-            return quote, ()
-        trade = self._settle(ledger, position, checks.closing_price(position.side, quote), CloseReason.MANUAL, time_ms)
-        return PositionClosed(trade, self._balances[command.user_id]), (trade,)
+        return PositionOpened(position, ledger.balance_cents)
 
     def _update_prices(self, update: PriceUpdate, time_ms: int) -> Outcome:
         closed: list[ClosedTrade] = []
         skipped: list[str] = []
         ledgers = self._ledgers
         for raw in update.quotes:
-            quote = self._accept_quote(raw, time_ms)
+            quote = quotes.accepted_quote(self._rules, raw, time_ms)
             if isinstance(quote, str):
                 skipped.append(quote)
                 continue
             self._quotes[quote.asset] = quote
             for position, reason in self._triggers[quote.asset].crossed(quote.buy_price, quote.sell_price):
-                closed.append(
-                    self._settle(
-                        ledgers[position.user_id],
-                        position,
-                        checks.closing_price(position.side, quote),
-                        reason,
-                        time_ms,
-                    )
-                )
+                closing_price = checks.closing_price(position.side, quote)
+                closed.append(self._settle(ledgers[position.user_id], position, closing_price, reason, time_ms))
         return Outcome(None, tuple(closed), tuple(skipped))
-
-    def _accept_quote(self, quote: Quote, time_ms: int) -> LatestQuote | str:
-        """The quote in its asset's price scale, or why it is skipped."""
-        spec = self._rules.assets.get(quote.asset)
-        if spec is None:
-            return f"quote skipped: asset {quote.asset!r} is not traded here"
-        if not 0 <= quote.decimal <= MAX_DECIMAL:
-            return f"quote of {quote.asset} skipped: decimal {quote.decimal} outside 0..{MAX_DECIMAL}"
-        if quote.buy_price <= 0 or quote.sell_price <= 0:
-            return f"quote of {quote.asset} skipped: prices must be positive"
-        if quote.sell_price > quote.buy_price:
-            return f"quote of {quote.asset} skipped: the sell price is above the buy price"
-        # Rescaling keeps every stored price in the scale positions, stop-losses and replies use. It
-        # rounds the buy price up and the sell price down, so the spread can only widen.
-        buy_price = money.rescale_buy_price(quote.buy_price, quote.decimal, spec.decimal)
-        sell_price = money.rescale_sell_price(quote.sell_price, quote.decimal, spec.decimal)
-        if sell_price <= 0:
-            return f"quote of {quote.asset} skipped: the sell price rounds to 0 at decimal {spec.decimal}"
-        return LatestQuote(spec.symbol, buy_price, sell_price, spec.decimal, time_ms)
-
-    def _fresh_quote(self, asset: str, time_ms: int) -> LatestQuote | Rejection:
-        quote = self._quotes.get(asset)
-        if quote is None:
-            return Rejection(RejectReason.PRICE_UNAVAILABLE, f"no price of {asset} has been received yet")
-        age = time_ms - quote.received_at_ms
-        limit = self._rules.price_stale_after_ms
-        if age > limit:
-            return Rejection(RejectReason.PRICE_STALE, f"price of {asset} is stale ({age} ms old, limit {limit} ms)")
-        return quote
-
-    def _insert(self, ledger: _Ledger, position: Position) -> None:
-        self._positions[position.id] = position
-        ledger.positions[position.id] = position
-        self._triggers[position.asset].add(position)
-
-    def _settle(
-        self, ledger: _Ledger, position: Position, closing_price: int, reason: CloseReason, time_ms: int
-    ) -> ClosedTrade:
-        """Close at the closing-side market price and credit max(0, margin + pnl)."""
-        pnl = money.pnl_cents(position.side, position.entry_price, closing_price, position.quantity, position.decimal)
-        credited = money.close_credit_cents(position.margin_cents, pnl)
-        self._balances[position.user_id] += credited
-        del self._positions[position.id]
-        del ledger.positions[position.id]
-        self._triggers[position.asset].remove(position)
-        return ClosedTrade.of(position, closing_price, pnl, credited, reason, time_ms)
 
     # ------------------------------------------------------------------------------------------- reads
 
@@ -320,8 +231,8 @@ class TradingState:
         ledger = self._ledgers.get(user_id)
         return None if ledger is None else self._account_of(user_id, ledger)
 
-    def _account_of(self, user_id: str, ledger: _Ledger) -> Account:
-        return Account(user_id, ledger.email, self._balances[user_id], ledger.created_at_ms)
+    def _account_of(self, user_id: str, ledger: Ledger) -> Account:
+        return Account(user_id, ledger.email, ledger.balance_cents, ledger.created_at_ms)
 
     def positions_of(self, user_id: str) -> tuple[Position, ...]:
         """The user's open positions, oldest first (empty for an unknown user)."""
@@ -345,7 +256,6 @@ class TradingState:
         ledger = self._ledgers.get(user_id)
         if ledger is None:
             return None
-        balance = self._balances[user_id]
         used_margin = unrealized = recoverable = 0
         for position in ledger.positions.values():
             pnl = self.valuation(position).unrealized_pnl_cents
@@ -353,7 +263,7 @@ class TradingState:
             unrealized += pnl
             recoverable += money.close_credit_cents(position.margin_cents, pnl)
         return AccountSummary(
-            balance, used_margin, unrealized, balance + recoverable, len(ledger.positions)
+            ledger.balance_cents, used_margin, unrealized, ledger.balance_cents + recoverable, len(ledger.positions)
         )
 
     # -------------------------------------------------------------------------------------- snapshots
@@ -364,9 +274,9 @@ class TradingState:
         return self.capture().encode()
 
     def capture(self) -> StateCapture:
-        """The state as it is now, frozen by shallow copies only (every object they hold is an immutable
-        value, a balance an int); `StateCapture.encode` then builds `snapshot()`'s output from it on any
-        thread, while `apply` goes on."""
+        """The state as it is now, frozen by shallow copies only (positions, quotes and remembered replies
+        are immutable values; balances are read out of the ledgers); `StateCapture.encode` then builds
+        `snapshot()`'s output from it on any thread, while `apply` goes on."""
         steps = self.capture_in_slices()
         while True:
             try:
@@ -378,16 +288,17 @@ class TradingState:
         """`capture` in slices of at most `per_slice` items copied (~15-25 ns each: about 1 ms per slice),
         so a caller can let its event loop run between them. `apply` must not be called before the
         generator has returned its StateCapture (the copies iterate the live dicts across slices)."""
-        rules, next_sequence, quotes = self._rules, self._next_sequence, dict(self._quotes)
+        rules, next_sequence, latest = self._rules, self._next_sequence, dict(self._quotes)
         entries, users = self._idempotency.capture_views()
         # keys and values apart: an items() copy would allocate a tuple per item (and garbage collections)
         user_ids = yield from copy_in_slices(self._ledgers.keys(), per_slice)
         ledgers = yield from copy_in_slices(self._ledgers.values(), per_slice)
-        balances = yield from copy_in_slices(self._balances.values(), per_slice)
+        # a ledger's balance changes: read now, a Python-level loop (~4x the cost per item of a copy)
+        balances = yield from copy_in_slices((ledger.balance_cents for ledger in ledgers), max(1, per_slice // 4))
         positions = yield from copy_in_slices(self._positions.values(), per_slice)
         kept = yield from copy_in_slices(entries, per_slice)
         kept_users = yield from copy_in_slices(users, per_slice)
-        return StateCapture(rules, next_sequence, user_ids, ledgers, balances, positions, quotes, kept, kept_users)
+        return StateCapture(rules, next_sequence, user_ids, ledgers, balances, positions, latest, kept, kept_users)
 
     @classmethod
     def restore(cls, rules: Rules, data: dict[str, Any]) -> TradingState:
@@ -411,8 +322,7 @@ class TradingState:
             account = decode_account(row)
             if account.user_id in state._ledgers:
                 raise ValueError(f"account {account.user_id} appears twice")
-            state._ledgers[account.user_id] = _Ledger(account.email, account.created_at_ms)
-            state._balances[account.user_id] = account.balance_cents
+            state._ledgers[account.user_id] = Ledger(account.email, account.balance_cents, account.created_at_ms)
         positions = sorted((decode_position(row) for row in data["positions"]), key=lambda p: p.sequence)
         for position in positions:
             spec = rules.assets.get(position.asset)
@@ -448,14 +358,14 @@ class TradingState:
     def state_hash(self) -> str:
         """Hex SHA-256 of the canonical JSON encoding of `snapshot()`: equal states give equal hashes in
         any process, whatever PYTHONHASHSEED."""
-        canonical = json.dumps(self.snapshot(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-        return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+        return snapshot_hash(self.snapshot())
 
 
 class StateCapture:
     """A `TradingState` frozen at one entry by `TradingState.capture`. It holds copies of the state's dicts'
     contents, never the dicts themselves; the ledgers in it are shared, but only their fixed fields
-    (e-mail, creation time) are read, never their open positions, which change."""
+    (e-mail, creation time) are read, never their balance or open positions, which change (the balances
+    were read at the capture)."""
 
     __slots__ = (
         "_balances", "_entries", "_ledgers", "_next_sequence", "_positions", "_quotes", "_rules", "_user_ids",
@@ -463,11 +373,11 @@ class StateCapture:
     )  # fmt: skip
 
     def __init__(
-        self, rules: Rules, next_sequence: int, user_ids: list[str], ledgers: list[_Ledger], balances: list[int],
+        self, rules: Rules, next_sequence: int, user_ids: list[str], ledgers: list[Ledger], balances: list[int],
         positions: list[Position], quotes: dict[str, LatestQuote], entries: list[Remembered], users: list[str],
     ) -> None:  # fmt: skip
-        # user_ids, ledgers and balances: the same accounts in the same order (the state's two dicts gain a
-        # key at sign-up only, and never lose one)
+        # user_ids, ledgers and balances: the same accounts in the same order (the ledgers dict gains a key
+        # at sign-up only, and never loses one)
         self._rules, self._next_sequence, self._user_ids = rules, next_sequence, user_ids
         self._ledgers, self._balances, self._positions, self._quotes = ledgers, balances, positions, quotes
         self._entries, self._users = entries, users

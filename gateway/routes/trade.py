@@ -1,16 +1,18 @@
-"""Trading: POST /trade/create and /trade/close (commands through the stream, reply on StreamReplies),
-GET /trade/open and /trade/closed (gRPC reads)."""
+"""Trading: POST /trade/create, POST /trade/close and PATCH /trade/{positionId} (commands through the
+stream, reply on StreamReplies), GET /trade/open and /trade/closed (gRPC reads)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from exness.engine.v1 import engine_service_pb2
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from gateway.deps import ContextDep, CurrentUserId, IdempotencyKey
 from gateway.routes import ExactJsonRoute, error_responses
 from gateway.schemas import (
+    AmendTradeRequest,
+    AmendTradeResponse,
     ClosedOrdersResponse,
     CloseOrderRequest,
     CloseOrderResponse,
@@ -19,7 +21,13 @@ from gateway.schemas import (
     OpenOrdersResponse,
     TradeOut,
 )
-from gateway.translate import close_position_command, closed_trade_out, open_position_command, trade_out
+from gateway.translate import (
+    amend_position_command,
+    close_position_command,
+    closed_trade_out,
+    open_position_command,
+    trade_out,
+)
 
 router = APIRouter(prefix="/trade", tags=["trade"], route_class=ExactJsonRoute)
 
@@ -46,16 +54,38 @@ async def create_order(body: CreateOrderRequest, user_id: CurrentUserId, key: Id
              responses=error_responses(400, 401, 404, 409, 413, 422, 503, 504))
 async def close_order(body: CloseOrderRequest, user_id: CurrentUserId, key: IdempotencyKey,
                       context: ContextDep) -> CloseOrderResponse:
-    """Close one of your open positions at market. Unknown ids and other users' positions are 404."""
-    closed = await context.engine.close_position(close_position_command(body.orderId, user_id, key))
-    return CloseOrderResponse(trade=closed_trade_out(closed.trade))
+    """Close one of your open positions at market, all of it or `quantity` of it (a partial close: the part
+    closed is a trade of its own, the rest stays open as `remaining`). Unknown ids and other users'
+    positions are 404."""
+    closed = await context.engine.close_position(close_position_command(body.orderId, user_id, key, body.quantity))
+    remaining = None
+    if closed.HasField("remaining"):
+        remaining = trade_out(closed.remaining, closed.remaining_current_price, closed.remaining_unrealized_pnl_cents)
+    return CloseOrderResponse(trade=closed_trade_out(closed.trade), remaining=remaining)
 
 
-@router.get("/open", response_model=OpenOrdersResponse, responses=error_responses(401, 404, 503, 504))
-async def open_orders(user_id: CurrentUserId, context: ContextDep) -> OpenOrdersResponse:
-    """Your open positions with the live closing-side price and unrealized PnL."""
-    response = await context.engine.list_positions(str(user_id))
-    return OpenOrdersResponse(orders=[_view_out(view) for view in response.positions])
+@router.patch("/{positionId}", response_model=AmendTradeResponse,
+              responses=error_responses(400, 401, 404, 409, 413, 422, 503, 504))
+async def amend_trade(position_id: Annotated[str, Path(alias="positionId", min_length=1, max_length=128)],
+                      body: AmendTradeRequest, user_id: CurrentUserId, key: IdempotencyKey,
+                      context: ContextDep) -> AmendTradeResponse:
+    """Change the stop-loss and take-profit of one of your open positions (dollars; a key left out is kept,
+    0 or null removes the level), checked as at open against the market now. Unknown ids and other users'
+    positions are 404."""
+    command = amend_position_command(position_id, body, context.asset_specs, user_id, key)
+    amended = await context.engine.amend_position(command)
+    return AmendTradeResponse(trade=trade_out(amended.position, amended.current_price, amended.unrealized_pnl_cents))
+
+
+@router.get("/open", response_model=OpenOrdersResponse, responses=error_responses(401, 404, 422, 503, 504))
+async def open_orders(user_id: CurrentUserId, context: ContextDep,
+                      limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                      cursor: Annotated[str | None, Query(max_length=512)] = None) -> OpenOrdersResponse:
+    """Your open positions with the live closing-side price and unrealized PnL, oldest first, a page at
+    a time (100 unless `limit` says otherwise)."""
+    response = await context.engine.list_positions(str(user_id), limit, cursor or "")
+    return OpenOrdersResponse(orders=[_view_out(view) for view in response.positions],
+                              nextCursor=response.next_page_token or None)
 
 
 @router.get("/closed", response_model=ClosedOrdersResponse, responses=error_responses(401, 422, 503, 504))

@@ -7,6 +7,7 @@ Tests and `make up` (offline) use it: `python -m pooler.fake_backpack --port N [
 Fault injection is reachable in process (`FakeBackpack` methods) and over plain HTTP on the same port
 (`GET /control/...`, see `FakeBackpack.control`), which no websocket client ever sends."""
 
-from pooler.fake_backpack.server import FakeBackpack, ScriptStep, load_script
+from pooler.fake_backpack.script import ScriptStep, load_script
+from pooler.fake_backpack.server import FakeBackpack
 
 __all__ = ["FakeBackpack", "ScriptStep", "load_script"]

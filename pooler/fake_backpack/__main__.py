@@ -9,7 +9,8 @@ import signal
 from pathlib import Path
 
 from mesh.logging import configure_logging
-from pooler.fake_backpack.server import FakeBackpack, load_script
+from pooler.fake_backpack.script import load_script
+from pooler.fake_backpack.server import FakeBackpack
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,5 +1,6 @@
-"""The fake Backpack server: connection handling, the request/error rules of docs/backpack-protocol.md §3, the price
-path driver, and the fault-injection controls."""
+"""The fake Backpack server: connection handling, the request/error rules of docs/backpack-protocol.md §3, the
+price path driver, the fault-injection controls, and the REST klines of its own price path
+(`pooler.fake_backpack.klines`)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,20 @@ import contextlib
 import json
 import logging
 import random
+import re
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http import HTTPStatus
-from pathlib import Path
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from pooler.backpack import ERROR_CODES
+from pooler.fake_backpack.klines import INTERVALS, PRICE_TYPES, KlineBook
+from pooler.fake_backpack.script import ScriptStep
 from pooler.pricepath import KNOWN_MARKETS, Market, RandomWalk, Top, market_for
 
 log = logging.getLogger("pooler.fake_backpack")
@@ -30,37 +33,13 @@ KLINE_INTERVALS = {"1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h",
                    "1month"}
 
 
-@dataclass(frozen=True, slots=True)
-class ScriptStep:
-    symbol: str
-    bid: Decimal
-    ask: Decimal
-    bid_qty: Decimal
-    ask_qty: Decimal
-    # pause before this step
-    after_ms: int
-
-
-def load_script(path: Path) -> list[ScriptStep]:
-    """JSON Lines, one top per line: {"s": "BTC_USDC", "b": "68983.0", "a": "68983.1", "B": "0.1", "A": "0.2",
-    "after_ms": 100}; blank lines and lines starting with # are skipped. The script repeats forever."""
-    steps = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        try:
-            item = json.loads(line)
-            steps.append(ScriptStep(item["s"], Decimal(item["b"]), Decimal(item["a"]), Decimal(item.get("B", "1")),
-                                    Decimal(item.get("A", "1")), int(item.get("after_ms", 100))))
-        except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
-            raise ValueError(f"{path}:{number}: bad script line ({exc!r}): {line[:80]}") from None
-    if not steps:
-        raise ValueError(f"{path}: empty script")
-    return steps
-
-
-def _frame(stream: str, data: dict[str, object]) -> str:
-    # byte-faithful: `data` first, its keys sorted (uppercase first), no spaces
+def _frame(stream: str, data: dict[str, object], raw: dict[str, str] | None = None) -> str:
+    """byte-faithful: `data` first, its keys sorted (uppercase first), no spaces; `raw` replaces the JSON
+    text of some values verbatim (fault injection: values no JSON encoder would write, e.g. 1e999999999)."""
+    if raw:
+        body = ",".join(f"{json.dumps(key)}:{raw[key] if key in raw else json.dumps(value, separators=(',', ':'))}"
+                        for key, value in sorted({**data, **dict.fromkeys(raw)}.items()))
+        return '{"data":{' + body + '},"stream":' + json.dumps(stream) + "}"
     return ('{"data":' + json.dumps(data, separators=(",", ":"), sort_keys=True) + ',"stream":'
             + json.dumps(stream) + "}")
 
@@ -108,6 +87,7 @@ class FakeBackpack:
         self._server: Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._closing: set[asyncio.Task[None]] = set()
+        self.klines = KlineBook()
         self.paused = False
         self.refusing = False
         self.u_as_string = False
@@ -230,9 +210,10 @@ class FakeBackpack:
         if not self.paused:
             await self.publish_top(top)
 
-    async def publish_top(self, top: Top, empty_side: str | None = None) -> int:
+    async def publish_top(self, top: Top, empty_side: str | None = None, raw: dict[str, str] | None = None) -> int:
         """Make `top` the market's top of book and push the bookTicker frame to its subscribers; with
-        `empty_side` ("ask" or "bid") that side goes out as null, the documented empty-book form."""
+        `empty_side` ("ask" or "bid") that side goes out as null, the documented empty-book form; `raw`
+        (key -> JSON text) overrides fields verbatim, e.g. {"a": "1e999999999"}."""
         book = self.books[top.symbol]
         book.top = top
         # the venue's u is the depth sequence: it jumps between bookTicker frames
@@ -242,6 +223,9 @@ class FakeBackpack:
         book.trades += 1
         tick, step = book.market.tick, book.market.step
         emitted_us = time.time_ns() // 1000
+        if empty_side != "bid":
+            # the fake's "trades" for its klines: one per published top, at the bid
+            self.klines.record(top.symbol, top.bid.quantize(tick), top.bid_qty.quantize(step), emitted_us / 1e6)
         stream = f"bookTicker.{top.symbol}"
         data: dict[str, object] = {
             "A": str(top.ask_qty.quantize(step)), "B": str(top.bid_qty.quantize(step)),
@@ -252,7 +236,7 @@ class FakeBackpack:
         if empty_side is not None:
             price_key = {"ask": "a", "bid": "b"}[empty_side]
             data[price_key] = data[price_key.upper()] = None
-        text = _frame(stream, data)
+        text = _frame(stream, data, raw)
         sent = await self._broadcast(stream, text)
         self.counters["bookTicker_frames"] += sent
         if self.sent_log is not None and sent:
@@ -305,7 +289,9 @@ class FakeBackpack:
     async def control(self, action: str, query: dict[str, str]) -> dict[str, object]:
         """HTTP control: /control/<action>?...; actions: stats, drop, close[?code=&reason=], garbage[?text=],
         error[?code=], pause, resume, refuse[?on=0|1], u_string[?on=0|1],
-        top?symbol=&bid=&ask=[&bid_qty=&ask_qty=][&empty=ask|bid]."""
+        top?symbol=&bid=&ask=[&bid_qty=&ask_qty=][&empty=ask|bid],
+        inject?symbol=&<key>=<JSON text>... (the market's current top as a bookTicker frame, with those
+        fields' JSON text replaced verbatim, e.g. inject?symbol=BTC_USDC&a=1e999999999)."""
         if action == "stats":
             return self.stats()
         if action == "drop":
@@ -332,10 +318,54 @@ class FakeBackpack:
             if top.symbol not in self.books or query.get("empty", "ask") not in ("ask", "bid"):
                 raise KeyError(top.symbol)
             return {"sent": await self.publish_top(top, query.get("empty"))}
+        if action == "inject":
+            symbol = query.get("symbol", "")
+            book = self.books.get(symbol)
+            if book is None:
+                raise KeyError(symbol)
+            top = book.top or Top(symbol, book.market.start, book.market.start + book.market.tick, Decimal(1),
+                                  Decimal(1))
+            raw = {key: value for key, value in query.items() if key != "symbol"}
+            if not raw:
+                raise ValueError("inject needs at least one field, e.g. a=1e999999999")
+            return {"sent": await self.publish_top(top, raw=raw)}
         raise LookupError(action)
+
+    def rest_klines(self, query: dict[str, str], now: float | None = None) -> tuple[HTTPStatus, str, str]:
+        """`GET /api/v1/klines` as the venue answers it: (status, content type, body). Parameter-parse errors
+        are plain text, an unknown market is the JSON error body the venue sends for one."""
+        for name in ("symbol", "interval", "startTime"):
+            if name not in query:
+                return HTTPStatus.BAD_REQUEST, "text/plain; charset=utf-8", f"missing required parameter `{name}`"
+        if query["interval"] not in INTERVALS:
+            return (HTTPStatus.BAD_REQUEST, "text/plain; charset=utf-8",
+                    f"failed to parse parameter `interval`: unknown variant `{query['interval'][:40]}`")
+        if query.get("priceType", "Last") not in PRICE_TYPES:
+            return (HTTPStatus.BAD_REQUEST, "text/plain; charset=utf-8",
+                    f"failed to parse parameter `priceType`: unknown variant `{query['priceType'][:40]}`")
+        times: dict[str, int] = {}
+        for name in ("startTime", "endTime"):
+            if name in query:
+                text = query[name]
+                if not re.fullmatch(r"-?[0-9]{1,18}", text):
+                    return (HTTPStatus.BAD_REQUEST, "text/plain; charset=utf-8",
+                            f"failed to parse parameter `{name}`: invalid digit found in string")
+                times[name] = int(text)
+        if query["symbol"] not in self.books:
+            return (HTTPStatus.BAD_REQUEST, "application/json; charset=utf-8",
+                    json.dumps({"code": "INVALID_CLIENT_REQUEST", "message": "Invalid market symbol"}))
+        end = times.get("endTime", int(time.time() if now is None else now))
+        body = self.klines.klines(query["symbol"], query["interval"], times["startTime"], end)
+        return HTTPStatus.OK, "application/json; charset=utf-8", json.dumps(body, separators=(",", ":"))
 
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         parts = urllib.parse.urlsplit(request.path)
+        if parts.path == "/api/v1/klines":
+            status, content_type, text = self.rest_klines(dict(urllib.parse.parse_qsl(parts.query)))
+            response = connection.respond(status, text)
+            del response.headers["Content-Type"]
+            response.headers["Content-Type"] = content_type
+            return response
         if parts.path.startswith("/control/"):
             query = dict(urllib.parse.parse_qsl(parts.query))
             try:

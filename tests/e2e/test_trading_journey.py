@@ -2,7 +2,8 @@
 as the price source: several users trade concurrently through price moves that hit stop-loss,
 take-profit and liquidation; balances and PnL are checked to the cent against values computed here
 independently (Decimal arithmetic, not the engine's code); the engine is SIGKILLed mid-run and
-restarted, and nothing acknowledged is lost or doubled; the gateway is restarted and clients carry on."""
+restarted, and nothing acknowledged is lost or doubled (also an amended, partly closed position); the
+gateway is restarted and clients carry on."""
 
 from __future__ import annotations
 
@@ -350,3 +351,59 @@ async def test_gateway_restart_clients_carry_on(platform: Platform) -> None:
         closed = await trader.close(orders[0]["id"])
         assert closed.status_code == 201, closed.text
         assert (await trader.balance())["balance"] == START - orders[0]["margin"] + closed.json()["trade"]["credited"]
+
+
+async def _until_answered(send: Any) -> httpx.Response:
+    """Retry a keyed write on 503/504 and dropped connections (the engine restarting) until it is answered."""
+    for _ in range(400):
+        try:
+            response: httpx.Response = await send()
+        except httpx.TransportError:
+            await asyncio.sleep(0.1)
+            continue
+        if response.status_code not in (503, 504):
+            return response
+        await asyncio.sleep(0.1)
+    raise AssertionError("never answered")
+
+
+async def test_amend_and_partial_close_survive_an_engine_sigkill(platform: Platform) -> None:
+    async with httpx.AsyncClient(base_url=platform.api, timeout=20) as api, driving_prices(platform) as prices:
+        await prices.set(api, "ETH_USDC", "3000", "3000")
+        erin = Trader(platform, api)
+        await erin.signup()
+        entry = platform_buy("3000")  # 3030
+        trade = assert_opened(await erin.open(asset="ETH_USDC", side="LONG", quantity="1", leverage=5),
+                              "LONG", entry, "1", 5)
+        assert trade["margin"] == 60_600  # $3,030 at 5x
+        path = f"/trade/{trade['id']}"
+        amended = await api.patch(path, headers=erin.auth, json={"stopLoss": 2900, "takeProfit": "3100"})
+        assert amended.status_code == 200, amended.text
+        assert (amended.json()["trade"]["stopLoss"], amended.json()["trade"]["takeProfit"]) == (29_000_000, 31_000_000)
+
+        key = {**erin.auth, "Idempotency-Key": f"{erin.email}-part"}
+        part = await api.post("/trade/close", headers=key, json={"orderId": trade["id"], "quantity": "0.4"})
+        assert part.status_code == 201, part.text
+        closed, rest = part.json()["trade"], part.json()["remaining"]
+        # released floor(60600 * 0.4) = 24240; PnL (3000 - 3030) * 0.4 = -$12.00; credited 23040
+        assert (closed["quantity"], closed["margin"], closed["pnl"], closed["credited"]) == (
+            "0.4", 24_240, -1_200, 23_040)
+        assert (rest["quantity"], rest["margin"], rest["takeProfit"]) == ("0.6", 36_360, 31_000_000)
+
+        assert platform.engine is not None
+        platform.engine.kill(signal.SIGKILL)
+        await asyncio.to_thread(platform.start_engine)
+        # the same key after the restart: the remembered reply, not a second partial close
+        again = await _until_answered(
+            lambda: api.post("/trade/close", headers=key, json={"orderId": trade["id"], "quantity": "0.4"}))
+        assert again.status_code == 201 and again.json() == part.json()
+        [still_open] = await erin.open_orders()
+        assert (still_open["quantity"], still_open["margin"], still_open["stopLoss"]) == ("0.6", 36_360, 29_000_000)
+
+        # the rest's take-profit fires at 3100: PnL (3100 - 3030) * 0.6 = $42.00, credited 36360 + 4200
+        await prices.set(api, "ETH_USDC", "3100", "3100")
+        final = await erin.wait_closed(trade["id"])
+        assert (final["reason"], final["quantity"], final["pnl"], final["credited"]) == (
+            "TAKE_PROFIT", "0.6", 4_200, 40_560)
+        assert [order["id"] for order in await erin.closed_orders()] == [trade["id"], closed["id"]]
+        assert (await erin.balance())["balance"] == START - 60_600 + 23_040 + 40_560

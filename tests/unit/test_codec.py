@@ -32,7 +32,8 @@ EVERY_KIND = {
     "CREATE_ORDER": _envelope(open_position=commands_pb2.OpenPosition(
         asset="BTC_USDC", side=trading_pb2.SIDE_SHORT, quantity=1_000_000, leverage=10, slippage_bps=100,
         stop_loss=1_200_000_000, take_profit=1_100_000_000, trade_opening_price=1_182_345_000)),
-    "CLOSE_ORDER": _envelope(close_position=commands_pb2.ClosePosition(position_id="pos-1-0")),
+    "CLOSE_ORDER": _envelope(close_position=commands_pb2.ClosePosition(position_id="pos-1-0", quantity=1_000)),
+    "AMEND_ORDER": _envelope(amend_position=commands_pb2.AmendPosition(position_id="pos-1-0", stop_loss=0)),
     "PRICE_UPDATE": commands_pb2.Command(request_id="p-1", price_update=PRICE_UPDATE),
 }
 

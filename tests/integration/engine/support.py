@@ -156,6 +156,21 @@ async def status(address: str) -> admin_service_pb2.GetStatusResponse:
         return await stub.GetStatus(admin_service_pb2.GetStatusRequest(), timeout=10)
 
 
+async def take_snapshot(address: str) -> admin_service_pb2.TakeSnapshotResponse:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = admin_service_pb2_grpc.EngineAdminServiceStub(channel)
+        return await stub.TakeSnapshot(admin_service_pb2.TakeSnapshotRequest(), timeout=60)
+
+
+async def applied_state_hash(address: str, entry_id: str, within: float = 60, committed: bool = False) -> str:
+    """The engine's state hash once it has applied `entry_id` (see wait_applied): the hash TakeSnapshot
+    returns, of exactly the state at its last_applied_id (GetStatus reports only the newest snapshot's)."""
+    await wait_applied(address, entry_id, within, committed)
+    snapshot = await take_snapshot(address)
+    assert snapshot.last_applied_id == entry_id, "entries were applied after the awaited one"
+    return snapshot.state_hash
+
+
 async def wait_applied(address: str, entry_id: str, within: float = 60,
                        committed: bool = False) -> admin_service_pb2.GetStatusResponse:  # fmt: skip
     """Poll GetStatus until the engine has applied `entry_id` (tolerating restarts in between) and, with

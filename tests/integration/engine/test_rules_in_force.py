@@ -12,6 +12,7 @@ from engine.config import EngineSettings
 from tests.integration.engine.support import (
     Producer,
     ReplyClient,
+    applied_state_hash,
     create_account,
     open_position,
     price_update,
@@ -54,7 +55,7 @@ async def test_an_acknowledged_order_survives_a_restart_with_a_lower_max_leverag
             producer.observe(written[0][0].decode(), written[0][1])
             restarted = await wait_applied(address, producer.last_id)
             assert restarted.open_positions == 1
-            assert restarted.state_hash == producer.reference.state_hash()
+            assert await applied_state_hash(address, producer.last_id) == producer.reference.state_hash()
 
             await producer.send(open_position(user, "BTC_USDC", "LONG", 100_000, 80, reply_to=gw, request_id="again"))
             refused = await replies.wait_for("again")
@@ -67,6 +68,8 @@ async def test_an_acknowledged_order_survives_a_restart_with_a_lower_max_leverag
         proc, address = start_engine(lowered, artifacts_dir)
         again = await wait_applied(address, producer.last_id)
         assert await redis_client.xlen(stream) == length
+        # the hash of the final snapshot, restored: it holds the state at the last entry
+        assert again.state_hash_id == producer.last_id
         assert again.state_hash == producer.reference.state_hash()
         assert (await status(address)).open_positions == 1
     finally:

@@ -53,6 +53,7 @@ def test_100k_accounts_round_trip(store: SnapshotStore) -> None:
     # as one document this would not fit: the limit is 16 MB
     assert len(json.dumps(body)) > 16 * 1024 * 1024
     info = store.write(body, last_applied_id="3-99999", accounts=state.account_count)
+    assert info.state_hash == state.state_hash()
     manifest = store.manifests.find_one({"snapshot_id": info.snapshot_id})
     assert manifest is not None and manifest["chunks"] > 1
     loaded = store.load_newest(_restore)

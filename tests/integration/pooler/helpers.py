@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -71,6 +72,18 @@ def _http_get(port: int, path: str) -> tuple[int, Any]:
     except urllib.error.HTTPError as exc:
         body, status = exc.read(), exc.code
     return status, (json.loads(body) if path == "/healthz" else body.decode())
+
+
+async def inject(port: int, symbol: str, fields: dict[str, str]) -> dict[str, Any]:
+    """The fake's `inject` control (off the event loop, which may be serving it): `symbol`'s current top with
+    `fields`' JSON text replaced verbatim."""
+    query = urllib.parse.urlencode({"symbol": symbol, **fields})
+
+    def get() -> dict[str, Any]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/control/inject?{query}", timeout=5) as response:
+            return dict(json.loads(response.read()))
+
+    return await asyncio.to_thread(get)
 
 
 def pooler_settings(redis_url: str, key_prefix: str, **overrides: Any) -> PoolerSettings:

@@ -1,6 +1,6 @@
-"""The fake Backpack server behaves like the recorded venue (docs/backpack-protocol.md §2-3): no acks, the real error
-frames, silence for unknown symbols, real field names/types/order, a Close frame on shutdown; and its
-command-line form can be steered over HTTP."""
+"""The fake Backpack server behaves like the recorded venue (docs/backpack-protocol.md §2-3): no acks, the real
+error frames, silence for unknown symbols, real field names/types/order, a Close frame on shutdown, REST klines
+of its own price path; and its command-line form can be steered over HTTP."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import asyncio
 import json
 import signal
 import sys
+import time
+import urllib.error
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosedOK
 
 from pooler.backpack import BookTicker, OtherStream, parse_frame
-from pooler.fake_backpack import FakeBackpack
+from pooler.fake_backpack import FakeBackpack, ScriptStep
+from tests.integration.pooler.helpers import wait_until
 from tests.support.net import free_port, wait_listening
 from tests.support.processes import ManagedProcess
 
@@ -128,3 +132,39 @@ async def test_command_line_server_is_steerable_over_http_and_closes_on_sigterm(
     finally:
         proc.stop()
     assert code == 0, proc.output()
+
+
+def _rest(port: int, path: str) -> tuple[int, str, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.headers["Content-Type"], response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers["Content-Type"], exc.read().decode()
+
+
+async def test_klines_over_http_are_candles_of_the_published_tops() -> None:
+    script = [ScriptStep("BTC_USDC", Decimal("68983.0"), Decimal("68983.1"), Decimal("0.02426"), Decimal("1"), 20)]
+    fake = FakeBackpack(symbols=["BTC_USDC"], script=script)
+    await fake.start()
+    try:
+        since = int(time.time())
+        path = f"/api/v1/klines?symbol=BTC_USDC&interval=1s&startTime={since}"
+
+        async def a_finished_candle() -> bool:
+            return json.loads((await asyncio.to_thread(_rest, fake.port, path))[2]) != []
+
+        # the fake publishes its tops whether or not anyone subscribed: its "trades" go on
+        await wait_until(a_finished_candle, "a finished 1s candle")
+        status, content_type, body = await asyncio.to_thread(_rest, fake.port, path)
+        assert (status, content_type) == (200, "application/json; charset=utf-8")
+        candles = json.loads(body)
+        first = candles[0]
+        assert sorted(first) == ["close", "end", "high", "low", "open", "quoteVolume", "start", "trades", "volume"]
+        assert (first["open"], first["high"], first["low"], first["close"]) == ("68983.0",) * 4
+        assert Decimal(first["volume"]) == Decimal("0.02426") * int(first["trades"])
+        assert [c["start"] for c in candles] == sorted(c["start"] for c in candles)
+        status, content_type, body = await asyncio.to_thread(_rest, fake.port, "/api/v1/klines?symbol=BTC_USDC")
+        assert (status, content_type.split(";")[0], body) == (400, "text/plain",
+                                                              "missing required parameter `interval`")
+    finally:
+        await fake.stop()

@@ -9,7 +9,10 @@ import statistics
 from decimal import Decimal
 
 import redis.asyncio as aioredis
+from exness.engine.v1 import commands_pb2
 
+from engine import translate
+from engine.domain import CreateAccount, OpenPosition, Rejection, RejectReason, Side, TradingState, default_rules
 from mesh.codec import decode_price_update
 from pooler.fake_backpack import FakeBackpack, ScriptStep
 from pooler.pricepath import Top
@@ -17,6 +20,7 @@ from tests.integration.pooler.helpers import (
     EXPECTED,
     SCRIPT,
     http_get,
+    inject,
     pooler_settings,
     quotes_of,
     stream_updates,
@@ -176,15 +180,37 @@ async def test_stale_quotes_are_not_published(fake, start_pooler, redis_url, key
     await wait_until(lambda: pooler.publisher.status.published > length, "publishing again once quotes are fresh")
 
 
-async def test_stream_is_capped_approximately(fake, start_pooler, redis_url, key_prefix, redis_client) -> None:
+async def test_publishing_never_trims_the_stream(fake, start_pooler, redis_url, key_prefix, redis_client) -> None:
+    # the cadence is out of the way (first tick after a minute): the test publishes by hand
     runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url,
-                                                stream_maxlen=10, publish_interval_ms=1000))
-    pooler = runner.pooler
+                                                publish_interval_ms=60_000))
+    pooler, stream = runner.pooler, runner.pooler.settings.stream_key
     await wait_until(lambda: len(pooler.book.fresh("fake", asyncio.get_running_loop().time())) == 3, "quotes")
-    for _ in range(600):
-        assert await pooler.publisher.publish_once(asyncio.get_running_loop().time())
-    # MAXLEN ~ trims whole stream nodes (100 entries by default), never below the cap
-    assert 10 <= await redis_client.xlen(pooler.settings.stream_key) <= 300
+    # commands already in the log that no engine has applied: the pooler must never cut them
+    for number in range(250):
+        await redis_client.xadd(stream, {"type": "PRICE_UPDATE", "payload": b"", "n": number})
+    watcher = aioredis.Redis.from_url(redis_url)
+    xadds: list[str] = []
+    try:
+        async with watcher.monitor() as monitor:
+            for _ in range(5):
+                assert await pooler.publisher.publish_once(asyncio.get_running_loop().time())
+            # the server reports every command; the shared server's other traffic is skipped
+            async with asyncio.timeout(60):  # only bounds a broken run
+                while len(xadds) < 5:
+                    command = (await monitor.next_command())["command"]
+                    if command.upper().startswith("XADD") and stream in command:
+                        xadds.append(command)
+    finally:
+        await watcher.aclose()
+    assert all("MAXLEN" not in c.upper() and "MINID" not in c.upper() for c in xadds), xadds
+    info = await redis_client.xinfo_stream(stream)
+    assert info["entries-added"] == info["length"] == 255
+    # the growth is visible instead: the length the pooler saw
+    assert pooler.publisher.status.stream_length == 255
+    assert pooler.metrics.registry.get_sample_value("pooler_stream_length") == 255
+    _, health = await http_get(pooler.http.port, "/healthz")
+    assert health["publisher"]["stream_length"] == 255
 
 
 async def test_health_and_metrics_endpoints(fake, start_pooler, redis_url, key_prefix) -> None:
@@ -311,3 +337,83 @@ async def test_an_empty_book_side_stops_that_asset_until_a_full_top(
         return quotes_of(update).get("BTC_USDC") == (696800010, 689900000)
 
     await wait_until(btc_back, "BTC quoted again after a full top")
+
+
+async def test_hostile_numbers_are_counted_and_skipped_while_the_other_assets_keep_publishing(
+        fake, start_pooler, redis_url, key_prefix, redis_client) -> None:
+    runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url))
+    pooler, stream = runner.pooler, runner.pooler.settings.stream_key
+    await wait_until(lambda: pooler.publisher.status.published >= 1, "publishing")
+    # BTC_USDC tops whose numbers, unbounded, overflow int64 (the publisher dies and the pooler with it),
+    # build a billion-digit integer (the loop freezes for hours), or exceed Python's int() limit
+    hostile = [{"a": '"10000000000000000"'}, {"E": "99999999999999999999"}, {"a": "1e999999999"},
+               {"b": "1e-999999999"}, {"u": "9" * 1000}, {"A": "1E+999999999"},
+               # inside the parser's bounds, beyond int64 once scaled to 10^4 with the spread
+               {"a": '"1000000000000000"'}]
+    for fields in hostile:
+        # over the fake's HTTP control, as a test of the pooler process would; the frame goes on the websocket
+        assert await inject(fake.port, "BTC_USDC", fields) == {"sent": 1}
+
+    def refused(reason: str) -> float:
+        return pooler.metrics.registry.get_sample_value(
+            "pooler_feed_parse_errors_total", {"source": "fake", "reason": reason}) or 0.0
+
+    await wait_until(lambda: (refused("number"), refused("range")) == (6.0, 1.0), "every hostile value counted")
+    last = (await redis_client.xrevrange(stream, count=1))[0][0]
+
+    async def complete_update_after_the_hostile_frames() -> bool:
+        return any(entry_id > last and quotes_of(u) == EXPECTED for entry_id, u in await stream_updates(redis_client,
+                                                                                                      stream))
+
+    # ETH and SOL never stopped; BTC is back with the script's next good top
+    await wait_until(complete_update_after_the_hostile_frames, "all three assets published after the hostile frames")
+    assert not runner.task.done(), "the pooler stopped"
+    assert fake.counters["connections"] == 1, "a bad value must not cost the connection"
+    assert pooler.publisher.status.errors == 0
+
+
+async def test_a_republished_quote_is_dated_by_its_last_confirmation_and_the_engine_ages_it_from_there(
+        fake, start_pooler, redis_url, key_prefix, redis_client) -> None:
+    # a long QUOTE_MAX_AGE_MS: the pooler goes on re-publishing the last tops after the venue falls silent
+    runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url,
+                                                quote_max_age_ms=60_000, feed_watchdog_seconds=60))
+    stream = runner.pooler.settings.stream_key
+    await wait_until(lambda: runner.pooler.publisher.status.published >= 3, "publishing")
+    fake.paused = True  # no more tops and no tickers: nothing confirms the last tops
+
+    async def republishing_unconfirmed_tops() -> bool:
+        tail = [u for _, u in await stream_updates(redis_client, stream)][-5:]
+        return len(tail) == 5 and all(len(u.quotes) == 3 for u in tail) and len(
+            {tuple(q.confirmed_at_ms for q in u.quotes) for u in tail}) == 1
+
+    await wait_until(republishing_unconfirmed_tops, "five updates re-publishing the same confirmations")
+    entries = await stream_updates(redis_client, stream)
+    tail = [u for _, u in entries][-5:]
+    # the confirmation stays put while the publish time moves on
+    assert tail[-1].published_at_ms - tail[0].published_at_ms >= 4 * runner.pooler.settings.publish_interval_ms - 50
+    for update in tail:
+        assert all(0 < q.confirmed_at_ms <= update.published_at_ms for q in update.quotes)
+
+    # the engine's domain, fed these very entries at their stream times (the Redis clock), up to the last
+    # one still within the staleness limit of the final confirmation (on a slow machine, later ones exist)
+    limit = default_rules().price_stale_after_ms
+    btc_confirmed = tail[-1].quotes[0].confirmed_at_ms
+    state = TradingState(default_rules())
+    state.apply(CreateAccount("alice", "alice@example.com", 1_000_000), entry_id="0-1", time_ms=1)
+    last_entry_ms = 0
+    for entry_id, update in entries:
+        entry_ms = int(entry_id.split(b"-")[0])
+        if entry_ms >= btc_confirmed + limit:
+            break
+        command = translate.command_from_proto(commands_pb2.Command(price_update=update))
+        state.apply(command, entry_id=entry_id.decode(), time_ms=entry_ms)
+        last_entry_ms = entry_ms
+    quote = state.quote("BTC_USDC")
+    # the last entry applied re-published the final confirmation (it is not the one that first carried it)
+    assert quote is not None and quote.received_at_ms == btc_confirmed < last_entry_ms - 1
+    order = OpenPosition("alice", "BTC_USDC", Side.LONG, 1_000, 10, 100, 0, 0, 0)
+    at_ms = btc_confirmed + limit + 1
+    # within the limit of the last entry, beyond it of the last confirmation: stale
+    assert at_ms - last_entry_ms < limit
+    refused = state.apply(order, entry_id=f"{at_ms}-0", time_ms=at_ms).reply
+    assert isinstance(refused, Rejection) and refused.reason is RejectReason.PRICE_STALE

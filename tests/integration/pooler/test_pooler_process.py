@@ -1,6 +1,6 @@
 """The pooler as its own process (`python -m pooler`): FEED=auto against an unreachable endpoint publishes
 the simulation, says so in /healthz and the log, returns to live once the endpoint appears, and stops
-cleanly on SIGTERM."""
+cleanly on SIGTERM; hostile venue frames are counted and skipped while the process stays up."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ import sys
 from pathlib import Path
 
 from pooler.fake_backpack import FakeBackpack
-from tests.integration.pooler.helpers import EXPECTED, SCRIPT, http_get, quotes_of, stream_updates, wait_until
+from tests.integration.pooler.helpers import (
+    EXPECTED,
+    SCRIPT,
+    http_get,
+    inject,
+    quotes_of,
+    stream_updates,
+    wait_until,
+)
 from tests.support.net import free_port, wait_listening
 from tests.support.processes import ManagedProcess
 
@@ -67,3 +75,44 @@ def test_bad_configuration_exits_with_a_clear_message(tmp_path: Path) -> None:
                           env={"FEED": "fake", "BACKPACK_WS_URL": "wss://ws.backpack.exchange"}).start()
     assert proc.proc is not None and proc.proc.wait(timeout=60) == 2
     assert "FEED=fake needs BACKPACK_WS_URL" in proc.output()
+
+
+async def test_hostile_frames_leave_the_process_up_and_publishing(redis_url, key_prefix, redis_client,
+                                                                   tmp_path: Path) -> None:
+    http_port, stream = free_port(), f"{key_prefix}stream:engine"
+    fake = FakeBackpack(script=SCRIPT, ticker_interval=0.2, close_grace=1.0)
+    await fake.start()
+    pooler = ManagedProcess([sys.executable, "-m", "pooler"], tmp_path / "pooler.log", env={
+        "FEED": "fake", "BACKPACK_WS_URL": fake.url, "POOLER_HTTP_PORT": str(http_port), "REDIS_URL": redis_url,
+        "STREAM_KEY": stream, "PRICE_CHANNEL": f"{key_prefix}ws:price:update", "LOG_FORMAT": "json",
+        "SHUTDOWN_GRACE_SECONDS": "5",
+    }).start()
+    try:
+        wait_listening("127.0.0.1", http_port, what="pooler health")
+
+        async def publishing_everything() -> bool:
+            return any(quotes_of(u) == EXPECTED for _, u in await stream_updates(redis_client, stream))
+
+        await wait_until(publishing_everything, "all three assets published")
+        # the issue's three frames, over the fake's HTTP control and a real websocket
+        for fields in ({"a": '"10000000000000000"'}, {"E": "9" * 30}, {"a": "1e999999999"}):
+            assert await inject(fake.port, "BTC_USDC", fields) == {"sent": 1}
+
+        async def all_counted() -> bool:
+            _, metrics = await http_get(http_port, "/metrics")
+            return 'pooler_feed_parse_errors_total{reason="number",source="fake"} 3.0' in metrics
+
+        await wait_until(all_counted, "the three hostile values counted")
+        last = (await redis_client.xrevrange(stream, count=1))[0][0]
+
+        async def published_after() -> bool:
+            return any(entry_id > last and quotes_of(u) == EXPECTED
+                       for entry_id, u in await stream_updates(redis_client, stream))
+
+        await wait_until(published_after, "every asset published after the hostile frames")
+        assert pooler.proc is not None and pooler.proc.poll() is None, pooler.output()[-3000:]
+        assert fake.counters["connections"] == 1
+    finally:
+        code = pooler.stop()
+        await fake.stop()
+    assert code == 0, pooler.output()[-3000:]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.domain import (
+    AmendPosition,
     ClosePosition,
     Command,
     CreateAccount,
@@ -88,8 +89,22 @@ class Driver:
         assert isinstance(reply, PositionOpened), reply
         return reply.position
 
-    def close(self, position_id: str, user: str = "alice", *, key: str = "", advance_ms: int = 1) -> Outcome:
-        return self.apply(ClosePosition(user, position_id), key=key, advance_ms=advance_ms)
+    def close(
+        self, position_id: str, user: str = "alice", *, quantity: int = 0, key: str = "", advance_ms: int = 1
+    ) -> Outcome:
+        return self.apply(ClosePosition(user, position_id, quantity), key=key, advance_ms=advance_ms)
+
+    def amend(
+        self,
+        position_id: str,
+        stop_loss: int | None = None,
+        take_profit: int | None = None,
+        user: str = "alice",
+        *,
+        key: str = "",
+        advance_ms: int = 1,
+    ) -> Outcome:
+        return self.apply(AmendPosition(user, position_id, stop_loss, take_profit), key=key, advance_ms=advance_ms)
 
     def closed(self, position_id: str, user: str = "alice") -> PositionClosed:
         """Close a position; the close must succeed."""

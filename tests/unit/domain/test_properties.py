@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from engine.domain import (
     AccountCreated,
+    AmendPosition,
     ClosePosition,
     CloseReason,
     Command,
@@ -20,6 +21,7 @@ from engine.domain import (
     OpenPosition,
     Outcome,
     Position,
+    PositionClosed,
     PositionOpened,
     PriceUpdate,
     Quote,
@@ -70,10 +72,21 @@ opens = st.tuples(
     st.sampled_from(KEYS),
 )
 closes = st.tuples(st.just("close"), actors, st.integers(0, 1_000), st.sampled_from(KEYS))
+# a partial close: k in 1..12 closes about k/13 of the position; 0 all of it; -1 one step more than it
+# holds, -2 minus a step, -3 half a step (the last three are refused)
+partials = st.tuples(st.just("partial"), actors, st.integers(0, 1_000), st.integers(-3, 12), st.sampled_from(KEYS))
+# new levels: None keeps one, 0 removes it, else a distance as for an open
+amend_levels = st.none() | st.just(0) | levels.filter(bool)
+amends = st.tuples(st.just("amend"), actors, st.integers(0, 1_000), amend_levels, amend_levels, st.sampled_from(KEYS))
 waits = st.tuples(st.just("wait"), st.integers(0, 7_000))
 # opens and ticks are the interesting part, so they are drawn most often
-KINDS = {"open": opens, "tick": ticks, "close": closes, "signup": signups, "wait": waits}
-operation_kinds = st.sampled_from(("open",) * 4 + ("tick",) * 3 + ("close",) * 2 + ("signup", "wait"))
+KINDS = {
+    "open": opens, "tick": ticks, "close": closes, "partial": partials, "amend": amends, "signup": signups,
+    "wait": waits,
+}  # fmt: skip
+operation_kinds = st.sampled_from(
+    ("open",) * 4 + ("tick",) * 3 + ("close", "partial", "partial", "amend", "amend", "signup", "wait")
+)
 operations = st.lists(operation_kinds.flatmap(KINDS.__getitem__), min_size=20, max_size=100)
 
 
@@ -129,9 +142,42 @@ class Model:
             return PriceUpdate(self._quotes(operation)), ""
         if kind == "open":
             return self._open(operation)
+        if kind == "partial":
+            _, actor, pick, share, key = operation
+            user, position_id, position = self._target(actor, pick)
+            step = STEPS[position.asset if position else ASSETS[0]]
+            held = position.quantity if position else step
+            quantity = {-3: step // 2, -2: -step, -1: held + step}.get(share, held * share // 13 // step * step)
+            return ClosePosition(user, position_id, quantity), key
+        if kind == "amend":
+            return self._amend(operation)
         _, user, pick, key = operation
         known = [*self.position_ids, "pos-missing"]
         return ClosePosition(user, known[pick % len(known)]), key
+
+    def _target(self, actor: str, pick: int) -> tuple[str, str, Position | None]:
+        """One of the open positions (or a missing one), acted on by its owner unless the actor is one of
+        the users who hold nothing at the start (then the position is someone else's or missing)."""
+        known = [p.id for p in self.open_positions()] + ["pos-missing"]
+        position_id = known[pick % len(known)]
+        position = self.state.position(position_id)
+        owner = position.user_id if position and actor in USERS[:2] else actor
+        return owner, position_id, position
+
+    def _amend(self, operation: Operation) -> tuple[Command, str]:
+        _, actor, pick, sl_bps, tp_bps, key = operation
+        user, position_id, position = self._target(actor, pick)
+        if position is None:
+            return AmendPosition(user, position_id, sl_bps, tp_bps), key
+        quote = self.state.quote(position.asset)
+        assert quote is not None
+        closing = quote.sell_price if position.side is Side.LONG else quote.buy_price
+        towards_loss = -1 if position.side is Side.LONG else 1
+
+        def level(bps: int | None, direction: int) -> int | None:
+            return bps if not bps else max(0, closing + direction * closing * bps // 10_000)
+
+        return AmendPosition(user, position_id, level(sl_bps, towards_loss), level(tp_bps, -towards_loss)), key
 
     def _quote(self, asset: str, move: int, spread: int, form: int) -> Quote:
         mid = max(10_000, self.mids[asset] * (10_000 + move) // 10_000)
@@ -231,6 +277,21 @@ def _brute_force_closures(model: Model, update: PriceUpdate) -> list[tuple[str, 
     return expected
 
 
+def _check_partial(model: Model, reply: PositionClosed) -> None:
+    """The rest of a partial close: same id, entry, levels and sequence; the margin and maintenance it keeps
+    are at least its proportional share; its level is exact and never looser; the part's id is its own."""
+    rest, trade = reply.remaining, reply.trade
+    assert rest is not None and model.state.position(rest.id) == rest
+    assert trade.id == f"{rest.id}:{model.time_ms}-{model.entries}"
+    whole = rest.quantity + trade.quantity
+    assert rest.margin_cents * whole >= (rest.margin_cents + trade.margin_cents) * rest.quantity
+    assert rest.liquidation_price == money.liquidation_price(
+        rest.side, rest.entry_price, rest.quantity, rest.margin_cents, rest.maintenance_cents, rest.decimal
+    )
+    level = trade.liquidation_price
+    assert rest.liquidation_price >= level if rest.side is Side.LONG else rest.liquidation_price <= level
+
+
 def _run(model: Model, ops: list[Operation]) -> list[Outcome]:
     outcomes = []
     for operation in ops:
@@ -255,6 +316,9 @@ def test_books_balance_and_indexes_match_a_brute_force_scan(ops: list[Operation]
             assert [(t.id, t.reason, t.close_price) for t in outcome.closed_trades] == expected
         for trade in outcome.closed_trades:
             assert trade.credited_cents == max(0, trade.margin_cents + trade.pnl_cents)
+        reply = outcome.reply
+        if isinstance(reply, PositionClosed) and reply.remaining is not None and outcome.closed_trades:
+            _check_partial(model, reply)
         model.check_books()
 
 

@@ -198,9 +198,11 @@ async def test_a_capture_while_entries_keep_coming_matches_its_last_applied_id(a
     assert log[0][0] < last_applied_id < log[-1][0]  # entries were applied before and after the capture
     uninterrupted = applier.state.state_hash()
 
-    body = decode_body(encode_body({"last_applied_id": last_applied_id, "state": capture}))
+    blob, state_hash = encode_body({"last_applied_id": last_applied_id, "state": capture})
+    body = decode_body(blob)
     assert json.loads(json.dumps(body["state"])) == body["state"]
     restored = TradingState.restore(default_rules(), body["state"])
+    assert restored.state_hash() == state_hash  # the hash the manifest records is the captured state's
     replayer = EntryApplier(restored, last_applied_id, price_decimals=applier.price_decimals, hub=applier.hub,
                             writer=applier.writer, metrics=applier.metrics)  # fmt: skip
     for entry_id, fields in log:

@@ -9,11 +9,14 @@ from exness.market.v1 import market_pb2
 
 from engine import translate
 from engine.domain import (
+    AmendPosition,
     ClosedTrade,
     ClosePosition,
     CloseReason,
     CreateAccount,
     OpenPosition,
+    Position,
+    PositionAmended,
     PositionClosed,
     PriceUpdate,
     Quote,
@@ -106,3 +109,40 @@ def test_replies_and_rows() -> None:
     rejection = translate.reply_to_proto(Rejection(RejectReason.PRICE_STALE, "old"), request_id="r", stream_id="1-0")
     assert rejection.rejection.reason == commands_pb2.REJECT_REASON_PRICE_STALE
     assert rejection.rejection.message == "old"
+
+
+def test_partial_close_and_amend_translate_both_ways() -> None:
+    close = commands_pb2.Command(user_id="u", close_position=commands_pb2.ClosePosition(position_id="p", quantity=7))
+    assert translate.command_from_proto(close) == ClosePosition("u", "p", 7)
+    # a present 0 removes a level; an absent one is unchanged
+    amend = commands_pb2.Command(
+        user_id="u", amend_position=commands_pb2.AmendPosition(position_id="p", stop_loss=0, price_decimal=4)
+    )
+    assert translate.command_from_proto(amend) == AmendPosition("u", "p", 0, None, 4)
+    amend.amend_position.ClearField("stop_loss")
+    amend.amend_position.take_profit = 9
+    assert translate.command_from_proto(amend) == AmendPosition("u", "p", None, 9, 4)
+    with pytest.raises(translate.MalformedCommand, match="no position_id"):
+        translate.command_from_proto(commands_pb2.Command(user_id="u", amend_position=commands_pb2.AmendPosition()))
+
+    position = Position("pos-1", "u", "BTC_USDC", Side.SHORT, 100_000, 10, 600_000_000, 6_000, 0, 660_000_000, 0, 0,
+                        4, 1, 1)  # fmt: skip
+    part = TRADE._replace(id="pos-1:5-0")
+    message = translate.reply_to_proto(PositionClosed(part, 9, position), request_id="r", stream_id="5-0")
+    closed = message.position_closed
+    assert (closed.trade.id, closed.balance_cents, closed.remaining.id) == ("pos-1:5-0", 9, "pos-1")
+    # the rest is marked at the price the part closed at: (60000 - 59000) * 0.001 = $1 = 100 cents
+    assert (closed.remaining_current_price, closed.remaining_unrealized_pnl_cents) == (590_000_000, 100)
+    whole = translate.reply_to_proto(PositionClosed(TRADE, 9), request_id="r", stream_id="5-0").position_closed
+    assert not whole.HasField("remaining")
+    amended = translate.reply_to_proto(PositionAmended(position, 3), request_id="r", stream_id="6-0")
+    assert (amended.position_amended.position.id, amended.position_amended.balance_cents) == ("pos-1", 3)
+
+
+def test_a_quote_keeps_its_confirmation_time() -> None:
+    quote = market_pb2.Quote(asset="BTC_USDC", buy_price=2, sell_price=1, decimal=4, venue_time_ms=7,
+                             confirmed_at_ms=1_800_000_000_000)
+    update = market_pb2.PriceUpdate(quotes=[quote], published_at_ms=1_800_000_000_900)
+    prices = commands_pb2.Command(price_update=update)
+    assert translate.command_from_proto(prices) == PriceUpdate(
+        (Quote("BTC_USDC", 2, 1, 4, 1_800_000_000_000, 1_800_000_000_900),))

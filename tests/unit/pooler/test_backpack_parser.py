@@ -90,3 +90,67 @@ def test_malformed_frames_are_refused_with_a_reason(case: dict[str, str]) -> Non
 def test_subscribe_frame_has_no_id_and_lists_every_stream() -> None:
     assert json.loads(subscribe_frame(["bookTicker.BTC_USDC", "ticker.BTC_USDC"])) == {
         "method": "SUBSCRIBE", "params": ["bookTicker.BTC_USDC", "ticker.BTC_USDC"]}
+
+
+def _sol(**fields: str) -> str:
+    """A SOL_USDC bookTicker frame with some fields replaced by raw JSON text."""
+    values = {"A": '"22.39"', "B": '"288.77"', "E": "1788367430247487", "T": "1788367430246081", "a": '"98.97"',
+              "b": '"98.96"', "u": "4330360995", **fields}
+    body = ",".join(f'"{key}":{value}' for key, value in values.items())
+    return '{"data":{' + body + ',"e":"bookTicker","s":"SOL_USDC"},"stream":"bookTicker.SOL_USDC"}'
+
+
+# Each value would, unbounded, overflow protobuf's int64 downstream, build a gigantic integer in the
+# pricing arithmetic (hours of CPU), or raise something other than FrameError out of the parser.
+HOSTILE = {
+    "digit-string price beyond int64 once scaled": (_sol(a='"10000000000000000"'), "number"),
+    "digit-string price of 40 digits": (_sol(a='"' + "1" * 40 + '"'), "number"),
+    "digit-string price longer than any number": (_sol(a='"' + "1" * 41 + '"'), "number"),
+    "price with 19 fractional digits": (_sol(b='"0.0000000000000000001"'), "number"),
+    "JSON-number price with a giant exponent": (_sol(a="1e999999999"), "number"),
+    "JSON-number price with a giant negative exponent": (_sol(b="1e-999999999"), "number"),
+    "JSON-number zero with a giant exponent": (_sol(A="0e999999999"), "number"),
+    "JSON-number quantity with a giant exponent": (_sol(B="1E+999999999"), "number"),
+    "JSON-number price of 41 characters": (_sol(a="1." + "0" * 39), "number"),
+    "E beyond int64": (_sol(E="9223372036854775808"), "number"),
+    "E of 100 digits": (_sol(E="1" + "0" * 99), "number"),
+    "E of 1,000 digits": (_sol(E="9" * 1000), "number"),
+    "E with a giant exponent": (_sol(E="1e999999999"), "field"),
+    "T beyond int64": (_sol(T=str(2**63)), "number"),
+    "u as a digit string beyond int64": (_sol(u='"99999999999999999999"'), "number"),
+    "u as a digit string of 1,000 digits": (_sol(u='"' + "9" * 1000 + '"'), "field"),
+}
+
+
+@pytest.mark.parametrize("raw,reason", HOSTILE.values(), ids=list(HOSTILE))
+def test_hostile_numbers_are_refused_before_any_arithmetic(raw: str, reason: str) -> None:
+    with pytest.raises(FrameError) as caught:
+        parse_frame(raw)
+    assert caught.value.reason == reason, caught.value
+    # the market is known: its last top is no longer the venue's, and the feed withdraws it
+    assert caught.value.symbol == "SOL_USDC"
+
+
+def test_bounds_keep_every_accepted_value_usable() -> None:
+    # the widest values inside the bounds still parse, exactly
+    widest = _sol(a='"9999999999999999.999999999999"', b="1e-18", E=str(2**63 - 1), u=f'"{2**63 - 1}"')
+    ticker = parse_frame(widest)
+    assert isinstance(ticker, BookTicker)
+    assert ticker.ask == Decimal("9999999999999999.999999999999") and ticker.bid == Decimal("1e-18")
+    assert ticker.event_time_us == ticker.update_id == 2**63 - 1
+
+
+@pytest.mark.parametrize("raw,reason", [
+    ("{" + '"x":' + '"' + "y" * 20_000 + '"}', "size"),
+    (b"[" * 20_000, "size"),
+    (_sol(E="9" * 5000), "size"),
+    ("[" * 2_000 + "]" * 2_000, "json"),
+    ('{"data":' * 500, "json"),
+    ('{"id":null,"error":{"code":' + "9" * 1000 + ',"message":"x"}}', "number"),
+], ids=["long text frame", "long bytes frame", "a 5,000-digit E (beyond Python's int() limit)",
+        "nested beyond the recursion limit", "deep objects", "long integer elsewhere"])
+def test_frames_that_would_cost_the_decoder_are_refused(raw: str | bytes, reason: str) -> None:
+    with pytest.raises(FrameError) as caught:
+        parse_frame(raw)
+    assert caught.value.reason == reason, caught.value
+    assert caught.value.symbol is None

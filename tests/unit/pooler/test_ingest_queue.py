@@ -10,7 +10,7 @@ from pooler.service import Pooler
 
 def test_full_queue_drops_the_oldest_event_and_counts_it() -> None:
     pooler = Pooler(PoolerSettings(feed="sim", feed_queue_size=2))
-    events = [Heartbeat("sim", 1, "BTC_USDC", float(i)) for i in range(3)]
+    events = [Heartbeat("sim", 1, "BTC_USDC", float(i), i * 1000) for i in range(3)]
     for event in events:
         pooler.enqueue(event)
     assert [pooler.ingest_queue.get_nowait() for _ in range(2)] == events[1:]

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from exness.common.v1 import trading_pb2 as exness_dot_common_dot_v1_dot_trading__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$exness/engine/v1/admin_service.proto\x12\x10\x65xness.engine.v1\x1a\x1e\x65xness/common/v1/trading.proto\"\x12\n\x10GetStatusRequest\"\xb7\x02\n\x11GetStatusResponse\x12\x15\n\rinstance_name\x18\x01 \x01(\t\x12\x0e\n\x06leader\x18\x02 \x01(\x08\x12\x17\n\x0flast_applied_id\x18\x03 \x01(\t\x12\x12\n\nstream_lag\x18\x04 \x01(\x03\x12\x15\n\rstream_length\x18\x05 \x01(\x03\x12\x18\n\x10last_snapshot_id\x18\x06 \x01(\t\x12\x17\n\x0fsnapshot_age_ms\x18\x07 \x01(\x03\x12\x10\n\x08\x61\x63\x63ounts\x18\x08 \x01(\x04\x12\x16\n\x0eopen_positions\x18\t \x01(\x04\x12\x1a\n\x12pending_trade_rows\x18\n \x01(\x04\x12\x12\n\nstate_hash\x18\x0b \x01(\t\x12\x10\n\x08gateways\x18\x0c \x03(\t\x12\x18\n\x10\x63ommands_applied\x18\r \x01(\x04\"\x15\n\x13TakeSnapshotRequest\"\x7f\n\x14TakeSnapshotResponse\x12\x13\n\x0bsnapshot_id\x18\x01 \x01(\t\x12\x17\n\x0flast_applied_id\x18\x02 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x03 \x01(\x03\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\x10\n\x08\x61\x63\x63ounts\x18\x05 \x01(\x04\"A\n\x14LookupAccountRequest\x12\x11\n\x07user_id\x18\x01 \x01(\tH\x00\x12\x0f\n\x05\x65mail\x18\x02 \x01(\tH\x00\x42\x05\n\x03key\"r\n\x15LookupAccountResponse\x12*\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x19.exness.common.v1.Account\x12-\n\tpositions\x18\x02 \x03(\x0b\x32\x1a.exness.common.v1.Position2\xab\x02\n\x12\x45ngineAdminService\x12T\n\tGetStatus\x12\".exness.engine.v1.GetStatusRequest\x1a#.exness.engine.v1.GetStatusResponse\x12]\n\x0cTakeSnapshot\x12%.exness.engine.v1.TakeSnapshotRequest\x1a&.exness.engine.v1.TakeSnapshotResponse\x12`\n\rLookupAccount\x12&.exness.engine.v1.LookupAccountRequest\x1a\'.exness.engine.v1.LookupAccountResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$exness/engine/v1/admin_service.proto\x12\x10\x65xness.engine.v1\x1a\x1e\x65xness/common/v1/trading.proto\"\x12\n\x10GetStatusRequest\"\xce\x02\n\x11GetStatusResponse\x12\x15\n\rinstance_name\x18\x01 \x01(\t\x12\x0e\n\x06leader\x18\x02 \x01(\x08\x12\x17\n\x0flast_applied_id\x18\x03 \x01(\t\x12\x12\n\nstream_lag\x18\x04 \x01(\x03\x12\x15\n\rstream_length\x18\x05 \x01(\x03\x12\x18\n\x10last_snapshot_id\x18\x06 \x01(\t\x12\x17\n\x0fsnapshot_age_ms\x18\x07 \x01(\x03\x12\x10\n\x08\x61\x63\x63ounts\x18\x08 \x01(\x04\x12\x16\n\x0eopen_positions\x18\t \x01(\x04\x12\x1a\n\x12pending_trade_rows\x18\n \x01(\x04\x12\x12\n\nstate_hash\x18\x0b \x01(\t\x12\x10\n\x08gateways\x18\x0c \x03(\t\x12\x18\n\x10\x63ommands_applied\x18\r \x01(\x04\x12\x15\n\rstate_hash_id\x18\x0e \x01(\t\"\x15\n\x13TakeSnapshotRequest\"\x93\x01\n\x14TakeSnapshotResponse\x12\x13\n\x0bsnapshot_id\x18\x01 \x01(\t\x12\x17\n\x0flast_applied_id\x18\x02 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x03 \x01(\x03\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\x10\n\x08\x61\x63\x63ounts\x18\x05 \x01(\x04\x12\x12\n\nstate_hash\x18\x06 \x01(\t\"A\n\x14LookupAccountRequest\x12\x11\n\x07user_id\x18\x01 \x01(\tH\x00\x12\x0f\n\x05\x65mail\x18\x02 \x01(\tH\x00\x42\x05\n\x03key\"r\n\x15LookupAccountResponse\x12*\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x19.exness.common.v1.Account\x12-\n\tpositions\x18\x02 \x03(\x0b\x32\x1a.exness.common.v1.Position2\xab\x02\n\x12\x45ngineAdminService\x12T\n\tGetStatus\x12\".exness.engine.v1.GetStatusRequest\x1a#.exness.engine.v1.GetStatusResponse\x12]\n\x0cTakeSnapshot\x12%.exness.engine.v1.TakeSnapshotRequest\x1a&.exness.engine.v1.TakeSnapshotResponse\x12`\n\rLookupAccount\x12&.exness.engine.v1.LookupAccountRequest\x1a\'.exness.engine.v1.LookupAccountResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,15 +35,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETSTATUSREQUEST']._serialized_start=90
   _globals['_GETSTATUSREQUEST']._serialized_end=108
   _globals['_GETSTATUSRESPONSE']._serialized_start=111
-  _globals['_GETSTATUSRESPONSE']._serialized_end=422
-  _globals['_TAKESNAPSHOTREQUEST']._serialized_start=424
-  _globals['_TAKESNAPSHOTREQUEST']._serialized_end=445
-  _globals['_TAKESNAPSHOTRESPONSE']._serialized_start=447
-  _globals['_TAKESNAPSHOTRESPONSE']._serialized_end=574
-  _globals['_LOOKUPACCOUNTREQUEST']._serialized_start=576
-  _globals['_LOOKUPACCOUNTREQUEST']._serialized_end=641
-  _globals['_LOOKUPACCOUNTRESPONSE']._serialized_start=643
-  _globals['_LOOKUPACCOUNTRESPONSE']._serialized_end=757
-  _globals['_ENGINEADMINSERVICE']._serialized_start=760
-  _globals['_ENGINEADMINSERVICE']._serialized_end=1059
+  _globals['_GETSTATUSRESPONSE']._serialized_end=445
+  _globals['_TAKESNAPSHOTREQUEST']._serialized_start=447
+  _globals['_TAKESNAPSHOTREQUEST']._serialized_end=468
+  _globals['_TAKESNAPSHOTRESPONSE']._serialized_start=471
+  _globals['_TAKESNAPSHOTRESPONSE']._serialized_end=618
+  _globals['_LOOKUPACCOUNTREQUEST']._serialized_start=620
+  _globals['_LOOKUPACCOUNTREQUEST']._serialized_end=685
+  _globals['_LOOKUPACCOUNTRESPONSE']._serialized_start=687
+  _globals['_LOOKUPACCOUNTRESPONSE']._serialized_end=801
+  _globals['_ENGINEADMINSERVICE']._serialized_start=804
+  _globals['_ENGINEADMINSERVICE']._serialized_end=1103
 # @@protoc_insertion_point(module_scope)

@@ -12,7 +12,7 @@ class GetStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetStatusResponse(_message.Message):
-    __slots__ = ("instance_name", "leader", "last_applied_id", "stream_lag", "stream_length", "last_snapshot_id", "snapshot_age_ms", "accounts", "open_positions", "pending_trade_rows", "state_hash", "gateways", "commands_applied")
+    __slots__ = ("instance_name", "leader", "last_applied_id", "stream_lag", "stream_length", "last_snapshot_id", "snapshot_age_ms", "accounts", "open_positions", "pending_trade_rows", "state_hash", "gateways", "commands_applied", "state_hash_id")
     INSTANCE_NAME_FIELD_NUMBER: _ClassVar[int]
     LEADER_FIELD_NUMBER: _ClassVar[int]
     LAST_APPLIED_ID_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +26,7 @@ class GetStatusResponse(_message.Message):
     STATE_HASH_FIELD_NUMBER: _ClassVar[int]
     GATEWAYS_FIELD_NUMBER: _ClassVar[int]
     COMMANDS_APPLIED_FIELD_NUMBER: _ClassVar[int]
+    STATE_HASH_ID_FIELD_NUMBER: _ClassVar[int]
     instance_name: str
     leader: bool
     last_applied_id: str
@@ -39,25 +40,28 @@ class GetStatusResponse(_message.Message):
     state_hash: str
     gateways: _containers.RepeatedScalarFieldContainer[str]
     commands_applied: int
-    def __init__(self, instance_name: _Optional[str] = ..., leader: _Optional[bool] = ..., last_applied_id: _Optional[str] = ..., stream_lag: _Optional[int] = ..., stream_length: _Optional[int] = ..., last_snapshot_id: _Optional[str] = ..., snapshot_age_ms: _Optional[int] = ..., accounts: _Optional[int] = ..., open_positions: _Optional[int] = ..., pending_trade_rows: _Optional[int] = ..., state_hash: _Optional[str] = ..., gateways: _Optional[_Iterable[str]] = ..., commands_applied: _Optional[int] = ...) -> None: ...
+    state_hash_id: str
+    def __init__(self, instance_name: _Optional[str] = ..., leader: _Optional[bool] = ..., last_applied_id: _Optional[str] = ..., stream_lag: _Optional[int] = ..., stream_length: _Optional[int] = ..., last_snapshot_id: _Optional[str] = ..., snapshot_age_ms: _Optional[int] = ..., accounts: _Optional[int] = ..., open_positions: _Optional[int] = ..., pending_trade_rows: _Optional[int] = ..., state_hash: _Optional[str] = ..., gateways: _Optional[_Iterable[str]] = ..., commands_applied: _Optional[int] = ..., state_hash_id: _Optional[str] = ...) -> None: ...
 
 class TakeSnapshotRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class TakeSnapshotResponse(_message.Message):
-    __slots__ = ("snapshot_id", "last_applied_id", "duration_ms", "size_bytes", "accounts")
+    __slots__ = ("snapshot_id", "last_applied_id", "duration_ms", "size_bytes", "accounts", "state_hash")
     SNAPSHOT_ID_FIELD_NUMBER: _ClassVar[int]
     LAST_APPLIED_ID_FIELD_NUMBER: _ClassVar[int]
     DURATION_MS_FIELD_NUMBER: _ClassVar[int]
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    STATE_HASH_FIELD_NUMBER: _ClassVar[int]
     snapshot_id: str
     last_applied_id: str
     duration_ms: int
     size_bytes: int
     accounts: int
-    def __init__(self, snapshot_id: _Optional[str] = ..., last_applied_id: _Optional[str] = ..., duration_ms: _Optional[int] = ..., size_bytes: _Optional[int] = ..., accounts: _Optional[int] = ...) -> None: ...
+    state_hash: str
+    def __init__(self, snapshot_id: _Optional[str] = ..., last_applied_id: _Optional[str] = ..., duration_ms: _Optional[int] = ..., size_bytes: _Optional[int] = ..., accounts: _Optional[int] = ..., state_hash: _Optional[str] = ...) -> None: ...
 
 class LookupAccountRequest(_message.Message):
     __slots__ = ("user_id", "email")

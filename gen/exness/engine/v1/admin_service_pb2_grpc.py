@@ -58,13 +58,15 @@ class EngineAdminServiceServicer:
 
     def GetStatus(self, request, context):
         """Liveness of the consumer loop, stream lag and snapshot age. Never fails while the process serves.
+        Costs no O(state) work on the engine's loop: the state hash it reports is the newest snapshot's.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def TakeSnapshot(self, request, context):
-        """Writes a snapshot now. Errors: FAILED_PRECONDITION (standby), UNAVAILABLE (MongoDB unreachable).
+        """Writes a snapshot now and returns the hash of the state at its last_applied_id. Errors:
+        FAILED_PRECONDITION (standby), UNAVAILABLE (MongoDB unreachable).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -50,7 +50,7 @@ REJECT_REASON_ENGINE_FAULT: RejectReason
 REJECT_REASON_TOO_MANY_POSITIONS: RejectReason
 
 class Command(_message.Message):
-    __slots__ = ("request_id", "reply_to", "idempotency_key", "user_id", "create_account", "open_position", "close_position", "price_update", "change_rules")
+    __slots__ = ("request_id", "reply_to", "idempotency_key", "user_id", "create_account", "open_position", "close_position", "price_update", "change_rules", "amend_position")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     REPLY_TO_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
@@ -60,6 +60,7 @@ class Command(_message.Message):
     CLOSE_POSITION_FIELD_NUMBER: _ClassVar[int]
     PRICE_UPDATE_FIELD_NUMBER: _ClassVar[int]
     CHANGE_RULES_FIELD_NUMBER: _ClassVar[int]
+    AMEND_POSITION_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     reply_to: str
     idempotency_key: str
@@ -69,7 +70,8 @@ class Command(_message.Message):
     close_position: ClosePosition
     price_update: _market_pb2.PriceUpdate
     change_rules: ChangeRules
-    def __init__(self, request_id: _Optional[str] = ..., reply_to: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., user_id: _Optional[str] = ..., create_account: _Optional[_Union[CreateAccount, _Mapping]] = ..., open_position: _Optional[_Union[OpenPosition, _Mapping]] = ..., close_position: _Optional[_Union[ClosePosition, _Mapping]] = ..., price_update: _Optional[_Union[_market_pb2.PriceUpdate, _Mapping]] = ..., change_rules: _Optional[_Union[ChangeRules, _Mapping]] = ...) -> None: ...
+    amend_position: AmendPosition
+    def __init__(self, request_id: _Optional[str] = ..., reply_to: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., user_id: _Optional[str] = ..., create_account: _Optional[_Union[CreateAccount, _Mapping]] = ..., open_position: _Optional[_Union[OpenPosition, _Mapping]] = ..., close_position: _Optional[_Union[ClosePosition, _Mapping]] = ..., price_update: _Optional[_Union[_market_pb2.PriceUpdate, _Mapping]] = ..., change_rules: _Optional[_Union[ChangeRules, _Mapping]] = ..., amend_position: _Optional[_Union[AmendPosition, _Mapping]] = ...) -> None: ...
 
 class ChangeRules(_message.Message):
     __slots__ = ("rules_json",)
@@ -108,26 +110,42 @@ class OpenPosition(_message.Message):
     def __init__(self, asset: _Optional[str] = ..., side: _Optional[_Union[_trading_pb2.Side, str]] = ..., quantity: _Optional[int] = ..., leverage: _Optional[int] = ..., slippage_bps: _Optional[int] = ..., stop_loss: _Optional[int] = ..., take_profit: _Optional[int] = ..., trade_opening_price: _Optional[int] = ..., price_decimal: _Optional[int] = ...) -> None: ...
 
 class ClosePosition(_message.Message):
-    __slots__ = ("position_id",)
+    __slots__ = ("position_id", "quantity")
     POSITION_ID_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
     position_id: str
-    def __init__(self, position_id: _Optional[str] = ...) -> None: ...
+    quantity: int
+    def __init__(self, position_id: _Optional[str] = ..., quantity: _Optional[int] = ...) -> None: ...
+
+class AmendPosition(_message.Message):
+    __slots__ = ("position_id", "stop_loss", "take_profit", "price_decimal")
+    POSITION_ID_FIELD_NUMBER: _ClassVar[int]
+    STOP_LOSS_FIELD_NUMBER: _ClassVar[int]
+    TAKE_PROFIT_FIELD_NUMBER: _ClassVar[int]
+    PRICE_DECIMAL_FIELD_NUMBER: _ClassVar[int]
+    position_id: str
+    stop_loss: int
+    take_profit: int
+    price_decimal: int
+    def __init__(self, position_id: _Optional[str] = ..., stop_loss: _Optional[int] = ..., take_profit: _Optional[int] = ..., price_decimal: _Optional[int] = ...) -> None: ...
 
 class Reply(_message.Message):
-    __slots__ = ("request_id", "stream_id", "account_created", "position_opened", "position_closed", "rejection")
+    __slots__ = ("request_id", "stream_id", "account_created", "position_opened", "position_closed", "rejection", "position_amended")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     STREAM_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_CREATED_FIELD_NUMBER: _ClassVar[int]
     POSITION_OPENED_FIELD_NUMBER: _ClassVar[int]
     POSITION_CLOSED_FIELD_NUMBER: _ClassVar[int]
     REJECTION_FIELD_NUMBER: _ClassVar[int]
+    POSITION_AMENDED_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     stream_id: str
     account_created: AccountCreated
     position_opened: PositionOpened
     position_closed: PositionClosed
     rejection: Rejection
-    def __init__(self, request_id: _Optional[str] = ..., stream_id: _Optional[str] = ..., account_created: _Optional[_Union[AccountCreated, _Mapping]] = ..., position_opened: _Optional[_Union[PositionOpened, _Mapping]] = ..., position_closed: _Optional[_Union[PositionClosed, _Mapping]] = ..., rejection: _Optional[_Union[Rejection, _Mapping]] = ...) -> None: ...
+    position_amended: PositionAmended
+    def __init__(self, request_id: _Optional[str] = ..., stream_id: _Optional[str] = ..., account_created: _Optional[_Union[AccountCreated, _Mapping]] = ..., position_opened: _Optional[_Union[PositionOpened, _Mapping]] = ..., position_closed: _Optional[_Union[PositionClosed, _Mapping]] = ..., rejection: _Optional[_Union[Rejection, _Mapping]] = ..., position_amended: _Optional[_Union[PositionAmended, _Mapping]] = ...) -> None: ...
 
 class AccountCreated(_message.Message):
     __slots__ = ("account", "already_existed")
@@ -150,12 +168,30 @@ class PositionOpened(_message.Message):
     def __init__(self, position: _Optional[_Union[_trading_pb2.Position, _Mapping]] = ..., balance_cents: _Optional[int] = ..., current_price: _Optional[int] = ..., unrealized_pnl_cents: _Optional[int] = ...) -> None: ...
 
 class PositionClosed(_message.Message):
-    __slots__ = ("trade", "balance_cents")
+    __slots__ = ("trade", "balance_cents", "remaining", "remaining_current_price", "remaining_unrealized_pnl_cents")
     TRADE_FIELD_NUMBER: _ClassVar[int]
     BALANCE_CENTS_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_CURRENT_PRICE_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_UNREALIZED_PNL_CENTS_FIELD_NUMBER: _ClassVar[int]
     trade: _trading_pb2.ClosedTrade
     balance_cents: int
-    def __init__(self, trade: _Optional[_Union[_trading_pb2.ClosedTrade, _Mapping]] = ..., balance_cents: _Optional[int] = ...) -> None: ...
+    remaining: _trading_pb2.Position
+    remaining_current_price: int
+    remaining_unrealized_pnl_cents: int
+    def __init__(self, trade: _Optional[_Union[_trading_pb2.ClosedTrade, _Mapping]] = ..., balance_cents: _Optional[int] = ..., remaining: _Optional[_Union[_trading_pb2.Position, _Mapping]] = ..., remaining_current_price: _Optional[int] = ..., remaining_unrealized_pnl_cents: _Optional[int] = ...) -> None: ...
+
+class PositionAmended(_message.Message):
+    __slots__ = ("position", "balance_cents", "current_price", "unrealized_pnl_cents")
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_CENTS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_PRICE_FIELD_NUMBER: _ClassVar[int]
+    UNREALIZED_PNL_CENTS_FIELD_NUMBER: _ClassVar[int]
+    position: _trading_pb2.Position
+    balance_cents: int
+    current_price: int
+    unrealized_pnl_cents: int
+    def __init__(self, position: _Optional[_Union[_trading_pb2.Position, _Mapping]] = ..., balance_cents: _Optional[int] = ..., current_price: _Optional[int] = ..., unrealized_pnl_cents: _Optional[int] = ...) -> None: ...
 
 class Rejection(_message.Message):
     __slots__ = ("reason", "message")

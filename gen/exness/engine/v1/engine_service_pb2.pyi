@@ -44,10 +44,14 @@ class GetAccountResponse(_message.Message):
     def __init__(self, account: _Optional[_Union[_trading_pb2.Account, _Mapping]] = ..., used_margin_cents: _Optional[int] = ..., unrealized_pnl_cents: _Optional[int] = ..., equity_cents: _Optional[int] = ..., open_positions: _Optional[int] = ...) -> None: ...
 
 class ListPositionsRequest(_message.Message):
-    __slots__ = ("user_id",)
+    __slots__ = ("user_id", "page_size", "page_token")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, user_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class PositionView(_message.Message):
     __slots__ = ("position", "current_price", "unrealized_pnl_cents")
@@ -60,10 +64,12 @@ class PositionView(_message.Message):
     def __init__(self, position: _Optional[_Union[_trading_pb2.Position, _Mapping]] = ..., current_price: _Optional[int] = ..., unrealized_pnl_cents: _Optional[int] = ...) -> None: ...
 
 class ListPositionsResponse(_message.Message):
-    __slots__ = ("positions",)
+    __slots__ = ("positions", "next_page_token")
     POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     positions: _containers.RepeatedCompositeFieldContainer[PositionView]
-    def __init__(self, positions: _Optional[_Iterable[_Union[PositionView, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, positions: _Optional[_Iterable[_Union[PositionView, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ListClosedTradesRequest(_message.Message):
     __slots__ = ("user_id", "page_size", "page_token")

@@ -87,8 +87,8 @@ class EngineServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListPositions(self, request, context):
-        """Open positions of one account with live price and PnL. Errors: NOT_FOUND, INVALID_ARGUMENT,
-        UNAVAILABLE.
+        """Open positions of one account with live price and PnL, oldest first, a page at a time. Errors:
+        NOT_FOUND, INVALID_ARGUMENT (bad page token or size), UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

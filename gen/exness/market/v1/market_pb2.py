@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x65xness/market/v1/market.proto\x12\x10\x65xness.market.v1\"e\n\x05Quote\x12\r\n\x05\x61sset\x18\x01 \x01(\t\x12\x11\n\tbuy_price\x18\x02 \x01(\x03\x12\x12\n\nsell_price\x18\x03 \x01(\x03\x12\x0f\n\x07\x64\x65\x63imal\x18\x04 \x01(\r\x12\x15\n\rvenue_time_ms\x18\x05 \x01(\x03\"_\n\x0bPriceUpdate\x12\'\n\x06quotes\x18\x01 \x03(\x0b\x32\x17.exness.market.v1.Quote\x12\x17\n\x0fpublished_at_ms\x18\x02 \x01(\x03\x12\x0e\n\x06source\x18\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x65xness/market/v1/market.proto\x12\x10\x65xness.market.v1\"~\n\x05Quote\x12\r\n\x05\x61sset\x18\x01 \x01(\t\x12\x11\n\tbuy_price\x18\x02 \x01(\x03\x12\x12\n\nsell_price\x18\x03 \x01(\x03\x12\x0f\n\x07\x64\x65\x63imal\x18\x04 \x01(\r\x12\x15\n\rvenue_time_ms\x18\x05 \x01(\x03\x12\x17\n\x0f\x63onfirmed_at_ms\x18\x06 \x01(\x03\"_\n\x0bPriceUpdate\x12\'\n\x06quotes\x18\x01 \x03(\x0b\x32\x17.exness.market.v1.Quote\x12\x17\n\x0fpublished_at_ms\x18\x02 \x01(\x03\x12\x0e\n\x06source\x18\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,7 +32,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'exness.market.v1.market_pb2
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_QUOTE']._serialized_start=51
-  _globals['_QUOTE']._serialized_end=152
-  _globals['_PRICEUPDATE']._serialized_start=154
-  _globals['_PRICEUPDATE']._serialized_end=249
+  _globals['_QUOTE']._serialized_end=177
+  _globals['_PRICEUPDATE']._serialized_start=179
+  _globals['_PRICEUPDATE']._serialized_end=274
 # @@protoc_insertion_point(module_scope)

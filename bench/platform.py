@@ -1,0 +1,259 @@
+"""The whole platform as separate OS processes for benchmarks, on free loopback ports: the fake Backpack
+server on its random price path (prices move), the pooler (FEED=fake), the engine, the gateway, and the
+trivial FastAPI app (the ceiling) under the same uvicorn settings. It uses the real Redis and PostgreSQL
+(a throwaway database, a namespaced stream) and MONGODB_URL or a throwaway SecantusDB.
+
+The process helpers mirror tests/support (ManagedProcess, free ports, readiness waits): benchmarks must
+not import test modules, so the few lines live here too."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import grpc
+import httpx
+import redis
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+BIN_DIR = Path(sys.executable).parent
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PASSWORD = "benchmark-password"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (the OS picks it)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float, proc: ManagedProcess | None = None) -> None:
+    """Poll `check` until it is true; fails at once if `proc` exits, and shows its log on a timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.exited():
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode()}:\n{proc.output()[-4000:]}")
+        try:
+            if check():
+                return
+        except (OSError, httpx.HTTPError, grpc.RpcError, redis.RedisError):
+            pass
+        time.sleep(0.1)
+    tail = proc.output()[-4000:] if proc is not None else ""
+    raise TimeoutError(f"{what} not ready within {timeout}s\n{tail}")
+
+
+def http_ok(url: str, predicate: Callable[[httpx.Response], bool] = lambda _: True) -> Callable[[], bool]:
+    def check() -> bool:
+        response = httpx.get(url, timeout=2)
+        return response.status_code == 200 and predicate(response)
+    return check
+
+
+def listening(port: int) -> Callable[[], bool]:
+    import socket
+
+    def check() -> bool:
+        socket.create_connection(("127.0.0.1", port), 0.5).close()
+        return True
+    return check
+
+
+class ManagedProcess:
+    """A child process in its own process group, with its output captured to a log file."""
+
+    def __init__(self, name: str, args: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.args = args
+        self.log_path = log_path
+        self.env = {**os.environ, **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ManagedProcess:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env,
+                                         start_new_session=True)
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def exited(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
+    def returncode(self) -> int | None:
+        return None if self.proc is None else self.proc.returncode
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM to its process group, then SIGKILL if it does not exit within `timeout`."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def engine_serving(address: str) -> Callable[[], bool]:
+    def check() -> bool:
+        with grpc.insecure_channel(address) as channel:
+            status = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""),
+                                                               timeout=1).status
+        return bool(status == health_pb2.HealthCheckResponse.SERVING)
+    return check
+
+
+@dataclass
+class Platform:
+    """Start with start(), stop with stop() (idempotent; cleans the Redis keys and drops the database)."""
+
+    workdir: Path
+    auth_rate_limit: str = "1000000/minute"
+    # orders never fail for want of margin, however long the run
+    starting_balance_cents: int = 10**13
+    prefix: str = field(default_factory=lambda: f"bench:{uuid.uuid4().hex[:10]}:")
+    database: str = field(default_factory=lambda: f"bench_{uuid.uuid4().hex[:10]}")
+    jwt_secret: str = field(default_factory=lambda: uuid.uuid4().hex * 2)
+    gateway_port: int = field(default_factory=free_port)
+    ceiling_port: int = field(default_factory=free_port)
+    engine_grpc_port: int = field(default_factory=free_port)
+    engine_metrics_port: int = field(default_factory=free_port)
+    fake_port: int = field(default_factory=free_port)
+    pooler_port: int = field(default_factory=free_port)
+    processes: dict[str, ManagedProcess] = field(default_factory=dict)
+    _database_created: bool = False
+
+    @property
+    def stream_key(self) -> str:
+        return f"{self.prefix}stream:engine"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    @property
+    def ceiling_url(self) -> str:
+        return f"http://127.0.0.1:{self.ceiling_port}"
+
+    @property
+    def engine_metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.engine_metrics_port}/metrics"
+
+    @property
+    def database_url(self) -> str:
+        return DATABASE_URL.rpartition("/")[0] + f"/{self.database}"
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> ManagedProcess:
+        proc = ManagedProcess(name, args, self.workdir / f"{name}.log", env).start()
+        self.processes[name] = proc
+        return proc
+
+    def start(self, progress: Callable[[str], None] = lambda _: None) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        asyncio.run(self._admin(f'CREATE DATABASE "{self.database}"'))
+        self._database_created = True
+        mongodb_url = os.environ.get("MONGODB_URL")
+        if not mongodb_url:
+            progress("starting SecantusDB (MongoDB protocol)")
+            port = free_port()
+            secantus = self._spawn("secantus", [str(BIN_DIR / "secantusd-py"), "--host", "127.0.0.1", "--port",
+                                                str(port), "--storage-path", ":memory:", "--log-level", "WARNING"])
+            wait_until(listening(port), "SecantusDB", 60, secantus)
+            mongodb_url = f"mongodb://127.0.0.1:{port}"
+        common = {"REDIS_URL": REDIS_URL, "STREAM_KEY": self.stream_key, "PRICE_CHANNEL": f"{self.prefix}ws:price",
+                  "LOG_FORMAT": "json", "LOG_LEVEL": "WARNING", "DATABASE_URL": self.database_url}
+
+        progress("starting the fake Backpack feed (random price path)")
+        fake = self._spawn("fake-backpack", [sys.executable, "-m", "pooler.fake_backpack", "--port",
+                                             str(self.fake_port), "--seed", "7"])
+        wait_until(listening(self.fake_port), "fake Backpack", 30, fake)
+
+        progress("starting the engine")
+        engine = self._spawn("engine", [sys.executable, "-m", "engine"], {
+            **common, "MONGODB_URL": mongodb_url, "MONGODB_DATABASE": self.database,
+            "ENGINE_BIND_HOST": "127.0.0.1", "ENGINE_GRPC_PORT": str(self.engine_grpc_port),
+            "ENGINE_METRICS_PORT": str(self.engine_metrics_port),
+            "ENGINE_INSTANCE_NAME": f"engine-{self.prefix.split(':')[1]}",
+            "DEAD_LETTER_STREAM": f"{self.stream_key}:dead"})
+        engine_address = f"127.0.0.1:{self.engine_grpc_port}"
+        wait_until(engine_serving(engine_address), "engine SERVING", 90, engine)
+
+        progress("starting the pooler")
+        pooler = self._spawn("pooler", [sys.executable, "-m", "pooler"], {
+            **common, "FEED": "fake", "BACKPACK_WS_URL": f"ws://127.0.0.1:{self.fake_port}",
+            "POOLER_HTTP_HOST": "127.0.0.1", "POOLER_HTTP_PORT": str(self.pooler_port)})
+        # /healthz turns 200 once quotes flow
+        wait_until(http_ok(f"http://127.0.0.1:{self.pooler_port}/healthz"), "pooler quotes", 60, pooler)
+
+        progress("starting the gateway")
+        gateway = self._spawn("gateway", [sys.executable, "-m", "gateway"], {
+            **common, "GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(self.gateway_port),
+            "ENGINE_ADDR": engine_address, "JWT_SECRET": self.jwt_secret,
+            "GATEWAY_ID": f"gw-{self.prefix.split(':')[1]}", "AUTH_RATE_LIMIT": self.auth_rate_limit,
+            "STARTING_BALANCE_CENTS": str(self.starting_balance_cents)})
+        wait_until(http_ok(f"{self.gateway_url}/readyz"), "gateway /readyz", 60, gateway)
+        # orders need the engine to hold a BTC quote
+        wait_until(http_ok(f"{self.gateway_url}/api/v1/prices", lambda r: "BTC_USDC" in r.text),
+                   "BTC_USDC price in the engine", 60, gateway)
+
+        progress("starting the trivial FastAPI app (ceiling)")
+        ceiling = self._spawn("ceiling", [sys.executable, "-m", "bench.ceiling_server", "--port",
+                                          str(self.ceiling_port)], {"LOG_LEVEL": "WARNING"})
+        wait_until(listening(self.ceiling_port), "ceiling app", 60, ceiling)
+
+    def signup(self, count: int, group: str, concurrency: int = 4) -> list[str]:
+        """Sign up `count` traders named after `group` (bcrypt: the slow part) and return their tokens."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(index: int) -> str:
+            with httpx.Client(base_url=f"{self.gateway_url}/api/v1", timeout=60) as client:
+                response = client.post("/signup", json={"email": f"{group}-{index}@bench.example.com",
+                                                        "password": PASSWORD})
+                response.raise_for_status()
+                return str(response.json()["token"])
+
+        with ThreadPoolExecutor(concurrency) as pool:
+            return list(pool.map(one, range(count)))
+
+    def stop(self) -> None:
+        for name in ("ceiling", "gateway", "pooler", "engine", "fake-backpack", "secantus"):
+            if name in self.processes:
+                self.processes[name].stop()
+        client = redis.Redis.from_url(REDIS_URL)
+        try:
+            keys = list(client.scan_iter(match=f"{self.prefix}*", count=1000))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
+        if self._database_created:
+            asyncio.run(self._admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)'))
+            self._database_created = False
+
+    @staticmethod
+    async def _admin(statement: str) -> None:
+        connection = await asyncpg.connect(DATABASE_URL)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()

@@ -1,0 +1,166 @@
+// The terminal's entry point: loads the asset configuration, starts the price feed and ticker, and
+// switches between the sign-in screen and the trading screen (token in sessionStorage, cleared on any
+// 401). Panels of later server releases (pending orders so far) are shown only when their endpoint
+// exists on this server.
+
+import "./style.css";
+import { Account } from "./account.js";
+import { getToken, hasEndpoint, request, setToken, setUnauthorizedHandler } from "./api.js";
+import { MidChart } from "./chart.js";
+import { $, h, toast } from "./dom.js";
+import { formatCents, formatScaled } from "./money.js";
+import { PriceFeed } from "./prices.js";
+import { Ticket } from "./ticket.js";
+
+const FEED_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…" };
+
+const feed = new PriceFeed();
+const account = new Account();
+let ticket = null;
+let chart = null;
+let selected = null;
+
+function renderTicker(symbols) {
+  const list = $("ticker-list");
+  for (const symbol of symbols) {
+    const quote = feed.quotes.get(symbol);
+    let item = list.querySelector(`[data-symbol="${symbol}"]`);
+    if (!item) {
+      item = h("li", { dataset: { symbol } },
+        h("button", { type: "button", "aria-pressed": "false", onclick: () => select(symbol) },
+          h("span", { class: "sym" }, symbol),
+          h("span", { class: "bid" }),
+          h("span", { class: "ask" })));
+      list.append(item);
+    }
+    const bid = formatScaled(quote.sellPrice, quote.decimal);
+    const ask = formatScaled(quote.buyPrice, quote.decimal);
+    item.querySelector(".bid").textContent = bid;
+    item.querySelector(".ask").textContent = ask;
+    // the button's spoken name says which number is which
+    item.firstElementChild.setAttribute("aria-label", `${symbol}: bid ${bid}, ask ${ask}`);
+    const previous = quote.previousSell;
+    item.dataset.move = previous === null ? "" : quote.sellPrice > previous ? "up" : quote.sellPrice < previous ? "down" : item.dataset.move;
+  }
+  for (const item of list.children) {
+    item.firstElementChild.setAttribute("aria-pressed", String(item.dataset.symbol === selected));
+  }
+}
+
+function select(symbol) {
+  selected = symbol;
+  $("chart-asset").textContent = symbol;
+  chart?.select(symbol);
+  ticket?.selectAsset(symbol);
+  renderTicker([...feed.quotes.keys()]);
+}
+
+function showFeedState(state) {
+  const status = $("feed-status");
+  status.dataset.state = state;
+  status.textContent = FEED_TEXT[state] ?? state;
+}
+
+async function showOptionalPanels() {
+  // later releases add these endpoints; a 404 here hides the panel instead of faking its content
+  const orders = await hasEndpoint("/orders");
+  $("orders-panel").hidden = !orders;
+  if (orders) {
+    const body = await request("GET", "/orders").catch(() => ({ orders: [] }));
+    $("orders").tBodies[0].replaceChildren(...(body.orders ?? []).map((o) =>
+      h("tr", {}, h("td", {}, o.asset), h("td", {}, o.side), h("td", {}, o.type),
+        h("td", { class: "num" }, formatScaled(o.price, o.decimal)), h("td", { class: "num" }, o.quantity),
+        h("td", { class: "num" }, formatCents(o.reservedMargin)))));
+  }
+}
+
+function enterTerminal(email) {
+  $("auth").hidden = true;
+  $("terminal").hidden = false;
+  $("account-bar").hidden = false;
+  $("user-box").hidden = false;
+  $("user-email").textContent = email ?? "";
+  if (!chart) chart = new MidChart($("chart"));
+  if (selected) chart.select(selected);
+  account.start();
+  showOptionalPanels();
+}
+
+function leaveTerminal(message) {
+  setToken(null);
+  sessionStorage.removeItem("exness.email");
+  account.stop();
+  $("terminal").hidden = true;
+  $("account-bar").hidden = true;
+  $("user-box").hidden = true;
+  $("auth").hidden = false;
+  $("auth-error").textContent = message ?? "";
+  $("auth-email").focus();
+}
+
+async function authenticate(kind) {
+  const email = $("auth-email").value.trim();
+  const password = $("auth-password").value;
+  const error = $("auth-error");
+  if (!email || !password) {
+    error.textContent = "Enter your e-mail and a password.";
+    return;
+  }
+  error.textContent = "";
+  const buttons = [$("signin"), $("signup")];
+  for (const b of buttons) b.disabled = true;
+  try {
+    const body = await request("POST", kind === "signup" ? "/signup" : "/signin", {
+      body: { email, password }, auth: false,
+    });
+    setToken(body.token);
+    sessionStorage.setItem("exness.email", body.user.email);
+    $("auth-password").value = "";
+    enterTerminal(body.user.email);
+    if (kind === "signup") toast(`Welcome! Your account starts with ${formatCents(body.user.balance)}.`);
+  } catch (problem) {
+    error.textContent = problem.message;
+  } finally {
+    for (const b of buttons) b.disabled = false;
+  }
+}
+
+async function main() {
+  setUnauthorizedHandler(() => leaveTerminal("Your session ended; please sign in again."));
+  $("auth-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    authenticate("signin");
+  });
+  $("signup").addEventListener("click", () => authenticate("signup"));
+  $("signout").addEventListener("click", () => leaveTerminal("Signed out."));
+
+  let config;
+  try {
+    const response = await fetch("/ui/config.json");
+    config = await response.json();
+  } catch {
+    config = { assets: {} };
+  }
+  ticket = new Ticket({
+    assets: config.assets,
+    feed,
+    onPlaced: (trade) => {
+      toast(`Opened ${trade.side} ${trade.quantity} ${trade.asset} at ${formatScaled(trade.entryPrice, trade.decimal)}`);
+      account.refresh();
+    },
+  });
+  feed.onState(showFeedState);
+  feed.onQuotes((symbols) => {
+    if (!selected && symbols.length) select(Object.keys(config.assets).find((s) => feed.quotes.has(s)) ?? symbols[0]);
+    renderTicker(symbols);
+    for (const symbol of symbols) chart?.add(symbol, feed.quotes.get(symbol));
+    if (symbols.includes(ticket.asset)) ticket.refresh();
+    account.pricesChanged(symbols);
+  });
+  feed.start();
+
+  if (getToken()) enterTerminal(sessionStorage.getItem("exness.email"));
+  else $("auth-email").focus();
+}
+
+main();
