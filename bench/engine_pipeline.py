@@ -34,9 +34,10 @@ from exness.common.v1 import trading_pb2
 from exness.engine.v1 import commands_pb2, engine_service_pb2, engine_service_pb2_grpc
 from exness.market.v1 import market_pb2
 
-from mesh.codec import encode_command
-from tests.support.engine_process import engine_env, start_engine, wait_serving
-from tests.support.processes import ManagedProcess, start_secantus
+from harness.engine_process import engine_env, start_engine
+from harness.polling import apoll_until
+from harness.processes import ManagedProcess, start_secantus, wait_serving
+from mesh.stream_codec import encode_command
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -86,7 +87,7 @@ class Replies:
     async def _run(self) -> None:
         async with grpc.aio.insecure_channel(self.address) as channel:
             call = engine_service_pb2_grpc.EngineServiceStub(channel).StreamReplies(
-                engine_service_pb2.StreamRepliesRequest(gateway_id=self.gateway_id))
+                engine_service_pb2.StreamRepliesRequest(gateway_id=self.gateway_id, accepts_batches=True))
             await call.initial_metadata()
             self._ready.set()
             async for response in call:
@@ -100,11 +101,8 @@ class Replies:
                     self.kinds[kind] = self.kinds.get(kind, 0) + 1
 
     async def wait_count(self, count: int, within: float = 300) -> None:
-        deadline = time.monotonic() + within
-        while len(self.received) < count:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(self.received)}/{count} replies")
-            await asyncio.sleep(0.005)
+        # a short interval: the time the last reply arrived is measured, not when the poll noticed it
+        await apoll_until(lambda: len(self.received) >= count, f"{count} replies", within, interval=0.005)
 
     async def stop(self) -> None:
         if self._task:

@@ -30,10 +30,10 @@ import asyncpg
 import httpx
 import redis.asyncio as aioredis
 
-from tests.integration.gateway.support import Quote, feed_engine, start_gateway
-from tests.support.engine_process import start_engine
-from tests.support.net import free_port, wait_listening
-from tests.support.processes import ManagedProcess, start_secantus
+from harness.engine_process import start_engine
+from harness.gateway_process import start_gateway
+from harness.prices import Quote, feed_engine
+from harness.processes import ManagedProcess, free_port, start_secantus, wait_listening
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="report directory (default bench/results/<time>)")
     parser.add_argument("--profile-gateway", type=Path, default=None, metavar="SVG",
                         help="py-spy flame graph of the gateway during the first create-order level at "
-                             "--profile-connections (py-spy from the bench extras; needs ptrace)")
+                             "--profile-connections (py-spy, pinned in requirements/dev.lock; needs ptrace)")
     parser.add_argument("--profile-connections", type=int, default=64)
     parser.add_argument("--profile-seconds", type=int, default=20)
     args = parser.parse_args(argv)
@@ -389,7 +389,7 @@ def main(argv: list[str] | None = None) -> None:
 
         write_chart(report, out_dir / "chart.png")
         report["chart"] = "chart.png"
-    except ImportError as exc:  # matplotlib is in the bench extras; the figures stand without the chart
+    except ImportError as exc:  # matplotlib comes from requirements/dev.lock; the figures stand without the chart
         say(f"no chart: {exc}")
     document = json.dumps(wrk_report.json_ready(report), indent=1, allow_nan=False, default=str)
     (out_dir / "report.json").write_text(document + "\n")

@@ -27,7 +27,7 @@ from decimal import Decimal
 
 import redis.asyncio as aioredis
 
-from mesh.codec import decode_entry
+from mesh.stream_codec import decode_entry
 from pooler.fake_backpack import FakeBackpack
 from pooler.pricepath import Top
 

@@ -14,14 +14,20 @@ from typing import Any
 from exness.engine.v1 import commands_pb2
 
 from engine import domain, translate
-from engine.domain.codec import decode_account
+from engine.domain.records import decode_account
 from engine.metrics import EngineMetrics
+from engine.refusals import RULES_MISFIT_ADVICE, RefuseToLead
 from engine.replies import ReplyHub
 from engine.stream import Fields, entry_time_ms
 from engine.trades import TradeWriter
-from mesh.codec import CodecError, decode_entry
+from mesh.stream_codec import CodecError, decode_entry
 
 log = logging.getLogger(__name__)
+
+
+def price_decimals(rules: domain.Rules) -> dict[str, int]:
+    """Asset -> the price scale entries must state under `rules`."""
+    return {symbol: spec.decimal for symbol, spec in rules.assets.items()}
 
 
 class EntryMalformed(ValueError):
@@ -50,6 +56,8 @@ class EntryApplier:
         # Held while entries are applied (engine.consumer, engine.recovery) and while a snapshot captures the
         # state in slices (engine.lifecycle): nothing is applied between a capture's slices.
         self.applying = asyncio.Lock()
+        # the rules entry this session wrote to put the configured rules in force: refused, it ends the session
+        self.awaited_rules_entry: str | None = None
 
     async def capture(self, per_slice: int = domain.CAPTURE_SLICE) -> tuple[domain.StateCapture, str]:
         """The state and the id of the last entry in it, captured in slices with the loop free between
@@ -115,10 +123,31 @@ class EntryApplier:
                     reason=commands_pb2.REJECT_REASON_ENGINE_FAULT))  # fmt: skip
             return error
         self.last_applied_id = entry_id
-        self._record(entry_id, command, domain_command, outcome, live=live)
-        if answer and outcome.reply is not None and command.reply_to:
-            self._answer(entry_id, command, outcome.reply)
+        if isinstance(domain_command, domain.ChangeRules):
+            self._rules_applied(entry_id, outcome)
+        try:
+            self._record(entry_id, command, domain_command, outcome, live=live)
+            if answer and outcome.reply is not None and command.reply_to:
+                self._answer(entry_id, command, outcome.reply)
+        except Exception as exc:
+            # Applied to the state, but its side effects failed (e.g. a value a reply field cannot hold):
+            # escaping, it would leave the entry unacknowledged and replay would hit it again. Replay applies
+            # it identically; only the reply and rows after the failure are lost, and the sender is told.
+            log.exception("entry applied, but its rows or reply failed: dead-lettered", extra={"entry_id": entry_id})
+            error = f"engine error after applying: {exc!r}"
+            if answer and command.reply_to:
+                self.hub.send(command.reply_to, translate.invalid_command_reply(
+                    error, request_id=command.request_id, stream_id=entry_id,
+                    reason=commands_pb2.REJECT_REASON_ENGINE_FAULT))  # fmt: skip
+            return error
         return None
+
+    def _rules_applied(self, entry_id: str, outcome: domain.Outcome) -> None:
+        """Later entries are decoded in the price scales of the rules now in force (unchanged if refused)."""
+        self.price_decimals = price_decimals(self.state.rules)
+        if entry_id == self.awaited_rules_entry and isinstance(outcome.reply, domain.Rejection):
+            raise RefuseToLead(f"the configured rules entry {entry_id} was refused: {outcome.reply.message}",
+                               RULES_MISFIT_ADVICE)  # fmt: skip
 
     def _record(self, entry_id: str, command: commands_pb2.Command, domain_command: domain.Command,
                 outcome: domain.Outcome, *, live: bool) -> None:  # fmt: skip

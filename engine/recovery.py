@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from engine import domain, translate
-from engine.applier import EntryApplier
+from engine.applier import EntryApplier, price_decimals
 from engine.config import EngineSettings
 from engine.consumer import Consumer
 from engine.lease import Lease, LeaseLost
@@ -22,7 +22,7 @@ from engine.replies import ReplyHub
 from engine.snapshots import NoUsableSnapshot, SnapshotInfo, SnapshotStore
 from engine.stream import DeadLetter, StreamLog, entry_key
 from engine.trades import TradeWriter
-from mesh.codec import encode_command
+from mesh.stream_codec import encode_command
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +42,10 @@ class Recovery:
         self.writer = writer
 
     def _applier(self, state: domain.TradingState, last_applied_id: str) -> EntryApplier:
-        decimals = {symbol: spec.decimal for symbol, spec in self.rules.assets.items()}
-        return EntryApplier(state, last_applied_id, price_decimals=decimals, hub=self.hub, writer=self.writer,
-                            metrics=self.metrics)  # fmt: skip
+        # entries are decoded in the price scales of the rules in force, as when they were first applied
+        # (the applier re-reads them after each rules entry), never in the configured ones
+        return EntryApplier(state, last_applied_id, price_decimals=price_decimals(state.rules), hub=self.hub,
+                            writer=self.writer, metrics=self.metrics)  # fmt: skip
 
     def _restore_body(self, body: dict[str, Any]) -> tuple[domain.TradingState, dict[str, Any]]:
         # the configured rules serve a format-2 snapshot only; newer ones record the rules in force
@@ -102,6 +103,7 @@ class Recovery:
         started = time.monotonic()
         await self.stream.ensure_group()
         await self.check_log_complete(applier.last_applied_id)
+        self.check_configured_rules_fit(applier)
         if first_snapshot is not None:
             try:
                 await first_snapshot()
@@ -163,6 +165,15 @@ class Recovery:
             gc.enable()
         return replayed, dead
 
+    def check_configured_rules_fit(self, applier: EntryApplier) -> None:
+        """Refuse to lead, before anything is replayed (answered, dead-lettered, acknowledged), when the
+        restored state cannot take the configured rules: leading would end in that refusal anyway."""
+        if applier.state.rules == self.rules:
+            return
+        misfit = applier.state.rules_misfit(self.rules)
+        if misfit is not None:
+            raise RefuseToLead(f"the configured rules cannot be put in force: {misfit}", RULES_MISFIT_ADVICE)
+
     async def put_configured_rules_in_force(self, applier: EntryApplier) -> None:
         """The state decides under the rules it holds (recorded by its snapshot, or by the last rules entry
         replayed). Configured rules that differ are put in force through the log, by a rules entry applied
@@ -175,6 +186,9 @@ class Recovery:
         if misfit is not None:
             raise RefuseToLead(f"the configured rules cannot be put in force: {misfit}", RULES_MISFIT_ADVICE)
         entry_id = await self.stream.append(encode_command(translate.rules_to_proto(self.rules)))
+        # refused when applied (e.g. a quote of an asset being removed arrived in between): refuse to lead
+        # rather than serve under rules that are not the configured ones
+        applier.awaited_rules_entry = entry_id
         log.warning("configured rules differ from those in force: rules entry written", extra={
             "entry_id": entry_id, "in_force": domain.encode_rules(in_force),
             "configured": domain.encode_rules(self.rules),

@@ -154,6 +154,7 @@ class TradeStore:
             asyncpg_url(database_url),
             pool_pre_ping=True,
             pool_size=4,
+            hide_parameters=True,  # a database error's text never carries a row's values into a log
             # fail fast while PostgreSQL is down: the writer retries, reads answer UNAVAILABLE
             connect_args={"timeout": 5, "command_timeout": 30},
         )

@@ -23,8 +23,26 @@ REJECT_TO_PROTO = {
 }
 
 
+# The gateway's bounds on what it puts in a command (user ids are its UUIDs): a longer or unprintable
+# string did not come from it and must not reach the state, database rows or replies.
+MAX_USER_ID_LENGTH = 64
+MAX_EMAIL_LENGTH = 254
+MAX_IDEMPOTENCY_KEY_LENGTH = 128
+MAX_ASSET_LENGTH = 32
+MAX_POSITION_ID_LENGTH = 128
+
+
 class MalformedCommand(ValueError):
-    """A decodable Command that lacks what any handler needs (user id, asset, side, position id)."""
+    """A decodable Command that lacks what any handler needs (user id, asset, side, position id), or
+    carries a string no gateway sends."""
+
+
+def _check_text(what: str, value: str, limit: int) -> None:
+    """`value` must be printable (no NUL or other control characters) and at most `limit` characters."""
+    if len(value) > limit:
+        raise MalformedCommand(f"{what} is {len(value)} characters long (at most {limit})")
+    if not value.isprintable():
+        raise MalformedCommand(f"{what} contains unprintable characters")
 
 
 def command_from_proto(
@@ -48,15 +66,22 @@ def command_from_proto(
         )
     if not command.user_id:
         raise MalformedCommand(f"{body} command has no user_id")
+    _check_text(f"{body} command's user_id", command.user_id, MAX_USER_ID_LENGTH)
+    key = command.idempotency_key
+    if key and (len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or not all("!" <= c <= "~" for c in key)):
+        raise MalformedCommand(f"{body} command's idempotency key is not 1..{MAX_IDEMPOTENCY_KEY_LENGTH} "
+                               "visible ASCII characters")  # fmt: skip
     if body == "create_account":
         create = command.create_account
         if not create.email:
             raise MalformedCommand("create_account command has no email")
+        _check_text("create_account command's email", create.email, MAX_EMAIL_LENGTH)
         return domain.CreateAccount(command.user_id, create.email, create.starting_balance_cents)
     if body == "open_position":
         order = command.open_position
         if not order.asset:
             raise MalformedCommand("open_position command has no asset")
+        _check_text("open_position command's asset", order.asset, MAX_ASSET_LENGTH)
         _check_price_decimal("open_position", order.asset, order.price_decimal, price_decimals)
         side = SIDE_FROM_PROTO.get(order.side)
         if side is None:
@@ -69,6 +94,7 @@ def command_from_proto(
         close = command.close_position
         if not close.position_id:
             raise MalformedCommand("close_position command has no position_id")
+        _check_text("close_position command's position_id", close.position_id, MAX_POSITION_ID_LENGTH)
         return domain.ClosePosition(command.user_id, close.position_id, close.quantity)
     if body == "amend_position":
         return _amend_position(command.user_id, command.amend_position)
@@ -91,6 +117,7 @@ def _amend_position(user_id: str, amend: commands_pb2.AmendPosition) -> domain.A
     its price scale is checked against the position's by the domain (a finer scale is fine if exact)."""
     if not amend.position_id:
         raise MalformedCommand("amend_position command has no position_id")
+    _check_text("amend_position command's position_id", amend.position_id, MAX_POSITION_ID_LENGTH)
     return domain.AmendPosition(
         user_id, amend.position_id,
         amend.stop_loss if amend.HasField("stop_loss") else None,
@@ -150,10 +177,14 @@ def reply_to_proto(
     elif isinstance(reply, domain.PositionOpened):
         message.position_opened.position.CopyFrom(position_to_proto(reply.position))
         message.position_opened.balance_cents = reply.balance_cents
-        if state is not None:
-            valuation = state.valuation(reply.position)
-            message.position_opened.current_price = valuation.closing_price
-            message.position_opened.unrealized_pnl_cents = valuation.unrealized_pnl_cents
+        # the valuation of the open itself, so a retry's reply is the first one; marked now only for a
+        # reply remembered by an older snapshot, which did not record it
+        opened_valuation = reply.valuation
+        if opened_valuation is None and state is not None and state.position(reply.position.id) is not None:
+            opened_valuation = state.valuation(reply.position)
+        if opened_valuation is not None:
+            message.position_opened.current_price = opened_valuation.closing_price
+            message.position_opened.unrealized_pnl_cents = opened_valuation.unrealized_pnl_cents
     elif isinstance(reply, domain.PositionClosed):
         closed = message.position_closed
         closed.trade.CopyFrom(closed_trade_to_proto(reply.trade))

@@ -55,6 +55,11 @@ class GatewaySettings(CommonSettings):
     jwt_ttl_seconds: int = Field(default=86400, gt=0)
     starting_balance_cents: int = Field(default=1_000_000, ge=0)
     engine_reply_timeout_ms: int = Field(default=5000, gt=0)
+    # uvicorn worker processes, each a gateway of its own (gateway.__main__)
+    gateway_workers: int = Field(default=1, ge=1, le=64)
+    # admission of writes, per gateway process (gateway.admission); 0 switches a bound off
+    gateway_max_in_flight: int = Field(default=256, ge=0, le=10_000)
+    gateway_max_loop_lag_ms: int = Field(default=1000, ge=0)
     # names this instance in every command's reply_to and in its StreamReplies call
     gateway_id: str = Field(default_factory=_default_gateway_id, min_length=1)
     cors_origins: str = ""
@@ -97,6 +102,12 @@ class GatewaySettings(CommonSettings):
     @property
     def auth_rate(self) -> tuple[int, int] | None:
         return parse_rate(self.auth_rate_limit)
+
+    @property
+    def auth_rate_key_prefix(self) -> str:
+        """Where the platform-wide auth rate limit keeps its buckets: beside the stream key, so one
+        platform (or one test's namespace) shares them and another does not."""
+        return f"{self.stream_key}:auth-rate:"
 
     @property
     def async_database_url(self) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.config import GatewaySettings
 from gateway.engine_client import EngineClient
-from gateway.limits import RateLimiter
+from gateway.limits import RedisRateLimiter
 from gateway.prices import PriceHub
 from mesh.units import AssetSpec
 
@@ -24,4 +24,4 @@ class GatewayContext:
     redis: aioredis.Redis
     engine: EngineClient
     prices: PriceHub
-    auth_limiter: RateLimiter | None
+    auth_limiter: RedisRateLimiter | None

@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio.to_thread
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, String, Uuid, func, select, text, update
+from sqlalchemy import Boolean, DateTime, String, Uuid, false, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -32,6 +32,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_logged_in: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # set once CreateAccount answered: from then on a missing engine account is a lost one, never re-created
+    account_created: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
 
 
 class EmailTaken(Exception):
@@ -51,7 +53,8 @@ async def upgrade_to_head(async_url: str) -> None:
 
 
 def make_engine(async_url: str) -> AsyncEngine:
-    return create_async_engine(async_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # hide_parameters: a database error's text never carries a user's e-mail or password hash into a log
+    return create_async_engine(async_url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -65,7 +68,7 @@ async def ping(engine: AsyncEngine) -> None:
 
 async def create_user(session: AsyncSession, email: str, password_hash: str) -> User:
     user = User(id=uuid.uuid4(), email=email, password_hash=password_hash,
-                last_logged_in=dt.datetime.now(dt.UTC))
+                last_logged_in=dt.datetime.now(dt.UTC), account_created=False)
     session.add(user)
     try:
         await session.commit()
@@ -84,3 +87,9 @@ async def touch_last_login(session: AsyncSession, user: User) -> None:
     await session.execute(update(User).where(User.id == user.id).values(last_logged_in=now))
     await session.commit()
     user.last_logged_in = now
+
+
+async def mark_account_created(session: AsyncSession, user: User) -> None:
+    await session.execute(update(User).where(User.id == user.id).values(account_created=True))
+    await session.commit()
+    user.account_created = True

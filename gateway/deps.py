@@ -7,13 +7,12 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from gateway.context import GatewayContext
-from gateway.errors import ApiError
 from gateway.metrics import RATE_LIMITED
 from gateway.security import bearer_token, user_id_from_token
 
@@ -61,12 +60,15 @@ async def idempotency_key(
 IdempotencyKey = Annotated[str, Depends(idempotency_key)]
 
 
-async def auth_rate_limit(context: ContextDep, request: Request) -> None:
+async def auth_rate_limit(context: ContextDep, request: Request, response: Response) -> None:
+    """One hit on the client's platform-wide bucket; the `RateLimit-*` headers go on every answer."""
     if context.auth_limiter is None:
         return
     client = request.client.host if request.client else "unknown"
-    try:
-        context.auth_limiter.hit(client)
-    except ApiError:
+    decision = await context.auth_limiter.hit(client)
+    if not decision.allowed:
         RATE_LIMITED.labels(route=request.url.path).inc()
-        raise
+    decision.raise_if_limited()
+    response.headers.update(decision.headers())
+    # an error answer (a wrong password's 401) is built afresh by gateway.errors: it adds these too
+    request.state.rate_limit_headers = decision.headers()

@@ -18,13 +18,14 @@ import grpc
 import redis.asyncio as aioredis
 from exness.common.v1 import trading_pb2
 from exness.engine.v1 import commands_pb2, engine_service_pb2, engine_service_pb2_grpc
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from gateway import metrics
+from gateway.admission import Admission, LoopLagProbe
 from gateway.errors import ApiError, engine_timeout, engine_unavailable, grpc_error, rejection_error
-from mesh.codec import encode_command
+from gateway.stream_writer import StreamWriter, xadd_never_sent
 from mesh.grpc_channel import insecure_channel
+from mesh.stream_codec import encode_command
 
 log = logging.getLogger(__name__)
 
@@ -32,26 +33,21 @@ RECONNECT_MIN_SECONDS = 0.1
 RECONNECT_MAX_SECONDS = 5.0
 # a call that stayed up this long was healthy: the next failure starts the backoff from the bottom
 HEALTHY_CALL_SECONDS = 10.0
-# Commands awaiting a reply, at most: the engine queues at most 10,000 replies per gateway and drops the
-# rest, so beyond this the gateway answers 503 at once instead of sending work whose reply would be lost.
+# Commands awaiting a reply, at most (GATEWAY_MAX_IN_FLIGHT sets it for the service): the engine queues at
+# most 10,000 replies per gateway and drops the rest, so the bound must stay well below that.
 MAX_IN_FLIGHT = 5_000
 
 ResponseT = TypeVar("ResponseT")
 
 
-def xadd_never_sent(exc: RedisError) -> bool:
-    """True when redis-py failed while opening the connection, so the command cannot have been written."""
-    return isinstance(exc, RedisConnectionError) and "connecting to" in str(exc)
-
-
 class EngineClient:
     def __init__(self, address: str, gateway_id: str, redis: aioredis.Redis, stream_key: str,
-                 reply_timeout: float, max_in_flight: int = MAX_IN_FLIGHT) -> None:
+                 reply_timeout: float, max_in_flight: int = MAX_IN_FLIGHT, max_loop_lag: float = 0.0) -> None:
         self.gateway_id = gateway_id
-        self.max_in_flight = max_in_flight
+        self._probe = LoopLagProbe() if max_loop_lag > 0 else None
+        self.admission = Admission(max_in_flight, max_loop_lag, self._probe)
         self.reply_timeout = reply_timeout
-        self._redis = redis
-        self._stream_key = stream_key
+        self._writer = StreamWriter(redis, stream_key)
         self._channel = insecure_channel(address)
         self.stub = engine_service_pb2_grpc.EngineServiceStub(self._channel)
         self._pending: dict[str, asyncio.Future[commands_pb2.Reply]] = {}
@@ -64,8 +60,13 @@ class EngineClient:
 
     def start(self) -> None:
         self._loop_task = asyncio.create_task(self._reply_loop(), name="engine-reply-stream")
+        if self._probe is not None:
+            self._probe.start()
+        metrics.ENGINE_IN_FLIGHT.set_function(lambda: len(self._pending))
 
     async def close(self) -> None:
+        if self._probe is not None:
+            await self._probe.close()
         if self._loop_task:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -84,7 +85,8 @@ class EngineClient:
 
     async def _reply_loop(self) -> None:
         backoff = RECONNECT_MIN_SECONDS
-        request = engine_service_pb2.StreamRepliesRequest(gateway_id=self.gateway_id)
+        # accepts_batches: this gateway reads several replies per message (`replies`) as well as one
+        request = engine_service_pb2.StreamRepliesRequest(gateway_id=self.gateway_id, accepts_batches=True)
         while True:
             started = time.monotonic()
             try:
@@ -132,14 +134,12 @@ class EngineClient:
 
     async def submit(self, command: commands_pb2.Command) -> commands_pb2.Reply:
         """XADD `command` (request id and reply_to filled in) and wait for its reply.
-        503 when the reply stream is down or too many commands are waiting (nothing is sent, so nothing
-        runs later unseen); 504 when the engine does not answer in time."""
+        503 when the reply stream is down or admission refuses it (too many commands waiting, the loop
+        running late: gateway.admission); nothing is sent then, so nothing runs later unseen. 504 when the
+        engine does not answer in time."""
         if not self.ready:
             raise engine_unavailable("no reply stream to the engine")
-        if len(self._pending) >= self.max_in_flight:
-            metrics.ENGINE_REPLIES.labels(outcome="refused_busy").inc()
-            raise ApiError(503, "ENGINE_BUSY", f"{len(self._pending)} commands are already waiting for the engine",
-                           headers={"Retry-After": "1"})
+        self.admission.check(len(self._pending))
         request_id = command.request_id or str(uuid.uuid4())
         command.request_id = request_id
         command.reply_to = self.gateway_id
@@ -149,11 +149,12 @@ class EngineClient:
         started = time.perf_counter()
         try:
             try:
-                await self._redis.xadd(self._stream_key, encode_command(command))  # type: ignore[arg-type]
+                await self._writer.xadd(encode_command(command))
             except RedisError as exc:
                 log.warning("XADD failed", extra={"error": str(exc), "request_id": request_id})
                 if xadd_never_sent(exc):
-                    raise ApiError(503, "QUEUE_UNAVAILABLE", "the command queue (Redis) is unavailable") from None
+                    raise ApiError(503, "QUEUE_UNAVAILABLE", "the command queue (Redis) is unavailable; the request "
+                                   "was not sent and not executed", headers={"Retry-After": "1"}) from None
                 # the command may have reached the stream (the connection broke or timed out after the
                 # write): its outcome is unknown, so wait for a reply as usual and answer 504 if none
                 # comes, telling the client to retry with its Idempotency-Key, never "not executed"

@@ -24,19 +24,29 @@ class ApiError(Exception):
     """An error response: HTTP status, a stable machine-readable code, a sentence for people."""
 
     def __init__(self, status: int, code: str, message: str, *, request_id: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, details: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.request_id = request_id
         self.headers = headers
+        self.details = details
 
     def body(self) -> dict[str, object]:
         error: dict[str, object] = {"code": self.code, "message": self.message}
         if self.request_id:
             error["requestId"] = self.request_id
+        if self.details:
+            error["details"] = self.details
         return {"error": error}
+
+
+def validation_error(details: list[dict[str, str]]) -> ApiError:
+    """The one 422 VALIDATION_ERROR: `details` lists `{field, message}` per bad field, the message sums them up,
+    whether pydantic or the unit conversion found the fault."""
+    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details) or "invalid request"
+    return ApiError(422, "VALIDATION_ERROR", summary, details=details)
 
 
 # The one table: engine outcome -> HTTP status. Rejections are business answers (the engine decided);
@@ -86,6 +96,8 @@ GRPC_CODE_NAMES: dict[grpc.StatusCode, str] = {
     grpc.StatusCode.UNAVAILABLE: "ENGINE_UNAVAILABLE",
     grpc.StatusCode.CANCELLED: "ENGINE_UNAVAILABLE",
     grpc.StatusCode.DEADLINE_EXCEEDED: "ENGINE_TIMEOUT",
+    # the engine's reads answer NOT_FOUND only for a user without an engine account: the code of the writes
+    grpc.StatusCode.NOT_FOUND: "ACCOUNT_NOT_FOUND",
 }
 
 
@@ -114,36 +126,40 @@ def engine_unavailable(why: str) -> ApiError:
     return ApiError(503, "ENGINE_UNAVAILABLE", f"the trading engine is unavailable: {why}")
 
 
+def account_unavailable() -> ApiError:
+    """A completed user whose engine account is gone (the engine lost state): nothing is created in its
+    place, so no money appears; an operator restores the engine's state."""
+    return ApiError(503, "ACCOUNT_UNAVAILABLE", "your trading account is unavailable; try again later")
+
+
 def engine_timeout(request_id: str, seconds: float) -> ApiError:
     return ApiError(504, "ENGINE_TIMEOUT",
                     f"the engine did not answer within {seconds:g}s; retry with the same Idempotency-Key to get "
                     f"the original outcome (request {request_id})", request_id=request_id)
 
 
-def _validation_message(exc: RequestValidationError) -> tuple[str, str, list[dict[str, str]]]:
+def _request_error(exc: RequestValidationError) -> ApiError:
     details = []
     for err in exc.errors():
         location = ".".join(str(part) for part in err.get("loc", ()) if part != "body") or "body"
         message = str(err.get("msg", "invalid"))
         if err.get("type") == "json_invalid":
-            return "INVALID_JSON", f"the body is not valid JSON: {err.get('ctx', {}).get('error', message)}", []
+            return ApiError(400, "INVALID_JSON",
+                            f"the body is not valid JSON: {err.get('ctx', {}).get('error', message)}")
         details.append({"field": location, "message": message.removeprefix("Value error, ")})
-    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details) or "invalid request"
-    return "VALIDATION_ERROR", summary, details
+    return validation_error(details)
 
 
 async def _validation_handler(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    code, message, details = _validation_message(exc)
-    body: dict[str, object] = {"code": code, "message": message}
-    if details:
-        body["details"] = details
-    return JSONResponse({"error": body}, status_code=400 if code == "INVALID_JSON" else 422)
+    error = _request_error(exc)
+    return JSONResponse(error.body(), status_code=error.status)
 
 
-async def _api_error_handler(_: Request, exc: Exception) -> JSONResponse:
+async def _api_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+    headers = {**getattr(request.state, "rate_limit_headers", {}), **(exc.headers or {})}
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers or None)
 
 
 async def _http_error_handler(_: Request, exc: Exception) -> JSONResponse:

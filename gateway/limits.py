@@ -1,17 +1,30 @@
-"""Request guards: the body size limit (MAX_BODY_BYTES -> 413) and the per-IP rate limit of
-signup/signin (AUTH_RATE_LIMIT -> 429). The rate limit is in memory, per gateway process: with N
-gateways a client gets at most N times the limit, which still stops password guessing at scale."""
+"""Request guards: the body size limit (MAX_BODY_BYTES -> 413) and the per-client-IP rate limit of
+signup/signin (AUTH_RATE_LIMIT -> 429, with `Retry-After` and the `RateLimit-*` headers).
+
+The rate limit is per platform: every gateway process counts in the same Redis bucket per client
+(`RedisRateLimiter`, one atomic Lua script per hit), so N gateways allow the limit once, not N times.
+When Redis fails, the limiter falls back, loudly (a warning and `gateway_rate_limit_fallback_total`), to
+this process's own bucket (`RateLimiter`): signup/signin stay open during a Redis outage (fail-open),
+bounded by the limit per process. Refusing every sign-in would lock all traders out; falling back lets a
+guesser have at most N times the limit for as long as Redis is down."""
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway import metrics
 from gateway.errors import ApiError
+
+log = logging.getLogger(__name__)
 
 DRAIN_LIMIT_BYTES = 1 << 20
 
@@ -82,9 +95,38 @@ class BodySizeLimitMiddleware:
         await self.app(scope, replay, send)
 
 
+@dataclass(frozen=True)
+class RateDecision:
+    """One hit's outcome as the `RateLimit-*` response headers tell it (the IETF httpapi draft's names,
+    as venues send them): the limit, what is left of it now, seconds until the window resets."""
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_seconds: int
+    window: int
+
+    def headers(self) -> dict[str, str]:
+        headers = {"RateLimit-Limit": str(self.limit), "RateLimit-Remaining": str(self.remaining),
+                   "RateLimit-Reset": str(self.reset_seconds), "RateLimit-Policy": f"{self.limit};w={self.window}"}
+        if not self.allowed:
+            headers["Retry-After"] = str(self.reset_seconds)
+        return headers
+
+    def raise_if_limited(self) -> None:
+        if not self.allowed:
+            raise ApiError(429, "RATE_LIMITED", f"too many attempts; retry in {self.reset_seconds}s",
+                           headers=self.headers())
+
+
+def _decision(limit: int, window: int, allowed: bool, estimate: float, reset_seconds: float) -> RateDecision:
+    remaining = max(0, math.floor(limit - estimate - (1 if allowed else 0)))
+    return RateDecision(allowed, limit, remaining, max(1, math.ceil(reset_seconds)), window)
+
+
 class RateLimiter:
     """Sliding-window-ish limit: at most `limit` hits per `window` seconds per key (fixed windows with the
-    previous window weighted in, as nginx and Cloudflare do). Memory is bounded by evicting old keys."""
+    previous window weighted in, as nginx and Cloudflare do), in this process. Memory is bounded by
+    evicting old keys."""
 
     def __init__(self, limit: int, window: int, max_keys: int = 100_000) -> None:
         self.limit = limit
@@ -93,8 +135,8 @@ class RateLimiter:
         # key -> (window index, count in it, count in the previous window)
         self._counts: OrderedDict[str, tuple[int, int, int]] = OrderedDict()
 
-    def hit(self, key: str, now: float | None = None) -> None:
-        """Count one hit; 429 with Retry-After when over the limit."""
+    def hit(self, key: str, now: float | None = None) -> RateDecision:
+        """Count one hit (a refused one does not count)."""
         now = time.time() if now is None else now
         index = int(now // self.window)
         last_index, count, previous = self._counts.pop(key, (index, 0, 0))
@@ -103,11 +145,58 @@ class RateLimiter:
             count = 0
         elapsed_fraction = (now % self.window) / self.window
         estimate = previous * (1 - elapsed_fraction) + count
+        reset = self.window * (1 - elapsed_fraction)
         if estimate + 1 > self.limit:
             self._counts[key] = (index, count, previous)
-            retry_after = max(1, math.ceil(self.window * (1 - elapsed_fraction)))
-            raise ApiError(429, "RATE_LIMITED", f"too many attempts; retry in {retry_after}s",
-                           headers={"Retry-After": str(retry_after)})
+            return _decision(self.limit, self.window, False, estimate, reset)
         self._counts[key] = (index, count + 1, previous)
         while len(self._counts) > self.max_keys:
             self._counts.popitem(last=False)
+        return _decision(self.limit, self.window, True, estimate, reset)
+
+
+# RateLimiter's weighted two-window count, atomic in Redis and on Redis's clock (so every gateway reads
+# the same time). KEYS[1]: the client's bucket prefix; ARGV: limit, window in ms.
+# Returns {allowed 0/1, the estimate x 1000, ms until the current window ends}.
+HIT_SCRIPT = """
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local index = math.floor(now / window)
+local current_key = KEYS[1] .. ':' .. index
+local count = tonumber(redis.call('GET', current_key) or '0')
+local previous = tonumber(redis.call('GET', KEYS[1] .. ':' .. (index - 1)) or '0')
+local into = now - index * window
+local estimate = previous * (window - into) / window + count
+local allowed = 0
+if estimate + 1 <= limit then
+  allowed = 1
+  redis.call('INCR', current_key)
+  redis.call('PEXPIRE', current_key, 2 * window)
+end
+return {allowed, math.floor(estimate * 1000), window - into}
+"""
+
+
+class RedisRateLimiter:
+    """The platform-wide limit: one bucket per client in Redis under `key_prefix`, shared by every
+    gateway process; this process's own `fallback` when Redis fails (see the module docstring)."""
+
+    def __init__(self, redis: aioredis.Redis, key_prefix: str, limit: int, window: int) -> None:
+        self.limit = limit
+        self.window = window
+        self.key_prefix = key_prefix
+        self.fallback = RateLimiter(limit, window)
+        self._script = redis.register_script(HIT_SCRIPT)
+
+    async def hit(self, key: str) -> RateDecision:
+        try:
+            allowed, estimate_milli, reset_ms = await self._script(
+                keys=[f"{self.key_prefix}{self.window}:{key}"], args=[self.limit, self.window * 1000])
+        except RedisError as exc:
+            metrics.RATE_LIMIT_FALLBACK.inc()
+            log.warning("auth rate limit: Redis failed, counting in this process only (fail-open to the "
+                        "per-process limit)", extra={"error": str(exc)})
+            return self.fallback.hit(key)
+        return _decision(self.limit, self.window, bool(allowed), int(estimate_milli) / 1000, int(reset_ms) / 1000)

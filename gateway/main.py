@@ -20,10 +20,11 @@ from gateway.config import GatewaySettings
 from gateway.context import GatewayContext
 from gateway.engine_client import EngineClient
 from gateway.errors import install_error_handlers
-from gateway.limits import BodySizeLimitMiddleware, RateLimiter
+from gateway.limits import BodySizeLimitMiddleware, RedisRateLimiter
 from gateway.metrics import MetricsMiddleware
 from gateway.prices import PriceHub
 from gateway.routes import auth, balance, health, prices, trade
+from gateway.stream_writer import command_redis
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +52,17 @@ async def running_context(settings: GatewaySettings) -> AsyncIterator[GatewayCon
     db_engine = db.make_engine(settings.async_database_url)
     # commands and probes time out instead of hanging a request; the pub/sub listener has its own
     # client, because a socket timeout there would fire whenever prices pause
-    redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+    redis = command_redis(settings.redis_url)
     pubsub_redis = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2)
     engine = EngineClient(settings.engine_addr, settings.gateway_id, redis, settings.stream_key,
-                          settings.reply_timeout_seconds)
+                          settings.reply_timeout_seconds, max_in_flight=settings.gateway_max_in_flight,
+                          max_loop_lag=settings.gateway_max_loop_lag_ms / 1000)
     hub = PriceHub(pubsub_redis, settings.price_channel)
     rate = settings.auth_rate
     context = GatewayContext(
         settings=settings, asset_specs=settings.asset_specs, db_engine=db_engine,
         sessions=db.make_sessionmaker(db_engine), redis=redis, engine=engine, prices=hub,
-        auth_limiter=RateLimiter(*rate) if rate else None)
+        auth_limiter=RedisRateLimiter(redis, settings.auth_rate_key_prefix, *rate) if rate else None)
     engine.start()
     hub.start()
     try:
@@ -115,7 +117,7 @@ def create_app(settings: GatewaySettings, context: GatewayContext | None = None)
     """The app. Without `context` its lifespan connects one (`running_context`); with a prepared one
     (e.g. a test's, against a real engine) the routes use it as is, lifespan or not."""
     app = FastAPI(title="Exness V3 gateway", version="1.0.0", description=DESCRIPTION,
-                  lifespan=_lifespan(settings, context))
+                  lifespan=_lifespan(settings, context), docs_url=None, redoc_url=None)  # /docs: gateway.web
     if context is not None:
         app.state.context = context
     for router in (auth.router, trade.router, balance.router, prices.router):

@@ -19,6 +19,10 @@ WS_CLIENTS = Gauge("gateway_ws_clients", "Open price WebSocket connections")
 WS_CONFLATED = Counter("gateway_ws_conflated_total", "Price messages merged into a newer one for a slow client")
 PRICE_SUBSCRIPTION_UP = Gauge("gateway_price_subscription_up", "1 while subscribed to the price channel")
 PRICE_MESSAGES = Counter("gateway_price_messages_total", "Price updates received from pub/sub")
+ENGINE_IN_FLIGHT = Gauge("gateway_engine_in_flight", "Commands sent to the engine and waiting for their reply")
+EVENT_LOOP_LAG = Gauge("gateway_event_loop_lag_seconds", "How late the event loop last ran a timer")
+RATE_LIMIT_FALLBACK = Counter("gateway_rate_limit_fallback_total",
+                              "Auth rate limit hits counted in this process only because Redis failed")
 RATE_LIMITED = Counter("gateway_rate_limited_total", "Requests refused by the auth rate limit", ["route"])
 
 

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 
 from gateway import metrics
 from gateway.translate import quote_json
-from mesh.codec import CodecError, decode_price_update
+from mesh.stream_codec import CodecError, decode_price_update
 
 log = logging.getLogger(__name__)
 

@@ -28,6 +28,9 @@ def _exact_decimal(value: object) -> Decimal:
 def _integer_not_bool(value: object) -> object:
     if isinstance(value, bool):
         raise ValueError("expected an integer, got a boolean")
+    # a JSON integer only: "5" is text, refused like a boolean (pydantic's lax mode would read it)
+    if isinstance(value, str):
+        raise ValueError("expected a JSON integer, got a string")
     # a JSON exponent number (parsed as Decimal) is bounded before pydantic turns it into an int
     if isinstance(value, Decimal) and (not value.is_finite() or (value and value.adjusted() > 18)):
         raise ValueError("expected an integer of at most 19 digits")
@@ -223,4 +226,5 @@ class ErrorResponse(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
-    checks: dict[str, str] = Field(default_factory=dict)
+    checks: dict[str, Literal["ok", "failed"]] = Field(default_factory=dict, description="a status word per "
+                                                      "dependency; why one failed is logged, never shown")

@@ -12,7 +12,7 @@ from exness.common.v1 import trading_pb2
 from exness.engine.v1 import commands_pb2
 from exness.market.v1 import market_pb2
 
-from gateway.errors import ApiError
+from gateway.errors import ApiError, validation_error
 from gateway.schemas import AmendTradeRequest, ClosedTradeOut, CreateOrderRequest, QuoteOut, TradeOut
 from mesh.units import QUANTITY_DECIMALS, AssetSpec, UnitError, format_quantity, scale_exact
 
@@ -30,7 +30,7 @@ SLIPPAGE_DECIMALS = 2
 
 
 def _invalid(field: str, message: str) -> ApiError:
-    return ApiError(422, "VALIDATION_ERROR", f"{field}: {message}")
+    return validation_error([{"field": field, "message": message}])
 
 
 def _scaled(value: Decimal | None, decimals: int, field: str, unit: str) -> int:

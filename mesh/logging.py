@@ -1,7 +1,8 @@
 """Structured logging: one JSON object per line (or plain text for a terminal), with the service name
 and any `extra=` fields a call site passes. Every line is written through `redact`, so a URL's password
-(`scheme://user:PASSWORD@host`) never reaches a log, whoever formatted the message or raised the exception;
-uncaught exceptions are logged through the same formatter instead of Python's raw traceback printer."""
+(`scheme://user:PASSWORD@host`, `?password=PASSWORD`) or a keyword DSN's (`password=PASSWORD`) never
+reaches a log, whoever formatted the message or raised the exception; uncaught exceptions are logged
+through the same formatter instead of Python's raw traceback printer."""
 
 from __future__ import annotations
 
@@ -19,12 +20,18 @@ _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", 
 # scheme://user:password@  (user may be empty, as in redis://:password@host); the password runs to the
 # last "@" before white space, so one containing "@", ":" or "/" is hidden whole (at worst more is hidden)
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s/@:'\"]*:)(?P<password>\S*)@")
+# password=... as a URL query parameter (redis://h/0?password=x, ...?pass=x) or a keyword DSN
+# (host=h password=x, password='x y'): the value runs to the next separator of either form or a quote
+_KEY_PASSWORD = re.compile(
+    r"(?P<head>(?<![A-Za-z0-9_])(?:password|passwd|pass|pwd)=)(?P<password>'[^']*'|[^\s&;'\"\\]+)", re.IGNORECASE)
 REDACTED = "***"
 
 
 def redact(text: str) -> str:
-    """`text` with the password of every URL in it replaced by ***."""
-    return _URL_PASSWORD.sub(lambda match: f"{match.group('head')}{REDACTED}@", text)
+    """`text` with the password of every URL (user:password@ or a password= parameter) and keyword DSN in it
+    replaced by ***."""
+    text = _URL_PASSWORD.sub(lambda match: f"{match.group('head')}{REDACTED}@", text)
+    return _KEY_PASSWORD.sub(lambda match: f"{match.group('head')}{REDACTED}", text)
 
 
 class JsonFormatter(logging.Formatter):

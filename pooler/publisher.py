@@ -22,7 +22,7 @@ from exness.engine.v1 import commands_pb2
 from exness.market.v1 import market_pb2
 from redis.exceptions import RedisError
 
-from mesh.codec import encode_command, encode_price_update
+from mesh.stream_codec import encode_command, encode_price_update
 from pooler.metrics import PoolerMetrics
 from pooler.quotes import PlatformQuote, QuoteBook
 

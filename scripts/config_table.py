@@ -1,5 +1,5 @@
 """Print the README's configuration table from the services' settings classes, so the table lists every
-environment variable with its real default. `tests/unit/test_readme_config.py` fails when the README and
+environment variable with its real default. `tests/unit/scripts/test_config_table.py` fails when the README and
 the code disagree; run `python scripts/config_table.py` and paste its output between the markers."""
 
 from __future__ import annotations
@@ -50,10 +50,21 @@ MEANING = {
     "JWT_TTL_SECONDS": "token lifetime",
     "STARTING_BALANCE_CENTS": "balance of a new account, in cents",
     "ENGINE_REPLY_TIMEOUT_MS": "how long a write waits for the engine before 504",
-    "GATEWAY_ID": "this gateway's name in reply_to (unique per instance)",
+    "GATEWAY_ID": "this gateway's name in reply_to (unique per instance; with GATEWAY_WORKERS > 1 each worker "
+                  "adds `-<pid>`)",
     "CORS_ORIGINS": "comma-separated allowed origins (empty: none)",
     "MAX_BODY_BYTES": "largest accepted request body (413 beyond)",
-    "AUTH_RATE_LIMIT": "signup/signin requests per client IP, e.g. `10/minute` (429 beyond)",
+    "AUTH_RATE_LIMIT": "signup/signin requests per client IP, e.g. `10/minute` (429 beyond), for the whole platform "
+                       "(one Redis bucket per client shared by all gateway processes; without Redis each process "
+                       "counts alone, so N processes allow N x)",
+    "GATEWAY_WORKERS": "uvicorn worker processes; each is a gateway of its own (id `GATEWAY_ID-<pid>`, own reply "
+                       "stream, admission bounds and /metrics)",
+    "GATEWAY_MAX_IN_FLIGHT": "writes waiting for an engine reply, at most, **per gateway process** (503 "
+                             "`ENGINE_BUSY` with `Retry-After`, not sent, beyond; 0 = no admission at all): N "
+                             "processes admit N x; keep it under the engine's 10,000 queued replies per gateway",
+    "GATEWAY_MAX_LOOP_LAG_MS": "while this process's event loop runs timers later than this, the in-flight bound "
+                               "shrinks to a sixteenth (503 `OVERLOADED`, not sent, beyond), **per gateway "
+                               "process** (0 = off)",
     "FORWARDED_ALLOW_IPS": "comma-separated proxy addresses/CIDRs whose `X-Forwarded-For` gives the client IP "
                            "(the ingress controller's pods; `*` = any)",
     "FEED": "`auto` (live, sim fallback), `backpack`, `fake` (local fake server), `sim`",

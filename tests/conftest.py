@@ -23,6 +23,20 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+# A test's markers follow its folder, so no test file has to remember one: everything under tests/integration
+# and tests/e2e needs real servers (`integration`), tests/e2e also starts every service (`e2e`);
+# `-m "not integration"` selects exactly tests/unit.
+FOLDER_MARKERS = {"integration": ("integration",), "e2e": ("integration", "e2e")}
+TESTS_DIR = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.relative_to(TESTS_DIR).parts[0] if item.path.is_relative_to(TESTS_DIR) else ""
+        for marker in FOLDER_MARKERS.get(folder, ()):
+            item.add_marker(marker)
+
+
 def _require(url: str, default_port: int, what: str) -> None:
     host, port = host_port(url, default_port)
     if not is_listening(host, port):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.domain.model import Account, ClosedTrade, Position, RejectReason, Side
+from engine.domain.model import Account, ClosedTrade, Position, RejectReason, Side, Valuation
 from engine.domain.rules import Rules
 
 
@@ -63,7 +63,7 @@ class Quote:
     # the scale of these two prices; rescaled to the asset's scale if it differs
     decimal: int
     # when the feed last produced or confirmed this quote (ms since epoch, the publisher's clock): its age
-    # runs from here, not from the entry that carried it; 0 = not stated (dated by the entry)
+    # runs from here, measured against published_at_ms on the same clock; 0 = not stated (dated by the entry)
     confirmed_at_ms: int = 0
     # when its update was published, on the same clock as confirmed_at_ms (0 = not stated)
     published_at_ms: int = 0
@@ -98,6 +98,9 @@ class PositionOpened:
     position: Position
     # free balance after the margin was locked
     balance_cents: int
+    # the position marked to the closing-side price of the quote it opened on, so an idempotent retry
+    # repeats the first reply exactly; None only in a reply remembered by a snapshot older than format 4
+    valuation: Valuation | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,17 +28,19 @@ def accepted_quote(rules: Rules, quote: Quote, time_ms: int) -> LatestQuote | st
     if sell_price <= 0:
         return f"quote of {quote.asset} skipped: the sell price rounds to 0 at decimal {spec.decimal}"
     # The quote's age runs from when the feed last produced or confirmed it, so the time the pooler
-    # kept re-publishing it counts against the staleness limit. Its age on arrival is the larger of
-    # entry time - confirmed_at (counts the trip to Redis; needs the publisher's clock to agree with
-    # Redis's) and published_at - confirmed_at (one clock, so a publisher clock running ahead cannot
-    # make it younger). Never dated after its entry; the entry's time when the quote states nothing.
-    # Only values of the entry: replay decides alike.
+    # kept re-publishing it counts against the staleness limit. That age is measured on the pooler's
+    # clock alone (published_at - confirmed_at, never negative) and subtracted from the entry's time:
+    # comparing the pooler's clock with Redis's would make every quote look stale (or fresh) whenever
+    # the two machines disagree, and opens and closes would then be refused while triggers fire on the
+    # same quotes. The entry's time when the quote does not state both. Only values of the entry:
+    # replay decides alike.
     confirmed, published = quote.confirmed_at_ms, quote.published_at_ms
-    dated_ms = time_ms
-    if confirmed > 0:
-        dated_ms = min(time_ms, confirmed)
-        if published >= confirmed:
-            dated_ms = min(dated_ms, time_ms - (published - confirmed))
+    age_ms = max(0, published - confirmed) if confirmed > 0 and published > 0 else 0
+    if age_ms > rules.price_stale_after_ms:
+        # stale on arrival: stored, it could fire a stop-loss or liquidation no open or close could use
+        return (f"quote of {quote.asset} skipped: already {age_ms} ms old when published "
+                f"(limit {rules.price_stale_after_ms} ms)")  # fmt: skip
+    dated_ms = time_ms - age_ms
     return LatestQuote(spec.symbol, buy_price, sell_price, spec.decimal, dated_ms)
 
 

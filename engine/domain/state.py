@@ -14,17 +14,6 @@ from typing import Any
 
 from engine.domain import checks, money, quotes
 from engine.domain.canonical import snapshot_hash
-from engine.domain.codec import (
-    Row,
-    decode_account,
-    decode_position,
-    decode_quote,
-    decode_remembered,
-    encode_account,
-    encode_position,
-    encode_quote,
-    encode_remembered,
-)
 from engine.domain.commands import (
     AccountCreated,
     AmendPosition,
@@ -52,14 +41,26 @@ from engine.domain.model import (
     Valuation,
 )
 from engine.domain.position_changes import PositionChanges
+from engine.domain.records import (
+    Row,
+    decode_account,
+    decode_position,
+    decode_quote,
+    decode_remembered,
+    encode_account,
+    encode_position,
+    encode_quote,
+    encode_remembered,
+)
 from engine.domain.rules import Rules, decode_rules, encode_rules
 from engine.domain.slicing import copy_in_slices, sorted_in_chunks
 from engine.domain.triggers import AssetTriggers
 
 # 2: idempotency rows carry the stream time of their command (per-user, time-windowed retention)
 # 3: the rules in force are recorded (a format-2 snapshot is restored under the rules given to restore)
-SNAPSHOT_FORMAT = 3
-_READABLE_FORMATS = (2, 3)
+# 4: a remembered PositionOpened records the valuation it was first answered with
+SNAPSHOT_FORMAT = 4
+_READABLE_FORMATS = (2, 3, 4)
 # refusals that say "no usable price right now": not remembered under an idempotency key (see apply)
 _RETRYABLE = frozenset({RejectReason.PRICE_STALE, RejectReason.PRICE_UNAVAILABLE})
 POSITION_ID_PREFIX = "pos-"
@@ -192,7 +193,7 @@ class TradingState(PositionChanges):
         self._next_sequence += 1
         ledger.balance_cents -= margin
         self._insert(ledger, position)
-        return PositionOpened(position, ledger.balance_cents)
+        return PositionOpened(position, ledger.balance_cents, self.valuation(position))
 
     def _update_prices(self, update: PriceUpdate, time_ms: int) -> Outcome:
         closed: list[ClosedTrade] = []

@@ -3,7 +3,11 @@ Signup writes the row, then creates the engine account through the stream. The r
 again: when the engine half fails or times out (its CreateAccount may still run later), the row stays,
 and both a repeated signup with the same e-mail and password and a signin (re)create the engine account
 by user id (CreateAccount is idempotent per user id). So every engine account belongs to a row, and a
-user whose first signup got a 503/504 finishes it by simply retrying."""
+user whose first signup got a 503/504 finishes it by simply retrying.
+
+Only an unfinished signup is finished that way: the row's `account_created` is set once CreateAccount
+answered, and a finished user whose engine account is missing (the engine lost its state) gets 503
+ACCOUNT_UNAVAILABLE and a CRITICAL log line, never a fresh STARTING_BALANCE_CENTS."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway import db
 from gateway.context import GatewayContext
 from gateway.deps import ContextDep, SessionDep, auth_rate_limit
-from gateway.errors import ApiError, engine_unavailable
+from gateway.errors import ApiError, account_unavailable, engine_unavailable
 from gateway.routes import ExactJsonRoute, error_responses
 from gateway.schemas import AuthResponse, SigninRequest, SignupRequest, UserOut
 from gateway.security import hash_password, issue_token, verify_password
@@ -26,23 +30,31 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["auth"], route_class=ExactJsonRoute, dependencies=[Depends(auth_rate_limit)])
 
 
-async def create_engine_account(context: GatewayContext, user: db.User) -> int:
-    """CreateAccount through the stream; returns the account's balance in cents."""
+async def create_engine_account(context: GatewayContext, session: AsyncSession, user: db.User) -> int:
+    """CreateAccount through the stream, then the row marked complete; returns the balance in cents."""
     account = await context.engine.create_account(
         create_account_command(user.id, user.email, context.settings.starting_balance_cents))
+    await db.mark_account_created(session, user)
     return int(account.balance_cents)
 
 
-async def engine_balance(context: GatewayContext, user: db.User) -> int:
-    """The account's balance; creates the engine account if the engine has none (a signup whose engine
-    half failed or timed out, or an engine that lost it)."""
+async def engine_balance(context: GatewayContext, session: AsyncSession, user: db.User) -> int:
+    """The account's balance. Creates the engine account only for a signup that never completed (its
+    engine half failed or timed out); a completed user without one is an engine that lost it: 503."""
     try:
         response = await context.engine.get_account(str(user.id))
     except ApiError as exc:
         if exc.status != 404:
             raise
-        log.warning("user has no engine account; creating it", extra={"user_id": str(user.id)})
-        return await create_engine_account(context, user)
+        if user.account_created:
+            log.critical("engine account of a completed user is missing; not re-creating it",
+                         extra={"user_id": str(user.id)})
+            raise account_unavailable() from None
+        log.warning("signup never completed; creating the engine account", extra={"user_id": str(user.id)})
+        return await create_engine_account(context, session, user)
+    if not user.account_created:
+        # the CreateAccount of a signup that got a 503/504 ran after all
+        await db.mark_account_created(session, user)
     return int(response.account.balance_cents)
 
 
@@ -74,21 +86,22 @@ async def signup(body: SignupRequest, context: ContextDep, session: SessionDep) 
         user = await db.create_user(session, body.email, password_hash)
     except db.EmailTaken:
         user = await _existing_user(session, body)
-        balance = await engine_balance(context, user)
+        balance = await engine_balance(context, session, user)
         log.info("signup repeated", extra={"user_id": str(user.id)})
         return _auth_response(context, user, balance)
     # on a failure here the row stays (see the module docstring): a retry or a signin finishes the account
-    balance = await create_engine_account(context, user)
+    balance = await create_engine_account(context, session, user)
     log.info("user signed up", extra={"user_id": str(user.id)})
     return _auth_response(context, user, balance)
 
 
 @router.post("/signin", response_model=AuthResponse, responses=error_responses(400, 401, 422, 429, 503, 504))
 async def signin(body: SigninRequest, context: ContextDep, session: SessionDep) -> AuthResponse:
-    """Exchange e-mail and password for a token."""
+    """Exchange e-mail and password for a token. 503 ACCOUNT_UNAVAILABLE when the engine lost the account
+    of a completed signup (it is never re-created with fresh money)."""
     user = await db.user_by_email(session, body.email)
     if not await verify_password(body.password, user.password_hash if user else None) or user is None:
         raise ApiError(401, "INVALID_CREDENTIALS", "wrong e-mail or password")
-    balance = await engine_balance(context, user)
+    balance = await engine_balance(context, session, user)
     await db.touch_last_login(session, user)
     return _auth_response(context, user, balance)

@@ -88,11 +88,15 @@ async def open_orders(user_id: CurrentUserId, context: ContextDep,
                               nextCursor=response.next_page_token or None)
 
 
-@router.get("/closed", response_model=ClosedOrdersResponse, responses=error_responses(401, 422, 503, 504))
+@router.get("/closed", response_model=ClosedOrdersResponse, responses=error_responses(401, 404, 422, 503, 504))
 async def closed_orders(user_id: CurrentUserId, context: ContextDep,
                         limit: Annotated[int, Query(ge=1, le=500)] = 50,
                         cursor: Annotated[str | None, Query(max_length=512)] = None) -> ClosedOrdersResponse:
     """Your closed trades, newest first, a page at a time."""
     response = await context.engine.list_closed_trades(str(user_id), limit, cursor or "")
+    if not response.trades and not cursor:
+        # the history lives in PostgreSQL and knows no accounts: an empty first page may be a user without
+        # an engine account, who gets the 404 of /balance and /trade/open (GetAccount raises it)
+        await context.engine.get_account(str(user_id))
     return ClosedOrdersResponse(orders=[closed_trade_out(trade) for trade in response.trades],
                                 nextCursor=response.next_page_token or None)

@@ -20,6 +20,7 @@ import httpx
 import pytest
 import websockets
 
+from harness.polling import apoll_until
 from tests.e2e.platform import Platform
 
 pytestmark = pytest.mark.e2e
@@ -163,12 +164,10 @@ class Trader:
                 return orders
 
     async def wait_closed(self, order_id: str) -> dict[str, Any]:
-        for _ in range(200):
-            for order in await self.closed_orders():
-                if order["id"] == order_id:
-                    return order
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"{order_id} never appeared in the closed history")
+        async def closed() -> dict[str, Any] | None:
+            return next((order for order in await self.closed_orders() if order["id"] == order_id), None)
+
+        return await apoll_until(closed, f"{order_id} in the closed history", 30)
 
 
 def assert_opened(response: httpx.Response, side: str, entry: Decimal, quantity: str, leverage: int) -> dict[str, Any]:

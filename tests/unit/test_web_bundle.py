@@ -5,7 +5,9 @@ shadowing any API route."""
 
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
 import re
 import shutil
 import subprocess
@@ -24,7 +26,11 @@ from tests.integration.k8s.image import build_app_tree
 
 REPO = Path(__file__).resolve().parents[2]
 STATIC = REPO / "gateway" / "static"
-BUNDLE = ("index.html", "app.js", "app.css")
+TERMINAL = ("index.html", "app.js", "app.css")
+# Swagger UI for /docs, copied from the pinned swagger-ui-dist
+SWAGGER = tuple(f"swagger/{name}" for name in (
+    "swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "LICENSE", "NOTICE"))
+BUNDLE = TERMINAL + SWAGGER
 # what the terminal may weigh gzipped (lightweight-charts is most of it)
 GZIP_BUDGET_BYTES = 80_000
 
@@ -33,8 +39,8 @@ def test_the_committed_bundle_is_what_the_sources_build(tmp_path: Path) -> None:
     node = shutil.which("node")
     assert node and (REPO / "node_modules" / "esbuild").is_dir(), "node and esbuild missing: run scripts/bootstrap.sh"
     subprocess.run([node, str(REPO / "web" / "build.mjs"), str(tmp_path)], check=True, cwd=REPO, timeout=120)
-    built = sorted(p.name for p in tmp_path.iterdir())
-    assert built == sorted(p.name for p in STATIC.iterdir()) == sorted(BUNDLE)
+    built = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert built == sorted(p.relative_to(STATIC).as_posix() for p in STATIC.rglob("*") if p.is_file()) == sorted(BUNDLE)
     stale = [name for name in BUNDLE if (tmp_path / name).read_bytes() != (STATIC / name).read_bytes()]
     assert not stale, f"gateway/static/{stale} differ from a fresh build: run `npm run build:web` and commit"
 
@@ -46,7 +52,7 @@ def test_the_image_ships_the_bundle(tmp_path: Path) -> None:
 
 
 def test_the_bundle_is_small_and_self_contained() -> None:
-    weight = sum(len(gzip.compress((STATIC / name).read_bytes(), 9)) for name in BUNDLE)
+    weight = sum(len(gzip.compress((STATIC / name).read_bytes(), 9)) for name in TERMINAL)
     assert weight <= GZIP_BUDGET_BYTES, f"the terminal weighs {weight} bytes gzipped"
     html = (STATIC / "index.html").read_text()
     # every script and stylesheet comes from this origin (no CDN: the platform runs without internet)
@@ -57,7 +63,7 @@ def test_the_bundle_is_small_and_self_contained() -> None:
 
 @pytest.fixture
 async def client() -> AsyncIterator[AsyncClient]:
-    app = FastAPI()
+    app = FastAPI(docs_url=None, redoc_url=None)
     app.state.context = SimpleNamespace(asset_specs=parse_assets("BTC_USDC:4:0.00001,SOL_USDC:2:0.01"))
 
     @app.get("/api/v1/balance")
@@ -92,3 +98,24 @@ async def test_the_terminal_shadows_no_api_route(client: AsyncClient) -> None:
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "NOT_FOUND"
     assert (await client.get("/ui/nothing.js")).status_code == 404
     assert (await client.get("/ui/../main.py")).status_code == 404
+
+
+async def test_docs_is_swagger_ui_from_this_origin(client: AsyncClient) -> None:
+    page = await client.get("/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    # nothing from another origin (no CDN, no online validator): the page works offline
+    assert re.findall(r'(?:src|href)="(https?:)?//', html) == [] and "cdn." not in html
+    assert '"validatorUrl": null' in html
+    for url in re.findall(r'(?:src|href)="([^"]+)"', html):
+        asset = await client.get(url)
+        assert asset.status_code == 200, url
+        assert asset.content == (STATIC / url.removeprefix("/ui/")).read_bytes()
+    # the policy allows the page's own files and exactly its one inline start-up script
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "connect-src 'self'" in policy
+    scripts = re.findall(r"<script>(.*?)</script>", html, flags=re.DOTALL)
+    assert len(scripts) == 1
+    digest = base64.b64encode(hashlib.sha256(scripts[0].encode()).digest()).decode()
+    assert re.search(r"script-src 'self' 'sha256-[^']+'(;|$)", policy) and f"'sha256-{digest}'" in policy
+    assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]

@@ -24,7 +24,8 @@ from exness.market.v1 import market_pb2
 from engine import translate
 from engine.config import EngineSettings
 from engine.domain import TradingState
-from mesh.codec import decode_entry, encode_command
+from harness.polling import apoll_until
+from mesh.stream_codec import decode_entry, encode_command
 
 
 def create_account(user_id: str, email: str, balance: int = 1_000_000, **envelope: Any) -> commands_pb2.Command:
@@ -131,7 +132,8 @@ class ReplyClient:
             try:
                 async with grpc.aio.insecure_channel(self.address) as channel:
                     stub = engine_service_pb2_grpc.EngineServiceStub(channel)
-                    call = stub.StreamReplies(engine_service_pb2.StreamRepliesRequest(gateway_id=self.gateway_id))
+                    request = engine_service_pb2.StreamRepliesRequest(gateway_id=self.gateway_id, accepts_batches=True)
+                    call = stub.StreamReplies(request)
                     await call.initial_metadata()
                     self.connected.set()
                     async for response in call:
@@ -175,15 +177,10 @@ async def wait_applied(address: str, entry_id: str, within: float = 60,
                        committed: bool = False) -> admin_service_pb2.GetStatusResponse:  # fmt: skip
     """Poll GetStatus until the engine has applied `entry_id` (tolerating restarts in between) and, with
     `committed`, until every closed trade is in PostgreSQL."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        try:
-            current = await status(address)
-            caught_up = current.leader and current.last_applied_id == entry_id
-            if caught_up and (not committed or current.pending_trade_rows == 0):
-                return current
-        except grpc.aio.AioRpcError:
-            pass
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"engine did not apply {entry_id} within {within}s")
-        await asyncio.sleep(0.05)
+    async def applied() -> admin_service_pb2.GetStatusResponse | None:
+        current = await status(address)
+        caught_up = current.leader and current.last_applied_id == entry_id
+        return current if caught_up and (not committed or current.pending_trade_rows == 0) else None
+
+    what = f"the engine at {address} to apply {entry_id}" + (" and commit its trades" if committed else "")
+    return await apoll_until(applied, what, within, ignore=(grpc.aio.AioRpcError,))

@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from exness.engine.v1 import commands_pb2
 
 from engine.config import EngineSettings
-from mesh.codec import encode_command
+from mesh.stream_codec import encode_command
 from tests.integration.engine.support import Producer, ReplyClient, applied_state_hash, create_account, wait_applied
 from tests.support.engine_process import start_engine
 

@@ -1,19 +1,28 @@
 """Auth behaviour that needs its own gateway process or direct database access: the signup/signin rate
-limit, refusing to start without JWT_SECRET, and signin repairing a user whose engine account is missing."""
+limit (one bucket per client for the whole platform, a per-process fallback without Redis), refusing
+to start without JWT_SECRET, signin finishing a signup whose engine account was never created, and signin
+refusing to refill a completed user whose engine account is gone."""
 
 from __future__ import annotations
 
+import json
+import logging
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import asyncpg
 import httpx
+import jwt
+import pytest
 import redis.asyncio as aioredis
 
+from gateway.limits import RedisRateLimiter
+from gateway.metrics import RATE_LIMIT_FALLBACK
 from gateway.security import hash_password
 from tests.integration.gateway.helpers import bearer
-from tests.integration.gateway.support import Quote, Stack, feed_engine, start_gateway
+from tests.integration.gateway.support import JWT_SECRET, Quote, Stack, feed_engine, start_gateway
 from tests.support.net import free_port
 from tests.support.processes import ManagedProcess
 
@@ -64,6 +73,36 @@ async def test_signin_creates_a_missing_engine_account(stack: Stack, api: httpx.
     order = await api.post("/trade/create", headers=bearer(signin.json()["token"]),
                            json={"asset": "BTC_USDC", "side": "LONG", "quantity": "0.01", "leverage": 10})
     assert order.status_code == 201, order.text
+    # the signup is complete now: the row says so
+    conn = await asyncpg.connect(stack.env["DATABASE_URL"])
+    try:
+        assert await conn.fetchval("SELECT account_created FROM gateway_users WHERE email = $1", email) is True
+    finally:
+        await conn.close()
+
+
+async def test_signin_never_refills_a_completed_user_whose_engine_account_is_gone(
+        stack: Stack, api: httpx.AsyncClient) -> None:
+    # a completed signup whose engine account is missing: what an engine that lost its state leaves
+    email, user_id = f"lost-{uuid.uuid4().hex[:8]}@example.com", uuid.uuid4()
+    conn = await asyncpg.connect(stack.env["DATABASE_URL"])
+    try:
+        await conn.execute("INSERT INTO gateway_users (id, email, password_hash, account_created) "
+                           "VALUES ($1, $2, $3, true)", user_id, email, await hash_password("lost-pass-1"))
+    finally:
+        await conn.close()
+    for attempt in (await api.post("/signin", json={"email": email, "password": "lost-pass-1"}),
+                    await api.post("/signup", json={"email": email, "password": "lost-pass-1"})):
+        assert attempt.status_code == 503, attempt.text
+        assert attempt.json()["error"]["code"] == "ACCOUNT_UNAVAILABLE"
+    # no money was created: the engine still has no account for the user
+    now = int(time.time())
+    token = jwt.encode({"sub": str(user_id), "iat": now, "exp": now + 600}, JWT_SECRET, algorithm="HS256")
+    balance = await api.get("/balance", headers=bearer(token))
+    assert balance.status_code == 404 and balance.json()["error"]["code"] == "ACCOUNT_NOT_FOUND"
+    critical = [json.loads(line) for line in stack.gateway.output().splitlines()
+                if line.startswith("{") and '"level": "critical"' in line]
+    assert any(entry.get("user_id") == str(user_id) for entry in critical)
 
 
 async def test_rate_limit_buckets_per_forwarded_client_only_behind_a_trusted_proxy(stack: Stack,
@@ -89,3 +128,46 @@ async def test_rate_limit_buckets_per_forwarded_client_only_behind_a_trusted_pro
         assert await statuses("127.0.0.3", "198.51.100.4", 1) == [429]
     finally:
         gateway.stop()
+
+
+async def test_auth_rate_limit_is_one_bucket_for_all_gateway_processes(stack: Stack, artifacts_dir: Path) -> None:
+    """Two gateways of one platform count a client's attempts together (Redis), and every answer tells
+    the client where it stands (RateLimit-* headers; Retry-After on the 429)."""
+    env = {**stack.env, "ENGINE_ADDR": stack.engine_addr, "AUTH_RATE_LIMIT": "3/hour"}
+    first, first_url = start_gateway(env, artifacts_dir)
+    second, second_url = start_gateway(env, artifacts_dir)
+    guess = {"email": "nobody@example.com", "password": "guess-1234"}
+    try:
+        # a source address of this test's own: its bucket is not shared with the other tests here
+        transport = httpx.AsyncHTTPTransport(local_address="127.0.0.4")
+        async with httpx.AsyncClient(transport=transport, timeout=30) as client:
+            answers = [await client.post(f"{url}/api/v1/signin", json=guess)
+                       for url in (first_url, first_url, second_url, second_url, first_url)]
+        assert [answer.status_code for answer in answers] == [401, 401, 401, 429, 429]
+        assert [answer.headers["RateLimit-Remaining"] for answer in answers] == ["2", "1", "0", "0", "0"]
+        for answer in answers:
+            assert answer.headers["RateLimit-Limit"] == "3"
+            assert answer.headers["RateLimit-Policy"] == "3;w=3600"
+            assert 1 <= int(answer.headers["RateLimit-Reset"]) <= 3600
+        for limited in answers[3:]:
+            assert limited.json()["error"]["code"] == "RATE_LIMITED"
+            assert limited.headers["Retry-After"] == limited.headers["RateLimit-Reset"]
+    finally:
+        first.stop()
+        second.stop()
+
+
+async def test_auth_rate_limit_falls_back_to_this_process_when_redis_is_down(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """No Redis: the limit still holds, per process, and says so in the log and the metric."""
+    redis = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=2)
+    limiter = RedisRateLimiter(redis, "test:unreachable:", limit=2, window=60)
+    before = RATE_LIMIT_FALLBACK._value.get()
+    try:
+        with caplog.at_level(logging.WARNING, logger="gateway.limits"):
+            decisions = [await limiter.hit("203.0.113.9") for _ in range(3)]
+    finally:
+        await redis.aclose()
+    assert [decision.allowed for decision in decisions] == [True, True, False]
+    assert RATE_LIMIT_FALLBACK._value.get() == before + 3
+    assert any("counting in this process only" in record.getMessage() for record in caplog.records)

@@ -1,7 +1,8 @@
 """gateway.engine_client.EngineClient in this process against a real engine process and Redis: the
 in-flight bound refuses at once (503, nothing XADDed) instead of queueing replies the engine would drop,
 and a timed-out request frees its slot. Against a stand-in EngineService: the reply stream counts as
-registered only once the engine has said so (the call's initial metadata), however long that takes."""
+registered only once the engine has said so (the call's initial metadata), however long that takes, and
+replies batched several to a message (`replies`) each reach their request."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from collections.abc import AsyncIterator, Callable
 import grpc
 import pytest
 import redis.asyncio as aioredis
+from exness.common.v1 import trading_pb2
 from exness.engine.v1 import commands_pb2, engine_service_pb2, engine_service_pb2_grpc
 
 from gateway.engine_client import EngineClient
 from gateway.errors import ApiError
 from gateway.translate import create_account_command
+from mesh.stream_codec import decode_entry
 from tests.integration.gateway.support import Stack
 
 
@@ -110,6 +113,63 @@ async def test_reply_stream_is_ready_only_once_the_engine_registered_it(redis_ur
         await client.close()
         await redis.aclose()
         await server.stop(grace=None)
+
+
+class _BatchingEngine(engine_service_pb2_grpc.EngineServiceServicer):  # type: ignore[misc]
+    """StreamReplies that answers the commands on the stream in batches: the first in `reply`, the rest
+    in `replies` of the same message (the form an engine may send to a gateway that accepts batches)."""
+
+    def __init__(self, redis: aioredis.Redis, stream_key: str, batch: int) -> None:
+        self.redis = redis
+        self.stream_key = stream_key
+        self.batch = batch
+        self.accepts_batches: bool | None = None
+
+    async def StreamReplies(
+        self, request: engine_service_pb2.StreamRepliesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[engine_service_pb2.StreamRepliesResponse]:
+        self.accepts_batches = request.accepts_batches
+        await context.send_initial_metadata(())
+        last = "0-0"
+        commands: list[commands_pb2.Command] = []
+        while True:
+            for _, stream_entries in await self.redis.xread({self.stream_key: last}, block=0):
+                for entry_id, fields in stream_entries:
+                    last = entry_id
+                    commands.append(decode_entry(fields))
+            if len(commands) < self.batch:  # until the whole batch is on the stream
+                continue
+            replies = [commands_pb2.Reply(request_id=command.request_id, account_created=commands_pb2.AccountCreated(
+                account=trading_pb2.Account(user_id=command.user_id, balance_cents=7))) for command in commands]
+            commands = []
+            yield engine_service_pb2.StreamRepliesResponse(reply=replies[0], replies=replies[1:])
+
+
+async def test_replies_batched_in_one_message_all_reach_their_requests(redis_url: str, key_prefix: str) -> None:
+    redis = aioredis.Redis.from_url(redis_url)
+    stream_key = f"{key_prefix}batched"
+    servicer = _BatchingEngine(redis, stream_key, batch=3)
+    server = grpc.aio.server()
+    engine_service_pb2_grpc.add_EngineServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    client = EngineClient(f"127.0.0.1:{port}", "gw-batches", redis, stream_key, reply_timeout=30.0)
+    client.start()
+    try:
+        for _ in range(1200):  # until the reply stream is registered
+            if client.ready:
+                break
+            await asyncio.sleep(0.01)
+        users = [uuid.uuid4() for _ in range(3)]
+        accounts = await asyncio.gather(*(client.create_account(create_account_command(user, f"{user}@example.com", 7))
+                                          for user in users))
+        assert [account.user_id for account in accounts] == [str(user) for user in users]
+        assert servicer.accepts_batches is True
+    finally:
+        await client.close()
+        await server.stop(grace=None)
+        await redis.delete(stream_key)
+        await redis.aclose()
 
 
 class _OldAndNewEngine(engine_service_pb2_grpc.EngineServiceServicer):  # type: ignore[misc]

@@ -49,9 +49,12 @@ async def trader(api: httpx.AsyncClient, stack: Stack, redis_conn: aioredis.Redi
     ({"leverage": 0}, "leverage"),
     ({"leverage": 2.5}, "leverage"),
     ({"leverage": True}, "leverage"),
+    ({"leverage": "5"}, "leverage"),                     # a JSON integer only, not text
     ({"slippage": 101}, "slippage"),
     ({"slippage": "0.001"}, "slippage"),                 # finer than a basis point
+    ({"slippage": 0.001}, "slippage"),
     ({"stopLoss": "90000.00001"}, "stopLoss"),           # finer than the asset's 4 decimals
+    ({"stopLoss": "60000.123456"}, "stopLoss"),
     ({"takeProfit": -5}, "takeProfit"),
     ({"tradeOpeningPrice": "1e400000"}, "tradeOpeningPrice"),
 ])
@@ -60,6 +63,10 @@ async def test_invalid_order_fields_are_422(api: httpx.AsyncClient, trader: dict
     response = await api.post("/trade/create", headers=trader, json={**ORDER, **patch})
     error = assert_error(response, 422, "VALIDATION_ERROR")
     assert field in str(error["message"])
+    # every validation 422 names its fields, whether pydantic or the exact unit conversion refused them
+    details = error.get("details")
+    assert isinstance(details, list) and details, error
+    assert field in {detail["field"] for detail in details} and all(detail["message"] for detail in details)
 
 
 @pytest.mark.parametrize("raw", [
@@ -253,4 +260,20 @@ async def test_http_plumbing(stack: Stack, api: httpx.AsyncClient) -> None:
             "CreateOrderResponse")
         assert create["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith("ErrorResponse")
         assert "HTTPValidationError" not in spec["components"]["schemas"]
-        assert (await root.get("/docs")).status_code == 200
+        docs = await root.get("/docs")
+        assert docs.status_code == 200 and "/ui/swagger/swagger-ui-bundle.js" in docs.text
+        assert (await root.get("/ui/swagger/swagger-ui-bundle.js")).status_code == 200
+        # FastAPI's ReDoc page loads from a CDN: not served
+        assert (await root.get("/redoc")).status_code == 404
+
+
+async def test_a_user_without_an_engine_account_is_404_on_every_read(api: httpx.AsyncClient) -> None:
+    # a valid token for a user id the engine has no account for
+    now = int(time.time())
+    token = jwt.encode({"sub": str(uuid.uuid4()), "iat": now, "exp": now + 600}, JWT_SECRET, algorithm="HS256")
+    for path in ("/balance", "/trade/open", "/trade/closed"):
+        assert_error(await api.get(path, headers=bearer(token)), 404, "ACCOUNT_NOT_FOUND")
+    # a user with an account and no history still gets an empty page
+    _, fresh = await new_user(api)
+    history = await api.get("/trade/closed", headers=bearer(fresh))
+    assert history.status_code == 200 and history.json() == {"orders": [], "nextCursor": None}

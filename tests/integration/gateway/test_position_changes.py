@@ -14,7 +14,7 @@ import httpx
 import redis.asyncio as aioredis
 from exness.engine.v1 import commands_pb2
 
-from mesh.codec import encode_command
+from mesh.stream_codec import encode_command
 from tests.integration.gateway.helpers import bearer, new_user
 from tests.integration.gateway.support import Quote, Stack, feed_engine, price_update
 

@@ -13,6 +13,7 @@ import httpx
 import redis.asyncio as aioredis
 from websockets.asyncio.client import connect
 
+from harness.polling import apoll_until
 from tests.integration.gateway.support import Quote, Stack, price_update, publish_prices
 
 SYMBOLS = [f"S{index:03d}_USDC" for index in range(100)]
@@ -22,12 +23,11 @@ KERNEL_SEND_BUFFER = int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()
 
 async def wait_subscribed(redis_conn: aioredis.Redis, channel: str) -> None:
     """Until the gateway's pub/sub subscription exists (it is made at start-up, in the background)."""
-    for _ in range(1200):
+    async def subscribed() -> bool:
         [(_, count)] = await redis_conn.pubsub_numsub(channel)
-        if count:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the gateway never subscribed to the price channel")
+        return bool(count)
+
+    await apoll_until(subscribed, f"the gateway's subscription to {channel}", 60)
 
 
 def ws_url(stack: Stack, path: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Awaitable, Callable
@@ -15,7 +14,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from exness.market.v1 import market_pb2
 
-from mesh.codec import decode_entry
+from harness.polling import apoll_until
+from mesh.stream_codec import decode_entry
 from pooler.config import PoolerSettings
 from pooler.fake_backpack import ScriptStep
 from pooler.service import Pooler
@@ -31,17 +31,8 @@ EXPECTED = {"BTC_USDC": (696729310, 689830000), "ETH_USDC": (37041750, 36674900)
 
 
 async def wait_until(predicate: Callable[[], Awaitable[bool] | bool], what: str, limit: float = 20.0) -> None:
-    """Poll until `predicate` holds; the limit (seconds) only bounds a broken run, it is not what is tested."""
-    deadline = time.monotonic() + limit
-    while True:
-        result = predicate()
-        if isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for: {what}")
-        await asyncio.sleep(0.05)
+    """`apoll_until` under the name and the default these tests use; the limit only bounds a broken run."""
+    await apoll_until(predicate, what, limit)
 
 
 async def stream_updates(client: aioredis.Redis, stream: str) -> list[tuple[bytes, market_pb2.PriceUpdate]]:

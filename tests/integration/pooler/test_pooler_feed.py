@@ -13,7 +13,7 @@ from exness.engine.v1 import commands_pb2
 
 from engine import translate
 from engine.domain import CreateAccount, OpenPosition, Rejection, RejectReason, Side, TradingState, default_rules
-from mesh.codec import decode_price_update
+from mesh.stream_codec import decode_price_update
 from pooler.fake_backpack import FakeBackpack, ScriptStep
 from pooler.pricepath import Top
 from tests.integration.pooler.helpers import (

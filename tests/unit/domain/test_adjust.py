@@ -23,9 +23,9 @@ from engine.domain import (
     Rules,
     Side,
     TradingState,
-    codec,
     default_rules,
     money,
+    records,
 )
 from engine.domain.checks import remainder_liquidated
 from tests.unit.domain.helpers import BTC_BUY, BTC_SELL, SOL, rejection, seeded
@@ -285,14 +285,14 @@ def test_rows_of_a_close_of_all_keep_the_shape_earlier_engines_wrote() -> None:
     driver = seeded()
     position = driver.opened()
     whole = driver.closed(position.id)
-    assert codec.encode_command(ClosePosition("alice", position.id)) == ["ClosePosition", "alice", position.id]
-    assert codec.decode_command(["ClosePosition", "alice", position.id]) == ClosePosition("alice", position.id, 0)
-    assert len(codec.encode_reply(whole)) == 3
-    assert codec.decode_reply(json.loads(json.dumps(codec.encode_reply(whole)))) == whole
+    assert records.encode_command(ClosePosition("alice", position.id)) == ["ClosePosition", "alice", position.id]
+    assert records.decode_command(["ClosePosition", "alice", position.id]) == ClosePosition("alice", position.id, 0)
+    assert len(records.encode_reply(whole)) == 3
+    assert records.decode_reply(json.loads(json.dumps(records.encode_reply(whole)))) == whole
     partial = ClosePosition("alice", position.id, 1_000)
-    assert codec.decode_command(json.loads(json.dumps(codec.encode_command(partial)))) == partial
+    assert records.decode_command(json.loads(json.dumps(records.encode_command(partial)))) == partial
     amend = AmendPosition("alice", position.id, None, 0, 8)
-    assert codec.decode_command(json.loads(json.dumps(codec.encode_command(amend)))) == amend
+    assert records.decode_command(json.loads(json.dumps(records.encode_command(amend)))) == amend
 
 
 def test_a_partial_close_is_refused_when_the_rest_would_be_at_its_tighter_level_now() -> None:

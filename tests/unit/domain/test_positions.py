@@ -17,6 +17,7 @@ from engine.domain import (
     RejectReason,
     Rules,
     Side,
+    Valuation,
     default_rules,
 )
 
@@ -44,7 +45,8 @@ def test_open_records_everything_fixed_at_open() -> None:
         opened_at_ms=driver.time_ms,
         sequence=1,
     )
-    assert outcome.reply == PositionOpened(expected, balance_cents=988_058)
+    # marked to the closing side (the sell price) of the quote it opened on: the spread is the loss
+    assert outcome.reply == PositionOpened(expected, balance_cents=988_058, valuation=Valuation(BTC_SELL, -1_182))
     assert outcome.closed_trades == ()
     assert driver.state.position(expected.id) == expected
     assert driver.state.positions_of("alice") == (expected,)

@@ -13,7 +13,18 @@ from typing import Any
 
 import pytest
 
-from engine.domain import AssetSpec, ChangeRules, Rejection, Rules, Side, TradingState, default_rules
+from engine.domain import (
+    AssetSpec,
+    ChangeRules,
+    PositionOpened,
+    Rejection,
+    Rules,
+    Side,
+    TradingState,
+    default_rules,
+    records,
+)
+from engine.domain.state import SNAPSHOT_FORMAT
 
 from .helpers import BTC_BUY, BTC_SELL, ETH, busy_driver
 
@@ -151,3 +162,24 @@ def test_rules_that_do_not_fit_the_state_are_refused(rules: Rules) -> None:
     del legacy["rules"]
     with pytest.raises(ValueError):
         TradingState.restore(rules, legacy)
+
+
+def test_a_remembered_open_keeps_its_valuation_through_a_snapshot_and_an_older_one_restores() -> None:
+    driver = busy_driver()
+    first = driver.open(key="opened-once").reply
+    assert isinstance(first, PositionOpened) and first.valuation is not None
+    data = json.loads(json.dumps(driver.state.snapshot()))
+    assert data["format"] == SNAPSHOT_FORMAT == 4
+    restored = TradingState.restore(driver.rules, data)
+    driver.state = restored
+    assert driver.open(key="opened-once").reply == first  # the retry's reply is the first one, valuation too
+    # a format-3 snapshot remembers an open without its valuation: it restores, the reply has none
+    legacy = copy.deepcopy(data)
+    legacy["format"] = 3
+    for row in legacy["idempotency"]:
+        if row[4][0] == "PositionOpened":
+            del row[4][3:]
+    older = TradingState.restore(driver.rules, legacy)
+    remembered = [records.decode_reply(row[4]) for row in legacy["idempotency"] if row[4][0] == "PositionOpened"]
+    assert remembered and all(isinstance(r, PositionOpened) and r.valuation is None for r in remembered)
+    assert older.account_count == restored.account_count

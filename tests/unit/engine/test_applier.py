@@ -16,9 +16,10 @@ from engine import translate
 from engine.applier import EntryApplier
 from engine.domain import TradingState, default_rules
 from engine.metrics import EngineMetrics
+from engine.refusals import RefuseToLead
 from engine.replies import GatewayStream, ReplyHub
 from engine.trades import TradeStore, TradeWriter
-from mesh.codec import encode_command
+from mesh.stream_codec import encode_command
 
 GW = "gw-1"
 T0 = 1_764_000_000_000
@@ -209,3 +210,98 @@ async def test_a_capture_while_entries_keep_coming_matches_its_last_applied_id(a
         if entry_id > last_applied_id:
             assert replayer.apply(entry_id, fields, live=False, answer=False) is None
     assert restored.state_hash() == uninterrupted
+
+
+async def test_a_failing_reply_after_the_domain_applied_is_dead_lettered_not_raised(
+    applier: EntryApplier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # e.g. a protobuf int64 overflow while building the reply: escaping, the entry would stay unacknowledged
+    # and replay would hit it again, forever
+    feed = Feed(applier)
+
+    def overflow(*args: object, **kwargs: object) -> None:
+        raise ValueError("Value out of range: 9223372036854775808")
+
+    monkeypatch.setattr(translate, "reply_to_proto", overflow)
+    entry_id, error = feed.send(_signup("u1", "boom"))
+    assert error is not None and "Value out of range" in error and applier.last_applied_id == entry_id
+    # applied (replay applies it identically), and the sender is told the engine failed
+    assert applier.state.account("u1") is not None
+    (reply,) = feed.drain()
+    assert reply.rejection.reason == commands_pb2.REJECT_REASON_ENGINE_FAULT and reply.request_id == "boom"
+    # replayed without an answer, it applies cleanly to the same state
+    monkeypatch.undo()
+    _, replayed = feed.send(_signup("u2", "quiet"), answer=False, live=False)
+    assert replayed is None
+
+
+async def test_failing_trade_rows_are_dead_lettered_not_raised(
+    applier: EntryApplier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed = Feed(applier)
+    feed.send(_signup("u1"))
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("metrics broke")
+
+    monkeypatch.setattr(applier, "_record", broken)
+    entry_id, error = feed.send(_prices(), answer=False)
+    assert error == "engine error after applying: RuntimeError('metrics broke')"
+    assert applier.last_applied_id == entry_id and applier.state.quote("BTC_USDC") is not None
+
+
+async def test_an_idempotent_retry_repeats_the_first_open_reply_exactly(applier: EntryApplier) -> None:
+    feed = Feed(applier)
+    feed.send(_signup("u1"))
+    feed.send(_prices())
+    order = _order("u1", "first")
+    order.idempotency_key = "k1"
+    feed.drain()
+    feed.send(order)
+    (first,) = feed.drain()
+    (position,) = applier.state.positions_of("u1")
+    assert first.position_opened.current_price == 600_000_000
+    # the price moves and the position is closed; then the client retries the create
+    moved = market_pb2.Quote(asset="BTC_USDC", buy_price=650_500_000, sell_price=650_000_000, decimal=4)
+    feed.send(commands_pb2.Command(price_update=market_pb2.PriceUpdate(quotes=[moved])))
+    feed.send(commands_pb2.Command(user_id="u1", close_position=commands_pb2.ClosePosition(position_id=position.id)))
+    assert not applier.state.positions_of("u1")
+    retry = _order("u1", "retry")
+    retry.idempotency_key = "k1"
+    feed.send(retry)
+    (again,) = feed.drain()
+    assert again.position_opened == first.position_opened
+
+
+async def test_entries_are_decoded_in_the_price_scales_of_the_rules_in_force(applier: EntryApplier) -> None:
+    feed = Feed(applier)
+    rules = default_rules()
+    btc = rules.assets["BTC_USDC"]
+    rescaled = replace(rules, assets={**rules.assets, "BTC_USDC": replace(btc, decimal=2)})
+    _, error = feed.send(translate.rules_to_proto(rescaled))
+    assert error is None and applier.state.rules == rescaled
+    feed.send(_signup("u1"))
+    # an order stating the new scale is understood, one stating the old is malformed
+    assert applier.malformed(encode_command(_order("u1", "new", price_decimal=2))) is None
+    assert applier.malformed(encode_command(_order("u1", "old", price_decimal=4))) is not None
+
+
+async def test_a_refused_configured_rules_entry_refuses_to_lead(applier: EntryApplier) -> None:
+    feed = Feed(applier)
+    feed.send(_prices())
+    rules = default_rules()
+    without_btc = replace(rules, assets={k: v for k, v in rules.assets.items() if k != "BTC_USDC"})
+    # a refused rules entry written by another session: the rules in force stay, nothing else happens
+    _, error = feed.send(translate.rules_to_proto(without_btc), live=False, answer=False)
+    assert error is None and applier.state.rules == rules
+    # the one this session wrote to put the configured rules in force: it must not serve under the old ones
+    applier.awaited_rules_entry = f"{T0 + feed.n + 1}-0"
+    with pytest.raises(RefuseToLead, match="BTC_USDC"):
+        feed.send(translate.rules_to_proto(without_btc))
+
+
+async def test_trade_store_errors_never_show_the_row_values() -> None:
+    # a failed INSERT's text would otherwise carry the trade row (user ids, amounts) into a log
+    store = TradeStore("postgresql://nobody@127.0.0.1:1/none")
+    assert store.engine.sync_engine.hide_parameters is True
+    await store.close()

@@ -31,7 +31,7 @@ from engine.domain import (
     default_rules,
     encode_rules,
 )
-from mesh.codec import decode_entry, encode_command
+from mesh.stream_codec import decode_entry, encode_command
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "snapshots" / "format2.json"
 T0 = 1_764_000_000_000
@@ -41,7 +41,7 @@ def _apply(state: TradingState, n: int, command: Any) -> Any:
     return state.apply(command, entry_id=f"{T0 + n}-0", time_ms=T0 + n).reply
 
 
-def test_the_format_2_fixture_restores_under_the_configured_rules_and_is_rewritten_as_format_3() -> None:
+def test_the_format_2_fixture_restores_under_the_configured_rules_and_is_rewritten_in_the_current_format() -> None:
     fixture = json.loads(FIXTURE.read_text())
     state_data = fixture["body"]["state"]
     assert state_data["format"] == 2 and "rules" not in state_data
@@ -51,7 +51,7 @@ def test_the_format_2_fixture_restores_under_the_configured_rules_and_is_rewritt
     assert restored.account_count == 2 and restored.open_position_count == 3
     assert restored.idempotency_key_count == 4
     rewritten = restored.snapshot()
-    assert rewritten["format"] == 3 and decode_rules(rewritten["rules"]) == settings.rules()
+    assert rewritten["format"] == 4 and decode_rules(rewritten["rules"]) == settings.rules()
     # nothing but the format and the recorded rules changed
     assert {k: v for k, v in rewritten.items() if k not in ("format", "rules")} == {
         k: v for k, v in state_data.items() if k != "format"

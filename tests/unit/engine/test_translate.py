@@ -146,3 +146,38 @@ def test_a_quote_keeps_its_confirmation_time() -> None:
     prices = commands_pb2.Command(price_update=update)
     assert translate.command_from_proto(prices) == PriceUpdate(
         (Quote("BTC_USDC", 2, 1, 4, 1_800_000_000_000, 1_800_000_000_900),))
+
+
+def _signup(user_id: str, email: str = "a@b.c", key: str = "") -> commands_pb2.Command:
+    return commands_pb2.Command(user_id=user_id, idempotency_key=key,
+                                create_account=commands_pb2.CreateAccount(email=email))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        _signup("evil\x00user"),
+        _signup("u\nv"),
+        _signup("u" * (translate.MAX_USER_ID_LENGTH + 1)),
+        _signup("u", email="a\x00@b.c"),
+        _signup("u", email="a" * (translate.MAX_EMAIL_LENGTH - 3) + "@b.c"),
+        _signup("u", key="k" * (translate.MAX_IDEMPOTENCY_KEY_LENGTH + 1)),
+        _signup("u", key="two words"),
+        _signup("u", key="nul\x00"),
+        commands_pb2.Command(user_id="u", open_position=commands_pb2.OpenPosition(
+            asset="B" * (translate.MAX_ASSET_LENGTH + 1), side=trading_pb2.SIDE_LONG)),
+        commands_pb2.Command(user_id="u", close_position=commands_pb2.ClosePosition(position_id="p\x00")),
+        commands_pb2.Command(user_id="u", amend_position=commands_pb2.AmendPosition(
+            position_id="p" * (translate.MAX_POSITION_ID_LENGTH + 1))),
+    ],
+)
+def test_strings_no_gateway_sends_are_malformed(command: commands_pb2.Command) -> None:
+    with pytest.raises(translate.MalformedCommand):
+        translate.command_from_proto(command)
+
+
+def test_strings_at_the_gateways_bounds_are_accepted() -> None:
+    user_id = "0" * translate.MAX_USER_ID_LENGTH
+    email = "a" * (translate.MAX_EMAIL_LENGTH - 4) + "@b.c"
+    key = "!~" * (translate.MAX_IDEMPOTENCY_KEY_LENGTH // 2)
+    assert translate.command_from_proto(_signup(user_id, email, key)) == CreateAccount(user_id, email, 0)

@@ -27,7 +27,7 @@ from exness.engine.v1 import commands_pb2 as exness_dot_engine_dot_v1_dot_comman
 from exness.market.v1 import market_pb2 as exness_dot_market_dot_v1_dot_market__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%exness/engine/v1/engine_service.proto\x12\x10\x65xness.engine.v1\x1a\x1e\x65xness/common/v1/trading.proto\x1a\x1f\x65xness/engine/v1/commands.proto\x1a\x1d\x65xness/market/v1/market.proto\"*\n\x14StreamRepliesRequest\x12\x12\n\ngateway_id\x18\x01 \x01(\t\"i\n\x15StreamRepliesResponse\x12&\n\x05reply\x18\x01 \x01(\x0b\x32\x17.exness.engine.v1.Reply\x12(\n\x07replies\x18\x02 \x03(\x0b\x32\x17.exness.engine.v1.Reply\"$\n\x11GetAccountRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\xa7\x01\n\x12GetAccountResponse\x12*\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x19.exness.common.v1.Account\x12\x19\n\x11used_margin_cents\x18\x02 \x01(\x03\x12\x1c\n\x14unrealized_pnl_cents\x18\x03 \x01(\x03\x12\x14\n\x0c\x65quity_cents\x18\x04 \x01(\x03\x12\x16\n\x0eopen_positions\x18\x05 \x01(\r\"N\n\x14ListPositionsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"q\n\x0cPositionView\x12,\n\x08position\x18\x01 \x01(\x0b\x32\x1a.exness.common.v1.Position\x12\x15\n\rcurrent_price\x18\x02 \x01(\x03\x12\x1c\n\x14unrealized_pnl_cents\x18\x03 \x01(\x03\"c\n\x15ListPositionsResponse\x12\x31\n\tpositions\x18\x01 \x03(\x0b\x32\x1e.exness.engine.v1.PositionView\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"Q\n\x17ListClosedTradesRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"b\n\x18ListClosedTradesResponse\x12-\n\x06trades\x18\x01 \x03(\x0b\x32\x1d.exness.common.v1.ClosedTrade\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x12\n\x10GetPricesRequest\"K\n\tPriceView\x12&\n\x05quote\x18\x01 \x01(\x0b\x32\x17.exness.market.v1.Quote\x12\x16\n\x0ereceived_at_ms\x18\x02 \x01(\x03\"@\n\x11GetPricesResponse\x12+\n\x06prices\x18\x01 \x03(\x0b\x32\x1b.exness.engine.v1.PriceView2\xef\x03\n\rEngineService\x12\x62\n\rStreamReplies\x12&.exness.engine.v1.StreamRepliesRequest\x1a\'.exness.engine.v1.StreamRepliesResponse0\x01\x12W\n\nGetAccount\x12#.exness.engine.v1.GetAccountRequest\x1a$.exness.engine.v1.GetAccountResponse\x12`\n\rListPositions\x12&.exness.engine.v1.ListPositionsRequest\x1a\'.exness.engine.v1.ListPositionsResponse\x12i\n\x10ListClosedTrades\x12).exness.engine.v1.ListClosedTradesRequest\x1a*.exness.engine.v1.ListClosedTradesResponse\x12T\n\tGetPrices\x12\".exness.engine.v1.GetPricesRequest\x1a#.exness.engine.v1.GetPricesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%exness/engine/v1/engine_service.proto\x12\x10\x65xness.engine.v1\x1a\x1e\x65xness/common/v1/trading.proto\x1a\x1f\x65xness/engine/v1/commands.proto\x1a\x1d\x65xness/market/v1/market.proto\"C\n\x14StreamRepliesRequest\x12\x12\n\ngateway_id\x18\x01 \x01(\t\x12\x17\n\x0f\x61\x63\x63\x65pts_batches\x18\x02 \x01(\x08\"i\n\x15StreamRepliesResponse\x12&\n\x05reply\x18\x01 \x01(\x0b\x32\x17.exness.engine.v1.Reply\x12(\n\x07replies\x18\x02 \x03(\x0b\x32\x17.exness.engine.v1.Reply\"$\n\x11GetAccountRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\xa7\x01\n\x12GetAccountResponse\x12*\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x19.exness.common.v1.Account\x12\x19\n\x11used_margin_cents\x18\x02 \x01(\x03\x12\x1c\n\x14unrealized_pnl_cents\x18\x03 \x01(\x03\x12\x14\n\x0c\x65quity_cents\x18\x04 \x01(\x03\x12\x16\n\x0eopen_positions\x18\x05 \x01(\r\"N\n\x14ListPositionsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"q\n\x0cPositionView\x12,\n\x08position\x18\x01 \x01(\x0b\x32\x1a.exness.common.v1.Position\x12\x15\n\rcurrent_price\x18\x02 \x01(\x03\x12\x1c\n\x14unrealized_pnl_cents\x18\x03 \x01(\x03\"c\n\x15ListPositionsResponse\x12\x31\n\tpositions\x18\x01 \x03(\x0b\x32\x1e.exness.engine.v1.PositionView\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"Q\n\x17ListClosedTradesRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"b\n\x18ListClosedTradesResponse\x12-\n\x06trades\x18\x01 \x03(\x0b\x32\x1d.exness.common.v1.ClosedTrade\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x12\n\x10GetPricesRequest\"K\n\tPriceView\x12&\n\x05quote\x18\x01 \x01(\x0b\x32\x17.exness.market.v1.Quote\x12\x16\n\x0ereceived_at_ms\x18\x02 \x01(\x03\"@\n\x11GetPricesResponse\x12+\n\x06prices\x18\x01 \x03(\x0b\x32\x1b.exness.engine.v1.PriceView2\xef\x03\n\rEngineService\x12\x62\n\rStreamReplies\x12&.exness.engine.v1.StreamRepliesRequest\x1a\'.exness.engine.v1.StreamRepliesResponse0\x01\x12W\n\nGetAccount\x12#.exness.engine.v1.GetAccountRequest\x1a$.exness.engine.v1.GetAccountResponse\x12`\n\rListPositions\x12&.exness.engine.v1.ListPositionsRequest\x1a\'.exness.engine.v1.ListPositionsResponse\x12i\n\x10ListClosedTrades\x12).exness.engine.v1.ListClosedTradesRequest\x1a*.exness.engine.v1.ListClosedTradesResponse\x12T\n\tGetPrices\x12\".exness.engine.v1.GetPricesRequest\x1a#.exness.engine.v1.GetPricesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,29 +35,29 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'exness.engine.v1.engine_ser
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_STREAMREPLIESREQUEST']._serialized_start=155
-  _globals['_STREAMREPLIESREQUEST']._serialized_end=197
-  _globals['_STREAMREPLIESRESPONSE']._serialized_start=199
-  _globals['_STREAMREPLIESRESPONSE']._serialized_end=304
-  _globals['_GETACCOUNTREQUEST']._serialized_start=306
-  _globals['_GETACCOUNTREQUEST']._serialized_end=342
-  _globals['_GETACCOUNTRESPONSE']._serialized_start=345
-  _globals['_GETACCOUNTRESPONSE']._serialized_end=512
-  _globals['_LISTPOSITIONSREQUEST']._serialized_start=514
-  _globals['_LISTPOSITIONSREQUEST']._serialized_end=592
-  _globals['_POSITIONVIEW']._serialized_start=594
-  _globals['_POSITIONVIEW']._serialized_end=707
-  _globals['_LISTPOSITIONSRESPONSE']._serialized_start=709
-  _globals['_LISTPOSITIONSRESPONSE']._serialized_end=808
-  _globals['_LISTCLOSEDTRADESREQUEST']._serialized_start=810
-  _globals['_LISTCLOSEDTRADESREQUEST']._serialized_end=891
-  _globals['_LISTCLOSEDTRADESRESPONSE']._serialized_start=893
-  _globals['_LISTCLOSEDTRADESRESPONSE']._serialized_end=991
-  _globals['_GETPRICESREQUEST']._serialized_start=993
-  _globals['_GETPRICESREQUEST']._serialized_end=1011
-  _globals['_PRICEVIEW']._serialized_start=1013
-  _globals['_PRICEVIEW']._serialized_end=1088
-  _globals['_GETPRICESRESPONSE']._serialized_start=1090
-  _globals['_GETPRICESRESPONSE']._serialized_end=1154
-  _globals['_ENGINESERVICE']._serialized_start=1157
-  _globals['_ENGINESERVICE']._serialized_end=1652
+  _globals['_STREAMREPLIESREQUEST']._serialized_end=222
+  _globals['_STREAMREPLIESRESPONSE']._serialized_start=224
+  _globals['_STREAMREPLIESRESPONSE']._serialized_end=329
+  _globals['_GETACCOUNTREQUEST']._serialized_start=331
+  _globals['_GETACCOUNTREQUEST']._serialized_end=367
+  _globals['_GETACCOUNTRESPONSE']._serialized_start=370
+  _globals['_GETACCOUNTRESPONSE']._serialized_end=537
+  _globals['_LISTPOSITIONSREQUEST']._serialized_start=539
+  _globals['_LISTPOSITIONSREQUEST']._serialized_end=617
+  _globals['_POSITIONVIEW']._serialized_start=619
+  _globals['_POSITIONVIEW']._serialized_end=732
+  _globals['_LISTPOSITIONSRESPONSE']._serialized_start=734
+  _globals['_LISTPOSITIONSRESPONSE']._serialized_end=833
+  _globals['_LISTCLOSEDTRADESREQUEST']._serialized_start=835
+  _globals['_LISTCLOSEDTRADESREQUEST']._serialized_end=916
+  _globals['_LISTCLOSEDTRADESRESPONSE']._serialized_start=918
+  _globals['_LISTCLOSEDTRADESRESPONSE']._serialized_end=1016
+  _globals['_GETPRICESREQUEST']._serialized_start=1018
+  _globals['_GETPRICESREQUEST']._serialized_end=1036
+  _globals['_PRICEVIEW']._serialized_start=1038
+  _globals['_PRICEVIEW']._serialized_end=1113
+  _globals['_GETPRICESRESPONSE']._serialized_start=1115
+  _globals['_GETPRICESRESPONSE']._serialized_end=1179
+  _globals['_ENGINESERVICE']._serialized_start=1182
+  _globals['_ENGINESERVICE']._serialized_end=1677
 # @@protoc_insertion_point(module_scope)

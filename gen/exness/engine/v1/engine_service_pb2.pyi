@@ -10,10 +10,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class StreamRepliesRequest(_message.Message):
-    __slots__ = ("gateway_id",)
+    __slots__ = ("gateway_id", "accepts_batches")
     GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTS_BATCHES_FIELD_NUMBER: _ClassVar[int]
     gateway_id: str
-    def __init__(self, gateway_id: _Optional[str] = ...) -> None: ...
+    accepts_batches: bool
+    def __init__(self, gateway_id: _Optional[str] = ..., accepts_batches: _Optional[bool] = ...) -> None: ...
 
 class StreamRepliesResponse(_message.Message):
     __slots__ = ("reply", "replies")

@@ -1,54 +1,13 @@
-"""The engine's small pure parts: stream id ordering, page tokens, settings, the reply hub's routing."""
+"""engine.replies: the reply hub routes replies, drops them when full, parks them for an absent gateway
+and hands them over on reconnect."""
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import grpc
-import pytest
 from exness.engine.v1 import commands_pb2
-from pydantic import ValidationError
 
-from engine.config import EngineSettings
 from engine.metrics import EngineMetrics
 from engine.replies import MAX_PARKED_GATEWAYS, PARK_SECONDS, QUEUE_CAPACITY, ReplyHub
-from engine.stream import entry_key, entry_time_ms
-from engine.trades import InvalidPageToken, asyncpg_url, decode_page_token, encode_page_token
-
-
-def test_entry_ids_order_numerically_and_give_the_time() -> None:
-    assert entry_key("1700000000000-10") > entry_key("1700000000000-9")
-    assert entry_key("1700000000001-0") > entry_key("1700000000000-99")
-    assert entry_time_ms("1700000000123-4") == 1700000000123
-
-
-def test_page_tokens_round_trip_and_garbage_is_refused() -> None:
-    assert decode_page_token(encode_page_token(1234, "pos-1-2")) == (1234, "pos-1-2")
-    forged = [encode_page_token(10**20, "x"), encode_page_token(-1, "x"), encode_page_token(5, "pos\x00x"),
-              encode_page_token(5, "p" * 500)]
-    for garbage in ("%%%", "bm90LWEtdG9rZW4=", "", *forged):
-        with pytest.raises(InvalidPageToken):
-            decode_page_token(garbage)
-
-
-def test_database_url_gets_the_asyncpg_driver() -> None:
-    assert asyncpg_url("postgresql://postgres@h:5432/db") == "postgresql+asyncpg://postgres@h:5432/db"
-    with pytest.raises(ValueError):
-        asyncpg_url("mysql://h/db")
-
-
-def test_settings_build_exact_rules() -> None:
-    settings = EngineSettings(maintenance_margin_rate="0.005", max_leverage=50, assets="BTC_USDC:2:0.001")
-    rules = settings.rules()
-    assert rules.maintenance_margin_rate == Fraction(1, 200)
-    assert rules.max_leverage == 50 and rules.assets["BTC_USDC"].step == 100_000
-    assert EngineSettings(stream_key="s:1").lease_key == "s:1:lease"
-    with pytest.raises(ValidationError):
-        EngineSettings(maintenance_margin_rate="1.5")
-    assert EngineSettings().rules().max_open_positions_per_account == 1_000
-    assert EngineSettings(max_open_positions_per_account=7).rules().max_open_positions_per_account == 7
-    with pytest.raises(ValidationError):
-        EngineSettings(max_open_positions_per_account=0)
 
 
 def _dropped(metrics: EngineMetrics, reason: str) -> float | None:

@@ -28,6 +28,7 @@ from engine.domain.model import (
     Position,
     RejectReason,
     Side,
+    Valuation,
 )
 
 Row = list[Any]
@@ -150,7 +151,8 @@ def encode_reply(reply: Reply) -> Row:
     if isinstance(reply, AccountCreated):
         return ["AccountCreated", encode_account(reply.account), int(reply.already_existed)]
     if isinstance(reply, PositionOpened):
-        return ["PositionOpened", encode_position(reply.position), reply.balance_cents]
+        valuation = [] if reply.valuation is None else list(reply.valuation)
+        return ["PositionOpened", encode_position(reply.position), reply.balance_cents, *valuation]
     if isinstance(reply, PositionClosed):
         # as for the command: a partial close's reply adds the position left open
         remaining = [] if reply.remaining is None else [encode_position(reply.remaining)]
@@ -164,6 +166,9 @@ def decode_reply(value: object) -> Reply:
     if isinstance(value, list | tuple) and len(value) == 4 and value[0] == "PositionClosed":
         _, trade, balance, remaining = value
         return PositionClosed(decode_closed_trade(trade), _int(balance), decode_position(remaining))
+    if isinstance(value, list | tuple) and len(value) == 5 and value[0] == "PositionOpened":
+        _, position, balance, closing_price, pnl = value
+        return PositionOpened(decode_position(position), _int(balance), Valuation(_int(closing_price), _int(pnl)))
     kind, first, second = _row(value, 3)
     if kind == "AccountCreated":
         return AccountCreated(decode_account(first), bool(_int(second)))

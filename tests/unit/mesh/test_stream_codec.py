@@ -7,7 +7,7 @@ from exness.common.v1 import trading_pb2
 from exness.engine.v1 import commands_pb2
 from exness.market.v1 import market_pb2
 
-from mesh.codec import (
+from mesh.stream_codec import (
     CodecError,
     decode_entry,
     decode_price_update,

@@ -21,7 +21,15 @@ from mesh.settings import CommonSettings, configuration_problems
     ("mongodb://u:p@ss:w/rd@h:27017/?authSource=admin", "mongodb://u:***@h:27017/?authSource=admin"),
     ("rediss://default:pw@a, postgresql://b:pw2@c", "rediss://default:***@a, postgresql://b:***@c"),
     ("'redis://:pw@h'", "'redis://:***@h'"),
+    # a password as a query parameter or in a keyword DSN
+    ("redis://h/0?password=Hunter2pw", "redis://h/0?password=***"),
+    ("postgresql://u@h/db?sslmode=require&password=Hunter2pw&x=1", "postgresql://u@h/db?sslmode=require&password=***&x=1"),
+    ("redis://h:6379/0?pass=Hunter2pw", "redis://h:6379/0?pass=***"),
+    ("host=db user=app password=Hunter2pw dbname=x", "host=db user=app password=*** dbname=x"),
+    ("host=db PASSWORD='Hunter 2pw' port=5432", "host=db PASSWORD=*** port=5432"),
+    ('{"dsn": "host=db password=Hunter2pw"}', '{"dsn": "host=db password=***"}'),
     # nothing to hide: no password, or no credentials at all
+    ("bypass=1 compass=north", "bypass=1 compass=north"),
     ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
     ("postgresql://postgres@127.0.0.1:5432/postgres", "postgresql://postgres@127.0.0.1:5432/postgres"),
     ("connect to db:5432 failed", "connect to db:5432 failed"),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from scripts.config_table import BEGIN, END, MEANING, render, rows
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 def test_every_setting_has_a_meaning_and_no_meaning_is_stale() -> None:

@@ -1,0 +1,22 @@
+"""engine.trades: page tokens round-trip and garbage is refused; the asyncpg database URL."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.trades import InvalidPageToken, asyncpg_url, decode_page_token, encode_page_token
+
+
+def test_page_tokens_round_trip_and_garbage_is_refused() -> None:
+    assert decode_page_token(encode_page_token(1234, "pos-1-2")) == (1234, "pos-1-2")
+    forged = [encode_page_token(10**20, "x"), encode_page_token(-1, "x"), encode_page_token(5, "pos\x00x"),
+              encode_page_token(5, "p" * 500)]
+    for garbage in ("%%%", "bm90LWEtdG9rZW4=", "", *forged):
+        with pytest.raises(InvalidPageToken):
+            decode_page_token(garbage)
+
+
+def test_database_url_gets_the_asyncpg_driver() -> None:
+    assert asyncpg_url("postgresql://postgres@h:5432/db") == "postgresql+asyncpg://postgres@h:5432/db"
+    with pytest.raises(ValueError):
+        asyncpg_url("mysql://h/db")
