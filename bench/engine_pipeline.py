@@ -76,6 +76,7 @@ class Replies:
         self.gateway_id = f"bench-{uuid.uuid4().hex[:6]}"
         self.received: dict[str, float] = {}
         self.kinds: dict[str, int] = {}
+        self.messages = 0
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
@@ -86,13 +87,18 @@ class Replies:
     async def _run(self) -> None:
         async with grpc.aio.insecure_channel(self.address) as channel:
             call = engine_service_pb2_grpc.EngineServiceStub(channel).StreamReplies(
-                engine_service_pb2.StreamRepliesRequest(gateway_id=self.gateway_id))
+                engine_service_pb2.StreamRepliesRequest(gateway_id=self.gateway_id, accepts_batches=True))
             await call.initial_metadata()
             self._ready.set()
             async for response in call:
-                self.received[response.reply.request_id] = time.perf_counter()
-                kind = response.reply.WhichOneof("result") or "none"
-                self.kinds[kind] = self.kinds.get(kind, 0) + 1
+                now = time.perf_counter()
+                # one `reply` per message (engines before batching) or a batch of `replies`
+                batch = [response.reply] if response.HasField("reply") else response.replies
+                self.messages += 1
+                for reply in batch:
+                    self.received[reply.request_id] = now
+                    kind = reply.WhichOneof("result") or "none"
+                    self.kinds[kind] = self.kinds.get(kind, 0) + 1
 
     async def wait_count(self, count: int, within: float = 300) -> None:
         # a short interval: the time the last reply arrived is measured, not when the poll noticed it
@@ -149,12 +155,25 @@ async def throughput(client: aioredis.Redis, stream: str, address: str, commands
         open_ids = [f"pos-{entry_id}" for entry_id in opens]
         sent += len(plan)
         expected += 2 * USERS
+    last_xadd = time.perf_counter()
     await replies.wait_count(expected)
     elapsed = max(replies.received.values()) - started
+    lag_zero_after = await _lag_zero_after(client, stream, last_xadd)
     await replies.stop()
     return {"entries": sent, "replies": expected - USERS, "seconds": round(elapsed, 3),
             "entries_per_s": round(sent / elapsed), "replies_per_s": round((expected - USERS) / elapsed),
-            "reply_kinds": replies.kinds}
+            "replies_per_message": round(len(replies.received) / max(1, replies.messages), 1),
+            "lag_zero_after_last_xadd_s": lag_zero_after, "reply_kinds": replies.kinds}
+
+
+async def _lag_zero_after(client: aioredis.Redis, stream: str, since: float) -> float:
+    """Seconds from `since` (the load's last XADD) until the engine's consumer group has every entry
+    delivered (lag 0) and acknowledged (pending 0), polled every 5 ms."""
+    while True:
+        group = next(g for g in await client.xinfo_groups(stream) if g["name"] in (b"engine", "engine"))
+        if group.get("lag") == 0 and group["pending"] == 0:
+            return round(time.perf_counter() - since, 3)
+        await asyncio.sleep(0.005)
 
 
 async def latency(client: aioredis.Redis, stream: str, address: str, rate: int, count: int) -> dict[str, object]:

@@ -6,8 +6,10 @@ on its own."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from exness.engine.v1 import commands_pb2
 
@@ -50,8 +52,25 @@ class EntryApplier:
         # e-mail -> user id, for the operators' LookupAccount (derived from the state, never snapshotted)
         self.emails: dict[str, str] = {}
         self.commands_applied = 0
+        self._applied_counters: dict[str | None, Any] = {}
+        # Held while entries are applied (engine.consumer, engine.recovery) and while a snapshot captures the
+        # state in slices (engine.lifecycle): nothing is applied between a capture's slices.
+        self.applying = asyncio.Lock()
         # the rules entry this session wrote to put the configured rules in force: refused, it ends the session
         self.awaited_rules_entry: str | None = None
+
+    async def capture(self, per_slice: int = domain.CAPTURE_SLICE) -> tuple[domain.StateCapture, str]:
+        """The state and the id of the last entry in it, captured in slices with the loop free between
+        them (TradingState.capture_in_slices) and no entry applied meanwhile (`applying` is held)."""
+        async with self.applying:
+            last_applied_id = self.last_applied_id
+            steps = self.state.capture_in_slices(per_slice)
+            while True:
+                try:
+                    next(steps)
+                except StopIteration as done:
+                    return done.value, last_applied_id
+                await asyncio.sleep(0)
 
     def index_emails(self, account_rows: Iterable[object]) -> None:
         """Index the accounts of a restored snapshot (its encoded account rows) by e-mail."""
@@ -134,7 +153,12 @@ class EntryApplier:
                 outcome: domain.Outcome, *, live: bool) -> None:  # fmt: skip
         """Everything an applied entry changes outside the state: trade rows, counters, the e-mail index."""
         self.commands_applied += 1
-        self.metrics.commands_applied.labels(command.WhichOneof("body")).inc()
+        kind = command.WhichOneof("body")
+        counter = self._applied_counters.get(kind)
+        if counter is None:
+            # the labelled child, looked up once per kind (a labels() call per entry cost ~3% of the engine)
+            counter = self._applied_counters[kind] = self.metrics.commands_applied.labels(kind)
+        counter.inc()
         for trade in outcome.closed_trades:
             self.writer.add(translate.closed_trade_row(trade))
         if isinstance(domain_command, domain.ChangeRules):

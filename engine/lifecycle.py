@@ -207,16 +207,25 @@ class Engine:
 
     # ------------------------------------------------------------------------------------ snapshots
 
-    def _capture(self) -> tuple[dict[str, Any], str, int]:
+    async def _capture(self) -> tuple[Callable[[], dict[str, Any]], str, int]:
+        """On the loop, between two entries: shallow copies only, in slices with the loop free between them
+        and no entry applied meanwhile (EntryApplier.capture); the body is encoded from them later, in the
+        snapshot writer's thread."""
         applier = self.applier
         if not self.leader or applier is None:
             raise NotLeader()
-        body = {
-            "last_applied_id": applier.last_applied_id,
-            "state": applier.state.snapshot(),
-            "pending_trades": list(self.writer.pending.values()),
-        }
-        return body, applier.last_applied_id, applier.state.account_count
+        state, last_applied_id = await applier.capture()
+        # rows are never changed once pending (a committed row leaves, a new one is a new dict)
+        pending = list(self.writer.pending.values())
+        held = [state]
+
+        def encode() -> dict[str, Any]:
+            # One-shot: the body becomes the capture's only holder, so its 100k-item lists are freed in the
+            # writer's thread when the write is done, not on the loop. The state is encoded by
+            # SnapshotStore.write, piece by piece (StateCapture.json_pieces).
+            return {"last_applied_id": last_applied_id, "state": held.pop(), "pending_trades": pending}
+
+        return encode, last_applied_id, applier.state.account_count
 
     async def take_snapshot(self) -> SnapshotInfo:
         return await self.snapshotter.take(self._capture)

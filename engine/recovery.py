@@ -146,13 +146,14 @@ class Recovery:
         gc.disable()
         try:
             while entries := await self.stream.range_after(applier.last_applied_id, REPLAY_CHUNK):
-                for entry_id, fields in entries:
-                    undelivered = entry_key(entry_id) > delivered_key
-                    error = applier.apply(entry_id, fields or {}, live=False,
-                                          answer=undelivered or entry_id in unacknowledged)  # fmt: skip
-                    # entries the group already delivered get their dead letter on the pending path
-                    if error and undelivered:
-                        dead.append(DeadLetter(entry_id, fields, error))
+                async with applier.applying:
+                    for entry_id, fields in entries:
+                        undelivered = entry_key(entry_id) > delivered_key
+                        error = applier.apply(entry_id, fields or {}, live=False,
+                                              answer=undelivered or entry_id in unacknowledged)  # fmt: skip
+                        # entries the group already delivered get their dead letter on the pending path
+                        if error and undelivered:
+                            dead.append(DeadLetter(entry_id, fields, error))
                 replayed += len(entries)
                 self.metrics.replayed_entries.inc(len(entries))
                 self.writer.wake()

@@ -1,6 +1,7 @@
 """Routing of replies to gateways: one bounded queue per gateway id, drained by that gateway's
-StreamReplies call. The consumer loop only ever offers (never awaits), so a slow or absent gateway can
-never stall trading: its replies are dropped and counted instead.
+StreamReplies call, which sends what is queued in one message (the replies of one applied batch). The
+consumer loop only ever offers (never awaits), so a slow or absent gateway can never stall trading: its
+replies are dropped and counted instead.
 
 A reply for a gateway that is not attached is parked for a while (bounded in time and count): after an
 engine restart or a hand-over the gateways reconnect a moment after the new leader starts replying (its
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -24,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # Per gateway: enough for bursts of several seconds at full command rate; beyond that the gateway is stuck.
 QUEUE_CAPACITY = 10_000
+# Replies per StreamReplies message: ~100 KB, far below gRPC's 4 MB message limit
+MAX_BATCH = 500
 # A parked reply outlives any gateway's wait for it (ENGINE_REPLY_TIMEOUT_MS, 5 s by default) with room
 # for its reconnect back-off; older ones can only be orphans.
 PARK_SECONDS = 30.0
@@ -52,6 +56,26 @@ class GatewayStream:
     def end(self, status: grpc.StatusCode, detail: str) -> None:
         self.end_status, self.end_detail = status, detail
         self._wakeup.set()
+
+    async def next_batch(self) -> list[commands_pb2.Reply] | None:
+        """Every queued reply (at most MAX_BATCH), left queued until `sent` says they went out: a call that
+        breaks mid-send leaves them for the gateway's reconnect (a reply sent twice is ignored by the
+        gateway, one never sent would be lost). The consumer queues a whole applied batch without
+        yielding, so this is that batch's replies, in one StreamReplies message. None once the stream has
+        been ended and drained."""
+        while True:
+            if self.items:
+                return list(itertools.islice(self.items, MAX_BATCH))
+            if self.end_status is not None:
+                return None
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
+    def sent(self, count: int) -> None:
+        """The first `count` replies of `next_batch` went out (fewer may be left: a reconnect took them)."""
+        items = self.items
+        for _ in range(min(count, len(items))):
+            items.popleft()
 
     async def next(self) -> commands_pb2.Reply | None:
         """The next reply, or None once the stream has been ended and drained (replies queued before a

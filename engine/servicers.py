@@ -73,8 +73,14 @@ class EngineServicer(engine_service_pb2_grpc.EngineServiceServicer):  # type: ig
         try:
             # tells the gateway its stream is registered before any reply exists
             await context.send_initial_metadata(())
-            while (reply := await stream.next()) is not None:
-                yield engine_service_pb2.StreamRepliesResponse(reply=reply)
+            if request.accepts_batches:
+                while (batch := await stream.next_batch()) is not None:
+                    yield engine_service_pb2.StreamRepliesResponse(replies=batch)
+                    stream.sent(len(batch))
+            else:
+                # a gateway from before batching reads only `reply`: one reply per message
+                while (reply := await stream.next()) is not None:
+                    yield engine_service_pb2.StreamRepliesResponse(reply=reply)
             if stream.end_status not in (None, grpc.StatusCode.OK):
                 await context.abort(stream.end_status, stream.end_detail)
         finally:

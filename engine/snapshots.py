@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import pymongo
 from bson.binary import Binary
 
-from engine.domain.canonical import canonical_json, text_hash
+from engine import jsonslices
 from engine.stream import entry_key
 
 log = logging.getLogger(__name__)
@@ -64,12 +64,21 @@ class NoUsableSnapshot(Exception):
 
 
 def encode_body(body: dict[str, Any]) -> tuple[bytes, str]:
-    """The compressed JSON of `body` and the hash of its "state" member. The state is encoded in its
-    canonical form and the hash taken of that very text: one encoding serves both."""
-    state_text = canonical_json(body["state"])
+    """The compressed JSON of `body` and the hash of its "state" member (a `TradingState.snapshot()` dict or
+    a `StateCapture`). The state is encoded in its canonical form and the hash taken of that very text: one
+    encoding serves both. Made piece by piece (engine.jsonslices): the writer's thread never holds the GIL
+    for long, and zlib and SHA-256 work without it."""
     others = json.dumps({key: value for key, value in body.items() if key != "state"}, separators=(",", ":"))
-    text = f'{others[:-1]}{"," if len(others) > 2 else ""}"state":{state_text}}}'
-    return zlib.compress(text.encode(), level=1), text_hash(state_text)
+    compressor = zlib.compressobj(level=1)
+    digest = hashlib.sha256()
+    out = [compressor.compress(f'{others[:-1]}{"," if len(others) > 2 else ""}"state":'.encode())]
+    for piece in jsonslices.pieces(body["state"], sort_keys=True):
+        data = piece.encode("ascii")
+        digest.update(data)
+        out.append(compressor.compress(data))
+    out.append(compressor.compress(b"}"))
+    out.append(compressor.flush())
+    return b"".join(out), digest.hexdigest()
 
 
 def decode_body(blob: bytes) -> dict[str, Any]:

@@ -1,14 +1,17 @@
 """When and how the leader snapshots: every SNAPSHOT_INTERVAL_SECONDS (one at a time, off the consume
 loop's critical path), on demand (TakeSnapshot, shutdown, the first snapshot of an empty state). The
-state is captured on the event loop between two entries, so it matches last_applied_id; it is written
-from a worker thread, old snapshots are pruned, and the stream is trimmed below the oldest one kept."""
+state is captured on the event loop between two entries, so it matches last_applied_id, by shallow copies
+only (a few ms at 100k accounts / 200k positions, bench.snapshot_pause); it is encoded and written from a
+worker thread while entries go on being applied, old snapshots are pruned, and the stream is trimmed below
+the oldest one kept."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from engine.config import EngineSettings
@@ -19,8 +22,9 @@ from engine.stream import StreamLog
 
 log = logging.getLogger(__name__)
 
-# (snapshot body, its last_applied_id, account count), captured on the loop; raises NotLeader without a state
-Capture = Callable[[], tuple[dict[str, Any], str, int]]
+# (the snapshot body's encoder, its last_applied_id, account count), captured on the loop; the encoder runs in
+# the writer's thread and needs nothing from the live state; raises NotLeader without a state
+Capture = Callable[[], Awaitable[tuple[Callable[[], dict[str, Any]], str, int]]]
 
 
 class Snapshotter:
@@ -60,13 +64,15 @@ class Snapshotter:
             self._task = None
 
     async def take(self, capture: Capture) -> SnapshotInfo:
-        """Capture the state (on the loop, between entries, so it matches last_applied_id), write it from a
-        worker thread, prune old snapshots, and trim the stream below the oldest one kept."""
+        """Capture the state (on the loop, between entries, so it matches last_applied_id), encode and write
+        it from a worker thread, prune old snapshots, and trim the stream below the oldest one kept."""
         async with self._lock:
             started = time.monotonic()
-            body, last_applied_id, accounts = capture()
+            encode, last_applied_id, accounts = await capture()
+            captured = time.monotonic() - started
+            self.metrics.snapshot_capture.observe(captured)
             try:
-                info, oldest = await asyncio.to_thread(self._write, body, last_applied_id, accounts)
+                info, oldest = await asyncio.to_thread(self._write, encode, last_applied_id, accounts)
             except Exception:
                 self.metrics.snapshot_failures.inc()
                 raise
@@ -76,14 +82,23 @@ class Snapshotter:
             self.metrics.snapshot_duration.observe(seconds)
             log.info("snapshot written", extra={
                 "snapshot_id": info.snapshot_id, "accounts": accounts, "size_bytes": info.size_bytes,
-                "seconds": round(seconds, 3), "trimmed_entries": trimmed,
+                "seconds": round(seconds, 3), "capture_ms": round(captured * 1000, 2), "trimmed_entries": trimmed,
             })  # fmt: skip
             return info
 
     def _write(
-        self, body: dict[str, Any], last_applied_id: str, accounts: int
+        self, encode: Callable[[], dict[str, Any]], last_applied_id: str, accounts: int
     ) -> tuple[SnapshotInfo, SnapshotInfo | None]:
-        info = self.store.write(body, last_applied_id=last_applied_id, accounts=accounts)
+        # The encoding makes millions of short-lived rows; with the state frozen out of the collector's
+        # view (engine.recovery), each full collection they set off would hold the GIL, and so the loop,
+        # for ~0.1 s. Nothing here makes cycles: collection resumes when the write is done.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            info = self.store.write(encode(), last_applied_id=last_applied_id, accounts=accounts)
+        finally:
+            if collecting:
+                gc.enable()
         return info, self.store.prune()
 
     def age_seconds(self) -> float:

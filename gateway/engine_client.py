@@ -100,6 +100,7 @@ class EngineClient:
                     metrics.REPLY_STREAM_UP.set(1)
                     log.info("reply stream registered", extra={"gateway_id": self.gateway_id})
                 async for response in call:
+                    # an engine sends one `reply` (older ones) or a batch of `replies`
                     if response.HasField("reply"):
                         self._deliver(response.reply)
                     for reply in response.replies:

@@ -35,10 +35,11 @@ from engine.domain.model import (
     Valuation,
 )
 from engine.domain.rules import Rules, decode_rules, default_rules, encode_rules
-from engine.domain.state import TradingState
+from engine.domain.state import CAPTURE_SLICE, StateCapture, TradingState
 from mesh.units import AssetSpec
 
 __all__ = [
+    "CAPTURE_SLICE",
     "Account",
     "AccountCreated",
     "AccountSummary",
@@ -64,6 +65,7 @@ __all__ = [
     "Reply",
     "Rules",
     "Side",
+    "StateCapture",
     "TradingState",
     "UserCommand",
     "Valuation",

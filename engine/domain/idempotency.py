@@ -10,10 +10,11 @@ always finds its original reply."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, KeysView, ValuesView
 from typing import NamedTuple
 
 from engine.domain.commands import Reply, UserCommand
+from engine.domain.slicing import sorted_in_chunks
 
 
 class Remembered(NamedTuple):
@@ -52,6 +53,19 @@ class IdempotencyStore:
         entries = self._entries
         return (entries[(user_id, key)] for user_id, keys in self._by_user.items() for _, key in keys)
 
+    def capture_views(self) -> tuple[ValuesView[Remembered], KeysView[str]]:
+        """What `iter_captured` needs, once copied into lists, to yield this store's iteration order later,
+        whatever happens to the store meanwhile (the entries are immutable values)."""
+        return self._entries.values(), self._by_user.keys()
+
+    @staticmethod
+    def iter_captured(entries: list[Remembered], users: list[str]) -> Iterator[Remembered]:
+        """The order `__iter__` had when the views were copied: user by user, each user's oldest first (a
+        user's entries in `_entries` are in the order of their deque; see `remember`)."""
+        rank = {user_id: number for number, user_id in enumerate(users)}
+        # a stable sort keeps each user's own order; no list per user (100k containers for the collector)
+        return sorted_in_chunks(entries, key=lambda entry: rank[entry.user_id])
+
     def lookup(self, user_id: str, key: str, now_ms: int) -> Remembered | None:
         entry = self._entries.get((user_id, key))
         if entry is None or entry.time_ms < now_ms - self._window_ms:
@@ -71,6 +85,9 @@ class IdempotencyStore:
             if stale is not None:
                 # the same key again after its window ran out: it moves to the newest place
                 keys.remove((stale.time_ms, key))
+                # and to the newest place in `_entries` too: `capture` relies on each user's entries there
+                # being in the order of their deque
+                del entries[(user_id, key)]
             horizon = time_ms - self._window_ms
             cap = self._keys_per_user
             while keys and (len(keys) >= cap or keys[0][0] < horizon):

@@ -132,12 +132,14 @@ class ReplyClient:
             try:
                 async with grpc.aio.insecure_channel(self.address) as channel:
                     stub = engine_service_pb2_grpc.EngineServiceStub(channel)
-                    call = stub.StreamReplies(engine_service_pb2.StreamRepliesRequest(gateway_id=self.gateway_id))
+                    request = engine_service_pb2.StreamRepliesRequest(gateway_id=self.gateway_id, accepts_batches=True)
+                    call = stub.StreamReplies(request)
                     await call.initial_metadata()
                     self.connected.set()
                     async for response in call:
                         async with self._arrived:
-                            self.replies[response.reply.request_id] = response.reply
+                            for reply in response.replies:
+                                self.replies[reply.request_id] = reply
                             self._arrived.notify_all()
             except grpc.aio.AioRpcError:
                 pass

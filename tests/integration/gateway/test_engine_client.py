@@ -170,3 +170,43 @@ async def test_replies_batched_in_one_message_all_reach_their_requests(redis_url
         await server.stop(grace=None)
         await redis.delete(stream_key)
         await redis.aclose()
+
+
+class _OldAndNewEngine(engine_service_pb2_grpc.EngineServiceServicer):  # type: ignore[misc]
+    """StreamReplies that answers as an engine before batching did (one `reply` per message), then as one
+    that batches (`replies`)."""
+
+    def __init__(self) -> None:
+        self.go = asyncio.Event()
+
+    async def StreamReplies(
+        self, request: engine_service_pb2.StreamRepliesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[engine_service_pb2.StreamRepliesResponse]:
+        await context.send_initial_metadata(())
+        await self.go.wait()
+        yield engine_service_pb2.StreamRepliesResponse(reply=commands_pb2.Reply(request_id="single"))
+        yield engine_service_pb2.StreamRepliesResponse(
+            replies=[commands_pb2.Reply(request_id="first"), commands_pb2.Reply(request_id="second")]
+        )
+        await asyncio.Event().wait()
+
+
+async def test_replies_arrive_one_per_message_or_batched(redis_url: str) -> None:
+    servicer = _OldAndNewEngine()
+    server = grpc.aio.server()
+    engine_service_pb2_grpc.add_EngineServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    redis = aioredis.Redis.from_url(redis_url)
+    client = EngineClient(f"127.0.0.1:{port}", "gw-batches", redis, "test:unused", reply_timeout=1.0)
+    waiting = {request_id: asyncio.get_running_loop().create_future() for request_id in ("single", "first", "second")}
+    client._pending.update(waiting)  # as submit() registers them before its XADD
+    client.start()
+    try:
+        servicer.go.set()
+        replies = await asyncio.wait_for(asyncio.gather(*waiting.values()), 30)
+        assert [reply.request_id for reply in replies] == ["single", "first", "second"]
+    finally:
+        await client.close()
+        await server.stop(None)
+        await redis.aclose()

@@ -148,3 +148,23 @@ def test_price_updates_ignore_the_key() -> None:
     quote = state.quote(BTC)
     assert quote is not None and quote.received_at_ms == 2
     assert state.idempotency_key_count == 0
+
+
+def test_a_capture_keeps_the_eviction_order_when_an_expired_key_comes_back() -> None:
+    """A key used again after its window (but not yet evicted) moves to its user's newest place; a capture
+    taken then and encoded after more commands must list the keys in that order, as snapshot() does."""
+    from engine.domain.idempotency import IdempotencyStore, Remembered
+
+    reply = AccountCreated.__new__(AccountCreated)  # the store never looks inside replies
+    command = ClosePosition("u", "p")
+    store = IdempotencyStore(keys_per_user=5, window_ms=100)
+    store.remember(Remembered("u", "k1", 0, command, reply))
+    store.remember(Remembered("v", "k1", 50, command, reply))
+    store.remember(Remembered("u", "k2", 90, command, reply))
+    # u's k1 expired at 100 and is still kept (k2 is younger): it comes back and moves behind k2
+    store.remember(Remembered("u", "k1", 120, command, reply))
+    expected = [(e.user_id, e.key, e.time_ms) for e in store]
+    entries, users = (list(view) for view in store.capture_views())
+    store.remember(Remembered("u", "k3", 130, command, reply))
+    captured = [(e.user_id, e.key, e.time_ms) for e in IdempotencyStore.iter_captured(entries, users)]
+    assert captured == expected

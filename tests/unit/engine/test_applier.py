@@ -151,6 +151,67 @@ async def test_a_rules_entry_puts_its_rules_in_force(applier: EntryApplier) -> N
     assert refused.rejection.reason == commands_pb2.REJECT_REASON_INVALID_LEVERAGE
 
 
+async def test_a_capture_while_entries_keep_coming_matches_its_last_applied_id(applier: EntryApplier) -> None:
+    """A snapshot is captured in slices with the loop free between them while a consumer keeps applying
+    batches: the capture holds exactly the entries up to its last_applied_id, so restoring it and
+    replaying the entries after that id gives the uninterrupted state."""
+    import asyncio
+    import json
+
+    from engine.snapshots import decode_body, encode_body
+
+    feed = Feed(applier)
+    log: list[tuple[str, dict[str, bytes]]] = []
+
+    def send(command: commands_pb2.Command) -> None:
+        fields = encode_command(command)
+        entry_id, error = feed.entry(fields)
+        assert error is None
+        log.append((entry_id, fields))
+
+    send(_prices())
+    for user in range(40):
+        send(_signup(f"u{user}"))
+
+    async def consumer() -> None:
+        # batches of entries, applied as engine.consumer does (under `applying`), yielding between batches
+        for batch in range(60):
+            async with applier.applying:
+                user = f"u{batch % 40}"
+                order = _order(user, f"o{batch}")
+                order.idempotency_key = f"k{batch % 7}"
+                send(order)
+                if batch % 3 == 0 and applier.state.positions_of(user):
+                    position = applier.state.positions_of(user)[0]
+                    send(commands_pb2.Command(user_id=user, request_id=f"c{batch}", reply_to=GW,
+                                              close_position=commands_pb2.ClosePosition(position_id=position.id)))
+                if batch % 5 == 0:
+                    send(_signup(f"late-{batch}"))
+            await asyncio.sleep(0)
+
+    async def snapshot() -> tuple[Any, str]:
+        await asyncio.sleep(0)
+        return await applier.capture(per_slice=3)  # many slices: the consumer runs between them
+
+    consuming = asyncio.create_task(consumer())
+    capture, last_applied_id = await snapshot()
+    await consuming
+    assert log[0][0] < last_applied_id < log[-1][0]  # entries were applied before and after the capture
+    uninterrupted = applier.state.state_hash()
+
+    blob, state_hash = encode_body({"last_applied_id": last_applied_id, "state": capture})
+    body = decode_body(blob)
+    assert json.loads(json.dumps(body["state"])) == body["state"]
+    restored = TradingState.restore(default_rules(), body["state"])
+    assert restored.state_hash() == state_hash  # the hash the manifest records is the captured state's
+    replayer = EntryApplier(restored, last_applied_id, price_decimals=applier.price_decimals, hub=applier.hub,
+                            writer=applier.writer, metrics=applier.metrics)  # fmt: skip
+    for entry_id, fields in log:
+        if entry_id > last_applied_id:
+            assert replayer.apply(entry_id, fields, live=False, answer=False) is None
+    assert restored.state_hash() == uninterrupted
+
+
 async def test_a_failing_reply_after_the_domain_applied_is_dead_lettered_not_raised(
     applier: EntryApplier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
