@@ -35,6 +35,8 @@ class Platform:
 
     workdir: Path
     auth_rate_limit: str = "1000000/minute"
+    # create-order never closes: a run of several minutes opens more than the default 1,000 per account
+    max_open_positions_per_account: int = 1_000_000
     # orders never fail for want of margin, however long the run
     starting_balance_cents: int = 10**13
     prefix: str = field(default_factory=lambda: f"bench:{uuid.uuid4().hex[:10]}:")
@@ -100,7 +102,8 @@ class Platform:
             "ENGINE_BIND_HOST": "127.0.0.1", "ENGINE_GRPC_PORT": str(self.engine_grpc_port),
             "ENGINE_METRICS_PORT": str(self.engine_metrics_port),
             "ENGINE_INSTANCE_NAME": f"engine-{self.prefix.split(':')[1]}",
-            "DEAD_LETTER_STREAM": f"{self.stream_key}:dead"})
+            "DEAD_LETTER_STREAM": f"{self.stream_key}:dead",
+            "MAX_OPEN_POSITIONS_PER_ACCOUNT": str(self.max_open_positions_per_account)})
         engine_address = f"127.0.0.1:{self.engine_grpc_port}"
         poll_until(engine_serving(engine_address), "engine SERVING", 90, engine)
 
