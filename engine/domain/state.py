@@ -61,15 +61,27 @@ POSITION_ID_PREFIX = "pos-"
 
 
 class TradingState(PositionChanges):
-    """All trading state of one engine shard. Writes: `apply`. Reads: `account`, `positions_of`,
-    `position`, `quote`, `valuation`, `account_summary` and the counts. Persistence: `snapshot`,
+    """All trading state of one engine shard. Writes: `apply`. Reads: `account`, `user_id_for_email`,
+    `positions_of`, `position`, `quote`, `valuation`, `account_summary` and the counts. Persistence: `snapshot`,
     `restore`, `state_hash`."""
 
-    __slots__ = ("_idempotency", "_ledgers", "_next_sequence", "_positions", "_quotes", "_rules", "_triggers")
+    __slots__ = (
+        "_emails",
+        "_idempotency",
+        "_ledgers",
+        "_next_sequence",
+        "_positions",
+        "_quotes",
+        "_rules",
+        "_triggers",
+    )
 
     def __init__(self, rules: Rules) -> None:
         self._rules = rules
         self._ledgers: dict[str, Ledger] = {}
+        # lower-cased e-mail -> user id of the first account created with it: a derived index (like the
+        # triggers), never snapshotted, rebuilt by restore
+        self._emails: dict[str, str] = {}
         self._positions: dict[str, Position] = {}
         self._quotes: dict[str, LatestQuote] = {}
         self._triggers = {symbol: AssetTriggers() for symbol in rules.assets}
@@ -146,8 +158,12 @@ class TradingState(PositionChanges):
             conflict = checks.account_conflict(command.user_id, ledger.email, command)
             return conflict or AccountCreated(self._account_of(command.user_id, ledger), already_existed=True)
         ledger = Ledger(command.email, command.starting_balance_cents, time_ms)
-        self._ledgers[command.user_id] = ledger
+        self._add_ledger(command.user_id, ledger)
         return AccountCreated(self._account_of(command.user_id, ledger), already_existed=False)
+
+    def _add_ledger(self, user_id: str, ledger: Ledger) -> None:
+        self._ledgers[user_id] = ledger
+        self._emails.setdefault(ledger.email.lower(), user_id)
 
     def _open(self, command: OpenPosition, entry_id: str, time_ms: int) -> Reply:
         """Run the checks (engine.domain.checks) in order; the first refusal is the answer. Otherwise
@@ -224,6 +240,10 @@ class TradingState(PositionChanges):
         ledger = self._ledgers.get(user_id)
         return None if ledger is None else self._account_of(user_id, ledger)
 
+    def user_id_for_email(self, email: str) -> str | None:
+        """The user id of the first account created with `email` (compared lower-cased), or None."""
+        return self._emails.get(email.lower())
+
     def _account_of(self, user_id: str, ledger: Ledger) -> Account:
         return Account(user_id, ledger.email, ledger.balance_cents, ledger.created_at_ms)
 
@@ -299,7 +319,7 @@ class TradingState(PositionChanges):
             account = decode_account(row)
             if account.user_id in state._ledgers:
                 raise ValueError(f"account {account.user_id} appears twice")
-            state._ledgers[account.user_id] = Ledger(account.email, account.balance_cents, account.created_at_ms)
+            state._add_ledger(account.user_id, Ledger(account.email, account.balance_cents, account.created_at_ms))
         positions = sorted((decode_position(row) for row in data["positions"]), key=lambda p: p.sequence)
         for position in positions:
             spec = rules.assets.get(position.asset)
