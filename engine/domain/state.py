@@ -315,42 +315,58 @@ class TradingState(PositionChanges):
         if data["format"] >= 3:
             rules = decode_rules(data["rules"])
         state = cls(rules)
-        for row in data["accounts"]:
+        state._restore_accounts(data["accounts"])
+        positions = state._restore_positions(data["positions"])
+        state._restore_next_sequence(data["next_sequence"], positions)
+        state._restore_quotes(data["quotes"], positions)
+        state._restore_idempotency(data["idempotency"])
+        return state
+
+    def _restore_accounts(self, rows: list[Any]) -> None:
+        for row in rows:
             account = decode_account(row)
-            if account.user_id in state._ledgers:
+            if account.user_id in self._ledgers:
                 raise ValueError(f"account {account.user_id} appears twice")
-            state._add_ledger(account.user_id, Ledger(account.email, account.balance_cents, account.created_at_ms))
-        positions = sorted((decode_position(row) for row in data["positions"]), key=lambda p: p.sequence)
+            self._add_ledger(account.user_id, Ledger(account.email, account.balance_cents, account.created_at_ms))
+
+    def _restore_positions(self, rows: list[Any]) -> list[Position]:
+        """Insert the positions in sequence order (the triggers are rebuilt as they go); returns them so."""
+        positions = sorted((decode_position(row) for row in rows), key=lambda p: p.sequence)
         for position in positions:
-            spec = rules.assets.get(position.asset)
+            spec = self._rules.assets.get(position.asset)
             if spec is None or spec.decimal != position.decimal:
                 raise ValueError(f"position {position.id} does not fit the configured asset {position.asset}")
-            ledger = state._ledgers.get(position.user_id)
-            if ledger is None or position.id in state._positions:
+            ledger = self._ledgers.get(position.user_id)
+            if ledger is None or position.id in self._positions:
                 raise ValueError(f"position {position.id} has no account or appears twice")
-            state._insert(ledger, position)
-        next_sequence = data["next_sequence"]
+            self._insert(ledger, position)
+        return positions
+
+    def _restore_next_sequence(self, next_sequence: object, positions: list[Position]) -> None:
         if type(next_sequence) is not int or (positions and next_sequence <= positions[-1].sequence):
             raise ValueError(f"next_sequence {next_sequence!r} is not above every position's sequence")
-        state._next_sequence = next_sequence
-        for row in data["quotes"]:
+        self._next_sequence = next_sequence
+
+    def _restore_quotes(self, rows: list[Any], positions: list[Position]) -> None:
+        for row in rows:
             quote = decode_quote(row)
-            spec = rules.assets.get(quote.asset)
+            spec = self._rules.assets.get(quote.asset)
             if spec is None or spec.decimal != quote.decimal:
                 raise ValueError(f"quote of {quote.asset} does not fit the configured asset")
-            state._quotes[quote.asset] = quote
-        unquoted = {position.asset for position in positions} - state._quotes.keys()
+            self._quotes[quote.asset] = quote
+        unquoted = {position.asset for position in positions} - self._quotes.keys()
         if unquoted:
             # every position opened on a quote, and quotes are never dropped: valuation relies on it
             raise ValueError(f"open positions on {sorted(unquoted)} but no quote for them")
+
+    def _restore_idempotency(self, rows: list[Any]) -> None:
         seen_keys: set[tuple[str, str]] = set()
-        for row in data["idempotency"]:
+        for row in rows:
             entry = decode_remembered(row)
             if (entry.user_id, entry.key) in seen_keys:
                 raise ValueError(f"idempotency key {entry.key!r} of {entry.user_id} appears twice")
             seen_keys.add((entry.user_id, entry.key))
-            state._idempotency.remember(entry)
-        return state
+            self._idempotency.remember(entry)
 
     def state_hash(self) -> str:
         """Hex SHA-256 of the canonical JSON encoding of `snapshot()`: equal states give equal hashes in
