@@ -27,6 +27,7 @@ from decimal import Decimal
 
 import redis.asyncio as aioredis
 
+from harness.polling import apoll_until
 from mesh.stream_codec import decode_entry
 from pooler.fake_backpack import FakeBackpack
 from pooler.pricepath import Top
@@ -77,11 +78,12 @@ async def _run(redis_url: str, frames: int, interval_ms: int, mean_gap_ms: float
     redis = aioredis.Redis.from_url(redis_url)
     arrivals: list[tuple[float, int]] = []  # (time.time() at XREAD, BTC sell price)
     try:
-        deadline = time.monotonic() + 30
-        while fake.stats()["subscriptions"] != [["bookTicker.BTC_USDC", "ticker.BTC_USDC"]]:
-            if time.monotonic() > deadline or pooler.returncode is not None:
-                raise RuntimeError("the pooler did not subscribe")
-            await asyncio.sleep(0.05)
+        def subscribed() -> bool:
+            if pooler.returncode is not None:
+                raise RuntimeError(f"the pooler exited with {pooler.returncode} before subscribing")
+            return bool(fake.stats()["subscriptions"] == [["bookTicker.BTC_USDC", "ticker.BTC_USDC"]])
+
+        await apoll_until(subscribed, "the pooler to subscribe to BTC_USDC", 30)
 
         finished = asyncio.Event()
 

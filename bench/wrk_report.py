@@ -230,14 +230,6 @@ def histogram_percentiles(before: str, after: str, name: str, where: Mapping[str
     return out
 
 
-def gauge_value(text: str, name: str) -> float | None:
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name:
-                return float(sample.value)
-    return None
-
-
 def rates(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
     """Per-interval rates of a sampled counter: [(t, count), ...] -> [(t_mid, count/s), ...]; a counter
     that went down (a restart) gives no rate for that interval."""

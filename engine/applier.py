@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
 from typing import Any
 
 from exness.engine.v1 import commands_pb2
 
 from engine import domain, translate
-from engine.domain.records import decode_account
 from engine.metrics import EngineMetrics
 from engine.refusals import RULES_MISFIT_ADVICE, RefuseToLead
 from engine.replies import ReplyHub
@@ -49,8 +47,6 @@ class EntryApplier:
         self.hub = hub
         self.writer = writer
         self.metrics = metrics
-        # e-mail -> user id, for the operators' LookupAccount (derived from the state, never snapshotted)
-        self.emails: dict[str, str] = {}
         self.commands_applied = 0
         self._applied_counters: dict[str | None, Any] = {}
         # Held while entries are applied (engine.consumer, engine.recovery) and while a snapshot captures the
@@ -71,12 +67,6 @@ class EntryApplier:
                 except StopIteration as done:
                     return done.value, last_applied_id
                 await asyncio.sleep(0)
-
-    def index_emails(self, account_rows: Iterable[object]) -> None:
-        """Index the accounts of a restored snapshot (its encoded account rows) by e-mail."""
-        for row in account_rows:
-            account = decode_account(row)
-            self.emails.setdefault(account.email.lower(), account.user_id)
 
     def decode(self, fields: Fields) -> tuple[commands_pb2.Command, domain.Command]:
         """The one check of an entry: raises EntryMalformed, carrying the decoded Command when there is one
@@ -151,7 +141,7 @@ class EntryApplier:
 
     def _record(self, entry_id: str, command: commands_pb2.Command, domain_command: domain.Command,
                 outcome: domain.Outcome, *, live: bool) -> None:  # fmt: skip
-        """Everything an applied entry changes outside the state: trade rows, counters, the e-mail index."""
+        """Everything an applied entry changes outside the state: trade rows, counters."""
         self.commands_applied += 1
         kind = command.WhichOneof("body")
         counter = self._applied_counters.get(kind)
@@ -169,9 +159,6 @@ class EntryApplier:
                 log.info("rules entry applied: new rules in force", extra={"entry_id": entry_id})
         if live and outcome.skipped_quotes:
             log.warning("quotes skipped", extra={"entry_id": entry_id, "reasons": list(outcome.skipped_quotes)})
-        reply = outcome.reply
-        if isinstance(reply, domain.AccountCreated) and not reply.already_existed:
-            self.emails.setdefault(reply.account.email.lower(), reply.account.user_id)
 
     def _answer(self, entry_id: str, command: commands_pb2.Command, reply: domain.Reply) -> None:
         message = translate.reply_to_proto(reply, request_id=command.request_id, stream_id=entry_id, state=self.state)

@@ -237,10 +237,6 @@ class Engine:
         return self.applier.state if self.applier else None
 
     @property
-    def emails(self) -> dict[str, str]:
-        return self.applier.emails if self.applier else {}
-
-    @property
     def last_applied_id(self) -> str:
         return self.applier.last_applied_id if self.applier else "0-0"
 

@@ -28,9 +28,6 @@ class EngineReads(Protocol):
     def state(self) -> TradingState | None: ...
 
     @property
-    def emails(self) -> dict[str, str]: ...
-
-    @property
     def last_applied_id(self) -> str: ...
 
     @property

@@ -67,7 +67,6 @@ class Recovery:
             return self._applier(domain.TradingState(self.rules), "0-0"), None
         info, (state, body) = loaded
         applier = self._applier(state, str(body["last_applied_id"]))
-        applier.index_emails(body["state"]["accounts"])
         for row in body.get("pending_trades", []):
             self.writer.add(row)
         self.writer.wake()

@@ -226,7 +226,7 @@ class AdminServicer(admin_service_pb2_grpc.EngineAdminServiceServicer):  # type:
         if key is None or not getattr(request, key):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "give user_id or email")
         state = await _serving_state(self.engine, context)
-        user_id = request.user_id if key == "user_id" else self.engine.emails.get(request.email.strip().lower(), "")
+        user_id = request.user_id if key == "user_id" else state.user_id_for_email(request.email.strip()) or ""
         account = state.account(user_id) if user_id else None
         if account is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no account with {key} {getattr(request, key)!r}")

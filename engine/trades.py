@@ -27,14 +27,13 @@ from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
-from alembic import command as alembic_command
-from alembic.config import Config as AlembicConfig
 from exness.engine.v1 import commands_pb2
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from engine.metrics import EngineMetrics
 from engine.replies import ReplyHub
+from mesh.postgres import asyncpg_url, upgrade_to_head
 
 log = logging.getLogger(__name__)
 
@@ -109,21 +108,10 @@ def refused_by_database(exc: BaseException) -> bool:
     return False
 
 
-def asyncpg_url(url: str) -> str:
-    """DATABASE_URL is a plain postgresql:// URL (shared with the gateway); SQLAlchemy needs the driver."""
-    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix):]
-    raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got {url.split('@')[-1]!r}")
-
-
 def upgrade_schema(database_url: str) -> None:
     """`alembic upgrade head` for the engine's tables. Blocking (it runs its own event loop): call it
     from a worker thread."""
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-    alembic_command.upgrade(config, "head")
+    upgrade_to_head(MIGRATIONS_DIR, database_url)
 
 
 class InvalidPageToken(ValueError):

@@ -11,6 +11,7 @@ from functools import cached_property
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from mesh.postgres import asyncpg_url
 from mesh.settings import CommonSettings
 
 _RATE_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
@@ -112,10 +113,7 @@ class GatewaySettings(CommonSettings):
     @property
     def async_database_url(self) -> str:
         """DATABASE_URL is a plain postgresql:// URL; SQLAlchemy needs the asyncpg dialect named."""
-        scheme, sep, rest = self.database_url.partition("://")
-        if not sep or scheme not in {"postgresql", "postgres", "postgresql+asyncpg"}:
-            raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got scheme {scheme!r}")
-        return f"postgresql+asyncpg://{rest}"
+        return asyncpg_url(self.database_url)
 
     @property
     def reply_timeout_seconds(self) -> float:

@@ -8,12 +8,12 @@ import uuid
 from pathlib import Path
 
 import anyio.to_thread
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Boolean, DateTime, String, Uuid, false, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from mesh import postgres
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 VERSION_TABLE = "alembic_version_gateway"
@@ -40,16 +40,9 @@ class EmailTaken(Exception):
     pass
 
 
-def alembic_config(async_url: str) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("sqlalchemy.url", async_url.replace("%", "%%"))
-    return config
-
-
 async def upgrade_to_head(async_url: str) -> None:
     # env.py runs its own event loop, so it goes to a worker thread
-    await anyio.to_thread.run_sync(command.upgrade, alembic_config(async_url), "head")
+    await anyio.to_thread.run_sync(postgres.upgrade_to_head, MIGRATIONS_DIR, async_url)
 
 
 def make_engine(async_url: str) -> AsyncEngine:

@@ -203,11 +203,6 @@ class PricesResponse(BaseModel):
     prices: dict[str, QuoteOut]
 
 
-class PriceUpdateMessage(PricesResponse):
-    """One WebSocket message on /ws/prices."""
-    type: Literal["PRICE_UPDATE"] = "PRICE_UPDATE"
-
-
 class ErrorDetail(BaseModel):
     field: str
     message: str

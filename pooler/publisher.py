@@ -38,7 +38,6 @@ class PublisherStatus:
     # the stream's length after the last publish: grows while no engine trims it
     stream_length: int | None = None
     last_error: str | None = None
-    last_error_at: float | None = None
 
 
 def price_update(quotes: list[tuple[PlatformQuote, int]], source: str,
@@ -116,7 +115,6 @@ class Publisher:
                 self._last_logged_error = now
                 log.error("publishing to Redis failed: %s", exc, extra={"errors": self.status.errors})
             self.status.last_error = f"{type(exc).__name__}: {exc}"
-            self.status.last_error_at = now
             return False
         self.status.published += 1
         self.status.stream_length = int(length)

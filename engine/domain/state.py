@@ -69,15 +69,27 @@ CAPTURE_SLICE = 50_000
 
 
 class TradingState(PositionChanges):
-    """All trading state of one engine shard. Writes: `apply`. Reads: `account`, `positions_of`,
-    `position`, `quote`, `valuation`, `account_summary` and the counts. Persistence: `snapshot`,
+    """All trading state of one engine shard. Writes: `apply`. Reads: `account`, `user_id_for_email`,
+    `positions_of`, `position`, `quote`, `valuation`, `account_summary` and the counts. Persistence: `snapshot`,
     `restore`, `state_hash`."""
 
-    __slots__ = ("_idempotency", "_ledgers", "_next_sequence", "_positions", "_quotes", "_rules", "_triggers")
+    __slots__ = (
+        "_emails",
+        "_idempotency",
+        "_ledgers",
+        "_next_sequence",
+        "_positions",
+        "_quotes",
+        "_rules",
+        "_triggers",
+    )
 
     def __init__(self, rules: Rules) -> None:
         self._rules = rules
         self._ledgers: dict[str, Ledger] = {}
+        # lower-cased e-mail -> user id of the first account created with it: a derived index (like the
+        # triggers), never snapshotted, rebuilt by restore
+        self._emails: dict[str, str] = {}
         self._positions: dict[str, Position] = {}
         self._quotes: dict[str, LatestQuote] = {}
         self._triggers = {symbol: AssetTriggers() for symbol in rules.assets}
@@ -154,8 +166,12 @@ class TradingState(PositionChanges):
             conflict = checks.account_conflict(command.user_id, ledger.email, command)
             return conflict or AccountCreated(self._account_of(command.user_id, ledger), already_existed=True)
         ledger = Ledger(command.email, command.starting_balance_cents, time_ms)
-        self._ledgers[command.user_id] = ledger
+        self._add_ledger(command.user_id, ledger)
         return AccountCreated(self._account_of(command.user_id, ledger), already_existed=False)
+
+    def _add_ledger(self, user_id: str, ledger: Ledger) -> None:
+        self._ledgers[user_id] = ledger
+        self._emails.setdefault(ledger.email.lower(), user_id)
 
     def _open(self, command: OpenPosition, entry_id: str, time_ms: int) -> Reply:
         """Run the checks (engine.domain.checks) in order; the first refusal is the answer. Otherwise
@@ -231,6 +247,10 @@ class TradingState(PositionChanges):
     def account(self, user_id: str) -> Account | None:
         ledger = self._ledgers.get(user_id)
         return None if ledger is None else self._account_of(user_id, ledger)
+
+    def user_id_for_email(self, email: str) -> str | None:
+        """The user id of the first account created with `email` (compared lower-cased), or None."""
+        return self._emails.get(email.lower())
 
     def _account_of(self, user_id: str, ledger: Ledger) -> Account:
         return Account(user_id, ledger.email, ledger.balance_cents, ledger.created_at_ms)
@@ -319,42 +339,58 @@ class TradingState(PositionChanges):
         if data["format"] >= 3:
             rules = decode_rules(data["rules"])
         state = cls(rules)
-        for row in data["accounts"]:
+        state._restore_accounts(data["accounts"])
+        positions = state._restore_positions(data["positions"])
+        state._restore_next_sequence(data["next_sequence"], positions)
+        state._restore_quotes(data["quotes"], positions)
+        state._restore_idempotency(data["idempotency"])
+        return state
+
+    def _restore_accounts(self, rows: list[Any]) -> None:
+        for row in rows:
             account = decode_account(row)
-            if account.user_id in state._ledgers:
+            if account.user_id in self._ledgers:
                 raise ValueError(f"account {account.user_id} appears twice")
-            state._ledgers[account.user_id] = Ledger(account.email, account.balance_cents, account.created_at_ms)
-        positions = sorted((decode_position(row) for row in data["positions"]), key=lambda p: p.sequence)
+            self._add_ledger(account.user_id, Ledger(account.email, account.balance_cents, account.created_at_ms))
+
+    def _restore_positions(self, rows: list[Any]) -> list[Position]:
+        """Insert the positions in sequence order (the triggers are rebuilt as they go); returns them so."""
+        positions = sorted((decode_position(row) for row in rows), key=lambda p: p.sequence)
         for position in positions:
-            spec = rules.assets.get(position.asset)
+            spec = self._rules.assets.get(position.asset)
             if spec is None or spec.decimal != position.decimal:
                 raise ValueError(f"position {position.id} does not fit the configured asset {position.asset}")
-            ledger = state._ledgers.get(position.user_id)
-            if ledger is None or position.id in state._positions:
+            ledger = self._ledgers.get(position.user_id)
+            if ledger is None or position.id in self._positions:
                 raise ValueError(f"position {position.id} has no account or appears twice")
-            state._insert(ledger, position)
-        next_sequence = data["next_sequence"]
+            self._insert(ledger, position)
+        return positions
+
+    def _restore_next_sequence(self, next_sequence: object, positions: list[Position]) -> None:
         if type(next_sequence) is not int or (positions and next_sequence <= positions[-1].sequence):
             raise ValueError(f"next_sequence {next_sequence!r} is not above every position's sequence")
-        state._next_sequence = next_sequence
-        for row in data["quotes"]:
+        self._next_sequence = next_sequence
+
+    def _restore_quotes(self, rows: list[Any], positions: list[Position]) -> None:
+        for row in rows:
             quote = decode_quote(row)
-            spec = rules.assets.get(quote.asset)
+            spec = self._rules.assets.get(quote.asset)
             if spec is None or spec.decimal != quote.decimal:
                 raise ValueError(f"quote of {quote.asset} does not fit the configured asset")
-            state._quotes[quote.asset] = quote
-        unquoted = {position.asset for position in positions} - state._quotes.keys()
+            self._quotes[quote.asset] = quote
+        unquoted = {position.asset for position in positions} - self._quotes.keys()
         if unquoted:
             # every position opened on a quote, and quotes are never dropped: valuation relies on it
             raise ValueError(f"open positions on {sorted(unquoted)} but no quote for them")
+
+    def _restore_idempotency(self, rows: list[Any]) -> None:
         seen_keys: set[tuple[str, str]] = set()
-        for row in data["idempotency"]:
+        for row in rows:
             entry = decode_remembered(row)
             if (entry.user_id, entry.key) in seen_keys:
                 raise ValueError(f"idempotency key {entry.key!r} of {entry.user_id} appears twice")
             seen_keys.add((entry.user_id, entry.key))
-            state._idempotency.remember(entry)
-        return state
+            self._idempotency.remember(entry)
 
     def state_hash(self) -> str:
         """Hex SHA-256 of the canonical JSON encoding of `snapshot()`: equal states give equal hashes in

@@ -15,7 +15,6 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
+from harness.polling import poll_until
 from tests.support.net import free_port, is_listening
 
 pytestmark = pytest.mark.e2e
@@ -124,44 +124,52 @@ def _processes_of(directory: Path) -> dict[int, str]:
 
 def _wait_until_gone(checkout: Checkout) -> list[str]:
     """make exits as soon as it is interrupted; up.sh then stops what it started. Returns what remains."""
-    deadline = time.monotonic() + 90
-    while True:
+
+    def remaining() -> list[str]:
         left = list(_processes_of(checkout.path).values())
-        left += [f"port {port} still listening" for port in checkout.ports if is_listening("127.0.0.1", port)]
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.2)
+        return left + [f"port {port} still listening" for port in checkout.ports if is_listening("127.0.0.1", port)]
+
+    try:
+        poll_until(lambda: not remaining(), "every process and port of the checkout gone", 90, interval=0.2)
+    except TimeoutError:
+        return remaining()
+    return []
 
 
 def _serve_one_trade(checkout: Checkout) -> tuple[str, str]:
     """Sign a user up and open a position over HTTP; returns (email, order id)."""
     assert checkout.proc is not None
     email = f"checkout-{uuid.uuid4().hex[:8]}@example.com"
-    deadline = time.monotonic() + STARTUP_SECONDS
+    proc = checkout.proc
     with httpx.Client(base_url=checkout.api, timeout=10) as client:
         token = ""
-        while True:
-            if checkout.proc.poll() is not None:
-                pytest.fail(f"make up exited with {checkout.proc.returncode}:\n{checkout.output()[-6000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"no trade served within {STARTUP_SECONDS}s:\n{checkout.output()[-6000:]}")
-            try:
-                if not token:
-                    signup = client.post("/signup", json={"email": email, "password": "correct horse 1"})
-                    if signup.status_code == 201:
-                        token = signup.json()["token"]
-                if token:
-                    order = client.post("/trade/create", headers={"Authorization": f"Bearer {token}"},
-                                        json={"asset": "BTC_USDC", "side": "LONG", "quantity": "0.01", "leverage": 5})
-                    if order.status_code == 201:
-                        order_id: str = order.json()["trade"]["id"]
-                        opened = client.get("/trade/open", headers={"Authorization": f"Bearer {token}"})
-                        assert opened.status_code == 200, opened.text
-                        assert [o["id"] for o in opened.json()["orders"]] == [order_id]
-                        return email, order_id
-            except httpx.HTTPError:
-                pass  # not listening yet
-            time.sleep(0.2)
+
+        def trade_served() -> str | None:
+            nonlocal token
+            if proc.poll() is not None:
+                pytest.fail(f"make up exited with {proc.returncode}:\n{checkout.output()[-6000:]}")
+            if not token:
+                signup = client.post("/signup", json={"email": email, "password": "correct horse 1"})
+                if signup.status_code != 201:
+                    return None
+                token = signup.json()["token"]
+            order = client.post("/trade/create", headers={"Authorization": f"Bearer {token}"},
+                                json={"asset": "BTC_USDC", "side": "LONG", "quantity": "0.01", "leverage": 5})
+            if order.status_code != 201:
+                return None
+            order_id: str = order.json()["trade"]["id"]
+            opened = client.get("/trade/open", headers={"Authorization": f"Bearer {token}"})
+            assert opened.status_code == 200, opened.text
+            assert [o["id"] for o in opened.json()["orders"]] == [order_id]
+            return order_id
+
+        try:
+            # httpx.HTTPError: not listening yet
+            served = poll_until(trade_served, "a trade served", STARTUP_SECONDS, interval=0.2,
+                                ignore=(httpx.HTTPError,))
+        except TimeoutError as exc:
+            pytest.fail(f"{exc}:\n{checkout.output()[-6000:]}")
+        return email, served
 
 
 def _signin_status(checkout: Checkout, email: str) -> int:

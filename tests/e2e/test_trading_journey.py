@@ -20,7 +20,7 @@ import httpx
 import pytest
 import websockets
 
-from harness.polling import apoll_until
+from harness.polling import NotYet, apoll_until
 from tests.e2e.platform import Platform
 
 pytestmark = pytest.mark.e2e
@@ -74,17 +74,18 @@ class Prices:
         """Quote bid/ask and wait until the engine holds the resulting platform prices."""
         self.tops[symbol] = (bid, ask)
         want = (platform_buy(ask), platform_sell(bid))
-        for _ in range(300):
+
+        async def quoted() -> bool:
             response = await api.get("/prices")
-            if response.status_code == 200:
-                quote = response.json()["prices"].get(symbol)
-                if quote and (dollars(quote["buyPrice"], quote["decimal"]),
-                              dollars(quote["sellPrice"], quote["decimal"])) == want:
-                    # one more publish cycle so every trigger of this move has run in the engine
-                    await asyncio.sleep(0.3)
-                    return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"engine never quoted {symbol} at {want}")
+            if response.status_code != 200:
+                raise NotYet(f"/prices answered {response.status_code}")
+            quote = response.json()["prices"].get(symbol)
+            return bool(quote) and (dollars(quote["buyPrice"], quote["decimal"]),
+                                    dollars(quote["sellPrice"], quote["decimal"])) == want
+
+        await apoll_until(quoted, f"the engine to quote {symbol} at {want}", 30)
+        # one more publish cycle so every trigger of this move has run in the engine
+        await asyncio.sleep(0.3)
 
 
 @contextlib.asynccontextmanager
@@ -137,11 +138,12 @@ class Trader:
 
     async def read(self, path: str, **params: str) -> httpx.Response:
         """GET, retrying 503 for a while: what a client does while the engine restarts."""
-        for _ in range(100):
+
+        async def answered() -> tuple[httpx.Response] | None:
             response = await self.client.get(path, headers=self.auth, params=params)
-            if response.status_code != 503:
-                return response
-            await asyncio.sleep(0.1)
+            return None if response.status_code == 503 else (response,)
+
+        (response,) = await apoll_until(answered, f"GET {path} answered without 503", 30, interval=0.1)
         return response
 
     async def open_orders(self) -> list[dict[str, Any]]:
@@ -278,18 +280,17 @@ async def test_concurrent_traders_hit_stop_loss_take_profit_liquidation_and_surv
 
 async def _place_until_acknowledged(trader: Trader, key: str, order: dict[str, Any]) -> dict[str, Any]:
     """A careful client: retry the same Idempotency-Key on 503/504 and dropped connections until 201."""
-    for _ in range(400):
-        try:
-            response = await trader.open(key, **order)
-        except httpx.TransportError:
-            await asyncio.sleep(0.1)
-            continue
+
+    async def acknowledged() -> dict[str, Any] | None:
+        response = await trader.open(key, **order)
         if response.status_code == 201:
             trade: dict[str, Any] = response.json()["trade"]
             return trade
         assert response.status_code in (503, 504), response.text
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"order {key} was never acknowledged")
+        return None
+
+    return await apoll_until(acknowledged, f"order {key} acknowledged", 60, interval=0.1,
+                             ignore=(httpx.TransportError,))
 
 
 async def test_engine_sigkill_mid_run_loses_and_doubles_nothing(platform: Platform) -> None:
@@ -354,16 +355,14 @@ async def test_gateway_restart_clients_carry_on(platform: Platform) -> None:
 
 async def _until_answered(send: Any) -> httpx.Response:
     """Retry a keyed write on 503/504 and dropped connections (the engine restarting) until it is answered."""
-    for _ in range(400):
-        try:
-            response: httpx.Response = await send()
-        except httpx.TransportError:
-            await asyncio.sleep(0.1)
-            continue
-        if response.status_code not in (503, 504):
-            return response
-        await asyncio.sleep(0.1)
-    raise AssertionError("never answered")
+
+    async def answered() -> tuple[httpx.Response] | None:
+        response: httpx.Response = await send()
+        return None if response.status_code in (503, 504) else (response,)
+
+    (response,) = await apoll_until(answered, "the write answered without 503/504", 60, interval=0.1,
+                                    ignore=(httpx.TransportError,))
+    return response
 
 
 async def test_amend_and_partial_close_survive_an_engine_sigkill(platform: Platform) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from harness.polling import poll_until
 from tests.support.grpc_reflection_client import call_unary, list_services
 from tests.support.net import free_port, wait_listening
 from tests.support.processes import ManagedProcess
@@ -60,9 +60,7 @@ def test_a_second_signal_during_shutdown_is_ignored(demo_server: tuple[ManagedPr
     proc, _ = demo_server
     assert proc.proc is not None
     proc.proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while "SHUTTING DOWN" not in proc.output() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    poll_until(lambda: "SHUTTING DOWN" in proc.output(), "the server to start shutting down", 10, interval=0.02)
     proc.proc.send_signal(signal.SIGINT)
     assert proc.proc.wait(timeout=10) == 0
     assert "STOPPED CLEANLY" in proc.output()

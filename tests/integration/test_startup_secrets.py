@@ -7,11 +7,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from harness.polling import poll_until
 from tests.support.net import free_port
 from tests.support.processes import ManagedProcess
 
@@ -65,11 +65,7 @@ def test_a_running_service_logs_urls_without_their_password(tmp_path: Path) -> N
                 "POOLER_HTTP_PORT": str(free_port()), "FEED_BACKOFF_INITIAL_MS": "50", "FEED_BACKOFF_MAX_MS": "100"})
     pooler = ManagedProcess([sys.executable, "-m", "pooler"], tmp_path / "pooler.log", env=env).start()
     try:
-        for _ in range(1200):  # until it has tried the venue at least once
-            if "reconnecting to" in pooler.output():
-                break
-            assert pooler.proc is not None and pooler.proc.poll() is None, pooler.output()
-            time.sleep(0.05)
+        poll_until(lambda: "reconnecting to" in pooler.output(), "the pooler to try the venue once", 60, pooler)
     finally:
         pooler.stop()
     output = pooler.output()

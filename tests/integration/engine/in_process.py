@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from engine.config import EngineSettings
 from engine.lifecycle import Engine
 from engine.metrics import EngineMetrics
+from harness.polling import apoll_until
 
 
 @asynccontextmanager
@@ -18,10 +19,7 @@ async def running_engine(settings: EngineSettings) -> AsyncIterator[Engine]:
     engine = Engine(settings, EngineMetrics())
     task = asyncio.create_task(engine.run())
     try:
-        for _ in range(1200):
-            if engine.ready or task.done():
-                break
-            await asyncio.sleep(0.05)
+        await apoll_until(lambda: engine.ready or task.done(), "the in-process engine to be ready", 60)
         if task.done():
             await task
         assert engine.ready, "in-process engine did not become ready"

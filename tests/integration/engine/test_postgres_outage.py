@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from exness.engine.v1 import engine_service_pb2, engine_service_pb2_grpc
 
 from engine.config import EngineSettings
+from harness.polling import apoll_until
 from tests.integration.engine.support import (
     Producer,
     ReplyClient,
@@ -38,11 +39,19 @@ CRASH = (540_500_000, 540_000_000)  # -10%: below the stop-loss of the position 
 
 
 async def _pending_rows(address: str, expected: int) -> None:
-    for _ in range(600):
-        if (await status(address)).pending_trade_rows == expected:
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError(f"pending_trade_rows never reached {expected}")
+    async def reached() -> bool:
+        return bool((await status(address)).pending_trade_rows == expected)
+
+    await apoll_until(reached, f"pending_trade_rows to reach {expected}")
+
+
+async def _schema_version(url: str) -> str | None:
+    conn = await asyncpg.connect(url)
+    try:
+        exists = await conn.fetchval("SELECT to_regclass('alembic_version_engine') IS NOT NULL")
+        return await conn.fetchval("SELECT version_num FROM alembic_version_engine") if exists else None
+    finally:
+        await conn.close()
 
 
 async def _rows(postgres_url: str, ids: list[str]) -> list[str]:
@@ -135,16 +144,7 @@ async def test_schema_is_migrated_when_the_engine_starts(
     proc, address = start_engine({**engine_env, "DATABASE_URL": fresh_url}, artifacts_dir)
     try:
         # before any trade is closed, the history answers (empty) instead of failing on a missing table
-        for _ in range(200):
-            conn = await asyncpg.connect(fresh_url)
-            try:
-                exists = await conn.fetchval("SELECT to_regclass('alembic_version_engine') IS NOT NULL")
-                version = await conn.fetchval("SELECT version_num FROM alembic_version_engine") if exists else None
-            finally:
-                await conn.close()
-            if version:
-                break
-            await asyncio.sleep(0.05)
+        version = await apoll_until(lambda: _schema_version(fresh_url), "the engine's schema migrated", 10, proc)
         assert version == "0002"
         async with grpc.aio.insecure_channel(address) as channel:
             stub = engine_service_pb2_grpc.EngineServiceStub(channel)

@@ -6,7 +6,6 @@ cannot count."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any, NoReturn
 
@@ -21,6 +20,7 @@ from engine.lifecycle import Engine
 from engine.servicers import AdminServicer, EngineServicer, encode_position_token
 from engine.stream import StreamLog
 from engine.trades import encode_page_token
+from harness.polling import apoll_until
 from tests.integration.engine.in_process import running_engine
 from tests.integration.engine.support import Producer, close_position, create_account, open_position, price_update
 
@@ -41,11 +41,7 @@ class FakeContext:
 
 
 async def _applied(engine: Engine, entry_id: str) -> None:
-    for _ in range(1200):
-        if engine.last_applied_id == entry_id:
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError(f"engine did not apply {entry_id}")
+    await apoll_until(lambda: engine.last_applied_id == entry_id, f"the engine to apply {entry_id}", 60)
 
 
 def _refuse(*_: Any) -> NoReturn:

@@ -4,8 +4,6 @@ leader whose lease is taken stops applying."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
@@ -14,6 +12,7 @@ import redis.asyncio as aioredis
 from exness.engine.v1 import admin_service_pb2, admin_service_pb2_grpc, engine_service_pb2, engine_service_pb2_grpc
 
 from engine.config import EngineSettings
+from harness.polling import apoll_until
 from tests.integration.engine.support import (
     Producer,
     ReplyClient,
@@ -27,14 +26,6 @@ from tests.integration.engine.support import (
 from tests.support.engine_process import start_engine, wait_serving
 
 BTC = (600_500_000, 600_000_000)
-
-
-async def _until(predicate: Callable[[], Awaitable[bool]], what: str) -> None:
-    for _ in range(600):
-        if await predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError(what)
 
 
 async def test_standby_takes_over_when_the_leader_dies(
@@ -55,7 +46,7 @@ async def test_standby_takes_over_when_the_leader_dies(
             except grpc.aio.AioRpcError:
                 return False
 
-        await _until(standby_answers, "standby did not start")
+        await apoll_until(standby_answers, "the standby to start")
         async with grpc.aio.insecure_channel(standby_address) as channel:
             engine_stub = engine_service_pb2_grpc.EngineServiceStub(channel)
             with pytest.raises(grpc.aio.AioRpcError) as read:
@@ -103,7 +94,7 @@ async def test_leader_that_loses_its_lease_stops_applying(
         async def stepped_down() -> bool:
             return not (await status(address)).leader
 
-        await _until(stepped_down, "leader did not notice the lost lease")
+        await apoll_until(stepped_down, "the leader to notice the lost lease")
         await producer.send(create_account("l2", "l2@example.com"))
         current = await status(address)
         assert not current.leader and current.last_applied_id == "" and current.state_hash == ""

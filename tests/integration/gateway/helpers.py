@@ -1,10 +1,12 @@
-"""Small client-side helpers for the gateway tests: sign up a fresh user, auth headers."""
+"""Small client-side helpers for the gateway tests: sign up a fresh user, auth headers, stream-length checks
+for harness.polling."""
 
 from __future__ import annotations
 
 import uuid
 
 import httpx
+import redis.asyncio as aioredis
 
 
 async def new_user(api: httpx.AsyncClient, password: str = "correct horse 1") -> tuple[dict[str, object], str]:
@@ -18,3 +20,11 @@ async def new_user(api: httpx.AsyncClient, password: str = "correct horse 1") ->
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def stream_length_is(redis: aioredis.Redis, key: str, length: int) -> bool:
+    return bool(await redis.xlen(key) == length)
+
+
+async def stream_longer_than(redis: aioredis.Redis, key: str, length: int) -> bool:
+    return bool(await redis.xlen(key) > length)

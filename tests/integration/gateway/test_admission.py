@@ -13,7 +13,8 @@ from collections.abc import Callable
 import httpx
 import redis.asyncio as aioredis
 
-from tests.integration.gateway.helpers import bearer, new_user
+from harness.polling import apoll_until
+from tests.integration.gateway.helpers import bearer, new_user, stream_length_is
 from tests.integration.gateway.support import Quote, Stack, feed_engine
 
 BTC = Quote("BTC_USDC", buy=1_010_000_000, sell=1_000_000_000)
@@ -50,11 +51,9 @@ async def test_writes_beyond_the_in_flight_cap_are_refused_before_the_stream(
             before = await redis_conn.xlen(stack.stream_key)
             admitted = asyncio.create_task(
                 api.post("/trade/create", headers={**bearer(token), "Idempotency-Key": "admitted"}, json=ORDER))
-            for _ in range(1200):  # until the admitted order is on the stream, waiting for its reply
-                if await redis_conn.xlen(stack.stream_key) == before + 1:
-                    break
-                await asyncio.sleep(0.01)
-            assert await redis_conn.xlen(stack.stream_key) == before + 1
+            # until the admitted order is on the stream, waiting for its reply
+            await apoll_until(lambda: stream_length_is(redis_conn, stack.stream_key, before + 1),
+                              "the admitted order on the stream", 12, interval=0.01)
             keys = [f"refused-{n}" for n in range(8)]
             refused = await asyncio.gather(*(
                 api.post("/trade/create", headers={**bearer(token), "Idempotency-Key": key}, json=ORDER)

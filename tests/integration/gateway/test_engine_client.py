@@ -21,7 +21,9 @@ from exness.engine.v1 import commands_pb2, engine_service_pb2, engine_service_pb
 from gateway.engine_client import EngineClient
 from gateway.errors import ApiError
 from gateway.translate import create_account_command
+from harness.polling import apoll_until
 from mesh.stream_codec import decode_entry
+from tests.integration.gateway.helpers import stream_length_is
 from tests.integration.gateway.support import Stack
 
 
@@ -32,10 +34,7 @@ async def test_in_flight_bound(stack_factory: Callable[..., Stack], redis_url: s
                           reply_timeout=1.5, max_in_flight=2)
     client.start()
     try:
-        for _ in range(1200):  # until the reply stream is open and settled
-            if client.ready:
-                break
-            await asyncio.sleep(0.05)
+        await apoll_until(lambda: client.ready, "the reply stream open and settled", 60)
         reply = await client.submit(create_account_command(uuid.uuid4(), "a@example.com", 100))
         assert reply.WhichOneof("result") == "account_created"
 
@@ -45,10 +44,9 @@ async def test_in_flight_bound(stack_factory: Callable[..., Stack], redis_url: s
             before = await redis.xlen(stack.stream_key)
             waiting = [asyncio.create_task(client.submit(create_account_command(uuid.uuid4(), f"w{n}@example.com", 1)))
                        for n in range(2)]
-            for _ in range(1200):  # until both are on the stream, waiting for replies
-                if await redis.xlen(stack.stream_key) == before + 2:
-                    break
-                await asyncio.sleep(0.01)
+            # until both are on the stream, waiting for replies
+            await apoll_until(lambda: stream_length_is(redis, stack.stream_key, before + 2),
+                              "both commands on the stream", 12, interval=0.01)
             entries = await redis.xlen(stack.stream_key)
             with pytest.raises(ApiError) as busy:
                 await client.submit(create_account_command(uuid.uuid4(), "c@example.com", 1))
@@ -104,11 +102,7 @@ async def test_reply_stream_is_ready_only_once_the_engine_registered_it(redis_ur
             await client.submit(create_account_command(uuid.uuid4(), "early@example.com", 1))
         assert (refused.value.status, refused.value.code) == (503, "ENGINE_UNAVAILABLE")
         servicer.register.set()
-        for _ in range(1200):  # until the metadata has crossed the connection
-            if client.ready:
-                break
-            await asyncio.sleep(0.01)
-        assert client.ready
+        await apoll_until(lambda: client.ready, "the metadata across the connection", 12, interval=0.01)
     finally:
         await client.close()
         await redis.aclose()
@@ -156,10 +150,7 @@ async def test_replies_batched_in_one_message_all_reach_their_requests(redis_url
     client = EngineClient(f"127.0.0.1:{port}", "gw-batches", redis, stream_key, reply_timeout=30.0)
     client.start()
     try:
-        for _ in range(1200):  # until the reply stream is registered
-            if client.ready:
-                break
-            await asyncio.sleep(0.01)
+        await apoll_until(lambda: client.ready, "the reply stream registered", 12, interval=0.01)
         users = [uuid.uuid4() for _ in range(3)]
         accounts = await asyncio.gather(*(client.create_account(create_account_command(user, f"{user}@example.com", 7))
                                           for user in users))

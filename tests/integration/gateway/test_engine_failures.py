@@ -18,7 +18,7 @@ from exness.engine.v1 import admin_service_pb2, admin_service_pb2_grpc
 
 from harness.polling import apoll_until
 from tests.integration.engine.tcp_proxy import TcpProxy
-from tests.integration.gateway.helpers import bearer, new_user
+from tests.integration.gateway.helpers import bearer, new_user, stream_longer_than
 from tests.integration.gateway.support import Quote, Stack, feed_engine, start_gateway
 from tests.support.engine_process import wait_serving
 from tests.support.processes import ManagedProcess
@@ -163,10 +163,9 @@ async def test_sigterm_lets_in_flight_requests_finish(stack_factory: Callable[..
         os.killpg(stack.engine.proc.pid, signal.SIGSTOP)
         try:
             in_flight = asyncio.create_task(api.post("/trade/create", headers=bearer(token), json=ORDER))
-            for _ in range(1200):  # until its command is on the stream: the request is now waiting for the reply
-                if await redis_conn.xlen(stack.stream_key) > entries:
-                    break
-                await asyncio.sleep(0.05)
+            # until its command is on the stream: the request is now waiting for the reply
+            await apoll_until(lambda: stream_longer_than(redis_conn, stack.stream_key, entries),
+                              "the order on the stream", 60)
             os.killpg(stack.gateway.proc.pid, signal.SIGTERM)
         finally:
             os.killpg(stack.engine.proc.pid, signal.SIGCONT)
@@ -199,10 +198,8 @@ async def test_reply_stream_cut_while_a_request_waits(stack_factory: Callable[..
             os.killpg(stack.engine.proc.pid, signal.SIGSTOP)
             try:
                 waiting = asyncio.create_task(api.post("/trade/create", headers=auth, json=ORDER))
-                for _ in range(1200):
-                    if await redis_conn.xlen(stack.stream_key) > entries:
-                        break
-                    await asyncio.sleep(0.05)
+                await apoll_until(lambda: stream_longer_than(redis_conn, stack.stream_key, entries),
+                                  "the order on the stream", 60)
                 await asyncio.to_thread(proxy.down)
                 await wait_readiness(root, 503)
                 refused = await api.post("/trade/create", headers=bearer(token), json=ORDER)

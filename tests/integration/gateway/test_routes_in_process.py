@@ -4,9 +4,8 @@ and debugged in one process."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -15,6 +14,7 @@ import redis.asyncio as aioredis
 
 from gateway.config import GatewaySettings
 from gateway.main import create_app, running_context
+from harness.polling import apoll_until
 from tests.integration.gateway.helpers import bearer
 from tests.integration.gateway.support import JWT_SECRET, Quote, feed_engine
 from tests.support.engine_process import start_engine
@@ -42,14 +42,6 @@ async def engine_env(redis_url: str, postgres_url: str, mongodb_url: str,
         await client.aclose()
 
 
-async def _until(predicate: Callable[[], bool]) -> None:
-    for _ in range(1200):  # another process's answer: nothing to await but polling
-        if predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition never held")
-
-
 async def test_routes_in_process_against_a_real_engine(engine_env: dict[str, str],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {**engine_env, "JWT_SECRET": JWT_SECRET, "AUTH_RATE_LIMIT": "off",
@@ -57,7 +49,7 @@ async def test_routes_in_process_against_a_real_engine(engine_env: dict[str, str
         monkeypatch.setenv(name, value)
     settings = GatewaySettings()
     async with running_context(settings) as context:
-        await _until(lambda: context.engine.ready)
+        await apoll_until(lambda: context.engine.ready, "the engine client to be ready", 60)
         app = create_app(settings, context)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway/api/v1",
                                      timeout=30) as api:

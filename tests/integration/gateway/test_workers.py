@@ -11,6 +11,7 @@ from collections.abc import Callable
 import httpx
 import redis.asyncio as aioredis
 
+from harness.polling import apoll_until
 from tests.integration.gateway.helpers import bearer, new_user
 from tests.integration.gateway.support import Quote, Stack, feed_engine
 
@@ -33,13 +34,12 @@ async def test_two_workers_have_their_own_reply_streams_and_serve_orders(
         stack_factory: Callable[..., Stack], redis_conn: aioredis.Redis) -> None:
     base_id = f"gw-workers-{uuid.uuid4().hex[:6]}"
     stack = stack_factory(gateway_env={"GATEWAY_WORKERS": "2", "GATEWAY_ID": base_id})
-    ids: set[str] = set()
-    for _ in range(1200):  # until both workers have registered with the engine
+
+    def both_registered() -> set[str]:
         ids = _registered_ids(stack.gateway.output())
-        if len(ids) == 2:
-            break
-        await asyncio.sleep(0.05)
-    assert len(ids) == 2, stack.gateway.output()[-3000:]
+        return ids if len(ids) == 2 else set()
+
+    ids = await apoll_until(both_registered, "both workers registered with the engine", 60, stack.gateway)
     assert all(gateway_id.startswith(f"{base_id}-") for gateway_id in ids)
     async with httpx.AsyncClient(base_url=f"{stack.base_url}/api/v1", timeout=60) as api:
         # a token issued by one worker works on the other (one secret), each order answered once

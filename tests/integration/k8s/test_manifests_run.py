@@ -33,7 +33,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
@@ -48,6 +47,7 @@ from exness.engine.v1 import admin_service_pb2, admin_service_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from websockets.sync.client import connect as websocket_connect
 
+from harness.polling import NotYet, poll_until
 from tests.integration.k8s import image
 from tests.integration.k8s.manifests import (
     MESH_SERVICES,
@@ -154,18 +154,15 @@ def _probe_once(probe: Obj, port: int) -> str | None:
 
 
 def _wait(check: Callable[[], str | None], proc: ManagedProcess, what: str) -> None:
-    deadline = time.monotonic() + HEALTHY_WITHIN_SECONDS
-    last = check()
-    while last is not None:
-        assert proc.proc is not None
-        if proc.proc.poll() is not None:
-            raise AssertionError(f"{what}: the process exited with {proc.proc.returncode} ({last}):\n"
-                                 f"{proc.output()[-6000:]}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: still failing after {HEALTHY_WITHIN_SECONDS}s: {last}\n"
-                                 f"{proc.output()[-6000:]}")
-        time.sleep(0.2)
-        last = check()
+    """Until `check` reports no failure (None); its last failure is named if `proc` exits or time runs out."""
+
+    def healthy() -> bool:
+        failure = check()
+        if failure is not None:
+            raise NotYet(failure)
+        return True
+
+    poll_until(healthy, what, HEALTHY_WITHIN_SECONDS, proc, interval=0.2)
 
 
 class ContainerProcess(ManagedProcess):
@@ -238,13 +235,13 @@ def _check_healthy(lc: LocalContainer, proc: ManagedProcess) -> None:
 
 
 def _until(attempt: Callable[[], httpx.Response], done: Callable[[httpx.Response], bool], what: str) -> httpx.Response:
-    deadline = time.monotonic() + HEALTHY_WITHIN_SECONDS
-    response = attempt()
-    while not done(response):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: {response.status_code} {response.text[:500]}")
-        time.sleep(0.2)
+    def answered() -> tuple[httpx.Response]:
         response = attempt()
+        if not done(response):
+            raise NotYet(f"{response.status_code} {response.text[:500]}")
+        return (response,)
+
+    (response,) = poll_until(answered, what, HEALTHY_WITHIN_SECONDS, interval=0.2)
     return response
 
 

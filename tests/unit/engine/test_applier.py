@@ -82,7 +82,7 @@ async def test_applied_entries_change_the_state_and_answer_only_when_asked(appli
     assert error is None and applier.last_applied_id == first
     (reply,) = feed.drain()
     assert reply.request_id == "r1" and reply.stream_id == first and reply.account_created.account.user_id == "u1"
-    assert applier.emails == {"u1@example.com": "u1"}
+    assert applier.state.user_id_for_email("U1@Example.com") == "u1"
     # a replayed entry whose sender got its answer already: applied, not answered
     feed.send(_signup("u2", "r2"), answer=False, live=False)
     assert applier.state.account_count == 2 and feed.drain() == []

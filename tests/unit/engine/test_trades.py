@@ -1,10 +1,10 @@
-"""engine.trades: page tokens round-trip and garbage is refused; the asyncpg database URL."""
+"""engine.trades: page tokens round-trip and garbage is refused."""
 
 from __future__ import annotations
 
 import pytest
 
-from engine.trades import InvalidPageToken, asyncpg_url, decode_page_token, encode_page_token
+from engine.trades import InvalidPageToken, decode_page_token, encode_page_token
 
 
 def test_page_tokens_round_trip_and_garbage_is_refused() -> None:
@@ -15,8 +15,3 @@ def test_page_tokens_round_trip_and_garbage_is_refused() -> None:
         with pytest.raises(InvalidPageToken):
             decode_page_token(garbage)
 
-
-def test_database_url_gets_the_asyncpg_driver() -> None:
-    assert asyncpg_url("postgresql://postgres@h:5432/db") == "postgresql+asyncpg://postgres@h:5432/db"
-    with pytest.raises(ValueError):
-        asyncpg_url("mysql://h/db")
