@@ -5,6 +5,7 @@ No I/O, no protobuf, no asyncio, no clock, no randomness, no floats: only the st
 sortedcontainers and the stdlib-only units module `mesh.units`. The engine service translates protobuf
 to these types and feeds `TradingState.apply` one stream entry at a time."""
 
+from engine.domain.capture import StateCapture
 from engine.domain.commands import (
     AccountCreated,
     AmendPosition,
@@ -35,7 +36,7 @@ from engine.domain.model import (
     Valuation,
 )
 from engine.domain.rules import Rules, decode_rules, default_rules, encode_rules
-from engine.domain.state import CAPTURE_SLICE, StateCapture, TradingState
+from engine.domain.state import CAPTURE_SLICE, TradingState
 from mesh.units import AssetSpec
 
 __all__ = [

@@ -7,13 +7,12 @@ same entries from the same snapshot always yields the same state, replies and `s
 
 from __future__ import annotations
 
-import itertools
-import json
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from typing import Any
 
 from engine.domain import checks, money, quotes
 from engine.domain.canonical import snapshot_hash
+from engine.domain.capture import StateCapture
 from engine.domain.commands import (
     AccountCreated,
     AmendPosition,
@@ -42,24 +41,15 @@ from engine.domain.model import (
 )
 from engine.domain.position_changes import PositionChanges
 from engine.domain.records import (
-    Row,
     decode_account,
     decode_position,
     decode_quote,
     decode_remembered,
-    encode_account,
-    encode_position,
-    encode_quote,
-    encode_remembered,
 )
-from engine.domain.rules import Rules, decode_rules, encode_rules
-from engine.domain.slicing import copy_in_slices, sorted_in_chunks
+from engine.domain.rules import Rules, decode_rules
+from engine.domain.slicing import copy_in_slices
 from engine.domain.triggers import AssetTriggers
 
-# 2: idempotency rows carry the stream time of their command (per-user, time-windowed retention)
-# 3: the rules in force are recorded (a format-2 snapshot is restored under the rules given to restore)
-# 4: a remembered PositionOpened records the valuation it was first answered with
-SNAPSHOT_FORMAT = 4
 _READABLE_FORMATS = (2, 3, 4)
 # refusals that say "no usable price right now": not remembered under an idempotency key (see apply)
 _RETRYABLE = frozenset({RejectReason.PRICE_STALE, RejectReason.PRICE_UNAVAILABLE})
@@ -396,80 +386,3 @@ class TradingState(PositionChanges):
         """Hex SHA-256 of the canonical JSON encoding of `snapshot()`: equal states give equal hashes in
         any process, whatever PYTHONHASHSEED."""
         return snapshot_hash(self.snapshot())
-
-
-class StateCapture:
-    """A `TradingState` frozen at one entry by `TradingState.capture`. It holds copies of the state's dicts'
-    contents, never the dicts themselves; the ledgers in it are shared, but only their fixed fields
-    (e-mail, creation time) are read, never their balance or open positions, which change (the balances
-    were read at the capture)."""
-
-    __slots__ = (
-        "_balances", "_entries", "_ledgers", "_next_sequence", "_positions", "_quotes", "_rules", "_user_ids",
-        "_users",
-    )  # fmt: skip
-
-    def __init__(
-        self, rules: Rules, next_sequence: int, user_ids: list[str], ledgers: list[Ledger], balances: list[int],
-        positions: list[Position], quotes: dict[str, LatestQuote], entries: list[Remembered], users: list[str],
-    ) -> None:  # fmt: skip
-        # user_ids, ledgers and balances: the same accounts in the same order (the ledgers dict gains a key
-        # at sign-up only, and never loses one)
-        self._rules, self._next_sequence, self._user_ids = rules, next_sequence, user_ids
-        self._ledgers, self._balances, self._positions, self._quotes = ledgers, balances, positions, quotes
-        self._entries, self._users = entries, users
-
-    def _accounts(self) -> Iterator[Row]:
-        user_ids, ledgers, balances = self._user_ids, self._ledgers, self._balances
-        # indexes, not (id, ledger, balance) tuples: no 100k short-lived containers for the collector
-        for at in sorted_in_chunks(list(range(len(user_ids))), key=user_ids.__getitem__):
-            ledger = ledgers[at]
-            yield encode_account(Account(user_ids[at], ledger.email, balances[at], ledger.created_at_ms))
-
-    def _positions_in_order(self) -> Iterator[Position]:
-        return sorted_in_chunks(self._positions, key=lambda p: p.sequence)
-
-    def _remembered(self) -> Iterator[Remembered]:
-        return IdempotencyStore.iter_captured(self._entries, self._users)
-
-    def json_pieces(self, rows: int = 2_000) -> Iterator[str]:
-        """The canonical JSON text of `encode()` (keys sorted, compact, ASCII), in pieces of `rows` rows:
-        the rows of a piece are built, encoded and dropped before the next, so a thread encoding a 100k-
-        account state neither holds the GIL for long (each json.dumps call holds it) nor builds the whole
-        document in memory (whose growth would set off full garbage collections, GIL held throughout)."""
-        quotes = self._quotes
-        yield '{"accounts":['
-        yield from _rows_in_pieces(self._accounts(), rows)
-        yield f'],"format":{_dumps(SNAPSHOT_FORMAT)},"idempotency":['
-        yield from _rows_in_pieces(map(encode_remembered, self._remembered()), rows)
-        yield f'],"next_sequence":{_dumps(self._next_sequence)},"positions":['
-        yield from _rows_in_pieces(map(encode_position, self._positions_in_order()), rows)
-        yield f'],"quotes":{_dumps([encode_quote(quotes[asset]) for asset in sorted(quotes)])}'
-        yield f',"rules":{_dumps(encode_rules(self._rules))}}}'
-
-    def encode(self) -> dict[str, Any]:
-        """`TradingState.snapshot()` of the captured state."""
-        quotes = self._quotes
-        return {
-            "format": SNAPSHOT_FORMAT,
-            "rules": encode_rules(self._rules),
-            "next_sequence": self._next_sequence,
-            "accounts": list(self._accounts()),
-            "positions": [encode_position(p) for p in self._positions_in_order()],
-            "quotes": [encode_quote(quotes[asset]) for asset in sorted(quotes)],
-            # eviction order is state: oldest first
-            "idempotency": [encode_remembered(entry) for entry in self._remembered()],
-        }
-
-
-def _dumps(value: object) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-
-
-def _rows_in_pieces(rows: Iterator[Row], per_piece: int) -> Iterator[str]:
-    """The JSON array items of `rows` (without the brackets), `per_piece` rows per piece."""
-    first = True
-    while piece := list(itertools.islice(rows, per_piece)):
-        yield ("" if first else ",") + _dumps(piece)[1:-1]
-        first = False
-

@@ -24,7 +24,7 @@ from engine.domain import (
     default_rules,
     records,
 )
-from engine.domain.state import SNAPSHOT_FORMAT
+from engine.domain.capture import SNAPSHOT_FORMAT
 
 from .helpers import BTC_BUY, BTC_SELL, ETH, busy_driver
 
