@@ -33,8 +33,12 @@ def write_chart(report: Mapping[str, Any], path: Path) -> None:
         for level in (lv for lv in levels if lv["scenario"] == scenario):
             points = [(p, v) for p, v in level["distribution_ms"] if p < 100 and v and v > 0]
             if points:
-                ax.plot([nines(p) for p, _ in points], [v for _, v in points], marker=".",
-                        label=f"{level['connections']} conns")
+                ax.plot(
+                    [nines(p) for p, _ in points],
+                    [v for _, v in points],
+                    marker=".",
+                    label=f"{level['connections']} conns",
+                )
         ax.set_yscale("log")
         ax.set_xticks([nines(p) for p in ticks], [f"p{p:g}" for p in ticks])
         ax.set_ylabel("latency (ms)")
@@ -45,12 +49,23 @@ def write_chart(report: Mapping[str, Any], path: Path) -> None:
     series = report.get("series", {})
     rate = series.get("gateway_requests_per_s", [])
     if rate:
-        ax.plot([t for t, _ in rate], [r for _, r in rate], color="tab:blue", lw=1,
-                label="gateway requests/s (its /metrics, every 0.5 s)")
+        ax.plot(
+            [t for t, _ in rate],
+            [r for _, r in rate],
+            color="tab:blue",
+            lw=1,
+            label="gateway requests/s (its /metrics, every 0.5 s)",
+        )
     for span, level in zip(series.get("spans", []), levels, strict=False):
         ax.hlines(level["requests_per_s"], span["start_s"], span["end_s"], color="tab:orange", lw=2)
-        ax.text((span["start_s"] + span["end_s"]) / 2, level["requests_per_s"],
-                f"{span['scenario']}\n{span['connections']}", ha="center", va="bottom", fontsize=7)
+        ax.text(
+            (span["start_s"] + span["end_s"]) / 2,
+            level["requests_per_s"],
+            f"{span['scenario']}\n{span['connections']}",
+            ha="center",
+            va="bottom",
+            fontsize=7,
+        )
     ax.plot([], [], color="tab:orange", lw=2, label="wrk mean requests/s per level")
     ax.set_xlabel("seconds since the load started")
     ax.set_ylabel("requests/s")

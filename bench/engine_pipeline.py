@@ -47,8 +47,11 @@ BTC_MID = 600_000_000
 
 def _price(tick: int) -> commands_pb2.Command:
     sell = BTC_MID + (tick % 200 - 100) * 10_000  # +-0.17%: keeps positions open
-    return commands_pb2.Command(price_update=market_pb2.PriceUpdate(
-        quotes=[market_pb2.Quote(asset="BTC_USDC", buy_price=sell + sell // 100, sell_price=sell, decimal=4)]))
+    return commands_pb2.Command(
+        price_update=market_pb2.PriceUpdate(
+            quotes=[market_pb2.Quote(asset="BTC_USDC", buy_price=sell + sell // 100, sell_price=sell, decimal=4)]
+        )
+    )
 
 
 def _open(user: int, request_id: str, reply_to: str) -> commands_pb2.Command:
@@ -60,14 +63,21 @@ def _open(user: int, request_id: str, reply_to: str) -> commands_pb2.Command:
 
 
 def _close(user: int, position_id: str, request_id: str, reply_to: str) -> commands_pb2.Command:
-    return commands_pb2.Command(request_id=request_id, reply_to=reply_to, user_id=f"user-{user}",
-                                close_position=commands_pb2.ClosePosition(position_id=position_id))
+    return commands_pb2.Command(
+        request_id=request_id,
+        reply_to=reply_to,
+        user_id=f"user-{user}",
+        close_position=commands_pb2.ClosePosition(position_id=position_id),
+    )
 
 
 def _create(user: int, request_id: str = "", reply_to: str = "") -> commands_pb2.Command:
-    return commands_pb2.Command(request_id=request_id, reply_to=reply_to, user_id=f"user-{user}",
-                                create_account=commands_pb2.CreateAccount(email=f"user-{user}@bench.example",
-                                                                          starting_balance_cents=10**9))
+    return commands_pb2.Command(
+        request_id=request_id,
+        reply_to=reply_to,
+        user_id=f"user-{user}",
+        create_account=commands_pb2.CreateAccount(email=f"user-{user}@bench.example", starting_balance_cents=10**9),
+    )
 
 
 class Replies:
@@ -87,7 +97,8 @@ class Replies:
     async def _run(self) -> None:
         async with grpc.aio.insecure_channel(self.address) as channel:
             call = engine_service_pb2_grpc.EngineServiceStub(channel).StreamReplies(
-                engine_service_pb2.StreamRepliesRequest(gateway_id=self.gateway_id, accepts_batches=True))
+                engine_service_pb2.StreamRepliesRequest(gateway_id=self.gateway_id, accepts_batches=True)
+            )
             await call.initial_metadata()
             self._ready.set()
             async for response in call:
@@ -115,7 +126,7 @@ async def _xadd_all(client: aioredis.Redis, stream: str, commands: list[commands
     ids: list[str] = []
     for start in range(0, len(commands), chunk):
         pipe = client.pipeline(transaction=False)
-        part = commands[start:start + chunk]
+        part = commands[start : start + chunk]
         for command in part:
             pipe.xadd(stream, encode_command(command))
         now = time.perf_counter()
@@ -160,10 +171,16 @@ async def throughput(client: aioredis.Redis, stream: str, address: str, commands
     elapsed = max(replies.received.values()) - started
     lag_zero_after = await _lag_zero_after(client, stream, last_xadd)
     await replies.stop()
-    return {"entries": sent, "replies": expected - USERS, "seconds": round(elapsed, 3),
-            "entries_per_s": round(sent / elapsed), "replies_per_s": round((expected - USERS) / elapsed),
-            "replies_per_message": round(len(replies.received) / max(1, replies.messages), 1),
-            "lag_zero_after_last_xadd_s": lag_zero_after, "reply_kinds": replies.kinds}
+    return {
+        "entries": sent,
+        "replies": expected - USERS,
+        "seconds": round(elapsed, 3),
+        "entries_per_s": round(sent / elapsed),
+        "replies_per_s": round((expected - USERS) / elapsed),
+        "replies_per_message": round(len(replies.received) / max(1, replies.messages), 1),
+        "lag_zero_after_last_xadd_s": lag_zero_after,
+        "reply_kinds": replies.kinds,
+    }
 
 
 async def _lag_zero_after(client: aioredis.Redis, stream: str, since: float) -> float:
@@ -191,8 +208,13 @@ async def latency(client: aioredis.Redis, stream: str, address: str, rate: int, 
     await replies.wait_count(count)
     samples = sorted((replies.received[r] - sent_at[r]) * 1000 for r in sent_at)
     await replies.stop()
-    return {"rate_per_s": rate, "commands": count, "p50_ms": round(statistics.median(samples), 2),
-            "p99_ms": round(samples[int(len(samples) * 0.99) - 1], 2), "max_ms": round(samples[-1], 2)}
+    return {
+        "rate_per_s": rate,
+        "commands": count,
+        "p50_ms": round(statistics.median(samples), 2),
+        "p99_ms": round(samples[int(len(samples) * 0.99) - 1], 2),
+        "max_ms": round(samples[-1], 2),
+    }
 
 
 async def recovery(client: aioredis.Redis, env: dict[str, str], log_dir: Path, proc: ManagedProcess,
@@ -213,9 +235,13 @@ async def recovery(client: aioredis.Redis, env: dict[str, str], log_dir: Path, p
     replay = [json.loads(line) for line in restarted.output().splitlines() if '"replay done"' in line][-1]
     restore = [json.loads(line) for line in restarted.output().splitlines() if '"restored snapshot"' in line][-1]
     restarted.stop()
-    return {"entries_after_snapshot": replay["replayed"], "start_to_serving_s": round(elapsed, 2),
-            "restore_s": restore["seconds"], "replay_s": replay["seconds"],
-            "replay_entries_per_s": round(replay["replayed"] / replay["seconds"])}
+    return {
+        "entries_after_snapshot": replay["replayed"],
+        "start_to_serving_s": round(elapsed, 2),
+        "restore_s": restore["seconds"],
+        "replay_s": replay["seconds"],
+        "replay_entries_per_s": round(replay["replayed"] / replay["seconds"]),
+    }
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -239,8 +265,10 @@ async def main(args: argparse.Namespace) -> None:
     env["LOG_LEVEL"] = "INFO"
     proc, address = start_engine(env, log_dir)
     try:
-        result = {"throughput": await throughput(client, env["STREAM_KEY"], address, args.commands),
-                  "latency": await latency(client, env["STREAM_KEY"], address, args.rate, args.latency_commands)}
+        result = {
+            "throughput": await throughput(client, env["STREAM_KEY"], address, args.commands),
+            "latency": await latency(client, env["STREAM_KEY"], address, args.rate, args.latency_commands),
+        }
         print(json.dumps(result, indent=2), flush=True)
         result["recovery"] = await recovery(client, env, log_dir, proc, args.recovery_entries)
         print(json.dumps(result["recovery"], indent=2), flush=True)

@@ -52,8 +52,9 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def run_level(url: str, headers: list[dict[str, str]], body: dict[str, object], concurrency: int,
-                    total: int) -> tuple[float, list[float], int]:
+async def run_level(
+    url: str, headers: list[dict[str, str]], body: dict[str, object], concurrency: int, total: int
+) -> tuple[float, list[float], int]:
     """`concurrency` workers share `total` requests; returns (requests/s, latencies in s, failures)."""
     latencies: list[float] = []
     failures = 0
@@ -98,8 +99,13 @@ async def main_async(args: argparse.Namespace) -> None:
     database_url = DATABASE_URL.rpartition("/")[0] + f"/{database}"
     prefix = f"bench:gw{uuid.uuid4().hex[:8]}:"
     stream_key = f"{prefix}stream:engine"
-    common = {"REDIS_URL": REDIS_URL, "DATABASE_URL": database_url, "STREAM_KEY": stream_key,
-              "PRICE_CHANNEL": f"{prefix}ws:price:update", "LOG_LEVEL": "WARNING"}
+    common = {
+        "REDIS_URL": REDIS_URL,
+        "DATABASE_URL": database_url,
+        "STREAM_KEY": stream_key,
+        "PRICE_CHANNEL": f"{prefix}ws:price:update",
+        "LOG_LEVEL": "WARNING",
+    }
     secantus = None
     mongodb_url = os.environ.get("MONGODB_URL")
     if not mongodb_url:
@@ -109,15 +115,29 @@ async def main_async(args: argparse.Namespace) -> None:
     stop_feed = asyncio.Event()
     feeder: asyncio.Task[None] | None = None
     try:
-        engine, engine_addr = start_engine({**common, "MONGODB_URL": mongodb_url, "MONGODB_DATABASE": database},
-                                           workdir)
+        engine, engine_addr = start_engine(
+            {**common, "MONGODB_URL": mongodb_url, "MONGODB_DATABASE": database}, workdir
+        )
         processes.append(engine)
         gateway, base_url = start_gateway({**common, "ENGINE_ADDR": engine_addr}, workdir)
         processes.append(gateway)
         ceiling_port = free_port()
-        ceiling = ManagedProcess([sys.executable, "-m", "uvicorn", "bench.gateway_ceiling:app", "--host", "127.0.0.1",
-                                  "--port", str(ceiling_port), "--log-level", "warning", "--no-access-log"],
-                                 workdir / "ceiling.log").start()
+        ceiling = ManagedProcess(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.gateway_ceiling:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ceiling_port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            workdir / "ceiling.log",
+        ).start()
         processes.append(ceiling)
         wait_listening("127.0.0.1", ceiling_port, timeout=60, what="ceiling app")
 
@@ -129,8 +149,9 @@ async def main_async(args: argparse.Namespace) -> None:
 
             async def signup(index: int) -> dict[str, str]:
                 async with semaphore:
-                    response = await api.post("/signup", json={"email": f"bench{index}@example.com",
-                                                               "password": "benchmark-password"})
+                    response = await api.post(
+                        "/signup", json={"email": f"bench{index}@example.com", "password": "benchmark-password"}
+                    )
                 response.raise_for_status()
                 return {"Authorization": f"Bearer {response.json()['token']}"}
 
@@ -141,32 +162,52 @@ async def main_async(args: argparse.Namespace) -> None:
         for concurrency in levels:
             total = max(args.orders_per_level, concurrency * 10)
             before = [cpu_seconds(proc.proc.pid) for proc in (gateway, engine)] + [time.process_time()]  # type: ignore[union-attr]
-            rate, latencies, failures = await run_level(f"{base_url}/api/v1/trade/create", headers, ORDER,
-                                                        concurrency, total)
+            rate, latencies, failures = await run_level(
+                f"{base_url}/api/v1/trade/create", headers, ORDER, concurrency, total
+            )
             after = [cpu_seconds(proc.proc.pid) for proc in (gateway, engine)] + [time.process_time()]  # type: ignore[union-attr]
             cpu_rows.append((concurrency, *((b - a) / total * 1000 for a, b in zip(before, after, strict=True))))
             ceiling_rate, ceiling_latencies, _ = await run_level(
-                f"http://127.0.0.1:{ceiling_port}/echo", headers, ORDER, concurrency, total)
-            rows.append((concurrency, total, failures, rate, percentile(latencies, 0.5), percentile(latencies, 0.99),
-                         ceiling_rate, percentile(ceiling_latencies, 0.5), percentile(ceiling_latencies, 0.99)))
-            print(f"clients={concurrency:3d} orders={total} failed={failures} create-order {rate:7.1f}/s "
-                  f"p50 {percentile(latencies, 0.5) * 1000:6.2f} ms p99 {percentile(latencies, 0.99) * 1000:6.2f} ms"
-                  f" | trivial endpoint {ceiling_rate:7.1f}/s p50 {percentile(ceiling_latencies, 0.5) * 1000:6.2f} ms"
-                  f" p99 {percentile(ceiling_latencies, 0.99) * 1000:6.2f} ms", flush=True)
+                f"http://127.0.0.1:{ceiling_port}/echo", headers, ORDER, concurrency, total
+            )
+            rows.append(
+                (
+                    concurrency,
+                    total,
+                    failures,
+                    rate,
+                    percentile(latencies, 0.5),
+                    percentile(latencies, 0.99),
+                    ceiling_rate,
+                    percentile(ceiling_latencies, 0.5),
+                    percentile(ceiling_latencies, 0.99),
+                )
+            )
+            print(
+                f"clients={concurrency:3d} orders={total} failed={failures} create-order {rate:7.1f}/s "
+                f"p50 {percentile(latencies, 0.5) * 1000:6.2f} ms p99 {percentile(latencies, 0.99) * 1000:6.2f} ms"
+                f" | trivial endpoint {ceiling_rate:7.1f}/s p50 {percentile(ceiling_latencies, 0.5) * 1000:6.2f} ms"
+                f" p99 {percentile(ceiling_latencies, 0.99) * 1000:6.2f} ms",
+                flush=True,
+            )
         print()
         print("| clients | orders | create-order/s | p50 | p99 | trivial FastAPI/s | p50 | p99 | ratio |")
         print("|---|---|---|---|---|---|---|---|---|")
         for concurrency, total, failures, rate, p50, p99, c_rate, c_p50, c_p99 in rows:
-            print(f"| {concurrency} | {total} ({failures} failed) | {rate:,.0f} | {p50 * 1000:.2f} ms | "
-                  f"{p99 * 1000:.2f} ms | {c_rate:,.0f} | {c_p50 * 1000:.2f} ms | {c_p99 * 1000:.2f} ms | "
-                  f"{rate / c_rate:.0%} |")
+            print(
+                f"| {concurrency} | {total} ({failures} failed) | {rate:,.0f} | {p50 * 1000:.2f} ms | "
+                f"{p99 * 1000:.2f} ms | {c_rate:,.0f} | {c_p50 * 1000:.2f} ms | {c_p99 * 1000:.2f} ms | "
+                f"{rate / c_rate:.0%} |"
+            )
         print()
         print("| clients | gateway CPU per order | engine CPU per order | client CPU per order |")
         print("|---|---|---|---|")
         for concurrency, gateway_ms, engine_ms, client_ms in cpu_rows:
             print(f"| {concurrency} | {gateway_ms:.2f} ms | {engine_ms:.2f} ms | {client_ms:.2f} ms |")
-        print(f"(mean create-order p50 over the levels: {statistics.fmean(r[4] for r in rows) * 1000:.2f} ms; "
-              f"{os.cpu_count()} cores shared by every process)")
+        print(
+            f"(mean create-order p50 over the levels: {statistics.fmean(r[4] for r in rows) * 1000:.2f} ms; "
+            f"{os.cpu_count()} cores shared by every process)"
+        )
     finally:
         stop_feed.set()
         if feeder:

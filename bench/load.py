@@ -95,8 +95,9 @@ class Sampler:
             while not self._stop.wait(SAMPLE_SECONDS):
                 t = self.now()
                 try:
-                    totals = wrk_report.counter_totals(http.get(self.gateway_metrics).text,
-                                                       "gateway_http_requests_total", by="route")
+                    totals = wrk_report.counter_totals(
+                        http.get(self.gateway_metrics).text, "gateway_http_requests_total", by="route"
+                    )
                     self.requests.append((t, sum(v for route, v in totals.items() if route.startswith("/api/"))))
                 except httpx.HTTPError:
                     pass
@@ -158,8 +159,19 @@ def parse_levels(text: str) -> list[int]:
     return levels
 
 
-def run_wrk(args: argparse.Namespace, *, scenario: str, connections: int, url: str, tokens: Path, out: Path,
-            sampler: Sampler, label: str, done_before: float, total: float) -> float:
+def run_wrk(
+    args: argparse.Namespace,
+    *,
+    scenario: str,
+    connections: int,
+    url: str,
+    tokens: Path,
+    out: Path,
+    sampler: Sampler,
+    label: str,
+    done_before: float,
+    total: float,
+) -> float:
     """One wrk run, redrawing the progress line meanwhile; returns when it ended (monotonic)."""
     # mixed: a thread per connection (exact per-endpoint latency) up to --mixed-threads
     one_per_thread = scenario == "mixed" and args.mixed_threads >= connections
@@ -169,10 +181,28 @@ def run_wrk(args: argparse.Namespace, *, scenario: str, connections: int, url: s
         threads = args.mixed_threads
     else:
         threads = min(connections, args.wrk_threads)
-    env = {**os.environ, "BENCH_SCENARIO": scenario, "BENCH_TOKENS": str(tokens), "BENCH_OUT": str(out),
-           "BENCH_PER_OP": "1" if one_per_thread else "0", "BENCH_RUN": uuid.uuid4().hex[:8]}
-    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{args.duration}s", "--timeout", "10s",
-               "-s", str(LUA), url]
+    env = {
+        **os.environ,
+        "BENCH_SCENARIO": scenario,
+        "BENCH_TOKENS": str(tokens),
+        "BENCH_OUT": str(out),
+        "BENCH_PER_OP": "1" if one_per_thread else "0",
+        "BENCH_RUN": uuid.uuid4().hex[:8],
+    }
+    command = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{args.duration}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA),
+        url,
+    ]
     log = out.with_suffix(".wrk.txt").open("wb")
     proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     sampler.extra_pids["wrk"] = [proc.pid]
@@ -184,10 +214,15 @@ def run_wrk(args: argparse.Namespace, *, scenario: str, connections: int, url: s
             elapsed = time.monotonic() - started
             if tty or elapsed - last_line >= 5:
                 last_line = elapsed
-                line = progress_line(done_s=done_before + elapsed, total_s=total, label=label, level_s=elapsed,
-                                     level_total_s=args.duration,
-                                     rate=sampler.latest_rate() if scenario != "echo" else None,
-                                     lag=sampler.lag[-1][1] if sampler.lag and scenario != "echo" else None)
+                line = progress_line(
+                    done_s=done_before + elapsed,
+                    total_s=total,
+                    label=label,
+                    level_s=elapsed,
+                    level_total_s=args.duration,
+                    rate=sampler.latest_rate() if scenario != "echo" else None,
+                    lag=sampler.lag[-1][1] if sampler.lag and scenario != "echo" else None,
+                )
                 sys.stderr.write(("\r" + line + "\033[K") if tty else line + "\n")
                 sys.stderr.flush()
             time.sleep(0.25)
@@ -222,17 +257,42 @@ def start_profilers(args: argparse.Namespace, pid: int, raw_dir: Path) -> list[s
     profilers = []
     for output, kind in ((args.profile_gateway, "flamegraph"), (raw_dir / "gateway.collapsed", "raw")):
         with (raw_dir / f"py-spy-{kind}.log").open("wb") as log:
-            profilers.append(subprocess.Popen(
-                [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid),
-                 "--duration", str(min(args.profile_seconds, args.duration)), "--nonblocking",
-                 "--output", str(output), "--format", kind],
-                stdout=subprocess.DEVNULL, stderr=log))
+            profilers.append(
+                subprocess.Popen(
+                    [
+                        str(Path(sys.executable).parent / "py-spy"),
+                        "record",
+                        "--pid",
+                        str(pid),
+                        "--duration",
+                        str(min(args.profile_seconds, args.duration)),
+                        "--nonblocking",
+                        "--output",
+                        str(output),
+                        "--format",
+                        kind,
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                )
+            )
     return profilers
 
 
-def run_level(args: argparse.Namespace, platform: Platform, sampler: Sampler, own: dict[str, int], *,
-              scenario: str, connections: int, tokens: Path, raw_dir: Path, progress: tuple[float, float],
-              profile: bool, say: Callable[[str], None]) -> tuple[dict[str, Any], dict[str, Any]]:
+def run_level(
+    args: argparse.Namespace,
+    platform: Platform,
+    sampler: Sampler,
+    own: dict[str, int],
+    *,
+    scenario: str,
+    connections: int,
+    tokens: Path,
+    raw_dir: Path,
+    progress: tuple[float, float],
+    profile: bool,
+    say: Callable[[str], None],
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """One wrk run and what the services did meanwhile; returns (the report's level, its time span)."""
     label = f"{scenario:6s} c={connections:<4d}"
     url = platform.ceiling_url if scenario == "echo" else platform.gateway_url
@@ -248,8 +308,18 @@ def run_level(args: argparse.Namespace, platform: Platform, sampler: Sampler, ow
     if profile:
         say(f"profiling the gateway (pid {own['gateway']}) for {min(args.profile_seconds, args.duration)} s")
         profilers = start_profilers(args, own["gateway"], raw_dir)
-    end_mono = run_wrk(args, scenario=scenario, connections=connections, url=url, tokens=tokens, out=out,
-                       sampler=sampler, label=label, done_before=progress[0], total=progress[1])
+    end_mono = run_wrk(
+        args,
+        scenario=scenario,
+        connections=connections,
+        url=url,
+        tokens=tokens,
+        out=out,
+        sampler=sampler,
+        label=label,
+        done_before=progress[0],
+        total=progress[1],
+    )
     cpu_after = cpu_snapshot(own, shared)
     for profiler in profilers:
         if profiler.wait(timeout=60) != 0:
@@ -258,8 +328,9 @@ def run_level(args: argparse.Namespace, platform: Platform, sampler: Sampler, ow
     if scenario != "echo":
         # keep sampling until the engine has caught up (or DRAIN_SECONDS pass)
         deadline = time.monotonic() + DRAIN_SECONDS
-        while time.monotonic() < deadline and not (sampler.lag and sampler.lag[-1][0] > stopped_at
-                                                   and sampler.lag[-1][1] == 0):
+        while time.monotonic() < deadline and not (
+            sampler.lag and sampler.lag[-1][0] > stopped_at and sampler.lag[-1][1] == 0
+        ):
             time.sleep(0.1)
     dropped_after = engine_replies_dropped(platform)
     result = wrk_report.parse_wrk_result(out.read_text())
@@ -272,22 +343,40 @@ def run_level(args: argparse.Namespace, platform: Platform, sampler: Sampler, ow
     elif not result.samples_us:
         # several connections per wrk thread: per-endpoint latency from the gateway's own histogram
         gateway_after = gateway_metrics(platform)
-        server_ms = {op: {k: v * 1000 for k, v in wrk_report.histogram_percentiles(
-            gateway_before, gateway_after, "gateway_http_request_duration_seconds", {"route": route}).items()}
-            for op, route in wrk_report.ROUTES.items()}
+        server_ms = {
+            op: {
+                k: v * 1000
+                for k, v in wrk_report.histogram_percentiles(
+                    gateway_before, gateway_after, "gateway_http_request_duration_seconds", {"route": route}
+                ).items()
+            }
+            for op, route in wrk_report.ROUTES.items()
+        }
     level = wrk_report.level_summary(
-        result, connections=connections,
+        result,
+        connections=connections,
         lag_samples=[(t, v) for t, v in sampler.lag if t >= begin] if scenario != "echo" else [],
-        stopped_at=stopped_at, cpu_seconds=wrk_report.cpu_spent(cpu_before, cpu_after),
-        rss_bytes=dict(sampler.rss_max), shared=SHARED_SERVERS,
-        replies_dropped=(dropped_after - dropped_before
-                         if dropped_after is not None and dropped_before is not None else None),
-        load_average=os.getloadavg(), server_ms=server_ms)
+        stopped_at=stopped_at,
+        cpu_seconds=wrk_report.cpu_spent(cpu_before, cpu_after),
+        rss_bytes=dict(sampler.rss_max),
+        shared=SHARED_SERVERS,
+        replies_dropped=(
+            dropped_after - dropped_before if dropped_after is not None and dropped_before is not None else None
+        ),
+        load_average=os.getloadavg(),
+        server_ms=server_ms,
+    )
     lat = level["latency_ms"]
-    say(f"{label} {level['requests_per_s']:8,.0f} req/s  p50 {lat['p50']:.2f} ms  p99 {lat['p99']:.2f} ms"
-        f"  non-2xx {sum(level['errors']['status'].values())}  load {level['load_average'][0]}")
-    return level, {"scenario": scenario, "connections": connections, "start_s": round(begin, 3),
-                   "end_s": round(stopped_at, 3)}
+    say(
+        f"{label} {level['requests_per_s']:8,.0f} req/s  p50 {lat['p50']:.2f} ms  p99 {lat['p99']:.2f} ms"
+        f"  non-2xx {sum(level['errors']['status'].values())}  load {level['load_average'][0]}"
+    )
+    return level, {
+        "scenario": scenario,
+        "connections": connections,
+        "start_s": round(begin, 3),
+        "end_s": round(stopped_at, 3),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -297,17 +386,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connections", type=parse_levels, default=parse_levels("1,16,64,256"))
     parser.add_argument("--scenarios", default="create,mixed,echo")
     parser.add_argument("--traders", type=int, default=None, help="traders per trading scenario (64, quick 16)")
-    parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads for create/echo (mixed: one "
-                                                                   "per connection)")
-    parser.add_argument("--mixed-threads", type=int, default=16,
-                        help="wrk threads of the mixed load at most (default 16). Up to this many connections "
-                             "each thread owns one and per-endpoint latency is exact; beyond, each thread trades "
-                             "as one trader and per-endpoint latency comes from the gateway's histogram (a "
-                             "thread per connection costs wrk a timer per thread: over budget at 64+)")
+    parser.add_argument(
+        "--wrk-threads", type=int, default=2, help="wrk threads for create/echo (mixed: one per connection)"
+    )
+    parser.add_argument(
+        "--mixed-threads",
+        type=int,
+        default=16,
+        help="wrk threads of the mixed load at most (default 16). Up to this many connections "
+        "each thread owns one and per-endpoint latency is exact; beyond, each thread trades "
+        "as one trader and per-endpoint latency comes from the gateway's histogram (a "
+        "thread per connection costs wrk a timer per thread: over budget at 64+)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="report directory (default bench/results/<time>)")
-    parser.add_argument("--profile-gateway", type=Path, default=None, metavar="SVG",
-                        help="py-spy flame graph of the gateway during the first create-order level at "
-                             "--profile-connections (py-spy, pinned in requirements/dev.lock; needs ptrace)")
+    parser.add_argument(
+        "--profile-gateway",
+        type=Path,
+        default=None,
+        metavar="SVG",
+        help="py-spy flame graph of the gateway during the first create-order level at "
+        "--profile-connections (py-spy, pinned in requirements/dev.lock; needs ptrace)",
+    )
     parser.add_argument("--profile-connections", type=int, default=64)
     parser.add_argument("--profile-seconds", type=int, default=20)
     args = parser.parse_args(argv)
@@ -345,19 +444,34 @@ def main(argv: list[str] | None = None) -> None:
             path.write_text("\n".join(platform.signup(args.traders, scenario)) + "\n")
             token_files[scenario] = path
         own = {name: proc.pid for name, proc in platform.processes.items()}
-        sampler = Sampler(f"{platform.gateway_url}/metrics", platform.stream_key,
-                          {name: [pid] for name, pid in own.items()})
+        sampler = Sampler(
+            f"{platform.gateway_url}/metrics", platform.stream_key, {name: [pid] for name, pid in own.items()}
+        )
         sampler.start()
         profiled = False
         plan = [(s, c) for s in scenarios for c in args.connections]
         total = len(plan) * args.duration
         for index, (scenario, connections) in enumerate(plan):
-            profile = (args.profile_gateway is not None and not profiled and scenario == "create"
-                       and connections == args.profile_connections)
+            profile = (
+                args.profile_gateway is not None
+                and not profiled
+                and scenario == "create"
+                and connections == args.profile_connections
+            )
             profiled = profiled or profile
-            level, span = run_level(args, platform, sampler, own, scenario=scenario, connections=connections,
-                                    tokens=token_files.get(scenario, raw_dir / "none"), raw_dir=raw_dir,
-                                    progress=(index * args.duration, total), profile=profile, say=say)
+            level, span = run_level(
+                args,
+                platform,
+                sampler,
+                own,
+                scenario=scenario,
+                connections=connections,
+                tokens=token_files.get(scenario, raw_dir / "none"),
+                raw_dir=raw_dir,
+                progress=(index * args.duration, total),
+                profile=profile,
+                say=say,
+            )
             levels.append(level)
             spans.append(span)
     finally:
@@ -369,21 +483,34 @@ def main(argv: list[str] | None = None) -> None:
     report: dict[str, Any] = {
         "started_at": started_at.strftime("%Y-%m-%d %H:%M UTC"),
         "command": command,
-        "machine": {"cpus": os.cpu_count(), "load_before": load_before,
-                    "load_after": [round(x, 2) for x in os.getloadavg()]},
-        "config": {"duration_s": args.duration, "connections": args.connections, "scenarios": scenarios,
-                   "traders_per_scenario": args.traders, "wrk_threads": args.wrk_threads,
-                   "mixed_threads": args.mixed_threads},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_before": load_before,
+            "load_after": [round(x, 2) for x in os.getloadavg()],
+        },
+        "config": {
+            "duration_s": args.duration,
+            "connections": args.connections,
+            "scenarios": scenarios,
+            "traders_per_scenario": args.traders,
+            "wrk_threads": args.wrk_threads,
+            "mixed_threads": args.mixed_threads,
+        },
         "levels": levels,
-        "series": {"spans": spans,
-                   "gateway_requests_per_s": [[round(t, 3), round(r, 1)] for t, r in
-                                              wrk_report.rates(sampler.requests if sampler else [])],
-                   "engine_lag": [[round(t, 3), v] for t, v in (sampler.lag if sampler else [])]},
+        "series": {
+            "spans": spans,
+            "gateway_requests_per_s": [
+                [round(t, 3), round(r, 1)] for t, r in wrk_report.rates(sampler.requests if sampler else [])
+            ],
+            "engine_lag": [[round(t, 3), v] for t, v in (sampler.lag if sampler else [])],
+        },
     }
     busy = max(load_before[0], report["machine"]["load_after"][0])
     if busy >= 1.0:
-        report["noisy"] = (f"taken while other work shared the machine (load average {load_before[0]} before, "
-                           f"{report['machine']['load_after'][0]} after)")
+        report["noisy"] = (
+            f"taken while other work shared the machine (load average {load_before[0]} before, "
+            f"{report['machine']['load_after'][0]} after)"
+        )
     try:
         from bench.chart import write_chart
 

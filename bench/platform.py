@@ -84,50 +84,102 @@ class Platform:
         if not mongodb_url:
             progress("starting SecantusDB (MongoDB protocol)")
             port = free_port()
-            secantus = self._spawn("secantus", [str(BIN_DIR / "secantusd-py"), "--host", "127.0.0.1", "--port",
-                                                str(port), "--storage-path", ":memory:", "--log-level", "WARNING"])
+            secantus = self._spawn(
+                "secantus",
+                [
+                    str(BIN_DIR / "secantusd-py"),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--storage-path",
+                    ":memory:",
+                    "--log-level",
+                    "WARNING",
+                ],
+            )
             poll_until(listening(port), "SecantusDB", 60, secantus)
             mongodb_url = f"mongodb://127.0.0.1:{port}"
-        common = {"REDIS_URL": REDIS_URL, "STREAM_KEY": self.stream_key, "PRICE_CHANNEL": f"{self.prefix}ws:price",
-                  "LOG_FORMAT": "json", "LOG_LEVEL": "WARNING", "DATABASE_URL": self.database_url}
+        common = {
+            "REDIS_URL": REDIS_URL,
+            "STREAM_KEY": self.stream_key,
+            "PRICE_CHANNEL": f"{self.prefix}ws:price",
+            "LOG_FORMAT": "json",
+            "LOG_LEVEL": "WARNING",
+            "DATABASE_URL": self.database_url,
+        }
 
         progress("starting the fake Backpack feed (random price path)")
-        fake = self._spawn("fake-backpack", [sys.executable, "-m", "pooler.fake_backpack", "--port",
-                                             str(self.fake_port), "--seed", "7"])
+        fake = self._spawn(
+            "fake-backpack",
+            [sys.executable, "-m", "pooler.fake_backpack", "--port", str(self.fake_port), "--seed", "7"],
+        )
         poll_until(listening(self.fake_port), "fake Backpack", 30, fake)
 
         progress("starting the engine")
-        engine = self._spawn("engine", [sys.executable, "-m", "engine"], {
-            **common, "MONGODB_URL": mongodb_url, "MONGODB_DATABASE": self.database,
-            "ENGINE_BIND_HOST": "127.0.0.1", "ENGINE_GRPC_PORT": str(self.engine_grpc_port),
-            "ENGINE_METRICS_PORT": str(self.engine_metrics_port),
-            "ENGINE_INSTANCE_NAME": f"engine-{self.prefix.split(':')[1]}",
-            "DEAD_LETTER_STREAM": f"{self.stream_key}:dead",
-            "MAX_OPEN_POSITIONS_PER_ACCOUNT": str(self.max_open_positions_per_account)})
+        engine = self._spawn(
+            "engine",
+            [sys.executable, "-m", "engine"],
+            {
+                **common,
+                "MONGODB_URL": mongodb_url,
+                "MONGODB_DATABASE": self.database,
+                "ENGINE_BIND_HOST": "127.0.0.1",
+                "ENGINE_GRPC_PORT": str(self.engine_grpc_port),
+                "ENGINE_METRICS_PORT": str(self.engine_metrics_port),
+                "ENGINE_INSTANCE_NAME": f"engine-{self.prefix.split(':')[1]}",
+                "DEAD_LETTER_STREAM": f"{self.stream_key}:dead",
+                "MAX_OPEN_POSITIONS_PER_ACCOUNT": str(self.max_open_positions_per_account),
+            },
+        )
         engine_address = f"127.0.0.1:{self.engine_grpc_port}"
         poll_until(engine_serving(engine_address), "engine SERVING", 90, engine)
 
         progress("starting the pooler")
-        pooler = self._spawn("pooler", [sys.executable, "-m", "pooler"], {
-            **common, "FEED": "fake", "BACKPACK_WS_URL": f"ws://127.0.0.1:{self.fake_port}",
-            "POOLER_HTTP_HOST": "127.0.0.1", "POOLER_HTTP_PORT": str(self.pooler_port)})
+        pooler = self._spawn(
+            "pooler",
+            [sys.executable, "-m", "pooler"],
+            {
+                **common,
+                "FEED": "fake",
+                "BACKPACK_WS_URL": f"ws://127.0.0.1:{self.fake_port}",
+                "POOLER_HTTP_HOST": "127.0.0.1",
+                "POOLER_HTTP_PORT": str(self.pooler_port),
+            },
+        )
         # /healthz turns 200 once quotes flow
         poll_until(http_ok(f"http://127.0.0.1:{self.pooler_port}/healthz"), "pooler quotes", 60, pooler)
 
         progress("starting the gateway")
-        gateway = self._spawn("gateway", [sys.executable, "-m", "gateway"], {
-            **common, "GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(self.gateway_port),
-            "ENGINE_ADDR": engine_address, "JWT_SECRET": self.jwt_secret,
-            "GATEWAY_ID": f"gw-{self.prefix.split(':')[1]}", "AUTH_RATE_LIMIT": self.auth_rate_limit,
-            "STARTING_BALANCE_CENTS": str(self.starting_balance_cents)})
+        gateway = self._spawn(
+            "gateway",
+            [sys.executable, "-m", "gateway"],
+            {
+                **common,
+                "GATEWAY_HOST": "127.0.0.1",
+                "GATEWAY_PORT": str(self.gateway_port),
+                "ENGINE_ADDR": engine_address,
+                "JWT_SECRET": self.jwt_secret,
+                "GATEWAY_ID": f"gw-{self.prefix.split(':')[1]}",
+                "AUTH_RATE_LIMIT": self.auth_rate_limit,
+                "STARTING_BALANCE_CENTS": str(self.starting_balance_cents),
+            },
+        )
         poll_until(http_ok(f"{self.gateway_url}/readyz"), "gateway /readyz", 60, gateway)
         # orders need the engine to hold a BTC quote
-        poll_until(http_ok(f"{self.gateway_url}/api/v1/prices", lambda r: "BTC_USDC" in r.text),
-                   "BTC_USDC price in the engine", 60, gateway)
+        poll_until(
+            http_ok(f"{self.gateway_url}/api/v1/prices", lambda r: "BTC_USDC" in r.text),
+            "BTC_USDC price in the engine",
+            60,
+            gateway,
+        )
 
         progress("starting the trivial FastAPI app (ceiling)")
-        ceiling = self._spawn("ceiling", [sys.executable, "-m", "bench.ceiling_server", "--port",
-                                          str(self.ceiling_port)], {"LOG_LEVEL": "WARNING"})
+        ceiling = self._spawn(
+            "ceiling",
+            [sys.executable, "-m", "bench.ceiling_server", "--port", str(self.ceiling_port)],
+            {"LOG_LEVEL": "WARNING"},
+        )
         poll_until(listening(self.ceiling_port), "ceiling app", 60, ceiling)
 
     def signup(self, count: int, group: str, concurrency: int = 4) -> list[str]:
@@ -136,8 +188,9 @@ class Platform:
 
         def one(index: int) -> str:
             with httpx.Client(base_url=f"{self.gateway_url}/api/v1", timeout=60) as client:
-                response = client.post("/signup", json={"email": f"{group}-{index}@bench.example.com",
-                                                        "password": PASSWORD})
+                response = client.post(
+                    "/signup", json={"email": f"{group}-{index}@bench.example.com", "password": PASSWORD}
+                )
                 response.raise_for_status()
                 return str(response.json()["token"])
 

@@ -53,8 +53,10 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _histogram_quantiles(metrics: str, quantiles: tuple[float, ...]) -> dict[float, str]:
-    buckets = [(float(le), float(count)) for le, count in
-               re.findall(r'pooler_feed_delay_seconds_bucket\{le="([^"]+)",source="fake"\} (\S+)', metrics)]
+    buckets = [
+        (float(le), float(count))
+        for le, count in re.findall(r'pooler_feed_delay_seconds_bucket\{le="([^"]+)",source="fake"\} (\S+)', metrics)
+    ]
     total = buckets[-1][1] if buckets else 0
     result = {}
     for q in quantiles:
@@ -71,13 +73,23 @@ async def _run(redis_url: str, frames: int, interval_ms: int, mean_gap_ms: float
     fake.sent_log = []
     await fake.start()
     http_port = _free_port()
-    env = {**os.environ, "FEED": "fake", "BACKPACK_WS_URL": fake.url, "POOLER_HTTP_PORT": str(http_port),
-           "REDIS_URL": redis_url, "STREAM_KEY": stream, "PRICE_CHANNEL": f"{prefix}ws:price:update",
-           "ASSETS": "BTC_USDC:4:0.00001", "PUBLISH_INTERVAL_MS": str(interval_ms), "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "FEED": "fake",
+        "BACKPACK_WS_URL": fake.url,
+        "POOLER_HTTP_PORT": str(http_port),
+        "REDIS_URL": redis_url,
+        "STREAM_KEY": stream,
+        "PRICE_CHANNEL": f"{prefix}ws:price:update",
+        "ASSETS": "BTC_USDC:4:0.00001",
+        "PUBLISH_INTERVAL_MS": str(interval_ms),
+        "LOG_LEVEL": "WARNING",
+    }
     pooler = await asyncio.create_subprocess_exec(sys.executable, "-m", "pooler", env=env, start_new_session=True)
     redis = aioredis.Redis.from_url(redis_url)
     arrivals: list[tuple[float, int]] = []  # (time.time() at XREAD, BTC sell price)
     try:
+
         def subscribed() -> bool:
             if pooler.returncode is not None:
                 raise RuntimeError(f"the pooler exited with {pooler.returncode} before subscribing")
@@ -127,9 +139,16 @@ async def _run(redis_url: str, frames: int, interval_ms: int, mean_gap_ms: float
             delays.append(arrived - sent_at[next_frame])
             next_frame += 1
     ingest = _histogram_quantiles(metrics, (0.5, 0.99))
-    return {"interval_ms": interval_ms, "frames": len(sent_at), "measured": len(delays),
-            "p50_ms": _percentile(delays, 0.5) * 1000, "p99_ms": _percentile(delays, 0.99) * 1000,
-            "max_ms": max(delays) * 1000, "ingest_p50": ingest[0.5], "ingest_p99": ingest[0.99]}
+    return {
+        "interval_ms": interval_ms,
+        "frames": len(sent_at),
+        "measured": len(delays),
+        "p50_ms": _percentile(delays, 0.5) * 1000,
+        "p99_ms": _percentile(delays, 0.99) * 1000,
+        "max_ms": max(delays) * 1000,
+        "ingest_p50": ingest[0.5],
+        "ingest_p99": ingest[0.99],
+    }
 
 
 def main() -> None:
@@ -140,14 +159,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     args = parser.parse_args()
-    print(f"pooler latency: {args.frames} BTC_USDC frames per run, mean gap {args.mean_gap_ms:g} ms, "
-          f"pooler as a process, Redis {args.redis_url}")
-    print(f"{'PUBLISH_INTERVAL_MS':>19} {'frames':>6} {'measured':>8} {'frame->stream p50':>18} {'p99':>9} "
-          f"{'max':>9}   frame->ingest p50 / p99")
+    print(
+        f"pooler latency: {args.frames} BTC_USDC frames per run, mean gap {args.mean_gap_ms:g} ms, "
+        f"pooler as a process, Redis {args.redis_url}"
+    )
+    print(
+        f"{'PUBLISH_INTERVAL_MS':>19} {'frames':>6} {'measured':>8} {'frame->stream p50':>18} {'p99':>9} "
+        f"{'max':>9}   frame->ingest p50 / p99"
+    )
     for interval in (int(v) for v in args.intervals.split(",")):
         r = asyncio.run(_run(args.redis_url, args.frames, interval, args.mean_gap_ms, args.seed))
-        print(f"{r['interval_ms']:>19} {r['frames']:>6} {r['measured']:>8} {r['p50_ms']:>15.1f} ms "
-              f"{r['p99_ms']:>6.1f} ms {r['max_ms']:>6.1f} ms   {r['ingest_p50']} / {r['ingest_p99']}")
+        print(
+            f"{r['interval_ms']:>19} {r['frames']:>6} {r['measured']:>8} {r['p50_ms']:>15.1f} ms "
+            f"{r['p99_ms']:>6.1f} ms {r['max_ms']:>6.1f} ms   {r['ingest_p50']} / {r['ingest_p99']}"
+        )
 
 
 if __name__ == "__main__":

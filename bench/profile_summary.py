@@ -22,10 +22,14 @@ GATEWAY_CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("Redis socket write of the XADD (send syscall)", ("_send_packed_command",)),
     ("engine submit: command build + XADD (redis-py)", ("EngineClient.submit", "open_position_command")),
     ("reply stream: gRPC read + resolving the waiter", ("EngineClient._reply_loop",)),
-    ("request JSON parse + pydantic validation", ("ExactJsonRequest.json", "request_body_to_args",
-                                                  "_validate_value", "validate_python")),
-    ("response model + JSON serialisation", ("serialize_response", "jsonable_encoder", "JSONResponse.render",
-                                             "trade_out", "JSONResponse.__init__")),
+    (
+        "request JSON parse + pydantic validation",
+        ("ExactJsonRequest.json", "request_body_to_args", "_validate_value", "validate_python"),
+    ),
+    (
+        "response model + JSON serialisation",
+        ("serialize_response", "jsonable_encoder", "JSONResponse.render", "trade_out", "JSONResponse.__init__"),
+    ),
     ("FastAPI dependency solving (rest)", ("solve_dependencies",)),
     ("Prometheus metrics (labels, observe)", ("prometheus_client/",)),
 ]
@@ -63,8 +67,11 @@ def _first_match(frames: list[str], categories: Sequence[tuple[str, tuple[str, .
     return None
 
 
-def categorise(stacks: Sequence[tuple[list[str], int]], categories: Sequence[tuple[str, tuple[str, ...]]],
-               fallbacks: Sequence[tuple[str, tuple[str, ...]]] = ()) -> Counter[str]:
+def categorise(
+    stacks: Sequence[tuple[list[str], int]],
+    categories: Sequence[tuple[str, tuple[str, ...]]],
+    fallbacks: Sequence[tuple[str, tuple[str, ...]]] = (),
+) -> Counter[str]:
     """Samples per category: the innermost frame matching `categories`, else the innermost matching
     `fallbacks`, else "other"."""
     shares: Counter[str] = Counter()
@@ -84,8 +91,10 @@ def self_time(stacks: Sequence[tuple[list[str], int]]) -> Counter[str]:
 
 def render(stacks: Sequence[tuple[list[str], int]], cpu_ms_per_request: float | None = None, top: int = 15) -> str:
     total = sum(count for _, count in stacks) or 1
-    lines = ["| where | share of samples |" + (" ms per request |" if cpu_ms_per_request else ""),
-             "|---|---|" + ("---|" if cpu_ms_per_request else "")]
+    lines = [
+        "| where | share of samples |" + (" ms per request |" if cpu_ms_per_request else ""),
+        "|---|---|" + ("---|" if cpu_ms_per_request else ""),
+    ]
     for label, count in categorise(stacks, GATEWAY_CATEGORIES, GATEWAY_FALLBACKS).most_common():
         row = f"| {label} | {count / total:.1%} |"
         if cpu_ms_per_request:

@@ -105,11 +105,12 @@ def main() -> None:
     }
     for user, count in heavy.items():
         calls[f"GetAccount ({count:,} positions)"] = lambda u=user: reads.GetAccount(
-            engine_service_pb2.GetAccountRequest(user_id=u), context)
+            engine_service_pb2.GetAccountRequest(user_id=u), context
+        )
         for size in (0, 500):
-            calls[f"ListPositions page_size={size or 'default'} ({count:,} positions)"] = (
-                lambda u=user, s=size: reads.ListPositions(
-                    engine_service_pb2.ListPositionsRequest(user_id=u, page_size=s), context))
+            calls[f"ListPositions page_size={size or 'default'} ({count:,} positions)"] = lambda u=user, s=size: (
+                reads.ListPositions(engine_service_pb2.ListPositionsRequest(user_id=u, page_size=s), context)
+            )
 
     async def measure() -> None:
         for name, call in calls.items():

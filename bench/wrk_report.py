@@ -103,8 +103,9 @@ def is_ok(status: str) -> bool:
     return status.startswith("2")
 
 
-def endpoint_rows(result: WrkResult,
-                  server_ms: Mapping[str, Mapping[str, float]] | None = None) -> list[dict[str, Any]]:
+def endpoint_rows(
+    result: WrkResult, server_ms: Mapping[str, Mapping[str, float]] | None = None
+) -> list[dict[str, Any]]:
     """Per endpoint: requests, rate, statuses, p50/p90/p99/max in ms. Latencies come from the per-request
     samples when there are any, else (a one-endpoint scenario) from wrk's whole-run distribution, else
     from `server_ms` (op -> percentiles in ms, the gateway's own histogram; no max)."""
@@ -129,15 +130,17 @@ def endpoint_rows(result: WrkResult,
         else:
             latency = {f"p{p:g}": math.nan for p in REPORT_PERCENTILES} | {"max": math.nan}
             source = "none"
-        rows.append({
-            "endpoint": ENDPOINTS.get(op, op),
-            "requests": count,
-            "per_s": count / result.duration_s if result.duration_s else 0.0,
-            "ok": sum(n for s, n in by_status.items() if is_ok(s)),
-            "non_2xx": {s: n for s, n in sorted(by_status.items()) if not is_ok(s)},
-            "latency_ms": latency,
-            "latency_source": source,
-        })
+        rows.append(
+            {
+                "endpoint": ENDPOINTS.get(op, op),
+                "requests": count,
+                "per_s": count / result.duration_s if result.duration_s else 0.0,
+                "ok": sum(n for s, n in by_status.items() if is_ok(s)),
+                "non_2xx": {s: n for s, n in sorted(by_status.items()) if not is_ok(s)},
+                "latency_ms": latency,
+                "latency_source": source,
+            }
+        )
     return rows
 
 
@@ -182,8 +185,12 @@ def fill_statuses(result: WrkResult, op: str, counted: Mapping[str, int] | None)
 
 
 # the gateway's route label of each Lua operation (its request histogram is per route)
-ROUTES = {"open": "/api/v1/trade/create", "close": "/api/v1/trade/close", "positions": "/api/v1/trade/open",
-          "balance": "/api/v1/balance"}
+ROUTES = {
+    "open": "/api/v1/trade/create",
+    "close": "/api/v1/trade/close",
+    "positions": "/api/v1/trade/open",
+    "balance": "/api/v1/balance",
+}
 
 
 def histogram_buckets(text: str, name: str, where: Mapping[str, str]) -> dict[float, float]:
@@ -200,8 +207,9 @@ def histogram_buckets(text: str, name: str, where: Mapping[str, str]) -> dict[fl
     return buckets
 
 
-def histogram_percentiles(before: str, after: str, name: str, where: Mapping[str, str],
-                          percentiles: Sequence[float] = REPORT_PERCENTILES) -> dict[str, float]:
+def histogram_percentiles(
+    before: str, after: str, name: str, where: Mapping[str, str], percentiles: Sequence[float] = REPORT_PERCENTILES
+) -> dict[str, float]:
     """Percentiles (in the histogram's unit) of what was observed between two scrapes, interpolated
     linearly inside a bucket (so only as exact as the buckets); a percentile past the last finite bound
     is that bound. NaN when nothing was observed."""
@@ -252,16 +260,25 @@ def seconds_to_zero(samples: Sequence[tuple[float, float]], stopped_at: float) -
 def cpu_spent(before: Mapping[str, Mapping[int, float]], after: Mapping[str, Mapping[int, float]]) -> dict[str, float]:
     """CPU seconds per name between two snapshots, over the pids present in both (a PostgreSQL backend
     that exits meanwhile takes its seconds with it)."""
-    return {name: sum(after.get(name, {})[pid] - seconds for pid, seconds in pids.items()
-                      if pid in after.get(name, {}))
-            for name, pids in before.items()}
+    return {
+        name: sum(after.get(name, {})[pid] - seconds for pid, seconds in pids.items() if pid in after.get(name, {}))
+        for name, pids in before.items()
+    }
 
 
-def level_summary(result: WrkResult, *, connections: int, lag_samples: Sequence[tuple[float, float]],
-                  stopped_at: float, cpu_seconds: Mapping[str, float], rss_bytes: Mapping[str, int],
-                  shared: Iterable[str] = (), replies_dropped: float | None = None,
-                  load_average: Sequence[float] = (),
-                  server_ms: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Any]:
+def level_summary(
+    result: WrkResult,
+    *,
+    connections: int,
+    lag_samples: Sequence[tuple[float, float]],
+    stopped_at: float,
+    cpu_seconds: Mapping[str, float],
+    rss_bytes: Mapping[str, int],
+    shared: Iterable[str] = (),
+    replies_dropped: float | None = None,
+    load_average: Sequence[float] = (),
+    server_ms: Mapping[str, Mapping[str, float]] | None = None,
+) -> dict[str, Any]:
     """One row of the report: throughput, latency, errors, lag, CPU and memory of every process."""
     status_errors: dict[str, int] = {}
     for by_status in result.statuses.values():
@@ -284,19 +301,29 @@ def level_summary(result: WrkResult, *, connections: int, lag_samples: Sequence[
         "latency_ms": {f"p{p:g}": from_distribution(result.percentiles_us, p) / 1000 for p in REPORT_PERCENTILES}
         | {"max": result.max_us / 1000},
         "distribution_ms": [[p, v / 1000] for p, v in result.percentiles_us],
-        "errors": {"status": dict(sorted(status_errors.items())),
-                   "socket": {k: v for k, v in result.socket_errors.items() if v and k in SOCKET_ERRORS}},
+        "errors": {
+            "status": dict(sorted(status_errors.items())),
+            "socket": {k: v for k, v in result.socket_errors.items() if v and k in SOCKET_ERRORS},
+        },
         "endpoints": endpoint_rows(result, server_ms),
-        "engine_lag": {"max": max(during, default=None), "at_end": during[-1] if during else None,
-                       "after_stop_max": max(after, default=None),
-                       # already 0 at the last sample under load: nothing to catch up
-                       "seconds_to_zero": 0.0 if during and during[-1] == 0
-                       else seconds_to_zero(lag_samples, stopped_at)},
+        "engine_lag": {
+            "max": max(during, default=None),
+            "at_end": during[-1] if during else None,
+            "after_stop_max": max(after, default=None),
+            # already 0 at the last sample under load: nothing to catch up
+            "seconds_to_zero": 0.0 if during and during[-1] == 0 else seconds_to_zero(lag_samples, stopped_at),
+        },
         "replies_dropped": replies_dropped,
-        "processes": [{"name": name, "cpu_s": round(cpu, 3),
-                       "cpu_ms_per_request": round(cpu / requests * 1000, 4) if requests else None,
-                       "rss_mib": round(rss_bytes.get(name, 0) / 2**20, 1), "shared": name in shared_names}
-                      for name, cpu in cpu_seconds.items()],
+        "processes": [
+            {
+                "name": name,
+                "cpu_s": round(cpu, 3),
+                "cpu_ms_per_request": round(cpu / requests * 1000, 4) if requests else None,
+                "rss_mib": round(rss_bytes.get(name, 0) / 2**20, 1),
+                "shared": name in shared_names,
+            }
+            for name, cpu in cpu_seconds.items()
+        ],
         "load_average": [round(x, 2) for x in load_average],
     }
 
@@ -342,12 +369,18 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "shares these cores.",
     ]
     if report.get("noisy"):
-        lines += ["", f"**Noisy: {report['noisy']}.** These figures show that the benchmark works, not what "
-                      "the platform can do."]
-    lines += ["", "## Throughput and latency (whole scenario, wrk's distribution)", "",
-              "| scenario | conns | req/s | 2xx/s | of ceiling | p50 ms | p90 ms | p99 ms | max ms | non-2xx "
-              "| socket errors | engine lag (entries) | load avg |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"**Noisy: {report['noisy']}.** These figures show that the benchmark works, not what the platform can do.",
+        ]
+    lines += [
+        "",
+        "## Throughput and latency (whole scenario, wrk's distribution)",
+        "",
+        "| scenario | conns | req/s | 2xx/s | of ceiling | p50 ms | p90 ms | p99 ms | max ms | non-2xx "
+        "| socket errors | engine lag (entries) | load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     ceiling = {lv["connections"]: lv["ok_per_s"] for lv in report["levels"] if lv["scenario"] == "echo"}
     for level in report["levels"]:
         lat = level["latency_ms"]
@@ -359,26 +392,37 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             f"{share} | {_ms(lat['p50'])} | {_ms(lat['p90'])} | "
             f"{_ms(lat['p99'])} | {_ms(lat['max'])} | {_counts(level['errors']['status'])} | "
             f"{_counts(level['errors']['socket'])} | {_lag(level['engine_lag'])} | "
-            f"{' / '.join(str(x) for x in level['load_average'][:1]) or '?'} |")
-    lines += ["", "## Per endpoint", "",
-              "| scenario | conns | endpoint | requests | per s | p50 ms | p90 ms | p99 ms | max ms | non-2xx "
-              "| latency from |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+            f"{' / '.join(str(x) for x in level['load_average'][:1]) or '?'} |"
+        )
+    lines += [
+        "",
+        "## Per endpoint",
+        "",
+        "| scenario | conns | endpoint | requests | per s | p50 ms | p90 ms | p99 ms | max ms | non-2xx "
+        "| latency from |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for level in report["levels"]:
         for row in level["endpoints"]:
             lat = row["latency_ms"]
             lines.append(
                 f"| {level['scenario']} | {level['connections']} | {row['endpoint']} | {row['requests']:,} | "
                 f"{row['per_s']:,.0f} | {_ms(lat['p50'])} | {_ms(lat['p90'])} | {_ms(lat['p99'])} | "
-                f"{_ms(lat['max'])} | {_counts(row['non_2xx'])} | {row['latency_source']} |")
+                f"{_ms(lat['max'])} | {_counts(row['non_2xx'])} | {row['latency_source']} |"
+            )
     names: list[str] = []
     for level in report["levels"]:
         for proc in level["processes"]:
             if proc["name"] not in names:
                 names.append(proc["name"])
     shared = sorted({p["name"] for level in report["levels"] for p in level["processes"] if p["shared"]})
-    lines += ["", "## CPU of every process: per request (seconds in the level), and peak RSS", "",
-              "| scenario | conns | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    lines += [
+        "",
+        "## CPU of every process: per request (seconds in the level), and peak RSS",
+        "",
+        "| scenario | conns | " + " | ".join(names) + " |",
+        "|---|---|" + "---|" * len(names),
+    ]
     for level in report["levels"]:
         by_name = {p["name"]: p for p in level["processes"]}
         cells = []
@@ -390,8 +434,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
                 cells.append(f"{proc['cpu_ms_per_request']:.3f} ms ({proc['cpu_s']:.2f} s), {proc['rss_mib']:.0f} MiB")
         lines.append(f"| {level['scenario']} | {level['connections']} | " + " | ".join(cells) + " |")
     if shared:
-        lines += ["", f"Shared servers ({', '.join(shared)}) also serve other work on the machine: their CPU "
-                      "includes it."]
+        lines += [
+            "",
+            f"Shared servers ({', '.join(shared)}) also serve other work on the machine: their CPU includes it.",
+        ]
     if report.get("chart"):
         lines += ["", f"![latency and throughput]({report['chart']})"]
     return "\n".join(lines) + "\n"

@@ -112,8 +112,10 @@ class Engine:
                     log.info("lease acquired", extra={"lease_key": self.lease.key})
                     return True
                 if not announced:
-                    log.info("standby: another engine holds the lease",
-                             extra={"lease_key": self.lease.key, "holder": await self.lease.holder()})
+                    log.info(
+                        "standby: another engine holds the lease",
+                        extra={"lease_key": self.lease.key, "holder": await self.lease.holder()},
+                    )
                     announced = True
             except RedisError as exc:
                 log.warning("cannot reach Redis for the lease", extra={"error": repr(exc)})
@@ -194,8 +196,10 @@ class Engine:
         try:
             await asyncio.wait_for(self.writer.flush_all(), timeout=max(1.0, grace / 2))
         except Exception as exc:
-            log.warning("closed trades not committed at shutdown; they are kept in the snapshot",
-                        extra={"pending_rows": len(self.writer.pending), "error": repr(exc)})
+            log.warning(
+                "closed trades not committed at shutdown; they are kept in the snapshot",
+                extra={"pending_rows": len(self.writer.pending), "error": repr(exc)},
+            )
         await self.snapshotter.wait_scheduled()
         try:
             await self.take_snapshot()

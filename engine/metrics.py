@@ -47,7 +47,8 @@ class EngineMetrics:
         )
         self.trade_rows_quarantined = Counter(
             "engine_trade_rows_quarantined_total",
-            "Closed-trade rows PostgreSQL refused, set aside in closed_trades_quarantine (page someone)", registry=r,
+            "Closed-trade rows PostgreSQL refused, set aside in closed_trades_quarantine (page someone)",
+            registry=r,
         )
         self.replayed_entries = Counter(
             "engine_replayed_entries_total", "Entries applied by start-up replay (XRANGE)", registry=r

@@ -105,8 +105,10 @@ class ReplyHub:
         parked = self.parked.pop(gateway_id, None)
         if parked is not None:
             stream.items.extend(parked[0].items)
-            log.info("gateway connected; parked replies handed over",
-                     extra={"gateway_id": gateway_id, "replies": len(stream.items)})
+            log.info(
+                "gateway connected; parked replies handed over",
+                extra={"gateway_id": gateway_id, "replies": len(stream.items)},
+            )
         previous = self.streams.get(gateway_id)
         if previous is not None:
             stream.items.extend(previous.items)

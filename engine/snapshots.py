@@ -148,8 +148,10 @@ class SnapshotStore:
             except (SnapshotCorrupt, ValueError, KeyError, TypeError, zlib.error) as exc:
                 snapshot_id = str(manifest.get("snapshot_id"))
                 failures.append((snapshot_id, f"{type(exc).__name__}: {exc}"))
-                log.error("snapshot cannot be restored; trying an older one",
-                          extra={"snapshot_id": snapshot_id, "error": str(exc)})
+                log.error(
+                    "snapshot cannot be restored; trying an older one",
+                    extra={"snapshot_id": snapshot_id, "error": str(exc)},
+                )
         if failures:
             raise NoUsableSnapshot(failures)
         return None
@@ -174,7 +176,7 @@ class SnapshotStore:
         """Delete all but the newest `keep` snapshots (and chunks left by interrupted writes); returns
         the oldest snapshot kept, below which the stream may be trimmed."""
         manifests = self._newest_first()
-        for old in manifests[self.keep:]:
+        for old in manifests[self.keep :]:
             # manifest first: a snapshot must never be visible with chunks missing
             self.manifests.delete_one({"_id": old["_id"]})
         kept = manifests[: self.keep]

@@ -220,8 +220,10 @@ class TradeWriter:
                 delay = RETRY_MIN_SECONDS
             except Exception as exc:  # any database failure: keep the rows, try again later
                 self.metrics.trade_commit_failures.inc()
-                log.warning("closed-trade commit failed; rows kept, retrying",
-                            extra={"pending_rows": len(self.pending), "retry_in_s": delay, "error": repr(exc)})
+                log.warning(
+                    "closed-trade commit failed; rows kept, retrying",
+                    extra={"pending_rows": len(self.pending), "retry_in_s": delay, "error": repr(exc)},
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
 

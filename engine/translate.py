@@ -101,9 +101,7 @@ def command_from_proto(
     raise MalformedCommand(f"command has no known body ({body})")
 
 
-def _check_price_decimal(
-    body: str, asset: str, stated: int, price_decimals: Mapping[str, int] | None
-) -> None:
+def _check_price_decimal(body: str, asset: str, stated: int, price_decimals: Mapping[str, int] | None) -> None:
     engine_decimal = (price_decimals or {}).get(asset)
     if stated and engine_decimal is not None and stated != engine_decimal:
         raise MalformedCommand(
@@ -212,7 +210,10 @@ def reply_to_proto(
 
 
 def invalid_command_reply(
-    error: str, *, request_id: str, stream_id: str,
+    error: str,
+    *,
+    request_id: str,
+    stream_id: str,
     reason: commands_pb2.RejectReason.ValueType = commands_pb2.REJECT_REASON_INVALID_COMMAND,
 ) -> commands_pb2.Reply:
     """The reply to an entry the engine could not apply: malformed (INVALID_COMMAND, the producer's
@@ -261,4 +262,3 @@ def closed_trade_from_row(row: Any) -> trading_pb2.ClosedTrade:
     values["side"] = SIDE_TO_PROTO[Side(values["side"])]
     values["reason"] = REASON_TO_PROTO[CloseReason(values["reason"])]
     return trading_pb2.ClosedTrade(**{name: values[name] for name in CLOSED_TRADE_COLUMNS})
-

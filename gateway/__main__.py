@@ -34,11 +34,17 @@ def main() -> None:
     if settings.dev_mode and settings.jwt_secret is None:
         logging.getLogger("gateway").warning("DEV_MODE without JWT_SECRET: tokens die with this process")
     options: dict[str, Any] = dict(
-        host=settings.gateway_host, port=settings.gateway_port, log_config=None, access_log=False, lifespan="on",
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
         # the client address (and so the auth rate limit's key) comes from X-Forwarded-For only when the
         # connection is from a trusted proxy
-        proxy_headers=True, forwarded_allow_ips=trusted_proxies(settings.forwarded_allow_ips),
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None)
+        proxy_headers=True,
+        forwarded_allow_ips=trusted_proxies(settings.forwarded_allow_ips),
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
+    )
     if settings.gateway_workers == 1:
         uvicorn.run(create_app(settings), **options)
         return

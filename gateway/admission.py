@@ -72,10 +72,17 @@ class Admission:
         if self.lagging() and in_flight >= max(1, self.max_in_flight // LAGGING_DIVISOR):
             assert self.probe is not None
             metrics.ENGINE_REPLIES.labels(outcome="refused_overloaded").inc()
-            raise _refused("OVERLOADED", f"the gateway runs {self.probe.lag_seconds * 1000:.0f} ms behind with "
-                                         f"{in_flight} commands waiting for the engine")
+            raise _refused(
+                "OVERLOADED",
+                f"the gateway runs {self.probe.lag_seconds * 1000:.0f} ms behind with "
+                f"{in_flight} commands waiting for the engine",
+            )
 
 
 def _refused(code: str, why: str) -> ApiError:
-    return ApiError(503, code, f"{why}; the request was not sent to the engine and not executed, retry after "
-                               f"{RETRY_AFTER_SECONDS}s", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return ApiError(
+        503,
+        code,
+        f"{why}; the request was not sent to the engine and not executed, retry after {RETRY_AFTER_SECONDS}s",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )

@@ -60,8 +60,13 @@ async def ping(engine: AsyncEngine) -> None:
 
 
 async def create_user(session: AsyncSession, email: str, password_hash: str) -> User:
-    user = User(id=uuid.uuid4(), email=email, password_hash=password_hash,
-                last_logged_in=dt.datetime.now(dt.UTC), account_created=False)
+    user = User(
+        id=uuid.uuid4(),
+        email=email,
+        password_hash=password_hash,
+        last_logged_in=dt.datetime.now(dt.UTC),
+        account_created=False,
+    )
     session.add(user)
     try:
         await session.commit()

@@ -40,8 +40,9 @@ async def get_session(context: ContextDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def current_user_id(context: ContextDep, request: Request,
-                    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> uuid.UUID:
+async def current_user_id(
+    context: ContextDep, request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> uuid.UUID:
     token = bearer_token(request.headers.get("authorization"))
     return user_id_from_token(token, context.settings.signing_secret)
 
@@ -50,9 +51,15 @@ CurrentUserId = Annotated[uuid.UUID, Depends(current_user_id)]
 
 
 async def idempotency_key(
-    key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128, pattern=r"^[\x21-\x7e]+$",
-                                      description="retrying with the same key returns the original outcome "
-                                                  "and never executes twice (per user)")] = None,
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=128,
+            pattern=r"^[\x21-\x7e]+$",
+            description="retrying with the same key returns the original outcome and never executes twice (per user)",
+        ),
+    ] = None,
 ) -> str:
     return key or ""
 

@@ -41,8 +41,16 @@ ResponseT = TypeVar("ResponseT")
 
 
 class EngineClient:
-    def __init__(self, address: str, gateway_id: str, redis: aioredis.Redis, stream_key: str,
-                 reply_timeout: float, max_in_flight: int = MAX_IN_FLIGHT, max_loop_lag: float = 0.0) -> None:
+    def __init__(
+        self,
+        address: str,
+        gateway_id: str,
+        redis: aioredis.Redis,
+        stream_key: str,
+        reply_timeout: float,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        max_loop_lag: float = 0.0,
+    ) -> None:
         self.gateway_id = gateway_id
         self._probe = LoopLagProbe() if max_loop_lag > 0 else None
         self.admission = Admission(max_in_flight, max_loop_lag, self._probe)
@@ -80,8 +88,12 @@ class EngineClient:
         """The engine channel is READY and the engine has registered our reply stream: a write now can
         get its reply."""
         call = self._call
-        return (call is not None and self._registered and not call.done()
-                and self._channel.get_state(try_to_connect=True) == grpc.ChannelConnectivity.READY)
+        return (
+            call is not None
+            and self._registered
+            and not call.done()
+            and self._channel.get_state(try_to_connect=True) == grpc.ChannelConnectivity.READY
+        )
 
     async def _reply_loop(self) -> None:
         backoff = RECONNECT_MIN_SECONDS
@@ -153,8 +165,12 @@ class EngineClient:
             except RedisError as exc:
                 log.warning("XADD failed", extra={"error": str(exc), "request_id": request_id})
                 if xadd_never_sent(exc):
-                    raise ApiError(503, "QUEUE_UNAVAILABLE", "the command queue (Redis) is unavailable; the request "
-                                   "was not sent and not executed", headers={"Retry-After": "1"}) from None
+                    raise ApiError(
+                        503,
+                        "QUEUE_UNAVAILABLE",
+                        "the command queue (Redis) is unavailable; the request was not sent and not executed",
+                        headers={"Retry-After": "1"},
+                    ) from None
                 # the command may have reached the stream (the connection broke or timed out after the
                 # write): its outcome is unknown, so wait for a reply as usual and answer 504 if none
                 # comes, telling the client to retry with its Idempotency-Key, never "not executed"
@@ -205,18 +221,22 @@ class EngineClient:
 
     async def get_account(self, user_id: str) -> engine_service_pb2.GetAccountResponse:
         """The account and its money figures; 404 when the user has no engine account."""
-        return await self._read(self.stub.GetAccount, engine_service_pb2.GetAccountRequest(user_id=user_id),
-                                "GetAccount")
+        return await self._read(
+            self.stub.GetAccount, engine_service_pb2.GetAccountRequest(user_id=user_id), "GetAccount"
+        )
 
-    async def list_positions(self, user_id: str, page_size: int,
-                             page_token: str) -> engine_service_pb2.ListPositionsResponse:
+    async def list_positions(
+        self, user_id: str, page_size: int, page_token: str
+    ) -> engine_service_pb2.ListPositionsResponse:
         request = engine_service_pb2.ListPositionsRequest(user_id=user_id, page_size=page_size, page_token=page_token)
         return await self._read(self.stub.ListPositions, request, "ListPositions")
 
-    async def list_closed_trades(self, user_id: str, page_size: int,
-                                 page_token: str) -> engine_service_pb2.ListClosedTradesResponse:
-        request = engine_service_pb2.ListClosedTradesRequest(user_id=user_id, page_size=page_size,
-                                                             page_token=page_token)
+    async def list_closed_trades(
+        self, user_id: str, page_size: int, page_token: str
+    ) -> engine_service_pb2.ListClosedTradesResponse:
+        request = engine_service_pb2.ListClosedTradesRequest(
+            user_id=user_id, page_size=page_size, page_token=page_token
+        )
         return await self._read(self.stub.ListClosedTrades, request, "ListClosedTrades")
 
     async def get_prices(self) -> engine_service_pb2.GetPricesResponse:

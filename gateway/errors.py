@@ -23,8 +23,16 @@ Reason = commands_pb2.RejectReason
 class ApiError(Exception):
     """An error response: HTTP status, a stable machine-readable code, a sentence for people."""
 
-    def __init__(self, status: int, code: str, message: str, *, request_id: str | None = None,
-                 headers: dict[str, str] | None = None, details: list[dict[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        request_id: str | None = None,
+        headers: dict[str, str] | None = None,
+        details: list[dict[str, str]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -133,9 +141,13 @@ def account_unavailable() -> ApiError:
 
 
 def engine_timeout(request_id: str, seconds: float) -> ApiError:
-    return ApiError(504, "ENGINE_TIMEOUT",
-                    f"the engine did not answer within {seconds:g}s; retry with the same Idempotency-Key to get "
-                    f"the original outcome (request {request_id})", request_id=request_id)
+    return ApiError(
+        504,
+        "ENGINE_TIMEOUT",
+        f"the engine did not answer within {seconds:g}s; retry with the same Idempotency-Key to get "
+        f"the original outcome (request {request_id})",
+        request_id=request_id,
+    )
 
 
 def _request_error(exc: RequestValidationError) -> ApiError:
@@ -144,8 +156,9 @@ def _request_error(exc: RequestValidationError) -> ApiError:
         location = ".".join(str(part) for part in err.get("loc", ()) if part != "body") or "body"
         message = str(err.get("msg", "invalid"))
         if err.get("type") == "json_invalid":
-            return ApiError(400, "INVALID_JSON",
-                            f"the body is not valid JSON: {err.get('ctx', {}).get('error', message)}")
+            return ApiError(
+                400, "INVALID_JSON", f"the body is not valid JSON: {err.get('ctx', {}).get('error', message)}"
+            )
         details.append({"field": location, "message": message.removeprefix("Value error, ")})
     return validation_error(details)
 
@@ -170,14 +183,18 @@ async def _http_error_handler(_: Request, exc: Exception) -> JSONResponse:
         phrase = "Error"
     code = phrase.upper().replace(" ", "_").replace("-", "_")
     message = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else phrase.lower()
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=exc.status_code,
-                        headers=getattr(exc, "headers", None))
+    return JSONResponse(
+        {"error": {"code": code, "message": message}},
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
 
 
 async def _database_down_handler(request: Request, exc: Exception) -> JSONResponse:
     log.warning("database unavailable", extra={"path": request.url.path, "error": str(exc)[:300]})
-    return JSONResponse({"error": {"code": "DATABASE_UNAVAILABLE", "message": "the user database is unavailable"}},
-                        status_code=503)
+    return JSONResponse(
+        {"error": {"code": "DATABASE_UNAVAILABLE", "message": "the user database is unavailable"}}, status_code=503
+    )
 
 
 async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:

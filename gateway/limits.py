@@ -47,8 +47,9 @@ class BodySizeLimitMiddleware:
                 return
             drained += len(message.get("body", b""))
             more_body = message.get("more_body", False)
-        body = json.dumps({"error": {"code": "PAYLOAD_TOO_LARGE",
-                                     "message": f"the body exceeds {self.max_bytes} bytes"}}).encode()
+        body = json.dumps(
+            {"error": {"code": "PAYLOAD_TOO_LARGE", "message": f"the body exceeds {self.max_bytes} bytes"}}
+        ).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         if more_body:
             headers.append((b"connection", b"close"))
@@ -99,6 +100,7 @@ class BodySizeLimitMiddleware:
 class RateDecision:
     """One hit's outcome as the `RateLimit-*` response headers tell it (the IETF httpapi draft's names,
     as venues send them): the limit, what is left of it now, seconds until the window resets."""
+
     allowed: bool
     limit: int
     remaining: int
@@ -106,16 +108,21 @@ class RateDecision:
     window: int
 
     def headers(self) -> dict[str, str]:
-        headers = {"RateLimit-Limit": str(self.limit), "RateLimit-Remaining": str(self.remaining),
-                   "RateLimit-Reset": str(self.reset_seconds), "RateLimit-Policy": f"{self.limit};w={self.window}"}
+        headers = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset_seconds),
+            "RateLimit-Policy": f"{self.limit};w={self.window}",
+        }
         if not self.allowed:
             headers["Retry-After"] = str(self.reset_seconds)
         return headers
 
     def raise_if_limited(self) -> None:
         if not self.allowed:
-            raise ApiError(429, "RATE_LIMITED", f"too many attempts; retry in {self.reset_seconds}s",
-                           headers=self.headers())
+            raise ApiError(
+                429, "RATE_LIMITED", f"too many attempts; retry in {self.reset_seconds}s", headers=self.headers()
+            )
 
 
 def _decision(limit: int, window: int, allowed: bool, estimate: float, reset_seconds: float) -> RateDecision:
@@ -193,10 +200,13 @@ class RedisRateLimiter:
     async def hit(self, key: str) -> RateDecision:
         try:
             allowed, estimate_milli, reset_ms = await self._script(
-                keys=[f"{self.key_prefix}{self.window}:{key}"], args=[self.limit, self.window * 1000])
+                keys=[f"{self.key_prefix}{self.window}:{key}"], args=[self.limit, self.window * 1000]
+            )
         except RedisError as exc:
             metrics.RATE_LIMIT_FALLBACK.inc()
-            log.warning("auth rate limit: Redis failed, counting in this process only (fail-open to the "
-                        "per-process limit)", extra={"error": str(exc)})
+            log.warning(
+                "auth rate limit: Redis failed, counting in this process only (fail-open to the per-process limit)",
+                extra={"error": str(exc)},
+            )
             return self.fallback.hit(key)
         return _decision(self.limit, self.window, bool(allowed), int(estimate_milli) / 1000, int(reset_ms) / 1000)

@@ -54,15 +54,27 @@ async def running_context(settings: GatewaySettings) -> AsyncIterator[GatewayCon
     # client, because a socket timeout there would fire whenever prices pause
     redis = command_redis(settings.redis_url)
     pubsub_redis = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2)
-    engine = EngineClient(settings.engine_addr, settings.gateway_id, redis, settings.stream_key,
-                          settings.reply_timeout_seconds, max_in_flight=settings.gateway_max_in_flight,
-                          max_loop_lag=settings.gateway_max_loop_lag_ms / 1000)
+    engine = EngineClient(
+        settings.engine_addr,
+        settings.gateway_id,
+        redis,
+        settings.stream_key,
+        settings.reply_timeout_seconds,
+        max_in_flight=settings.gateway_max_in_flight,
+        max_loop_lag=settings.gateway_max_loop_lag_ms / 1000,
+    )
     hub = PriceHub(pubsub_redis, settings.price_channel)
     rate = settings.auth_rate
     context = GatewayContext(
-        settings=settings, asset_specs=settings.asset_specs, db_engine=db_engine,
-        sessions=db.make_sessionmaker(db_engine), redis=redis, engine=engine, prices=hub,
-        auth_limiter=RedisRateLimiter(redis, settings.auth_rate_key_prefix, *rate) if rate else None)
+        settings=settings,
+        asset_specs=settings.asset_specs,
+        db_engine=db_engine,
+        sessions=db.make_sessionmaker(db_engine),
+        redis=redis,
+        engine=engine,
+        prices=hub,
+        auth_limiter=RedisRateLimiter(redis, settings.auth_rate_key_prefix, *rate) if rate else None,
+    )
     engine.start()
     hub.start()
     try:
@@ -75,8 +87,9 @@ async def running_context(settings: GatewaySettings) -> AsyncIterator[GatewayCon
         await db_engine.dispose()
 
 
-def _lifespan(settings: GatewaySettings,
-              prepared: GatewayContext | None) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def _lifespan(
+    settings: GatewaySettings, prepared: GatewayContext | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if prepared is not None:
@@ -85,8 +98,7 @@ def _lifespan(settings: GatewaySettings,
             return
         async with running_context(settings) as context:
             app.state.context = context
-            log.info("gateway started", extra={"gateway_id": settings.gateway_id,
-                                               "engine_addr": settings.engine_addr})
+            log.info("gateway started", extra={"gateway_id": settings.gateway_id, "engine_addr": settings.engine_addr})
             try:
                 yield
             finally:
@@ -116,8 +128,14 @@ def _error_schemas_openapi(app: FastAPI) -> dict[str, Any]:
 def create_app(settings: GatewaySettings, context: GatewayContext | None = None) -> FastAPI:
     """The app. Without `context` its lifespan connects one (`running_context`); with a prepared one
     (e.g. a test's, against a real engine) the routes use it as is, lifespan or not."""
-    app = FastAPI(title="Exness V3 gateway", version="1.0.0", description=DESCRIPTION,
-                  lifespan=_lifespan(settings, context), docs_url=None, redoc_url=None)  # /docs: gateway.web
+    app = FastAPI(
+        title="Exness V3 gateway",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=_lifespan(settings, context),
+        docs_url=None,
+        redoc_url=None,
+    )  # /docs: gateway.web
     if context is not None:
         app.state.context = context
     for router in (auth.router, trade.router, balance.router, prices.router):
@@ -130,9 +148,13 @@ def create_app(settings: GatewaySettings, context: GatewayContext | None = None)
     # outermost last: metrics see every response, including 413s and CORS preflights
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origin_list:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin_list, allow_credentials=True,
-                           allow_methods=["GET", "POST", "OPTIONS"],
-                           allow_headers=["Authorization", "Content-Type", "Idempotency-Key"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        )
     app.add_middleware(MetricsMiddleware)
     app.openapi = lambda: _error_schemas_openapi(app)  # type: ignore[method-assign]
     return app

@@ -8,11 +8,18 @@ from prometheus_client import Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HTTP_REQUESTS = Counter("gateway_http_requests_total", "HTTP requests", ["method", "route", "status"])
-HTTP_SECONDS = Histogram("gateway_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
-                         buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+HTTP_SECONDS = Histogram(
+    "gateway_http_request_duration_seconds",
+    "HTTP request latency",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 ENGINE_REPLIES = Counter("gateway_engine_replies_total", "Command outcomes seen by the gateway", ["outcome"])
-ENGINE_REPLY_SECONDS = Histogram("gateway_engine_reply_seconds", "XADD to reply latency",
-                                 buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5))
+ENGINE_REPLY_SECONDS = Histogram(
+    "gateway_engine_reply_seconds",
+    "XADD to reply latency",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5),
+)
 REPLY_STREAM_UP = Gauge("gateway_reply_stream_up", "1 while the StreamReplies call to the engine is open")
 REPLY_STREAM_RECONNECTS = Counter("gateway_reply_stream_reconnects_total", "StreamReplies calls that ended")
 WS_CLIENTS = Gauge("gateway_ws_clients", "Open price WebSocket connections")
@@ -21,8 +28,9 @@ PRICE_SUBSCRIPTION_UP = Gauge("gateway_price_subscription_up", "1 while subscrib
 PRICE_MESSAGES = Counter("gateway_price_messages_total", "Price updates received from pub/sub")
 ENGINE_IN_FLIGHT = Gauge("gateway_engine_in_flight", "Commands sent to the engine and waiting for their reply")
 EVENT_LOOP_LAG = Gauge("gateway_event_loop_lag_seconds", "How late the event loop last ran a timer")
-RATE_LIMIT_FALLBACK = Counter("gateway_rate_limit_fallback_total",
-                              "Auth rate limit hits counted in this process only because Redis failed")
+RATE_LIMIT_FALLBACK = Counter(
+    "gateway_rate_limit_fallback_total", "Auth rate limit hits counted in this process only because Redis failed"
+)
 RATE_LIMITED = Counter("gateway_rate_limited_total", "Requests refused by the auth rate limit", ["route"])
 
 

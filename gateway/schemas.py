@@ -74,24 +74,34 @@ class SigninRequest(_Request):
 class CreateOrderRequest(_Request):
     asset: str = Field(max_length=32, examples=["BTC_USDC"])
     side: Literal["LONG", "SHORT"]
-    quantity: ExactNumber = Field(gt=0, description="base-asset units, number or string, at most 8 decimals, "
-                                                    "a multiple of the asset's step", examples=["0.01"])
+    quantity: ExactNumber = Field(
+        gt=0,
+        description="base-asset units, number or string, at most 8 decimals, a multiple of the asset's step",
+        examples=["0.01"],
+    )
     leverage: Integer = Field(ge=1, description="1 .. MAX_LEVERAGE (engine configuration)", examples=[10])
-    slippage: ExactNumber = Field(default=Decimal(1), ge=0, le=100,
-                                  description="percent, 0 .. 100, at most 2 decimals; 0 = exact fill")
+    slippage: ExactNumber = Field(
+        default=Decimal(1), ge=0, le=100, description="percent, 0 .. 100, at most 2 decimals; 0 = exact fill"
+    )
     stopLoss: ExactNumber | None = Field(default=None, ge=0, description="dollars; 0 or absent = off")
     takeProfit: ExactNumber | None = Field(default=None, ge=0, description="dollars; 0 or absent = off")
     tradeOpeningPrice: ExactNumber | None = Field(
-        default=None, ge=0, description="dollars: the price the client saw; with it the fill is checked "
-                                        "against `slippage`; 0 or absent = no check")
+        default=None,
+        ge=0,
+        description="dollars: the price the client saw; with it the fill is checked "
+        "against `slippage`; 0 or absent = no check",
+    )
 
 
 class CloseOrderRequest(_Request):
     orderId: str = Field(min_length=1, max_length=128)
     quantity: ExactNumber | None = Field(
-        default=None, gt=0, description="base-asset units to close, a multiple of the asset's step below the "
-                                        "position's quantity (a partial close); absent or equal = close all",
-        examples=["0.004"])
+        default=None,
+        gt=0,
+        description="base-asset units to close, a multiple of the asset's step below the "
+        "position's quantity (a partial close); absent or equal = close all",
+        examples=["0.004"],
+    )
 
     @field_validator("orderId")
     @classmethod
@@ -103,6 +113,7 @@ class CloseOrderRequest(_Request):
 
 class AmendTradeRequest(_Request):
     """New levels of an open position, in dollars. A key left out is unchanged; 0 or null removes the level."""
+
     stopLoss: ExactNumber | None = Field(default=None, ge=0, description="dollars; 0 or null = off; absent = keep")
     takeProfit: ExactNumber | None = Field(default=None, ge=0, description="dollars; 0 or null = off; absent = keep")
 
@@ -163,10 +174,14 @@ class CreateOrderResponse(BaseModel):
 
 class CloseOrderResponse(BaseModel):
     message: Literal["Order closed"] = "Order closed"
-    trade: ClosedTradeOut = Field(description="what was closed: the whole position (id = its id) or, on a partial "
-                                              "close, the part closed, a trade of its own (id `<position id>:<n>`)")
-    remaining: TradeOut | None = Field(default=None, description="after a partial close, the position left open "
-                                                                 "(marked at the close price); null otherwise")
+    trade: ClosedTradeOut = Field(
+        description="what was closed: the whole position (id = its id) or, on a partial "
+        "close, the part closed, a trade of its own (id `<position id>:<n>`)"
+    )
+    remaining: TradeOut | None = Field(
+        default=None,
+        description="after a partial close, the position left open (marked at the close price); null otherwise",
+    )
 
 
 class AmendTradeResponse(BaseModel):
@@ -221,5 +236,6 @@ class ErrorResponse(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
-    checks: dict[str, Literal["ok", "failed"]] = Field(default_factory=dict, description="a status word per "
-                                                      "dependency; why one failed is logged, never shown")
+    checks: dict[str, Literal["ok", "failed"]] = Field(
+        default_factory=dict, description="a status word per dependency; why one failed is logged, never shown"
+    )

@@ -24,8 +24,9 @@ Fields = dict[str, bytes]
 def command_redis(url: str, timeout: float = 5.0) -> aioredis.Redis:
     """The gateway's Redis client: commands time out instead of hanging a request, and nothing is
     retried (see the module docstring)."""
-    return aioredis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=min(timeout, 2.0),
-                                   retry=Retry(NoBackoff(), 0))
+    return aioredis.Redis.from_url(
+        url, socket_timeout=timeout, socket_connect_timeout=min(timeout, 2.0), retry=Retry(NoBackoff(), 0)
+    )
 
 
 def xadd_never_sent(exc: RedisError) -> bool:

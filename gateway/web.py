@@ -56,16 +56,19 @@ async def config(request: Request) -> JSONResponse:
 def _inline_script_hashes(html: str) -> str:
     """CSP sources for the page's inline scripts (Swagger UI's start-up call), so nothing else inline runs."""
     scripts = re.findall(r"<script>(.*?)</script>", html, flags=re.DOTALL)
-    return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()}'"
-                    for text in scripts)
+    return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()}'" for text in scripts)
 
 
 def _swagger_page(title: str, openapi_url: str) -> tuple[str, dict[str, str]]:
     page = get_swagger_ui_html(
-        openapi_url=openapi_url, title=f"{title} - Swagger UI", swagger_js_url="/ui/swagger/swagger-ui-bundle.js",
-        swagger_css_url="/ui/swagger/swagger-ui.css", swagger_favicon_url="/ui/swagger/favicon-32x32.png",
+        openapi_url=openapi_url,
+        title=f"{title} - Swagger UI",
+        swagger_js_url="/ui/swagger/swagger-ui-bundle.js",
+        swagger_css_url="/ui/swagger/swagger-ui.css",
+        swagger_favicon_url="/ui/swagger/favicon-32x32.png",
         # the online validator's badge would be loaded from the internet
-        swagger_ui_parameters={"validatorUrl": None})
+        swagger_ui_parameters={"validatorUrl": None},
+    )
     html = bytes(page.body).decode()
     policy = CONTENT_SECURITY_POLICY.replace("script-src 'self'", f"script-src 'self' {_inline_script_hashes(html)}")
     return html, {**SECURITY_HEADERS, "Content-Security-Policy": policy}
@@ -89,4 +92,5 @@ def install(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
         return HTMLResponse(html, headers=headers)
+
     app.mount("/ui", _TerminalFiles(directory=STATIC_DIR), name="ui")

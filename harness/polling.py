@@ -35,8 +35,9 @@ class Watched(Protocol):
 
 
 def _exited(what: str, proc: Watched) -> RuntimeError:
-    return RuntimeError(f"{proc.args} exited with {proc.returncode()} while waiting for {what}:\n"
-                        f"{proc.output()[-LOG_TAIL:]}")
+    return RuntimeError(
+        f"{proc.args} exited with {proc.returncode()} while waiting for {what}:\n{proc.output()[-LOG_TAIL:]}"
+    )
 
 
 def _timed_out(what: str, timeout: float, last: str, proc: Watched | None) -> TimeoutError:
@@ -48,8 +49,15 @@ def _describe(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, NotYet) else repr(exc)
 
 
-def poll_until(check: Callable[[], T], what: str, timeout: float = 30.0, proc: Watched | None = None, *,
-               interval: float = 0.05, ignore: tuple[type[BaseException], ...] = ()) -> T:
+def poll_until(
+    check: Callable[[], T],
+    what: str,
+    timeout: float = 30.0,
+    proc: Watched | None = None,
+    *,
+    interval: float = 0.05,
+    ignore: tuple[type[BaseException], ...] = (),
+) -> T:
     """Call `check` every `interval` seconds until it returns a truthy value, and return that value.
 
     `ignore`: exceptions that mean "not yet" too (a connection refused while a server starts). Raises
@@ -73,9 +81,15 @@ def poll_until(check: Callable[[], T], what: str, timeout: float = 30.0, proc: W
 
 
 # the same signature as poll_until: the timeout bounds a poll and names itself in the failure message
-async def apoll_until(check: Callable[[], Awaitable[T] | T], what: str, timeout: float = 30.0,  # noqa: ASYNC109
-                      proc: Watched | None = None, *, interval: float = 0.05,
-                      ignore: tuple[type[BaseException], ...] = ()) -> T:
+async def apoll_until(
+    check: Callable[[], Awaitable[T] | T],
+    what: str,
+    timeout: float = 30.0,  # noqa: ASYNC109
+    proc: Watched | None = None,
+    *,
+    interval: float = 0.05,
+    ignore: tuple[type[BaseException], ...] = (),
+) -> T:
     """`poll_until` for event-loop code: `check` may be a coroutine function or a plain one."""
     deadline = time.monotonic() + timeout
     last = "never checked"

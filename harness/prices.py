@@ -25,9 +25,13 @@ class Quote:
 def price_update(quotes: list[Quote], published_at_ms: int | None = None) -> market_pb2.PriceUpdate:
     now = published_at_ms or int(time.time() * 1000)
     return market_pb2.PriceUpdate(
-        quotes=[market_pb2.Quote(asset=q.asset, buy_price=q.buy, sell_price=q.sell, decimal=q.decimal,
-                                 venue_time_ms=now) for q in quotes],
-        published_at_ms=now, source="test")
+        quotes=[
+            market_pb2.Quote(asset=q.asset, buy_price=q.buy, sell_price=q.sell, decimal=q.decimal, venue_time_ms=now)
+            for q in quotes
+        ],
+        published_at_ms=now,
+        source="test",
+    )
 
 
 async def feed_engine(redis: aioredis.Redis, stream_key: str, quotes: list[Quote]) -> None:

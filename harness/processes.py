@@ -24,8 +24,9 @@ BIN_DIR = Path(sys.executable).parent
 class ManagedProcess:
     """A child process in its own process group, with its output captured to a log file."""
 
-    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None,
-                 name: str | None = None) -> None:
+    def __init__(
+        self, args: list[str], log_path: Path, env: dict[str, str] | None = None, name: str | None = None
+    ) -> None:
         self.args = args
         self.log_path = log_path
         self.env = {**os.environ, **(env or {})}
@@ -34,8 +35,9 @@ class ManagedProcess:
 
     def start(self) -> ManagedProcess:
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+            )
         return self
 
     @property
@@ -94,6 +96,7 @@ def is_listening(host: str, port: int, timeout: float = 0.5) -> bool:
 
 # ---- checks for poll_until
 
+
 def listening(port: int, host: str = "127.0.0.1") -> Callable[[], bool]:
     """Holds once something accepts TCP connections on host:port."""
     return lambda: is_listening(host, port)
@@ -101,6 +104,7 @@ def listening(port: int, host: str = "127.0.0.1") -> Callable[[], bool]:
 
 def http_ok(url: str, predicate: Callable[[httpx.Response], bool] = lambda _: True) -> Callable[[], bool]:
     """Holds once GET `url` answers 200 (and `predicate` accepts the response)."""
+
     def check() -> bool:
         try:
             response = httpx.get(url, timeout=2)
@@ -109,29 +113,37 @@ def http_ok(url: str, predicate: Callable[[httpx.Response], bool] = lambda _: Tr
         if response.status_code != 200 or not predicate(response):
             raise NotYet(f"{response.status_code} {response.text[:200]}")
         return True
+
     return check
 
 
 def engine_serving(address: str) -> Callable[[], bool]:
     """Holds once grpc.health.v1 at `address` reports the whole server SERVING (the engine leads and has
     caught up)."""
+
     def check() -> bool:
         with grpc.insecure_channel(address) as channel:
             try:
-                status = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""),
-                                                                   timeout=1).status
+                status = (
+                    health_pb2_grpc.HealthStub(channel)
+                    .Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+                    .status
+                )
             except grpc.RpcError as exc:
                 raise NotYet(exc.code().name) from exc
         if status != health_pb2.HealthCheckResponse.SERVING:
             raise NotYet(health_pb2.HealthCheckResponse.ServingStatus.Name(status))
         return True
+
     return check
 
 
 # ---- the named waits most callers want
 
-def wait_listening(host: str, port: int, timeout: float = 30.0, what: str = "server",
-                   proc: ManagedProcess | None = None) -> None:
+
+def wait_listening(
+    host: str, port: int, timeout: float = 30.0, what: str = "server", proc: ManagedProcess | None = None
+) -> None:
     poll_until(listening(port, host), f"{what} listening on {host}:{port}", timeout, proc)
 
 
@@ -147,9 +159,19 @@ def start_secantus(log_dir: Path) -> tuple[ManagedProcess, str]:
     """A throwaway in-memory MongoDB-protocol server on a free loopback port; returns it and its URL."""
     port = free_port()
     proc = ManagedProcess(
-        [str(BIN_DIR / "secantusd-py"), "--host", "127.0.0.1", "--port", str(port),
-         "--storage-path", ":memory:", "--log-level", "WARNING"],
-        log_dir / "secantus.log", name="secantus",
+        [
+            str(BIN_DIR / "secantusd-py"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--storage-path",
+            ":memory:",
+            "--log-level",
+            "WARNING",
+        ],
+        log_dir / "secantus.log",
+        name="secantus",
     ).start()
     try:
         wait_listening("127.0.0.1", port, timeout=60, what="SecantusDB", proc=proc)

@@ -23,7 +23,8 @@ _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s/@:'\"]*:)(
 # password=... as a URL query parameter (redis://h/0?password=x, ...?pass=x) or a keyword DSN
 # (host=h password=x, password='x y'): the value runs to the next separator of either form or a quote
 _KEY_PASSWORD = re.compile(
-    r"(?P<head>(?<![A-Za-z0-9_])(?:password|passwd|pass|pwd)=)(?P<password>'[^']*'|[^\s&;'\"\\]+)", re.IGNORECASE)
+    r"(?P<head>(?<![A-Za-z0-9_])(?:password|passwd|pass|pwd)=)(?P<password>'[^']*'|[^\s&;'\"\\]+)", re.IGNORECASE
+)
 REDACTED = "***"
 
 
@@ -58,7 +59,8 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         extras = " ".join(
-            f"{key}={value}" for key, value in vars(record).items()
+            f"{key}={value}"
+            for key, value in vars(record).items()
             if key not in _STANDARD_ATTRS and not key.startswith("_")
         )
         line = f"{record.levelname:<7} {record.name}: {record.getMessage()}" + (f"  {extras}" if extras else "")
@@ -91,5 +93,8 @@ def _log_uncaught(kind: type[BaseException], exc: BaseException, tb: TracebackTy
 def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
     if args.exc_value is None or issubclass(args.exc_type, SystemExit):
         return
-    logging.getLogger("uncaught").critical("uncaught exception in thread %s", args.thread.name if args.thread else "?",
-                                           exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+    logging.getLogger("uncaught").critical(
+        "uncaught exception in thread %s",
+        args.thread.name if args.thread else "?",
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+    )

@@ -80,8 +80,9 @@ def load_settings(settings_cls: type[SettingsT], service: str) -> SettingsT:
         # LOG_FORMAT itself may be the bad variable: anything but "text" keeps the JSON default
         configure_logging(service, "INFO", "text" if os.environ.get("LOG_FORMAT") == "text" else "json")
         problems = configuration_problems(exc)
-        logging.getLogger(service).critical("invalid configuration: %s", "; ".join(problems),
-                                            extra={"problems": problems})
+        logging.getLogger(service).critical(
+            "invalid configuration: %s", "; ".join(problems), extra={"problems": problems}
+        )
         sys.exit(CONFIG_EXIT_CODE)
     configure_logging(service, settings.log_level, settings.log_format)
     return settings

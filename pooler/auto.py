@@ -22,8 +22,9 @@ _POLL_SECONDS = 0.05
 
 
 class AutoFeed:
-    def __init__(self, live: LiveFeed, sim: SimFeed, fallback_after: float,
-                 on_switch: Callable[[str, str], None]) -> None:
+    def __init__(
+        self, live: LiveFeed, sim: SimFeed, fallback_after: float, on_switch: Callable[[str, str], None]
+    ) -> None:
         self.live = live
         self.sim = sim
         self.fallback_after = fallback_after
@@ -52,8 +53,9 @@ class AutoFeed:
                         start = {symbol: top.bid for symbol, top in status.last_tops.items() if top.bid is not None}
                         sim_task = asyncio.create_task(self.sim.run(start), name="sim-feed")
                         self.fallbacks += 1
-                        self._switch(self.sim.source,
-                                     f"LIVE FEED UNAVAILABLE ({status.last_error}): publishing SIMULATED prices")
+                        self._switch(
+                            self.sim.source, f"LIVE FEED UNAVAILABLE ({status.last_error}): publishing SIMULATED prices"
+                        )
                 elif self.in_fallback and status.priced and sim_task is not None:
                     sim_task.cancel()
                     # asyncio.wait, not a suppressed await: our own cancellation must still get through
@@ -69,6 +71,12 @@ class AutoFeed:
     def _switch(self, source: str, why: str) -> None:
         previous, self.active = self.active, source
         level = logging.ERROR if source == self.sim.source else logging.WARNING
-        log.log(level, "feed source %s -> %s: %s", previous, source, why,
-                extra={"from_source": previous, "to_source": source, "url": self.live.url})
+        log.log(
+            level,
+            "feed source %s -> %s: %s",
+            previous,
+            source,
+            why,
+            extra={"from_source": previous, "to_source": source, "url": self.live.url},
+        )
         self._on_switch(previous, source)

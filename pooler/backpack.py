@@ -138,16 +138,17 @@ def parse_frame(raw: str | bytes) -> Frame:
         except UnicodeDecodeError:
             raise FrameError("encoding", "frame is not UTF-8") from None
     try:
-        message = json.loads(raw, parse_float=_bounded_float, parse_int=_bounded_int,
-                             parse_constant=_reject_constant)
+        message = json.loads(raw, parse_float=_bounded_float, parse_int=_bounded_int, parse_constant=_reject_constant)
     except FrameError:
         raise
     except RecursionError:
         # nesting deeper than the interpreter's recursion limit
         raise FrameError("json", "not JSON (nested too deeply)") from None
     except ValueError as exc:
-        raise FrameError("json", f"not JSON ({exc.msg} at {exc.pos})" if isinstance(exc, json.JSONDecodeError)
-                         else f"not JSON ({exc})") from None
+        raise FrameError(
+            "json",
+            f"not JSON ({exc.msg} at {exc.pos})" if isinstance(exc, json.JSONDecodeError) else f"not JSON ({exc})",
+        ) from None
     if not isinstance(message, dict):
         raise FrameError("shape", f"frame is a JSON {type(message).__name__}, not an object")
     # route by the presence of `error` vs `data` (docs/backpack-protocol.md §6)
@@ -158,8 +159,9 @@ def parse_frame(raw: str | bytes) -> Frame:
         raise FrameError("shape", "frame has neither an error nor a data object with a stream name")
     if stream.split(".", 1)[0] != BOOK_TICKER:
         event, symbol = data.get("e"), data.get("s")
-        return OtherStream(stream, event if isinstance(event, str) else None, symbol if isinstance(symbol, str)
-                           else None)
+        return OtherStream(
+            stream, event if isinstance(event, str) else None, symbol if isinstance(symbol, str) else None
+        )
     return _book_ticker(stream, data)
 
 

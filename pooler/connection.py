@@ -103,8 +103,16 @@ class _Session:
 
 
 class LiveFeed:
-    def __init__(self, url: str, symbols: list[str], source: str, emit: Emit, metrics: PoolerMetrics,
-                 timing: FeedTiming, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        symbols: list[str],
+        source: str,
+        emit: Emit,
+        metrics: PoolerMetrics,
+        timing: FeedTiming,
+        rng: random.Random | None = None,
+    ) -> None:
         self.url = url
         self.symbols = list(symbols)
         self.source = source
@@ -138,11 +146,16 @@ class LiveFeed:
                 delay = 0.0  # the server is shutting down: its replacement is ready now (docs/backpack-protocol.md §5)
             else:
                 # a connection that keeps failing, or keeps dropping soon after it opens, waits longer each time
-                delay = backoff_delay(status.failures, self._timing.backoff_initial, self._timing.backoff_max,
-                                      self._rng)
+                delay = backoff_delay(
+                    status.failures, self._timing.backoff_initial, self._timing.backoff_max, self._rng
+                )
                 status.failures += 1
-            log.info("reconnecting to %s in %.2fs", self.url, delay,
-                     extra={"source": self.source, "delay_s": round(delay, 3), "failures": status.failures})
+            log.info(
+                "reconnecting to %s in %.2fs",
+                self.url,
+                delay,
+                extra={"source": self.source, "delay_s": round(delay, 3), "failures": status.failures},
+            )
             await asyncio.sleep(delay)
             self._metrics.reconnects.labels(self.source).inc()
 
@@ -163,8 +176,12 @@ class LiveFeed:
                 status.connections += 1
                 self._metrics.connected.labels(self.source).set(1)
                 await ws.send(subscribe_frame(self._streams))
-                log.info("connected to %s, subscribed %s", self.url, ",".join(self._streams),
-                         extra={"source": self.source, "session": session.id})
+                log.info(
+                    "connected to %s, subscribed %s",
+                    self.url,
+                    ",".join(self._streams),
+                    extra={"source": self.source, "session": session.id},
+                )
                 await self._receive(ws, session)
                 return False
         except ConnectionClosed as exc:
@@ -210,9 +227,12 @@ class LiveFeed:
     def _warn_silent(self, session: _Session) -> None:
         session.warned_silent = True
         self.status.silent_symbols = sorted(session.pending)
-        log.error("no data for %s after %gs: the venue ignores unknown symbols silently; check ASSETS",
-                  ",".join(sorted(session.pending)), self._timing.subscribe_timeout,
-                  extra={"source": self.source, "silent_symbols": sorted(session.pending)})
+        log.error(
+            "no data for %s after %gs: the venue ignores unknown symbols silently; check ASSETS",
+            ",".join(sorted(session.pending)),
+            self._timing.subscribe_timeout,
+            extra={"source": self.source, "silent_symbols": sorted(session.pending)},
+        )
 
     def _mark_delivering(self, session: _Session, symbol: str) -> None:
         if symbol in session.pending:
@@ -233,8 +253,11 @@ class LiveFeed:
             session.bad_frames += 1
             # a flood of garbage must not flood the log: the first few, then every thousandth
             if session.bad_frames <= 5 or session.bad_frames % 1000 == 0:
-                log.warning("ignoring malformed frame: %s", exc,
-                            extra={"source": self.source, "frame": str(raw)[:200], "count": session.bad_frames})
+                log.warning(
+                    "ignoring malformed frame: %s",
+                    exc,
+                    extra={"source": self.source, "frame": str(raw)[:200], "count": session.bad_frames},
+                )
             if exc.symbol in self.symbols:
                 self._emit(Withdrawn(self.source, session.id, exc.symbol, now))
             return
@@ -255,6 +278,10 @@ class LiveFeed:
         elif isinstance(frame, VenueError):
             self._metrics.frames.labels(self.source, "error").inc()
             self._metrics.venue_errors.labels(self.source, str(frame.code)).inc()
-            log.error("venue error %d %r (%s)", frame.code, frame.message, ERROR_CODES.get(frame.code, "unknown code"),
-                      extra={"source": self.source, "code": frame.code})
-
+            log.error(
+                "venue error %d %r (%s)",
+                frame.code,
+                frame.message,
+                ERROR_CODES.get(frame.code, "unknown code"),
+                extra={"source": self.source, "code": frame.code},
+            )

@@ -18,8 +18,9 @@ _MAX_HEADER_BYTES = 16 * 1024
 
 
 class HealthServer:
-    def __init__(self, host: str, port: int, health: Callable[[], tuple[int, dict[str, object]]],
-                 registry: CollectorRegistry) -> None:
+    def __init__(
+        self, host: str, port: int, health: Callable[[], tuple[int, dict[str, object]]], registry: CollectorRegistry
+    ) -> None:
         self._host = host
         self._port = port
         self._health = health
@@ -50,8 +51,11 @@ class HealthServer:
         except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, ConnectionError):
             status, content_type, body = 400, "text/plain", b"bad request\n"
         try:
-            writer.write(f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: {content_type}\r\n"
-                         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+            writer.write(
+                f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: {content_type}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                + body
+            )
             await writer.drain()
         except ConnectionError:
             pass

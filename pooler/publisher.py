@@ -40,22 +40,38 @@ class PublisherStatus:
     last_error: str | None = None
 
 
-def price_update(quotes: list[tuple[PlatformQuote, int]], source: str,
-                 published_at_ms: int) -> market_pb2.PriceUpdate:
+def price_update(quotes: list[tuple[PlatformQuote, int]], source: str, published_at_ms: int) -> market_pb2.PriceUpdate:
     """The update of `quotes`, each with the wall-clock time (ms) the feed last produced or confirmed it."""
     return market_pb2.PriceUpdate(
-        quotes=[market_pb2.Quote(asset=q.asset, buy_price=q.buy_price, sell_price=q.sell_price, decimal=q.decimal,
-                                 venue_time_ms=q.venue_time_ms, confirmed_at_ms=confirmed_ms)
-                for q, confirmed_ms in quotes],
+        quotes=[
+            market_pb2.Quote(
+                asset=q.asset,
+                buy_price=q.buy_price,
+                sell_price=q.sell_price,
+                decimal=q.decimal,
+                venue_time_ms=q.venue_time_ms,
+                confirmed_at_ms=confirmed_ms,
+            )
+            for q, confirmed_ms in quotes
+        ],
         published_at_ms=published_at_ms,
         source=source,
     )
 
 
 class Publisher:
-    def __init__(self, redis: aioredis.Redis, book: QuoteBook, active_source: Callable[[], str], assets: list[str],
-                 *, stream_key: str, channel: str, interval_seconds: float,
-                 metrics: PoolerMetrics) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        book: QuoteBook,
+        active_source: Callable[[], str],
+        assets: list[str],
+        *,
+        stream_key: str,
+        channel: str,
+        interval_seconds: float,
+        metrics: PoolerMetrics,
+    ) -> None:
         self.status = PublisherStatus()
         self._redis = redis
         self._book = book

@@ -100,8 +100,9 @@ class QuoteBook:
             # an empty side leaves nothing to quote: the old quote must not be vouched for any longer
             self._entries.pop((event.source, spec.symbol), None)
             return None
-        self._entries[(event.source, spec.symbol)] = _Entry(quote, event.session, event.received_at,
-                                                            event.received_at_ms)
+        self._entries[(event.source, spec.symbol)] = _Entry(
+            quote, event.session, event.received_at, event.received_at_ms
+        )
         return quote
 
     def age(self, source: str, asset: str, now: float) -> float | None:

@@ -59,12 +59,18 @@ class Pooler:
         self.metrics.active_source.labels(self.active_source).set(1)
         self.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         self.publisher = Publisher(
-            self.redis, self.book, lambda: self.active_source, self.assets,
-            stream_key=settings.stream_key, channel=settings.price_channel,
-            interval_seconds=settings.publish_interval_ms / 1000, metrics=self.metrics,
+            self.redis,
+            self.book,
+            lambda: self.active_source,
+            self.assets,
+            stream_key=settings.stream_key,
+            channel=settings.price_channel,
+            interval_seconds=settings.publish_interval_ms / 1000,
+            metrics=self.metrics,
         )
-        self.http = HealthServer(settings.pooler_http_host, settings.pooler_http_port, self.health,
-                                 self.metrics.registry)
+        self.http = HealthServer(
+            settings.pooler_http_host, settings.pooler_http_port, self.health, self.metrics.registry
+        )
         self._started_at = time.monotonic()
 
     def enqueue(self, event: FeedEvent) -> None:
@@ -88,8 +94,11 @@ class Pooler:
                 self.metrics.parse_errors.labels(event.source, exc.reason).inc()
                 refused += 1
                 if refused <= 5 or refused % 1000 == 0:
-                    log.warning("ignoring a top without a platform quote: %s", exc,
-                                extra={"source": event.source, "count": refused})
+                    log.warning(
+                        "ignoring a top without a platform quote: %s",
+                        exc,
+                        extra={"source": event.source, "count": refused},
+                    )
 
     def _on_switch(self, previous: str, source: str) -> None:
         self.active_source = source
@@ -109,12 +118,20 @@ class Pooler:
         await self.http.start()
         self._started_at = time.monotonic()
         s = self.settings
-        log.info("pooler started: feed=%s url=%s assets=%s every %dms, health on :%d", s.feed,
-                 s.backpack_ws_url if self.live else "-", ",".join(self.assets), s.publish_interval_ms,
-                 self.http.port, extra={"stream": s.stream_key, "channel": s.price_channel})
-        tasks = [asyncio.create_task(self._ingest(), name="ingest"),
-                 asyncio.create_task(self._run_feed(), name="feed"),
-                 asyncio.create_task(self.publisher.run(stop), name="publisher")]
+        log.info(
+            "pooler started: feed=%s url=%s assets=%s every %dms, health on :%d",
+            s.feed,
+            s.backpack_ws_url if self.live else "-",
+            ",".join(self.assets),
+            s.publish_interval_ms,
+            self.http.port,
+            extra={"stream": s.stream_key, "channel": s.price_channel},
+        )
+        tasks = [
+            asyncio.create_task(self._ingest(), name="ingest"),
+            asyncio.create_task(self._run_feed(), name="feed"),
+            asyncio.create_task(self.publisher.run(stop), name="publisher"),
+        ]
         stopped = asyncio.create_task(stop.wait())
         try:
             done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -135,18 +152,7 @@ class Pooler:
     def health(self) -> tuple[int, dict[str, object]]:
         now = time.monotonic()
         s = self.settings
-        source = self.active_source
-        quotes: dict[str, object] = {}
-        fresh = 0
-        for asset in self.assets:
-            age = self.book.age(source, asset, now)
-            quote = self.book.latest(source, asset)
-            is_fresh = age is not None and age * 1000 <= s.quote_max_age_ms
-            fresh += is_fresh
-            quotes[asset] = None if quote is None else {
-                "age_ms": round(age * 1000) if age is not None else None, "fresh": is_fresh,
-                "buy_price": quote.buy_price, "sell_price": quote.sell_price, "decimal": quote.decimal,
-            }
+        quotes, fresh = self._quote_health(now)
         pub = self.publisher.status
         since_publish = None if pub.last_published_at is None else now - pub.last_published_at
         publishing = since_publish is not None and since_publish <= max(2.0, 5 * s.publish_interval_ms / 1000)
@@ -155,25 +161,64 @@ class Pooler:
             status = "ok" if fresh == len(self.assets) and not fallback else "degraded"
         else:
             status = "starting" if pub.published == 0 and now - self._started_at < s.quote_max_age_ms / 1000 else "down"
-        feed: dict[str, object] = {"mode": s.feed, "source": source, "fallback": fallback,
-                                   "simulated": source == SimFeed.source}
-        if self.live is not None:
-            live = self.live.status
-            feed["live"] = {
-                "url": self.live.url, "connected": live.connected, "delivering": live.delivering,
-                "connections": live.connections, "reconnects": max(0, live.connections - 1),
-                "consecutive_failures": live.failures, "last_error": live.last_error,
-                "silent_symbols": live.silent_symbols,
-                "last_frame_age_ms": None if live.last_frame_at is None else round((now - live.last_frame_at) * 1000),
-            }
         document: dict[str, object] = {
             "status": status,
-            "feed": feed,
+            "feed": self._feed_health(now, fallback),
             "quotes": quotes,
-            "publisher": {"published": pub.published, "skipped_ticks": pub.skipped, "errors": pub.errors,
-                          "stream_length": pub.stream_length,
-                          "last_publish_age_ms": None if since_publish is None else round(since_publish * 1000),
-                          "last_error": pub.last_error, "interval_ms": s.publish_interval_ms},
+            "publisher": {
+                "published": pub.published,
+                "skipped_ticks": pub.skipped,
+                "errors": pub.errors,
+                "stream_length": pub.stream_length,
+                "last_publish_age_ms": None if since_publish is None else round(since_publish * 1000),
+                "last_error": pub.last_error,
+                "interval_ms": s.publish_interval_ms,
+            },
         }
         return (200 if status in ("ok", "degraded") else 503), document
 
+    def _quote_health(self, now: float) -> tuple[dict[str, object], int]:
+        """Each asset's latest quote of the active source with its age, and how many are fresh."""
+        source = self.active_source
+        quotes: dict[str, object] = {}
+        fresh = 0
+        for asset in self.assets:
+            age = self.book.age(source, asset, now)
+            quote = self.book.latest(source, asset)
+            is_fresh = age is not None and age * 1000 <= self.settings.quote_max_age_ms
+            fresh += is_fresh
+            quotes[asset] = (
+                None
+                if quote is None
+                else {
+                    "age_ms": round(age * 1000) if age is not None else None,
+                    "fresh": is_fresh,
+                    "buy_price": quote.buy_price,
+                    "sell_price": quote.sell_price,
+                    "decimal": quote.decimal,
+                }
+            )
+        return quotes, fresh
+
+    def _feed_health(self, now: float, fallback: bool) -> dict[str, object]:
+        source = self.active_source
+        feed: dict[str, object] = {
+            "mode": self.settings.feed,
+            "source": source,
+            "fallback": fallback,
+            "simulated": source == SimFeed.source,
+        }
+        if self.live is not None:
+            live = self.live.status
+            feed["live"] = {
+                "url": self.live.url,
+                "connected": live.connected,
+                "delivering": live.delivering,
+                "connections": live.connections,
+                "reconnects": max(0, live.connections - 1),
+                "consecutive_failures": live.failures,
+                "last_error": live.last_error,
+                "silent_symbols": live.silent_symbols,
+                "last_frame_age_ms": None if live.last_frame_at is None else round((now - live.last_frame_at) * 1000),
+            }
+        return feed

@@ -35,7 +35,15 @@ class SimFeed:
             for symbol in self.symbols:
                 top = walk.step(symbol)
                 self._update_id += 1
-                ticker = BookTicker(symbol=symbol, ask=top.ask, ask_qty=top.ask_qty, bid=top.bid, bid_qty=top.bid_qty,
-                                    update_id=self._update_id, event_time_us=now_us, engine_time_us=now_us)
+                ticker = BookTicker(
+                    symbol=symbol,
+                    ask=top.ask,
+                    ask_qty=top.ask_qty,
+                    bid=top.bid,
+                    bid_qty=top.bid_qty,
+                    update_id=self._update_id,
+                    event_time_us=now_us,
+                    engine_time_us=now_us,
+                )
                 self._emit(TopOfBook(SOURCE, session, ticker, time.monotonic(), time.time_ns() // 1_000_000))
             await asyncio.sleep(self._interval)

@@ -39,8 +39,9 @@ def _excused(node: ast.AST) -> bool:
     if not isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
         return False
     docstring = ast.get_docstring(node) or ""
-    return any(line.strip().startswith(EXCEPTION_MARK) and line.strip() != EXCEPTION_MARK
-               for line in docstring.splitlines())
+    return any(
+        line.strip().startswith(EXCEPTION_MARK) and line.strip() != EXCEPTION_MARK for line in docstring.splitlines()
+    )
 
 
 def check_source(source: str, path: str) -> list[Finding]:
@@ -50,8 +51,9 @@ def check_source(source: str, path: str) -> list[Finding]:
     lines = len(source.splitlines())
     if lines > MAX_MODULE_LINES and not _excused(tree):
         findings.append(Finding(path, 1, f"module has {lines} lines (limit {MAX_MODULE_LINES})"))
-    functions = {node.lineno: node for node in ast.walk(tree)
-                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+    functions = {
+        node.lineno: node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
     for node in functions.values():
         length = (node.end_lineno or node.lineno) - node.lineno + 1
         if length > MAX_FUNCTION_LINES and not _excused(node):
@@ -62,8 +64,14 @@ def check_source(source: str, path: str) -> list[Finding]:
         if function is None or cc_rank(block.complexity) <= WORST_GRADE or _excused(function):
             continue
         grade = cc_rank(block.complexity)
-        findings.append(Finding(path, block.lineno, f"{function.name} has cyclomatic complexity {block.complexity} "
-                                                    f"(grade {grade}, worst allowed {WORST_GRADE})"))
+        findings.append(
+            Finding(
+                path,
+                block.lineno,
+                f"{function.name} has cyclomatic complexity {block.complexity} "
+                f"(grade {grade}, worst allowed {WORST_GRADE})",
+            )
+        )
     return sorted(findings, key=lambda f: f.line)
 
 

@@ -34,14 +34,14 @@ MEANING = {
     "MAINTENANCE_MARGIN_RATE": "maintenance requirement as a fraction of notional (exact decimal text)",
     "PRICE_STALE_AFTER_MS": "a quote confirmed by its feed longer ago than this (in stream time) cannot open or close",
     "MAX_OPEN_POSITIONS_PER_ACCOUNT": "open positions one account may hold (422 `TOO_MANY_POSITIONS` beyond); bounds "
-                                      "each account read's time on the engine loop",
+    "each account read's time on the engine loop",
     "ENGINE_METRICS_PORT": "Prometheus /metrics of the engine",
     "LEASE_TTL_MS": "single-writer lease lifetime; a standby takes over after it lapses",
     "DEAD_LETTER_STREAM": "where malformed stream entries are copied",
     "CONSUMER_GROUP": "the engine's consumer group on STREAM_KEY",
     "READ_BATCH_SIZE": "entries per XREADGROUP (one PostgreSQL transaction per batch)",
     "ENGINE_ACCEPT_LOG_GAP": "dangerous override: lead despite a gap in the stream (entries trimmed before they were "
-                             "applied); the state then silently lacks them",
+    "applied); the state then silently lacks them",
     "GATEWAY_PORT": "HTTP port of the REST API, WebSocket, /healthz, /readyz, /metrics",
     "GATEWAY_HOST": "interface the gateway binds to",
     "ENGINE_ADDR": "the engine's gRPC address, host:port",
@@ -51,22 +51,22 @@ MEANING = {
     "STARTING_BALANCE_CENTS": "balance of a new account, in cents",
     "ENGINE_REPLY_TIMEOUT_MS": "how long a write waits for the engine before 504",
     "GATEWAY_ID": "this gateway's name in reply_to (unique per instance; with GATEWAY_WORKERS > 1 each worker "
-                  "adds `-<pid>`)",
+    "adds `-<pid>`)",
     "CORS_ORIGINS": "comma-separated allowed origins (empty: none)",
     "MAX_BODY_BYTES": "largest accepted request body (413 beyond)",
     "AUTH_RATE_LIMIT": "signup/signin requests per client IP, e.g. `10/minute` (429 beyond), for the whole platform "
-                       "(one Redis bucket per client shared by all gateway processes; without Redis each process "
-                       "counts alone, so N processes allow N x)",
+    "(one Redis bucket per client shared by all gateway processes; without Redis each process "
+    "counts alone, so N processes allow N x)",
     "GATEWAY_WORKERS": "uvicorn worker processes; each is a gateway of its own (id `GATEWAY_ID-<pid>`, own reply "
-                       "stream, admission bounds and /metrics)",
+    "stream, admission bounds and /metrics)",
     "GATEWAY_MAX_IN_FLIGHT": "writes waiting for an engine reply, at most, **per gateway process** (503 "
-                             "`ENGINE_BUSY` with `Retry-After`, not sent, beyond; 0 = no admission at all): N "
-                             "processes admit N x; keep it under the engine's 10,000 queued replies per gateway",
+    "`ENGINE_BUSY` with `Retry-After`, not sent, beyond; 0 = no admission at all): N "
+    "processes admit N x; keep it under the engine's 10,000 queued replies per gateway",
     "GATEWAY_MAX_LOOP_LAG_MS": "while this process's event loop runs timers later than this, the in-flight bound "
-                               "shrinks to a sixteenth (503 `OVERLOADED`, not sent, beyond), **per gateway "
-                               "process** (0 = off)",
+    "shrinks to a sixteenth (503 `OVERLOADED`, not sent, beyond), **per gateway "
+    "process** (0 = off)",
     "FORWARDED_ALLOW_IPS": "comma-separated proxy addresses/CIDRs whose `X-Forwarded-For` gives the client IP "
-                           "(the ingress controller's pods; `*` = any)",
+    "(the ingress controller's pods; `*` = any)",
     "FEED": "`auto` (live, sim fallback), `backpack`, `fake` (local fake server), `sim`",
     "BACKPACK_WS_URL": "the venue's websocket (or the fake's ws:// URL)",
     "PUBLISH_INTERVAL_MS": "publish cadence of the latest quotes",
@@ -87,7 +87,10 @@ MEANING = {
 }
 
 SERVICES: list[tuple[str, type[BaseSettings]]] = [
-    ("all", CommonSettings), ("engine", EngineSettings), ("gateway", GatewaySettings), ("pooler", PoolerSettings),
+    ("all", CommonSettings),
+    ("engine", EngineSettings),
+    ("gateway", GatewaySettings),
+    ("pooler", PoolerSettings),
 ]
 
 

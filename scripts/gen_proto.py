@@ -45,8 +45,11 @@ def tree(root: Path) -> dict[str, Path]:
 
 def stale_files(committed: Path, fresh: Path) -> list[str]:
     old, new = tree(committed), tree(fresh)
-    changed = [name for name in sorted(old.keys() | new.keys())
-               if name not in old or name not in new or not filecmp.cmp(old[name], new[name], shallow=False)]
+    changed = [
+        name
+        for name in sorted(old.keys() | new.keys())
+        if name not in old or name not in new or not filecmp.cmp(old[name], new[name], shallow=False)
+    ]
     return changed
 
 

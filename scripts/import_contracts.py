@@ -37,8 +37,11 @@ class OnlyImportsContract(Contract):
         for source in self.source_modules:  # type: ignore[attr-defined]
             for importer in sorted({source.name, *graph.find_descendants(source.name)}):
                 for imported in sorted(graph.find_modules_directly_imported_by(importer)):
-                    if (_within(imported, source.name) or imported.split(".")[0] in sys.stdlib_module_names
-                            or any(_within(imported, name) for name in allowed)):
+                    if (
+                        _within(imported, source.name)
+                        or imported.split(".")[0] in sys.stdlib_module_names
+                        or any(_within(imported, name) for name in allowed)
+                    ):
                         continue
                     lines = [d["line_number"] for d in graph.get_import_details(importer=importer, imported=imported)]
                     violations.append({"importer": importer, "imported": imported, "lines": lines})

@@ -95,4 +95,3 @@ def _rows_in_pieces(rows: Iterator[Row], per_piece: int) -> Iterator[str]:
     while piece := list(itertools.islice(rows, per_piece)):
         yield ("" if first else ",") + _dumps(piece)[1:-1]
         first = False
-

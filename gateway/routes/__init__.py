@@ -14,9 +14,15 @@ from fastapi.routing import APIRoute
 from gateway.schemas import ErrorResponse
 
 _DESCRIPTIONS = {
-    400: "Malformed JSON", 401: "Missing, invalid or expired token", 404: "Not found", 409: "Conflict",
-    413: "Body too large", 422: "Validation error or business rejection", 429: "Rate limited",
-    502: "The engine failed", 503: "Engine, queue or price unavailable",
+    400: "Malformed JSON",
+    401: "Missing, invalid or expired token",
+    404: "Not found",
+    409: "Conflict",
+    413: "Body too large",
+    422: "Validation error or business rejection",
+    429: "Rate limited",
+    502: "The engine failed",
+    503: "Engine, queue or price unavailable",
     504: "The engine did not answer in time (the body carries the request id)",
 }
 
@@ -43,8 +49,9 @@ class ExactJsonRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             # JSON numbers with a fraction become Decimal: "0.1" stays 0.1, no binary float on the way
-            self._json = json.loads(await self.body(), parse_float=Decimal, parse_int=_bounded_int,
-                                    parse_constant=_refuse_constant)
+            self._json = json.loads(
+                await self.body(), parse_float=Decimal, parse_int=_bounded_int, parse_constant=_refuse_constant
+            )
         return self._json
 
 

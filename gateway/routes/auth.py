@@ -33,7 +33,8 @@ router = APIRouter(tags=["auth"], route_class=ExactJsonRoute, dependencies=[Depe
 async def create_engine_account(context: GatewayContext, session: AsyncSession, user: db.User) -> int:
     """CreateAccount through the stream, then the row marked complete; returns the balance in cents."""
     account = await context.engine.create_account(
-        create_account_command(user.id, user.email, context.settings.starting_balance_cents))
+        create_account_command(user.id, user.email, context.settings.starting_balance_cents)
+    )
     await db.mark_account_created(session, user)
     return int(account.balance_cents)
 
@@ -47,8 +48,9 @@ async def engine_balance(context: GatewayContext, session: AsyncSession, user: d
         if exc.status != 404:
             raise
         if user.account_created:
-            log.critical("engine account of a completed user is missing; not re-creating it",
-                         extra={"user_id": str(user.id)})
+            log.critical(
+                "engine account of a completed user is missing; not re-creating it", extra={"user_id": str(user.id)}
+            )
             raise account_unavailable() from None
         log.warning("signup never completed; creating the engine account", extra={"user_id": str(user.id)})
         return await create_engine_account(context, session, user)
@@ -70,11 +72,13 @@ def _auth_response(context: GatewayContext, user: db.User, balance: int) -> Auth
     settings = context.settings
     return AuthResponse(
         user=UserOut(id=user.id, email=user.email, balance=balance, lastLoggedIn=user.last_logged_in),
-        token=issue_token(user.id, settings.signing_secret, settings.jwt_ttl_seconds))
+        token=issue_token(user.id, settings.signing_secret, settings.jwt_ttl_seconds),
+    )
 
 
-@router.post("/signup", status_code=201, response_model=AuthResponse,
-             responses=error_responses(400, 409, 422, 429, 503, 504))
+@router.post(
+    "/signup", status_code=201, response_model=AuthResponse, responses=error_responses(400, 409, 422, 429, 503, 504)
+)
 async def signup(body: SignupRequest, context: ContextDep, session: SessionDep) -> AuthResponse:
     """Create a user (e-mail normalised to lower case, password at least 8 characters) and their trading
     account with STARTING_BALANCE_CENTS. Repeating a signup with the same e-mail and password (e.g. after

@@ -17,6 +17,11 @@ async def balance(user_id: CurrentUserId, context: ContextDep) -> BalanceRespons
     """Free balance, margin in use, equity and the number of open positions (all money in cents)."""
     response = await context.engine.get_account(str(user_id))
     free = response.account.balance_cents
-    return BalanceResponse(balance=free, balanceUSD=format_cents(free), availableMargin=free,
-                           usedMargin=response.used_margin_cents, equity=response.equity_cents,
-                           activePositions=response.open_positions)
+    return BalanceResponse(
+        balance=free,
+        balanceUSD=format_cents(free),
+        availableMargin=free,
+        usedMargin=response.used_margin_cents,
+        equity=response.equity_cents,
+        activePositions=response.open_positions,
+    )

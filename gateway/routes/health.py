@@ -40,10 +40,14 @@ async def _check(name: str, awaitable: object) -> Status:
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
 async def readyz(context: ContextDep) -> JSONResponse:
-    redis_check, db_check = await asyncio.gather(_check("redis", context.redis.ping()),
-                                                 _check("postgres", db.ping(context.db_engine)))
-    checks: dict[str, Status] = {"engine": "ok" if context.engine.ready else "failed", "redis": redis_check,
-                                 "postgres": db_check}
+    redis_check, db_check = await asyncio.gather(
+        _check("redis", context.redis.ping()), _check("postgres", db.ping(context.db_engine))
+    )
+    checks: dict[str, Status] = {
+        "engine": "ok" if context.engine.ready else "failed",
+        "redis": redis_check,
+        "postgres": db_check,
+    }
     ready = all(value == "ok" for value in checks.values())
     body = Health(status="ok" if ready else "unavailable", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

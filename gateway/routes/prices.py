@@ -23,8 +23,9 @@ ws_router = APIRouter()
 async def prices(context: ContextDep) -> PricesResponse:
     """The latest quote of every asset as the engine holds it (prices scaled by 10^decimal)."""
     response = await context.engine.get_prices()
-    return PricesResponse(prices={view.quote.asset: quote_out(view.quote, view.received_at_ms)
-                                  for view in response.prices})
+    return PricesResponse(
+        prices={view.quote.asset: quote_out(view.quote, view.received_at_ms) for view in response.prices}
+    )
 
 
 async def _read_until_disconnect(websocket: WebSocket) -> None:

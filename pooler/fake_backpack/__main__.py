@@ -32,10 +32,15 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _run(args: argparse.Namespace) -> None:
     server = FakeBackpack(
-        args.host, args.port,
+        args.host,
+        args.port,
         symbols=[s.strip() for s in args.symbols.split(",") if s.strip()] if args.symbols else None,
-        seed=args.seed, script=load_script(args.script) if args.script else None, interval_ms=args.interval_ms,
-        ticker_interval=args.ticker_interval, ping_interval=args.ping_interval, ping_timeout=args.ping_timeout,
+        seed=args.seed,
+        script=load_script(args.script) if args.script else None,
+        interval_ms=args.interval_ms,
+        ticker_interval=args.ticker_interval,
+        ping_interval=args.ping_interval,
+        ping_timeout=args.ping_timeout,
         close_grace=args.close_grace,
     )
     stop = asyncio.Event()

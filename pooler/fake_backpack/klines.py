@@ -17,13 +17,30 @@ buckets for the last MINUTE_RETENTION minutes (every other interval is built fro
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
+import time
 from dataclasses import dataclass
 from decimal import Decimal
+from http import HTTPStatus
 
 # interval -> seconds; "1month" is calendar-based and handled apart
 INTERVAL_SECONDS = {
-    "1s": 1, "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "2h": 7200, "4h": 14_400,
-    "6h": 21_600, "8h": 28_800, "12h": 43_200, "1d": 86_400, "3d": 259_200, "1w": 604_800,
+    "1s": 1,
+    "1m": 60,
+    "3m": 180,
+    "5m": 300,
+    "15m": 900,
+    "30m": 1800,
+    "1h": 3600,
+    "2h": 7200,
+    "4h": 14_400,
+    "6h": 21_600,
+    "8h": 28_800,
+    "12h": 43_200,
+    "1d": 86_400,
+    "3d": 259_200,
+    "1w": 604_800,
 }
 INTERVALS = (*INTERVAL_SECONDS, "1month")
 PRICE_TYPES = ("Last", "Index", "Mark")
@@ -138,12 +155,70 @@ class KlineBook:
                 break  # time order: every later candle ends later still
             into = merged.get(start)
             if into is None:
-                merged[start] = _Candle(candle.open, candle.high, candle.low, candle.close, candle.volume,
-                                        candle.quote_volume, candle.trades)
+                merged[start] = _Candle(
+                    candle.open,
+                    candle.high,
+                    candle.low,
+                    candle.close,
+                    candle.volume,
+                    candle.quote_volume,
+                    candle.trades,
+                )
             else:
                 into.merge(candle)
-        return [{
-            "close": str(c.close), "end": _when(bucket_end(start, interval)), "high": str(c.high),
-            "low": str(c.low), "open": str(c.open), "quoteVolume": str(c.quote_volume), "start": _when(start),
-            "trades": str(c.trades), "volume": str(c.volume),
-        } for start, c in merged.items()]
+        return [
+            {
+                "close": str(c.close),
+                "end": _when(bucket_end(start, interval)),
+                "high": str(c.high),
+                "low": str(c.low),
+                "open": str(c.open),
+                "quoteVolume": str(c.quote_volume),
+                "start": _when(start),
+                "trades": str(c.trades),
+                "volume": str(c.volume),
+            }
+            for start, c in merged.items()
+        ]
+
+
+def rest_klines(
+    book: KlineBook, markets: set[str], query: dict[str, str], now: float | None = None
+) -> tuple[HTTPStatus, str, str]:
+    """`GET /api/v1/klines` as the venue answers it: (status, content type, body). Parameter-parse errors
+    are plain text, an unknown market is the JSON error body the venue sends for one."""
+    for name in ("symbol", "interval", "startTime"):
+        if name not in query:
+            return HTTPStatus.BAD_REQUEST, "text/plain; charset=utf-8", f"missing required parameter `{name}`"
+    if query["interval"] not in INTERVALS:
+        return (
+            HTTPStatus.BAD_REQUEST,
+            "text/plain; charset=utf-8",
+            f"failed to parse parameter `interval`: unknown variant `{query['interval'][:40]}`",
+        )
+    if query.get("priceType", "Last") not in PRICE_TYPES:
+        return (
+            HTTPStatus.BAD_REQUEST,
+            "text/plain; charset=utf-8",
+            f"failed to parse parameter `priceType`: unknown variant `{query['priceType'][:40]}`",
+        )
+    times: dict[str, int] = {}
+    for name in ("startTime", "endTime"):
+        if name in query:
+            text = query[name]
+            if not re.fullmatch(r"-?[0-9]{1,18}", text):
+                return (
+                    HTTPStatus.BAD_REQUEST,
+                    "text/plain; charset=utf-8",
+                    f"failed to parse parameter `{name}`: invalid digit found in string",
+                )
+            times[name] = int(text)
+    if query["symbol"] not in markets:
+        return (
+            HTTPStatus.BAD_REQUEST,
+            "application/json; charset=utf-8",
+            json.dumps({"code": "INVALID_CLIENT_REQUEST", "message": "Invalid market symbol"}),
+        )
+    end = times.get("endTime", int(time.time() if now is None else now))
+    body = book.klines(query["symbol"], query["interval"], times["startTime"], end)
+    return HTTPStatus.OK, "application/json; charset=utf-8", json.dumps(body, separators=(",", ":"))

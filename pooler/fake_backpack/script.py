@@ -28,8 +28,16 @@ def load_script(path: Path) -> list[ScriptStep]:
             continue
         try:
             item = json.loads(line)
-            steps.append(ScriptStep(item["s"], Decimal(item["b"]), Decimal(item["a"]), Decimal(item.get("B", "1")),
-                                    Decimal(item.get("A", "1")), int(item.get("after_ms", 100))))
+            steps.append(
+                ScriptStep(
+                    item["s"],
+                    Decimal(item["b"]),
+                    Decimal(item["a"]),
+                    Decimal(item.get("B", "1")),
+                    Decimal(item.get("A", "1")),
+                    int(item.get("after_ms", 100)),
+                )
+            )
         except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
             raise ValueError(f"{path}:{number}: bad script line ({exc!r}): {line[:80]}") from None
     if not steps:

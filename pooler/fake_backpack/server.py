@@ -9,7 +9,6 @@ import contextlib
 import json
 import logging
 import random
-import re
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -21,7 +20,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from pooler.backpack import ERROR_CODES
-from pooler.fake_backpack.klines import INTERVALS, PRICE_TYPES, KlineBook
+from pooler.fake_backpack import controls
+from pooler.fake_backpack.klines import KlineBook, rest_klines
 from pooler.fake_backpack.script import ScriptStep
 from pooler.pricepath import KNOWN_MARKETS, Market, RandomWalk, Top, market_for
 
@@ -29,24 +29,44 @@ log = logging.getLogger("pooler.fake_backpack")
 
 STREAM_TYPES = {"bookTicker", "depth", "trade", "ticker", "kline", "markPrice", "openInterest", "liquidation"}
 DEPTH_WINDOWS = {"200ms", "600ms", "1000ms"}
-KLINE_INTERVALS = {"1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w",
-                   "1month"}
+KLINE_INTERVALS = {
+    "1s",
+    "1m",
+    "3m",
+    "5m",
+    "15m",
+    "30m",
+    "1h",
+    "2h",
+    "4h",
+    "6h",
+    "8h",
+    "12h",
+    "1d",
+    "3d",
+    "1w",
+    "1month",
+}
 
 
 def _frame(stream: str, data: dict[str, object], raw: dict[str, str] | None = None) -> str:
     """byte-faithful: `data` first, its keys sorted (uppercase first), no spaces; `raw` replaces the JSON
     text of some values verbatim (fault injection: values no JSON encoder would write, e.g. 1e999999999)."""
     if raw:
-        body = ",".join(f"{json.dumps(key)}:{raw[key] if key in raw else json.dumps(value, separators=(',', ':'))}"
-                        for key, value in sorted({**data, **dict.fromkeys(raw)}.items()))
+        body = ",".join(
+            f"{json.dumps(key)}:{raw[key] if key in raw else json.dumps(value, separators=(',', ':'))}"
+            for key, value in sorted({**data, **dict.fromkeys(raw)}.items())
+        )
         return '{"data":{' + body + '},"stream":' + json.dumps(stream) + "}"
-    return ('{"data":' + json.dumps(data, separators=(",", ":"), sort_keys=True) + ',"stream":'
-            + json.dumps(stream) + "}")
+    return (
+        '{"data":' + json.dumps(data, separators=(",", ":"), sort_keys=True) + ',"stream":' + json.dumps(stream) + "}"
+    )
 
 
 def error_frame(code: int) -> str:
-    return json.dumps({"id": None, "error": {"code": code, "message": ERROR_CODES.get(code, "Error")}},
-                      separators=(",", ":"))
+    return json.dumps(
+        {"id": None, "error": {"code": code, "message": ERROR_CODES.get(code, "Error")}}, separators=(",", ":")
+    )
 
 
 @dataclass(eq=False, slots=True)
@@ -66,10 +86,20 @@ class _Book:
 
 
 class FakeBackpack:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, symbols: list[str] | None = None,
-                 seed: int | None = None, script: list[ScriptStep] | None = None, interval_ms: int = 100,
-                 ticker_interval: float = 1.0, ping_interval: float = 60.0, ping_timeout: float = 120.0,
-                 close_grace: float = 30.0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        symbols: list[str] | None = None,
+        seed: int | None = None,
+        script: list[ScriptStep] | None = None,
+        interval_ms: int = 100,
+        ticker_interval: float = 1.0,
+        ping_interval: float = 60.0,
+        ping_timeout: float = 120.0,
+        close_grace: float = 30.0,
+    ) -> None:
         names = list(symbols or KNOWN_MARKETS)
         for step in script or []:
             if step.symbol not in names:
@@ -91,8 +121,14 @@ class FakeBackpack:
         self.paused = False
         self.refusing = False
         self.u_as_string = False
-        self.counters = {"connections": 0, "subscribe_frames": 0, "bookTicker_frames": 0, "ticker_frames": 0,
-                         "error_frames": 0, "refused": 0}
+        self.counters = {
+            "connections": 0,
+            "subscribe_frames": 0,
+            "bookTicker_frames": 0,
+            "ticker_frames": 0,
+            "error_frames": 0,
+            "refused": 0,
+        }
         # (symbol, bid, ask, time.time() when the frame was written) of the last bookTicker frames, for benches
         self.sent_log: list[tuple[str, str, str, float]] | None = None
 
@@ -109,12 +145,20 @@ class FakeBackpack:
 
     async def start(self) -> None:
         self._server = await serve(
-            self._handle, self._host, self._port, process_request=self._process_request,
-            ping_interval=self._ping_interval, ping_timeout=self._ping_timeout, close_timeout=self._close_grace,
-            compression="deflate", max_size=1 << 20,
+            self._handle,
+            self._host,
+            self._port,
+            process_request=self._process_request,
+            ping_interval=self._ping_interval,
+            ping_timeout=self._ping_timeout,
+            close_timeout=self._close_grace,
+            compression="deflate",
+            max_size=1 << 20,
         )
-        self._tasks = [asyncio.create_task(self._drive_prices(), name="fake-prices"),
-                       asyncio.create_task(self._drive_tickers(), name="fake-tickers")]
+        self._tasks = [
+            asyncio.create_task(self._drive_prices(), name="fake-prices"),
+            asyncio.create_task(self._drive_tickers(), name="fake-tickers"),
+        ]
         log.info("fake Backpack listening on %s (%d markets)", self.url, len(self.books))
 
     async def stop(self) -> None:
@@ -148,8 +192,11 @@ class FakeBackpack:
             request = None
         params = request.get("params") if isinstance(request, dict) else None
         method = request.get("method") if isinstance(request, dict) else None
-        if method not in ("SUBSCRIBE", "UNSUBSCRIBE") or not isinstance(params, list) \
-                or not all(isinstance(p, str) for p in params):
+        if (
+            method not in ("SUBSCRIBE", "UNSUBSCRIBE")
+            or not isinstance(params, list)
+            or not all(isinstance(p, str) for p in params)
+        ):
             await self._send_error(client, 4002)
             return
         if method == "UNSUBSCRIBE":
@@ -228,9 +275,14 @@ class FakeBackpack:
             self.klines.record(top.symbol, top.bid.quantize(tick), top.bid_qty.quantize(step), emitted_us / 1e6)
         stream = f"bookTicker.{top.symbol}"
         data: dict[str, object] = {
-            "A": str(top.ask_qty.quantize(step)), "B": str(top.bid_qty.quantize(step)),
-            "E": emitted_us, "T": emitted_us - self._rng.randint(0, 2000),
-            "a": str(top.ask.quantize(tick)), "b": str(top.bid.quantize(tick)), "e": "bookTicker", "s": top.symbol,
+            "A": str(top.ask_qty.quantize(step)),
+            "B": str(top.bid_qty.quantize(step)),
+            "E": emitted_us,
+            "T": emitted_us - self._rng.randint(0, 2000),
+            "a": str(top.ask.quantize(tick)),
+            "b": str(top.bid.quantize(tick)),
+            "e": "bookTicker",
+            "s": top.symbol,
             "u": str(book.update_id) if self.u_as_string else book.update_id,
         }
         if empty_side is not None:
@@ -250,11 +302,21 @@ class FakeBackpack:
                 if book.top is None or self.paused:
                     continue
                 tick = book.market.tick
-                data = {"E": time.time_ns() // 1000, "V": "1498114.9234", "c": str(book.top.bid.quantize(tick)),
-                        "e": "ticker", "h": str(book.high), "l": str(book.low), "n": book.trades,
-                        "o": str(book.market.start), "s": symbol, "v": "15089.56"}
-                self.counters["ticker_frames"] += await self._broadcast(f"ticker.{symbol}", _frame(f"ticker.{symbol}",
-                                                                                                  data))
+                data = {
+                    "E": time.time_ns() // 1000,
+                    "V": "1498114.9234",
+                    "c": str(book.top.bid.quantize(tick)),
+                    "e": "ticker",
+                    "h": str(book.high),
+                    "l": str(book.low),
+                    "n": book.trades,
+                    "o": str(book.market.start),
+                    "s": symbol,
+                    "v": "15089.56",
+                }
+                self.counters["ticker_frames"] += await self._broadcast(
+                    f"ticker.{symbol}", _frame(f"ticker.{symbol}", data)
+                )
 
     # ---- fault injection -------------------------------------------------------------------------------
 
@@ -283,80 +345,21 @@ class FakeBackpack:
         return len(self._clients)
 
     def stats(self) -> dict[str, object]:
-        return {**self.counters, "open": len(self._clients), "paused": self.paused, "refusing": self.refusing,
-                "subscriptions": [sorted(client.subscriptions) for client in self._clients]}
+        return {
+            **self.counters,
+            "open": len(self._clients),
+            "paused": self.paused,
+            "refusing": self.refusing,
+            "subscriptions": [sorted(client.subscriptions) for client in self._clients],
+        }
 
     async def control(self, action: str, query: dict[str, str]) -> dict[str, object]:
-        """HTTP control: /control/<action>?...; actions: stats, drop, close[?code=&reason=], garbage[?text=],
-        error[?code=], pause, resume, refuse[?on=0|1], u_string[?on=0|1],
-        top?symbol=&bid=&ask=[&bid_qty=&ask_qty=][&empty=ask|bid],
-        inject?symbol=&<key>=<JSON text>... (the market's current top as a bookTicker frame, with those
-        fields' JSON text replaced verbatim, e.g. inject?symbol=BTC_USDC&a=1e999999999)."""
-        if action == "stats":
-            return self.stats()
-        if action == "drop":
-            return {"dropped": self.drop_all()}
-        if action == "close":
-            return {"closed": await self.close_all(int(query.get("code", 1001)),
-                                                   query.get("reason", "server shutting down"))}
-        if action == "garbage":
-            return {"sent": await self.send_raw_all(query.get("text", "this is not json {"))}
-        if action == "error":
-            return {"sent": await self.send_raw_all(error_frame(int(query.get("code", 4006))))}
-        if action in ("pause", "resume"):
-            self.paused = action == "pause"
-            return {"paused": self.paused}
-        if action == "refuse":
-            self.refusing = query.get("on", "1") == "1"
-            return {"refusing": self.refusing}
-        if action == "u_string":
-            self.u_as_string = query.get("on", "1") == "1"
-            return {"u_as_string": self.u_as_string}
-        if action == "top":
-            top = Top(query["symbol"], Decimal(query["bid"]), Decimal(query["ask"]),
-                      Decimal(query.get("bid_qty", "1")), Decimal(query.get("ask_qty", "1")))
-            if top.symbol not in self.books or query.get("empty", "ask") not in ("ask", "bid"):
-                raise KeyError(top.symbol)
-            return {"sent": await self.publish_top(top, query.get("empty"))}
-        if action == "inject":
-            symbol = query.get("symbol", "")
-            book = self.books.get(symbol)
-            if book is None:
-                raise KeyError(symbol)
-            top = book.top or Top(symbol, book.market.start, book.market.start + book.market.tick, Decimal(1),
-                                  Decimal(1))
-            raw = {key: value for key, value in query.items() if key != "symbol"}
-            if not raw:
-                raise ValueError("inject needs at least one field, e.g. a=1e999999999")
-            return {"sent": await self.publish_top(top, raw=raw)}
-        raise LookupError(action)
+        """HTTP control: /control/<action>?... (the actions: pooler.fake_backpack.controls)."""
+        return await controls.control(self, action, query)
 
     def rest_klines(self, query: dict[str, str], now: float | None = None) -> tuple[HTTPStatus, str, str]:
-        """`GET /api/v1/klines` as the venue answers it: (status, content type, body). Parameter-parse errors
-        are plain text, an unknown market is the JSON error body the venue sends for one."""
-        for name in ("symbol", "interval", "startTime"):
-            if name not in query:
-                return HTTPStatus.BAD_REQUEST, "text/plain; charset=utf-8", f"missing required parameter `{name}`"
-        if query["interval"] not in INTERVALS:
-            return (HTTPStatus.BAD_REQUEST, "text/plain; charset=utf-8",
-                    f"failed to parse parameter `interval`: unknown variant `{query['interval'][:40]}`")
-        if query.get("priceType", "Last") not in PRICE_TYPES:
-            return (HTTPStatus.BAD_REQUEST, "text/plain; charset=utf-8",
-                    f"failed to parse parameter `priceType`: unknown variant `{query['priceType'][:40]}`")
-        times: dict[str, int] = {}
-        for name in ("startTime", "endTime"):
-            if name in query:
-                text = query[name]
-                if not re.fullmatch(r"-?[0-9]{1,18}", text):
-                    return (HTTPStatus.BAD_REQUEST, "text/plain; charset=utf-8",
-                            f"failed to parse parameter `{name}`: invalid digit found in string")
-                times[name] = int(text)
-        if query["symbol"] not in self.books:
-            return (HTTPStatus.BAD_REQUEST, "application/json; charset=utf-8",
-                    json.dumps({"code": "INVALID_CLIENT_REQUEST", "message": "Invalid market symbol"}))
-        end = times.get("endTime", int(time.time() if now is None else now))
-        body = self.klines.klines(query["symbol"], query["interval"], times["startTime"], end)
-        return HTTPStatus.OK, "application/json; charset=utf-8", json.dumps(body, separators=(",", ":"))
+        """`GET /api/v1/klines` as the venue answers it (pooler.fake_backpack.klines.rest_klines)."""
+        return rest_klines(self.klines, set(self.books), query, now)
 
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         parts = urllib.parse.urlsplit(request.path)

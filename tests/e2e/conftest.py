@@ -12,14 +12,26 @@ from tests.e2e.platform import Platform
 
 
 @pytest.fixture(scope="module")
-def platform(redis_url: str, postgres_url: str, mongodb_url: str, tmp_path_factory: pytest.TempPathFactory,
-             ) -> Iterator[Platform]:
+def platform(
+    redis_url: str,
+    postgres_url: str,
+    mongodb_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Platform]:
     prefix = f"e2e:{uuid.uuid4().hex[:10]}:"
     log_dir: Path = tmp_path_factory.mktemp("e2e-logs")
-    common = {"REDIS_URL": redis_url, "STREAM_KEY": f"{prefix}stream:engine",
-              "PRICE_CHANNEL": f"{prefix}ws:price:update", "LOG_FORMAT": "json"}
-    engine = {"DATABASE_URL": postgres_url, "MONGODB_URL": mongodb_url,
-              "MONGODB_DATABASE": f"e2e_{uuid.uuid4().hex[:10]}", "SNAPSHOT_INTERVAL_SECONDS": "3"}
+    common = {
+        "REDIS_URL": redis_url,
+        "STREAM_KEY": f"{prefix}stream:engine",
+        "PRICE_CHANNEL": f"{prefix}ws:price:update",
+        "LOG_FORMAT": "json",
+    }
+    engine = {
+        "DATABASE_URL": postgres_url,
+        "MONGODB_URL": mongodb_url,
+        "MONGODB_DATABASE": f"e2e_{uuid.uuid4().hex[:10]}",
+        "SNAPSHOT_INTERVAL_SECONDS": "3",
+    }
     mesh = Platform(log_dir, common, engine)
     try:
         mesh.start_fake()

@@ -42,7 +42,8 @@ class Platform:
     def start_fake(self) -> None:
         self.fake = ManagedProcess(
             [sys.executable, "-m", "pooler.fake_backpack", "--port", str(self.fake_port), "--seed", "7"],
-            self.log_dir / "fake_backpack.log").start()
+            self.log_dir / "fake_backpack.log",
+        ).start()
         wait_listening("127.0.0.1", self.fake_port, what="fake Backpack")
         # the test sets every price itself: no random path
         self.control("pause")
@@ -54,9 +55,14 @@ class Platform:
         return result
 
     def start_pooler(self) -> None:
-        env = {**self.common_env, "FEED": "fake", "BACKPACK_WS_URL": f"ws://127.0.0.1:{self.fake_port}",
-               "POOLER_HTTP_HOST": "127.0.0.1", "POOLER_HTTP_PORT": str(self.pooler_port),
-               "PUBLISH_INTERVAL_MS": "100"}
+        env = {
+            **self.common_env,
+            "FEED": "fake",
+            "BACKPACK_WS_URL": f"ws://127.0.0.1:{self.fake_port}",
+            "POOLER_HTTP_HOST": "127.0.0.1",
+            "POOLER_HTTP_PORT": str(self.pooler_port),
+            "PUBLISH_INTERVAL_MS": "100",
+        }
         self.pooler = ManagedProcess([sys.executable, "-m", "pooler"], self.log_dir / "pooler.log", env).start()
         # its /healthz turns 200 only once quotes flow, and the test has not chosen any prices yet
         wait_listening("127.0.0.1", self.pooler_port, what="pooler health port")
@@ -67,10 +73,17 @@ class Platform:
         self.engine_env["ENGINE_GRPC_PORT"] = self.engine_address.rsplit(":", 1)[1]
 
     def start_gateway(self) -> None:
-        env = {**self.common_env, "GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(self.gateway_port),
-               "ENGINE_ADDR": self.engine_address, "DATABASE_URL": self.engine_env["DATABASE_URL"],
-               "JWT_SECRET": self.jwt_secret, "GATEWAY_ID": f"gw-{uuid.uuid4().hex[:6]}",
-               "AUTH_RATE_LIMIT": "1000/minute", "ENGINE_REPLY_TIMEOUT_MS": "3000"}
+        env = {
+            **self.common_env,
+            "GATEWAY_HOST": "127.0.0.1",
+            "GATEWAY_PORT": str(self.gateway_port),
+            "ENGINE_ADDR": self.engine_address,
+            "DATABASE_URL": self.engine_env["DATABASE_URL"],
+            "JWT_SECRET": self.jwt_secret,
+            "GATEWAY_ID": f"gw-{uuid.uuid4().hex[:6]}",
+            "AUTH_RATE_LIMIT": "1000/minute",
+            "ENGINE_REPLY_TIMEOUT_MS": "3000",
+        }
         self.gateway = ManagedProcess([sys.executable, "-m", "gateway"], self.log_dir / "gateway.log", env).start()
         wait_http_ok(f"http://127.0.0.1:{self.gateway_port}/readyz", self.gateway)
 

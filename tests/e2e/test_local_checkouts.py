@@ -34,9 +34,21 @@ REPO = Path(__file__).resolve().parents[2]
 ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DEPENDENCY_FILES = ("pyproject.toml", "package.json", "package-lock.json", "requirements")
 # settings a developer's shell (or the test run) may carry that would pick the clone's state for it
-INHERITED = ("STREAM_KEY", "PRICE_CHANNEL", "DEAD_LETTER_STREAM", "DATABASE_URL", "MONGODB_URL", "MONGODB_DATABASE",
-             "EXNESS_DATA_DIR", "LOCAL_MONGO_PORT", "JWT_SECRET", "SERVICES_STARTED_FILE", "MAKEFLAGS", "MFLAGS",
-             "MAKELEVEL")
+INHERITED = (
+    "STREAM_KEY",
+    "PRICE_CHANNEL",
+    "DEAD_LETTER_STREAM",
+    "DATABASE_URL",
+    "MONGODB_URL",
+    "MONGODB_DATABASE",
+    "EXNESS_DATA_DIR",
+    "LOCAL_MONGO_PORT",
+    "JWT_SECRET",
+    "SERVICES_STARTED_FILE",
+    "MAKEFLAGS",
+    "MFLAGS",
+    "MAKELEVEL",
+)
 STARTUP_SECONDS = 180
 
 
@@ -73,25 +85,53 @@ class Checkout:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in INHERITED}
-        return {**env, "CI": "true", "REDIS_URL": self.redis_url, "POSTGRES_ADMIN_URL": ADMIN_URL,
-                "FEED": "sim", "SIM_SEED": "1", "LOG_FORMAT": "text",
-                "SNAPSHOT_INTERVAL_SECONDS": "1", "SNAPSHOT_KEEP": "1"}
+        return {
+            **env,
+            "CI": "true",
+            "REDIS_URL": self.redis_url,
+            "POSTGRES_ADMIN_URL": ADMIN_URL,
+            "FEED": "sim",
+            "SIM_SEED": "1",
+            "LOG_FORMAT": "text",
+            "SNAPSHOT_INTERVAL_SECONDS": "1",
+            "SNAPSHOT_KEEP": "1",
+        }
 
     def make(self, target: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["make", "-s", target], cwd=self.path, env=self.env(), stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            ["make", "-s", target],
+            cwd=self.path,
+            env=self.env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     def up(self, **extra_env: str) -> None:
         gateway, grpc, metrics, pooler, mongo = (free_port() for _ in range(5))
         self.gateway_port, self.ports = gateway, (gateway, grpc, metrics, pooler, mongo)
-        env = {**self.env(), "GATEWAY_PORT": str(gateway), "ENGINE_GRPC_PORT": str(grpc),
-               "ENGINE_METRICS_PORT": str(metrics), "POOLER_HTTP_PORT": str(pooler), "LOCAL_MONGO_PORT": str(mongo),
-               **extra_env}
+        env = {
+            **self.env(),
+            "GATEWAY_PORT": str(gateway),
+            "ENGINE_GRPC_PORT": str(grpc),
+            "ENGINE_METRICS_PORT": str(metrics),
+            "POOLER_HTTP_PORT": str(pooler),
+            "LOCAL_MONGO_PORT": str(mongo),
+            **extra_env,
+        }
         with self.log.open("ab") as log:
             # its own session, with SIGINT at its default as in a terminal, so a group SIGINT is a Ctrl-C
-            self.proc = subprocess.Popen(["make", "up"], cwd=self.path, env=env, stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+            self.proc = subprocess.Popen(
+                ["make", "up"],
+                cwd=self.path,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            )
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -153,8 +193,11 @@ def _serve_one_trade(checkout: Checkout) -> tuple[str, str]:
                 if signup.status_code != 201:
                     return None
                 token = signup.json()["token"]
-            order = client.post("/trade/create", headers={"Authorization": f"Bearer {token}"},
-                                json={"asset": "BTC_USDC", "side": "LONG", "quantity": "0.01", "leverage": 5})
+            order = client.post(
+                "/trade/create",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"asset": "BTC_USDC", "side": "LONG", "quantity": "0.01", "leverage": 5},
+            )
             if order.status_code != 201:
                 return None
             order_id: str = order.json()["trade"]["id"]
@@ -165,8 +208,9 @@ def _serve_one_trade(checkout: Checkout) -> tuple[str, str]:
 
         try:
             # httpx.HTTPError: not listening yet
-            served = poll_until(trade_served, "a trade served", STARTUP_SECONDS, interval=0.2,
-                                ignore=(httpx.HTTPError,))
+            served = poll_until(
+                trade_served, "a trade served", STARTUP_SECONDS, interval=0.2, ignore=(httpx.HTTPError,)
+            )
         except TimeoutError as exc:
             pytest.fail(f"{exc}:\n{checkout.output()[-6000:]}")
         return email, served
@@ -195,16 +239,16 @@ async def _database_exists(name: str) -> bool:
 
 def _clean_up(*checkouts: Checkout) -> None:
     for checkout in checkouts:
-            if checkout.proc is not None and checkout.proc.poll() is None:
-                os.killpg(checkout.proc.pid, signal.SIGTERM)
-                checkout.proc.wait(timeout=60)
-            if _wait_until_gone(checkout):
-                # a failed run must not leave its servers to the next test (they live in this clone only)
-                for pid in _processes_of(checkout.path):
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
-            if (checkout.path / ".data").exists():
-                checkout.make("reset")
+        if checkout.proc is not None and checkout.proc.poll() is None:
+            os.killpg(checkout.proc.pid, signal.SIGTERM)
+            checkout.proc.wait(timeout=60)
+        if _wait_until_gone(checkout):
+            # a failed run must not leave its servers to the next test (they live in this clone only)
+            for pid in _processes_of(checkout.path):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        if (checkout.path / ".data").exists():
+            checkout.make("reset")
 
 
 @pytest.fixture
@@ -217,7 +261,8 @@ def checkouts(tmp_path: Path, redis_url: str) -> Iterator[tuple[Checkout, Checko
 
 
 def test_two_checkouts_one_after_the_other_each_serve_from_their_own_state_and_reset_alone(
-    checkouts: tuple[Checkout, Checkout], redis_url: str,
+    checkouts: tuple[Checkout, Checkout],
+    redis_url: str,
 ) -> None:
     first, second = checkouts
     users = []

@@ -32,6 +32,7 @@ TICK = Decimal("0.0001")  # every asset's price scale (decimal 4)
 
 # ---- independent arithmetic (docs/contract.md §1-4), deliberately not the engine's integer code ----------
 
+
 def platform_buy(ask: str) -> Decimal:
     return (Decimal(ask) * (1 + SPREAD)).quantize(TICK, ROUND_CEILING)
 
@@ -55,6 +56,7 @@ def dollars(scaled: int, decimal: int) -> Decimal:
 
 # ---- price control ----------------------------------------------------------------------------------
 
+
 class Prices:
     """Keeps the fake Backpack quoting the tops the test chose (re-sent often, so quotes stay fresh)."""
 
@@ -66,8 +68,10 @@ class Prices:
         async with httpx.AsyncClient(timeout=5) as client:
             while True:
                 for symbol, (bid, ask) in list(self.tops.items()):
-                    await client.get(f"http://127.0.0.1:{self.mesh.fake_port}/control/top",
-                                     params={"symbol": symbol, "bid": bid, "ask": ask})
+                    await client.get(
+                        f"http://127.0.0.1:{self.mesh.fake_port}/control/top",
+                        params={"symbol": symbol, "bid": bid, "ask": ask},
+                    )
                 await asyncio.sleep(0.25)
 
     async def set(self, api: httpx.AsyncClient, symbol: str, bid: str, ask: str) -> None:
@@ -80,8 +84,11 @@ class Prices:
             if response.status_code != 200:
                 raise NotYet(f"/prices answered {response.status_code}")
             quote = response.json()["prices"].get(symbol)
-            return bool(quote) and (dollars(quote["buyPrice"], quote["decimal"]),
-                                    dollars(quote["sellPrice"], quote["decimal"])) == want
+            return (
+                bool(quote)
+                and (dollars(quote["buyPrice"], quote["decimal"]), dollars(quote["sellPrice"], quote["decimal"]))
+                == want
+            )
 
         await apoll_until(quoted, f"the engine to quote {symbol} at {want}", 30)
         # one more publish cycle so every trigger of this move has run in the engine
@@ -101,6 +108,7 @@ async def driving_prices(mesh: Platform) -> AsyncIterator[Prices]:
 
 
 # ---- a trader -----------------------------------------------------------------------------------------
+
 
 class Trader:
     def __init__(self, mesh: Platform, client: httpx.AsyncClient) -> None:
@@ -193,12 +201,13 @@ def assert_closed(trade: dict[str, Any], reason: str, close: Decimal, entry: Dec
     return credited
 
 
-async def test_concurrent_traders_hit_stop_loss_take_profit_liquidation_and_survive_crashes(
-        platform: Platform) -> None:
+async def test_concurrent_traders_hit_stop_loss_take_profit_liquidation_and_survive_crashes(platform: Platform) -> None:
     async with httpx.AsyncClient(base_url=platform.api, timeout=20) as api, driving_prices(platform) as prices:
-        await asyncio.gather(prices.set(api, "BTC_USDC", "100000", "100000"),
-                             prices.set(api, "ETH_USDC", "3000", "3000"),
-                             prices.set(api, "SOL_USDC", "200", "200"))
+        await asyncio.gather(
+            prices.set(api, "BTC_USDC", "100000", "100000"),
+            prices.set(api, "ETH_USDC", "3000", "3000"),
+            prices.set(api, "SOL_USDC", "200", "200"),
+        )
         alice, bob, carol, dave = (Trader(platform, api) for _ in range(4))
         await asyncio.gather(*(t.signup() for t in (alice, bob, carol, dave)))
 
@@ -213,8 +222,15 @@ async def test_concurrent_traders_hit_stop_loss_take_profit_liquidation_and_surv
         eth_sell, sol_buy = platform_sell("3000"), platform_buy("200")
         a, b, c, d = await asyncio.gather(
             alice.open(asset="BTC_USDC", side="LONG", quantity="0.01", leverage=10, takeProfit="105000"),
-            bob.open(asset="ETH_USDC", side="SHORT", quantity=0.5, leverage=5, stopLoss=3200,
-                     tradeOpeningPrice="3000", slippage=1),
+            bob.open(
+                asset="ETH_USDC",
+                side="SHORT",
+                quantity=0.5,
+                leverage=5,
+                stopLoss=3200,
+                tradeOpeningPrice="3000",
+                slippage=1,
+            ),
             carol.open(asset="BTC_USDC", side="LONG", quantity="0.02", leverage=50),
             dave.open(asset="SOL_USDC", side="LONG", quantity="1", leverage=2),
         )
@@ -289,8 +305,9 @@ async def _place_until_acknowledged(trader: Trader, key: str, order: dict[str, A
         assert response.status_code in (503, 504), response.text
         return None
 
-    return await apoll_until(acknowledged, f"order {key} acknowledged", 60, interval=0.1,
-                             ignore=(httpx.TransportError,))
+    return await apoll_until(
+        acknowledged, f"order {key} acknowledged", 60, interval=0.1, ignore=(httpx.TransportError,)
+    )
 
 
 async def test_engine_sigkill_mid_run_loses_and_doubles_nothing(platform: Platform) -> None:
@@ -360,8 +377,9 @@ async def _until_answered(send: Any) -> httpx.Response:
         response: httpx.Response = await send()
         return None if response.status_code in (503, 504) else (response,)
 
-    (response,) = await apoll_until(answered, "the write answered without 503/504", 60, interval=0.1,
-                                    ignore=(httpx.TransportError,))
+    (response,) = await apoll_until(
+        answered, "the write answered without 503/504", 60, interval=0.1, ignore=(httpx.TransportError,)
+    )
     return response
 
 
@@ -371,8 +389,9 @@ async def test_amend_and_partial_close_survive_an_engine_sigkill(platform: Platf
         erin = Trader(platform, api)
         await erin.signup()
         entry = platform_buy("3000")  # 3030
-        trade = assert_opened(await erin.open(asset="ETH_USDC", side="LONG", quantity="1", leverage=5),
-                              "LONG", entry, "1", 5)
+        trade = assert_opened(
+            await erin.open(asset="ETH_USDC", side="LONG", quantity="1", leverage=5), "LONG", entry, "1", 5
+        )
         assert trade["margin"] == 60_600  # $3,030 at 5x
         path = f"/trade/{trade['id']}"
         amended = await api.patch(path, headers=erin.auth, json={"stopLoss": 2900, "takeProfit": "3100"})
@@ -385,7 +404,11 @@ async def test_amend_and_partial_close_survive_an_engine_sigkill(platform: Platf
         closed, rest = part.json()["trade"], part.json()["remaining"]
         # released floor(60600 * 0.4) = 24240; PnL (3000 - 3030) * 0.4 = -$12.00; credited 23040
         assert (closed["quantity"], closed["margin"], closed["pnl"], closed["credited"]) == (
-            "0.4", 24_240, -1_200, 23_040)
+            "0.4",
+            24_240,
+            -1_200,
+            23_040,
+        )
         assert (rest["quantity"], rest["margin"], rest["takeProfit"]) == ("0.6", 36_360, 31_000_000)
 
         assert platform.engine is not None
@@ -393,7 +416,8 @@ async def test_amend_and_partial_close_survive_an_engine_sigkill(platform: Platf
         await asyncio.to_thread(platform.start_engine)
         # the same key after the restart: the remembered reply, not a second partial close
         again = await _until_answered(
-            lambda: api.post("/trade/close", headers=key, json={"orderId": trade["id"], "quantity": "0.4"}))
+            lambda: api.post("/trade/close", headers=key, json={"orderId": trade["id"], "quantity": "0.4"})
+        )
         assert again.status_code == 201 and again.json() == part.json()
         [still_open] = await erin.open_orders()
         assert (still_open["quantity"], still_open["margin"], still_open["stopLoss"]) == ("0.6", 36_360, 29_000_000)
@@ -402,6 +426,10 @@ async def test_amend_and_partial_close_survive_an_engine_sigkill(platform: Platf
         await prices.set(api, "ETH_USDC", "3100", "3100")
         final = await erin.wait_closed(trade["id"])
         assert (final["reason"], final["quantity"], final["pnl"], final["credited"]) == (
-            "TAKE_PROFIT", "0.6", 4_200, 40_560)
+            "TAKE_PROFIT",
+            "0.6",
+            4_200,
+            40_560,
+        )
         assert [order["id"] for order in await erin.closed_orders()] == [trade["id"], closed["id"]]
         assert (await erin.balance())["balance"] == START - 60_600 + 23_040 + 40_560

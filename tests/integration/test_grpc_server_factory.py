@@ -23,8 +23,9 @@ ADMIN = "exness.engine.v1.EngineAdminService"
 @pytest.fixture
 def demo_server(tmp_path: Path) -> Iterator[tuple[ManagedProcess, str]]:
     port = free_port()
-    proc = ManagedProcess([sys.executable, "-m", "tests.support.demo_grpc_server", str(port)],
-                          tmp_path / "demo.log").start()
+    proc = ManagedProcess(
+        [sys.executable, "-m", "tests.support.demo_grpc_server", str(port)], tmp_path / "demo.log"
+    ).start()
     wait_listening("127.0.0.1", port, what="demo gRPC server")
     yield proc, f"127.0.0.1:{port}"
     proc.stop()
@@ -44,8 +45,9 @@ def test_health_reports_serving_for_the_server_and_each_service(demo_server: tup
 
 def test_reflection_lists_services_and_calls_a_method_like_grpcurl(demo_server: tuple[ManagedProcess, str]) -> None:
     _, address = demo_server
-    assert list_services(address) == sorted([ADMIN, "grpc.health.v1.Health",
-                                             "grpc.reflection.v1alpha.ServerReflection"])
+    assert list_services(address) == sorted(
+        [ADMIN, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"]
+    )
     status = call_unary(address, f"{ADMIN}/GetStatus")
     assert status == {"instanceName": "demo", "leader": True, "streamLag": "3"}
 

@@ -41,14 +41,21 @@ CASES = [
 
 def _run(service: str, env: dict[str, str], log_format: str) -> subprocess.CompletedProcess[str]:
     clean = {key: value for key, value in os.environ.items() if key not in URLS and key != "JWT_SECRET"}
-    return subprocess.run([sys.executable, "-m", service], env={**clean, **URLS, "LOG_FORMAT": log_format, **env},
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", service],
+        env={**clean, **URLS, "LOG_FORMAT": log_format, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("log_format", ["json", "text"])
 @pytest.mark.parametrize(("service", "wrong", "variable"), CASES)
-def test_bad_configuration_names_the_variable_and_no_password(service: str, wrong: dict[str, str], variable: str,
-                                                               log_format: str) -> None:
+def test_bad_configuration_names_the_variable_and_no_password(
+    service: str, wrong: dict[str, str], variable: str, log_format: str
+) -> None:
     result = _run(service, wrong, log_format)
     output = result.stdout + result.stderr
     assert result.returncode == 2, output
@@ -61,8 +68,17 @@ def test_a_running_service_logs_urls_without_their_password(tmp_path: Path) -> N
     """The pooler names its venue URL in its connect/reconnect lines: with a password in it (and in
     REDIS_URL, unreachable too) the lines show the URL with the password replaced."""
     env = {key: value for key, value in os.environ.items() if key not in URLS}
-    env.update({**URLS, "FEED": "backpack", "LOG_FORMAT": "json", "POOLER_HTTP_HOST": "127.0.0.1",
-                "POOLER_HTTP_PORT": str(free_port()), "FEED_BACKOFF_INITIAL_MS": "50", "FEED_BACKOFF_MAX_MS": "100"})
+    env.update(
+        {
+            **URLS,
+            "FEED": "backpack",
+            "LOG_FORMAT": "json",
+            "POOLER_HTTP_HOST": "127.0.0.1",
+            "POOLER_HTTP_PORT": str(free_port()),
+            "FEED_BACKOFF_INITIAL_MS": "50",
+            "FEED_BACKOFF_MAX_MS": "100",
+        }
+    )
     pooler = ManagedProcess([sys.executable, "-m", "pooler"], tmp_path / "pooler.log", env=env).start()
     try:
         poll_until(lambda: "reconnecting to" in pooler.output(), "the pooler to try the venue once", 60, pooler)

@@ -15,16 +15,21 @@ from mesh.logging import configure_logging
 
 
 class FixedAdmin(admin_service_pb2_grpc.EngineAdminServiceServicer):
-    async def GetStatus(self, request: admin_service_pb2.GetStatusRequest,
-                        context: grpc.aio.ServicerContext) -> admin_service_pb2.GetStatusResponse:
+    async def GetStatus(
+        self, request: admin_service_pb2.GetStatusRequest, context: grpc.aio.ServicerContext
+    ) -> admin_service_pb2.GetStatusResponse:
         return admin_service_pb2.GetStatusResponse(instance_name="demo", leader=True, stream_lag=3)
 
 
 async def main(port: int) -> None:
     configure_logging("demo", fmt="text")
     server = GrpcServer(
-        [ServiceBinding(admin_service_pb2.DESCRIPTOR.services_by_name["EngineAdminService"].full_name,
-                        lambda s: admin_service_pb2_grpc.add_EngineAdminServiceServicer_to_server(FixedAdmin(), s))],
+        [
+            ServiceBinding(
+                admin_service_pb2.DESCRIPTOR.services_by_name["EngineAdminService"].full_name,
+                lambda s: admin_service_pb2_grpc.add_EngineAdminServiceServicer_to_server(FixedAdmin(), s),
+            )
+        ],
         f"127.0.0.1:{port}",
     )
     await server.start()

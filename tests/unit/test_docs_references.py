@@ -15,8 +15,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 # Directories that are never part of the repository's text (tools, caches, local data).
-_UNTRACKED_DIRS = {".git", ".venv", "node_modules", ".data", "__pycache__", ".mypy_cache", ".ruff_cache",
-                   ".pytest_cache", ".hypothesis"}
+_UNTRACKED_DIRS = {
+    ".git",
+    ".venv",
+    "node_modules",
+    ".data",
+    "__pycache__",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    ".hypothesis",
+}
 
 # Documents that lived beside the project while it was written, never inside it. The names are split so
 # that this file does not match its own patterns (a plain grep for them must find nothing).
@@ -27,7 +36,7 @@ OUTSIDE_REFERENCES: dict[str, re.Pattern[str]] = {
     "the folder beside the project": re.compile(r"(?<![\w.-])" "sha" r"red/"),
     "the seed's write-up": re.compile("seed" r" document|seed-" "behaviour", re.IGNORECASE),
     "the outside Backpack notes": re.compile("protocol" r" note", re.IGNORECASE),
-    "the outside settings notes": re.compile("notes/" "common"),
+    "the outside settings notes": re.compile("notes/common"),
     "the Backpack page outside docs/": re.compile(r"(?<!docs/)(?<![\w-])" "backpack-" r"protocol\.md"),
 }
 
@@ -45,9 +54,18 @@ def _tracked_files() -> list[Path]:
     try:
         listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
-        return sorted(path for path in ROOT.rglob("*")
-                      if path.is_file() and not _UNTRACKED_DIRS & set(path.relative_to(ROOT).parts))
-    return [ROOT / name for name in listed.decode().split("\0") if name and (ROOT / name).is_file()]
+        return sorted(
+            path
+            for path in ROOT.rglob("*")
+            if path.is_file() and not _UNTRACKED_DIRS & set(path.relative_to(ROOT).parts)
+        )
+    # this file names the outside documents to look for (the formatter joins the split names back together)
+    this_file = Path(__file__).resolve()
+    return [
+        ROOT / name
+        for name in listed.decode().split("\0")
+        if name and (ROOT / name).is_file() and (ROOT / name).resolve() != this_file
+    ]
 
 
 def _text(path: Path) -> str | None:
@@ -66,8 +84,7 @@ def _sections(doc: Path) -> frozenset[str]:
 def _anchors(doc: Path) -> frozenset[str]:
     """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
     text = re.sub(r"```.*?```", "", doc.read_text(encoding="utf-8"), flags=re.DOTALL)
-    return frozenset(re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
-                     for heading in _HEADING.findall(text))
+    return frozenset(re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in _HEADING.findall(text))
 
 
 # Inside docs/ the Backpack page is a sibling, linked by its bare name (and checked as a link).
@@ -140,44 +157,67 @@ def test_every_docs_reference_names_an_existing_file_and_section() -> None:
 
 def test_the_readme_links_the_documentation() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for doc in ("contract.md", "architecture.md", "backpack-" "protocol.md", "glossary.md", "decisions/"):
+    for doc in ("contract.md", "architecture.md", "backpack-protocol.md", "glossary.md", "decisions/"):
         assert f"](docs/{doc}" in readme, f"README.md does not link docs/{doc}"
 
 
 # ---- the checks themselves catch what they are for ------------------------------------------------------
 
-@pytest.mark.parametrize("text", [
-    "see CONT" "RACT.md §3", "(CONT" "RACT §4)", "CONT" "RACT.md section 1", "the arrows of ARCHI" "TECTURE.md",
-    "`sha" "red/reference/x.md`", "the seed" " document's quote", "(reference/seed-" "behaviour.md §6)",
-    "(protocol" " note §1.4)", "names as in notes/" "common.md", "`backpack-" "protocol.md`",
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "see CONTRACT.md §3",
+        "(CONTRACT §4)",
+        "CONTRACT.md section 1",
+        "the arrows of ARCHITECTURE.md",
+        "`shared/reference/x.md`",
+        "the seed document's quote",
+        "(reference/seed-behaviour.md §6)",
+        "(protocol note §1.4)",
+        "names as in notes/common.md",
+        "`backpack-protocol.md`",
+    ],
+)
 def test_outside_references_are_found(text: str) -> None:
     assert outside_references(text)
 
 
-@pytest.mark.parametrize("text", [
-    "see docs/contract.md §3", "the seed's BTC quote", "docs/backpack-protocol.md §3", "/docs (Swagger UI)",
-    "https://docs.backpack.exchange", "the contract's scaled integers", "a shared mechanism",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "see docs/contract.md §3",
+        "the seed's BTC quote",
+        "docs/backpack-protocol.md §3",
+        "/docs (Swagger UI)",
+        "https://docs.backpack.exchange",
+        "the contract's scaled integers",
+        "a shared mechanism",
+    ],
+)
 def test_references_inside_the_repository_pass(text: str) -> None:
     assert not outside_references(text)
     assert not broken_docs_paths(text)
 
 
-@pytest.mark.parametrize(("text", "problem"), [
-    # split literals, so that this file itself holds no broken reference
-    ("see docs/" "nowhere.md", "docs/" "nowhere.md does not exist"),
-    ("(docs/contract.md" " §99)", "docs/contract.md has no section 99"),
-    ("docs/contract.md" " §1-42", "docs/contract.md has no section 42"),
-    ("docs/architecture.md" " section 3.99", "docs/architecture.md has no section 3.99"),
-])
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        # split literals, so that this file itself holds no broken reference
+        ("see docs/nowhere.md", "docs/nowhere.md does not exist"),
+        ("(docs/contract.md §99)", "docs/contract.md has no section 99"),
+        ("docs/contract.md §1-42", "docs/contract.md has no section 42"),
+        ("docs/architecture.md section 3.99", "docs/architecture.md has no section 3.99"),
+    ],
+)
 def test_broken_docs_references_are_found(text: str, problem: str) -> None:
     assert broken_docs_paths(text) == [problem]
 
 
 def test_broken_markdown_links_are_found() -> None:
     readme = ROOT / "README.md"
-    assert broken_markdown_links(readme, "[x](docs/" "missing.md)") == ["link to docs/" "missing.md: no such file"]
+    assert broken_markdown_links(readme, "[x](docs/missing.md)") == ["link to docs/missing.md: no such file"]
     assert broken_markdown_links(readme, "[x](docs/contract.md#no-such-heading)") == [
-        "link to docs/contract.md#no-such-heading: no such heading"]
+        "link to docs/contract.md#no-such-heading: no such heading"
+    ]
     assert not broken_markdown_links(readme, "[x](docs/contract.md#1-units) [y](https://example.com/z)")

@@ -23,11 +23,23 @@ class Markers:
 
 
 def test_markers_follow_the_folder() -> None:
-    files = {"tests/integration/test_grpc_server_factory.py": {"integration"},
-             "tests/e2e/test_trading_journey.py": {"integration", "e2e"},
-             "tests/unit/mesh/test_units.py": set()}
+    files = {
+        "tests/integration/test_grpc_server_factory.py": {"integration"},
+        "tests/e2e/test_trading_journey.py": {"integration", "e2e"},
+        "tests/unit/mesh/test_units.py": set(),
+    }
     markers = Markers()
-    code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", "--rootdir", str(ROOT),
-                        *(str(ROOT / name) for name in files)], plugins=[markers])
+    code = pytest.main(
+        [
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(ROOT),
+            *(str(ROOT / name) for name in files),
+        ],
+        plugins=[markers],
+    )
     assert code == pytest.ExitCode.OK
     assert markers.by_file == files

@@ -28,8 +28,9 @@ REPO = Path(__file__).resolve().parents[2]
 STATIC = REPO / "gateway" / "static"
 TERMINAL = ("index.html", "app.js", "app.css")
 # Swagger UI for /docs, copied from the pinned swagger-ui-dist
-SWAGGER = tuple(f"swagger/{name}" for name in (
-    "swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "LICENSE", "NOTICE"))
+SWAGGER = tuple(
+    f"swagger/{name}" for name in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "LICENSE", "NOTICE")
+)
 BUNDLE = TERMINAL + SWAGGER
 # what the terminal may weigh gzipped (lightweight-charts is most of it)
 GZIP_BUDGET_BYTES = 80_000

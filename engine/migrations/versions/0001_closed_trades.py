@@ -37,8 +37,9 @@ def upgrade() -> None:
         sa.Column("liquidation_price", sa.BigInteger, nullable=False),
     )
     # ListClosedTrades: one user's trades, newest first, keyset-paginated on (closed_at_ms, id)
-    op.create_index("closed_trades_user_newest", "closed_trades", ["user_id", sa.text("closed_at_ms DESC"),
-                                                                    sa.text("id DESC")])
+    op.create_index(
+        "closed_trades_user_newest", "closed_trades", ["user_id", sa.text("closed_at_ms DESC"), sa.text("id DESC")]
+    )
 
 
 def downgrade() -> None:

@@ -19,8 +19,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("gateway_users", sa.Column("account_created", sa.Boolean(), server_default=sa.true(),
-                                             nullable=False))
+    op.add_column("gateway_users", sa.Column("account_created", sa.Boolean(), server_default=sa.true(), nullable=False))
     op.alter_column("gateway_users", "account_created", server_default=sa.false())
 
 

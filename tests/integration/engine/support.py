@@ -177,6 +177,7 @@ async def wait_applied(address: str, entry_id: str, within: float = 60,
                        committed: bool = False) -> admin_service_pb2.GetStatusResponse:  # fmt: skip
     """Poll GetStatus until the engine has applied `entry_id` (tolerating restarts in between) and, with
     `committed`, until every closed trade is in PostgreSQL."""
+
     async def applied() -> admin_service_pb2.GetStatusResponse | None:
         current = await status(address)
         caught_up = current.leader and current.last_applied_id == entry_id

@@ -136,9 +136,7 @@ async def test_positions_are_listed_a_bounded_page_at_a_time(
         assert foreign.value.code == grpc.StatusCode.INVALID_ARGUMENT
 
 
-async def test_status_lag_counts_only_the_entries_redis_cannot(
-    redis_client: aioredis.Redis, key_prefix: str
-) -> None:
+async def test_status_lag_counts_only_the_entries_redis_cannot(redis_client: aioredis.Redis, key_prefix: str) -> None:
     """GetStatus's lag: Redis gives the group's lag; only the gap between the last applied and the last
     delivered entry is counted by reading it (on the loop), so a small count bound is enough."""
     log = StreamLog(redis_client, f"{key_prefix}stream", "engine", "e0", f"{key_prefix}dead")

@@ -25,8 +25,9 @@ def _cleanup(redis_url: str, prefix: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def stack_factory(redis_url: str, postgres_url: str, mongodb_url: str,
-                  artifacts_dir: Path) -> Iterator[Callable[..., Stack]]:
+def stack_factory(
+    redis_url: str, postgres_url: str, mongodb_url: str, artifacts_dir: Path
+) -> Iterator[Callable[..., Stack]]:
     """Starts engine + gateway pairs with their own stream namespace; stops and cleans them all at the end."""
     started: list[tuple[Stack, str]] = []
 
@@ -34,14 +35,25 @@ def stack_factory(redis_url: str, postgres_url: str, mongodb_url: str,
         prefix = f"test:gw{uuid.uuid4().hex[:10]}:"
         stream_key = f"{prefix}stream:engine"
         channel = f"{prefix}ws:price:update"
-        common = {"REDIS_URL": redis_url, "STREAM_KEY": stream_key, "PRICE_CHANNEL": channel,
-                  "DATABASE_URL": postgres_url}
+        common = {
+            "REDIS_URL": redis_url,
+            "STREAM_KEY": stream_key,
+            "PRICE_CHANNEL": channel,
+            "DATABASE_URL": postgres_url,
+        }
         engine, engine_addr = start_engine(
-            {**common, "MONGODB_URL": mongodb_url, "MONGODB_DATABASE": f"gw_{uuid.uuid4().hex[:10]}",
-             **(engine_env or {})}, artifacts_dir)
+            {
+                **common,
+                "MONGODB_URL": mongodb_url,
+                "MONGODB_DATABASE": f"gw_{uuid.uuid4().hex[:10]}",
+                **(engine_env or {}),
+            },
+            artifacts_dir,
+        )
         try:
-            gateway, base_url = start_gateway({**common, "ENGINE_ADDR": engine_addr, **(gateway_env or {})},
-                                              artifacts_dir)
+            gateway, base_url = start_gateway(
+                {**common, "ENGINE_ADDR": engine_addr, **(gateway_env or {})}, artifacts_dir
+            )
         except BaseException:
             engine.stop()
             raise
@@ -59,8 +71,10 @@ def stack_factory(redis_url: str, postgres_url: str, mongodb_url: str,
 def stack(stack_factory: Callable[..., Stack]) -> Stack:
     """One engine + gateway shared by a module's tests (each test signs up its own users).
     Quotes go stale after 2 s of stream time, so staleness is testable without long waits."""
-    return stack_factory(engine_env={"PRICE_STALE_AFTER_MS": "2000"},
-                         gateway_env={"CORS_ORIGINS": "http://app.example, http://localhost:5173"})
+    return stack_factory(
+        engine_env={"PRICE_STALE_AFTER_MS": "2000"},
+        gateway_env={"CORS_ORIGINS": "http://app.example, http://localhost:5173"},
+    )
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ import redis.asyncio as aioredis
 
 async def new_user(api: httpx.AsyncClient, password: str = "correct horse 1") -> tuple[dict[str, object], str]:
     """Sign up a user with a fresh e-mail; returns (user, token)."""
-    response = await api.post("/signup", json={"email": f"u{uuid.uuid4().hex[:12]}@example.com",
-                                               "password": password})
+    response = await api.post("/signup", json={"email": f"u{uuid.uuid4().hex[:12]}@example.com", "password": password})
     assert response.status_code == 201, response.text
     body = response.json()
     return body["user"], body["token"]

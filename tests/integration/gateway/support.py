@@ -10,13 +10,22 @@ from harness.gateway_process import JWT_SECRET, start_gateway, wait_ready
 from harness.prices import Quote, feed_engine, price_update, publish_prices
 from harness.processes import ManagedProcess
 
-__all__ = ["JWT_SECRET", "Quote", "Stack", "feed_engine", "price_update", "publish_prices", "start_gateway",
-           "wait_ready"]
+__all__ = [
+    "JWT_SECRET",
+    "Quote",
+    "Stack",
+    "feed_engine",
+    "price_update",
+    "publish_prices",
+    "start_gateway",
+    "wait_ready",
+]
 
 
 @dataclass
 class Stack:
     """One engine and one gateway process sharing a namespaced stream."""
+
     engine: ManagedProcess
     engine_addr: str
     gateway: ManagedProcess

@@ -37,11 +37,14 @@ def _assert_refused(response: httpx.Response) -> None:
 
 
 async def test_writes_beyond_the_in_flight_cap_are_refused_before_the_stream(
-        stack_factory: Callable[..., Stack], redis_conn: aioredis.Redis) -> None:
+    stack_factory: Callable[..., Stack], redis_conn: aioredis.Redis
+) -> None:
     # a frozen engine keeps the one admitted order in flight as long as we like: the refusals that follow
     # do not depend on timing. The lease outlives the freeze, the reply timeout too.
-    stack = stack_factory(engine_env={"LEASE_TTL_MS": "30000"},
-                          gateway_env={"GATEWAY_MAX_IN_FLIGHT": "1", "ENGINE_REPLY_TIMEOUT_MS": "60000"})
+    stack = stack_factory(
+        engine_env={"LEASE_TTL_MS": "30000"},
+        gateway_env={"GATEWAY_MAX_IN_FLIGHT": "1", "ENGINE_REPLY_TIMEOUT_MS": "60000"},
+    )
     async with httpx.AsyncClient(base_url=f"{stack.base_url}/api/v1", timeout=90) as api:
         _, token = await new_user(api)
         await feed_engine(redis_conn, stack.stream_key, [BTC])
@@ -50,14 +53,22 @@ async def test_writes_beyond_the_in_flight_cap_are_refused_before_the_stream(
         try:
             before = await redis_conn.xlen(stack.stream_key)
             admitted = asyncio.create_task(
-                api.post("/trade/create", headers={**bearer(token), "Idempotency-Key": "admitted"}, json=ORDER))
+                api.post("/trade/create", headers={**bearer(token), "Idempotency-Key": "admitted"}, json=ORDER)
+            )
             # until the admitted order is on the stream, waiting for its reply
-            await apoll_until(lambda: stream_length_is(redis_conn, stack.stream_key, before + 1),
-                              "the admitted order on the stream", 12, interval=0.01)
+            await apoll_until(
+                lambda: stream_length_is(redis_conn, stack.stream_key, before + 1),
+                "the admitted order on the stream",
+                12,
+                interval=0.01,
+            )
             keys = [f"refused-{n}" for n in range(8)]
-            refused = await asyncio.gather(*(
-                api.post("/trade/create", headers={**bearer(token), "Idempotency-Key": key}, json=ORDER)
-                for key in keys))
+            refused = await asyncio.gather(
+                *(
+                    api.post("/trade/create", headers={**bearer(token), "Idempotency-Key": key}, json=ORDER)
+                    for key in keys
+                )
+            )
             for response in refused:
                 _assert_refused(response)
             # refused before the XADD: nothing of theirs is on the stream
@@ -79,16 +90,21 @@ async def test_writes_beyond_the_in_flight_cap_are_refused_before_the_stream(
 
 
 async def test_a_burst_gets_only_201s_and_503s_and_every_201_exists(
-        stack_factory: Callable[..., Stack], redis_conn: aioredis.Redis) -> None:
+    stack_factory: Callable[..., Stack], redis_conn: aioredis.Redis
+) -> None:
     stack = stack_factory(gateway_env={"GATEWAY_MAX_IN_FLIGHT": "2"})
-    async with httpx.AsyncClient(base_url=f"{stack.base_url}/api/v1", timeout=60,
-                                 limits=httpx.Limits(max_connections=64)) as api:
+    async with httpx.AsyncClient(
+        base_url=f"{stack.base_url}/api/v1", timeout=60, limits=httpx.Limits(max_connections=64)
+    ) as api:
         tokens = [(await new_user(api))[1] for _ in range(4)]
         await feed_engine(redis_conn, stack.stream_key, [BTC])
         sent = [(tokens[n % len(tokens)], f"burst-{uuid.uuid4().hex[:8]}-{n}") for n in range(48)]
-        responses = await asyncio.gather(*(
-            api.post("/trade/create", headers={**bearer(token), "Idempotency-Key": key}, json=ORDER)
-            for token, key in sent))
+        responses = await asyncio.gather(
+            *(
+                api.post("/trade/create", headers={**bearer(token), "Idempotency-Key": key}, json=ORDER)
+                for token, key in sent
+            )
+        )
         accepted: dict[str, set[str]] = {token: set() for token in tokens}
         refused: list[tuple[str, str]] = []
         for (token, key), response in zip(sent, responses, strict=True):

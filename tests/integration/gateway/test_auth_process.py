@@ -28,12 +28,15 @@ from tests.support.processes import ManagedProcess
 
 
 async def test_auth_rate_limit_429(stack: Stack, artifacts_dir: Path) -> None:
-    gateway, base_url = start_gateway({**stack.env, "ENGINE_ADDR": stack.engine_addr, "AUTH_RATE_LIMIT": "3/minute"},
-                                      artifacts_dir)
+    gateway, base_url = start_gateway(
+        {**stack.env, "ENGINE_ADDR": stack.engine_addr, "AUTH_RATE_LIMIT": "3/minute"}, artifacts_dir
+    )
     try:
         async with httpx.AsyncClient(base_url=f"{base_url}/api/v1", timeout=30) as api:
-            statuses = [(await api.post("/signin", json={"email": "nobody@example.com", "password": "guess-1234"}))
-                        for _ in range(4)]
+            statuses = [
+                (await api.post("/signin", json={"email": "nobody@example.com", "password": "guess-1234"}))
+                for _ in range(4)
+            ]
             assert [response.status_code for response in statuses[:3]] == [401, 401, 401]
             limited = statuses[3]
             assert limited.status_code == 429
@@ -48,30 +51,47 @@ async def test_auth_rate_limit_429(stack: Stack, artifacts_dir: Path) -> None:
 
 
 def test_refuses_to_start_without_jwt_secret(stack: Stack, artifacts_dir: Path) -> None:
-    proc = ManagedProcess([sys.executable, "-m", "gateway"], artifacts_dir / "gateway-no-secret.log", env={
-        **stack.env, "ENGINE_ADDR": stack.engine_addr, "GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(free_port()),
-        "JWT_SECRET": "", "DEV_MODE": "false"}).start()
+    proc = ManagedProcess(
+        [sys.executable, "-m", "gateway"],
+        artifacts_dir / "gateway-no-secret.log",
+        env={
+            **stack.env,
+            "ENGINE_ADDR": stack.engine_addr,
+            "GATEWAY_HOST": "127.0.0.1",
+            "GATEWAY_PORT": str(free_port()),
+            "JWT_SECRET": "",
+            "DEV_MODE": "false",
+        },
+    ).start()
     assert proc.proc is not None
     assert proc.proc.wait(timeout=60) == 2
     assert "JWT_SECRET is required" in proc.output()
 
 
-async def test_signin_creates_a_missing_engine_account(stack: Stack, api: httpx.AsyncClient,
-                                                       redis_conn: aioredis.Redis) -> None:
+async def test_signin_creates_a_missing_engine_account(
+    stack: Stack, api: httpx.AsyncClient, redis_conn: aioredis.Redis
+) -> None:
     # a user row without an engine account: what a gateway crash between the two halves of signup leaves
     email = f"orphan-{uuid.uuid4().hex[:8]}@example.com"
     conn = await asyncpg.connect(stack.env["DATABASE_URL"])
     try:
-        await conn.execute("INSERT INTO gateway_users (id, email, password_hash) VALUES ($1, $2, $3)",
-                           uuid.uuid4(), email, await hash_password("orphan-pass"))
+        await conn.execute(
+            "INSERT INTO gateway_users (id, email, password_hash) VALUES ($1, $2, $3)",
+            uuid.uuid4(),
+            email,
+            await hash_password("orphan-pass"),
+        )
     finally:
         await conn.close()
     signin = await api.post("/signin", json={"email": email, "password": "orphan-pass"})
     assert signin.status_code == 200, signin.text
     assert signin.json()["user"]["balance"] == 1_000_000
     await feed_engine(redis_conn, stack.stream_key, [Quote("BTC_USDC", buy=1_010_000_000, sell=1_000_000_000)])
-    order = await api.post("/trade/create", headers=bearer(signin.json()["token"]),
-                           json={"asset": "BTC_USDC", "side": "LONG", "quantity": "0.01", "leverage": 10})
+    order = await api.post(
+        "/trade/create",
+        headers=bearer(signin.json()["token"]),
+        json={"asset": "BTC_USDC", "side": "LONG", "quantity": "0.01", "leverage": 10},
+    )
     assert order.status_code == 201, order.text
     # the signup is complete now: the row says so
     conn = await asyncpg.connect(stack.env["DATABASE_URL"])
@@ -82,17 +102,24 @@ async def test_signin_creates_a_missing_engine_account(stack: Stack, api: httpx.
 
 
 async def test_signin_never_refills_a_completed_user_whose_engine_account_is_gone(
-        stack: Stack, api: httpx.AsyncClient) -> None:
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
     # a completed signup whose engine account is missing: what an engine that lost its state leaves
     email, user_id = f"lost-{uuid.uuid4().hex[:8]}@example.com", uuid.uuid4()
     conn = await asyncpg.connect(stack.env["DATABASE_URL"])
     try:
-        await conn.execute("INSERT INTO gateway_users (id, email, password_hash, account_created) "
-                           "VALUES ($1, $2, $3, true)", user_id, email, await hash_password("lost-pass-1"))
+        await conn.execute(
+            "INSERT INTO gateway_users (id, email, password_hash, account_created) VALUES ($1, $2, $3, true)",
+            user_id,
+            email,
+            await hash_password("lost-pass-1"),
+        )
     finally:
         await conn.close()
-    for attempt in (await api.post("/signin", json={"email": email, "password": "lost-pass-1"}),
-                    await api.post("/signup", json={"email": email, "password": "lost-pass-1"})):
+    for attempt in (
+        await api.post("/signin", json={"email": email, "password": "lost-pass-1"}),
+        await api.post("/signup", json={"email": email, "password": "lost-pass-1"}),
+    ):
         assert attempt.status_code == 503, attempt.text
         assert attempt.json()["error"]["code"] == "ACCOUNT_UNAVAILABLE"
     # no money was created: the engine still has no account for the user
@@ -100,24 +127,37 @@ async def test_signin_never_refills_a_completed_user_whose_engine_account_is_gon
     token = jwt.encode({"sub": str(user_id), "iat": now, "exp": now + 600}, JWT_SECRET, algorithm="HS256")
     balance = await api.get("/balance", headers=bearer(token))
     assert balance.status_code == 404 and balance.json()["error"]["code"] == "ACCOUNT_NOT_FOUND"
-    critical = [json.loads(line) for line in stack.gateway.output().splitlines()
-                if line.startswith("{") and '"level": "critical"' in line]
+    critical = [
+        json.loads(line)
+        for line in stack.gateway.output().splitlines()
+        if line.startswith("{") and '"level": "critical"' in line
+    ]
     assert any(entry.get("user_id") == str(user_id) for entry in critical)
 
 
-async def test_rate_limit_buckets_per_forwarded_client_only_behind_a_trusted_proxy(stack: Stack,
-                                                                                    artifacts_dir: Path) -> None:
+async def test_rate_limit_buckets_per_forwarded_client_only_behind_a_trusted_proxy(
+    stack: Stack, artifacts_dir: Path
+) -> None:
     """The gateway trusts the proxy at 127.0.0.2 only: through it, each X-Forwarded-For client has its own
     bucket; the same header sent from 127.0.0.3 is ignored (that connection's address is the key)."""
-    gateway, base_url = start_gateway({**stack.env, "ENGINE_ADDR": stack.engine_addr, "AUTH_RATE_LIMIT": "2/hour",
-                                       "FORWARDED_ALLOW_IPS": "127.0.0.2"}, artifacts_dir)
+    gateway, base_url = start_gateway(
+        {
+            **stack.env,
+            "ENGINE_ADDR": stack.engine_addr,
+            "AUTH_RATE_LIMIT": "2/hour",
+            "FORWARDED_ALLOW_IPS": "127.0.0.2",
+        },
+        artifacts_dir,
+    )
     guess = {"email": "nobody@example.com", "password": "guess-1234"}
 
     async def statuses(source: str, client_ip: str, count: int) -> list[int]:
         transport = httpx.AsyncHTTPTransport(local_address=source)
         async with httpx.AsyncClient(base_url=f"{base_url}/api/v1", transport=transport, timeout=30) as api:
-            return [(await api.post("/signin", json=guess, headers={"X-Forwarded-For": client_ip})).status_code
-                    for _ in range(count)]
+            return [
+                (await api.post("/signin", json=guess, headers={"X-Forwarded-For": client_ip})).status_code
+                for _ in range(count)
+            ]
 
     try:
         # through the trusted proxy: one client exhausts its own bucket, the next client is unaffected
@@ -141,8 +181,10 @@ async def test_auth_rate_limit_is_one_bucket_for_all_gateway_processes(stack: St
         # a source address of this test's own: its bucket is not shared with the other tests here
         transport = httpx.AsyncHTTPTransport(local_address="127.0.0.4")
         async with httpx.AsyncClient(transport=transport, timeout=30) as client:
-            answers = [await client.post(f"{url}/api/v1/signin", json=guess)
-                       for url in (first_url, first_url, second_url, second_url, first_url)]
+            answers = [
+                await client.post(f"{url}/api/v1/signin", json=guess)
+                for url in (first_url, first_url, second_url, second_url, first_url)
+            ]
         assert [answer.status_code for answer in answers] == [401, 401, 401, 429, 429]
         assert [answer.headers["RateLimit-Remaining"] for answer in answers] == ["2", "1", "0", "0", "0"]
         for answer in answers:
@@ -157,8 +199,7 @@ async def test_auth_rate_limit_is_one_bucket_for_all_gateway_processes(stack: St
         second.stop()
 
 
-async def test_auth_rate_limit_falls_back_to_this_process_when_redis_is_down(
-        caplog: pytest.LogCaptureFixture) -> None:
+async def test_auth_rate_limit_falls_back_to_this_process_when_redis_is_down(caplog: pytest.LogCaptureFixture) -> None:
     """No Redis: the limit still holds, per process, and says so in the log and the metric."""
     redis = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=2)
     limiter = RedisRateLimiter(redis, "test:unreachable:", limit=2, window=60)

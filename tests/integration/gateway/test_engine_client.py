@@ -30,8 +30,14 @@ from tests.integration.gateway.support import Stack
 async def test_in_flight_bound(stack_factory: Callable[..., Stack], redis_url: str) -> None:
     stack = stack_factory(engine_env={"LEASE_TTL_MS": "20000"})
     redis = aioredis.Redis.from_url(redis_url)
-    client = EngineClient(stack.engine_addr, f"gw-test-{uuid.uuid4().hex[:6]}", redis, stack.stream_key,
-                          reply_timeout=1.5, max_in_flight=2)
+    client = EngineClient(
+        stack.engine_addr,
+        f"gw-test-{uuid.uuid4().hex[:6]}",
+        redis,
+        stack.stream_key,
+        reply_timeout=1.5,
+        max_in_flight=2,
+    )
     client.start()
     try:
         await apoll_until(lambda: client.ready, "the reply stream open and settled", 60)
@@ -42,11 +48,17 @@ async def test_in_flight_bound(stack_factory: Callable[..., Stack], redis_url: s
         os.killpg(stack.engine.proc.pid, signal.SIGSTOP)
         try:
             before = await redis.xlen(stack.stream_key)
-            waiting = [asyncio.create_task(client.submit(create_account_command(uuid.uuid4(), f"w{n}@example.com", 1)))
-                       for n in range(2)]
+            waiting = [
+                asyncio.create_task(client.submit(create_account_command(uuid.uuid4(), f"w{n}@example.com", 1)))
+                for n in range(2)
+            ]
             # until both are on the stream, waiting for replies
-            await apoll_until(lambda: stream_length_is(redis, stack.stream_key, before + 2),
-                              "both commands on the stream", 12, interval=0.01)
+            await apoll_until(
+                lambda: stream_length_is(redis, stack.stream_key, before + 2),
+                "both commands on the stream",
+                12,
+                interval=0.01,
+            )
             entries = await redis.xlen(stack.stream_key)
             with pytest.raises(ApiError) as busy:
                 await client.submit(create_account_command(uuid.uuid4(), "c@example.com", 1))
@@ -133,8 +145,15 @@ class _BatchingEngine(engine_service_pb2_grpc.EngineServiceServicer):  # type: i
                     commands.append(decode_entry(fields))
             if len(commands) < self.batch:  # until the whole batch is on the stream
                 continue
-            replies = [commands_pb2.Reply(request_id=command.request_id, account_created=commands_pb2.AccountCreated(
-                account=trading_pb2.Account(user_id=command.user_id, balance_cents=7))) for command in commands]
+            replies = [
+                commands_pb2.Reply(
+                    request_id=command.request_id,
+                    account_created=commands_pb2.AccountCreated(
+                        account=trading_pb2.Account(user_id=command.user_id, balance_cents=7)
+                    ),
+                )
+                for command in commands
+            ]
             commands = []
             yield engine_service_pb2.StreamRepliesResponse(reply=replies[0], replies=replies[1:])
 
@@ -152,8 +171,9 @@ async def test_replies_batched_in_one_message_all_reach_their_requests(redis_url
     try:
         await apoll_until(lambda: client.ready, "the reply stream registered", 12, interval=0.01)
         users = [uuid.uuid4() for _ in range(3)]
-        accounts = await asyncio.gather(*(client.create_account(create_account_command(user, f"{user}@example.com", 7))
-                                          for user in users))
+        accounts = await asyncio.gather(
+            *(client.create_account(create_account_command(user, f"{user}@example.com", 7)) for user in users)
+        )
         assert [account.user_id for account in accounts] == [str(user) for user in users]
         assert servicer.accepts_batches is True
     finally:

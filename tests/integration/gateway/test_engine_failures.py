@@ -35,11 +35,14 @@ async def wait_readiness(client: httpx.AsyncClient, status: int) -> None:
 
 
 async def test_slow_engine_504_then_same_key_gives_original_outcome_once(
-        stack_factory: Callable[..., Stack], redis_conn: aioredis.Redis) -> None:
+    stack_factory: Callable[..., Stack], redis_conn: aioredis.Redis
+) -> None:
     # a lease longer than the freeze: the engine stays leader, it is only slow
     stack = stack_factory(engine_env={"LEASE_TTL_MS": "20000"}, gateway_env={"ENGINE_REPLY_TIMEOUT_MS": "1000"})
-    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as root, \
-            httpx.AsyncClient(base_url=f"{stack.base_url}/api/v1", timeout=30) as api:
+    async with (
+        httpx.AsyncClient(base_url=stack.base_url, timeout=30) as root,
+        httpx.AsyncClient(base_url=f"{stack.base_url}/api/v1", timeout=30) as api,
+    ):
         _, token = await new_user(api)
         auth = {**bearer(token), "Idempotency-Key": "retry-me-1"}
         await feed_engine(redis_conn, stack.stream_key, [BTC])
@@ -74,15 +77,18 @@ async def test_slow_engine_504_then_same_key_gives_original_outcome_once(
 
 
 async def test_signup_504_leaves_no_orphan_account_and_repeating_it_completes_it(
-        stack_factory: Callable[..., Stack]) -> None:
+    stack_factory: Callable[..., Stack],
+) -> None:
     """The engine half of a signup times out, and its CreateAccount runs after the 504. The user row must
     still be there (an engine account without a row is an orphan: a second signup of the e-mail would
     make a second account, and the engine's e-mail lookup would find the orphan), and repeating the
     signup, with the engine back, completes that same user."""
     stack = stack_factory(engine_env={"LEASE_TTL_MS": "20000"}, gateway_env={"ENGINE_REPLY_TIMEOUT_MS": "1000"})
     email, password = "slow-signup@example.com", "long-enough"
-    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as root, \
-            httpx.AsyncClient(base_url=f"{stack.base_url}/api/v1", timeout=30) as api:
+    async with (
+        httpx.AsyncClient(base_url=stack.base_url, timeout=30) as root,
+        httpx.AsyncClient(base_url=f"{stack.base_url}/api/v1", timeout=30) as api,
+    ):
         assert stack.engine.proc is not None
         os.killpg(stack.engine.proc.pid, signal.SIGSTOP)
         try:
@@ -115,11 +121,12 @@ async def test_signup_504_leaves_no_orphan_account_and_repeating_it_completes_it
     assert by_email.account.balance_cents == 1_000_000
 
 
-async def test_engine_down_503_then_reconnects(stack_factory: Callable[..., Stack],
-                                               redis_conn: aioredis.Redis) -> None:
+async def test_engine_down_503_then_reconnects(stack_factory: Callable[..., Stack], redis_conn: aioredis.Redis) -> None:
     stack = stack_factory()
-    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as root, \
-            httpx.AsyncClient(base_url=f"{stack.base_url}/api/v1", timeout=30) as api:
+    async with (
+        httpx.AsyncClient(base_url=stack.base_url, timeout=30) as root,
+        httpx.AsyncClient(base_url=f"{stack.base_url}/api/v1", timeout=30) as api,
+    ):
         _, token = await new_user(api)
         stack.engine.kill(signal.SIGKILL)
         await wait_readiness(root, 503)
@@ -127,8 +134,10 @@ async def test_engine_down_503_then_reconnects(stack_factory: Callable[..., Stac
         assert ready["checks"]["engine"] == "failed" and ready["checks"]["redis"] == "ok"
 
         entries_before = await redis_conn.xlen(stack.stream_key)
-        for response in (await api.post("/trade/create", headers=bearer(token), json=ORDER),
-                         await api.post("/signup", json={"email": "down@example.com", "password": "long-enough"})):
+        for response in (
+            await api.post("/trade/create", headers=bearer(token), json=ORDER),
+            await api.post("/signup", json={"email": "down@example.com", "password": "long-enough"}),
+        ):
             assert response.status_code == 503, response.text
             assert response.json()["error"]["code"] == "ENGINE_UNAVAILABLE"
         # refused up front: nothing was queued to run later behind the client's back
@@ -152,8 +161,9 @@ async def test_engine_down_503_then_reconnects(stack_factory: Callable[..., Stac
         assert opened.status_code == 201, opened.text
 
 
-async def test_sigterm_lets_in_flight_requests_finish(stack_factory: Callable[..., Stack],
-                                                      redis_conn: aioredis.Redis) -> None:
+async def test_sigterm_lets_in_flight_requests_finish(
+    stack_factory: Callable[..., Stack], redis_conn: aioredis.Redis
+) -> None:
     stack = stack_factory(engine_env={"LEASE_TTL_MS": "20000"}, gateway_env={"ENGINE_REPLY_TIMEOUT_MS": "10000"})
     async with httpx.AsyncClient(base_url=f"{stack.base_url}/api/v1", timeout=30) as api:
         _, token = await new_user(api)
@@ -164,8 +174,9 @@ async def test_sigterm_lets_in_flight_requests_finish(stack_factory: Callable[..
         try:
             in_flight = asyncio.create_task(api.post("/trade/create", headers=bearer(token), json=ORDER))
             # until its command is on the stream: the request is now waiting for the reply
-            await apoll_until(lambda: stream_longer_than(redis_conn, stack.stream_key, entries),
-                              "the order on the stream", 60)
+            await apoll_until(
+                lambda: stream_longer_than(redis_conn, stack.stream_key, entries), "the order on the stream", 60
+            )
             os.killpg(stack.gateway.proc.pid, signal.SIGTERM)
         finally:
             os.killpg(stack.engine.proc.pid, signal.SIGCONT)
@@ -176,8 +187,9 @@ async def test_sigterm_lets_in_flight_requests_finish(stack_factory: Callable[..
         assert "Application shutdown complete" in stack.gateway.output()
 
 
-async def test_reply_stream_cut_while_a_request_waits(stack_factory: Callable[..., Stack],
-                                                      redis_conn: aioredis.Redis, artifacts_dir: Path) -> None:
+async def test_reply_stream_cut_while_a_request_waits(
+    stack_factory: Callable[..., Stack], redis_conn: aioredis.Redis, artifacts_dir: Path
+) -> None:
     """The gRPC connection to the engine is cut (a proxy resets it) while an order waits for its reply:
     the request ends with its reply or a clean 504 carrying the request id, new writes are refused until
     the stream is back, and the retry with the same key finds the order executed exactly once."""
@@ -185,11 +197,14 @@ async def test_reply_stream_cut_while_a_request_waits(stack_factory: Callable[..
     host, port = stack.engine_addr.split(":")
     proxy = TcpProxy(host, int(port))
     proxy.up()
-    gateway, base_url = start_gateway({**stack.env, "ENGINE_ADDR": f"127.0.0.1:{proxy.port}",
-                                       "ENGINE_REPLY_TIMEOUT_MS": "3000"}, artifacts_dir)
+    gateway, base_url = start_gateway(
+        {**stack.env, "ENGINE_ADDR": f"127.0.0.1:{proxy.port}", "ENGINE_REPLY_TIMEOUT_MS": "3000"}, artifacts_dir
+    )
     try:
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as root, \
-                httpx.AsyncClient(base_url=f"{base_url}/api/v1", timeout=30) as api:
+        async with (
+            httpx.AsyncClient(base_url=base_url, timeout=30) as root,
+            httpx.AsyncClient(base_url=f"{base_url}/api/v1", timeout=30) as api,
+        ):
             _, token = await new_user(api)
             auth = {**bearer(token), "Idempotency-Key": "cut-1"}
             await feed_engine(redis_conn, stack.stream_key, [BTC])
@@ -198,8 +213,9 @@ async def test_reply_stream_cut_while_a_request_waits(stack_factory: Callable[..
             os.killpg(stack.engine.proc.pid, signal.SIGSTOP)
             try:
                 waiting = asyncio.create_task(api.post("/trade/create", headers=auth, json=ORDER))
-                await apoll_until(lambda: stream_longer_than(redis_conn, stack.stream_key, entries),
-                                  "the order on the stream", 60)
+                await apoll_until(
+                    lambda: stream_longer_than(redis_conn, stack.stream_key, entries), "the order on the stream", 60
+                )
                 await asyncio.to_thread(proxy.down)
                 await wait_readiness(root, 503)
                 refused = await api.post("/trade/create", headers=bearer(token), json=ORDER)

@@ -38,28 +38,32 @@ async def trader(api: httpx.AsyncClient, stack: Stack, redis_conn: aioredis.Redi
     return bearer(token)
 
 
-@pytest.mark.parametrize(("patch", "field"), [
-    ({"quantity": "0.000000001"}, "quantity"),           # 9 decimals: finer than 10^-8
-    ({"quantity": -1}, "quantity"),
-    ({"quantity": 0}, "quantity"),
-    ({"quantity": "abc"}, "quantity"),
-    ({"quantity": True}, "quantity"),
-    ({"quantity": None}, "quantity"),
-    ({"side": "UP"}, "side"),
-    ({"leverage": 0}, "leverage"),
-    ({"leverage": 2.5}, "leverage"),
-    ({"leverage": True}, "leverage"),
-    ({"leverage": "5"}, "leverage"),                     # a JSON integer only, not text
-    ({"slippage": 101}, "slippage"),
-    ({"slippage": "0.001"}, "slippage"),                 # finer than a basis point
-    ({"slippage": 0.001}, "slippage"),
-    ({"stopLoss": "90000.00001"}, "stopLoss"),           # finer than the asset's 4 decimals
-    ({"stopLoss": "60000.123456"}, "stopLoss"),
-    ({"takeProfit": -5}, "takeProfit"),
-    ({"tradeOpeningPrice": "1e400000"}, "tradeOpeningPrice"),
-])
-async def test_invalid_order_fields_are_422(api: httpx.AsyncClient, trader: dict[str, str],
-                                            patch: dict[str, object], field: str) -> None:
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"quantity": "0.000000001"}, "quantity"),  # 9 decimals: finer than 10^-8
+        ({"quantity": -1}, "quantity"),
+        ({"quantity": 0}, "quantity"),
+        ({"quantity": "abc"}, "quantity"),
+        ({"quantity": True}, "quantity"),
+        ({"quantity": None}, "quantity"),
+        ({"side": "UP"}, "side"),
+        ({"leverage": 0}, "leverage"),
+        ({"leverage": 2.5}, "leverage"),
+        ({"leverage": True}, "leverage"),
+        ({"leverage": "5"}, "leverage"),  # a JSON integer only, not text
+        ({"slippage": 101}, "slippage"),
+        ({"slippage": "0.001"}, "slippage"),  # finer than a basis point
+        ({"slippage": 0.001}, "slippage"),
+        ({"stopLoss": "90000.00001"}, "stopLoss"),  # finer than the asset's 4 decimals
+        ({"stopLoss": "60000.123456"}, "stopLoss"),
+        ({"takeProfit": -5}, "takeProfit"),
+        ({"tradeOpeningPrice": "1e400000"}, "tradeOpeningPrice"),
+    ],
+)
+async def test_invalid_order_fields_are_422(
+    api: httpx.AsyncClient, trader: dict[str, str], patch: dict[str, object], field: str
+) -> None:
     response = await api.post("/trade/create", headers=trader, json={**ORDER, **patch})
     error = assert_error(response, 422, "VALIDATION_ERROR")
     assert field in str(error["message"])
@@ -69,12 +73,15 @@ async def test_invalid_order_fields_are_422(api: httpx.AsyncClient, trader: dict
     assert field in {detail["field"] for detail in details} and all(detail["message"] for detail in details)
 
 
-@pytest.mark.parametrize("raw", [
-    # JSON exponent numbers: refused as too large, never expanded or overflowed into a 500
-    b'{"asset":"BTC_USDC","side":"LONG","quantity":1e999999,"leverage":10}',
-    b'{"asset":"BTC_USDC","side":"LONG","quantity":"0.01","leverage":1e9999999}',
-    b'{"asset":"BTC_USDC","side":"LONG","quantity":"0.01","leverage":10,"stopLoss":"1e-1000030"}',
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # JSON exponent numbers: refused as too large, never expanded or overflowed into a 500
+        b'{"asset":"BTC_USDC","side":"LONG","quantity":1e999999,"leverage":10}',
+        b'{"asset":"BTC_USDC","side":"LONG","quantity":"0.01","leverage":1e9999999}',
+        b'{"asset":"BTC_USDC","side":"LONG","quantity":"0.01","leverage":10,"stopLoss":"1e-1000030"}',
+    ],
+)
 async def test_extreme_numbers_are_422(api: httpx.AsyncClient, trader: dict[str, str], raw: bytes) -> None:
     response = await api.post("/trade/create", headers={**trader, "content-type": "application/json"}, content=raw)
     assert_error(response, 422, "VALIDATION_ERROR")
@@ -95,10 +102,10 @@ async def test_missing_fields_and_bad_bodies(api: httpx.AsyncClient, trader: dic
         assert_error(broken, 400, "INVALID_JSON")
     not_object = await api.post("/trade/create", headers=trader, json=[ORDER])
     assert_error(not_object, 422, "VALIDATION_ERROR")
-    assert_error(await api.post("/signup", json={"email": "not-an-email", "password": "long-enough"}),
-                 422, "VALIDATION_ERROR")
-    assert_error(await api.post("/signup", json={"email": "a@b.example", "password": "short"}),
-                 422, "VALIDATION_ERROR")
+    assert_error(
+        await api.post("/signup", json={"email": "not-an-email", "password": "long-enough"}), 422, "VALIDATION_ERROR"
+    )
+    assert_error(await api.post("/signup", json={"email": "a@b.example", "password": "short"}), 422, "VALIDATION_ERROR")
     assert_error(await api.post("/trade/close", headers=trader, json={"orderId": "  "}), 422, "VALIDATION_ERROR")
     assert_error(await api.get("/trade/closed", headers=trader, params={"limit": 0}), 422, "VALIDATION_ERROR")
     bad_key = await api.post("/trade/create", headers={**trader, "Idempotency-Key": "x" * 129}, json=ORDER)
@@ -107,8 +114,7 @@ async def test_missing_fields_and_bad_bodies(api: httpx.AsyncClient, trader: dic
 
 async def test_quantities_are_exact(api: httpx.AsyncClient, trader: dict[str, str]) -> None:
     # 0.1 + 0.2 style numbers survive as typed: 8 decimals as a JSON number, never a float
-    response = await api.post("/trade/create", headers=trader,
-                              json={**ORDER, "quantity": 0.00123, "leverage": 100})
+    response = await api.post("/trade/create", headers=trader, json={**ORDER, "quantity": 0.00123, "leverage": 100})
     assert response.status_code == 201, response.text
     assert response.json()["trade"]["quantity"] == "0.00123"
     raw = b'{"asset": "BTC_USDC", "side": "SHORT", "quantity": 0.30000000, "leverage": 50}'
@@ -138,9 +144,15 @@ async def test_bad_tokens_are_401(api: httpx.AsyncClient) -> None:
     no_expiry = jwt.encode({"sub": user["id"]}, JWT_SECRET, algorithm="HS256")
     cases = {
         "MISSING_TOKEN": [{}],
-        "INVALID_TOKEN": [{"Authorization": f"Basic {token}"}, {"Authorization": "Bearer"},
-                          bearer("garbage"), bearer(_tamper(token)), bearer(unsigned), bearer(wrong_secret),
-                          bearer(no_expiry)],
+        "INVALID_TOKEN": [
+            {"Authorization": f"Basic {token}"},
+            {"Authorization": "Bearer"},
+            bearer("garbage"),
+            bearer(_tamper(token)),
+            bearer(unsigned),
+            bearer(wrong_secret),
+            bearer(no_expiry),
+        ],
         "TOKEN_EXPIRED": [bearer(expired)],
     }
     for code, header_sets in cases.items():
@@ -158,39 +170,58 @@ async def test_another_users_order_is_404(api: httpx.AsyncClient, trader: dict[s
     _, intruder = await new_user(api)
     stolen = await api.post("/trade/close", headers=bearer(intruder), json={"orderId": opened.json()["trade"]["id"]})
     assert_error(stolen, 404, "POSITION_NOT_FOUND")
-    assert_error(await api.post("/trade/close", headers=trader, json={"orderId": "no-such-order"}),
-                 404, "POSITION_NOT_FOUND")
+    assert_error(
+        await api.post("/trade/close", headers=trader, json={"orderId": "no-such-order"}), 404, "POSITION_NOT_FOUND"
+    )
     # the owner still has it
-    assert [o["id"] for o in (await api.get("/trade/open", headers=trader)).json()["orders"]] == \
-        [opened.json()["trade"]["id"]]
+    assert [o["id"] for o in (await api.get("/trade/open", headers=trader)).json()["orders"]] == [
+        opened.json()["trade"]["id"]
+    ]
 
 
-async def test_business_rejections(api: httpx.AsyncClient, trader: dict[str, str], stack: Stack,
-                                   redis_conn: aioredis.Redis) -> None:
-    assert_error(await api.post("/trade/create", headers=trader, json={**ORDER, "asset": "DOGE_USDC"}),
-                 422, "UNKNOWN_ASSET")
-    assert_error(await api.post("/trade/create", headers=trader, json={**ORDER, "quantity": "5", "leverage": 1}),
-                 422, "INSUFFICIENT_BALANCE")
-    assert_error(await api.post("/trade/create", headers=trader,
-                                json={**ORDER, "tradeOpeningPrice": "90000", "slippage": "0.5"}),
-                 422, "SLIPPAGE_EXCEEDED")
-    assert_error(await api.post("/trade/create", headers=trader, json={**ORDER, "stopLoss": "100500"}),
-                 422, "INVALID_STOP_LOSS")
-    assert_error(await api.post("/trade/create", headers=trader, json={**ORDER, "takeProfit": "99000"}),
-                 422, "INVALID_TAKE_PROFIT")
-    assert_error(await api.post("/trade/create", headers=trader, json={**ORDER, "quantity": "0.000001"}),
-                 422, "INVALID_QUANTITY")  # finer than BTC's step of 0.00001
-    assert_error(await api.post("/trade/create", headers=trader, json={**ORDER, "leverage": 101}),
-                 422, "INVALID_LEVERAGE")  # above MAX_LEVERAGE
+async def test_business_rejections(
+    api: httpx.AsyncClient, trader: dict[str, str], stack: Stack, redis_conn: aioredis.Redis
+) -> None:
+    assert_error(
+        await api.post("/trade/create", headers=trader, json={**ORDER, "asset": "DOGE_USDC"}), 422, "UNKNOWN_ASSET"
+    )
+    assert_error(
+        await api.post("/trade/create", headers=trader, json={**ORDER, "quantity": "5", "leverage": 1}),
+        422,
+        "INSUFFICIENT_BALANCE",
+    )
+    assert_error(
+        await api.post(
+            "/trade/create", headers=trader, json={**ORDER, "tradeOpeningPrice": "90000", "slippage": "0.5"}
+        ),
+        422,
+        "SLIPPAGE_EXCEEDED",
+    )
+    assert_error(
+        await api.post("/trade/create", headers=trader, json={**ORDER, "stopLoss": "100500"}), 422, "INVALID_STOP_LOSS"
+    )
+    assert_error(
+        await api.post("/trade/create", headers=trader, json={**ORDER, "takeProfit": "99000"}),
+        422,
+        "INVALID_TAKE_PROFIT",
+    )
+    assert_error(
+        await api.post("/trade/create", headers=trader, json={**ORDER, "quantity": "0.000001"}), 422, "INVALID_QUANTITY"
+    )  # finer than BTC's step of 0.00001
+    assert_error(
+        await api.post("/trade/create", headers=trader, json={**ORDER, "leverage": 101}), 422, "INVALID_LEVERAGE"
+    )  # above MAX_LEVERAGE
     # ETH never gets a quote in this module
-    assert_error(await api.post("/trade/create", headers=trader, json={**ORDER, "asset": "ETH_USDC"}),
-                 503, "PRICE_UNAVAILABLE")
+    assert_error(
+        await api.post("/trade/create", headers=trader, json={**ORDER, "asset": "ETH_USDC"}), 503, "PRICE_UNAVAILABLE"
+    )
     balance = (await api.get("/balance", headers=trader)).json()
     assert balance["balance"] == 1_000_000 and balance["activePositions"] == 0
 
 
-async def test_stale_price_is_503(api: httpx.AsyncClient, trader: dict[str, str], stack: Stack,
-                                  redis_conn: aioredis.Redis) -> None:
+async def test_stale_price_is_503(
+    api: httpx.AsyncClient, trader: dict[str, str], stack: Stack, redis_conn: aioredis.Redis
+) -> None:
     await feed_engine(redis_conn, stack.stream_key, [Quote("SOL_USDC", buy=1_900_000, sell=1_880_000)])
     # the engine measures age in stream time: later entries (BTC quotes) move it past the 2 s limit
     await asyncio.sleep(2.5)
@@ -223,8 +254,9 @@ async def test_http_plumbing(stack: Stack, api: httpx.AsyncClient) -> None:
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as root:
         assert_error(await root.get("/api/v1/nothing-here"), 404, "NOT_FOUND")
         assert_error(await root.delete("/api/v1/signup"), 405, "METHOD_NOT_ALLOWED")
-        too_big = await root.post("/api/v1/signin", content=b"{" + b" " * 70_000 + b"}",
-                                  headers={"content-type": "application/json"})
+        too_big = await root.post(
+            "/api/v1/signin", content=b"{" + b" " * 70_000 + b"}", headers={"content-type": "application/json"}
+        )
         assert_error(too_big, 413, "PAYLOAD_TOO_LARGE")
 
         async def chunks():  # no Content-Length: the limit still holds
@@ -234,13 +266,19 @@ async def test_http_plumbing(stack: Stack, api: httpx.AsyncClient) -> None:
         streamed = await root.post("/api/v1/signin", content=chunks(), headers={"content-type": "application/json"})
         assert_error(streamed, 413, "PAYLOAD_TOO_LARGE")
 
-        preflight = await root.options("/api/v1/trade/create", headers={
-            "Origin": "http://app.example", "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "authorization,content-type,idempotency-key"})
+        preflight = await root.options(
+            "/api/v1/trade/create",
+            headers={
+                "Origin": "http://app.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type,idempotency-key",
+            },
+        )
         assert preflight.status_code == 200
         assert preflight.headers["access-control-allow-origin"] == "http://app.example"
-        foreign = await root.options("/api/v1/trade/create", headers={
-            "Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})
+        foreign = await root.options(
+            "/api/v1/trade/create", headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
+        )
         assert "access-control-allow-origin" not in foreign.headers
 
         assert (await root.get("/healthz")).json()["status"] == "ok"
@@ -252,12 +290,23 @@ async def test_http_plumbing(stack: Stack, api: httpx.AsyncClient) -> None:
         assert "gateway_reply_stream_up 1.0" in metrics
 
         spec = (await root.get("/openapi.json")).json()
-        assert set(spec["paths"]) >= {f"/api/v1{path}" for path in (
-            "/signup", "/signin", "/trade/create", "/trade/open", "/trade/close", "/trade/closed", "/balance",
-            "/prices")}
+        assert set(spec["paths"]) >= {
+            f"/api/v1{path}"
+            for path in (
+                "/signup",
+                "/signin",
+                "/trade/create",
+                "/trade/open",
+                "/trade/close",
+                "/trade/closed",
+                "/balance",
+                "/prices",
+            )
+        }
         create = spec["paths"]["/api/v1/trade/create"]["post"]
         assert create["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith(
-            "CreateOrderResponse")
+            "CreateOrderResponse"
+        )
         assert create["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith("ErrorResponse")
         assert "HTTPValidationError" not in spec["components"]["schemas"]
         docs = await root.get("/docs")

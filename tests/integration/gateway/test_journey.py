@@ -23,8 +23,9 @@ def pnl_cents(entry: int, current: int, quantity: str, decimal: int) -> int:
     return int(exact.quantize(Decimal(1), rounding="ROUND_HALF_EVEN"))
 
 
-async def test_signup_signin_trade_close_history(stack: Stack, api: httpx.AsyncClient,
-                                                 redis_conn: aioredis.Redis) -> None:
+async def test_signup_signin_trade_close_history(
+    stack: Stack, api: httpx.AsyncClient, redis_conn: aioredis.Redis
+) -> None:
     email = f"  Trader.{uuid.uuid4().hex[:8]}@Example.COM "
     signup = await api.post("/signup", json={"email": email, "password": "s3cret-pass", "name": "ignored"})
     assert signup.status_code == 201, signup.text
@@ -47,9 +48,20 @@ async def test_signup_signin_trade_close_history(stack: Stack, api: httpx.AsyncC
     auth = bearer(signin.json()["token"])
 
     await feed_engine(redis_conn, stack.stream_key, [BTC])
-    created = await api.post("/trade/create", headers=auth, json={
-        "asset": "BTC_USDC", "side": "LONG", "quantity": 0.01, "leverage": 10,
-        "stopLoss": "100000", "takeProfit": 150000.5, "tradeOpeningPrice": "119416.8450", "slippage": 1})
+    created = await api.post(
+        "/trade/create",
+        headers=auth,
+        json={
+            "asset": "BTC_USDC",
+            "side": "LONG",
+            "quantity": 0.01,
+            "leverage": 10,
+            "stopLoss": "100000",
+            "takeProfit": 150000.5,
+            "tradeOpeningPrice": "119416.8450",
+            "slippage": 1,
+        },
+    )
     assert created.status_code == 201, created.text
     assert created.json()["message"] == "Order placed"
     trade = created.json()["trade"]
@@ -108,8 +120,9 @@ async def test_signup_signin_trade_close_history(stack: Stack, api: httpx.AsyncC
     assert (quote["buyPrice"], quote["sellPrice"], quote["decimal"]) == (BTC_UP.buy, BTC_UP.sell, 4)
 
 
-async def test_closed_history_pages_newest_first(stack: Stack, api: httpx.AsyncClient,
-                                                 redis_conn: aioredis.Redis) -> None:
+async def test_closed_history_pages_newest_first(
+    stack: Stack, api: httpx.AsyncClient, redis_conn: aioredis.Redis
+) -> None:
     from tests.integration.gateway.helpers import new_user
 
     _, token = await new_user(api)
@@ -117,8 +130,11 @@ async def test_closed_history_pages_newest_first(stack: Stack, api: httpx.AsyncC
     ids = []
     for _ in range(3):
         await feed_engine(redis_conn, stack.stream_key, [BTC])
-        opened = await api.post("/trade/create", headers=auth,
-                                json={"asset": "BTC_USDC", "side": "SHORT", "quantity": "0.001", "leverage": 5})
+        opened = await api.post(
+            "/trade/create",
+            headers=auth,
+            json={"asset": "BTC_USDC", "side": "SHORT", "quantity": "0.001", "leverage": 5},
+        )
         assert opened.status_code == 201, opened.text
         closed = await api.post("/trade/close", headers=auth, json={"orderId": opened.json()["trade"]["id"]})
         assert closed.status_code == 201, closed.text

@@ -18,8 +18,11 @@ async def test_open_positions_are_paged(stack: Stack, api: httpx.AsyncClient, re
     await feed_engine(redis_conn, stack.stream_key, [BTC])
     ids = []
     for _ in range(103):
-        opened = await api.post("/trade/create", headers=auth,
-                                json={"asset": "BTC_USDC", "side": "LONG", "quantity": "0.00001", "leverage": 10})
+        opened = await api.post(
+            "/trade/create",
+            headers=auth,
+            json={"asset": "BTC_USDC", "side": "LONG", "quantity": "0.00001", "leverage": 10},
+        )
         assert opened.status_code == 201, opened.text
         ids.append(opened.json()["trade"]["id"])
 
@@ -42,8 +45,10 @@ async def test_open_positions_are_paged(stack: Stack, api: httpx.AsyncClient, re
 
     # out-of-range query values are the gateway's validation errors; a cursor it did not issue, the engine's
     refusals: list[tuple[dict[str, str | int], str]] = [
-        ({"limit": 0}, "VALIDATION_ERROR"), ({"limit": 501}, "VALIDATION_ERROR"),
-        ({"cursor": "x" * 513}, "VALIDATION_ERROR"), ({"cursor": "bm90LWEtdG9rZW4="}, "INVALID_ARGUMENT"),
+        ({"limit": 0}, "VALIDATION_ERROR"),
+        ({"limit": 501}, "VALIDATION_ERROR"),
+        ({"cursor": "x" * 513}, "VALIDATION_ERROR"),
+        ({"cursor": "bm90LWEtdG9rZW4="}, "INVALID_ARGUMENT"),
     ]
     for params, code in refusals:
         refused = await api.get("/trade/open", headers=auth, params=params)

@@ -23,8 +23,11 @@ MARGIN = 11_942
 
 
 async def _open(api: httpx.AsyncClient, auth: dict[str, str], **levels: object) -> dict[str, object]:
-    created = await api.post("/trade/create", headers=auth, json={
-        "asset": "BTC_USDC", "side": "LONG", "quantity": "0.01", "leverage": 10, **levels})
+    created = await api.post(
+        "/trade/create",
+        headers=auth,
+        json={"asset": "BTC_USDC", "side": "LONG", "quantity": "0.01", "leverage": 10, **levels},
+    )
     assert created.status_code == 201, created.text
     trade: dict[str, object] = created.json()["trade"]
     return trade
@@ -34,8 +37,9 @@ def _code(response: httpx.Response) -> tuple[int, str]:
     return response.status_code, response.json()["error"]["code"]
 
 
-async def test_amend_stop_loss_and_take_profit(stack: Stack, api: httpx.AsyncClient,
-                                               redis_conn: aioredis.Redis) -> None:
+async def test_amend_stop_loss_and_take_profit(
+    stack: Stack, api: httpx.AsyncClient, redis_conn: aioredis.Redis
+) -> None:
     _, token = await new_user(api)
     _, other_token = await new_user(api)
     auth = bearer(token)
@@ -59,10 +63,11 @@ async def test_amend_stop_loss_and_take_profit(stack: Stack, api: httpx.AsyncCli
     assert _code(await api.patch(path, headers=auth, json={"stopLoss": "130000"})) == (422, "INVALID_STOP_LOSS")
     assert _code(await api.patch(path, headers=auth, json={"takeProfit": 100000})) == (422, "INVALID_TAKE_PROFIT")
     assert _code(await api.patch(path, headers=auth, json={"stopLoss": "1.00001"}))[0] == 422
-    assert _code(await api.patch("/trade/pos-0-0", headers=auth, json={"takeProfit": 0})) == (
-        404, "POSITION_NOT_FOUND")
+    assert _code(await api.patch("/trade/pos-0-0", headers=auth, json={"takeProfit": 0})) == (404, "POSITION_NOT_FOUND")
     assert _code(await api.patch(path, headers=bearer(other_token), json={"takeProfit": 0})) == (
-        404, "POSITION_NOT_FOUND")
+        404,
+        "POSITION_NOT_FOUND",
+    )
     assert (await api.patch(path, json={"takeProfit": 0})).status_code == 401
 
     key = {"Idempotency-Key": f"tp-{uuid.uuid4().hex}"}
@@ -74,11 +79,14 @@ async def test_amend_stop_loss_and_take_profit(stack: Stack, api: httpx.AsyncCli
     [listed] = (await api.get("/trade/open", headers=auth)).json()["orders"]
     assert listed["takeProfit"] == 1_400_000_000
     assert _code(await api.patch(path, headers={**auth, **key}, json={"takeProfit": 1})) == (
-        409, "IDEMPOTENCY_KEY_REUSED")
+        409,
+        "IDEMPOTENCY_KEY_REUSED",
+    )
 
 
-async def test_partial_close_then_close_the_rest(stack: Stack, api: httpx.AsyncClient,
-                                                 redis_conn: aioredis.Redis) -> None:
+async def test_partial_close_then_close_the_rest(
+    stack: Stack, api: httpx.AsyncClient, redis_conn: aioredis.Redis
+) -> None:
     _, token = await new_user(api)
     _, other_token = await new_user(api)
     auth = bearer(token)
@@ -107,8 +115,9 @@ async def test_partial_close_then_close_the_rest(stack: Stack, api: httpx.AsyncC
     for quantity, code in (("0.02", "INVALID_QUANTITY"), ("0.000015", "INVALID_QUANTITY"), ("0", "VALIDATION_ERROR")):
         refused = await api.post("/trade/close", headers=auth, json={"orderId": trade["id"], "quantity": quantity})
         assert _code(refused) == (422, code), refused.text
-    foreign = await api.post("/trade/close", headers=bearer(other_token),
-                             json={"orderId": trade["id"], "quantity": "0.001"})
+    foreign = await api.post(
+        "/trade/close", headers=bearer(other_token), json={"orderId": trade["id"], "quantity": "0.001"}
+    )
     assert _code(foreign) == (404, "POSITION_NOT_FOUND")
 
     final = await api.post("/trade/close", headers=auth, json={"orderId": trade["id"]})
@@ -128,10 +137,14 @@ async def test_changes_need_a_fresh_price(stack: Stack, api: httpx.AsyncClient, 
     auth = bearer(token)
     await feed_engine(redis_conn, stack.stream_key, [BTC])
     trade = await _open(api, auth)
-    later = commands_pb2.Command(request_id=str(uuid.uuid4()),
-                                 price_update=price_update([Quote("ETH_USDC", 34_913_478, 34_567_800)]))
-    await redis_conn.xadd(stack.stream_key, encode_command(later),  # type: ignore[arg-type]
-                          id=f"{int(time.time() * 1000) + 10_000}-0")
+    later = commands_pb2.Command(
+        request_id=str(uuid.uuid4()), price_update=price_update([Quote("ETH_USDC", 34_913_478, 34_567_800)])
+    )
+    await redis_conn.xadd(
+        stack.stream_key,
+        encode_command(later),  # type: ignore[arg-type]
+        id=f"{int(time.time() * 1000) + 10_000}-0",
+    )
     stale = await api.patch(f"/trade/{trade['id']}", headers=auth, json={"takeProfit": 0})
     assert _code(stale) == (503, "PRICE_STALE"), stale.text
     partial = await api.post("/trade/close", headers=auth, json={"orderId": trade["id"], "quantity": "0.001"})

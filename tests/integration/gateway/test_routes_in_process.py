@@ -23,14 +23,20 @@ BTC = Quote("BTC_USDC", buy=1_010_000_000, sell=1_000_000_000)
 
 
 @pytest.fixture
-async def engine_env(redis_url: str, postgres_url: str, mongodb_url: str,
-                     artifacts_dir: Path) -> AsyncIterator[dict[str, str]]:
+async def engine_env(
+    redis_url: str, postgres_url: str, mongodb_url: str, artifacts_dir: Path
+) -> AsyncIterator[dict[str, str]]:
     """A real engine process on its own stream namespace; the environment a gateway would get."""
     prefix = f"test:inproc{uuid.uuid4().hex[:10]}:"
-    common = {"REDIS_URL": redis_url, "STREAM_KEY": f"{prefix}stream:engine",
-              "PRICE_CHANNEL": f"{prefix}ws:price:update", "DATABASE_URL": postgres_url}
-    engine, address = start_engine({**common, "MONGODB_URL": mongodb_url,
-                                    "MONGODB_DATABASE": f"inproc_{uuid.uuid4().hex[:10]}"}, artifacts_dir)
+    common = {
+        "REDIS_URL": redis_url,
+        "STREAM_KEY": f"{prefix}stream:engine",
+        "PRICE_CHANNEL": f"{prefix}ws:price:update",
+        "DATABASE_URL": postgres_url,
+    }
+    engine, address = start_engine(
+        {**common, "MONGODB_URL": mongodb_url, "MONGODB_DATABASE": f"inproc_{uuid.uuid4().hex[:10]}"}, artifacts_dir
+    )
     try:
         yield {**common, "ENGINE_ADDR": address}
     finally:
@@ -42,24 +48,34 @@ async def engine_env(redis_url: str, postgres_url: str, mongodb_url: str,
         await client.aclose()
 
 
-async def test_routes_in_process_against_a_real_engine(engine_env: dict[str, str],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {**engine_env, "JWT_SECRET": JWT_SECRET, "AUTH_RATE_LIMIT": "off",
-                        "GATEWAY_ID": f"gw-inproc-{uuid.uuid4().hex[:6]}"}.items():
+async def test_routes_in_process_against_a_real_engine(
+    engine_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {
+        **engine_env,
+        "JWT_SECRET": JWT_SECRET,
+        "AUTH_RATE_LIMIT": "off",
+        "GATEWAY_ID": f"gw-inproc-{uuid.uuid4().hex[:6]}",
+    }.items():
         monkeypatch.setenv(name, value)
     settings = GatewaySettings()
     async with running_context(settings) as context:
         await apoll_until(lambda: context.engine.ready, "the engine client to be ready", 60)
         app = create_app(settings, context)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway/api/v1",
-                                     timeout=30) as api:
-            signup = await api.post("/signup", json={"email": f"in-{uuid.uuid4().hex[:8]}@example.com",
-                                                     "password": "long-enough"})
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway/api/v1", timeout=30
+        ) as api:
+            signup = await api.post(
+                "/signup", json={"email": f"in-{uuid.uuid4().hex[:8]}@example.com", "password": "long-enough"}
+            )
             assert signup.status_code == 201, signup.text
             auth = bearer(signup.json()["token"])
             await feed_engine(context.redis, settings.stream_key, [BTC])
-            created = await api.post("/trade/create", headers=auth, json={
-                "asset": "BTC_USDC", "side": "SHORT", "quantity": "0.01", "leverage": 10})
+            created = await api.post(
+                "/trade/create",
+                headers=auth,
+                json={"asset": "BTC_USDC", "side": "SHORT", "quantity": "0.01", "leverage": 10},
+            )
             assert created.status_code == 201, created.text
             trade = created.json()["trade"]
             assert trade["side"] == "SHORT" and trade["entryPrice"] == BTC.sell

@@ -31,7 +31,8 @@ def _registered_ids(log: str) -> set[str]:
 
 
 async def test_two_workers_have_their_own_reply_streams_and_serve_orders(
-        stack_factory: Callable[..., Stack], redis_conn: aioredis.Redis) -> None:
+    stack_factory: Callable[..., Stack], redis_conn: aioredis.Redis
+) -> None:
     base_id = f"gw-workers-{uuid.uuid4().hex[:6]}"
     stack = stack_factory(gateway_env={"GATEWAY_WORKERS": "2", "GATEWAY_ID": base_id})
 
@@ -45,9 +46,12 @@ async def test_two_workers_have_their_own_reply_streams_and_serve_orders(
         # a token issued by one worker works on the other (one secret), each order answered once
         _, token = await new_user(api)
         await feed_engine(redis_conn, stack.stream_key, [Quote("BTC_USDC", buy=1_010_000_000, sell=1_000_000_000)])
-        answers = await asyncio.gather(*(
-            api.post("/trade/create", headers={**bearer(token), "Idempotency-Key": f"w-{n}"}, json=ORDER)
-            for n in range(12)))
+        answers = await asyncio.gather(
+            *(
+                api.post("/trade/create", headers={**bearer(token), "Idempotency-Key": f"w-{n}"}, json=ORDER)
+                for n in range(12)
+            )
+        )
         assert [answer.status_code for answer in answers] == [201] * 12, [a.text for a in answers]
         opened = {answer.json()["trade"]["id"] for answer in answers}
         listed = await api.get("/trade/open", headers=bearer(token))

@@ -23,6 +23,7 @@ KERNEL_SEND_BUFFER = int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()
 
 async def wait_subscribed(redis_conn: aioredis.Redis, channel: str) -> None:
     """Until the gateway's pub/sub subscription exists (it is made at start-up, in the background)."""
+
     async def subscribed() -> bool:
         [(_, count)] = await redis_conn.pubsub_numsub(channel)
         return bool(count)
@@ -36,20 +37,39 @@ def ws_url(stack: Stack, path: str) -> str:
 
 async def test_price_updates_reach_websocket_clients(stack: Stack, redis_conn: aioredis.Redis) -> None:
     await wait_subscribed(redis_conn, stack.price_channel)
-    async with connect(ws_url(stack, "/ws/prices")) as root_client, \
-            connect(ws_url(stack, "/api/v1/ws/prices")) as api_client:
-        update = price_update([Quote("BTC_USDC", buy=1_194_168_450, sell=1_182_345_000),
-                               Quote("ETH_USDC", buy=34_913_500, sell=34_567_800)], published_at_ms=1_700_000_000_000)
+    async with (
+        connect(ws_url(stack, "/ws/prices")) as root_client,
+        connect(ws_url(stack, "/api/v1/ws/prices")) as api_client,
+    ):
+        update = price_update(
+            [
+                Quote("BTC_USDC", buy=1_194_168_450, sell=1_182_345_000),
+                Quote("ETH_USDC", buy=34_913_500, sell=34_567_800),
+            ],
+            published_at_ms=1_700_000_000_000,
+        )
         await publish_prices(redis_conn, stack.price_channel, update)
         for client in (root_client, api_client):
             message = json.loads(await asyncio.wait_for(client.recv(), 30))
             while message["prices"].get("ETH_USDC", {}).get("sellPrice") != 34_567_800:
                 message = json.loads(await asyncio.wait_for(client.recv(), 30))
-            assert message == {"type": "PRICE_UPDATE", "prices": {
-                "BTC_USDC": {"buyPrice": 1_194_168_450, "sellPrice": 1_182_345_000, "decimal": 4,
-                             "ts": 1_700_000_000_000},
-                "ETH_USDC": {"buyPrice": 34_913_500, "sellPrice": 34_567_800, "decimal": 4,
-                             "ts": 1_700_000_000_000}}}
+            assert message == {
+                "type": "PRICE_UPDATE",
+                "prices": {
+                    "BTC_USDC": {
+                        "buyPrice": 1_194_168_450,
+                        "sellPrice": 1_182_345_000,
+                        "decimal": 4,
+                        "ts": 1_700_000_000_000,
+                    },
+                    "ETH_USDC": {
+                        "buyPrice": 34_913_500,
+                        "sellPrice": 34_567_800,
+                        "decimal": 4,
+                        "ts": 1_700_000_000_000,
+                    },
+                },
+            }
         # garbage on the channel is dropped; the connection and the next update survive
         await redis_conn.publish(stack.price_channel, b"\xff not a protobuf")
         await publish_prices(redis_conn, stack.price_channel, price_update([Quote("SOL_USDC", 18_910, 18_723)]))
@@ -67,8 +87,12 @@ async def _open_stalled_client(stack: Stack) -> tuple[asyncio.StreamReader, asyn
     sock.setblocking(False)
     await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
     reader, writer = await asyncio.open_connection(sock=sock, limit=1024)
-    writer.write((f"GET /ws/prices HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    writer.write(
+        (
+            f"GET /ws/prices HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
     await writer.drain()
     head = await reader.readuntil(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 101"), head
@@ -95,8 +119,7 @@ def _conflated_total(metrics_text: str) -> float:
     return 0.0
 
 
-async def test_slow_client_gets_latest_and_never_delays_a_fast_one(stack: Stack,
-                                                                   redis_conn: aioredis.Redis) -> None:
+async def test_slow_client_gets_latest_and_never_delays_a_fast_one(stack: Stack, redis_conn: aioredis.Redis) -> None:
     await wait_subscribed(redis_conn, stack.price_channel)
     message_bytes = len(SYMBOLS) * 70
     # enough to fill the stalled client's socket buffers several times over

@@ -31,6 +31,7 @@ async def _xadd_error(url: str) -> RedisError:
 @pytest.fixture
 async def silent_server() -> AsyncIterator[int]:
     """Accepts connections and reads, never answers: a Redis that hangs after the command was sent."""
+
     async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while await reader.read(4096):
             pass
@@ -103,8 +104,9 @@ async def test_a_timed_out_xadd_is_written_once() -> None:
     assert b"".join(received).upper().count(b"XADD") == 1
 
 
-async def test_xadds_of_one_iteration_go_out_as_one_pipeline(redis_url: str, key_prefix: str,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_xadds_of_one_iteration_go_out_as_one_pipeline(
+    redis_url: str, key_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client = command_redis(redis_url)
     pipelines = 0
     original = client.pipeline
@@ -118,8 +120,7 @@ async def test_xadds_of_one_iteration_go_out_as_one_pipeline(redis_url: str, key
     stream = f"{key_prefix}coalesced"
     writer = StreamWriter(client, stream)
     try:
-        await asyncio.gather(*(writer.xadd({"type": b"CREATE_ORDER", "payload": str(n).encode()})
-                               for n in range(20)))
+        await asyncio.gather(*(writer.xadd({"type": b"CREATE_ORDER", "payload": str(n).encode()}) for n in range(20)))
         assert pipelines == 1
         entries = await client.xrange(stream)
         assert [fields[b"payload"] for _, fields in entries] == [str(n).encode() for n in range(20)]
@@ -134,8 +135,9 @@ async def test_every_command_of_a_batch_learns_it_was_never_sent() -> None:
     client = command_redis(f"redis://127.0.0.1:{free_port()}/0", timeout=0.3)
     writer = StreamWriter(client, "never:written")
     try:
-        outcomes = await asyncio.gather(*(writer.xadd({"type": b"CREATE_ORDER", "payload": b"x"}) for _ in range(3)),
-                                        return_exceptions=True)
+        outcomes = await asyncio.gather(
+            *(writer.xadd({"type": b"CREATE_ORDER", "payload": b"x"}) for _ in range(3)), return_exceptions=True
+        )
     finally:
         await client.aclose()
     assert all(isinstance(outcome, RedisError) and xadd_never_sent(outcome) for outcome in outcomes)

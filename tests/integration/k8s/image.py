@@ -99,7 +99,7 @@ def build_app_tree(root: Path) -> Path:
             continue
         for source in sources:
             source = source.rstrip("/")
-            target = app / destination[len(APP) + 1:].rstrip("/")
+            target = app / destination[len(APP) + 1 :].rstrip("/")
             for path in sorted((REPO / source).rglob("*")):
                 relative = path.relative_to(REPO).as_posix()
                 if path.is_file() and in_build_context(relative):

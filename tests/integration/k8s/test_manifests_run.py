@@ -97,22 +97,30 @@ def _service_host(value: str) -> str | None:
     return None
 
 
-def plan(objs: list[Obj], datastore_urls: dict[str, str], isolation: dict[str, str],
-         ordinal: int = 0) -> dict[str, LocalContainer]:
+def plan(
+    objs: list[Obj], datastore_urls: dict[str, str], isolation: dict[str, str], ordinal: int = 0
+) -> dict[str, LocalContainer]:
     """Each mesh container as it runs here: its pod (`ordinal` of a StatefulSet), local ports and env."""
     by_name = {w["metadata"]["name"]: w for w in workloads(objs)}
     local = {}
     for service in MESH_SERVICES:
         container = only_container(by_name[service])
         ports = {p["containerPort"]: free_port() for p in container["ports"]}
-        local[service] = LocalContainer(service, pod_name(by_name[service], ordinal), by_name[service], container,
-                                        ports, {})
+        local[service] = LocalContainer(
+            service, pod_name(by_name[service], ordinal), by_name[service], container, ports, {}
+        )
     # (Service name, Service port) -> loopback address of the container port it targets
     service_addresses = {}
     services = [o for o in objs if o["kind"] == "Service"]
     for svc in services:
-        target = next((lc for lc in local.values() if lc.workload["spec"]["selector"]["matchLabels"].items()
-                       <= svc["spec"]["selector"].items()), None)
+        target = next(
+            (
+                lc
+                for lc in local.values()
+                if lc.workload["spec"]["selector"]["matchLabels"].items() <= svc["spec"]["selector"].items()
+            ),
+            None,
+        )
         for port in svc["spec"]["ports"] if target else []:
             local_port = target.local_ports[container_port(target.container, port["targetPort"])]
             service_addresses[(svc["metadata"]["name"], port["port"])] = f"127.0.0.1:{local_port}"
@@ -142,8 +150,11 @@ def _probe_once(probe: Obj, port: int) -> str | None:
             with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
                 request = health_pb2.HealthCheckRequest(service=probe["grpc"].get("service", ""))
                 status = health_pb2_grpc.HealthStub(channel).Check(request, timeout=2).status
-            return None if status == health_pb2.HealthCheckResponse.SERVING else (
-                health_pb2.HealthCheckResponse.ServingStatus.Name(status))
+            return (
+                None
+                if status == health_pb2.HealthCheckResponse.SERVING
+                else (health_pb2.HealthCheckResponse.ServingStatus.Name(status))
+            )
         if "httpGet" in probe:
             response = httpx.get(f"http://127.0.0.1:{port}{probe['httpGet'].get('path', '/')}", timeout=2)
             return None if 200 <= response.status_code < 400 else f"HTTP {response.status_code}: {response.text[:300]}"
@@ -175,8 +186,9 @@ class ContainerProcess(ManagedProcess):
 
     def start(self) -> ContainerProcess:
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                                         cwd=self.cwd, start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd, start_new_session=True
+            )
         return self
 
 
@@ -184,8 +196,10 @@ def image_runtime(root: Path) -> tuple[Path, dict[str, str]]:
     """The image's /app rebuilt under `root`, its WORKDIR there, and the image's ENV (PYTHONPATH, ...)
     with /app mapped there; PATH stays this machine's (it finds this venv's python)."""
     app = image.build_app_tree(root)
+
     def local(value: str) -> str:
         return value.replace(image.APP, str(app))
+
     env = {k: local(v) for k, v in image.runtime_env().items() if k != "PATH"}
     env.update({"PATH": os.environ["PATH"], "HOME": str(root)})
     return Path(local(image.runtime("WORKDIR")[-1])), env
@@ -203,8 +217,9 @@ def assert_imports_come_from_the_image(workdir: Path, env: dict[str, str]) -> No
         "    if name.split('.')[0] in ours and getattr(module, '__file__', None):\n"
         "        print(module.__file__)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], cwd=workdir, env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=workdir, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, f"the entry points do not import from the image's /app:\n{done.stderr}"
     files = done.stdout.split()
     outside = [f for f in files if not Path(f).is_relative_to(workdir)]
@@ -215,8 +230,9 @@ def _start(lc: LocalContainer, log_dir: Path, workdir: Path, image_env: dict[str
     command = [*lc.container["command"], *lc.container.get("args", [])]
     assert command[0] == "python", f"{lc.service}: the image runs `python -m ...`, got {command}"
     # the container's environment (the image's ENV, then the manifest's), not this test process's
-    return ContainerProcess([sys.executable, *command[1:]], log_dir / f"{lc.pod}.log",
-                            {**image_env, **lc.env}, workdir).start()
+    return ContainerProcess(
+        [sys.executable, *command[1:]], log_dir / f"{lc.pod}.log", {**image_env, **lc.env}, workdir
+    ).start()
 
 
 def _check_healthy(lc: LocalContainer, proc: ManagedProcess) -> None:
@@ -230,8 +246,7 @@ def _check_healthy(lc: LocalContainer, proc: ManagedProcess) -> None:
         _wait(lambda probe=probe, port=port: _probe_once(probe, lc.local_ports[port]), proc, f"{lc.service} {kind}")
     # the ports no probe covers (metrics) must be served too: their *_PORT variable is read
     for port in set(lc.local_ports) - probed:
-        _wait(lambda port=port: _probe_once({"tcpSocket": {}}, lc.local_ports[port]), proc,
-              f"{lc.service} port {port}")
+        _wait(lambda port=port: _probe_once({"tcpSocket": {}}, lc.local_ports[port]), proc, f"{lc.service} port {port}")
 
 
 def _until(attempt: Callable[[], httpx.Response], done: Callable[[httpx.Response], bool], what: str) -> httpx.Response:
@@ -250,21 +265,28 @@ def exercise_the_mesh(gateway: str, assets: list[str]) -> None:
     api = f"{gateway}/api/v1"
     with httpx.Client(timeout=10) as http:
         # pooler -> STREAM_KEY -> engine: the engine's quotes, read through the gateway
-        _until(lambda: http.get(f"{api}/prices"),
-               lambda r: r.status_code == 200 and set(assets) <= set(r.json()["prices"]), "engine prices")
+        _until(
+            lambda: http.get(f"{api}/prices"),
+            lambda r: r.status_code == 200 and set(assets) <= set(r.json()["prices"]),
+            "engine prices",
+        )
         # pooler -> PRICE_CHANNEL -> gateway: the WebSocket fan-out
         with websocket_connect(f"{gateway.replace('http', 'ws', 1)}/ws/prices", open_timeout=10) as socket_:
             message = socket_.recv(timeout=30)
         assert '"PRICE_UPDATE"' in str(message), message
         # gateway -> stream -> engine -> StreamReplies -> gateway, users in PostgreSQL
-        signup = http.post(f"{api}/signup", json={"email": f"k8s-{uuid.uuid4().hex[:10]}@example.com",
-                                                 "password": "manifest-run-1"})
+        signup = http.post(
+            f"{api}/signup", json={"email": f"k8s-{uuid.uuid4().hex[:10]}@example.com", "password": "manifest-run-1"}
+        )
         assert signup.status_code == 201, signup.text
         auth = {"Authorization": f"Bearer {signup.json()['token']}"}
         order = {"asset": assets[0], "side": "LONG", "quantity": "0.001", "leverage": 1}
         # 503 until the engine holds a fresh quote of the asset
-        opened = _until(lambda: http.post(f"{api}/trade/create", json=order, headers=auth),
-                        lambda r: r.status_code != 503, "open an order")
+        opened = _until(
+            lambda: http.post(f"{api}/trade/create", json=order, headers=auth),
+            lambda r: r.status_code != 503,
+            "open an order",
+        )
         assert opened.status_code == 201, opened.text
         order_id = opened.json()["trade"]["id"]
         closed = http.post(f"{api}/trade/close", json={"orderId": order_id}, headers=auth)
@@ -287,8 +309,9 @@ class RunContext:
 
 
 @pytest.fixture
-def run_context(redis_url: str, postgres_url: str, mongodb_url: str, mongo_database: str, key_prefix: str,
-                artifacts_dir: Path) -> Iterator[RunContext]:
+def run_context(
+    redis_url: str, postgres_url: str, mongodb_url: str, mongo_database: str, key_prefix: str, artifacts_dir: Path
+) -> Iterator[RunContext]:
     log_dir = artifacts_dir / f"k8s-run-{key_prefix.strip(':').replace(':', '-')}"
     log_dir.mkdir()
     backpack_port = free_port()
@@ -299,8 +322,14 @@ def run_context(redis_url: str, postgres_url: str, mongodb_url: str, mongo_datab
         **{name: "127.0.0.1" for name in LOOPBACK_BIND.values()},
     }
     workdir, image_env = image_runtime(log_dir / "image")
-    yield RunContext(log_dir, {"redis": redis_url, "postgres": postgres_url, "mongodb": mongodb_url}, isolation,
-                     backpack_port, workdir, image_env)
+    yield RunContext(
+        log_dir,
+        {"redis": redis_url, "postgres": postgres_url, "mongodb": mongodb_url},
+        isolation,
+        backpack_port,
+        workdir,
+        image_env,
+    )
     client = redis.Redis.from_url(redis_url)
     keys = list(client.scan_iter(match=f"{key_prefix}*", count=1000))
     if keys:
@@ -320,8 +349,20 @@ def test_dev_overlay_containers_start_pass_their_probes_and_stop_cleanly(run_con
     ctx = run_context
     local = plan(objects("overlays/dev"), ctx.datastore_urls, ctx.isolation)
     assert_imports_come_from_the_image(ctx.workdir, ctx.image_env)
-    fake_backpack = ManagedProcess([sys.executable, "-m", "pooler.fake_backpack", "--port", str(ctx.backpack_port),
-                                    "--seed", "7", "--close-grace", "1"], ctx.log_dir / "fake_backpack.log").start()
+    fake_backpack = ManagedProcess(
+        [
+            sys.executable,
+            "-m",
+            "pooler.fake_backpack",
+            "--port",
+            str(ctx.backpack_port),
+            "--seed",
+            "7",
+            "--close-grace",
+            "1",
+        ],
+        ctx.log_dir / "fake_backpack.log",
+    ).start()
     started: list[tuple[LocalContainer, ManagedProcess]] = []
     try:
         wait_listening("127.0.0.1", ctx.backpack_port, timeout=60, what="fake Backpack server")
@@ -344,8 +385,7 @@ def _engine_status(lc: LocalContainer) -> admin_service_pb2.GetStatusResponse:
     port = lc.local_ports[container_port(lc.container, "grpc")]
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = admin_service_pb2_grpc.EngineAdminServiceStub(channel)
-        response: admin_service_pb2.GetStatusResponse = stub.GetStatus(admin_service_pb2.GetStatusRequest(),
-                                                                       timeout=5)
+        response: admin_service_pb2.GetStatusResponse = stub.GetStatus(admin_service_pb2.GetStatusRequest(), timeout=5)
         return response
 
 

@@ -79,9 +79,14 @@ async def inject(port: int, symbol: str, fields: dict[str, str]) -> dict[str, An
 
 def pooler_settings(redis_url: str, key_prefix: str, **overrides: Any) -> PoolerSettings:
     values: dict[str, Any] = {
-        "redis_url": redis_url, "stream_key": f"{key_prefix}stream:engine",
-        "price_channel": f"{key_prefix}ws:price:update", "pooler_http_host": "127.0.0.1", "pooler_http_port": 0,
-        "feed_backoff_initial_ms": 50, "feed_backoff_max_ms": 300, "feed_fallback_after_seconds": 1.0,
+        "redis_url": redis_url,
+        "stream_key": f"{key_prefix}stream:engine",
+        "price_channel": f"{key_prefix}ws:price:update",
+        "pooler_http_host": "127.0.0.1",
+        "pooler_http_port": 0,
+        "feed_backoff_initial_ms": 50,
+        "feed_backoff_max_ms": 300,
+        "feed_fallback_after_seconds": 1.0,
         "shutdown_grace_seconds": 5,
     }
     values.update(overrides)
@@ -97,5 +102,3 @@ class RunningPooler:
     async def close(self) -> None:
         self.stop.set()
         await asyncio.wait_for(self.task, timeout=10)
-
-

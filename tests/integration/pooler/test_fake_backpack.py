@@ -53,12 +53,14 @@ async def test_subscribe_gets_no_ack_and_data_has_the_recorded_shape(server: Fak
 
 async def test_error_frames_and_the_socket_stays_open(server: FakeBackpack) -> None:
     async with connect(server.url, proxy=None) as ws:
-        for request, expected_code in [('{"method":"SUBSCRIBE","params":["nope.BTC_USDC"],"id":9}', 4006),
-                              ('{"method":"SUBSCRIBE","params":["depth.100ms.BTC_USDC"]}', 4008),
-                              ('{"method":"SUBSCRIBE","params":["kline.7m.SOL_USDC"]}', 4006),
-                              ('{"method":"FOO","params":[]}', 4002),
-                              ("not json", 4002),
-                              ('{"method":"SUBSCRIBE","params":["account.orderUpdate"]}', 4003)]:
+        for request, expected_code in [
+            ('{"method":"SUBSCRIBE","params":["nope.BTC_USDC"],"id":9}', 4006),
+            ('{"method":"SUBSCRIBE","params":["depth.100ms.BTC_USDC"]}', 4008),
+            ('{"method":"SUBSCRIBE","params":["kline.7m.SOL_USDC"]}', 4006),
+            ('{"method":"FOO","params":[]}', 4002),
+            ("not json", 4002),
+            ('{"method":"SUBSCRIBE","params":["account.orderUpdate"]}', 4003),
+        ]:
             await ws.send(request)
             reply = await _next(ws)
             assert reply["id"] is None and reply["error"]["code"] == expected_code
@@ -108,8 +110,20 @@ async def test_command_line_server_is_steerable_over_http_and_closes_on_sigterm(
     port = free_port()
     script = tmp_path / "path.jsonl"
     script.write_text('# one fixed top\n{"s": "SOL_USDC", "b": "98.96", "a": "98.97", "after_ms": 20}\n')
-    proc = ManagedProcess([sys.executable, "-m", "pooler.fake_backpack", "--port", str(port), "--script", str(script),
-                           "--close-grace", "2"], tmp_path / "fake.log").start()
+    proc = ManagedProcess(
+        [
+            sys.executable,
+            "-m",
+            "pooler.fake_backpack",
+            "--port",
+            str(port),
+            "--script",
+            str(script),
+            "--close-grace",
+            "2",
+        ],
+        tmp_path / "fake.log",
+    ).start()
     try:
         wait_listening("127.0.0.1", port, what="fake Backpack")
         async with connect(f"ws://127.0.0.1:{port}", proxy=None) as ws:
@@ -164,7 +178,10 @@ async def test_klines_over_http_are_candles_of_the_published_tops() -> None:
         assert Decimal(first["volume"]) == Decimal("0.02426") * int(first["trades"])
         assert [c["start"] for c in candles] == sorted(c["start"] for c in candles)
         status, content_type, body = await asyncio.to_thread(_rest, fake.port, "/api/v1/klines?symbol=BTC_USDC")
-        assert (status, content_type.split(";")[0], body) == (400, "text/plain",
-                                                              "missing required parameter `interval`")
+        assert (status, content_type.split(";")[0], body) == (
+            400,
+            "text/plain",
+            "missing required parameter `interval`",
+        )
     finally:
         await fake.stop()

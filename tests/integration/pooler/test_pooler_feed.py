@@ -28,12 +28,14 @@ from tests.integration.pooler.helpers import (
 )
 from tests.support.net import free_port
 
-ALL_STREAMS = sorted(f"{kind}.{symbol}" for kind in ("bookTicker", "ticker")
-                     for symbol in ("BTC_USDC", "ETH_USDC", "SOL_USDC"))
+ALL_STREAMS = sorted(
+    f"{kind}.{symbol}" for kind in ("bookTicker", "ticker") for symbol in ("BTC_USDC", "ETH_USDC", "SOL_USDC")
+)
 
 
 async def test_quotes_reach_stream_and_channel_with_exact_integers_at_the_cadence(
-        fake, start_pooler, redis_url, key_prefix, redis_client: aioredis.Redis) -> None:
+    fake, start_pooler, redis_url, key_prefix, redis_client: aioredis.Redis
+) -> None:
     settings = pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url)
     pubsub = redis_client.pubsub()
     await pubsub.subscribe(settings.price_channel)
@@ -66,19 +68,24 @@ async def test_quotes_reach_stream_and_channel_with_exact_integers_at_the_cadenc
 
 
 async def test_dropped_connection_is_reconnected_and_resubscribed(
-        fake: FakeBackpack, start_pooler, redis_url, key_prefix, redis_client) -> None:
+    fake: FakeBackpack, start_pooler, redis_url, key_prefix, redis_client
+) -> None:
     runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url))
     await wait_until(lambda: runner.pooler.live.status.priced, "live prices")
     assert fake.drop_all() == 1
-    await wait_until(lambda: fake.counters["connections"] == 2 and fake.stats()["subscriptions"] == [ALL_STREAMS],
-                     "a second connection with every stream subscribed again")
+    await wait_until(
+        lambda: fake.counters["connections"] == 2 and fake.stats()["subscriptions"] == [ALL_STREAMS],
+        "a second connection with every stream subscribed again",
+    )
     assert fake.counters["subscribe_frames"] == 2
     fake.paused = True  # the script would overwrite the top below within 90 ms
     await fake.publish_top(Top("BTC_USDC", Decimal("70000.0"), Decimal("70000.1"), Decimal(1), Decimal(1)))
 
     async def new_price_published() -> bool:
-        return any(quotes_of(u).get("BTC_USDC") == (707001010, 700000000)
-                   for _, u in await stream_updates(redis_client, runner.pooler.settings.stream_key))
+        return any(
+            quotes_of(u).get("BTC_USDC") == (707001010, 700000000)
+            for _, u in await stream_updates(redis_client, runner.pooler.settings.stream_key)
+        )
 
     await wait_until(new_price_published, "a price sent after the reconnect on the stream")
     _, health = await http_get(runner.pooler.http.port, "/healthz")
@@ -90,30 +97,48 @@ async def test_dropped_connection_is_reconnected_and_resubscribed(
 
 async def test_close_frame_triggers_an_immediate_reconnect(fake, start_pooler, redis_url, key_prefix) -> None:
     # a backoff this long would stall the test: the Close frame must bypass it
-    runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url,
-                                                feed_backoff_initial_ms=60_000, feed_backoff_max_ms=60_000))
+    runner = await start_pooler(
+        pooler_settings(
+            redis_url,
+            key_prefix,
+            feed="fake",
+            backpack_ws_url=fake.url,
+            feed_backoff_initial_ms=60_000,
+            feed_backoff_max_ms=60_000,
+        )
+    )
     await wait_until(lambda: runner.pooler.live.status.priced, "live prices")
     assert await fake.close_all(1001, "server shutting down") == 1
-    await wait_until(lambda: fake.counters["connections"] == 2 and fake.stats()["subscriptions"] == [ALL_STREAMS],
-                     "reconnected and resubscribed after the Close frame", limit=10)
+    await wait_until(
+        lambda: fake.counters["connections"] == 2 and fake.stats()["subscriptions"] == [ALL_STREAMS],
+        "reconnected and resubscribed after the Close frame",
+        limit=10,
+    )
     assert "code 1001" in runner.pooler.live.status.last_error
 
 
 async def test_garbage_and_error_frames_do_not_stop_the_feed(
-        fake, start_pooler, redis_url, key_prefix, redis_client) -> None:
+    fake, start_pooler, redis_url, key_prefix, redis_client
+) -> None:
     runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url))
     await wait_until(lambda: runner.pooler.live.status.priced, "live prices")
-    for text in ("this is not json {", "[1,2]", '{"id":null,"error":{"code":4006,"message":"Invalid stream"}}',
-                 '{"data":{"e":"bookTicker","s":"BTC_USDC","a":"1e5","b":"1","E":1,"u":1},'
-                 '"stream":"bookTicker.BTC_USDC"}', "\x00\x01"):
+    for text in (
+        "this is not json {",
+        "[1,2]",
+        '{"id":null,"error":{"code":4006,"message":"Invalid stream"}}',
+        '{"data":{"e":"bookTicker","s":"BTC_USDC","a":"1e5","b":"1","E":1,"u":1},"stream":"bookTicker.BTC_USDC"}',
+        "\x00\x01",
+    ):
         await fake.send_raw_all(text)
     fake.u_as_string = True
     fake.paused = True  # the script would overwrite the top below within 90 ms
     await fake.publish_top(Top("SOL_USDC", Decimal("101.00"), Decimal("101.01"), Decimal(1), Decimal(1)))
 
     async def new_price_published() -> bool:
-        return any(quotes_of(u).get("SOL_USDC") == (1020201, 1010000)
-                   for _, u in await stream_updates(redis_client, runner.pooler.settings.stream_key))
+        return any(
+            quotes_of(u).get("SOL_USDC") == (1020201, 1010000)
+            for _, u in await stream_updates(redis_client, runner.pooler.settings.stream_key)
+        )
 
     await wait_until(new_price_published, "a price sent after the garbage (with u as a string) on the stream")
     assert fake.counters["connections"] == 1
@@ -125,10 +150,18 @@ async def test_garbage_and_error_frames_do_not_stop_the_feed(
 
 
 async def test_unknown_symbol_is_reported_silent_while_the_others_publish(
-        fake, start_pooler, redis_url, key_prefix, redis_client) -> None:
-    runner = await start_pooler(pooler_settings(
-        redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url, feed_subscribe_timeout_seconds=0.5,
-        assets="BTC_USDC:4:0.00001,NOPE_USDC:4:0.01"))
+    fake, start_pooler, redis_url, key_prefix, redis_client
+) -> None:
+    runner = await start_pooler(
+        pooler_settings(
+            redis_url,
+            key_prefix,
+            feed="fake",
+            backpack_ws_url=fake.url,
+            feed_subscribe_timeout_seconds=0.5,
+            assets="BTC_USDC:4:0.00001,NOPE_USDC:4:0.01",
+        )
+    )
     await wait_until(lambda: runner.pooler.live.status.silent_symbols == ["NOPE_USDC"], "NOPE_USDC reported silent")
     status, health = await http_get(runner.pooler.http.port, "/healthz")
     assert health["feed"]["live"]["silent_symbols"] == ["NOPE_USDC"]
@@ -139,8 +172,9 @@ async def test_unknown_symbol_is_reported_silent_while_the_others_publish(
 
 
 async def test_watchdog_drops_a_silent_connection(fake, start_pooler, redis_url, key_prefix) -> None:
-    runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url,
-                                                feed_watchdog_seconds=0.5))
+    runner = await start_pooler(
+        pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url, feed_watchdog_seconds=0.5)
+    )
     await wait_until(lambda: runner.pooler.live.status.priced, "live prices")
     fake.paused = True
     await wait_until(lambda: fake.counters["connections"] >= 2, "the watchdog reconnects a silent socket")
@@ -164,8 +198,11 @@ async def test_protocol_pings_are_answered_and_the_connection_stays(start_pooler
 
 
 async def test_stale_quotes_are_not_published(fake, start_pooler, redis_url, key_prefix, redis_client) -> None:
-    runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url,
-                                                quote_max_age_ms=300, feed_watchdog_seconds=60))
+    runner = await start_pooler(
+        pooler_settings(
+            redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url, quote_max_age_ms=300, feed_watchdog_seconds=60
+        )
+    )
     pooler = runner.pooler
     await wait_until(lambda: pooler.publisher.status.published >= 3, "publishing")
     fake.paused = True
@@ -182,8 +219,9 @@ async def test_stale_quotes_are_not_published(fake, start_pooler, redis_url, key
 
 async def test_publishing_never_trims_the_stream(fake, start_pooler, redis_url, key_prefix, redis_client) -> None:
     # the cadence is out of the way (first tick after a minute): the test publishes by hand
-    runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url,
-                                                publish_interval_ms=60_000))
+    runner = await start_pooler(
+        pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url, publish_interval_ms=60_000)
+    )
     pooler, stream = runner.pooler, runner.pooler.settings.stream_key
     await wait_until(lambda: len(pooler.book.fresh("fake", asyncio.get_running_loop().time())) == 3, "quotes")
     # commands already in the log that no engine has applied: the pooler must never cut them
@@ -216,19 +254,31 @@ async def test_publishing_never_trims_the_stream(fake, start_pooler, redis_url, 
 async def test_health_and_metrics_endpoints(fake, start_pooler, redis_url, key_prefix) -> None:
     runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url))
     port = runner.pooler.http.port
+
     async def healthy() -> bool:
         return (await http_get(port, "/healthz"))[1]["status"] == "ok"
 
     await wait_until(healthy, "healthy")
     status, health = await http_get(port, "/healthz")
     assert status == 200
-    assert health["feed"] | {"live": None} == {"mode": "fake", "source": "fake", "fallback": False,
-                                               "simulated": False, "live": None}
+    assert health["feed"] | {"live": None} == {
+        "mode": "fake",
+        "source": "fake",
+        "fallback": False,
+        "simulated": False,
+        "live": None,
+    }
     assert {q["buy_price"] for q in health["quotes"].values()} == {b for b, _ in EXPECTED.values()}
     assert all(q["age_ms"] < 5000 for q in health["quotes"].values())
     _, metrics = await http_get(port, "/metrics")
-    for name in ("pooler_feed_frames_total", "pooler_feed_reconnects_total", "pooler_quote_age_seconds",
-                 "pooler_publish_lag_seconds_bucket", "pooler_feed_parse_errors_total", "pooler_feed_delay_seconds"):
+    for name in (
+        "pooler_feed_frames_total",
+        "pooler_feed_reconnects_total",
+        "pooler_quote_age_seconds",
+        "pooler_publish_lag_seconds_bucket",
+        "pooler_feed_parse_errors_total",
+        "pooler_feed_delay_seconds",
+    ):
         assert name in metrics
     assert (await http_get(port, "/nope"))[0] == 404
     for request, expected in [(b"POST /healthz HTTP/1.1\r\nHost: x\r\n\r\n", b"405"), (b"nonsense\r\n\r\n", b"400")]:
@@ -239,15 +289,19 @@ async def test_health_and_metrics_endpoints(fake, start_pooler, redis_url, key_p
         assert status_line.split()[1] == expected, status_line
 
 
-async def test_auto_falls_back_when_live_goes_away_and_returns(start_pooler, redis_url, key_prefix,
-                                                               redis_client) -> None:
+async def test_auto_falls_back_when_live_goes_away_and_returns(
+    start_pooler, redis_url, key_prefix, redis_client
+) -> None:
     # BTC far from the walk's built-in start, to see the simulation continue from the live price
     away = [ScriptStep("BTC_USDC", Decimal("50000.0"), Decimal("50000.1"), Decimal(1), Decimal(1), 30), *SCRIPT[1:]]
     live = FakeBackpack(script=away, ticker_interval=0.2, close_grace=0.5)
     await live.start()
     port = live.port
-    runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="auto", backpack_ws_url=live.url,
-                                                feed_fallback_after_seconds=0.5, sim_seed=1))
+    runner = await start_pooler(
+        pooler_settings(
+            redis_url, key_prefix, feed="auto", backpack_ws_url=live.url, feed_fallback_after_seconds=0.5, sim_seed=1
+        )
+    )
     pooler = runner.pooler
     await wait_until(lambda: pooler.live.status.priced and pooler.active_source == "backpack", "live prices")
     await live.stop()  # Close frame, then the port is gone: every reconnect is refused
@@ -286,11 +340,11 @@ async def test_refused_handshakes_back_off_then_recover(fake, start_pooler, redi
     assert fake.counters["connections"] == 2
 
 
-async def test_redis_outage_is_reported_and_the_pooler_keeps_running(fake, start_pooler, redis_url,
-                                                                     key_prefix) -> None:
+async def test_redis_outage_is_reported_and_the_pooler_keeps_running(fake, start_pooler, redis_url, key_prefix) -> None:
     closed_port = free_port()
-    runner = await start_pooler(pooler_settings(f"redis://127.0.0.1:{closed_port}/0", key_prefix, feed="fake",
-                                                backpack_ws_url=fake.url))
+    runner = await start_pooler(
+        pooler_settings(f"redis://127.0.0.1:{closed_port}/0", key_prefix, feed="fake", backpack_ws_url=fake.url)
+    )
     pooler = runner.pooler
     await wait_until(lambda: pooler.publisher.status.errors >= 3, "failed publishes")
     status, health = await http_get(pooler.http.port, "/healthz")
@@ -316,13 +370,15 @@ async def test_sim_feed_publishes_a_seeded_walk(start_pooler, redis_url, key_pre
 
 
 async def test_an_empty_book_side_stops_that_asset_until_a_full_top(
-        fake, start_pooler, redis_url, key_prefix, redis_client) -> None:
+    fake, start_pooler, redis_url, key_prefix, redis_client
+) -> None:
     runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url))
     stream = runner.pooler.settings.stream_key
     await wait_until(lambda: runner.pooler.publisher.status.published >= 1, "publishing")
     fake.paused = True
-    await fake.publish_top(Top("BTC_USDC", Decimal("68990.0"), Decimal("68990.1"), Decimal(1), Decimal(1)),
-                           empty_side="ask")
+    await fake.publish_top(
+        Top("BTC_USDC", Decimal("68990.0"), Decimal("68990.1"), Decimal(1), Decimal(1)), empty_side="ask"
+    )
     last = (await redis_client.xrevrange(stream, count=1))[0][0]
 
     async def published_without_btc() -> bool:
@@ -340,30 +396,42 @@ async def test_an_empty_book_side_stops_that_asset_until_a_full_top(
 
 
 async def test_hostile_numbers_are_counted_and_skipped_while_the_other_assets_keep_publishing(
-        fake, start_pooler, redis_url, key_prefix, redis_client) -> None:
+    fake, start_pooler, redis_url, key_prefix, redis_client
+) -> None:
     runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url))
     pooler, stream = runner.pooler, runner.pooler.settings.stream_key
     await wait_until(lambda: pooler.publisher.status.published >= 1, "publishing")
     # BTC_USDC tops whose numbers, unbounded, overflow int64 (the publisher dies and the pooler with it),
     # build a billion-digit integer (the loop freezes for hours), or exceed Python's int() limit
-    hostile = [{"a": '"10000000000000000"'}, {"E": "99999999999999999999"}, {"a": "1e999999999"},
-               {"b": "1e-999999999"}, {"u": "9" * 1000}, {"A": "1E+999999999"},
-               # inside the parser's bounds, beyond int64 once scaled to 10^4 with the spread
-               {"a": '"1000000000000000"'}]
+    hostile = [
+        {"a": '"10000000000000000"'},
+        {"E": "99999999999999999999"},
+        {"a": "1e999999999"},
+        {"b": "1e-999999999"},
+        {"u": "9" * 1000},
+        {"A": "1E+999999999"},
+        # inside the parser's bounds, beyond int64 once scaled to 10^4 with the spread
+        {"a": '"1000000000000000"'},
+    ]
     for fields in hostile:
         # over the fake's HTTP control, as a test of the pooler process would; the frame goes on the websocket
         assert await inject(fake.port, "BTC_USDC", fields) == {"sent": 1}
 
     def refused(reason: str) -> float:
-        return pooler.metrics.registry.get_sample_value(
-            "pooler_feed_parse_errors_total", {"source": "fake", "reason": reason}) or 0.0
+        return (
+            pooler.metrics.registry.get_sample_value(
+                "pooler_feed_parse_errors_total", {"source": "fake", "reason": reason}
+            )
+            or 0.0
+        )
 
     await wait_until(lambda: (refused("number"), refused("range")) == (6.0, 1.0), "every hostile value counted")
     last = (await redis_client.xrevrange(stream, count=1))[0][0]
 
     async def complete_update_after_the_hostile_frames() -> bool:
-        return any(entry_id > last and quotes_of(u) == EXPECTED for entry_id, u in await stream_updates(redis_client,
-                                                                                                      stream))
+        return any(
+            entry_id > last and quotes_of(u) == EXPECTED for entry_id, u in await stream_updates(redis_client, stream)
+        )
 
     # ETH and SOL never stopped; BTC is back with the script's next good top
     await wait_until(complete_update_after_the_hostile_frames, "all three assets published after the hostile frames")
@@ -373,18 +441,30 @@ async def test_hostile_numbers_are_counted_and_skipped_while_the_other_assets_ke
 
 
 async def test_a_republished_quote_is_dated_by_its_last_confirmation_and_the_engine_ages_it_from_there(
-        fake, start_pooler, redis_url, key_prefix, redis_client) -> None:
+    fake, start_pooler, redis_url, key_prefix, redis_client
+) -> None:
     # a long QUOTE_MAX_AGE_MS: the pooler goes on re-publishing the last tops after the venue falls silent
-    runner = await start_pooler(pooler_settings(redis_url, key_prefix, feed="fake", backpack_ws_url=fake.url,
-                                                quote_max_age_ms=60_000, feed_watchdog_seconds=60))
+    runner = await start_pooler(
+        pooler_settings(
+            redis_url,
+            key_prefix,
+            feed="fake",
+            backpack_ws_url=fake.url,
+            quote_max_age_ms=60_000,
+            feed_watchdog_seconds=60,
+        )
+    )
     stream = runner.pooler.settings.stream_key
     await wait_until(lambda: runner.pooler.publisher.status.published >= 3, "publishing")
     fake.paused = True  # no more tops and no tickers: nothing confirms the last tops
 
     async def republishing_unconfirmed_tops() -> bool:
         tail = [u for _, u in await stream_updates(redis_client, stream)][-5:]
-        return len(tail) == 5 and all(len(u.quotes) == 3 for u in tail) and len(
-            {tuple(q.confirmed_at_ms for q in u.quotes) for u in tail}) == 1
+        return (
+            len(tail) == 5
+            and all(len(u.quotes) == 3 for u in tail)
+            and len({tuple(q.confirmed_at_ms for q in u.quotes) for u in tail}) == 1
+        )
 
     await wait_until(republishing_unconfirmed_tops, "five updates re-publishing the same confirmations")
     entries = await stream_updates(redis_client, stream)

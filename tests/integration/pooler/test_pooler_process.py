@@ -24,12 +24,24 @@ from tests.support.processes import ManagedProcess
 async def test_auto_falls_back_to_sim_and_back_to_live(redis_url, key_prefix, redis_client, tmp_path: Path) -> None:
     live_port, http_port = free_port(), free_port()  # nothing listens on live_port yet: connection refused
     stream = f"{key_prefix}stream:engine"
-    pooler = ManagedProcess([sys.executable, "-m", "pooler"], tmp_path / "pooler.log", env={
-        "FEED": "auto", "BACKPACK_WS_URL": f"ws://127.0.0.1:{live_port}", "POOLER_HTTP_PORT": str(http_port),
-        "REDIS_URL": redis_url, "STREAM_KEY": stream, "PRICE_CHANNEL": f"{key_prefix}ws:price:update",
-        "FEED_BACKOFF_INITIAL_MS": "100", "FEED_BACKOFF_MAX_MS": "300", "FEED_FALLBACK_AFTER_SECONDS": "1",
-        "SIM_SEED": "5", "LOG_FORMAT": "json", "SHUTDOWN_GRACE_SECONDS": "5",
-    }).start()
+    pooler = ManagedProcess(
+        [sys.executable, "-m", "pooler"],
+        tmp_path / "pooler.log",
+        env={
+            "FEED": "auto",
+            "BACKPACK_WS_URL": f"ws://127.0.0.1:{live_port}",
+            "POOLER_HTTP_PORT": str(http_port),
+            "REDIS_URL": redis_url,
+            "STREAM_KEY": stream,
+            "PRICE_CHANNEL": f"{key_prefix}ws:price:update",
+            "FEED_BACKOFF_INITIAL_MS": "100",
+            "FEED_BACKOFF_MAX_MS": "300",
+            "FEED_FALLBACK_AFTER_SECONDS": "1",
+            "SIM_SEED": "5",
+            "LOG_FORMAT": "json",
+            "SHUTDOWN_GRACE_SECONDS": "5",
+        },
+    ).start()
     fake: FakeBackpack | None = None
     try:
         wait_listening("127.0.0.1", http_port, what="pooler health")
@@ -71,22 +83,35 @@ async def test_auto_falls_back_to_sim_and_back_to_live(redis_url, key_prefix, re
 
 
 def test_bad_configuration_exits_with_a_clear_message(tmp_path: Path) -> None:
-    proc = ManagedProcess([sys.executable, "-m", "pooler"], tmp_path / "pooler.log",
-                          env={"FEED": "fake", "BACKPACK_WS_URL": "wss://ws.backpack.exchange"}).start()
+    proc = ManagedProcess(
+        [sys.executable, "-m", "pooler"],
+        tmp_path / "pooler.log",
+        env={"FEED": "fake", "BACKPACK_WS_URL": "wss://ws.backpack.exchange"},
+    ).start()
     assert proc.proc is not None and proc.proc.wait(timeout=60) == 2
     assert "FEED=fake needs BACKPACK_WS_URL" in proc.output()
 
 
-async def test_hostile_frames_leave_the_process_up_and_publishing(redis_url, key_prefix, redis_client,
-                                                                   tmp_path: Path) -> None:
+async def test_hostile_frames_leave_the_process_up_and_publishing(
+    redis_url, key_prefix, redis_client, tmp_path: Path
+) -> None:
     http_port, stream = free_port(), f"{key_prefix}stream:engine"
     fake = FakeBackpack(script=SCRIPT, ticker_interval=0.2, close_grace=1.0)
     await fake.start()
-    pooler = ManagedProcess([sys.executable, "-m", "pooler"], tmp_path / "pooler.log", env={
-        "FEED": "fake", "BACKPACK_WS_URL": fake.url, "POOLER_HTTP_PORT": str(http_port), "REDIS_URL": redis_url,
-        "STREAM_KEY": stream, "PRICE_CHANNEL": f"{key_prefix}ws:price:update", "LOG_FORMAT": "json",
-        "SHUTDOWN_GRACE_SECONDS": "5",
-    }).start()
+    pooler = ManagedProcess(
+        [sys.executable, "-m", "pooler"],
+        tmp_path / "pooler.log",
+        env={
+            "FEED": "fake",
+            "BACKPACK_WS_URL": fake.url,
+            "POOLER_HTTP_PORT": str(http_port),
+            "REDIS_URL": redis_url,
+            "STREAM_KEY": stream,
+            "PRICE_CHANNEL": f"{key_prefix}ws:price:update",
+            "LOG_FORMAT": "json",
+            "SHUTDOWN_GRACE_SECONDS": "5",
+        },
+    ).start()
     try:
         wait_listening("127.0.0.1", http_port, what="pooler health")
 
@@ -106,8 +131,10 @@ async def test_hostile_frames_leave_the_process_up_and_publishing(redis_url, key
         last = (await redis_client.xrevrange(stream, count=1))[0][0]
 
         async def published_after() -> bool:
-            return any(entry_id > last and quotes_of(u) == EXPECTED
-                       for entry_id, u in await stream_updates(redis_client, stream))
+            return any(
+                entry_id > last and quotes_of(u) == EXPECTED
+                for entry_id, u in await stream_updates(redis_client, stream)
+            )
 
         await wait_until(published_after, "every asset published after the hostile frames")
         assert pooler.proc is not None and pooler.proc.poll() is None, pooler.output()[-3000:]

@@ -7,16 +7,18 @@ from bench import profile_summary as ps
 LOOP = "run (uvicorn/main.py:632);Runner.run (asyncio/runners.py:118)"
 ROOT = f"{LOOP};MetricsMiddleware.__call__ (gateway/metrics.py:45)"
 DEPS = "solve_dependencies (fastapi/dependencies/utils.py:726)"
-STACKS = "\n".join([
-    f"{ROOT};{DEPS};current_user_id (gateway/deps.py:47);user_id_from_token (gateway/security.py:58);"
-    "PyJWT.decode (jwt/api_jwt.py:370) 6",
-    f"{ROOT};{DEPS};HTTPConnection.cookies (starlette/requests.py:99);"
-    "Headers.getlist (starlette/datastructures.py:600) 3",
-    f"{ROOT};Router.__call__ (starlette/routing.py:683) 2",
-    f"{LOOP};MetricsMiddleware.__call__ (gateway/metrics.py:40) 1",
-    "Runner.run (asyncio/runners.py:118) 1",
-    "",
-])
+STACKS = "\n".join(
+    [
+        f"{ROOT};{DEPS};current_user_id (gateway/deps.py:47);user_id_from_token (gateway/security.py:58);"
+        "PyJWT.decode (jwt/api_jwt.py:370) 6",
+        f"{ROOT};{DEPS};HTTPConnection.cookies (starlette/requests.py:99);"
+        "Headers.getlist (starlette/datastructures.py:600) 3",
+        f"{ROOT};Router.__call__ (starlette/routing.py:683) 2",
+        f"{LOOP};MetricsMiddleware.__call__ (gateway/metrics.py:40) 1",
+        "Runner.run (asyncio/runners.py:118) 1",
+        "",
+    ]
+)
 
 
 def test_parse_collapsed() -> None:

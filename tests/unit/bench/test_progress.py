@@ -12,8 +12,7 @@ def test_bar_clamps_and_fills() -> None:
 
 
 def test_progress_line_shows_run_share_level_time_rate_and_lag() -> None:
-    line = progress_line(done_s=15, total_s=60, label="create c=64", level_s=5.04, level_total_s=10,
-                         rate=2345.6, lag=3)
+    line = progress_line(done_s=15, total_s=60, label="create c=64", level_s=5.04, level_total_s=10, rate=2345.6, lag=3)
     assert line.startswith(bar(0.25) + "  25%")
     assert "create c=64  5.0/10 s" in line
     assert "gateway   2,346 req/s" in line

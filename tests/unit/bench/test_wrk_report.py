@@ -14,14 +14,21 @@ from bench import wrk_report
 from bench.wrk_report import WrkResult
 
 # what mesh.lua's done() writes for a mixed run (Lua writes an empty table as {}, never [])
-LUA_MIXED = json.dumps({
-    "scenario": "mixed", "per_op": 1, "threads": 2, "duration_us": 2_000_000, "requests": 10, "bytes": 999,
-    "errors": {"connect": 0, "read": 1, "write": 0, "status": 2, "timeout": 3},
-    "latency_us": {"min": 100, "max": 9000, "mean": 1500, "stdev": 10},
-    "percentiles_us": [[90, 4000], [50, 1000], [99, 8000]],
-    "statuses": {"open": {"201": 4}, "close": {"201": 2, "404": 1}, "balance": {"200": 2, "503": 1}},
-    "samples_us": {"open": [1000, 3000, 2000, 4000], "close": [5000, 6000, 9000], "balance": [100, 200, 300]},
-})
+LUA_MIXED = json.dumps(
+    {
+        "scenario": "mixed",
+        "per_op": 1,
+        "threads": 2,
+        "duration_us": 2_000_000,
+        "requests": 10,
+        "bytes": 999,
+        "errors": {"connect": 0, "read": 1, "write": 0, "status": 2, "timeout": 3},
+        "latency_us": {"min": 100, "max": 9000, "mean": 1500, "stdev": 10},
+        "percentiles_us": [[90, 4000], [50, 1000], [99, 8000]],
+        "statuses": {"open": {"201": 4}, "close": {"201": 2, "404": 1}, "balance": {"200": 2, "503": 1}},
+        "samples_us": {"open": [1000, 3000, 2000, 4000], "close": [5000, 6000, 9000], "balance": [100, 200, 300]},
+    }
+)
 
 
 def result(**changes: object) -> WrkResult:
@@ -120,24 +127,32 @@ gateway_http_requests_created{method="GET",route="/api/v1/balance",status="200"}
 
 def test_counter_totals_sum_by_a_label_with_a_filter() -> None:
     assert wrk_report.counter_totals(GATEWAY_METRICS, "gateway_http_requests_total", by="route") == {
-        "/api/v1/trade/create": 123.0, "/api/v1/balance": 7.0}
-    assert wrk_report.counter_totals(GATEWAY_METRICS, "gateway_http_requests", by="status",
-                                     where={"route": "/api/v1/trade/create"}) == {"201": 120.0, "503": 3.0}
+        "/api/v1/trade/create": 123.0,
+        "/api/v1/balance": 7.0,
+    }
+    assert wrk_report.counter_totals(
+        GATEWAY_METRICS, "gateway_http_requests", by="status", where={"route": "/api/v1/trade/create"}
+    ) == {"201": 120.0, "503": 3.0}
     assert wrk_report.counter_totals(GATEWAY_METRICS, "absent_total", by="route") == {}
 
 
 def test_status_deltas_between_two_scrapes() -> None:
-    later = GATEWAY_METRICS.replace("} 120.0", "} 150.0").replace('status="503"} 3.0', 'status="503"} 3.0\n'
-                                   'gateway_http_requests_total{method="POST",route="/api/v1/trade/create",'
-                                   'status="504"} 2.0')
+    later = GATEWAY_METRICS.replace("} 120.0", "} 150.0").replace(
+        'status="503"} 3.0',
+        'status="503"} 3.0\ngateway_http_requests_total{method="POST",route="/api/v1/trade/create",status="504"} 2.0',
+    )
     assert wrk_report.status_deltas(GATEWAY_METRICS, later, "/api/v1/trade/create") == {"201": 30, "504": 2}
 
 
 def histogram(route: str, counts: list[tuple[str, float]]) -> str:
-    lines = ["# HELP gateway_http_request_duration_seconds HTTP request latency",
-             "# TYPE gateway_http_request_duration_seconds histogram"]
-    lines += [f'gateway_http_request_duration_seconds_bucket{{le="{le}",method="POST",route="{route}"}} {n}'
-              for le, n in counts]
+    lines = [
+        "# HELP gateway_http_request_duration_seconds HTTP request latency",
+        "# TYPE gateway_http_request_duration_seconds histogram",
+    ]
+    lines += [
+        f'gateway_http_request_duration_seconds_bucket{{le="{le}",method="POST",route="{route}"}} {n}'
+        for le, n in counts
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -145,8 +160,9 @@ def test_histogram_percentiles_interpolate_inside_buckets_between_scrapes() -> N
     before = histogram("/r", [("0.001", 10.0), ("0.01", 10.0), ("0.1", 10.0), ("+Inf", 10.0)])
     # 100 more observations: 50 in (0.001, 0.01], 40 in (0.01, 0.1], 10 past 0.1
     after = histogram("/r", [("0.001", 10.0), ("0.01", 60.0), ("0.1", 100.0), ("+Inf", 110.0)])
-    result = wrk_report.histogram_percentiles(before, after, "gateway_http_request_duration_seconds",
-                                              {"route": "/r"}, percentiles=(25, 50, 90, 99))
+    result = wrk_report.histogram_percentiles(
+        before, after, "gateway_http_request_duration_seconds", {"route": "/r"}, percentiles=(25, 50, 90, 99)
+    )
     assert math.isclose(result["p25"], 0.001 + 0.009 * 0.5)
     assert math.isclose(result["p50"], 0.01)
     assert math.isclose(result["p90"], 0.1)
@@ -199,10 +215,16 @@ def test_cpu_spent_counts_only_processes_present_in_both_snapshots() -> None:
 
 def level(connections: int = 16) -> dict[str, Any]:
     return wrk_report.level_summary(
-        wrk_report.parse_wrk_result(LUA_MIXED), connections=connections,
-        lag_samples=[(0.5, 3.0), (1.5, 9.0), (2.2, 4.0), (2.6, 0.0)], stopped_at=2.0,
-        cpu_seconds={"gateway": 0.02, "redis": 0.001}, rss_bytes={"gateway": 100 * 2**20},
-        shared=["redis"], replies_dropped=0, load_average=(3.456, 2.0, 1.0))
+        wrk_report.parse_wrk_result(LUA_MIXED),
+        connections=connections,
+        lag_samples=[(0.5, 3.0), (1.5, 9.0), (2.2, 4.0), (2.6, 0.0)],
+        stopped_at=2.0,
+        cpu_seconds={"gateway": 0.02, "redis": 0.001},
+        rss_bytes={"gateway": 100 * 2**20},
+        shared=["redis"],
+        replies_dropped=0,
+        load_average=(3.456, 2.0, 1.0),
+    )
 
 
 def test_level_summary() -> None:
@@ -219,28 +241,40 @@ def test_level_summary() -> None:
     assert math.isclose(summary["engine_lag"]["seconds_to_zero"], 0.6)
     assert summary["processes"] == [
         {"name": "gateway", "cpu_s": 0.02, "cpu_ms_per_request": 2.0, "rss_mib": 100.0, "shared": False},
-        {"name": "redis", "cpu_s": 0.001, "cpu_ms_per_request": 0.1, "rss_mib": 0.0, "shared": True}]
+        {"name": "redis", "cpu_s": 0.001, "cpu_ms_per_request": 0.1, "rss_mib": 0.0, "shared": True},
+    ]
     assert summary["load_average"] == [3.46, 2.0, 1.0]
 
 
 def test_level_summary_lag_already_zero_under_load() -> None:
     summary = wrk_report.level_summary(
-        wrk_report.parse_wrk_result(LUA_MIXED), connections=1, lag_samples=[(0.5, 3.0), (1.5, 0.0), (2.4, 0.0)],
-        stopped_at=2.0, cpu_seconds={}, rss_bytes={})
+        wrk_report.parse_wrk_result(LUA_MIXED),
+        connections=1,
+        lag_samples=[(0.5, 3.0), (1.5, 0.0), (2.4, 0.0)],
+        stopped_at=2.0,
+        cpu_seconds={},
+        rss_bytes={},
+    )
     assert summary["engine_lag"]["seconds_to_zero"] == 0.0
     assert summary["engine_lag"]["max"] == 3.0
 
 
 def test_markdown_labels_noise_and_lists_every_level() -> None:
-    report = {"started_at": "2026-12-01 12:00 UTC", "command": "make bench BENCH_ARGS=--quick",
-              "machine": {"cpus": 2, "load_before": [3.1, 2, 1], "load_after": [3.3, 2, 1]},
-              "noisy": "taken while other work shared the machine (load average 3.1)",
-              "levels": [level(), level(connections=64)], "chart": "chart.png"}
+    report = {
+        "started_at": "2026-12-01 12:00 UTC",
+        "command": "make bench BENCH_ARGS=--quick",
+        "machine": {"cpus": 2, "load_before": [3.1, 2, 1], "load_after": [3.3, 2, 1]},
+        "noisy": "taken while other work shared the machine (load average 3.1)",
+        "levels": [level(), level(connections=64)],
+        "chart": "chart.png",
+    }
     text = wrk_report.render_markdown(report)
     assert "**Noisy: taken while other work shared the machine (load average 3.1).**" in text
     assert "`make bench BENCH_ARGS=--quick`" in text
-    assert ("| mixed (open 40 / close 30 / reads 30) | 16 | 5 | 4 | - | 1.00 | 4.00 | 8.00 | 9.00 | 404: 1, 503: 1 "
-            "| read: 1, timeout: 3 | max 9, end 9, 0 after 0.6 s | 3.46 |") in text
+    assert (
+        "| mixed (open 40 / close 30 / reads 30) | 16 | 5 | 4 | - | 1.00 | 4.00 | 8.00 | 9.00 | 404: 1, 503: 1 "
+        "| read: 1, timeout: 3 | max 9, end 9, 0 after 0.6 s | 3.46 |"
+    ) in text
     assert "| mixed | 64 | POST /trade/close | 3 | 2 | 6.00 | 9.00 | 9.00 | 9.00 | 404: 1 | per-request |" in text
     assert "| mixed | 16 | 2.000 ms (0.02 s), 100 MiB | 0.100 ms (0.00 s), 0 MiB |" in text
     assert "Shared servers (redis)" in text
@@ -257,4 +291,7 @@ def test_markdown_compares_with_the_ceiling_at_the_same_connections() -> None:
 
 def test_json_ready_replaces_nan() -> None:
     assert wrk_report.json_ready({"a": [math.nan, 1.0], "b": (math.nan,), "c": "x"}) == {
-        "a": [None, 1.0], "b": [None], "c": "x"}
+        "a": [None, 1.0],
+        "b": [None],
+        "c": "x",
+    }

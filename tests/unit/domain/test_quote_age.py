@@ -43,7 +43,9 @@ def test_a_republished_top_ages_from_its_last_confirmation_not_from_the_entries(
     # the last entry is 101 ms old, the top 5,001 ms: stale
     refused = rejection(driver.open(advance_ms=101))
     assert (refused.reason, refused.message) == (
-        RejectReason.PRICE_STALE, f"price of {BTC} is stale (5001 ms old, limit {LIMIT_MS} ms)")
+        RejectReason.PRICE_STALE,
+        f"price of {BTC} is stale (5001 ms old, limit {LIMIT_MS} ms)",
+    )
 
 
 def test_the_age_at_publish_counts_against_the_limit() -> None:

@@ -183,8 +183,14 @@ async def test_a_capture_while_entries_keep_coming_matches_its_last_applied_id(a
                 send(order)
                 if batch % 3 == 0 and applier.state.positions_of(user):
                     position = applier.state.positions_of(user)[0]
-                    send(commands_pb2.Command(user_id=user, request_id=f"c{batch}", reply_to=GW,
-                                              close_position=commands_pb2.ClosePosition(position_id=position.id)))
+                    send(
+                        commands_pb2.Command(
+                            user_id=user,
+                            request_id=f"c{batch}",
+                            reply_to=GW,
+                            close_position=commands_pb2.ClosePosition(position_id=position.id),
+                        )
+                    )
                 if batch % 5 == 0:
                     send(_signup(f"late-{batch}"))
             await asyncio.sleep(0)

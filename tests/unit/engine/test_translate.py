@@ -56,15 +56,22 @@ def test_commands_translate_field_for_field() -> None:
 def test_replies_to_entries_that_could_not_be_applied_say_whose_fault() -> None:
     malformed = translate.invalid_command_reply("no user_id", request_id="r", stream_id="1-0")
     assert malformed.rejection.reason == commands_pb2.REJECT_REASON_INVALID_COMMAND
-    fault = translate.invalid_command_reply("engine error: KeyError()", request_id="r", stream_id="1-0",
-                                            reason=commands_pb2.REJECT_REASON_ENGINE_FAULT)
+    fault = translate.invalid_command_reply(
+        "engine error: KeyError()", request_id="r", stream_id="1-0", reason=commands_pb2.REJECT_REASON_ENGINE_FAULT
+    )
     assert (fault.request_id, fault.stream_id, fault.rejection.message) == ("r", "1-0", "engine error: KeyError()")
     assert fault.rejection.reason == commands_pb2.REJECT_REASON_ENGINE_FAULT
 
 
 def test_an_order_priced_on_another_scale_than_the_engines_is_refused() -> None:
-    order = commands_pb2.OpenPosition(asset="BTC_USDC", side=trading_pb2.SIDE_LONG, quantity=1_000, leverage=5,
-                                      stop_loss=1_000_000_000, price_decimal=4)
+    order = commands_pb2.OpenPosition(
+        asset="BTC_USDC",
+        side=trading_pb2.SIDE_LONG,
+        quantity=1_000,
+        leverage=5,
+        stop_loss=1_000_000_000,
+        price_decimal=4,
+    )
     command = commands_pb2.Command(user_id="u", open_position=order)
     assert translate.command_from_proto(command, {"BTC_USDC": 4}).stop_loss == 1_000_000_000  # type: ignore[union-attr]
     with pytest.raises(translate.MalformedCommand, match="10\\^4 but the engine uses 10\\^5"):
@@ -140,12 +147,14 @@ def test_partial_close_and_amend_translate_both_ways() -> None:
 
 
 def test_a_quote_keeps_its_confirmation_time() -> None:
-    quote = market_pb2.Quote(asset="BTC_USDC", buy_price=2, sell_price=1, decimal=4, venue_time_ms=7,
-                             confirmed_at_ms=1_800_000_000_000)
+    quote = market_pb2.Quote(
+        asset="BTC_USDC", buy_price=2, sell_price=1, decimal=4, venue_time_ms=7, confirmed_at_ms=1_800_000_000_000
+    )
     update = market_pb2.PriceUpdate(quotes=[quote], published_at_ms=1_800_000_000_900)
     prices = commands_pb2.Command(price_update=update)
     assert translate.command_from_proto(prices) == PriceUpdate(
-        (Quote("BTC_USDC", 2, 1, 4, 1_800_000_000_000, 1_800_000_000_900),))
+        (Quote("BTC_USDC", 2, 1, 4, 1_800_000_000_000, 1_800_000_000_900),)
+    )
 
 
 def _signup(user_id: str, email: str = "a@b.c", key: str = "") -> commands_pb2.Command:
@@ -164,11 +173,17 @@ def _signup(user_id: str, email: str = "a@b.c", key: str = "") -> commands_pb2.C
         _signup("u", key="k" * (translate.MAX_IDEMPOTENCY_KEY_LENGTH + 1)),
         _signup("u", key="two words"),
         _signup("u", key="nul\x00"),
-        commands_pb2.Command(user_id="u", open_position=commands_pb2.OpenPosition(
-            asset="B" * (translate.MAX_ASSET_LENGTH + 1), side=trading_pb2.SIDE_LONG)),
+        commands_pb2.Command(
+            user_id="u",
+            open_position=commands_pb2.OpenPosition(
+                asset="B" * (translate.MAX_ASSET_LENGTH + 1), side=trading_pb2.SIDE_LONG
+            ),
+        ),
         commands_pb2.Command(user_id="u", close_position=commands_pb2.ClosePosition(position_id="p\x00")),
-        commands_pb2.Command(user_id="u", amend_position=commands_pb2.AmendPosition(
-            position_id="p" * (translate.MAX_POSITION_ID_LENGTH + 1))),
+        commands_pb2.Command(
+            user_id="u",
+            amend_position=commands_pb2.AmendPosition(position_id="p" * (translate.MAX_POSITION_ID_LENGTH + 1)),
+        ),
     ],
 )
 def test_strings_no_gateway_sends_are_malformed(command: commands_pb2.Command) -> None:

@@ -13,5 +13,6 @@ SPECS = GatewaySettings(jwt_secret=SECRET, assets=DEFAULT_ASSETS).asset_specs
 
 
 def order(**fields: object) -> CreateOrderRequest:
-    return CreateOrderRequest.model_validate({"asset": "BTC_USDC", "side": "LONG", "quantity": Decimal("0.01"),
-                                              "leverage": 10, **fields})
+    return CreateOrderRequest.model_validate(
+        {"asset": "BTC_USDC", "side": "LONG", "quantity": Decimal("0.01"), "leverage": 10, **fields}
+    )

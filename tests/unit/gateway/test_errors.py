@@ -10,13 +10,21 @@ from gateway.errors import GRPC_STATUS, REJECTION_STATUS, rejection_error
 
 def test_every_reject_reason_has_a_status() -> None:
     assert set(REJECTION_STATUS) == set(commands_pb2.RejectReason.values())
-    expected = {"POSITION_NOT_FOUND": 404, "IDEMPOTENCY_KEY_REUSED": 409, "PRICE_STALE": 503,
-                "PRICE_UNAVAILABLE": 503, "INSUFFICIENT_BALANCE": 422, "UNKNOWN_ASSET": 422,
-                # the engine's own defect is a 5xx, never blamed on the client's input
-                "ENGINE_FAULT": 502, "INVALID_COMMAND": 422}
+    expected = {
+        "POSITION_NOT_FOUND": 404,
+        "IDEMPOTENCY_KEY_REUSED": 409,
+        "PRICE_STALE": 503,
+        "PRICE_UNAVAILABLE": 503,
+        "INSUFFICIENT_BALANCE": 422,
+        "UNKNOWN_ASSET": 422,
+        # the engine's own defect is a 5xx, never blamed on the client's input
+        "ENGINE_FAULT": 502,
+        "INVALID_COMMAND": 422,
+    }
     for code, status in expected.items():
-        error = rejection_error(commands_pb2.Rejection(reason=commands_pb2.RejectReason.Value(f"REJECT_REASON_{code}"),
-                                                       message="why"))
+        error = rejection_error(
+            commands_pb2.Rejection(reason=commands_pb2.RejectReason.Value(f"REJECT_REASON_{code}"), message="why")
+        )
         assert (error.status, error.code, error.message) == (status, code, "why")
     assert GRPC_STATUS[grpc.StatusCode.UNAVAILABLE] == 503
     assert GRPC_STATUS[grpc.StatusCode.DEADLINE_EXCEEDED] == 504
@@ -49,8 +57,9 @@ async def test_database_failures_are_503() -> None:
         for path in ("/refused", "/lost"):
             response = await client.get(path)
             assert response.status_code == 503
-            assert response.json() == {"error": {"code": "DATABASE_UNAVAILABLE",
-                                                 "message": "the user database is unavailable"}}
+            assert response.json() == {
+                "error": {"code": "DATABASE_UNAVAILABLE", "message": "the user database is unavailable"}
+            }
         response = await client.get("/bug")
         assert response.status_code == 500
         assert response.json()["error"]["code"] == "INTERNAL_ERROR"

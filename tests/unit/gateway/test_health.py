@@ -34,6 +34,8 @@ async def test_readiness_shows_status_words_only(caplog: pytest.LogCaptureFixtur
         response = await readyz(context)  # type: ignore[arg-type]
     assert response.status_code == 503
     assert json.loads(bytes(response.body)) == {
-        "status": "unavailable", "checks": {"engine": "failed", "redis": "failed", "postgres": "failed"}}
+        "status": "unavailable",
+        "checks": {"engine": "failed", "redis": "failed", "postgres": "failed"},
+    }
     # why is for the operator, in the log (whose formatter redacts it)
     assert {record.__dict__["check"] for record in caplog.records} == {"redis", "postgres"}

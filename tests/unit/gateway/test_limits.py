@@ -15,8 +15,12 @@ def test_rate_limiter_window() -> None:
     decisions = [limiter.hit("1.2.3.4", now=600.0) for _ in range(3)]
     assert [d.allowed for d in decisions] == [True, True, True]
     assert [d.remaining for d in decisions] == [2, 1, 0]
-    assert decisions[0].headers() == {"RateLimit-Limit": "3", "RateLimit-Remaining": "2", "RateLimit-Reset": "60",
-                                      "RateLimit-Policy": "3;w=60"}
+    assert decisions[0].headers() == {
+        "RateLimit-Limit": "3",
+        "RateLimit-Remaining": "2",
+        "RateLimit-Reset": "60",
+        "RateLimit-Policy": "3;w=60",
+    }
     refused = limiter.hit("1.2.3.4", now=601.0)
     assert not refused.allowed and refused.remaining == 0 and refused.headers()["Retry-After"] == "59"
     with pytest.raises(ApiError) as caught:
@@ -29,10 +33,13 @@ def test_rate_limiter_window() -> None:
     assert all(limiter.hit("1.2.3.4", now=781.0).allowed for _ in range(3))
 
 
-async def _call(app: BodySizeLimitMiddleware, chunks: list[bytes],
-                headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
-    incoming = [{"type": "http.request", "body": chunk, "more_body": index < len(chunks) - 1}
-                for index, chunk in enumerate(chunks)]
+async def _call(
+    app: BodySizeLimitMiddleware, chunks: list[bytes], headers: list[tuple[bytes, bytes]]
+) -> tuple[int, bytes]:
+    incoming = [
+        {"type": "http.request", "body": chunk, "more_body": index < len(chunks) - 1}
+        for index, chunk in enumerate(chunks)
+    ]
     sent: list[dict[str, object]] = []
 
     async def receive() -> dict[str, object]:

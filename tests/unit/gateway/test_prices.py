@@ -39,10 +39,15 @@ async def test_slow_subscriber_is_conflated_and_never_blocks_others() -> None:
     await caught_up.wait()
     # one merged message with the newest quote of every symbol, not 100 stale ones
     assert len(slow_messages) == 2
-    assert slow_messages[1]["prices"] == {"BTC_USDC": {"buyPrice": 101, "sellPrice": 100, "decimal": 4,
-                                                       "ts": slow_messages[1]["prices"]["BTC_USDC"]["ts"]},  # type: ignore[index]
-                                          "ETH_USDC": {"buyPrice": 7, "sellPrice": 6, "decimal": 4,
-                                                       "ts": slow_messages[1]["prices"]["ETH_USDC"]["ts"]}}  # type: ignore[index]
+    assert slow_messages[1]["prices"] == {
+        "BTC_USDC": {
+            "buyPrice": 101,
+            "sellPrice": 100,
+            "decimal": 4,
+            "ts": slow_messages[1]["prices"]["BTC_USDC"]["ts"],
+        },  # type: ignore[index]
+        "ETH_USDC": {"buyPrice": 7, "sellPrice": 6, "decimal": 4, "ts": slow_messages[1]["prices"]["ETH_USDC"]["ts"]},
+    }  # type: ignore[index]
     hub.publish_local(b"\xff garbage")  # dropped, nothing raised
     hub.remove(fast)
     hub.remove(slow)

@@ -56,8 +56,12 @@ def test_a_cached_token_still_expires_and_the_cache_is_bounded(monkeypatch: pyte
 def test_bearer_header_parsing() -> None:
     assert bearer_token("Bearer abc") == "abc"
     assert bearer_token("bearer  abc ") == "abc"
-    for bad, code in ((None, "MISSING_TOKEN"), ("", "MISSING_TOKEN"), ("Basic abc", "INVALID_TOKEN"),
-                      ("Bearer", "INVALID_TOKEN")):
+    for bad, code in (
+        (None, "MISSING_TOKEN"),
+        ("", "MISSING_TOKEN"),
+        ("Basic abc", "INVALID_TOKEN"),
+        ("Bearer", "INVALID_TOKEN"),
+    ):
         with pytest.raises(ApiError) as caught:
             bearer_token(bad)
         assert (caught.value.status, caught.value.code) == (401, code)

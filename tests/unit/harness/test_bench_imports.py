@@ -20,6 +20,10 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_bench_imports_no_test_module() -> None:
-    offenders = {f"{path.name}: {name}" for path in sorted(BENCH.rglob("*.py"))
-                 for name in imported_modules(path) if name == "tests" or name.startswith("tests.")}
+    offenders = {
+        f"{path.name}: {name}"
+        for path in sorted(BENCH.rglob("*.py"))
+        for name in imported_modules(path)
+        if name == "tests" or name.startswith("tests.")
+    }
     assert not offenders

@@ -44,8 +44,7 @@ def test_a_timeout_names_what_was_awaited_and_the_last_thing_seen() -> None:
     with pytest.raises(TimeoutError, match=r"waiting for the gateway's /readyz \(last: 503 starting\)"):
         poll_until(check, "the gateway's /readyz", timeout=0)
     with pytest.raises(TimeoutError, match=r"waiting for a port \(last: ConnectionRefusedError"):
-        poll_until(lambda: (_ for _ in ()).throw(ConnectionRefusedError()), "a port", timeout=0,
-                   ignore=(OSError,))
+        poll_until(lambda: (_ for _ in ()).throw(ConnectionRefusedError()), "a port", timeout=0, ignore=(OSError,))
 
 
 def test_other_errors_are_not_swallowed() -> None:

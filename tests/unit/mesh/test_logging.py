@@ -15,25 +15,31 @@ from mesh.logging import JsonFormatter, TextFormatter, configure_logging, redact
 from mesh.settings import CommonSettings, configuration_problems
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("postgresql://app:Hunter2pw@db/x", "postgresql://app:***@db/x"),
-    ("redis://:Hunter2pw@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
-    ("mongodb://u:p@ss:w/rd@h:27017/?authSource=admin", "mongodb://u:***@h:27017/?authSource=admin"),
-    ("rediss://default:pw@a, postgresql://b:pw2@c", "rediss://default:***@a, postgresql://b:***@c"),
-    ("'redis://:pw@h'", "'redis://:***@h'"),
-    # a password as a query parameter or in a keyword DSN
-    ("redis://h/0?password=Hunter2pw", "redis://h/0?password=***"),
-    ("postgresql://u@h/db?sslmode=require&password=Hunter2pw&x=1", "postgresql://u@h/db?sslmode=require&password=***&x=1"),
-    ("redis://h:6379/0?pass=Hunter2pw", "redis://h:6379/0?pass=***"),
-    ("host=db user=app password=Hunter2pw dbname=x", "host=db user=app password=*** dbname=x"),
-    ("host=db PASSWORD='Hunter 2pw' port=5432", "host=db PASSWORD=*** port=5432"),
-    ('{"dsn": "host=db password=Hunter2pw"}', '{"dsn": "host=db password=***"}'),
-    # nothing to hide: no password, or no credentials at all
-    ("bypass=1 compass=north", "bypass=1 compass=north"),
-    ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
-    ("postgresql://postgres@127.0.0.1:5432/postgres", "postgresql://postgres@127.0.0.1:5432/postgres"),
-    ("connect to db:5432 failed", "connect to db:5432 failed"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("postgresql://app:Hunter2pw@db/x", "postgresql://app:***@db/x"),
+        ("redis://:Hunter2pw@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
+        ("mongodb://u:p@ss:w/rd@h:27017/?authSource=admin", "mongodb://u:***@h:27017/?authSource=admin"),
+        ("rediss://default:pw@a, postgresql://b:pw2@c", "rediss://default:***@a, postgresql://b:***@c"),
+        ("'redis://:pw@h'", "'redis://:***@h'"),
+        # a password as a query parameter or in a keyword DSN
+        ("redis://h/0?password=Hunter2pw", "redis://h/0?password=***"),
+        (
+            "postgresql://u@h/db?sslmode=require&password=Hunter2pw&x=1",
+            "postgresql://u@h/db?sslmode=require&password=***&x=1",
+        ),
+        ("redis://h:6379/0?pass=Hunter2pw", "redis://h:6379/0?pass=***"),
+        ("host=db user=app password=Hunter2pw dbname=x", "host=db user=app password=*** dbname=x"),
+        ("host=db PASSWORD='Hunter 2pw' port=5432", "host=db PASSWORD=*** port=5432"),
+        ('{"dsn": "host=db password=Hunter2pw"}', '{"dsn": "host=db password=***"}'),
+        # nothing to hide: no password, or no credentials at all
+        ("bypass=1 compass=north", "bypass=1 compass=north"),
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("postgresql://postgres@127.0.0.1:5432/postgres", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        ("connect to db:5432 failed", "connect to db:5432 failed"),
+    ],
+)
 def test_redact(text: str, expected: str) -> None:
     assert redact(text) == expected
 
@@ -43,9 +49,17 @@ def _record_with_secret_everywhere() -> logging.LogRecord:
         raise ConnectionError("cannot reach postgresql://app:Hunter2pw@db/x")
     except ConnectionError:
         exc_info = sys.exc_info()
-    record = logging.makeLogRecord({"name": "t", "levelno": logging.ERROR, "levelname": "ERROR",
-                                    "msg": "failed: %s", "args": ("redis://:Hunter2pw@r:6379",),
-                                    "exc_info": exc_info, "url": "mongodb://m:Hunter2pw@h"})
+    record = logging.makeLogRecord(
+        {
+            "name": "t",
+            "levelno": logging.ERROR,
+            "levelname": "ERROR",
+            "msg": "failed: %s",
+            "args": ("redis://:Hunter2pw@r:6379",),
+            "exc_info": exc_info,
+            "url": "mongodb://m:Hunter2pw@h",
+        }
+    )
     return record
 
 
@@ -75,8 +89,9 @@ def test_configuration_problems_name_the_variable_not_the_value(monkeypatch: pyt
     assert "Hunter2pw" not in " ".join(problems)
 
 
-def test_uncaught_exceptions_are_logged_redacted(monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_uncaught_exceptions_are_logged_redacted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", list(root.handlers))
     monkeypatch.setattr(root, "level", root.level)

@@ -21,17 +21,30 @@ def _envelope(**body: object) -> commands_pb2.Command:
 
 
 PRICE_UPDATE = market_pb2.PriceUpdate(
-    quotes=[market_pb2.Quote(asset="BTC_USDC", buy_price=1194168000, sell_price=1182345000, decimal=4,
-                             venue_time_ms=1_700_000_000_123)],
+    quotes=[
+        market_pb2.Quote(
+            asset="BTC_USDC", buy_price=1194168000, sell_price=1182345000, decimal=4, venue_time_ms=1_700_000_000_123
+        )
+    ],
     published_at_ms=1_700_000_000_200,
     source="fake",
 )
 EVERY_KIND = {
-    "CREATE_ACCOUNT": _envelope(create_account=commands_pb2.CreateAccount(
-        email="a@b.co", starting_balance_cents=1_000_000)),
-    "CREATE_ORDER": _envelope(open_position=commands_pb2.OpenPosition(
-        asset="BTC_USDC", side=trading_pb2.SIDE_SHORT, quantity=1_000_000, leverage=10, slippage_bps=100,
-        stop_loss=1_200_000_000, take_profit=1_100_000_000, trade_opening_price=1_182_345_000)),
+    "CREATE_ACCOUNT": _envelope(
+        create_account=commands_pb2.CreateAccount(email="a@b.co", starting_balance_cents=1_000_000)
+    ),
+    "CREATE_ORDER": _envelope(
+        open_position=commands_pb2.OpenPosition(
+            asset="BTC_USDC",
+            side=trading_pb2.SIDE_SHORT,
+            quantity=1_000_000,
+            leverage=10,
+            slippage_bps=100,
+            stop_loss=1_200_000_000,
+            take_profit=1_100_000_000,
+            trade_opening_price=1_182_345_000,
+        )
+    ),
     "CLOSE_ORDER": _envelope(close_position=commands_pb2.ClosePosition(position_id="pos-1-0", quantity=1_000)),
     "AMEND_ORDER": _envelope(amend_position=commands_pb2.AmendPosition(position_id="pos-1-0", stop_loss=0)),
     "PRICE_UPDATE": commands_pb2.Command(request_id="p-1", price_update=PRICE_UPDATE),
@@ -61,8 +74,10 @@ def test_encode_refuses_a_command_without_body() -> None:
         ({b"type": b"LAUNCH_ROCKET", b"payload": b""}, "unknown entry type 'LAUNCH_ROCKET'"),
         ({b"type": b"CREATE_ORDER", b"payload": b"\xff\xff\xff\xff"}, "not a Command protobuf"),
         ({b"type": b"CREATE_ORDER", b"payload": b""}, "does not match the payload's body \\(none\\)"),
-        ({b"type": b"CLOSE_ORDER", b"payload": EVERY_KIND["CREATE_ORDER"].SerializeToString()},
-         "does not match the payload's body \\(open_position\\)"),
+        (
+            {b"type": b"CLOSE_ORDER", b"payload": EVERY_KIND["CREATE_ORDER"].SerializeToString()},
+            "does not match the payload's body \\(open_position\\)",
+        ),
         ({b"type": b"PRICE_UPDATE", b"payload": b"x" * ((1 << 20) + 1)}, "exceeds"),
     ],
 )

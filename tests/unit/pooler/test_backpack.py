@@ -26,10 +26,26 @@ def _lines(name: str) -> list[str]:
 
 def test_recorded_book_tickers_parse_exactly() -> None:
     sol, btc, eth, btc_u_string, sol_empty = (parse_frame(line) for line in _lines("book_ticker.jsonl"))
-    assert sol == BookTicker("SOL_USDC", Decimal("98.97"), Decimal("22.39"), Decimal("98.96"), Decimal("288.77"),
-                             4330360995, 1788367430247487, 1788367430246081)
-    assert btc == BookTicker("BTC_USDC", Decimal("68983.1"), Decimal("0.06093"), Decimal("68983.0"),
-                             Decimal("0.02426"), 2442329321, 1771003771693848, 1771003771690207)
+    assert sol == BookTicker(
+        "SOL_USDC",
+        Decimal("98.97"),
+        Decimal("22.39"),
+        Decimal("98.96"),
+        Decimal("288.77"),
+        4330360995,
+        1788367430247487,
+        1788367430246081,
+    )
+    assert btc == BookTicker(
+        "BTC_USDC",
+        Decimal("68983.1"),
+        Decimal("0.06093"),
+        Decimal("68983.0"),
+        Decimal("0.02426"),
+        2442329321,
+        1771003771693848,
+        1771003771690207,
+    )
     assert isinstance(eth, BookTicker)
     assert (eth.ask, eth.bid, eth.bid_qty) == (Decimal("3667.50"), Decimal("3667.49"), Decimal("0.0020"))
     # the docs' variant: u as a digit string, beyond 2^53
@@ -48,8 +64,10 @@ def test_prices_keep_their_exact_digits() -> None:
 
 
 def test_prices_as_json_numbers_are_parsed_exactly_not_through_float() -> None:
-    raw = ('{"data":{"A":0.1,"B":0.3,"E":1,"T":1,"a":0.30000000000000004,"b":0.1,"e":"bookTicker",'
-           '"s":"X_USDC","u":7},"stream":"bookTicker.X_USDC"}')
+    raw = (
+        '{"data":{"A":0.1,"B":0.3,"E":1,"T":1,"a":0.30000000000000004,"b":0.1,"e":"bookTicker",'
+        '"s":"X_USDC","u":7},"stream":"bookTicker.X_USDC"}'
+    )
     ticker = parse_frame(raw)
     assert isinstance(ticker, BookTicker)
     assert ticker.ask == Decimal("0.30000000000000004") and ticker.bid == Decimal("0.1")
@@ -73,8 +91,12 @@ def test_other_streams_are_recognised_and_not_priced(line: str) -> None:
 
 def test_error_frames() -> None:
     frames = [parse_frame(line) for line in _lines("errors.jsonl")]
-    assert frames == [VenueError(4002, "Parse error"), VenueError(4003, "Invalid signature"),
-                      VenueError(4006, "Invalid stream"), VenueError(4008, "Invalid depth window")]
+    assert frames == [
+        VenueError(4002, "Parse error"),
+        VenueError(4003, "Invalid signature"),
+        VenueError(4006, "Invalid stream"),
+        VenueError(4008, "Invalid depth window"),
+    ]
 
 
 MALFORMED = json.loads((FIXTURES / "malformed.json").read_text())
@@ -89,13 +111,23 @@ def test_malformed_frames_are_refused_with_a_reason(case: dict[str, str]) -> Non
 
 def test_subscribe_frame_has_no_id_and_lists_every_stream() -> None:
     assert json.loads(subscribe_frame(["bookTicker.BTC_USDC", "ticker.BTC_USDC"])) == {
-        "method": "SUBSCRIBE", "params": ["bookTicker.BTC_USDC", "ticker.BTC_USDC"]}
+        "method": "SUBSCRIBE",
+        "params": ["bookTicker.BTC_USDC", "ticker.BTC_USDC"],
+    }
 
 
 def _sol(**fields: str) -> str:
     """A SOL_USDC bookTicker frame with some fields replaced by raw JSON text."""
-    values = {"A": '"22.39"', "B": '"288.77"', "E": "1788367430247487", "T": "1788367430246081", "a": '"98.97"',
-              "b": '"98.96"', "u": "4330360995", **fields}
+    values = {
+        "A": '"22.39"',
+        "B": '"288.77"',
+        "E": "1788367430247487",
+        "T": "1788367430246081",
+        "a": '"98.97"',
+        "b": '"98.96"',
+        "u": "4330360995",
+        **fields,
+    }
     body = ",".join(f'"{key}":{value}' for key, value in values.items())
     return '{"data":{' + body + ',"e":"bookTicker","s":"SOL_USDC"},"stream":"bookTicker.SOL_USDC"}'
 
@@ -140,15 +172,25 @@ def test_bounds_keep_every_accepted_value_usable() -> None:
     assert ticker.event_time_us == ticker.update_id == 2**63 - 1
 
 
-@pytest.mark.parametrize("raw,reason", [
-    ("{" + '"x":' + '"' + "y" * 20_000 + '"}', "size"),
-    (b"[" * 20_000, "size"),
-    (_sol(E="9" * 5000), "size"),
-    ("[" * 2_000 + "]" * 2_000, "json"),
-    ('{"data":' * 500, "json"),
-    ('{"id":null,"error":{"code":' + "9" * 1000 + ',"message":"x"}}', "number"),
-], ids=["long text frame", "long bytes frame", "a 5,000-digit E (beyond Python's int() limit)",
-        "nested beyond the recursion limit", "deep objects", "long integer elsewhere"])
+@pytest.mark.parametrize(
+    "raw,reason",
+    [
+        ("{" + '"x":' + '"' + "y" * 20_000 + '"}', "size"),
+        (b"[" * 20_000, "size"),
+        (_sol(E="9" * 5000), "size"),
+        ("[" * 2_000 + "]" * 2_000, "json"),
+        ('{"data":' * 500, "json"),
+        ('{"id":null,"error":{"code":' + "9" * 1000 + ',"message":"x"}}', "number"),
+    ],
+    ids=[
+        "long text frame",
+        "long bytes frame",
+        "a 5,000-digit E (beyond Python's int() limit)",
+        "nested beyond the recursion limit",
+        "deep objects",
+        "long integer elsewhere",
+    ],
+)
 def test_frames_that_would_cost_the_decoder_are_refused(raw: str | bytes, reason: str) -> None:
     with pytest.raises(FrameError) as caught:
         parse_frame(raw)

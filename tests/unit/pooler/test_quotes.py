@@ -16,8 +16,16 @@ SPECS = parse_assets("BTC_USDC:4:0.00001,SOL_USDC:2:0.01")
 
 
 def _ticker(symbol: str = "BTC_USDC", ask: str | None = "68983.1", bid: str | None = "68983.0") -> BookTicker:
-    return BookTicker(symbol, None if ask is None else Decimal(ask), Decimal("1"),
-                      None if bid is None else Decimal(bid), Decimal("1"), 7, 1771003771693848, 1771003771690207)
+    return BookTicker(
+        symbol,
+        None if ask is None else Decimal(ask),
+        Decimal("1"),
+        None if bid is None else Decimal(bid),
+        Decimal("1"),
+        7,
+        1771003771693848,
+        1771003771690207,
+    )
 
 
 def test_normalise_applies_spread_and_scale() -> None:
@@ -110,12 +118,13 @@ def test_a_published_quote_is_dated_by_its_last_confirmation() -> None:
     book.apply(Heartbeat("live", 1, "BTC_USDC", 101.0, 1_799_999_991_000))
     book.apply(TopOfBook("live", 1, _ticker("SOL_USDC", "98.97", "98.96"), 103.0, 1_799_999_993_000))
     confirmed = book.fresh_confirmed("live", 104.5)
-    assert [(q.asset, ms) for q, ms in confirmed] == [("BTC_USDC", 1_799_999_992_000),
-                                                      ("SOL_USDC", 1_799_999_993_000)]
+    assert [(q.asset, ms) for q, ms in confirmed] == [("BTC_USDC", 1_799_999_992_000), ("SOL_USDC", 1_799_999_993_000)]
     update = price_update(confirmed, "live", published_at_ms=1_800_000_000_000)
     # the wall clock of the last confirmation, stable however often it is re-published
     assert [q.confirmed_at_ms for q in update.quotes] == [1_799_999_992_000, 1_799_999_993_000]
-    assert price_update(book.fresh_confirmed("live", 106.0), "live", 1_800_000_000_100).quotes[0].confirmed_at_ms \
+    assert (
+        price_update(book.fresh_confirmed("live", 106.0), "live", 1_800_000_000_100).quotes[0].confirmed_at_ms
         == 1_799_999_992_000
+    )
     # the venue's own clock stays for information
     assert update.quotes[0].venue_time_ms == 1771003771693

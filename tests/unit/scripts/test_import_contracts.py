@@ -21,7 +21,8 @@ def graph(tmp_path: Path) -> Iterator[grimp.ImportGraph]:
     (tmp_path / "shop" / "io.py").write_text("import yaml\n")
     (tmp_path / "shop" / "core" / "__init__.py").write_text("from shop.core import rules\n")
     (tmp_path / "shop" / "core" / "rules.py").write_text(
-        "import json\nfrom fractions import Fraction\nfrom shop.units import x\nimport yaml\nfrom shop import io\n")
+        "import json\nfrom fractions import Fraction\nfrom shop.units import x\nimport yaml\nfrom shop import io\n"
+    )
     sys.path.insert(0, str(tmp_path))
     try:
         yield grimp.build_graph("shop", include_external_packages=True, cache_dir=None)
@@ -30,12 +31,16 @@ def graph(tmp_path: Path) -> Iterator[grimp.ImportGraph]:
 
 
 def contract(allowed: list[str]) -> OnlyImportsContract:
-    return OnlyImportsContract(name="core is pure", session_options={"root_packages": ["shop"]},
-                               contract_options={"source_modules": ["shop.core"], "allowed_modules": allowed})
+    return OnlyImportsContract(
+        name="core is pure",
+        session_options={"root_packages": ["shop"]},
+        contract_options={"source_modules": ["shop.core"], "allowed_modules": allowed},
+    )
 
 
 def test_imports_outside_the_stdlib_itself_and_the_allowed_are_broken_with_their_lines(
-        graph: grimp.ImportGraph) -> None:
+    graph: grimp.ImportGraph,
+) -> None:
     check = contract(["shop.units"]).check(graph, verbose=False)
     assert not check.kept
     assert check.metadata["violations"] == [

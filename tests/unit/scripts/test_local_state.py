@@ -36,7 +36,8 @@ def test_two_data_directories_get_two_namespaces(tmp_path: Path) -> None:
     second = local_state.ensure_id(tmp_path / "b")
     assert first != second
     assert not set(local_state.namespace(first).settings().values()) & set(
-        local_state.namespace(second).settings().values())
+        local_state.namespace(second).settings().values()
+    )
 
 
 def test_the_callers_settings_win_and_the_admin_url_places_the_database(tmp_path: Path) -> None:
@@ -57,8 +58,11 @@ def test_reset_wipes_the_data_directory_and_names_what_it_could_not_reach(tmp_pa
     checkout_id = local_state.ensure_id(data)
     (data / "mongo").mkdir()
     closed = free_port()
-    env = {"EXNESS_DATA_DIR": str(data), "REDIS_URL": f"redis://127.0.0.1:{closed}/0",
-           "POSTGRES_ADMIN_URL": f"postgresql://postgres@127.0.0.1:{closed}/postgres"}
+    env = {
+        "EXNESS_DATA_DIR": str(data),
+        "REDIS_URL": f"redis://127.0.0.1:{closed}/0",
+        "POSTGRES_ADMIN_URL": f"postgresql://postgres@127.0.0.1:{closed}/postgres",
+    }
     problems = local_state.reset(env)
     assert not data.exists()
     assert len(problems) == 2
@@ -77,8 +81,13 @@ def test_reset_removes_only_what_the_checkout_keeps_there(tmp_path: Path) -> Non
     (data / "redis" / "appendonly.aof").write_text("someone's log")
     (data / "notes.txt").write_text("keep me")
     closed = free_port()
-    local_state.reset({"EXNESS_DATA_DIR": str(data), "REDIS_URL": f"redis://127.0.0.1:{closed}/0",
-                       "POSTGRES_ADMIN_URL": f"postgresql://postgres@127.0.0.1:{closed}/postgres"})
+    local_state.reset(
+        {
+            "EXNESS_DATA_DIR": str(data),
+            "REDIS_URL": f"redis://127.0.0.1:{closed}/0",
+            "POSTGRES_ADMIN_URL": f"postgresql://postgres@127.0.0.1:{closed}/postgres",
+        }
+    )
     assert sorted(entry.name for entry in data.iterdir()) == ["notes.txt", "redis"]
     assert (data / "redis" / "appendonly.aof").read_text() == "someone's log"
 
@@ -106,14 +115,20 @@ def test_reset_stops_what_a_killed_make_up_left_running(tmp_path: Path) -> None:
     local_state.ensure_id(data)
     (data / "run").mkdir()
     # an orphan, as a server whose `make up` died is (its parent gone, so no zombie lingers)
-    spawned = subprocess.run(["bash", "-c", "setsid sleep 300 >/dev/null 2>&1 & echo $!"], capture_output=True,
-                             text=True, check=True)
+    spawned = subprocess.run(
+        ["bash", "-c", "setsid sleep 300 >/dev/null 2>&1 & echo $!"], capture_output=True, text=True, check=True
+    )
     pid = int(spawned.stdout)
     try:
         (data / "run" / "started").write_text(f"pid {pid} sleep\n")
         closed = free_port()
-        local_state.reset({"EXNESS_DATA_DIR": str(data), "REDIS_URL": f"redis://127.0.0.1:{closed}/0",
-                           "POSTGRES_ADMIN_URL": f"postgresql://postgres@127.0.0.1:{closed}/postgres"})
+        local_state.reset(
+            {
+                "EXNESS_DATA_DIR": str(data),
+                "REDIS_URL": f"redis://127.0.0.1:{closed}/0",
+                "POSTGRES_ADMIN_URL": f"postgresql://postgres@127.0.0.1:{closed}/postgres",
+            }
+        )
         assert not _running(pid)
     finally:
         with contextlib.suppress(ProcessLookupError):

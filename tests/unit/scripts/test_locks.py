@@ -61,8 +61,9 @@ def test_the_runtime_lock_is_the_dev_lock_restricted_to_the_services() -> None:
     assert {n: p.version for n, p in runtime.items()} == {n: dev[n].version for n in runtime}
 
 
-@pytest.mark.parametrize(("lock", "groups"), [(RUNTIME, ("runtime",)), (DEV, ("runtime", "dev"))],
-                         ids=["runtime", "dev"])
+@pytest.mark.parametrize(
+    ("lock", "groups"), [(RUNTIME, ("runtime",)), (DEV, ("runtime", "dev"))], ids=["runtime", "dev"]
+)
 def test_every_declared_dependency_is_locked_within_its_range(lock: Path, groups: tuple[str, ...]) -> None:
     """A pyproject.toml edit without `make lock` (scripts/lock.sh --keep keeps the other pins) fails here."""
     locked = pins(lock)
@@ -72,7 +73,8 @@ def test_every_declared_dependency_is_locked_within_its_range(lock: Path, groups
             pin = locked.get(canonicalize_name(requirement.name))
             assert pin is not None, f"{requirement.name} ({group}) is not in {lock.name}: run `make lock`"
             assert requirement.specifier.contains(pin.version, prereleases=True), (
-                f"{lock.name} pins {requirement.name}=={pin.version}, outside {text!r}: run `make lock`")
+                f"{lock.name} pins {requirement.name}=={pin.version}, outside {text!r}: run `make lock`"
+            )
 
 
 def test_this_virtualenv_holds_exactly_the_dev_lock() -> None:
