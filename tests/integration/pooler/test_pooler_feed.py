@@ -475,25 +475,31 @@ async def test_a_republished_quote_is_dated_by_its_last_confirmation_and_the_eng
         assert all(0 < q.confirmed_at_ms <= update.published_at_ms for q in update.quotes)
 
     # the engine's domain, fed these very entries at their stream times (the Redis clock), up to the last
-    # one still within the staleness limit of the final confirmation (on a slow machine, later ones exist)
+    # one still within the staleness limit of the final confirmation (on a slow machine, later ones exist).
+    # It dates each quote by its entry's time minus the age the pooler measured on its own clock
+    # (published - confirmed): the re-published top keeps ageing from its confirmation, not from its entry.
     limit = default_rules().price_stale_after_ms
     btc_confirmed = tail[-1].quotes[0].confirmed_at_ms
     state = TradingState(default_rules())
     state.apply(CreateAccount("alice", "alice@example.com", 1_000_000), entry_id="0-1", time_ms=1)
-    last_entry_ms = 0
+    last_entry_ms = expected_date = 0
     for entry_id, update in entries:
         entry_ms = int(entry_id.split(b"-")[0])
         if entry_ms >= btc_confirmed + limit:
             break
         command = translate.command_from_proto(commands_pb2.Command(price_update=update))
         state.apply(command, entry_id=entry_id.decode(), time_ms=entry_ms)
-        last_entry_ms = entry_ms
+        btc = update.quotes[0]
+        age = max(0, update.published_at_ms - btc.confirmed_at_ms)
+        if age <= limit:
+            last_entry_ms, expected_date = entry_ms, entry_ms - age
     quote = state.quote("BTC_USDC")
-    # the last entry applied re-published the final confirmation (it is not the one that first carried it)
-    assert quote is not None and quote.received_at_ms == btc_confirmed < last_entry_ms - 1
+    # the last entry applied re-published the final confirmation (it is not the one that first carried it):
+    # the quote is dated well before that entry
+    assert quote is not None and quote.received_at_ms == expected_date < last_entry_ms - 1
     order = OpenPosition("alice", "BTC_USDC", Side.LONG, 1_000, 10, 100, 0, 0, 0)
-    at_ms = btc_confirmed + limit + 1
-    # within the limit of the last entry, beyond it of the last confirmation: stale
+    at_ms = expected_date + limit + 1
+    # within the limit of the last entry, beyond it of the quote's date: stale
     assert at_ms - last_entry_ms < limit
     refused = state.apply(order, entry_id=f"{at_ms}-0", time_ms=at_ms).reply
     assert isinstance(refused, Rejection) and refused.reason is RejectReason.PRICE_STALE
