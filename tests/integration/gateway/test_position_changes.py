@@ -2,7 +2,7 @@
 /trade/{positionId} (new stop-loss/take-profit) and the partial close of POST /trade/close, including
 their 404/409/422/503 answers and idempotent retries.
 
-The seed's BTC quote, so the cents are the domain table tests' (tests/unit/domain/test_adjust.py): a LONG
+The seed's BTC quote, so the cents are the domain table tests' (tests/unit/engine/domain/test_adjust.py): a LONG
 of 0.01 BTC at 10x locks 11,942 cents; closing 0.004 of it releases 4,776 with a PnL of -473."""
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from engine.domain.canonical import snapshot_hash
 from engine.snapshots import decode_body, encode_body
-from tests.unit.domain.helpers import busy_driver
+from tests.unit.engine.domain.helpers import busy_driver
 
 _scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
 _values = st.recursive(

@@ -28,7 +28,7 @@ from engine.domain.capture import SNAPSHOT_FORMAT
 
 from .helpers import BTC_BUY, BTC_SELL, ETH, busy_driver
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[4]
 
 
 def _assert_json_primitives(value: object) -> None:
@@ -79,7 +79,7 @@ def test_restore_gives_the_same_hash_and_the_same_behaviour() -> None:
     assert restored.state_hash() == original.state_hash()
 
 
-_HASH_SCRIPT = "from tests.unit.domain.helpers import busy_driver; print(busy_driver().state.state_hash())"
+_HASH_SCRIPT = "from tests.unit.engine.domain.helpers import busy_driver; print(busy_driver().state.state_hash())"
 
 
 def test_state_hash_is_stable_across_processes_and_hash_seeds() -> None:

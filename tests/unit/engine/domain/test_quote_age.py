@@ -8,7 +8,7 @@ the stream's, so a skew either way changes nothing. A quote already stale when p
 from __future__ import annotations
 
 from engine.domain import PositionOpened, PriceUpdate, Quote, RejectReason, Side, TradingState
-from tests.unit.domain.helpers import BTC, BTC_BUY, BTC_SELL, Driver, rejection
+from tests.unit.engine.domain.helpers import BTC, BTC_BUY, BTC_SELL, Driver, rejection
 
 LIMIT_MS = 5_000  # default_rules().price_stale_after_ms
 

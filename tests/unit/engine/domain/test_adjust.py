@@ -28,8 +28,8 @@ from engine.domain import (
     records,
 )
 from engine.domain.checks import remainder_liquidated
-from tests.unit.domain.helpers import BTC_BUY, BTC_SELL, SOL, rejection, seeded
-from tests.unit.domain.test_liquidation import _condition, _index_fires
+from tests.unit.engine.domain.helpers import BTC_BUY, BTC_SELL, SOL, rejection, seeded
+from tests.unit.engine.domain.test_liquidation import _condition, _index_fires
 
 DOLLAR = 10_000  # one dollar at price scale 4
 

@@ -25,7 +25,7 @@ from engine.domain import (
 )
 from engine.domain.triggers import AssetTriggers
 from mesh.units import MAX_DECIMAL
-from tests.unit.domain.helpers import SOL, Driver, rejection
+from tests.unit.engine.domain.helpers import SOL, Driver, rejection
 
 SOL_RULES = Rules(assets={SOL: AssetSpec(SOL, 4, 1_000_000), "BTC_USDC": AssetSpec("BTC_USDC", 4, 1_000)})
 
