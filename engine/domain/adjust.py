@@ -54,6 +54,7 @@ def split(
         margin_cents=position.margin_cents - margin,
         maintenance_cents=position.maintenance_cents - maintenance,
     )
-    pnl = money.pnl_cents(part.side, part.entry_price, closing_price, quantity, part.decimal)
-    credited = money.close_credit_cents(part.margin_cents, pnl)
+    pnl = money.partial_close_pnl_cents(part.side, part.entry_price, closing_price, quantity, part.decimal)
+    # may be negative: checks.part_uncovered refuses such a part (its loss would be charged to nobody)
+    credited = part.margin_cents + pnl
     return ClosedTrade.of(part, closing_price, pnl, credited, CloseReason.MANUAL, time_ms), remaining

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from engine.domain import money
 from engine.domain.commands import AmendPosition, CreateAccount, OpenPosition, Rejection
-from engine.domain.model import LatestQuote, Position, RejectReason, Side
+from engine.domain.model import ClosedTrade, LatestQuote, Position, RejectReason, Side
 from engine.domain.rules import Rules
 from mesh.units import MAX_DECIMAL, AssetSpec, format_bps, format_cents, format_quantity, format_scaled
 
@@ -172,6 +172,18 @@ def remainder_liquidated(remaining: Position, closing_price: int) -> Rejection |
             f"{format_scaled(closing_price, remaining.decimal)}; close all of it or less of it",
         )
     return None
+
+
+def part_uncovered(part: ClosedTrade) -> Rejection | None:
+    """The part a partial close takes would lose more than the margin it releases (a tiny part of a losing
+    position): refused, since crediting it 0 would leave the rest of its loss charged to nobody."""
+    if part.credited_cents >= 0:
+        return None
+    return Rejection(
+        RejectReason.INVALID_QUANTITY,
+        f"closing {format_quantity(part.quantity)} would lose {format_cents(-part.pnl_cents)}, more than the "
+        f"{format_cents(part.margin_cents)} of margin it releases; close a larger part or all of it",
+    )
 
 
 # --------------------------------------------------------------------------- the order at market

@@ -100,6 +100,17 @@ def liquidation_price(side: Side, entry_price: int, quantity: int, margin: int, 
     return max(1, entry_price - room)
 
 
+def partial_close_pnl_cents(side: Side, entry_price: int, closing_price: int, quantity: int, decimal: int) -> int:
+    """PnL of the part a partial close takes, rounded **down** to the cent (against the trader).
+
+    Half-to-even per part would let a trader farm the rounding: a part of one quantity step loses less than
+    half a cent, rounds to 0, and releases a margin share that also rounds to 0, so closing a losing position
+    in thousands of tiny parts would never charge its loss. Rounded down, no sequence of parts ever realises
+    more than the exact PnL of what it closes: splitting a close can only cost the trader (under a cent a part)."""
+    move = closing_price - entry_price if side is Side.LONG else entry_price - closing_price
+    return (move * quantity) // notional_denominator(decimal)
+
+
 def split_for_partial_close(margin: int, maintenance: int, closed_quantity: int, quantity: int) -> tuple[int, int]:
     """(margin, maintenance) of what stays open when `closed_quantity` of a position's `quantity` is closed:
     the one rounding rule of a partial close, written once. The part closed releases `margin` minus the
@@ -119,7 +130,9 @@ def split_for_partial_close(margin: int, maintenance: int, closed_quantity: int,
 
     The maintenance of the rest can exceed the whole's by a cent (at a maintenance rate of 0, margin rounded
     up and room rounded down leave one cent between them); it is a requirement, not money, so nothing is
-    created or lost: the closed part is credited max(0, released margin + its PnL) and nothing else moves."""
+    created or lost: the closed part is credited its released margin + its PnL (`partial_close_pnl_cents`),
+    and a part whose loss exceeds the margin it releases is refused rather than floored at 0, since the
+    difference would be a loss nobody is charged."""
     rest = quantity - closed_quantity
     remaining_margin = ceil_div(margin * rest, quantity)
     remaining_room = (margin - maintenance) * rest // quantity

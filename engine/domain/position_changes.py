@@ -46,7 +46,7 @@ class PositionChanges:
             trade = self._settle(ledger, position, closing_price, CloseReason.MANUAL, time_ms)
             return PositionClosed(trade, ledger.balance_cents), (trade,)
         trade, remaining = adjust.split(position, command.quantity, closing_price, entry_id, time_ms)
-        refused = checks.remainder_liquidated(remaining, closing_price)
+        refused = checks.part_uncovered(trade) or checks.remainder_liquidated(remaining, closing_price)
         if refused is not None:
             return refused, ()
         ledger.balance_cents += trade.credited_cents

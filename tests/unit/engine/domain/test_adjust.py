@@ -19,6 +19,7 @@ from engine.domain import (
     Position,
     PositionAmended,
     PositionClosed,
+    PositionOpened,
     RejectReason,
     Rules,
     Side,
@@ -312,3 +313,47 @@ def test_a_partial_close_is_refused_when_the_rest_would_be_at_its_tighter_level_
     assert driver.state.state_hash() == before
     # closing all of it is always possible
     assert driver.closed(position.id).trade.credited_cents == 1
+
+
+# ------------------------------------------------------------------ closing in parts never pays more
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    side=st.sampled_from([Side.LONG, Side.SHORT]),
+    steps=st.integers(2, 400),
+    leverage=st.integers(1, 100),
+    move=st.integers(-30_000, 30_000),
+    parts=st.lists(st.integers(1, 40), min_size=1, max_size=60),
+)
+def test_closing_in_parts_never_credits_more_than_closing_whole(
+    side: Side, steps: int, leverage: int, move: int, parts: list[int]
+) -> None:
+    """A review farmed the per-part rounding: 0.00001 BTC parts of a losing position each rounded their loss
+    and their released margin to 0, so thousands of parts closed a loss for free. At any one price, the parts
+    plus the rest closed at the end must credit at most what closing all of it at once credits."""
+    step = 1_000  # 0.00001 BTC
+    whole, split = seeded(), seeded()
+    buy, sell = BTC_BUY + move * 100, BTC_SELL + move * 100
+    opened = []
+    for driver in (whole, split):
+        reply = driver.open(side=side, quantity=steps * step, leverage=leverage).reply
+        if not isinstance(reply, PositionOpened):
+            return  # e.g. refused as immediately liquidated: nothing to split
+        opened.append(reply.position)
+        driver.tick(buy=buy, sell=sell)
+    if any(not driver.state.positions_of("alice") for driver in (whole, split)):
+        return  # liquidated by the tick itself
+    start = split.balance()
+    whole_credit = whole.closed(opened[0].id).trade.credited_cents
+    position_id, left = opened[1].id, steps * step
+    for part in parts:
+        quantity = part * step
+        if quantity >= left:
+            break
+        reply = split.close(position_id, quantity=quantity).reply
+        if isinstance(reply, PositionClosed):
+            assert reply.trade.credited_cents >= 0
+            left -= quantity
+    split.closed(position_id)
+    assert split.balance() - start <= whole_credit
