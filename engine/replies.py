@@ -31,16 +31,25 @@ MAX_BATCH = 500
 # A parked reply outlives any gateway's wait for it (ENGINE_REPLY_TIMEOUT_MS, 5 s by default) with room
 # for its reconnect back-off; older ones can only be orphans.
 PARK_SECONDS = 30.0
-# gateway ids are per gateway process: a few dozen at most; more means reply_to values nobody will claim
-MAX_PARKED_GATEWAYS = 64
+# gateway ids are per gateway process (GATEWAY_WORKERS per pod): gateway pods x workers must stay below
+# this, or a hand-over drops the surplus gateways' replies (counted as gateway_absent)
+MAX_PARKED_GATEWAYS = 512
+# Replies handed to gRPC are kept this long: a call that breaks while they still sit in its send buffers
+# never delivered them, so a reconnect with the same id gets them again (the gateway ignores replies for
+# requests it no longer waits on, so a reply that did arrive is harmless twice). Covers the gateway's
+# reply timeout (ENGINE_REPLY_TIMEOUT_MS, 5 s by default) with room for its reconnect.
+RESEND_SECONDS = 10.0
 
 
 class GatewayStream:
     """The queue behind one StreamReplies call."""
 
-    def __init__(self, gateway_id: str) -> None:
+    def __init__(self, gateway_id: str, clock: Callable[[], float] = time.monotonic) -> None:
         self.gateway_id = gateway_id
         self.items: collections.deque[commands_pb2.Reply] = collections.deque()
+        # (when handed to gRPC, reply): not known to have reached the gateway, see RESEND_SECONDS
+        self.recent: collections.deque[tuple[float, commands_pb2.Reply]] = collections.deque(maxlen=QUEUE_CAPACITY)
+        self._clock = clock
         self._wakeup = asyncio.Event()
         # None = open; otherwise how the call ends (OK when replaced by a reconnect)
         self.end_status: grpc.StatusCode | None = None
@@ -73,20 +82,32 @@ class GatewayStream:
 
     def sent(self, count: int) -> None:
         """The first `count` replies of `next_batch` went out (fewer may be left: a reconnect took them)."""
-        items = self.items
+        items, recent, now = self.items, self.recent, self._clock()
         for _ in range(min(count, len(items))):
-            items.popleft()
+            recent.append((now, items.popleft()))
 
     async def next(self) -> commands_pb2.Reply | None:
         """The next reply, or None once the stream has been ended and drained (replies queued before a
         shutdown still go out while the server's grace period lets the call finish)."""
         while True:
             if self.items:
-                return self.items.popleft()
+                reply = self.items.popleft()
+                self.recent.append((self._clock(), reply))
+                return reply
             if self.end_status is not None:
                 return None
             self._wakeup.clear()
             await self._wakeup.wait()
+
+    def take_undelivered(self) -> list[commands_pb2.Reply]:
+        """What this call may not have delivered, oldest first, and empties it: the replies handed to gRPC
+        within RESEND_SECONDS, then those still queued."""
+        horizon = self._clock() - RESEND_SECONDS
+        replies = [reply for at, reply in self.recent if at >= horizon]
+        replies.extend(self.items)
+        self.recent.clear()
+        self.items.clear()
+        return replies
 
 
 class ReplyHub:
@@ -100,7 +121,7 @@ class ReplyHub:
     def open(self, gateway_id: str) -> GatewayStream:
         """A gateway (re)connects: a previous call with the same id is ended and its undelivered replies
         move to the new call, so a reconnect loses nothing that was still queued; so do its parked ones."""
-        stream = GatewayStream(gateway_id)
+        stream = GatewayStream(gateway_id, self._clock)
         self._expire_parked()
         parked = self.parked.pop(gateway_id, None)
         if parked is not None:
@@ -111,8 +132,7 @@ class ReplyHub:
             )
         previous = self.streams.get(gateway_id)
         if previous is not None:
-            stream.items.extend(previous.items)
-            previous.items.clear()
+            stream.items.extend(previous.take_undelivered())
             previous.end(grpc.StatusCode.OK, "replaced by a newer StreamReplies call with the same gateway_id")
             log.info("gateway reconnected; older reply stream ended", extra={"gateway_id": gateway_id})
         else:
@@ -126,13 +146,13 @@ class ReplyHub:
             del self.streams[stream.gateway_id]
             self.metrics.gateways.set(len(self.streams))
             log.info("gateway disconnected", extra={"gateway_id": stream.gateway_id, "undelivered": len(stream.items)})
-            # the call went away with replies still queued: they wait for the gateway's reconnect
-            parked = self._park(stream.gateway_id) if stream.items else None
+            # the call went away with replies queued or maybe undelivered: they wait for the reconnect
+            undelivered = stream.take_undelivered()
+            parked = self._park(stream.gateway_id) if undelivered else None
             if parked is not None:
-                parked.items.extend(stream.items)
+                parked.items.extend(undelivered)
             else:
-                self.metrics.replies_dropped.labels("gateway_absent").inc(len(stream.items))
-            stream.items.clear()
+                self.metrics.replies_dropped.labels("gateway_absent").inc(len(undelivered))
 
     def send(self, gateway_id: str, reply: commands_pb2.Reply) -> bool:
         stream = self.streams.get(gateway_id) or self._park(gateway_id)
@@ -154,7 +174,7 @@ class ReplyHub:
         if parked is None:
             if len(self.parked) >= MAX_PARKED_GATEWAYS:
                 return None
-            parked = (GatewayStream(gateway_id), now)
+            parked = (GatewayStream(gateway_id, self._clock), now)
         self.parked[gateway_id] = (parked[0], now + PARK_SECONDS)
         return parked[0]
 

@@ -7,7 +7,7 @@ import grpc
 from exness.engine.v1 import commands_pb2
 
 from engine.metrics import EngineMetrics
-from engine.replies import MAX_PARKED_GATEWAYS, PARK_SECONDS, QUEUE_CAPACITY, ReplyHub
+from engine.replies import MAX_PARKED_GATEWAYS, PARK_SECONDS, QUEUE_CAPACITY, RESEND_SECONDS, ReplyHub
 
 
 def _dropped(metrics: EngineMetrics, reason: str) -> float | None:
@@ -75,7 +75,35 @@ async def test_replies_queued_on_a_call_that_goes_away_wait_for_the_reconnect() 
     call = hub.open("gw")
     assert hub.send("gw", _reply("a")) and hub.send("gw", _reply("b"))
     assert (await call.next()).request_id == "a"  # type: ignore[union-attr]
-    hub.detach(call)  # the gateway's call broke before "b" went out
+    hub.detach(call)  # the gateway's call broke before "b" went out, and maybe with "a" still in its buffers
     again = hub.open("gw")
+    # "a" was only handed to gRPC: sent again (a gateway ignores a reply it already has), then "b"
+    assert (await again.next()).request_id == "a"  # type: ignore[union-attr]
     assert (await again.next()).request_id == "b"  # type: ignore[union-attr]
     assert not again.items
+
+
+async def test_a_batch_handed_to_grpc_is_sent_again_after_a_break_until_it_is_old() -> None:
+    """A review found a batch lost when the call broke while it still sat in the send buffers: `sent` only
+    means gRPC took it. Replies handed over within RESEND_SECONDS go out again on the reconnect; older ones
+    (the gateway stopped waiting for them long ago) do not."""
+    now = [1_000.0]
+    hub = ReplyHub(EngineMetrics(), clock=lambda: now[0])
+    call = hub.open("gw")
+    assert hub.send("gw", _reply("old"))
+    batch = await call.next_batch()
+    assert [r.request_id for r in batch or []] == ["old"]
+    call.sent(1)
+    now[0] += RESEND_SECONDS + 1
+    assert hub.send("gw", _reply("x")) and hub.send("gw", _reply("y"))
+    batch = await call.next_batch()
+    call.sent(len(batch or []))
+    assert not call.items
+    again = hub.open("gw")  # a reconnect with the same id ends the broken call
+    assert [r.request_id for r in again.items] == ["x", "y"]
+    # the same after a detach: the maybe-undelivered replies are parked for the reconnect
+    batch = await again.next_batch()
+    again.sent(len(batch or []))
+    hub.detach(again)
+    third = hub.open("gw")
+    assert [r.request_id for r in third.items] == ["x", "y"]
