@@ -21,9 +21,8 @@ import httpx
 import redis
 
 from harness.polling import poll_until
-from harness.processes import ManagedProcess, engine_serving, free_port, http_ok, listening
+from harness.processes import ManagedProcess, engine_serving, free_port, http_ok, listening, start_secantus
 
-BIN_DIR = Path(sys.executable).parent
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PASSWORD = "benchmark-password"
@@ -83,23 +82,8 @@ class Platform:
         mongodb_url = os.environ.get("MONGODB_URL")
         if not mongodb_url:
             progress("starting SecantusDB (MongoDB protocol)")
-            port = free_port()
-            secantus = self._spawn(
-                "secantus",
-                [
-                    str(BIN_DIR / "secantusd-py"),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--storage-path",
-                    ":memory:",
-                    "--log-level",
-                    "WARNING",
-                ],
-            )
-            poll_until(listening(port), "SecantusDB", 60, secantus)
-            mongodb_url = f"mongodb://127.0.0.1:{port}"
+            secantus, mongodb_url = start_secantus(self.workdir)
+            self.processes["secantus"] = secantus
         common = {
             "REDIS_URL": REDIS_URL,
             "STREAM_KEY": self.stream_key,
