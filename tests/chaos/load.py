@@ -151,6 +151,8 @@ class Load:
         self.rng = random.Random(seed)
         self.prices = Prices(self.rng)
         self.client_count = clients
+        # False: the feed keeps quoting the same prices (fresh, unmoved)
+        self.prices_move = True
         self.clients: list[Client] = []
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -161,7 +163,14 @@ class Load:
         for i in range(self.client_count):
             replies = await Replies(self.addresses).start()
             self._replies.append(replies)
-            client = Client(f"{self.prefix}c{i}", self.redis, self.stream_key, replies, self.prices, random.Random(self.rng.random()))
+            client = Client(
+                f"{self.prefix}c{i}",
+                self.redis,
+                self.stream_key,
+                replies,
+                self.prices,
+                random.Random(self.rng.random()),
+            )
             await client.setup()
             self.clients.append(client)
         self._tasks = [asyncio.create_task(self._trade(c)) for c in self.clients]
@@ -190,7 +199,7 @@ class Load:
 
     async def _feed(self) -> None:
         while not self._stopping.is_set():
-            await self.send_prices()
+            await self.send_prices(None if self.prices_move else 0.0)
             await asyncio.sleep(0.1)
 
     @property

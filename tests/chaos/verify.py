@@ -47,7 +47,8 @@ class Figures:
 
 
 async def verify(load: Load, figures: Figures, *, address: str, redis_url: str, settings: EngineSettings,
-                 postgres_url: str) -> Figures:  # fmt: skip
+                 postgres_url: str, other_users: tuple[str, ...] = ()) -> Figures:  # fmt: skip
+    """`other_users`: accounts the test made besides the clients' (also START_BALANCE), reconciled too."""
     client = aioredis.Redis.from_url(redis_url)
     try:
         producer = Producer(client, settings.stream_key, settings)
@@ -72,7 +73,7 @@ async def verify(load: Load, figures: Figures, *, address: str, redis_url: str, 
 
     rows = await _closed_rows(postgres_url, load.prefix)
     assert rows == {trade_id: row for trade_id, row in producer.closed_rows.items()}
-    users = [user for c in load.clients for user in c.users]
+    users = [user for c in load.clients for user in c.users] + list(other_users)
     figures.accounts_reconciled = await _reconcile(address, users, rows)
     figures.operations_acknowledged = len(acknowledged)
     figures.attempts = sum(c.log.attempts for c in load.clients)
