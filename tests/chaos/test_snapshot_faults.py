@@ -72,8 +72,9 @@ async def test_snapshot_write_cut_and_corrupt_newest(
     target = urllib.parse.urlsplit(chaos_env["MONGODB_URL"])
     proxy = MidWriteCut(target.hostname or "127.0.0.1", target.port or 27017, b"snapshot_chunks")
     proxy.up()
-    env = engine_process.engine_env({**chaos_env, "REDIS_URL": redis_url,
-                                     "MONGODB_URL": f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true"})  # fmt: skip
+    # directConnection: the driver must not discover the server's own address and go around the proxy
+    proxied = f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true"
+    env = engine_process.engine_env({**chaos_env, "REDIS_URL": redis_url, "MONGODB_URL": proxied})
     settings = EngineSettings(**{k.lower(): v for k, v in env.items() if not k.startswith("ENGINE_")})
     proc, address = start_engine(env, artifacts_dir)
     figures = Figures("mongodb: cut mid snapshot write; newest snapshot corrupted, engine SIGKILLed", faults=2)
