@@ -42,9 +42,9 @@ class ClientLog:
 class Prices:
     """A random walk of both assets; `jump` moves them by a factor at once."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, mids: dict[str, int] | None = None) -> None:
         self.rng = rng
-        self.mids = {asset: mid for asset, (mid, _) in ASSETS.items()}
+        self.mids = dict(mids or {asset: mid for asset, (mid, _) in ASSETS.items()})
 
     def step(self, factor: float | None = None) -> commands_pb2.Command:
         for asset, mid in self.mids.items():
@@ -142,14 +142,18 @@ class Load:
     """`clients` concurrent clients and a price feed, until `stop()`; `running` while they trade."""
 
     def __init__(self, redis_url: str, stream_key: str, engine_addresses: list[str], *, prefix: str,
-                 clients: int = 3, seed: int = 17) -> None:  # fmt: skip
+                 clients: int = 3, seed: int = 17, feed: bool = True,
+                 mids: dict[str, int] | None = None) -> None:  # fmt: skip
+        """`feed`: publish prices (a random walk from `mids`); without it another feed (the pooler) does, and
+        `mids` are only where the clients size their orders and place their levels."""
         self.redis = aioredis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=1)
         self.stream_key = stream_key
         self.addresses = engine_addresses
         # user ids start with it: this test's rows in the session's shared PostgreSQL database
         self.prefix = prefix
         self.rng = random.Random(seed)
-        self.prices = Prices(self.rng)
+        self.prices = Prices(self.rng, mids)
+        self.feed = feed
         self.client_count = clients
         # False: the feed keeps quoting the same prices (fresh, unmoved)
         self.prices_move = True
@@ -159,7 +163,8 @@ class Load:
         self._replies: list[ReplyClient] = []
 
     async def __aenter__(self) -> Load:
-        await self.send_prices()
+        if self.feed:
+            await self.send_prices()
         for i in range(self.client_count):
             replies = await Replies(self.addresses).start()
             self._replies.append(replies)
@@ -174,7 +179,8 @@ class Load:
             await client.setup()
             self.clients.append(client)
         self._tasks = [asyncio.create_task(self._trade(c)) for c in self.clients]
-        self._tasks.append(asyncio.create_task(self._feed()))
+        if self.feed:
+            self._tasks.append(asyncio.create_task(self._feed()))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -201,6 +207,10 @@ class Load:
         while not self._stopping.is_set():
             await self.send_prices(None if self.prices_move else 0.0)
             await asyncio.sleep(0.1)
+
+    def replies_from(self, address: str) -> int:
+        """Replies every client's gateway received from the engine at `address` so far."""
+        return sum(len(call.replies) for replies in self._replies for call in replies.calls if call.address == address)
 
     @property
     def acknowledged(self) -> list[Acknowledged]:

@@ -28,7 +28,9 @@ PER_ACCOUNT = 10  # 300 x 10 = 3,000 levels
 JUMP = -0.05
 
 
-def _bulk_commands(users: list[str], mid: int) -> list[bytes | dict[str, bytes]]:
+def bulk_commands(users: list[str], mid: int, leverage: int = 100) -> list[dict[str, bytes]]:
+    """Accounts of `users`, each with PER_ACCOUNT positions: a third with a stop-loss 2% below `mid`, a third
+    SHORT with a take-profit 2% below, a third LONG at `leverage`, liquidated within a few percent."""
     quantity = 1_000 * 10**12 // mid // 1_000 * 1_000  # ~$1,000 notional
     commands = [create_account(user, f"{user}@example.com", START_BALANCE) for user in users]
     for i, user in enumerate(users):
@@ -38,8 +40,8 @@ def _bulk_commands(users: list[str], mid: int) -> list[bytes | dict[str, bytes]]
                 commands.append(open_position(user, "BTC_USDC", "LONG", quantity, 10, stop_loss=int(mid * 0.98)))
             elif kind == 1:  # a SHORT whose take-profit is 2% below
                 commands.append(open_position(user, "BTC_USDC", "SHORT", quantity, 10, take_profit=int(mid * 0.98)))
-            else:  # a LONG at 100x: liquidated within 1%
-                commands.append(open_position(user, "BTC_USDC", "LONG", quantity, 100))
+            else:
+                commands.append(open_position(user, "BTC_USDC", "LONG", quantity, leverage))
     return [encode_command(command) for command in commands]
 
 
@@ -56,20 +58,20 @@ async def test_one_jump_crosses_3000_levels(
         async with Load(redis_url, env["STREAM_KEY"], [address], prefix=chaos_prefix) as load:
             load.prices_move = False  # no level may be crossed before the jump
             async with redis.pipeline(transaction=False) as pipe:
-                for fields in _bulk_commands(users, load.prices.mids["BTC_USDC"]):
+                for fields in bulk_commands(users, load.prices.mids["BTC_USDC"]):
                     pipe.xadd(env["STREAM_KEY"], fields)  # type: ignore[arg-type]
                 await pipe.execute()
-            await apoll_until(lambda: _open_positions(address, users, ACCOUNTS * PER_ACCOUNT), "3,000 positions", 60,
+            await apoll_until(lambda: open_positions(address, users, ACCOUNTS * PER_ACCOUNT), "3,000 positions", 60,
                               ignore=(grpc.aio.AioRpcError,))  # fmt: skip
             jumped = time.monotonic()
             await load.send_prices(JUMP)
             load.prices_move = True
-            await apoll_until(lambda: _committed(postgres_url, users, ACCOUNTS * PER_ACCOUNT),
+            await apoll_until(lambda: committed(postgres_url, users, ACCOUNTS * PER_ACCOUNT),
                               "3,000 closed trades committed", 60)  # fmt: skip
             figures.recovery_seconds["jump_to_all_rows_committed"] = round(time.monotonic() - jumped, 2)
             figures.recovery_seconds["every_client_served"] = round(await load.recovered_after(jumped), 2)
             await asyncio.sleep(1)
-        reasons = await _reasons(postgres_url, users)
+        reasons = await reasons_of(postgres_url, users)
         assert reasons == {"STOP_LOSS": 1_000, "TAKE_PROFIT": 1_000, "LIQUIDATION": 1_000}
         figures.extra["closed_by_the_jump"] = reasons
         await verify(load, figures, address=address, redis_url=redis_url, settings=settings, postgres_url=postgres_url,
@@ -83,7 +85,7 @@ async def test_one_jump_crosses_3000_levels(
         await redis.aclose()
 
 
-async def _open_positions(address: str, users: list[str], expected: int) -> bool:
+async def open_positions(address: str, users: list[str], expected: int) -> bool:
     async with grpc.aio.insecure_channel(address) as channel:
         stub = engine_service_pb2_grpc.EngineServiceStub(channel)
         total = 0
@@ -94,11 +96,11 @@ async def _open_positions(address: str, users: list[str], expected: int) -> bool
     return total == expected
 
 
-async def _committed(postgres_url: str, users: list[str], expected: int) -> bool:
-    return sum((await _reasons(postgres_url, users)).values()) >= expected
+async def committed(postgres_url: str, users: list[str], expected: int) -> bool:
+    return sum((await reasons_of(postgres_url, users)).values()) >= expected
 
 
-async def _reasons(postgres_url: str, users: list[str]) -> dict[str, int]:
+async def reasons_of(postgres_url: str, users: list[str]) -> dict[str, int]:
     conn = await asyncpg.connect(postgres_url)
     try:
         rows = await conn.fetch("SELECT reason, count(*) AS n FROM closed_trades WHERE user_id = ANY($1::text[]) "
