@@ -28,9 +28,9 @@ elseif current == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2])
 else return 0 end
 local now = redis.call('time')
 local floor = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local epoch = math.max((tonumber(redis.call('get', KEYS[2])) or 0) + 1, floor)
+local epoch = string.format('%d', math.max((tonumber(redis.call('get', KEYS[2])) or 0) + 1, floor))
 redis.call('set', KEYS[2], epoch)
-return epoch
+return tonumber(epoch)
 """
 _RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
