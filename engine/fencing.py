@@ -3,7 +3,8 @@ and every side effect a leader leaves outside its process is checked against it 
 that was paused (SIGSTOP, a long GC, a VM freeze) or cut off from Redis past its lease can never write
 once a newer leader exists:
 
-- stream acknowledgements, dead letters, the group cursor after replay and trims: Redis Lua scripts that
+- stream acknowledgements, dead letters, the group cursor after replay, trims and the engine's own entries
+  (the rules entry): Redis Lua scripts that
   compare the epoch key with the writer's epoch and do nothing when it differs (engine.stream);
 - replies: a batch's replies are held until its fenced acknowledgement succeeded (engine.replies,
   engine.consumer); a refused one drops them;

@@ -197,7 +197,7 @@ class Recovery:
         misfit = applier.state.rules_misfit(self.rules)
         if misfit is not None:
             raise RefuseToLead(f"the configured rules cannot be put in force: {misfit}", RULES_MISFIT_ADVICE)
-        entry_id = await self.stream.append(encode_command(translate.rules_to_proto(self.rules)))
+        entry_id = await self.stream.append(encode_command(translate.rules_to_proto(self.rules)), self.lease.epoch)
         # refused when applied (e.g. a quote of an asset being removed arrived in between): refuse to lead
         # rather than serve under rules that are not the configured ones
         applier.awaited_rules_entry = entry_id

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
@@ -49,6 +49,7 @@ return acked
 )
 _FENCED_TRIM = EPOCH_GUARD + "return redis.call('xtrim', KEYS[2], 'MINID', ARGV[2])"
 _EPOCH_CHECK = EPOCH_GUARD + "return 1"
+_FENCED_APPEND = EPOCH_GUARD + "return redis.call('xadd', KEYS[2], '*', unpack(ARGV, 2))"
 
 
 def entry_key(entry_id: str) -> tuple[int, int]:
@@ -89,6 +90,7 @@ class StreamLog:
         self._fenced_batch = client.register_script(_FENCED_BATCH)
         self._fenced_trim = client.register_script(_FENCED_TRIM)
         self._epoch_check = client.register_script(_EPOCH_CHECK)
+        self._fenced_append = client.register_script(_FENCED_APPEND)
 
     async def ensure_group(self) -> None:
         try:
@@ -188,9 +190,14 @@ class StreamLog:
         if int(await self._fenced_batch(keys=keys, args=[*args, *ids])) < 0:
             raise StaleEpoch(f"stream {mode}", epoch)
 
-    async def append(self, fields: Mapping[str, bytes]) -> str:
-        """XADD an entry of the engine's own (no MAXLEN: only the engine trims its log, below a snapshot)."""
-        return _id(await self.client.xadd(self.stream_key, cast(Any, dict(fields))))
+    async def append(self, fields: Mapping[str, bytes], epoch: int) -> str:
+        """XADD an entry of the engine's own (no MAXLEN: only the engine trims its log, below a snapshot);
+        StaleEpoch, and nothing added, when a newer leader holds the lease."""
+        flat = [item for name, value in fields.items() for item in (name, value)]
+        entry_id = await self._fenced_append(keys=[self.epoch_key, self.stream_key], args=[epoch, *flat])
+        if entry_id == -1:
+            raise StaleEpoch("stream append", epoch)
+        return _id(entry_id)
 
     async def contains(self, entry_id: str) -> bool:
         return bool(await self.client.xrange(self.stream_key, min=entry_id, max=entry_id))
