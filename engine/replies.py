@@ -168,7 +168,7 @@ class ReplyHub:
         """Send the held replies (their batch's side effects passed the epoch check)."""
         held, self._held = self._held or [], None
         for gateway_id, reply in held:
-            self.deliver(gateway_id, reply)
+            self._deliver(gateway_id, reply)
 
     def discard(self) -> int:
         """Drop the held replies (a stale leader's, or a batch that failed): the next leader owes them."""
@@ -182,11 +182,9 @@ class ReplyHub:
         if self._held is not None:
             self._held.append((gateway_id, reply))
             return True
-        return self.deliver(gateway_id, reply)
+        return self._deliver(gateway_id, reply)
 
-    def deliver(self, gateway_id: str, reply: commands_pb2.Reply) -> bool:
-        """Queue a reply at once, held or not: for a reply whose side effect was fenced where it landed (a
-        close reported once its row committed, engine.trades)."""
+    def _deliver(self, gateway_id: str, reply: commands_pb2.Reply) -> bool:
         stream = self.streams.get(gateway_id) or self._park(gateway_id)
         if stream is None:
             self.metrics.replies_dropped.labels("gateway_absent").inc()

@@ -320,8 +320,7 @@ class TradeWriter:
             self.pending.pop(row["id"], None)
             self.refused.pop(row["id"], None)
             for gateway_id, reply in self.held.pop(row["id"], ()):
-                # the commit was fenced (fence_transaction): not held with the batch being applied
-                self.hub.deliver(gateway_id, reply)
+                self.hub.send(gateway_id, reply)
         self.metrics.pending_trade_rows.set(len(self.pending))
 
     async def _quarantine(self, refused: list[tuple[dict[str, Any], str]]) -> None:

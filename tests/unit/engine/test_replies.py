@@ -124,11 +124,9 @@ async def test_held_replies_go_out_only_when_released() -> None:
 
     hub.hold()
     hub.send("gw", _reply("stale"))
-    assert hub.deliver("gw", _reply("committed"))  # its side effect was fenced where it landed: not held
-    assert [reply.request_id for reply in stream.items] == ["a", "b", "c", "committed"]
     assert hub.discard() == 1
     hub.release()  # nothing held: nothing sent
-    assert [reply.request_id for reply in stream.items] == ["a", "b", "c", "committed"]
+    assert [reply.request_id for reply in stream.items] == ["a", "b", "c"]
     assert _dropped(metrics, "fenced") == 1
 
     hub.hold()
