@@ -320,6 +320,8 @@ class TradeWriter:
             self.pending.pop(row["id"], None)
             self.refused.pop(row["id"], None)
             for gateway_id, reply in self.held.pop(row["id"], ()):
+                # while a batch is being applied this is held with it: its entry may be in that batch, and
+                # goes out only with the batch's fenced acknowledgement (engine.replies `hold`)
                 self.hub.send(gateway_id, reply)
         self.metrics.pending_trade_rows.set(len(self.pending))
 

@@ -208,9 +208,10 @@ class Load:
             await self.send_prices(None if self.prices_move else 0.0)
             await asyncio.sleep(0.1)
 
-    def replies_from(self, address: str) -> int:
-        """Replies every client's gateway received from the engine at `address` so far."""
-        return sum(len(call.replies) for replies in self._replies for call in replies.calls if call.address == address)
+    def replies_from(self, address: str) -> dict[str, commands_pb2.Reply]:
+        """Replies (by request id) every client's gateway received from the engine at `address` so far."""
+        return {rid: r for rs in self._replies for call in rs.calls if call.address == address
+                for rid, r in call.replies.items()}  # fmt: skip
 
     @property
     def acknowledged(self) -> list[Acknowledged]:

@@ -21,7 +21,7 @@ from harness.processes import ManagedProcess, free_port, wait_listening
 from mesh.stream_codec import decode_entry
 from pooler.fake_backpack import FakeBackpack, ScriptStep
 from tests.chaos.load import Load
-from tests.chaos.test_price_jump import ACCOUNTS, PER_ACCOUNT, bulk_commands, committed, open_positions, reasons_of
+from tests.chaos.test_price_jump import ACCOUNTS, PER_ACCOUNT, committed, open_bulk, reasons_of
 from tests.chaos.verify import Figures, report, verify
 from tests.support import engine_process
 from tests.support.engine_process import start_engine
@@ -104,20 +104,22 @@ async def test_feed_gap_storm_and_jump(
             figures.recovery_seconds["storm_prices_again"] = round(time.monotonic() - calm, 2)
             figures.extra["pooler_reconnects_during_storm"] = fake.counters["connections"] - connections
 
-            async with redis.pipeline(transaction=False) as pipe:
-                for fields in bulk_commands(users, mids["BTC_USDC"], leverage=50):
-                    pipe.xadd(env["STREAM_KEY"], fields)  # type: ignore[arg-type]
-                await pipe.execute()
-            await apoll_until(lambda: open_positions(address, users, ACCOUNTS * PER_ACCOUNT), "3,000 positions", 60)
+            opened = await open_bulk(redis, env["STREAM_KEY"], address, users, mids["BTC_USDC"], leverage=50)
+            figures.extra["levels_opened"] = opened
+            assert opened >= ACCOUNTS * PER_ACCOUNT * 9 // 10
+            closed_before = sum((await reasons_of(postgres_url, users)).values())
             jumped = time.monotonic()
             steps[:] = _script(JUMP)  # the venue's price drops 5% and stays there
-            await apoll_until(lambda: committed(postgres_url, users, ACCOUNTS * PER_ACCOUNT),
-                              "3,000 closed trades committed", 60)  # fmt: skip
+            await apoll_until(
+                lambda: committed(postgres_url, users, closed_before + opened), "every level closed and committed", 60
+            )
             figures.recovery_seconds["jump_to_all_rows_committed"] = round(time.monotonic() - jumped, 2)
             await asyncio.sleep(1)
         pooler.stop()
         reasons = await reasons_of(postgres_url, users)
-        assert reasons == {"STOP_LOSS": 1_000, "TAKE_PROFIT": 1_000, "LIQUIDATION": 1_000}
+        assert set(reasons) == {"STOP_LOSS", "TAKE_PROFIT", "LIQUIDATION"}
+        assert sum(reasons.values()) == closed_before + opened
+        figures.extra["levels_closed_before_the_jump"] = closed_before
         assert figures.extra["refused_during_gap"] > 0
         assert figures.extra["pooler_reconnects_during_storm"] >= 5
         await verify(load, figures, address=address, redis_url=redis_url, settings=settings, postgres_url=postgres_url,
