@@ -1,0 +1,140 @@
+"""Pending orders through the Engine in this process, against real Redis, MongoDB and PostgreSQL: entries
+place, fill (on a price entry), cancel and expire orders as the reference state does; the reads serve the
+pending orders and the reserve; the ended orders reach the order history in PostgreSQL once each, newest
+first, through the same group commit as the closed trades; a snapshot keeps the pending orders."""
+
+from __future__ import annotations
+
+import time
+from typing import NoReturn
+
+import asyncpg
+import grpc
+import pytest
+import redis.asyncio as aioredis
+from exness.engine.v1 import engine_service_pb2, orders_pb2
+
+from engine.config import EngineSettings
+from engine.lifecycle import Engine
+from engine.servicers import EngineServicer
+from harness.polling import apoll_until
+from tests.integration.engine.in_process import running_engine
+from tests.integration.engine.support import Producer, cancel_order, create_account, place_order, price_update
+
+BTC = (600_500_000, 600_000_000)  # buy 60,050.0000 / sell 60,000.0000
+
+
+class Aborted(Exception):
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(code, details)
+        self.code = code
+
+
+class FakeContext:
+    async def abort(self, code: grpc.StatusCode, details: str) -> NoReturn:
+        raise Aborted(code, details)
+
+
+async def _applied_and_committed(engine: Engine, entry_id: str) -> None:
+    await apoll_until(
+        lambda: engine.last_applied_id == entry_id and not engine.writer.pending,
+        f"the engine to apply {entry_id} and commit its rows",
+        60,
+    )
+
+
+@pytest.fixture
+def quiet_settings(engine_settings: EngineSettings) -> EngineSettings:
+    return engine_settings.model_copy(update={"snapshot_interval_seconds": 3600.0})
+
+
+async def test_orders_place_fill_cancel_and_expire_into_the_order_history(
+    quiet_settings: EngineSettings, redis_client: aioredis.Redis, postgres_url: str, key_prefix: str
+) -> None:
+    user = f"{key_prefix}trader"
+    producer = Producer(redis_client, quiet_settings.stream_key, quiet_settings)
+    async with running_engine(quiet_settings) as engine:
+        servicer = EngineServicer(engine)
+        await producer.send(create_account(user, f"{user}@example.com", 100_000))
+        await producer.send(price_update({"BTC_USDC": BTC}))
+        # 0.001 BTC at 10x: LIMIT LONG at 59,000 reserves $5.90; LIMIT SHORT at 61,000 $6.10; STOP LONG at
+        # 62,000 $6.20, expiring 300 ms of stream time from now
+        limit_id = "ord-" + await producer.send(
+            place_order(user, "BTC_USDC", "LONG", "LIMIT", 590_000_000, 100_000, 10)
+        )
+        short_id = "ord-" + await producer.send(
+            place_order(user, "BTC_USDC", "SHORT", "LIMIT", 610_000_000, 100_000, 10)
+        )
+        expiry = int(time.time() * 1000) + 300
+        stop_id = "ord-" + await producer.send(
+            place_order(user, "BTC_USDC", "LONG", "STOP", 620_000_000, 100_000, 10, expires_at_ms=expiry)
+        )
+        await _applied_and_committed(engine, producer.last_id)
+
+        listed = await servicer.ListOrders(engine_service_pb2.ListOrdersRequest(user_id=user), FakeContext())
+        assert [o.id for o in listed.orders] == [limit_id, short_id, stop_id]
+        assert [o.reserved_cents for o in listed.orders] == [590, 610, 620]
+        account = await servicer.GetAccount(engine_service_pb2.GetAccountRequest(user_id=user), FakeContext())
+        assert (account.account.balance_cents, account.reserved_margin_cents, account.pending_orders) == (
+            100_000 - 1_820, 1_820, 3,
+        )  # fmt: skip
+        assert account.equity_cents == 100_000
+
+        # buy 58,900 fills the limit long at 58,900 (margin $5.89)
+        await producer.send(price_update({"BTC_USDC": (589_000_000, 588_000_000)}))
+        await producer.send(cancel_order(user, short_id))
+        await apoll_until(lambda: time.time() * 1000 > expiry + 5, "the stop's expiry to pass", 10)
+        await producer.send(price_update({"BTC_USDC": (589_100_000, 588_100_000)}))  # expires the stop
+        await producer.send(cancel_order(user, short_id))  # no longer pending: ORDER_NOT_FOUND
+        await _applied_and_committed(engine, producer.last_id)
+
+        assert engine.state is not None and engine.state.state_hash() == producer.reference.state_hash()
+        listed = await servicer.ListOrders(engine_service_pb2.ListOrdersRequest(user_id=user), FakeContext())
+        assert list(listed.orders) == []
+        history = await servicer.ListOrderHistory(
+            engine_service_pb2.ListOrderHistoryRequest(user_id=user, page_size=2), FakeContext()
+        )
+        assert [(o.order.id, o.status) for o in history.orders] == [
+            (stop_id, orders_pb2.ORDER_STATUS_EXPIRED), (short_id, orders_pb2.ORDER_STATUS_CANCELLED),
+        ]  # fmt: skip
+        rest = await servicer.ListOrderHistory(
+            engine_service_pb2.ListOrderHistoryRequest(user_id=user, page_size=2, page_token=history.next_page_token),
+            FakeContext(),
+        )
+        assert [(o.order.id, o.status) for o in rest.orders] == [(limit_id, orders_pb2.ORDER_STATUS_FILLED)]
+        filled = rest.orders[0]
+        assert (filled.position_id, filled.fill_price) == ("pos-" + limit_id.removeprefix("ord-"), 589_000_000)
+        assert engine.state.position(filled.position_id) is not None
+        assert rest.next_page_token == ""
+
+        with pytest.raises(Aborted) as refused:
+            await servicer.ListOrders(engine_service_pb2.ListOrdersRequest(user_id="nobody"), FakeContext())
+        assert refused.value.code is grpc.StatusCode.NOT_FOUND
+
+    connection = await asyncpg.connect(postgres_url)
+    try:
+        rows = await connection.fetch("SELECT * FROM order_history WHERE user_id = $1", user)
+    finally:
+        await connection.close()
+    assert {row["id"]: dict(row) for row in rows} == producer.order_rows
+
+
+async def test_pending_orders_survive_a_snapshot_and_a_restart(
+    quiet_settings: EngineSettings, redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    user = f"{key_prefix}keeper"
+    producer = Producer(redis_client, quiet_settings.stream_key, quiet_settings)
+    async with running_engine(quiet_settings) as engine:
+        await producer.send(create_account(user, f"{user}@example.com", 100_000))
+        await producer.send(price_update({"BTC_USDC": BTC}))
+        await producer.send(place_order(user, "BTC_USDC", "SHORT", "STOP", 590_000_000, 100_000, 10))
+        await _applied_and_committed(engine, producer.last_id)
+        info = await engine.take_snapshot()
+        assert info.state_hash == producer.reference.state_hash()
+    async with running_engine(quiet_settings) as engine:
+        # sell 58,000 fills the stop short, restored from the snapshot, at 58,000
+        await producer.send(price_update({"BTC_USDC": (581_000_000, 580_000_000)}))
+        await _applied_and_committed(engine, producer.last_id)
+        assert engine.state is not None and engine.state.state_hash() == producer.reference.state_hash()
+        assert engine.state.pending_order_count == 0 and len(engine.state.positions_of(user)) == 1
+    assert [row["status"] for row in producer.order_rows.values()] == ["FILLED"]
