@@ -35,3 +35,9 @@ async def page(
     query = query.order_by(table.c.finished_at_ms.desc(), table.c.id.desc()).limit(limit)
     result = await connection.execute(query)
     return [dict(row) for row in result.mappings()]
+
+
+async def one(connection: AsyncConnection, user_id: str, order_id: str) -> list[dict[str, Any]]:
+    table = order_history
+    result = await connection.execute(sa.select(table).where(table.c.id == order_id, table.c.user_id == user_id))
+    return [dict(row) for row in result.mappings()]

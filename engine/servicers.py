@@ -180,6 +180,8 @@ class EngineServicer(engine_service_pb2_grpc.EngineServiceServicer):  # type: ig
         self, request: engine_service_pb2.ListOrderHistoryRequest, context: grpc.aio.ServicerContext
     ) -> engine_service_pb2.ListOrderHistoryResponse:
         await _require_user_id(request.user_id, context)
+        if request.order_id:
+            return await self._one_ended_order(request.user_id, request.order_id, context)
         if request.page_size > MAX_PAGE_SIZE:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size must be 1 .. {MAX_PAGE_SIZE}")
         limit = request.page_size or DEFAULT_PAGE_SIZE
@@ -200,6 +202,21 @@ class EngineServicer(engine_service_pb2_grpc.EngineServiceServicer):  # type: ig
         return engine_service_pb2.ListOrderHistoryResponse(
             orders=[orders_wire.order_record_from_row(row) for row in rows], next_page_token=next_token
         )
+
+    async def _one_ended_order(
+        self, user_id: str, order_id: str, context: grpc.aio.ServicerContext
+    ) -> engine_service_pb2.ListOrderHistoryResponse:
+        """The user's ended order `order_id`, committed or still waiting for its commit; none if unknown."""
+        row = self.engine.writer.pending.get(order_id)
+        if row is None:
+            try:
+                rows = await self.engine.trade_store.order_rows(user_id, order_id)
+            except (SQLAlchemyError, OSError) as exc:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, f"order history is unavailable: {type(exc).__name__}")
+            row = rows[0] if rows else None
+        if row is None or not orders_wire.is_order_row(row) or row["user_id"] != user_id:
+            return engine_service_pb2.ListOrderHistoryResponse()
+        return engine_service_pb2.ListOrderHistoryResponse(orders=[orders_wire.order_record_from_row(row)])
 
     async def GetPrices(
         self, request: engine_service_pb2.GetPricesRequest, context: grpc.aio.ServicerContext

@@ -194,6 +194,11 @@ class TradeStore:
         async with self.engine.connect() as connection:
             return await order_history.page(connection, user_id, limit, after)
 
+    async def order_rows(self, user_id: str, order_id: str) -> list[dict[str, Any]]:
+        """The ended order `order_id` of `user_id`, if committed (engine.order_history.one)."""
+        async with self.engine.connect() as connection:
+            return await order_history.one(connection, user_id, order_id)
+
 
 class TradeWriter:
     def __init__(self, store: TradeStore, hub: ReplyHub, metrics: EngineMetrics) -> None:

@@ -106,6 +106,11 @@ async def test_orders_place_fill_cancel_and_expire_into_the_order_history(
         assert (filled.position_id, filled.fill_price) == ("pos-" + limit_id.removeprefix("ord-"), 589_000_000)
         assert engine.state.position(filled.position_id) is not None
         assert rest.next_page_token == ""
+        for who, order_id, found in ((user, limit_id, [limit_id]), (user, "ord-unknown", []), ("other", limit_id, [])):
+            one = await servicer.ListOrderHistory(
+                engine_service_pb2.ListOrderHistoryRequest(user_id=who, order_id=order_id), FakeContext()
+            )
+            assert [o.order.id for o in one.orders] == found
 
         with pytest.raises(Aborted) as refused:
             await servicer.ListOrders(engine_service_pb2.ListOrdersRequest(user_id="nobody"), FakeContext())

@@ -127,14 +127,16 @@ class ListOrdersResponse(_message.Message):
     def __init__(self, orders: _Optional[_Iterable[_Union[_orders_pb2.PendingOrder, _Mapping]]] = ...) -> None: ...
 
 class ListOrderHistoryRequest(_message.Message):
-    __slots__ = ("user_id", "page_size", "page_token")
+    __slots__ = ("user_id", "page_size", "page_token", "order_id")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     page_size: int
     page_token: str
-    def __init__(self, user_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    order_id: str
+    def __init__(self, user_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., order_id: _Optional[str] = ...) -> None: ...
 
 class ListOrderHistoryResponse(_message.Message):
     __slots__ = ("orders", "next_page_token")
