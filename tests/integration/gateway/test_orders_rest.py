@@ -119,3 +119,30 @@ async def test_a_stop_fills_on_the_price_that_meets_it_and_lands_in_the_history(
     page = await api.get("/orders/history", headers=auth, params={"limit": 1})
     assert page.json()["nextCursor"] is None
     assert (await api.get("/orders/history", headers=auth, params={"cursor": "garbage"})).status_code == 422
+
+
+async def test_the_openapi_page_documents_every_order_field(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as root:
+        spec = (await root.get("/openapi.json")).json()
+    paths = spec["paths"]
+    assert {"post", "get"} <= set(paths["/api/v1/orders"]) and "get" in paths["/api/v1/orders/history"]
+    cancel = paths["/api/v1/orders/{orderId}"]["delete"]
+    assert {"200", "401", "404", "409"} <= set(cancel["responses"])
+    assert {"201", "409", "422", "503"} <= set(paths["/api/v1/orders"]["post"]["responses"])
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["PlaceOrderRequest"]["properties"]) == {
+        "asset", "side", "type", "price", "quantity", "leverage", "stopLoss", "takeProfit", "expiresAt",
+    }  # fmt: skip
+    assert set(schemas["OrderOut"]["properties"]) >= {
+        "id", "asset", "side", "type", "price", "quantity", "leverage", "stopLoss", "takeProfit", "reservedMargin",
+        "status", "createdAt", "expiresAt", "decimal", "positionId", "reason",
+    }  # fmt: skip
+    # every field whose unit is not obvious says it
+    for model, fields in (
+        ("OrderOut", ("price", "reservedMargin", "stopLoss", "expiresAt", "positionId", "fillPrice", "reason")),
+        ("PlaceOrderRequest", ("type", "price", "quantity", "expiresAt")),
+        ("BalanceResponse", ("reservedMargin", "equity", "pendingOrders")),
+    ):
+        for name in fields:
+            assert schemas[model]["properties"][name].get("description"), (model, name)
+    assert schemas["PlaceOrderResponse"]["properties"]["message"]["default"] == "Order accepted"
