@@ -98,6 +98,13 @@ def command_from_proto(
         return domain.ClosePosition(command.user_id, close.position_id, close.quantity)
     if body == "amend_position":
         return _amend_position(command.user_id, command.amend_position)
+    return _order_command(command, body, price_decimals)
+
+
+def _order_command(
+    command: commands_pb2.Command, body: str | None, price_decimals: Mapping[str, int] | None
+) -> domain.Command:
+    """The pending-order commands (engine.orders_wire), or MalformedCommand for a body nobody knows."""
     if body == "place_order":
 
         def check_decimal(what: str, asset: str, stated: int) -> None:
