@@ -58,12 +58,11 @@ def levels_around_price(command: PlaceOrder, decimal: int) -> Rejection | None:
     """Stop-loss and take-profit on the right side of the order's own price: below and above it for a LONG,
     above and below for a SHORT (at the fill they are checked again against the market)."""
     is_long = command.side is Side.LONG
-    price = format_scaled(command.price, decimal)
     if command.stop_loss and (command.stop_loss >= command.price if is_long else command.stop_loss <= command.price):
         return Rejection(
             RejectReason.INVALID_STOP_LOSS,
             f"the stop-loss {format_scaled(command.stop_loss, decimal)} of a {command.side.value} order must be "
-            f"{'below' if is_long else 'above'} its price {price}",
+            f"{'below' if is_long else 'above'} its price {format_scaled(command.price, decimal)}",
         )
     if command.take_profit and (
         command.take_profit <= command.price if is_long else command.take_profit >= command.price
@@ -71,7 +70,7 @@ def levels_around_price(command: PlaceOrder, decimal: int) -> Rejection | None:
         return Rejection(
             RejectReason.INVALID_TAKE_PROFIT,
             f"the take-profit {format_scaled(command.take_profit, decimal)} of a {command.side.value} order must "
-            f"be {'above' if is_long else 'below'} its price {price}",
+            f"be {'above' if is_long else 'below'} its price {format_scaled(command.price, decimal)}",
         )
     return None
 
