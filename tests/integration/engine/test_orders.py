@@ -5,7 +5,10 @@ first, through the same group commit as the closed trades; a snapshot keeps the 
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
+from pathlib import Path
 from typing import NoReturn
 
 import asyncpg
@@ -15,13 +18,24 @@ import redis.asyncio as aioredis
 from exness.engine.v1 import engine_service_pb2, orders_pb2
 
 from engine.config import EngineSettings
+from engine.domain import TradingState, default_rules
 from engine.lifecycle import Engine
 from engine.servicers import EngineServicer
+from engine.snapshots import SnapshotStore
 from harness.polling import apoll_until
+from mesh.stream_codec import encode_command
 from tests.integration.engine.in_process import running_engine
-from tests.integration.engine.support import Producer, cancel_order, create_account, place_order, price_update
+from tests.integration.engine.support import (
+    Producer,
+    cancel_order,
+    close_position,
+    create_account,
+    place_order,
+    price_update,
+)
 
 BTC = (600_500_000, 600_000_000)  # buy 60,050.0000 / sell 60,000.0000
+FORMAT_4 = Path(__file__).resolve().parents[2] / "fixtures" / "snapshots" / "format4.json"
 
 
 class Aborted(Exception):
@@ -143,3 +157,45 @@ async def test_pending_orders_survive_a_snapshot_and_a_restart(
         assert engine.state is not None and engine.state.state_hash() == producer.reference.state_hash()
         assert engine.state.pending_order_count == 0 and len(engine.state.positions_of(user)) == 1
     assert [row["status"] for row in producer.order_rows.values()] == ["FILLED"]
+
+
+async def test_a_format_4_snapshot_of_the_previous_release_restores_and_the_stream_after_it_replays(
+    engine_settings: EngineSettings, redis_client: aioredis.Redis, postgres_url: str
+) -> None:
+    """The upgrade in place: the stream and the newest snapshot are those of the previous release (the
+    committed format-4 fixture, whose last entry is still in the stream); the new engine restores it,
+    applies the entries written after it, pending orders included, and reaches the reference state."""
+    fixture = json.loads(FORMAT_4.read_text())
+    body, last_id = fixture["body"], fixture["body"]["last_applied_id"]
+    settings = engine_settings.model_copy(update={"snapshot_interval_seconds": 3600.0, "maintenance_margin_rate": "0"})
+    assert settings.rules() == default_rules()  # the rules the fixture recorded: no rules entry is written
+    await redis_client.xadd(settings.stream_key, encode_command(price_update({"BTC_USDC": BTC})), id=last_id)
+    store = SnapshotStore(settings.mongodb_url, settings.mongodb_database, settings.stream_key, settings.snapshot_keep)
+    try:
+        await asyncio.to_thread(store.write, body, last_applied_id=last_id, accounts=2)
+    finally:
+        store.close()
+    producer = Producer(redis_client, settings.stream_key, settings)
+    producer.reference = TradingState.restore(default_rules(), body["state"])
+    # the hash is the format-5 one (an empty orders table), the fixture's the format-4 one
+    assert producer.reference.state_hash() != fixture["state_hash"]
+    async with running_engine(settings) as engine:
+        assert engine.state is not None and engine.state.state_hash() == producer.reference.state_hash()
+        assert (engine.state.account_count, engine.state.open_position_count) == (2, 3)
+        await producer.send(price_update({"BTC_USDC": BTC}))
+        limit_id = "ord-" + await producer.send(
+            place_order("alice", "BTC_USDC", "LONG", "LIMIT", 590_000_000, 1_000, 10)
+        )
+        await producer.send(close_position("bob", engine.state.positions_of("bob")[0].id))
+        await producer.send(price_update({"BTC_USDC": (589_000_000, 588_000_000)}))
+        await _applied_and_committed(engine, producer.last_id)
+        assert engine.state.state_hash() == producer.reference.state_hash()
+        assert engine.state.pending_order_count == 0
+        assert engine.state.position("pos-" + limit_id.removeprefix("ord-")) is not None
+        assert (await engine.take_snapshot()).state_hash == producer.reference.state_hash()
+    connection = await asyncpg.connect(postgres_url)
+    try:
+        rows = await connection.fetch("SELECT * FROM order_history WHERE id = $1", limit_id)
+    finally:
+        await connection.close()
+    assert [dict(row) for row in rows] == [producer.order_rows[limit_id]]
