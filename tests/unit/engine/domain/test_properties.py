@@ -1,5 +1,6 @@
-"""Property tests over random command sequences: money is conserved, no balance goes negative, the trigger
-indexes close exactly what a brute-force scan would, snapshot -> restore keeps hash and behaviour, and
+"""Property tests over random command sequences, pending orders among them: money is conserved (balance +
+reserved + margins + credited - debited = deposits), no balance goes negative, the trigger indexes close and
+fill exactly what a brute-force scan would (expiries too), snapshot -> restore keeps hash and behaviour, and
 replaying the same entries gives the same hash."""
 
 from __future__ import annotations
