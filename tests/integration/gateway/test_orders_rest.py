@@ -6,7 +6,9 @@ The seed's BTC quote (buy 119416.8450 / sell 118234.5000): 0.01 BTC at 10x reser
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 
 import httpx
 import redis.asyncio as aioredis
@@ -146,3 +148,37 @@ async def test_the_openapi_page_documents_every_order_field(stack: Stack) -> Non
         for name in fields:
             assert schemas[model]["properties"][name].get("description"), (model, name)
     assert schemas["PlaceOrderResponse"]["properties"]["message"]["default"] == "Order accepted"
+
+
+async def test_the_pending_order_cap_is_a_clear_422_and_a_stale_price_a_503(
+    stack_factory: Callable[..., Stack], redis_conn: aioredis.Redis
+) -> None:
+    capped = stack_factory(engine_env={"MAX_PENDING_ORDERS_PER_ACCOUNT": "1", "PRICE_STALE_AFTER_MS": "2000"})
+    async with httpx.AsyncClient(base_url=f"{capped.base_url}/api/v1", timeout=30) as api:
+        _, token = await new_user(api)
+        auth = bearer(token)
+        await feed_engine(redis_conn, capped.stream_key, [BTC])
+        assert (await api.post("/orders", headers=auth, json=_order())).status_code == 201
+        refused = await api.post("/orders", headers=auth, json=_order(price="100000"))
+        assert _code(refused) == (422, "TOO_MANY_ORDERS")
+        assert refused.json()["error"]["message"] == (
+            "the account already has 1 pending orders, the most allowed; cancel one to place another"
+        )
+        # a quote older than PRICE_STALE_AFTER_MS in stream time: nothing placed, try again later (another
+        # user: the cap is checked before the price)
+        _, other_token = await new_user(api)
+        other = bearer(other_token)
+        await feed_engine(redis_conn, capped.stream_key, [Quote("ETH_USDC", buy=34_913_478, sell=34_567_800)])
+        stale_after = time.time() + 2.2
+
+        async def stale() -> httpx.Response | None:
+            if time.time() < stale_after:
+                return None
+            await feed_engine(redis_conn, capped.stream_key, [BTC])  # moves stream time on; ETH is now old
+            response = await api.post(
+                "/orders", headers=other, json=_order(asset="ETH_USDC", price="3000", quantity="1")
+            )
+            return response if response.status_code == 503 else None
+
+        response = await apoll_until(stale, "the ETH quote to go stale", 20)
+        assert response.json()["error"]["code"] == "PRICE_STALE"
