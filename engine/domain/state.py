@@ -1,5 +1,5 @@
-"""The trading state machine: accounts, open positions, latest quotes, trigger indexes and remembered
-idempotent replies, changed only by `TradingState.apply`.
+"""The trading state machine: accounts, open positions, pending orders, latest quotes, trigger indexes and
+remembered idempotent replies, changed only by `TradingState.apply`.
 
 Deterministic by construction: time comes only from the stream entry (`time_ms`), ids derive from the
 entry id, and nothing depends on dict or set iteration order or on the hash seed, so replaying the
@@ -60,7 +60,8 @@ CAPTURE_SLICE = 50_000
 
 class TradingState(Restoring):
     """All trading state of one engine shard. Writes: `apply`. Reads: `account`, `user_id_for_email`,
-    `positions_of`, `position`, `quote`, `valuation`, `account_summary` and the counts. Persistence: `snapshot`,
+    `positions_of`, `position`, `pending_orders_of`, `pending_order`, `quote`, `valuation`, `account_summary`
+    and the counts. Persistence: `snapshot`,
     `restore`, `state_hash`."""
 
     __slots__ = (
