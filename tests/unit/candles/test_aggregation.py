@@ -5,6 +5,7 @@ merged in order, gives the candles of all of them at once."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -90,7 +91,7 @@ tick_lists = st.lists(
 def test_any_split_into_batches_gives_the_same_candles(ticks: list[Tick], cuts: list[int]) -> None:
     bounds = sorted({0, len(ticks), *(min(cut, len(ticks)) for cut in cuts)})
     folded: dict[BucketKey, Candle] = {}
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
+    for lo, hi in itertools.pairwise(bounds):
         merge_into(folded, aggregate(ticks[lo:hi]))
     assert folded == aggregate(ticks)
 
