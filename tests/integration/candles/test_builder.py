@@ -5,6 +5,7 @@ stepped over."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from candles import store
 from candles.aggregation import Candle, Tick, aggregate
 from candles.store import Gap, read_all, read_gaps
+from harness.polling import apoll_until
 from tests.integration.candles.support import DAY_START, add_prices, builder, drain
 
 MIN = 60_000
@@ -180,3 +182,18 @@ async def test_live_candles_are_the_merged_rows(
     await add_prices(redis_client, stream_key, [Tick("BTC_USDC", 500, DAY_START), Tick("BTC_USDC", 600, DAY_START + 1)])
     await drain(builder(candles_db, redis_client, stream_key, batch=1, on_commit=on_commit))
     assert seen[-1][("BTC_USDC", "1m", DAY_START)] == Candle(500, 600, 500, 600, 2)
+
+
+async def test_an_unreachable_redis_is_retried_and_the_loop_stops_on_request(candles_db: AsyncEngine) -> None:
+    from candles import metrics
+
+    dead = aioredis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    b = builder(candles_db, dead, "nowhere:stream:engine")
+    stop = asyncio.Event()
+    before = metrics.ERRORS._value.get()
+    task = asyncio.create_task(b.run(stop))
+    await apoll_until(lambda: metrics.ERRORS._value.get() >= before + 2, "two failed batches, retried")
+    assert not task.done()
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    await dead.aclose()
