@@ -77,6 +77,7 @@ class Backfiller:
     def __init__(self, db: AsyncEngine, settings: CandleSettings) -> None:
         self._db = db
         self._settings = settings
+        self._tasks: set[asyncio.Task[int]] = set()
 
     async def run(self, until_ms: int, since_ms: int | None = None) -> int:
         """Fetch and insert the history ending by `until_ms`; returns how many buckets were added."""
@@ -98,7 +99,10 @@ class Backfiller:
         return added
 
     async def on_gap(self, gap: Gap) -> None:
-        await self.run(parse_id(gap.resumed_id)[0], since_ms=parse_id(gap.after_id)[0])
+        """Backfill the buckets a gap hid, beside the builder (a slow venue must not hold it up)."""
+        task = asyncio.create_task(self.run(parse_id(gap.resumed_id)[0], since_ms=parse_id(gap.after_id)[0]))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
 
 async def backfill_cutoff(builder: CandleBuilder, reader: StreamReader, redis: aioredis.Redis) -> int | None:

@@ -187,11 +187,12 @@ async def insert_history(engine: AsyncEngine, candles: dict[BucketKey, Candle]) 
     rows = _rows({key: Candle(c.open, c.high, c.low, c.close, 0) for key, c in candles.items()})
     if not rows:
         return 0
+    added = 0
     async with engine.begin() as conn:
-        stmt = pg_insert(candles_table).on_conflict_do_nothing().returning(candles_table.c.bucket_ms)
-        added = 0
-        for row in rows:
-            added += len((await conn.execute(stmt, row)).all())
+        for start in range(0, len(rows), UPSERT_CHUNK):
+            chunk = rows[start : start + UPSERT_CHUNK]
+            stmt = pg_insert(candles_table).values(chunk).on_conflict_do_nothing().returning(candles_table.c.bucket_ms)
+            added += len((await conn.execute(stmt)).all())
     return added
 
 
