@@ -1,6 +1,7 @@
-"""The candle builder process: migrations to head, the gRPC CandleService (with health and reflection), the
-builder loop, the backfill on start (and after a gap), and the live candles published on CANDLE_CHANNEL
-after each commit. SIGTERM stops the loop between batches; a SIGKILL loses nothing (the saved cursor)."""
+"""The candle builder process: the gRPC CandleService (with health and reflection; SERVING once the
+migrations are at head, retried while PostgreSQL is unreachable), the builder loop, the backfill on start
+(and after a gap), and the live candles published on CANDLE_CHANNEL after each commit. SIGTERM stops the
+loop between batches; a SIGKILL loses nothing (the saved cursor)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from candles import metrics
 from candles.aggregation import BucketKey, Candle
 from candles.backfill import fetch_history
-from candles.builder import CandleBuilder, StreamReader
+from candles.builder import RETRY_MAX_SECONDS, RETRY_MIN_SECONDS, CandleBuilder, StreamReader
 from candles.config import CandleSettings
 from candles.entries import parse_id
 from candles.servicer import CandleServicer, binding
@@ -120,15 +121,33 @@ async def backfill_cutoff(builder: CandleBuilder, reader: StreamReader, redis: a
         return None
 
 
-async def serve(settings: CandleSettings) -> int:
-    await asyncio.to_thread(upgrade_to_head, MIGRATIONS_DIR, settings.database_url)
-    db = make_engine(settings.database_url)
-    redis = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2)
+async def migrate(settings: CandleSettings, stop: asyncio.Event) -> bool:
+    """The builder's migrations to head, retried with backoff while PostgreSQL is unreachable; False if
+    `stop` came first."""
+    delay = RETRY_MIN_SECONDS
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(upgrade_to_head, MIGRATIONS_DIR, settings.database_url)
+            return True
+        except Exception as exc:  # any database failure: the service waits for PostgreSQL, never crashes
+            log.warning("candle migrations failed; retrying", extra={"error": repr(exc)[:300], "retry_in_s": delay})
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await stop.wait()
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
+    return False
+
+
+async def _stop_on_signal(stop: asyncio.Event) -> None:
+    await wait_for_shutdown_signal()
+    stop.set()
+
+
+async def build_until_stopped(
+    settings: CandleSettings, db: AsyncEngine, redis: aioredis.Redis, stop: asyncio.Event
+) -> int:
+    """Backfill on start, then build until `stop`; returns the exit code."""
     specs = settings.asset_specs
-    metrics.serve(settings.candles_bind_host, settings.candles_metrics_port)
-    server = GrpcServer(
-        [binding(CandleServicer(db, specs))], f"{settings.candles_bind_host}:{settings.candles_grpc_port}"
-    )
     reader = StreamReader(redis, settings.stream_key)
     backfiller = Backfiller(db, settings)
     builder = CandleBuilder(
@@ -140,16 +159,12 @@ async def serve(settings: CandleSettings) -> int:
         on_commit=LivePublisher(redis, settings.candle_channel, specs).publish,
         on_gap=backfiller.on_gap,
     )
-    await server.start()
-    await server.set_serving(True)
-    log.info("candle builder started", extra={"grpc_port": server.port, "stream": settings.stream_key})
-    stop = asyncio.Event()
     # the cut-off is fixed before the builder moves: every bucket backfill adds ends before any quote to come
     cutoff = await backfill_cutoff(builder, reader, redis)
     history = asyncio.create_task(backfiller.run(cutoff) if cutoff is not None else asyncio.sleep(0), name="backfill")
     build = asyncio.create_task(builder.run(stop), name="candle-builder")
-    signals = asyncio.create_task(wait_for_shutdown_signal(), name="signals")
-    await asyncio.wait({build, signals}, return_when=asyncio.FIRST_COMPLETED)
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({build, stopping}, return_when=asyncio.FIRST_COMPLETED)
     stop.set()
     exit_code = 0
     try:
@@ -157,10 +172,32 @@ async def serve(settings: CandleSettings) -> int:
     except Exception:
         log.exception("candle builder failed")
         exit_code = 1
-    for task in (signals, history):
+    for task in (history, stopping):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    return exit_code
+
+
+async def serve(settings: CandleSettings) -> int:
+    """The process: gRPC (NOT_SERVING until migrated), migrations, the builder; SIGTERM/SIGINT stop it."""
+    stop = asyncio.Event()
+    signals = asyncio.create_task(_stop_on_signal(stop), name="signals")
+    db = make_engine(settings.database_url)
+    redis = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2)
+    metrics.serve(settings.candles_bind_host, settings.candles_metrics_port)
+    address = f"{settings.candles_bind_host}:{settings.candles_grpc_port}"
+    server = GrpcServer([binding(CandleServicer(db, settings.asset_specs))], address)
+    await server.start()
+    await server.set_serving(False)
+    exit_code = 0
+    if await migrate(settings, stop):
+        await server.set_serving(True)
+        log.info("candle builder started", extra={"grpc_port": server.port, "stream": settings.stream_key})
+        exit_code = await build_until_stopped(settings, db, redis, stop)
+    signals.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await signals
     await server.stop(grace=min(settings.shutdown_grace_seconds, 5.0))
     await redis.aclose()
     await db.dispose()
