@@ -66,3 +66,31 @@ async def test_bad_requests_are_refused_with_their_status(
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await stub.ListCandles(request_)
     assert refused.value.code() == code
+
+
+async def test_the_gateways_reader_maps_every_outcome(candles_db: AsyncEngine) -> None:
+    """gateway.candles_client.CandleReader.read, the one reading function of the edge, over real sockets."""
+    from gateway.candles_client import CandleBar, CandleReader
+    from gateway.errors import ApiError
+
+    await insert_history(candles_db, {("BTC_USDC", "1h", DAY_START): Candle(5, 9, 4, 8, 0)})
+    server = GrpcServer([binding(CandleServicer(candles_db, SPECS))], "127.0.0.1:0")
+    await server.start()
+    reader = CandleReader(f"127.0.0.1:{server.port}")
+    try:
+        series = await reader.read("BTC_USDC", "1h", 10)
+        assert (series.asset, series.interval, series.decimal) == ("BTC_USDC", "1h", 4)
+        assert series.candles == [CandleBar(DAY_START, 5, 9, 4, 8, 0)]
+        for call, status in [(reader.read("DOGE_USDC", "1h"), 404), (reader.read("BTC_USDC", "7m"), 422),
+                             (reader.read("BTC_USDC", "1h", 0), 422)]:  # fmt: skip
+            with pytest.raises(ApiError) as refused:
+                await call
+            assert refused.value.status == status
+    finally:
+        await reader.close()
+        await server.stop(0)
+    gone = CandleReader(f"127.0.0.1:{server.port}")
+    with pytest.raises(ApiError) as unavailable:
+        await gone.read("BTC_USDC", "1h")
+    assert (unavailable.value.status, unavailable.value.code) == (503, "CANDLES_UNAVAILABLE")
+    await gone.close()
