@@ -203,8 +203,12 @@ class BalanceResponse(BaseModel):
     balanceUSD: str = Field(examples=["$9,858.65"])
     availableMargin: int = Field(description="what new positions can lock: the free balance, cents")
     usedMargin: int = Field(description="margin locked in open positions, cents")
-    equity: int = Field(description="balance + used margin + unrealized PnL (losses capped at margin), cents")
+    reservedMargin: int = Field(description="margin reserved by pending orders (not in `balance`), cents")
+    equity: int = Field(
+        description="balance + reserved margin + used margin + unrealized PnL (losses capped at margin), cents"
+    )
     activePositions: int
+    pendingOrders: int = Field(description="pending LIMIT and STOP orders")
 
 
 class QuoteOut(BaseModel):
@@ -239,3 +243,19 @@ class Health(BaseModel):
     checks: dict[str, Literal["ok", "failed"]] = Field(
         default_factory=dict, description="a status word per dependency; why one failed is logged, never shown"
     )
+
+
+class CandleOut(BaseModel):
+    time: int = Field(description="bucket start, ms since the epoch (UTC)")
+    open: int = Field(description="first bid of the bucket, scaled by 10^decimal")
+    high: int
+    low: int
+    close: int = Field(description="last bid so far (the live bucket still moves)")
+    ticks: int = Field(description="the platform's quotes in the bucket; 0 = filled from the venue's history")
+
+
+class CandlesResponse(BaseModel):
+    asset: str
+    interval: str
+    decimal: int
+    candles: list[CandleOut] = Field(description="oldest first")
