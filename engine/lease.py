@@ -5,7 +5,7 @@ it sent the last successful renewal), so a leader cut off from Redis stops apply
 engine can possibly acquire the key.
 
 Every acquisition also takes a new epoch (the fencing token, engine.fencing): one more than the last, and
-never below Redis' clock in milliseconds, so it still grows if Redis lost the epoch key (a restart without
+never below Redis' clock in microseconds, so it still grows if Redis lost the epoch key (a restart without
 persistence). The side effects of the session are checked against it where they land."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ if current == false then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
 elseif current == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2])
 else return 0 end
 local now = redis.call('time')
-local floor = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local floor = tonumber(now[1]) * 1000000 + tonumber(now[2])
 local epoch = string.format('%d', math.max((tonumber(redis.call('get', KEYS[2])) or 0) + 1, floor))
 redis.call('set', KEYS[2], epoch)
 return tonumber(epoch)
