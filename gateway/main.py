@@ -22,6 +22,7 @@ from gateway.engine_client import EngineClient
 from gateway.errors import install_error_handlers
 from gateway.limits import BodySizeLimitMiddleware, RedisRateLimiter
 from gateway.metrics import MetricsMiddleware
+from gateway.openapi_links import add_links
 from gateway.prices import PriceHub
 from gateway.routes import auth, balance, health, prices, trade
 from gateway.stream_writer import command_redis
@@ -108,7 +109,8 @@ def _lifespan(
 
 
 def _error_schemas_openapi(app: FastAPI) -> dict[str, Any]:
-    """The generated schema, with FastAPI's default 422 body replaced by ours (what is really sent)."""
+    """The generated schema, with FastAPI's default 422 body replaced by ours (what is really sent), and the
+    links between operations (gateway.openapi_links)."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
@@ -121,6 +123,7 @@ def _error_schemas_openapi(app: FastAPI) -> dict[str, Any]:
     components = schema.get("components", {}).get("schemas", {})
     for default in ("HTTPValidationError", "ValidationError"):
         components.pop(default, None)
+    add_links(schema)
     app.openapi_schema = schema
     return schema
 
