@@ -1,5 +1,5 @@
 """What a running gateway holds (built in the app's lifespan, read by gateway.deps): settings, the
-database, Redis, the engine client, the price hub and the auth rate limiter."""
+database, Redis, the engine client, the price hub and the auth rate limiters."""
 
 from __future__ import annotations
 
@@ -25,3 +25,5 @@ class GatewayContext:
     engine: EngineClient
     prices: PriceHub
     auth_limiter: RedisRateLimiter | None
+    # signin attempts per e-mail address (SIGNIN_EMAIL_RATE_LIMIT), across every client address
+    signin_email_limiter: RedisRateLimiter | None = None

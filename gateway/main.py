@@ -20,6 +20,7 @@ from gateway.config import GatewaySettings
 from gateway.context import GatewayContext
 from gateway.engine_client import EngineClient
 from gateway.errors import install_error_handlers
+from gateway.headers import SecurityHeadersMiddleware
 from gateway.limits import BodySizeLimitMiddleware, RedisRateLimiter
 from gateway.metrics import MetricsMiddleware
 from gateway.openapi_links import add_links
@@ -65,7 +66,7 @@ async def running_context(settings: GatewaySettings) -> AsyncIterator[GatewayCon
         max_loop_lag=settings.gateway_max_loop_lag_ms / 1000,
     )
     hub = PriceHub(pubsub_redis, settings.price_channel)
-    rate = settings.auth_rate
+    rate, email_rate = settings.auth_rate, settings.signin_email_rate
     context = GatewayContext(
         settings=settings,
         asset_specs=settings.asset_specs,
@@ -75,6 +76,9 @@ async def running_context(settings: GatewaySettings) -> AsyncIterator[GatewayCon
         engine=engine,
         prices=hub,
         auth_limiter=RedisRateLimiter(redis, settings.auth_rate_key_prefix, *rate) if rate else None,
+        signin_email_limiter=(
+            RedisRateLimiter(redis, settings.signin_email_rate_key_prefix, *email_rate) if email_rate else None
+        ),
     )
     engine.start()
     hub.start()
@@ -159,5 +163,6 @@ def create_app(settings: GatewaySettings, context: GatewayContext | None = None)
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.openapi = lambda: _error_schemas_openapi(app)  # type: ignore[method-assign]
     return app

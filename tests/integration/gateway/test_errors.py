@@ -326,3 +326,24 @@ async def test_a_user_without_an_engine_account_is_404_on_every_read(api: httpx.
     _, fresh = await new_user(api)
     history = await api.get("/trade/closed", headers=bearer(fresh))
     assert history.status_code == 200 and history.json() == {"orders": [], "nextCursor": None}
+
+
+async def test_security_headers_on_the_api_the_pages_and_errors(stack: Stack, api: httpx.AsyncClient) -> None:
+    answers = [
+        await api.get("/prices"),
+        await api.get("/balance"),  # 401
+        await api.post("/trade/create", content=b"{", headers={"content-type": "application/json"}),  # 400
+    ]
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as root:
+        pages = [await root.get("/"), await root.get("/docs"), await root.get("/openapi.json")]
+    for answer in answers + pages:
+        assert answer.headers["x-content-type-options"] == "nosniff", answer.url
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    for answer in answers:
+        assert answer.headers["cache-control"] == "no-store"
+        assert answer.headers["content-security-policy"].startswith("default-src 'none'")
+    # the pages keep the policy that lets them load their own scripts
+    assert "script-src 'self'" in pages[0].headers["content-security-policy"]
+    assert "script-src 'self' 'sha256-" in pages[1].headers["content-security-policy"]
