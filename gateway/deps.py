@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from gateway.context import GatewayContext
-from gateway.metrics import RATE_LIMITED
 from gateway.limits import client_bucket, email_bucket
+from gateway.metrics import RATE_LIMITED
 from gateway.security import bearer_token, user_id_from_token
 
 # auto_error=False: a missing or malformed header gets our own 401 body, not FastAPI's 403
