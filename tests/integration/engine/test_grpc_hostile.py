@@ -6,17 +6,21 @@ and its state is what the commands before the attack made it."""
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from pathlib import Path
 
+import asyncpg
 import grpc
 import redis.asyncio as aioredis
 from exness.engine.v1 import admin_service_pb2, engine_service_pb2
+from exness.market.v1 import candles_pb2
 from google.protobuf import descriptor
-from grpc_health.v1 import health_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2
 
 from engine.config import EngineSettings
+from harness.candles_process import start_candles
 from tests.integration.engine.support import (
     Producer,
     applied_state_hash,
@@ -65,18 +69,26 @@ def hostile_payloads(method: descriptor.MethodDescriptor) -> dict[str, bytes]:
             payloads[f"{field.name}: -1"] = _field(field.number, 0, _varint(-1))
             payloads[f"{field.name}: 2^64-1"] = _field(field.number, 0, _varint((1 << 64) - 1))
             payloads[f"{field.name}: as bytes"] = _length_delimited(field.number, b"\x01\x02")
+        elif field.type == field.TYPE_ENUM:
+            payloads[f"{field.name}: 999"] = _field(field.number, 0, _varint(999))
+            payloads[f"{field.name}: -1"] = _field(field.number, 0, _varint(-1))
         elif field.type == field.TYPE_MESSAGE:
             payloads[f"{field.name}: garbage inside"] = _length_delimited(field.number, b"\xff\xff\xff")
     payloads["oversized message"] = _length_delimited(1, b"x" * (9 << 20))
     return payloads
 
 
-SERVICES = [
-    engine_service_pb2.DESCRIPTOR.services_by_name["EngineService"],
-    admin_service_pb2.DESCRIPTOR.services_by_name["EngineAdminService"],
+# every gRPC server of the platform also serves these two
+COMMON_SERVICES = [
     health_pb2.DESCRIPTOR.services_by_name["Health"],
     reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"],
 ]
+ENGINE_SERVICES = [
+    engine_service_pb2.DESCRIPTOR.services_by_name["EngineService"],
+    admin_service_pb2.DESCRIPTOR.services_by_name["EngineAdminService"],
+    *COMMON_SERVICES,
+]
+CANDLE_SERVICES = [candles_pb2.DESCRIPTOR.services_by_name["CandleService"], *COMMON_SERVICES]
 # What a malformed request may end in: refused as such, looked up and not found, too big, not possible
 # right now, or not served. UNKNOWN (an exception in a servicer) and UNAVAILABLE (the server went away) may not.
 CLEAR = {
@@ -112,6 +124,24 @@ def _call(channel: grpc.Channel, method: descriptor.MethodDescriptor, payload: b
     return grpc.StatusCode.OK
 
 
+async def _attack(address: str, services: list[descriptor.ServiceDescriptor]) -> dict[str, grpc.StatusCode]:
+    """Every hostile payload on every method, each on a channel of its own; the server must still
+    answer its health check after each call. Returns each call's status; asserts none is unclear."""
+    outcomes: dict[str, grpc.StatusCode] = {}
+    for service in services:
+        for method in service.methods:
+            for name, payload in hostile_payloads(method).items():
+                call = f"{service.name}/{method.name} {name}"
+                with grpc.insecure_channel(address, options=[("grpc.max_send_message_length", 16 << 20)]) as channel:
+                    outcomes[call] = _call(channel, method, payload)
+                    health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+                assert health.status == health_pb2.HealthCheckResponse.SERVING, f"not serving after {call}"
+    unclear = {call: code for call, code in outcomes.items() if code not in CLEAR}
+    print(f"\ngRPC {address}: {len(outcomes)} malformed calls, {dict(Counter(c.name for c in outcomes.values()))}")
+    assert not unclear
+    return outcomes
+
+
 async def test_malformed_requests_on_every_rpc_get_clear_statuses_and_the_engine_keeps_serving(
     engine_env: dict[str, str], engine_settings: EngineSettings, redis_client: aioredis.Redis, artifacts_dir: Path
 ) -> None:
@@ -122,17 +152,7 @@ async def test_malformed_requests_on_every_rpc_get_clear_statuses_and_the_engine
         await producer.send(price_update({"BTC_USDC": BTC}))
         await producer.send(open_position("owner", "BTC_USDC", "LONG", 100_000, 5))
         before = await applied_state_hash(address, producer.last_id)
-        outcomes: dict[str, grpc.StatusCode] = {}
-        for service in SERVICES:
-            for method in service.methods:
-                for name, payload in hostile_payloads(method).items():
-                    call = f"{service.name}/{method.name} {name}"
-                    with grpc.insecure_channel(address, options=[("grpc.max_send_message_length", 16 << 20)]) as ch:
-                        outcomes[call] = _call(ch, method, payload)
-                    assert (await status(address)).leader, f"the engine stopped serving after {call}"
-        unclear = {call: code for call, code in outcomes.items() if code not in CLEAR}
-        print(f"\ngRPC: {len(outcomes)} malformed calls, {dict(Counter(code.name for code in outcomes.values()))}")
-        assert not unclear
+        outcomes = await _attack(address, ENGINE_SERVICES)
         # bytes that are no message, and ids longer than any the platform issues, are refused as such
         for call, code in outcomes.items():
             if call.endswith((" not protobuf", " truncated length", "user_id: 1 MiB", "gateway_id: 1 MiB")):
@@ -144,3 +164,26 @@ async def test_malformed_requests_on_every_rpc_get_clear_statuses_and_the_engine
         assert await applied_state_hash(address, producer.last_id) == before == producer.reference.state_hash()
     finally:
         proc.stop()
+
+
+async def test_malformed_requests_on_every_rpc_of_the_candle_service(
+    redis_url: str, postgres_url: str, key_prefix: str, artifacts_dir: Path
+) -> None:
+    name = f"exness_hostile_{uuid.uuid4().hex[:10]}"
+    admin_url = f"{postgres_url.rpartition('/')[0]}/postgres"
+    admin = await asyncpg.connect(admin_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    env = {"REDIS_URL": redis_url, "STREAM_KEY": f"{key_prefix}stream:engine"}
+    try:
+        proc, address = start_candles(
+            {**env, "DATABASE_URL": f"{postgres_url.rpartition('/')[0]}/{name}"}, artifacts_dir
+        )
+        try:
+            outcomes = await _attack(address, CANDLE_SERVICES)
+            assert outcomes["CandleService/ListCandles not protobuf"] == grpc.StatusCode.INVALID_ARGUMENT
+            assert not proc.exited()
+        finally:
+            proc.stop()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
