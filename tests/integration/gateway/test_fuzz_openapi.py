@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import redis.asyncio as aioredis
@@ -27,11 +29,12 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from harness.candles_process import start_candles
 from tests.integration.gateway.support import Quote, Stack, feed_engine
 
-# Per operation and generation mode; stateful scenarios on top. Together about a minute on the 2-core box.
-EXAMPLES_PER_OPERATION = 40
-STATEFUL_SCENARIOS = 30
+# Per operation and generation mode; stateful scenarios on top. Together under a minute on the quiet 2-core box.
+EXAMPLES_PER_OPERATION = 30
+STATEFUL_SCENARIOS = 25
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -55,11 +58,35 @@ FUZZ_SETTINGS = settings(
 
 
 @pytest.fixture(scope="module")
-def fuzz_stack(stack_factory: Callable[..., Stack]) -> Stack:
-    """A gateway whose auth limit does not stop the fuzzer, and an engine whose quotes never go stale
+def candles_address(redis_url: str, postgres_url: str, artifacts_dir: Path) -> Iterator[str]:
+    """A candle builder with a database of its own, for GET /candles."""
+    server = postgres_url.rpartition("/")[0]
+    name = f"exness_fuzz_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        connection = await asyncpg.connect(f"{server}/postgres")
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    env = {"REDIS_URL": redis_url, "STREAM_KEY": f"test:fuzz{uuid.uuid4().hex[:8]}:stream:engine"}
+    proc, address = start_candles({**env, "DATABASE_URL": f"{server}/{name}"}, artifacts_dir)
+    try:
+        yield address
+    finally:
+        proc.stop()
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="module")
+def fuzz_stack(stack_factory: Callable[..., Stack], candles_address: str) -> Stack:
+    """A gateway whose auth limits do not stop the fuzzer, and an engine whose quotes never go stale
     while it runs (so orders reach the engine instead of stopping at 503 PRICE_STALE)."""
     stack = stack_factory(
-        engine_env={"PRICE_STALE_AFTER_MS": "86400000"}, gateway_env={"AUTH_RATE_LIMIT": "100000/minute"}
+        engine_env={"PRICE_STALE_AFTER_MS": "86400000"},
+        gateway_env={"AUTH_RATE_LIMIT": "100000/minute", "CANDLES_ADDR": candles_address},
     )
 
     async def feed() -> None:
