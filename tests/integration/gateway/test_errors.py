@@ -168,8 +168,23 @@ async def test_another_users_order_is_404(api: httpx.AsyncClient, trader: dict[s
     opened = await api.post("/trade/create", headers=trader, json=ORDER)
     assert opened.status_code == 201, opened.text
     _, intruder = await new_user(api)
-    stolen = await api.post("/trade/close", headers=bearer(intruder), json={"orderId": opened.json()["trade"]["id"]})
+    position_id = opened.json()["trade"]["id"]
+    stolen = await api.post("/trade/close", headers=bearer(intruder), json={"orderId": position_id})
     assert_error(stolen, 404, "POSITION_NOT_FOUND")
+    partly = await api.post(
+        "/trade/close", headers=bearer(intruder), json={"orderId": position_id, "quantity": "0.001"}
+    )
+    assert_error(partly, 404, "POSITION_NOT_FOUND")
+    amended = await api.patch(f"/trade/{position_id}", headers=bearer(intruder), json={"stopLoss": "1"})
+    assert_error(amended, 404, "POSITION_NOT_FOUND")
+    # the same answer as an id that never existed, and nothing of the owner's shows in the intruder's reads
+    assert_error(
+        await api.patch("/trade/no-such-position", headers=bearer(intruder), json={"stopLoss": "1"}),
+        404,
+        "POSITION_NOT_FOUND",
+    )
+    assert (await api.get("/trade/open", headers=bearer(intruder))).json()["orders"] == []
+    assert (await api.get("/trade/closed", headers=bearer(intruder))).json()["orders"] == []
     assert_error(
         await api.post("/trade/close", headers=trader, json={"orderId": "no-such-order"}), 404, "POSITION_NOT_FOUND"
     )
