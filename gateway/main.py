@@ -26,7 +26,7 @@ from gateway.limits import BodySizeLimitMiddleware, RedisRateLimiter
 from gateway.metrics import MetricsMiddleware
 from gateway.openapi_links import add_links
 from gateway.prices import PriceHub
-from gateway.routes import auth, balance, candles, health, prices, trade
+from gateway.routes import auth, balance, candles, health, orders, prices, trade
 from gateway.stream_writer import command_redis
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ def create_app(settings: GatewaySettings, context: GatewayContext | None = None)
     )  # /docs: gateway.web
     if context is not None:
         app.state.context = context
-    for router in (auth.router, trade.router, balance.router, prices.router, candles.router):
+    for router in (auth.router, trade.router, orders.router, balance.router, prices.router, candles.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(prices.ws_router)
     app.include_router(prices.ws_router, prefix=API_PREFIX)
