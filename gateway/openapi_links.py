@@ -1,5 +1,5 @@
 """OpenAPI links: how the answer of one operation feeds the next (a signup's e-mail into signin, an opened
-position's id into close and amend). They document the API's flows for readers and let a stateful fuzzer
+position's id into close and amend, a placed pending order's id into cancel). They document the API's flows for readers and let a stateful fuzzer
 (schemathesis, tests/integration/gateway/test_fuzz_openapi.py) chain calls the way a trader does. A link
 whose source or target operation is not in the document is left out."""
 
@@ -31,6 +31,9 @@ LINKS: dict[tuple[str, str, str], dict[str, tuple[str, str, dict[str, Any]]]] = 
             "patch",
             {"parameters": {"positionId": "$response.body#/trade/id"}},
         ),
+    },
+    (f"{API}/orders", "post", "201"): {
+        "CancelOrder": (f"{API}/orders/{{orderId}}", "delete", {"parameters": {"orderId": "$response.body#/order/id"}}),
     },
 }
 
