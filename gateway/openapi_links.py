@@ -1,7 +1,8 @@
 """OpenAPI links: how the answer of one operation feeds the next (a signup's e-mail into signin, an opened
-position's id into close and amend, a placed pending order's id into cancel). They document the API's flows for readers and let a stateful fuzzer
-(schemathesis, tests/integration/gateway/test_fuzz_openapi.py) chain calls the way a trader does. A link
-whose source or target operation is not in the document is left out."""
+position's id into close and amend, a placed pending order's id into cancel). They document the API's
+flows for readers and let a stateful fuzzer (schemathesis, tests/integration/gateway/test_fuzz_openapi.py)
+chain calls the way a trader does. A link whose source or target operation is not in the document is left
+out."""
 
 from __future__ import annotations
 
