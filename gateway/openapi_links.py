@@ -1,8 +1,9 @@
 """OpenAPI links: how the answer of one operation feeds the next (a signup's e-mail into signin, an opened
-position's id into close and amend, a placed pending order's id into cancel). They document the API's
-flows for readers and let a stateful fuzzer (schemathesis, tests/integration/gateway/test_fuzz_openapi.py)
-chain calls the way a trader does. A link whose source or target operation is not in the document is left
-out."""
+position's id into close and amend). They document the API's flows for readers and let a stateful fuzzer
+(schemathesis, tests/integration/gateway/test_fuzz_openapi.py) chain calls the way a trader does. A link
+whose source or target operation is not in the document is left out. (A link from a placed pending order
+into its cancel made schemathesis 4.32 fail with FlakyStrategyDefinition while drawing the linked id;
+pending orders are fuzzed without it.)"""
 
 from __future__ import annotations
 
@@ -32,9 +33,6 @@ LINKS: dict[tuple[str, str, str], dict[str, tuple[str, str, dict[str, Any]]]] = 
             "patch",
             {"parameters": {"positionId": "$response.body#/trade/id"}},
         ),
-    },
-    (f"{API}/orders", "post", "201"): {
-        "CancelOrder": (f"{API}/orders/{{orderId}}", "delete", {"parameters": {"orderId": "$response.body#/order/id"}}),
     },
 }
 

@@ -158,26 +158,6 @@ def _valid_bodies(run: str) -> dict[str, st.SearchStrategy[dict[str, Any]]]:
                 "leverage": st.integers(1, 50),
             }
         ),
-        "POST /api/v1/orders": st.sampled_from(
-            [
-                {
-                    "asset": "BTC_USDC",
-                    "side": "LONG",
-                    "type": "LIMIT",
-                    "price": "90000",
-                    "quantity": "0.001",
-                    "leverage": 10,
-                },
-                {
-                    "asset": "BTC_USDC",
-                    "side": "SHORT",
-                    "type": "LIMIT",
-                    "price": "110000",
-                    "quantity": "0.001",
-                    "leverage": 5,
-                },
-            ]
-        ),
     }
 
 
