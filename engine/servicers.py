@@ -24,6 +24,8 @@ DEFAULT_PAGE_SIZE = 50
 DEFAULT_POSITIONS_PAGE_SIZE = 100
 # bounds the loop time of one ListPositions call (each position is valued and encoded on the loop)
 MAX_PAGE_SIZE = 500
+# a gateway id names a host and a process; anything longer is not one (and would be logged and kept)
+MAX_GATEWAY_ID_LENGTH = 256
 _sequence = operator.attrgetter("sequence")
 
 
@@ -55,6 +57,12 @@ async def _serving_state(engine: EngineReads, context: grpc.aio.ServicerContext)
 async def _require_user_id(user_id: str, context: grpc.aio.ServicerContext) -> None:
     if not user_id:
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "user_id is required")
+    await _require_at_most("user_id", user_id, translate.MAX_USER_ID_LENGTH, context)
+
+
+async def _require_at_most(name: str, value: str, limit: int, context: grpc.aio.ServicerContext) -> None:
+    if len(value) > limit:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{name} is {len(value)} characters (at most {limit})")
 
 
 # the generated *_pb2_grpc modules carry no type information, hence the ignores on these two bases
@@ -67,6 +75,7 @@ class EngineServicer(engine_service_pb2_grpc.EngineServiceServicer):  # type: ig
     ) -> AsyncIterator[engine_service_pb2.StreamRepliesResponse]:
         if not request.gateway_id:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "gateway_id is required")
+        await _require_at_most("gateway_id", request.gateway_id, MAX_GATEWAY_ID_LENGTH, context)
         if not self.engine.leader:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "engine is a standby; connect to the leader")
         stream = self.engine.hub.open(request.gateway_id)
@@ -280,6 +289,8 @@ class AdminServicer(admin_service_pb2_grpc.EngineAdminServiceServicer):  # type:
         key = request.WhichOneof("key")
         if key is None or not getattr(request, key):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "give user_id or email")
+        await _require_at_most("user_id", request.user_id, translate.MAX_USER_ID_LENGTH, context)
+        await _require_at_most("email", request.email, translate.MAX_EMAIL_LENGTH, context)
         state = await _serving_state(self.engine, context)
         user_id = request.user_id if key == "user_id" else state.user_id_for_email(request.email.strip()) or ""
         account = state.account(user_id) if user_id else None

@@ -1,5 +1,5 @@
 """What a running gateway holds (built in the app's lifespan, read by gateway.deps): settings, the
-database, Redis, the engine client, the price hub, the auth rate limiter and the candle reader."""
+database, Redis, the engine client, the price hub, the auth rate limiters and the candle reader."""
 
 from __future__ import annotations
 
@@ -27,3 +27,5 @@ class GatewayContext:
     prices: PriceHub
     auth_limiter: RedisRateLimiter | None
     candles: CandleReader
+    # signin attempts per e-mail address (SIGNIN_EMAIL_RATE_LIMIT), across every client address
+    signin_email_limiter: RedisRateLimiter | None = None

@@ -21,8 +21,10 @@ from gateway.config import GatewaySettings
 from gateway.context import GatewayContext
 from gateway.engine_client import EngineClient
 from gateway.errors import install_error_handlers
+from gateway.headers import SecurityHeadersMiddleware
 from gateway.limits import BodySizeLimitMiddleware, RedisRateLimiter
 from gateway.metrics import MetricsMiddleware
+from gateway.openapi_links import add_links
 from gateway.prices import PriceHub
 from gateway.routes import auth, balance, candles, health, orders, prices, trade
 from gateway.stream_writer import command_redis
@@ -67,7 +69,7 @@ async def running_context(settings: GatewaySettings) -> AsyncIterator[GatewayCon
         max_loop_lag=settings.gateway_max_loop_lag_ms / 1000,
     )
     hub = PriceHub(pubsub_redis, settings.price_channel, settings.candle_channel)
-    rate = settings.auth_rate
+    rate, email_rate = settings.auth_rate, settings.signin_email_rate
     context = GatewayContext(
         settings=settings,
         asset_specs=settings.asset_specs,
@@ -78,6 +80,9 @@ async def running_context(settings: GatewaySettings) -> AsyncIterator[GatewayCon
         prices=hub,
         auth_limiter=RedisRateLimiter(redis, settings.auth_rate_key_prefix, *rate) if rate else None,
         candles=CandleReader(settings.candles_addr),
+        signin_email_limiter=(
+            RedisRateLimiter(redis, settings.signin_email_rate_key_prefix, *email_rate) if email_rate else None
+        ),
     )
     engine.start()
     hub.start()
@@ -113,7 +118,8 @@ def _lifespan(
 
 
 def _error_schemas_openapi(app: FastAPI) -> dict[str, Any]:
-    """The generated schema, with FastAPI's default 422 body replaced by ours (what is really sent)."""
+    """The generated schema, with FastAPI's default 422 body replaced by ours (what is really sent), and the
+    links between operations (gateway.openapi_links)."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
@@ -126,6 +132,7 @@ def _error_schemas_openapi(app: FastAPI) -> dict[str, Any]:
     components = schema.get("components", {}).get("schemas", {})
     for default in ("HTTPValidationError", "ValidationError"):
         components.pop(default, None)
+    add_links(schema)
     app.openapi_schema = schema
     return schema
 
@@ -161,5 +168,6 @@ def create_app(settings: GatewaySettings, context: GatewayContext | None = None)
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.openapi = lambda: _error_schemas_openapi(app)  # type: ignore[method-assign]
     return app
