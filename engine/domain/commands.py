@@ -5,9 +5,13 @@ Prices, stop-loss, take-profit and trade_opening_price are in the asset's price 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from engine.domain.model import Account, ClosedTrade, Position, RejectReason, Side, Valuation
 from engine.domain.rules import Rules
+
+if TYPE_CHECKING:
+    from engine.domain.events import AccountEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,3 +145,6 @@ class Outcome:
     closed_trades: tuple[ClosedTrade, ...] = ()
     # one sentence per quote of a price update that was malformed and ignored, for the operator's log
     skipped_quotes: tuple[str, ...] = ()
+    # what the command changed in each account, numbered per account (engine.domain.events); none for a
+    # remembered reply or a refusal
+    events: tuple[AccountEvent, ...] = ()

@@ -6,12 +6,14 @@ from engine.domain.model import Position
 
 
 class Ledger:
-    """The mutable side of an account: free balance and open positions (in open order)."""
+    """The mutable side of an account: free balance, open positions (in open order) and its event counter."""
 
-    __slots__ = ("balance_cents", "created_at_ms", "email", "positions")
+    __slots__ = ("balance_cents", "created_at_ms", "email", "event_seq", "positions")
 
-    def __init__(self, email: str, balance_cents: int, created_at_ms: int) -> None:
+    def __init__(self, email: str, balance_cents: int, created_at_ms: int, event_seq: int = 0) -> None:
         self.email = email
         self.balance_cents = balance_cents
         self.created_at_ms = created_at_ms
         self.positions: dict[str, Position] = {}
+        # the sequence number of the account's last event (engine.domain.events); 0 = none yet
+        self.event_seq = event_seq

@@ -28,6 +28,7 @@ from engine.domain.commands import (
     Reply,
     UserCommand,
 )
+from engine.domain.events import events_of
 from engine.domain.idempotency import IdempotencyStore, Remembered
 from engine.domain.ledger import Ledger
 from engine.domain.model import (
@@ -41,7 +42,7 @@ from engine.domain.model import (
 )
 from engine.domain.position_changes import PositionChanges
 from engine.domain.records import (
-    decode_account,
+    decode_account_row,
     decode_position,
     decode_quote,
     decode_remembered,
@@ -50,7 +51,8 @@ from engine.domain.rules import Rules, decode_rules
 from engine.domain.slicing import copy_in_slices
 from engine.domain.triggers import AssetTriggers
 
-_READABLE_FORMATS = (2, 3, 4)
+# 5 is the format of pending orders (not read here yet); 2-4 restore with every event counter at 0
+_READABLE_FORMATS = (2, 3, 4, 6)
 # refusals that say "no usable price right now": not remembered under an idempotency key (see apply)
 _RETRYABLE = frozenset({RejectReason.PRICE_STALE, RejectReason.PRICE_UNAVAILABLE})
 POSITION_ID_PREFIX = "pos-"
@@ -106,7 +108,7 @@ class TradingState(PositionChanges):
             return Outcome(Rejection(RejectReason.INVALID_COMMAND, "the command has no user id"))
         if not idempotency_key:
             reply, closed = self._execute(command, entry_id, time_ms)
-            return Outcome(reply, closed)
+            return self._executed(reply, closed, time_ms)
         remembered = self._idempotency.lookup(command.user_id, idempotency_key, time_ms)
         if remembered is not None:
             if remembered.command == command:
@@ -115,7 +117,13 @@ class TradingState(PositionChanges):
         reply, closed = self._execute(command, entry_id, time_ms)
         if not (isinstance(reply, Rejection) and reply.reason in _RETRYABLE):
             self._idempotency.remember(Remembered(command.user_id, idempotency_key, time_ms, command, reply))
-        return Outcome(reply, closed)
+        return self._executed(reply, closed, time_ms)
+
+    def _executed(self, reply: Reply, closed: tuple[ClosedTrade, ...], time_ms: int) -> Outcome:
+        """The outcome of a command that ran (not a remembered one), with the events it caused."""
+        if isinstance(reply, Rejection):
+            return Outcome(reply, closed)
+        return Outcome(reply, closed, (), events_of(reply, closed, self._ledgers.__getitem__, time_ms))
 
     def rules_misfit(self, rules: Rules) -> str | None:
         """Why `rules` cannot be put in force over this state (None: they can): every open position and
@@ -214,7 +222,9 @@ class TradingState(PositionChanges):
             for position, reason in self._triggers[quote.asset].crossed(quote.buy_price, quote.sell_price):
                 closing_price = checks.closing_price(position.side, quote)
                 closed.append(self._settle(ledgers[position.user_id], position, closing_price, reason, time_ms))
-        return Outcome(None, tuple(closed), tuple(skipped))
+        trades = tuple(closed)
+        events = events_of(None, trades, ledgers.__getitem__, time_ms) if trades else ()
+        return Outcome(None, trades, tuple(skipped), events)
 
     # ------------------------------------------------------------------------------------------- reads
 
@@ -306,10 +316,13 @@ class TradingState(PositionChanges):
         ledgers = yield from copy_in_slices(self._ledgers.values(), per_slice)
         # a ledger's balance changes: read now, a Python-level loop (~4x the cost per item of a copy)
         balances = yield from copy_in_slices((ledger.balance_cents for ledger in ledgers), max(1, per_slice // 4))
+        event_seqs = yield from copy_in_slices((ledger.event_seq for ledger in ledgers), max(1, per_slice // 4))
         positions = yield from copy_in_slices(self._positions.values(), per_slice)
         kept = yield from copy_in_slices(entries, per_slice)
         kept_users = yield from copy_in_slices(users, per_slice)
-        return StateCapture(rules, next_sequence, user_ids, ledgers, balances, positions, latest, kept, kept_users)
+        return StateCapture(
+            rules, next_sequence, user_ids, ledgers, balances, event_seqs, positions, latest, kept, kept_users
+        )
 
     @classmethod
     def restore(cls, rules: Rules, data: dict[str, Any]) -> TradingState:
@@ -338,10 +351,13 @@ class TradingState(PositionChanges):
 
     def _restore_accounts(self, rows: list[Any]) -> None:
         for row in rows:
-            account = decode_account(row)
+            account, event_seq = decode_account_row(row)
             if account.user_id in self._ledgers:
                 raise ValueError(f"account {account.user_id} appears twice")
-            self._add_ledger(account.user_id, Ledger(account.email, account.balance_cents, account.created_at_ms))
+            if event_seq < 0:
+                raise ValueError(f"account {account.user_id} has a negative event sequence")
+            ledger = Ledger(account.email, account.balance_cents, account.created_at_ms, event_seq)
+            self._add_ledger(account.user_id, ledger)
 
     def _restore_positions(self, rows: list[Any]) -> list[Position]:
         """Insert the positions in sequence order (the triggers are rebuilt as they go); returns them so."""
