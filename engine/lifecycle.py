@@ -24,10 +24,12 @@ from engine.applier import EntryApplier
 from engine.config import EngineSettings
 from engine.consumer import Consumer
 from engine.domain import TradingState
+from engine.event_hub import EventHub
+from engine.event_store import EVENTS
 from engine.lease import Lease, LeaseLost
 from engine.metrics import EngineMetrics
 from engine.reads import NotLeader
-from engine.recovery import Recovery
+from engine.recovery import ROW_KINDS, Recovery
 from engine.refusals import RefuseToLead
 from engine.replies import ReplyHub
 from engine.snapshots import SnapshotInfo, SnapshotStore
@@ -54,7 +56,8 @@ class Engine:
         self.snapshotter = Snapshotter(self.snapshots, self.stream, metrics, settings)
         self.trade_store = TradeStore(settings.database_url)
         self.hub = ReplyHub(metrics)
-        self.writer = TradeWriter(self.trade_store, self.hub, metrics)
+        self.event_hub = EventHub(metrics)
+        self.writer = self._new_writer()
         # the leader session's state and log position; None while standby or restoring
         self.applier: EntryApplier | None = None
         self._applied_in_earlier_sessions = 0
@@ -63,6 +66,12 @@ class Engine:
         self.ready = False
         self.on_serving_changed: Callable[[bool], Awaitable[None]] | None = None
         self._stopping = asyncio.Event()
+
+    def _new_writer(self) -> TradeWriter:
+        """A writer for a leader session: committed account events go to the StreamAccountEvents calls."""
+        writer = TradeWriter(self.trade_store, self.hub, self.metrics)
+        writer.on_commit[EVENTS.name] = self.event_hub.publish
+        return writer
 
     # ------------------------------------------------------------------------------------ lifecycle
 
@@ -183,13 +192,14 @@ class Engine:
         self.leader = self.ready = False
         self.metrics.leader.set(0)
         self.hub.end_all(grpc.StatusCode.UNAVAILABLE, "engine is not the leader any more")
+        self.event_hub.end_all(grpc.StatusCode.UNAVAILABLE, "engine is not the leader any more")
         if was_ready and self.on_serving_changed:
             await self.on_serving_changed(False)
         await self.snapshotter.wait_scheduled()
         if self.applier is not None:
             self._applied_in_earlier_sessions += self.applier.commands_applied
         self.applier = None
-        self.writer = TradeWriter(self.trade_store, self.hub, self.metrics)
+        self.writer = self._new_writer()
 
     async def _shutdown_as_leader(self) -> None:
         grace = self.settings.shutdown_grace_seconds
@@ -220,14 +230,15 @@ class Engine:
             raise NotLeader()
         state, last_applied_id = await applier.capture()
         # rows are never changed once pending (a committed row leaves, a new one is a new dict)
-        pending = list(self.writer.pending.values())
+        pending = {kind.snapshot_key: [kind.to_json(row) for row in self.writer.pending_rows(kind)]
+                   for kind in ROW_KINDS}  # fmt: skip
         held = [state]
 
         def encode() -> dict[str, Any]:
             # One-shot: the body becomes the capture's only holder, so its 100k-item lists are freed in the
             # writer's thread when the write is done, not on the loop. The state is encoded by
             # SnapshotStore.write, piece by piece (StateCapture.json_pieces).
-            return {"last_applied_id": last_applied_id, "state": held.pop(), "pending_trades": pending}
+            return {"last_applied_id": last_applied_id, "state": held.pop(), **pending}
 
         return encode, last_applied_id, applier.state.account_count
 

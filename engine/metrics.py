@@ -39,6 +39,17 @@ class EngineMetrics:
         self.pending_trade_rows = Gauge(
             "engine_pending_trade_rows", "Closed trades applied but not yet committed to PostgreSQL", registry=r
         )
+        self.pending_event_rows = Gauge(
+            "engine_pending_event_rows", "Account events applied but not yet committed to PostgreSQL", registry=r
+        )
+        self.events_published = Counter(
+            "engine_account_events_published_total", "Committed account events handed to event subscribers",
+            registry=r,
+        )  # fmt: skip
+        self.event_subscribers_dropped = Counter(
+            "engine_event_subscribers_dropped_total", "StreamAccountEvents calls ended for falling behind",
+            registry=r,
+        )  # fmt: skip
         self.trade_rows_committed = Counter(
             "engine_trade_rows_committed_total", "Closed-trade rows committed (group commits)", registry=r
         )

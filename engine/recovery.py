@@ -15,16 +15,20 @@ from engine import domain, translate
 from engine.applier import EntryApplier, price_decimals
 from engine.config import EngineSettings
 from engine.consumer import Consumer
+from engine.event_store import EVENTS
 from engine.lease import Lease, LeaseLost
 from engine.metrics import EngineMetrics
 from engine.refusals import RULES_MISFIT_ADVICE, UNRESTORABLE_ADVICE, RefuseToLead, log_gap
 from engine.replies import ReplyHub
 from engine.snapshots import NoUsableSnapshot, SnapshotInfo, SnapshotStore
 from engine.stream import DeadLetter, StreamLog, entry_key
-from engine.trades import TradeWriter
+from engine.trades import TRADES, TradeWriter
 from mesh.stream_codec import encode_command
 
 log = logging.getLogger(__name__)
+
+# the kinds of rows a snapshot body may hold pending
+ROW_KINDS = (TRADES, EVENTS)
 
 REPLAY_CHUNK = 5_000
 
@@ -67,12 +71,14 @@ class Recovery:
             return self._applier(domain.TradingState(self.rules), "0-0"), None
         info, (state, body) = loaded
         applier = self._applier(state, str(body["last_applied_id"]))
-        for row in body.get("pending_trades", []):
-            self.writer.add(row)
+        for kind in ROW_KINDS:
+            for row in body.get(kind.snapshot_key, []):
+                self.writer.add(kind.from_json(row), kind)
         self.writer.wake()
         log.info("restored snapshot", extra={
             "snapshot_id": info.snapshot_id, "last_applied_id": applier.last_applied_id,
-            "accounts": state.account_count, "pending_trade_rows": len(self.writer.pending),
+            "accounts": state.account_count, "pending_trade_rows": self.writer.pending_count(TRADES),
+            "pending_event_rows": self.writer.pending_count(EVENTS),
             "seconds": round(time.monotonic() - started, 3),
         })  # fmt: skip
         return applier, info

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engine import translate
 from engine.domain import TradingState
+from engine.event_rpcs import AccountEventRpcs
 from engine.reads import EngineReads, NotLeader
 from engine.trades import InvalidPageToken, decode_page_token, encode_page_token
 from mesh.grpc_server import ServiceBinding
@@ -58,7 +59,7 @@ async def _require_user_id(user_id: str, context: grpc.aio.ServicerContext) -> N
 
 
 # the generated *_pb2_grpc modules carry no type information, hence the ignores on these two bases
-class EngineServicer(engine_service_pb2_grpc.EngineServiceServicer):  # type: ignore[misc]
+class EngineServicer(AccountEventRpcs, engine_service_pb2_grpc.EngineServiceServicer):  # type: ignore[misc]
     def __init__(self, engine: EngineReads) -> None:
         self.engine = engine
 
@@ -194,7 +195,7 @@ class AdminServicer(admin_service_pb2_grpc.EngineAdminServiceServicer):  # type:
             snapshot_age_ms=int(time.time() * 1000) - snapshot.created_at_ms if snapshot else 0,
             accounts=state.account_count if state else 0,
             open_positions=state.open_position_count if state else 0,
-            pending_trade_rows=len(engine.writer.pending),
+            pending_trade_rows=engine.writer.pending_count(),
             state_hash=hashed.state_hash if hashed else "",
             state_hash_id=hashed.last_applied_id if hashed else "",
             gateways=engine.hub.gateway_ids,

@@ -1,12 +1,14 @@
-"""Closed trades in PostgreSQL (SQLAlchemy async + asyncpg).
+"""Closed trades in PostgreSQL (SQLAlchemy async + asyncpg), and the group commit every engine row goes
+through.
 
-`TradeStore` owns the table (Alembic-managed, version table `alembic_version_engine`): idempotent group
-inserts keyed by the deterministic trade id, and the newest-first pages ListClosedTrades serves.
+`TradeStore` owns the engine's tables (Alembic-managed, version table `alembic_version_engine`): idempotent
+group inserts keyed by each row's deterministic key, and the newest-first pages ListClosedTrades serves.
 
-`TradeWriter` sits between the consumer loop and the store: closed trades the state produced wait in
-`pending` (they are part of every snapshot) until a group commit succeeds, and replies reporting a close
-wait with them. While PostgreSQL is down trading goes on, rows accumulate, and the writer retries with
-backoff; nothing is lost because a row leaves `pending` only after its transaction committed.
+`TradeWriter` sits between the consumer loop and the store: the rows the state produced (closed trades,
+account events: a `RowKind` each) wait in `pending` (they are part of every snapshot) until a group
+commit succeeds, and replies reporting them wait with them. One group commit is one transaction over
+rows of every kind. While PostgreSQL is down trading goes on, rows accumulate, and the writer retries
+with backoff; nothing is lost because a row leaves `pending` only after its transaction committed.
 
 A row PostgreSQL refuses (a value outside its column's range, a NUL byte in a text) would fail every
 retry of its group and hold every later close reply. Such a row is quarantined instead: set aside whole,
@@ -19,11 +21,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import itertools
 import json
 import logging
 import time
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import sqlalchemy as sa
@@ -108,6 +112,40 @@ def refused_by_database(exc: BaseException) -> bool:
     return False
 
 
+class RowKind(NamedTuple):
+    """One kind of row the writer commits: its table, its key (unique in the table: a replayed row is
+    skipped by ON CONFLICT DO NOTHING), the check of what PostgreSQL would refuse, the gauge of its
+    pending rows (an EngineMetrics attribute) and its JSON form in a snapshot body."""
+
+    name: str
+    table: sa.Table
+    key_columns: tuple[str, ...]
+    problem: Callable[[dict[str, Any]], str | None]
+    pending_gauge: str
+    snapshot_key: str
+    to_json: Callable[[dict[str, Any]], Any]
+    from_json: Callable[[Any], dict[str, Any]]
+
+    def key(self, row: dict[str, Any]) -> RowKey:
+        return (self.name, tuple(row[column] for column in self.key_columns))
+
+    def quarantine_id(self, row: dict[str, Any]) -> str:
+        # a closed trade keeps its id (the table's first use); another kind names itself and its key
+        if self.key_columns == ("id",):
+            return str(row["id"])
+        return f"{self.name}/" + "/".join(str(row[column]) for column in self.key_columns)
+
+
+# (kind name, the row's key values)
+RowKey = tuple[str, tuple[Hashable, ...]]
+TRADES = RowKind("closed_trade", closed_trades, ("id",), row_problem, "pending_trade_rows", "pending_trades",
+                 dict, dict)  # fmt: skip
+
+
+def trade_key(trade_id: str) -> RowKey:
+    return (TRADES.name, (trade_id,))
+
+
 def upgrade_schema(database_url: str) -> None:
     """`alembic upgrade head` for the engine's tables. Blocking (it runs its own event loop): call it
     from a worker thread."""
@@ -150,17 +188,22 @@ class TradeStore:
     async def close(self) -> None:
         await self.engine.dispose()
 
-    async def insert(self, rows: list[dict[str, Any]]) -> None:
-        """One transaction; rows already present (a replayed close) are left as they are."""
+    async def insert(self, rows: Sequence[tuple[RowKind, dict[str, Any]]]) -> None:
+        """One transaction over rows of any kinds; rows already present (a replay) are left as they are."""
+        by_kind: dict[str, tuple[RowKind, list[dict[str, Any]]]] = {}
+        for kind, row in rows:
+            by_kind.setdefault(kind.name, (kind, []))[1].append(row)
         async with self.engine.begin() as connection:
-            await connection.execute(insert(closed_trades).on_conflict_do_nothing(index_elements=["id"]), rows)
+            for kind, kind_rows in by_kind.values():
+                statement = insert(kind.table).on_conflict_do_nothing(index_elements=list(kind.key_columns))
+                await connection.execute(statement, kind_rows)
 
-    async def quarantine(self, refused: list[tuple[dict[str, Any], str]]) -> None:
+    async def quarantine(self, refused: list[tuple[RowKind, dict[str, Any], str]]) -> None:
         """Set rows aside with the reason they were refused (idempotent: a row already there stays)."""
         now_ms = int(time.time() * 1000)
-        values = [{"id": row["id"], "row_json": json.dumps(row, sort_keys=True, ensure_ascii=True),
-                   "error": error.replace("\x00", "\\x00"), "quarantined_at_ms": now_ms}
-                  for row, error in refused]  # fmt: skip
+        values = [{"id": kind.quarantine_id(row), "row_json": json.dumps(kind.to_json(row), sort_keys=True,
+                   ensure_ascii=True), "error": error.replace("\x00", "\\x00"), "quarantined_at_ms": now_ms}
+                  for kind, row, error in refused]  # fmt: skip
         async with self.engine.begin() as connection:
             await connection.execute(insert(quarantine).on_conflict_do_nothing(index_elements=["id"]), values)
 
@@ -175,33 +218,62 @@ class TradeStore:
             return [dict(row) for row in result.mappings()]
 
 
+class _Hold:
+    """A reply waiting for the commit of every row in `waiting`."""
+
+    __slots__ = ("gateway_id", "reply", "waiting")
+
+    def __init__(self, gateway_id: str, reply: commands_pb2.Reply, waiting: int) -> None:
+        self.gateway_id, self.reply, self.waiting = gateway_id, reply, waiting
+
+
 class TradeWriter:
     def __init__(self, store: TradeStore, hub: ReplyHub, metrics: EngineMetrics) -> None:
         self.store = store
         self.hub = hub
         self.metrics = metrics
-        # trade id -> row, in close order
-        self.pending: dict[str, dict[str, Any]] = {}
-        # trade id -> why PostgreSQL would refuse its pending row (checked as each row arrives, one at a
+        # row key -> (kind, row), in the order the state produced them
+        self.pending: dict[RowKey, tuple[RowKind, dict[str, Any]]] = {}
+        self._counts: dict[str, int] = {}
+        # row key -> why PostgreSQL would refuse its pending row (checked as each row arrives, one at a
         # time, so a flush never checks a whole backlog on the loop)
-        self.refused: dict[str, str] = {}
-        # trade id -> replies that report it, sent once it is committed
-        self.held: dict[str, list[tuple[str, commands_pb2.Reply]]] = {}
+        self.refused: dict[RowKey, str] = {}
+        # row key -> replies that report it, sent once every row they wait on is committed
+        self.held: dict[RowKey, list[_Hold]] = {}
+        # kind name -> called with the rows of that kind just committed (in commit order)
+        self.on_commit: dict[str, Callable[[list[dict[str, Any]]], None]] = {}
         self.schema_ready = False
         self._wakeup = asyncio.Event()
 
-    def add(self, row: dict[str, Any]) -> None:
-        self.pending[row["id"]] = row
-        if (problem := row_problem(row)) is not None:
-            self.refused[row["id"]] = problem
-        self.metrics.pending_trade_rows.set(len(self.pending))
+    def add(self, row: dict[str, Any], kind: RowKind = TRADES) -> RowKey:
+        key = kind.key(row)
+        if key not in self.pending:
+            self._count(kind, 1)
+        self.pending[key] = (kind, row)
+        if (problem := kind.problem(row)) is not None:
+            self.refused[key] = problem
+        return key
 
-    def send_after_commit(self, trade_id: str, gateway_id: str, reply: commands_pb2.Reply) -> None:
-        """Send now if the trade is already committed (e.g. an idempotent retry), else hold the reply."""
-        if trade_id in self.pending:
-            self.held.setdefault(trade_id, []).append((gateway_id, reply))
-        else:
+    def _count(self, kind: RowKind, change: int) -> None:
+        count = self._counts[kind.name] = self._counts.get(kind.name, 0) + change
+        getattr(self.metrics, kind.pending_gauge).set(count)
+
+    def pending_count(self, kind: RowKind = TRADES) -> int:
+        return self._counts.get(kind.name, 0)
+
+    def pending_rows(self, kind: RowKind) -> list[dict[str, Any]]:
+        """The pending rows of one kind, in order (rows are never changed once pending)."""
+        return [row for row_kind, row in self.pending.values() if row_kind.name == kind.name]
+
+    def send_after_commit(self, keys: Sequence[RowKey], gateway_id: str, reply: commands_pb2.Reply) -> None:
+        """Send now if every row is already committed (e.g. an idempotent retry), else hold the reply."""
+        waiting = [key for key in dict.fromkeys(keys) if key in self.pending]
+        if not waiting:
             self.hub.send(gateway_id, reply)
+            return
+        hold = _Hold(gateway_id, reply, len(waiting))
+        for key in waiting:
+            self.held.setdefault(key, []).append(hold)
 
     def wake(self) -> None:
         if self.pending:
@@ -232,18 +304,18 @@ class TradeWriter:
             await asyncio.to_thread(upgrade_schema, self.store.database_url)
             self.schema_ready = True
             log.info("closed-trade schema is at head", extra={"version_table": VERSION_TABLE})
-        rows = list(self.pending.values())[:MAX_ROWS_PER_COMMIT]
+        rows = list(itertools.islice(self.pending.values(), MAX_ROWS_PER_COMMIT))
         if not rows:
             return
         if self.refused:
-            await self._quarantine([(self.pending[trade_id], problem) for trade_id, problem in self.refused.items()
-                                    if trade_id in self.pending])  # fmt: skip
-            rows = [row for row in rows if row["id"] in self.pending]
+            await self._quarantine([(*self.pending[key], problem) for key, problem in self.refused.items()
+                                    if key in self.pending])  # fmt: skip
+            rows = [(kind, row) for kind, row in rows if kind.key(row) in self.pending]
             if not rows:
                 return
         await self._commit_isolating(rows)
 
-    async def _commit_isolating(self, rows: list[dict[str, Any]]) -> None:
+    async def _commit_isolating(self, rows: list[tuple[RowKind, dict[str, Any]]]) -> None:
         """Commit `rows` in one transaction; if the database refuses their data (a refusal row_problem did
         not foresee), halve the group until the refused rows stand alone and quarantine those."""
         try:
@@ -252,7 +324,7 @@ class TradeWriter:
             if not refused_by_database(exc):
                 raise
             if len(rows) == 1:
-                await self._quarantine([(rows[0], repr(exc)[:2000])])
+                await self._quarantine([(*rows[0], repr(exc)[:2000])])
                 return
             log.error("closed-trade group commit refused; isolating the refused rows",
                       extra={"rows": len(rows), "error": repr(exc)[:500]})  # fmt: skip
@@ -263,26 +335,37 @@ class TradeWriter:
         self.metrics.trade_rows_committed.inc(len(rows))
         self._release(rows)
 
-    def _release(self, rows: list[dict[str, Any]]) -> None:
-        """Rows that left `pending` for good (committed or quarantined): their held replies go out."""
-        for row in rows:
-            self.pending.pop(row["id"], None)
-            self.refused.pop(row["id"], None)
-            for gateway_id, reply in self.held.pop(row["id"], ()):
-                self.hub.send(gateway_id, reply)
-        self.metrics.pending_trade_rows.set(len(self.pending))
+    def _release(self, rows: list[tuple[RowKind, dict[str, Any]]]) -> None:
+        """Rows that left `pending` for good (committed or quarantined): their listeners hear of them, and
+        the replies that waited for nothing else go out."""
+        released: dict[str, list[dict[str, Any]]] = {}
+        for kind, row in rows:
+            key = kind.key(row)
+            if self.pending.pop(key, None) is None:
+                continue
+            self._count(kind, -1)
+            self.refused.pop(key, None)
+            released.setdefault(kind.name, []).append(row)
+            for hold in self.held.pop(key, ()):
+                hold.waiting -= 1
+                if hold.waiting == 0:
+                    self.hub.send(hold.gateway_id, hold.reply)
+        for name, kind_rows in released.items():
+            listener = self.on_commit.get(name)
+            if listener is not None:
+                listener(kind_rows)
 
-    async def _quarantine(self, refused: list[tuple[dict[str, Any], str]]) -> None:
+    async def _quarantine(self, refused: list[tuple[RowKind, dict[str, Any], str]]) -> None:
         if not refused:
             return
         await self.store.quarantine(refused)
-        for row, error in refused:
-            log.critical("closed trade refused by PostgreSQL: quarantined, missing from the trade history",
-                         extra={"trade_id": row["id"], "user_id": row.get("user_id"), "error": error,
-                                "table": quarantine.name})  # fmt: skip
+        for kind, row, error in refused:
+            log.critical("row refused by PostgreSQL: quarantined, missing from its table",
+                         extra={"row_id": kind.quarantine_id(row), "kind": kind.name, "user_id": row.get("user_id"),
+                                "error": error, "table": quarantine.name})  # fmt: skip
         self.metrics.trade_rows_quarantined.inc(len(refused))
-        # the close happened in the state (the balance is credited): its reply must not wait forever
-        self._release([row for row, _ in refused])
+        # the change happened in the state (a balance is credited): its reply must not wait forever
+        self._release([(kind, row) for kind, row, _ in refused])
 
     async def flush_all(self) -> None:
         while self.pending:

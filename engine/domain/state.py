@@ -248,6 +248,11 @@ class TradingState(PositionChanges):
         ledger = self._ledgers.get(user_id)
         return None if ledger is None else self._account_of(user_id, ledger)
 
+    def last_event_seq(self, user_id: str) -> int:
+        """The sequence number of the account's last event (0: none, or no such account)."""
+        ledger = self._ledgers.get(user_id)
+        return 0 if ledger is None else ledger.event_seq
+
     def user_id_for_email(self, email: str) -> str | None:
         """The user id of the first account created with `email` (compared lower-cased), or None."""
         return self._emails.get(email.lower())
