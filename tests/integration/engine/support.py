@@ -24,6 +24,7 @@ from exness.market.v1 import market_pb2
 from engine import translate
 from engine.config import EngineSettings
 from engine.domain import TradingState
+from engine.event_store import event_row
 from harness.polling import apoll_until
 from mesh.stream_codec import decode_entry, encode_command
 
@@ -74,6 +75,8 @@ class Producer:
         # request_id -> the reply an uninterrupted engine gives (proto), for commands with a reply_to
         self.expected: dict[str, commands_pb2.Reply] = {}
         self.closed_rows: dict[str, dict[str, Any]] = {}
+        # (user id, seq) -> the account_events row of the uninterrupted run, in the order it made them
+        self.event_rows: dict[tuple[str, int], dict[str, Any]] = {}
         self.last_id = "0-0"
         self.entries = 0
 
@@ -99,6 +102,8 @@ class Producer:
                                        idempotency_key=command.idempotency_key)  # fmt: skip
         for trade in outcome.closed_trades:
             self.closed_rows[trade.id] = translate.closed_trade_row(trade)
+        for event in outcome.events:
+            self.event_rows[(event.user_id, event.seq)] = event_row(event)
         if outcome.reply is not None and command.request_id:
             self.expected[command.request_id] = translate.reply_to_proto(
                 outcome.reply, request_id=command.request_id, stream_id=entry_id, state=self.reference

@@ -15,10 +15,10 @@ from exness.market.v1 import market_pb2
 from engine import translate
 from engine.applier import EntryApplier
 from engine.domain import TradingState, default_rules
+from engine.event_store import EVENTS
 from engine.metrics import EngineMetrics
 from engine.refusals import RefuseToLead
 from engine.replies import GatewayStream, ReplyHub
-from engine.event_store import EVENTS
 from engine.trades import TRADES, TradeStore, TradeWriter, trade_key
 from mesh.stream_codec import encode_command
 
