@@ -16,6 +16,7 @@ from engine.event_store import (
     decode_statement_token,
     encode_statement_token,
     events_after,
+    last_committed_seq,
     statement_page,
 )
 from engine.reads import EngineReads, NotLeader
@@ -68,18 +69,21 @@ class AccountEventRpcs:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"limit must be 1 .. {MAX_EVENTS_LIMIT}")
         limit = request.limit or DEFAULT_EVENTS_LIMIT
         last = (await _state(self.engine, context)).last_event_seq(request.user_id)
-        if request.after_seq > last:
-            # numbers this account never reached: the client's view is of another history
-            return engine_service_pb2.ListAccountEventsResponse(resync=True)
+        database = self.engine.trade_store.engine
         try:
-            events = await events_after(self.engine.trade_store.engine, request.user_id, request.after_seq, limit + 1)
+            committed = await last_committed_seq(database, request.user_id)
+            events = [] if request.after_seq > last else await events_after(
+                database, request.user_id, request.after_seq, limit + 1)  # fmt: skip
         except (SQLAlchemyError, OSError) as exc:
             await _database_down(context, exc)
             raise
-        if events and events[0].seq != request.after_seq + 1:
-            # the events right after after_seq are not kept
-            return engine_service_pb2.ListAccountEventsResponse(resync=True)
-        return engine_service_pb2.ListAccountEventsResponse(events=events[:limit], more=len(events) > limit)
+        # numbers this account never reached (the client's view is of another history), or the events
+        # right after after_seq are not kept
+        if request.after_seq > last or (events and events[0].seq != request.after_seq + 1):
+            return engine_service_pb2.ListAccountEventsResponse(resync=True, last_committed_seq=committed)
+        return engine_service_pb2.ListAccountEventsResponse(
+            events=events[:limit], more=len(events) > limit, last_committed_seq=committed
+        )
 
     async def ListStatement(
         self, request: engine_service_pb2.ListStatementRequest, context: grpc.aio.ServicerContext

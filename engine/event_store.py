@@ -116,6 +116,12 @@ async def events_after(engine: AsyncEngine, user_id: str, after_seq: int, limit:
         return [event_from_row(row) for row in result.mappings()]
 
 
+async def last_committed_seq(engine: AsyncEngine, user_id: str) -> int:
+    query = sa.select(sa.func.max(account_events.c.seq)).where(account_events.c.user_id == user_id)
+    async with engine.connect() as connection:
+        return int((await connection.execute(query)).scalar() or 0)
+
+
 async def statement_page(
     engine: AsyncEngine, user_id: str, limit: int, before_seq: int | None
 ) -> list[events_pb2.AccountEvent]:

@@ -1,5 +1,5 @@
 """What a running gateway holds (built in the app's lifespan, read by gateway.deps): settings, the
-database, Redis, the engine client, the price hub and the auth rate limiter."""
+database, Redis, the engine client, the price hub, the account-event feed and the auth rate limiter."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from gateway.account_events import EventFeed
 from gateway.config import GatewaySettings
 from gateway.engine_client import EngineClient
 from gateway.limits import RedisRateLimiter
@@ -24,4 +25,5 @@ class GatewayContext:
     redis: aioredis.Redis
     engine: EngineClient
     prices: PriceHub
+    events: EventFeed
     auth_limiter: RedisRateLimiter | None

@@ -16,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from gateway import db, web
+from gateway.account_events import EventFeed
 from gateway.config import GatewaySettings
 from gateway.context import GatewayContext
 from gateway.engine_client import EngineClient
@@ -23,7 +24,7 @@ from gateway.errors import install_error_handlers
 from gateway.limits import BodySizeLimitMiddleware, RedisRateLimiter
 from gateway.metrics import MetricsMiddleware
 from gateway.prices import PriceHub
-from gateway.routes import auth, balance, health, prices, trade
+from gateway.routes import account, auth, balance, health, prices, trade
 from gateway.stream_writer import command_redis
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,9 @@ Leveraged crypto CFD trading (BTC_USDC, ETH_USDC, SOL_USDC against USD).
 * Errors are `{"error": {"code": "...", "message": "..."}}` with the HTTP status.
 * Live prices: WebSocket `/ws/prices` (also `/api/v1/ws/prices`), one JSON message per publish:
   `{"type": "PRICE_UPDATE", "prices": {"BTC_USDC": {"buyPrice", "sellPrice", "decimal", "ts"}}}`.
+* Account events: WebSocket `/api/v1/ws/account` (also `/ws/account`); the first message authenticates,
+  `{"type": "auth", "token": "<JWT>", "since": <seq, optional>}`; then every event of the account in
+  order, `{"type", "seq", "ts", ...}`, resumable with `since`. The statement: `GET /api/v1/account/statement`.
 """
 
 
@@ -64,6 +68,7 @@ async def running_context(settings: GatewaySettings) -> AsyncIterator[GatewayCon
         max_loop_lag=settings.gateway_max_loop_lag_ms / 1000,
     )
     hub = PriceHub(pubsub_redis, settings.price_channel)
+    events = EventFeed(engine, settings.gateway_id)
     rate = settings.auth_rate
     context = GatewayContext(
         settings=settings,
@@ -73,13 +78,16 @@ async def running_context(settings: GatewaySettings) -> AsyncIterator[GatewayCon
         redis=redis,
         engine=engine,
         prices=hub,
+        events=events,
         auth_limiter=RedisRateLimiter(redis, settings.auth_rate_key_prefix, *rate) if rate else None,
     )
     engine.start()
     hub.start()
+    events.start()
     try:
         yield context
     finally:
+        await events.close()
         await hub.close()
         await engine.close()
         await redis.aclose()
@@ -138,10 +146,12 @@ def create_app(settings: GatewaySettings, context: GatewayContext | None = None)
     )  # /docs: gateway.web
     if context is not None:
         app.state.context = context
-    for router in (auth.router, trade.router, balance.router, prices.router):
+    for router in (auth.router, trade.router, balance.router, prices.router, account.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(prices.ws_router)
     app.include_router(prices.ws_router, prefix=API_PREFIX)
+    app.include_router(account.ws_router)
+    app.include_router(account.ws_router, prefix=API_PREFIX)
     app.include_router(health.router)
     web.install(app)  # the web terminal at / (after the API: it shadows nothing)
     install_error_handlers(app)

@@ -239,3 +239,21 @@ class Health(BaseModel):
     checks: dict[str, Literal["ok", "failed"]] = Field(
         default_factory=dict, description="a status word per dependency; why one failed is logged, never shown"
     )
+
+
+class StatementLineOut(BaseModel):
+    seq: int = Field(description="the account event's sequence number")
+    time: dt.datetime
+    type: str = Field(description="DEPOSIT, MARGIN_LOCKED, POSITION_CLOSED or PARTIAL_CLOSE")
+    amount: int = Field(description="signed change of the free balance, cents")
+    balanceAfter: int = Field(description="free balance after it, cents")
+    positionId: str | None = None
+    orderId: str | None = None
+
+
+class StatementResponse(BaseModel):
+    entries: list[StatementLineOut] = Field(
+        description="newest first; the amounts of all lines (the first line is the DEPOSIT of the starting "
+        "balance) sum to the balance"
+    )
+    nextCursor: str | None = Field(description="pass as `cursor` for the next page; null at the end")

@@ -33,14 +33,16 @@ class ListAccountEventsRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., after_seq: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class ListAccountEventsResponse(_message.Message):
-    __slots__ = ("events", "resync", "more")
+    __slots__ = ("events", "resync", "more", "last_committed_seq")
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     RESYNC_FIELD_NUMBER: _ClassVar[int]
     MORE_FIELD_NUMBER: _ClassVar[int]
+    LAST_COMMITTED_SEQ_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[_events_pb2.AccountEvent]
     resync: bool
     more: bool
-    def __init__(self, events: _Optional[_Iterable[_Union[_events_pb2.AccountEvent, _Mapping]]] = ..., resync: _Optional[bool] = ..., more: _Optional[bool] = ...) -> None: ...
+    last_committed_seq: int
+    def __init__(self, events: _Optional[_Iterable[_Union[_events_pb2.AccountEvent, _Mapping]]] = ..., resync: _Optional[bool] = ..., more: _Optional[bool] = ..., last_committed_seq: _Optional[int] = ...) -> None: ...
 
 class ListStatementRequest(_message.Message):
     __slots__ = ("user_id", "page_size", "page_token")
