@@ -150,6 +150,16 @@ def engine_timeout(request_id: str, seconds: float) -> ApiError:
     )
 
 
+def gateway_stopping(request_id: str) -> ApiError:
+    return ApiError(
+        504,
+        "ENGINE_TIMEOUT",
+        "the gateway stopped before the engine answered; the command may still be executed: retry with "
+        f"the same Idempotency-Key to get the original outcome (request {request_id})",
+        request_id=request_id,
+    )
+
+
 def _request_error(exc: RequestValidationError) -> ApiError:
     details = []
     for err in exc.errors():
