@@ -18,7 +18,15 @@ import enum
 from collections.abc import Callable
 from typing import NamedTuple
 
-from engine.domain.commands import AccountCreated, PositionAmended, PositionClosed, PositionOpened, Reply
+from engine.domain.commands import (
+    AccountCreated,
+    Outcome,
+    PositionAmended,
+    PositionClosed,
+    PositionOpened,
+    Rejection,
+    Reply,
+)
 from engine.domain.ledger import Ledger
 from engine.domain.model import ClosedTrade, Position
 
@@ -105,6 +113,17 @@ class EventNumbering:
     @property
     def events(self) -> tuple[AccountEvent, ...]:
         return tuple(self._events)
+
+
+def executed(
+    reply: Reply | None, closed: tuple[ClosedTrade, ...], ledgers: dict[str, Ledger], time_ms: int,
+    skipped_quotes: tuple[str, ...] = (),
+) -> Outcome:  # fmt: skip
+    """The outcome of a command that ran (never a remembered reply: it changed nothing), with its events;
+    a refusal changed nothing either."""
+    if isinstance(reply, Rejection) or (reply is None and not closed):
+        return Outcome(reply, closed, skipped_quotes)
+    return Outcome(reply, closed, skipped_quotes, events_of(reply, closed, ledgers.__getitem__, time_ms))
 
 
 def events_of(

@@ -74,7 +74,9 @@ def encode_account_row(account: Account, event_seq: int) -> Row:
 def decode_account_row(value: object) -> tuple[Account, int]:
     """A snapshot's account row and its last event's sequence number (0 in a row older than format 6)."""
     if isinstance(value, list | tuple) and len(value) == 5:
-        return decode_account(value[:4]), _int(value[4])
+        if _int(value[4]) < 0:
+            raise ValueError(f"negative event sequence in account row {value!r}")
+        return decode_account(value[:4]), value[4]
     return decode_account(value), 0
 
 

@@ -28,7 +28,7 @@ from engine.domain.commands import (
     Reply,
     UserCommand,
 )
-from engine.domain.events import events_of
+from engine.domain.events import executed
 from engine.domain.idempotency import IdempotencyStore, Remembered
 from engine.domain.ledger import Ledger
 from engine.domain.model import (
@@ -51,7 +51,7 @@ from engine.domain.rules import Rules, decode_rules
 from engine.domain.slicing import copy_in_slices
 from engine.domain.triggers import AssetTriggers
 
-# 5 is the format of pending orders (not read here yet); 2-4 restore with every event counter at 0
+# 2-4 restore with every event counter at 0 (5: the format of pending orders, not read here yet)
 _READABLE_FORMATS = (2, 3, 4, 6)
 # refusals that say "no usable price right now": not remembered under an idempotency key (see apply)
 _RETRYABLE = frozenset({RejectReason.PRICE_STALE, RejectReason.PRICE_UNAVAILABLE})
@@ -108,7 +108,7 @@ class TradingState(PositionChanges):
             return Outcome(Rejection(RejectReason.INVALID_COMMAND, "the command has no user id"))
         if not idempotency_key:
             reply, closed = self._execute(command, entry_id, time_ms)
-            return self._executed(reply, closed, time_ms)
+            return executed(reply, closed, self._ledgers, time_ms)
         remembered = self._idempotency.lookup(command.user_id, idempotency_key, time_ms)
         if remembered is not None:
             if remembered.command == command:
@@ -117,13 +117,7 @@ class TradingState(PositionChanges):
         reply, closed = self._execute(command, entry_id, time_ms)
         if not (isinstance(reply, Rejection) and reply.reason in _RETRYABLE):
             self._idempotency.remember(Remembered(command.user_id, idempotency_key, time_ms, command, reply))
-        return self._executed(reply, closed, time_ms)
-
-    def _executed(self, reply: Reply, closed: tuple[ClosedTrade, ...], time_ms: int) -> Outcome:
-        """The outcome of a command that ran (not a remembered one), with the events it caused."""
-        if isinstance(reply, Rejection):
-            return Outcome(reply, closed)
-        return Outcome(reply, closed, (), events_of(reply, closed, self._ledgers.__getitem__, time_ms))
+        return executed(reply, closed, self._ledgers, time_ms)
 
     def rules_misfit(self, rules: Rules) -> str | None:
         """Why `rules` cannot be put in force over this state (None: they can): every open position and
@@ -222,9 +216,7 @@ class TradingState(PositionChanges):
             for position, reason in self._triggers[quote.asset].crossed(quote.buy_price, quote.sell_price):
                 closing_price = checks.closing_price(position.side, quote)
                 closed.append(self._settle(ledgers[position.user_id], position, closing_price, reason, time_ms))
-        trades = tuple(closed)
-        events = events_of(None, trades, ledgers.__getitem__, time_ms) if trades else ()
-        return Outcome(None, trades, tuple(skipped), events)
+        return executed(None, tuple(closed), ledgers, time_ms, tuple(skipped))
 
     # ------------------------------------------------------------------------------------------- reads
 
@@ -359,8 +351,6 @@ class TradingState(PositionChanges):
             account, event_seq = decode_account_row(row)
             if account.user_id in self._ledgers:
                 raise ValueError(f"account {account.user_id} appears twice")
-            if event_seq < 0:
-                raise ValueError(f"account {account.user_id} has a negative event sequence")
             ledger = Ledger(account.email, account.balance_cents, account.created_at_ms, event_seq)
             self._add_ledger(account.user_id, ledger)
 
