@@ -14,7 +14,7 @@ from exness.engine.v1 import events_pb2
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from engine import translate
-from engine.domain.events import AccountEvent, BalanceChange, EventKind, PositionUpdate
+from engine.domain.events import AccountEvent, BalanceCause, BalanceChange, EventKind, PositionUpdate, UpdateKind
 from engine.domain.model import ClosedTrade, Position
 from engine.trades import RowKind, metadata
 
@@ -30,8 +30,8 @@ account_events = sa.Table(
 _BIGINT = (-(2**63), 2**63 - 1)
 KIND_TO_PROTO = {kind: events_pb2.AccountEventKind.Value(f"ACCOUNT_EVENT_KIND_{kind.value}") for kind in EventKind}
 KIND_FROM_PROTO = {proto: kind for kind, proto in KIND_TO_PROTO.items()}
-CAUSE_PREFIX = "BALANCE_CAUSE_"
-CHANGE_PREFIX = "POSITION_CHANGE_"
+CAUSE_TO_PROTO = {cause: events_pb2.BalanceCause.Value(f"BALANCE_CAUSE_{cause.value}") for cause in BalanceCause}
+CHANGE_TO_PROTO = {change: events_pb2.PositionChange.Value(f"POSITION_CHANGE_{change.value}") for change in UpdateKind}
 
 
 class InvalidStatementToken(ValueError):
@@ -39,19 +39,24 @@ class InvalidStatementToken(ValueError):
 
 
 def event_to_proto(event: AccountEvent) -> events_pb2.AccountEvent:
+    # fields set one by one on the message's own submessage: about half the cost of building a
+    # submessage and copying it in (this runs for every event, on the engine's loop)
     message = events_pb2.AccountEvent(
         user_id=event.user_id, seq=event.seq, time_ms=event.time_ms, kind=KIND_TO_PROTO[event.kind]
     )
     body = event.body
     if isinstance(body, BalanceChange):
-        message.balance.CopyFrom(events_pb2.BalanceChange(
-            cause=events_pb2.BalanceCause.Value(CAUSE_PREFIX + body.cause.value), amount_cents=body.amount_cents,
-            balance_cents=body.balance_cents, reserved_cents=body.reserved_cents,
-            used_margin_cents=body.used_margin_cents, position_id=body.position_id, order_id=body.order_id,
-        ))  # fmt: skip
+        balance = message.balance
+        balance.cause = CAUSE_TO_PROTO[body.cause]
+        balance.amount_cents = body.amount_cents
+        balance.balance_cents = body.balance_cents
+        balance.reserved_cents = body.reserved_cents
+        balance.used_margin_cents = body.used_margin_cents
+        balance.position_id = body.position_id
+        balance.order_id = body.order_id
     elif isinstance(body, PositionUpdate):
         update = message.position_updated
-        update.change = events_pb2.PositionChange.Value(CHANGE_PREFIX + body.change.value)
+        update.change = CHANGE_TO_PROTO[body.change]
         update.position.CopyFrom(translate.position_to_proto(body.position))
         if body.closed_part is not None:
             update.closed_part.CopyFrom(translate.closed_trade_to_proto(body.closed_part))

@@ -15,7 +15,6 @@ balance (the DEPOSIT is the first of them)."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
 from typing import NamedTuple
 
 from engine.domain.commands import (
@@ -91,30 +90,6 @@ class AccountEvent(NamedTuple):
     body: EventBody
 
 
-def used_margin_cents(ledger: Ledger) -> int:
-    return sum(position.margin_cents for position in ledger.positions.values())
-
-
-class EventNumbering:
-    """Hands out each account's next sequence number; the counter lives in the account's ledger."""
-
-    __slots__ = ("_events", "_ledger_of", "_time_ms")
-
-    def __init__(self, ledger_of: Callable[[str], Ledger], time_ms: int) -> None:
-        self._ledger_of = ledger_of
-        self._time_ms = time_ms
-        self._events: list[AccountEvent] = []
-
-    def add(self, user_id: str, kind: EventKind, body: EventBody) -> None:
-        ledger = self._ledger_of(user_id)
-        ledger.event_seq += 1
-        self._events.append(AccountEvent(user_id, ledger.event_seq, self._time_ms, kind, body))
-
-    @property
-    def events(self) -> tuple[AccountEvent, ...]:
-        return tuple(self._events)
-
-
 def executed(
     reply: Reply | None, closed: tuple[ClosedTrade, ...], ledgers: dict[str, Ledger], time_ms: int,
     skipped_quotes: tuple[str, ...] = (),
@@ -123,61 +98,80 @@ def executed(
     a refusal changed nothing either."""
     if isinstance(reply, Rejection) or (reply is None and not closed):
         return Outcome(reply, closed, skipped_quotes)
-    return Outcome(reply, closed, skipped_quotes, events_of(reply, closed, ledgers.__getitem__, time_ms))
+    return Outcome(reply, closed, skipped_quotes, events_of(reply, closed, ledgers, time_ms))
 
 
 def events_of(
-    reply: Reply | None, closed: tuple[ClosedTrade, ...], ledger_of: Callable[[str], Ledger], time_ms: int
+    reply: Reply | None, closed: tuple[ClosedTrade, ...], ledgers: dict[str, Ledger], time_ms: int
 ) -> tuple[AccountEvent, ...]:
-    """The events of one executed command (never of a remembered reply: it changed nothing). `reply` is
-    the command's reply (None for a price update), `closed` every trade it closed in close order;
-    `ledger_of` gives an account's ledger as the command left it."""
-    numbering = EventNumbering(ledger_of, time_ms)
-    if isinstance(reply, AccountCreated) and not reply.already_existed:
-        account = reply.account
-        change = BalanceChange(BalanceCause.DEPOSIT, account.balance_cents, account.balance_cents, 0, 0, "", "")
-        numbering.add(account.user_id, EventKind.BALANCE, change)
-    elif isinstance(reply, PositionOpened):
+    """The events of one executed command, numbered from each account's counter (which they advance).
+    `reply` is the command's reply (None for a price update), `closed` every trade it closed in close
+    order; `ledgers` hold the accounts as the command left them."""
+    if isinstance(reply, PositionOpened):
         position = reply.position
-        used = used_margin_cents(ledger_of(position.user_id))
-        numbering.add(position.user_id, EventKind.POSITION_OPENED, position)
-        change = BalanceChange(
-            BalanceCause.MARGIN_LOCKED, -position.margin_cents, reply.balance_cents, 0, used, position.id, ""
+        ledger = ledgers[position.user_id]
+        seq = ledger.event_seq = ledger.event_seq + 2
+        change = BalanceChange(BalanceCause.MARGIN_LOCKED, -position.margin_cents, reply.balance_cents, 0,
+                               ledger.used_margin_cents, position.id, "")  # fmt: skip
+        return (
+            AccountEvent(position.user_id, seq - 1, time_ms, EventKind.POSITION_OPENED, position),
+            AccountEvent(position.user_id, seq, time_ms, EventKind.BALANCE, change),
         )
-        numbering.add(position.user_id, EventKind.BALANCE, change)
-    elif isinstance(reply, PositionAmended):
+    if isinstance(reply, AccountCreated):
+        if reply.already_existed:
+            return ()
+        account = reply.account
+        ledger = ledgers[account.user_id]
+        ledger.event_seq += 1
+        change = BalanceChange(BalanceCause.DEPOSIT, account.balance_cents, account.balance_cents, 0, 0, "", "")
+        return (AccountEvent(account.user_id, ledger.event_seq, time_ms, EventKind.BALANCE, change),)
+    if isinstance(reply, PositionAmended):
+        ledger = ledgers[reply.position.user_id]
+        ledger.event_seq += 1
         update = PositionUpdate(UpdateKind.LEVELS, reply.position, None)
-        numbering.add(reply.position.user_id, EventKind.POSITION_UPDATED, update)
-    elif isinstance(reply, PositionClosed) and reply.remaining is not None:
+        return (AccountEvent(reply.position.user_id, ledger.event_seq, time_ms, EventKind.POSITION_UPDATED, update),)
+    if isinstance(reply, PositionClosed) and reply.remaining is not None:
         trade, remaining = reply.trade, reply.remaining
-        used = used_margin_cents(ledger_of(trade.user_id))
-        numbering.add(
-            trade.user_id, EventKind.POSITION_UPDATED, PositionUpdate(UpdateKind.PARTIAL_CLOSE, remaining, trade)
+        ledger = ledgers[trade.user_id]
+        seq = ledger.event_seq = ledger.event_seq + 2
+        update = PositionUpdate(UpdateKind.PARTIAL_CLOSE, remaining, trade)
+        change = BalanceChange(BalanceCause.PARTIAL_CLOSE, trade.credited_cents, reply.balance_cents, 0,
+                               ledger.used_margin_cents, remaining.id, "")  # fmt: skip
+        return (
+            AccountEvent(trade.user_id, seq - 1, time_ms, EventKind.POSITION_UPDATED, update),
+            AccountEvent(trade.user_id, seq, time_ms, EventKind.BALANCE, change),
         )
-        change = BalanceChange(
-            BalanceCause.PARTIAL_CLOSE, trade.credited_cents, reply.balance_cents, 0, used, remaining.id, ""
-        )
-        numbering.add(trade.user_id, EventKind.BALANCE, change)
-    else:
-        _whole_closes(numbering, closed, ledger_of)
-    return numbering.events
+    return _whole_closes(closed, ledgers, time_ms)
 
 
 def _whole_closes(
-    numbering: EventNumbering, closed: tuple[ClosedTrade, ...], ledger_of: Callable[[str], Ledger]
-) -> None:
+    closed: tuple[ClosedTrade, ...], ledgers: dict[str, Ledger], time_ms: int
+) -> tuple[AccountEvent, ...]:
     """POSITION_CLOSED and BALANCE per closed trade. Several trades of one account in one tick: the figures
     after each are the final ones less what the later closes of that account credited and released."""
-    later_credit: dict[str, int] = {}
-    later_margin: dict[str, int] = {}
+    if len(closed) == 1:  # a manual close, or a tick that closed one position: the final figures
+        trade = closed[0]
+        ledger = ledgers[trade.user_id]
+        seq = ledger.event_seq = ledger.event_seq + 2
+        change = BalanceChange(BalanceCause.POSITION_CLOSED, trade.credited_cents, ledger.balance_cents, 0,
+                               ledger.used_margin_cents, trade.id, "")  # fmt: skip
+        return (
+            AccountEvent(trade.user_id, seq - 1, time_ms, EventKind.POSITION_CLOSED, trade),
+            AccountEvent(trade.user_id, seq, time_ms, EventKind.BALANCE, change),
+        )
+    later: dict[str, tuple[int, int]] = {}  # user id -> (credited, margin released) by the later closes
     after: list[tuple[int, int]] = []
     for trade in reversed(closed):
-        ledger = ledger_of(trade.user_id)
-        credit, margin = later_credit.get(trade.user_id, 0), later_margin.get(trade.user_id, 0)
-        after.append((ledger.balance_cents - credit, used_margin_cents(ledger) + margin))
-        later_credit[trade.user_id] = credit + trade.credited_cents
-        later_margin[trade.user_id] = margin + trade.margin_cents
-    for trade, (balance, used) in zip(closed, reversed(after), strict=True):
-        numbering.add(trade.user_id, EventKind.POSITION_CLOSED, trade)
+        ledger = ledgers[trade.user_id]
+        credit, margin = later.get(trade.user_id, (0, 0))
+        after.append((ledger.balance_cents - credit, ledger.used_margin_cents + margin))
+        later[trade.user_id] = (credit + trade.credited_cents, margin + trade.margin_cents)
+    after.reverse()
+    events: list[AccountEvent] = []
+    for trade, (balance, used) in zip(closed, after, strict=True):
+        ledger = ledgers[trade.user_id]
+        seq = ledger.event_seq = ledger.event_seq + 2
         change = BalanceChange(BalanceCause.POSITION_CLOSED, trade.credited_cents, balance, 0, used, trade.id, "")
-        numbering.add(trade.user_id, EventKind.BALANCE, change)
+        events.append(AccountEvent(trade.user_id, seq - 1, time_ms, EventKind.POSITION_CLOSED, trade))
+        events.append(AccountEvent(trade.user_id, seq, time_ms, EventKind.BALANCE, change))
+    return tuple(events)

@@ -8,7 +8,7 @@ from engine.domain.model import Position
 class Ledger:
     """The mutable side of an account: free balance, open positions (in open order) and its event counter."""
 
-    __slots__ = ("balance_cents", "created_at_ms", "email", "event_seq", "positions")
+    __slots__ = ("balance_cents", "created_at_ms", "email", "event_seq", "positions", "used_margin_cents")
 
     def __init__(self, email: str, balance_cents: int, created_at_ms: int, event_seq: int = 0) -> None:
         self.email = email
@@ -17,3 +17,6 @@ class Ledger:
         self.positions: dict[str, Position] = {}
         # the sequence number of the account's last event (engine.domain.events); 0 = none yet
         self.event_seq = event_seq
+        # the sum of the open positions' margins, kept by PositionChanges as positions come and go (derived,
+        # like the trigger indexes: never snapshotted, rebuilt as restore inserts the positions)
+        self.used_margin_cents = 0
