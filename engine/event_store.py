@@ -154,6 +154,6 @@ def decode_statement_token(token: str) -> int:
         seq = int(text[1:])
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidStatementToken(f"page_token {token[:40]!r} is not a token this service issued") from None
-    if not 0 < seq < 2**63:
+    if not 0 < seq < 2**63 or encode_statement_token(seq) != token:
         raise InvalidStatementToken(f"page_token {token[:40]!r} is not a token this service issued")
     return seq

@@ -53,7 +53,11 @@ class Recovery:
 
     def _restore_body(self, body: dict[str, Any]) -> tuple[domain.TradingState, dict[str, Any]]:
         # the configured rules serve a format-2 snapshot only; newer ones record the rules in force
-        return domain.TradingState.restore(self.rules, body["state"]), body
+        state = domain.TradingState.restore(self.rules, body["state"])
+        # the pending rows are decoded here too, so a damaged one makes the snapshot unusable (an older
+        # one is tried) instead of failing after it was chosen
+        pending = [(kind, kind.from_json(row)) for kind in ROW_KINDS for row in body.get(kind.snapshot_key, [])]
+        return state, {**body, "pending_rows": pending}
 
     async def restore(self) -> tuple[EntryApplier, SnapshotInfo | None]:
         """The state of the newest restorable snapshot (or an empty one when there is none), and that snapshot."""
@@ -71,9 +75,8 @@ class Recovery:
             return self._applier(domain.TradingState(self.rules), "0-0"), None
         info, (state, body) = loaded
         applier = self._applier(state, str(body["last_applied_id"]))
-        for kind in ROW_KINDS:
-            for row in body.get(kind.snapshot_key, []):
-                self.writer.add(kind.from_json(row), kind)
+        for kind, row in body["pending_rows"]:
+            self.writer.add(row, kind)
         self.writer.wake()
         log.info("restored snapshot", extra={
             "snapshot_id": info.snapshot_id, "last_applied_id": applier.last_applied_id,
