@@ -1,5 +1,6 @@
 """What a running gateway holds (built in the app's lifespan, read by gateway.deps): settings, the
-database, Redis, the engine client, the price hub, the account-event feed and the auth rate limiter."""
+database, Redis, the engine client, the price hub, the account-event feed, the auth rate limiter and the
+candle reader."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.account_events import EventFeed
+from gateway.candles_client import CandleReader
 from gateway.config import GatewaySettings
 from gateway.engine_client import EngineClient
 from gateway.limits import RedisRateLimiter
@@ -27,3 +29,4 @@ class GatewayContext:
     prices: PriceHub
     events: EventFeed
     auth_limiter: RedisRateLimiter | None
+    candles: CandleReader

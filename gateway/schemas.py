@@ -241,6 +241,22 @@ class Health(BaseModel):
     )
 
 
+class CandleOut(BaseModel):
+    time: int = Field(description="bucket start, ms since the epoch (UTC)")
+    open: int = Field(description="first bid of the bucket, scaled by 10^decimal")
+    high: int
+    low: int
+    close: int = Field(description="last bid so far (the live bucket still moves)")
+    ticks: int = Field(description="the platform's quotes in the bucket; 0 = filled from the venue's history")
+
+
+class CandlesResponse(BaseModel):
+    asset: str
+    interval: str
+    decimal: int
+    candles: list[CandleOut] = Field(description="oldest first")
+
+
 class StatementLineOut(BaseModel):
     seq: int = Field(description="the account event's sequence number")
     time: dt.datetime
