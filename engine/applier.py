@@ -12,13 +12,13 @@ from typing import Any
 
 from exness.engine.v1 import commands_pb2
 
-from engine import domain, translate
+from engine import domain, orders_wire, translate
 from engine.event_store import EVENTS, event_row
 from engine.metrics import EngineMetrics
 from engine.refusals import RULES_MISFIT_ADVICE, RefuseToLead
 from engine.replies import ReplyHub
 from engine.stream import Fields, entry_time_ms
-from engine.trades import RowKey, TradeWriter, trade_key
+from engine.trades import ORDERS, RowKey, TradeWriter, order_key, trade_key
 from mesh.stream_codec import CodecError, decode_entry
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,7 @@ class EntryApplier:
             counter = self._applied_counters[kind] = self.metrics.commands_applied.labels(kind)
         counter.inc()
         rows = [self.writer.add(translate.closed_trade_row(trade)) for trade in outcome.closed_trades]
+        rows += [self.writer.add(orders_wire.order_history_row(ended), ORDERS) for ended in outcome.finished_orders]
         rows += [self.writer.add(event_row(event), EVENTS) for event in outcome.events]
         if isinstance(domain_command, domain.ChangeRules):
             if isinstance(outcome.reply, domain.Rejection):
@@ -169,5 +170,8 @@ class EntryApplier:
             # side effects before replies: the close is reported once its trade row and its events are
             # committed (a retry's remembered close waits for the first one's row if that is still pending)
             self.writer.send_after_commit([trade_key(reply.trade.id), *rows], command.reply_to, message)
+        elif isinstance(reply, domain.OrderCancelled):
+            # likewise, a cancel once the order's history row and its events are committed
+            self.writer.send_after_commit([order_key(reply.order.order.id), *rows], command.reply_to, message)
         else:
             self.hub.send(command.reply_to, message)

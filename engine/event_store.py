@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from exness.engine.v1 import events_pb2
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from engine import translate
+from engine import orders_wire, translate
 from engine.domain.events import AccountEvent, BalanceCause, BalanceChange, EventKind, PositionUpdate, UpdateKind
-from engine.domain.model import ClosedTrade, Position
+from engine.domain.model import ClosedTrade, FinishedOrder, PendingOrder, Position
 from engine.trades import RowKind, metadata
 
 account_events = sa.Table(
@@ -64,6 +64,10 @@ def event_to_proto(event: AccountEvent) -> events_pb2.AccountEvent:
         message.position_closed.CopyFrom(translate.closed_trade_to_proto(body))
     elif isinstance(body, Position):
         message.position_opened.CopyFrom(translate.position_to_proto(body))
+    elif isinstance(body, PendingOrder):
+        message.order_accepted.CopyFrom(orders_wire.order_to_proto(body))
+    elif isinstance(body, FinishedOrder):
+        message.order_ended.CopyFrom(orders_wire.order_record_to_proto(body))
     return message
 
 

@@ -29,7 +29,7 @@ from engine.event_store import EVENTS
 from engine.lease import Lease, LeaseLost
 from engine.metrics import EngineMetrics
 from engine.reads import NotLeader
-from engine.recovery import ROW_KINDS, Recovery
+from engine.recovery import Recovery
 from engine.refusals import RefuseToLead
 from engine.replies import ReplyHub
 from engine.snapshots import SnapshotInfo, SnapshotStore
@@ -230,14 +230,16 @@ class Engine:
             raise NotLeader()
         state, last_applied_id = await applier.capture()
         # rows are never changed once pending (a committed row leaves, a new one is a new dict)
-        pending = {kind.snapshot_key: [kind.to_json(row) for row in self.writer.pending_rows(kind)]
-                   for kind in ROW_KINDS}  # fmt: skip
+        pending_rows = list(self.writer.pending.values())
         held = [state]
 
         def encode() -> dict[str, Any]:
             # One-shot: the body becomes the capture's only holder, so its 100k-item lists are freed in the
             # writer's thread when the write is done, not on the loop. The state is encoded by
             # SnapshotStore.write, piece by piece (StateCapture.json_pieces).
+            pending: dict[str, list[Any]] = {"pending_trades": [], EVENTS.snapshot_key: []}
+            for kind, row in pending_rows:
+                pending[kind.snapshot_key].append(kind.to_json(row))
             return {"last_applied_id": last_applied_id, "state": held.pop(), **pending}
 
         return encode, last_applied_id, applier.state.account_count

@@ -22,13 +22,11 @@ from engine.refusals import RULES_MISFIT_ADVICE, UNRESTORABLE_ADVICE, RefuseToLe
 from engine.replies import ReplyHub
 from engine.snapshots import NoUsableSnapshot, SnapshotInfo, SnapshotStore
 from engine.stream import DeadLetter, StreamLog, entry_key
-from engine.trades import TRADES, TradeWriter
+from engine.trades import TRADES, TradeWriter, kind_of_trade_row
 from mesh.stream_codec import encode_command
 
 log = logging.getLogger(__name__)
 
-# the kinds of rows a snapshot body may hold pending
-ROW_KINDS = (TRADES, EVENTS)
 
 REPLAY_CHUNK = 5_000
 
@@ -56,7 +54,8 @@ class Recovery:
         state = domain.TradingState.restore(self.rules, body["state"])
         # the pending rows are decoded here too, so a damaged one makes the snapshot unusable (an older
         # one is tried) instead of failing after it was chosen
-        pending = [(kind, kind.from_json(row)) for kind in ROW_KINDS for row in body.get(kind.snapshot_key, [])]
+        pending = [(kind_of_trade_row(row), row) for row in body.get(TRADES.snapshot_key, [])]
+        pending += [(EVENTS, EVENTS.from_json(row)) for row in body.get(EVENTS.snapshot_key, [])]
         return state, {**body, "pending_rows": pending}
 
     async def restore(self) -> tuple[EntryApplier, SnapshotInfo | None]:

@@ -1,5 +1,5 @@
-"""Closed trades in PostgreSQL (SQLAlchemy async + asyncpg), and the group commit every engine row goes
-through.
+"""Closed trades (and the order history, engine.order_history) in PostgreSQL (SQLAlchemy async + asyncpg),
+and the group commit every engine row goes through.
 
 `TradeStore` owns the engine's tables (Alembic-managed, version table `alembic_version_engine`): idempotent
 group inserts keyed by each row's deterministic key, and the newest-first pages ListClosedTrades serves.
@@ -35,7 +35,9 @@ from exness.engine.v1 import commands_pb2
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from engine import order_history
 from engine.metrics import EngineMetrics
+from engine.orders_wire import is_order_row
 from engine.replies import ReplyHub
 from mesh.postgres import asyncpg_url, upgrade_to_head
 
@@ -84,11 +86,16 @@ _INTEGER_RANGES: dict[type, tuple[int, int]] = {sa.BigInteger: (-(2**63), 2**63 
 _COLUMN_CHECKS = [
     (column.name, _INTEGER_RANGES.get(type(column.type)), str(column.type)) for column in closed_trades.columns
 ]
+_ORDER_COLUMN_CHECKS = [
+    (column.name, _INTEGER_RANGES.get(type(column.type)), str(column.type))
+    for column in order_history.order_history.columns
+]
 
 
 def row_problem(row: dict[str, Any]) -> str | None:
-    """Why PostgreSQL would refuse `row` for closed_trades (None if it fits every column's type)."""
-    for name, bounds, type_name in _COLUMN_CHECKS:
+    """Why PostgreSQL would refuse `row` for closed_trades, or for order_history when it is an order row
+    (None if it fits every column's type)."""
+    for name, bounds, type_name in _ORDER_COLUMN_CHECKS if is_order_row(row) else _COLUMN_CHECKS:
         value = row.get(name)
         if bounds is not None:
             if type(value) is not int or not bounds[0] <= value <= bounds[1]:
@@ -142,8 +149,23 @@ TRADES = RowKind("closed_trade", closed_trades, ("id",), row_problem, "pending_t
                  dict, dict)  # fmt: skip
 
 
+# ended pending orders share the closed trades' gauge and snapshot list (an order row is told apart by
+# engine.orders_wire.is_order_row, as the snapshots of format 5 hold them)
+ORDERS = RowKind("order_history", order_history.order_history, ("id",), row_problem, "pending_trade_rows",
+                 "pending_trades", dict, dict)  # fmt: skip
+
+
 def trade_key(trade_id: str) -> RowKey:
     return (TRADES.name, (trade_id,))
+
+
+def order_key(order_id: str) -> RowKey:
+    return (ORDERS.name, (order_id,))
+
+
+def kind_of_trade_row(row: dict[str, Any]) -> RowKind:
+    """TRADES or ORDERS: the two kinds a snapshot's `pending_trades` list holds."""
+    return ORDERS if is_order_row(row) else TRADES
 
 
 def upgrade_schema(database_url: str) -> None:
@@ -217,6 +239,16 @@ class TradeStore:
             result = await connection.execute(query)
             return [dict(row) for row in result.mappings()]
 
+    async def order_page(self, user_id: str, limit: int, after: tuple[int, str] | None) -> list[dict[str, Any]]:
+        """Up to `limit` ended orders of `user_id`, newest first (engine.order_history.page)."""
+        async with self.engine.connect() as connection:
+            return await order_history.page(connection, user_id, limit, after)
+
+    async def order_rows(self, user_id: str, order_id: str) -> list[dict[str, Any]]:
+        """The ended order `order_id` of `user_id`, if committed (engine.order_history.one)."""
+        async with self.engine.connect() as connection:
+            return await order_history.one(connection, user_id, order_id)
+
 
 class _Hold:
     """A reply waiting for the commit of every row in `waiting`."""
@@ -235,6 +267,7 @@ class TradeWriter:
         # row key -> (kind, row), in the order the state produced them
         self.pending: dict[RowKey, tuple[RowKind, dict[str, Any]]] = {}
         self._counts: dict[str, int] = {}
+        self._gauges: dict[str, str] = {}
         # row key -> why PostgreSQL would refuse its pending row (checked as each row arrives, one at a
         # time, so a flush never checks a whole backlog on the loop)
         self.refused: dict[RowKey, str] = {}
@@ -255,8 +288,10 @@ class TradeWriter:
         return key
 
     def _count(self, kind: RowKind, change: int) -> None:
-        count = self._counts[kind.name] = self._counts.get(kind.name, 0) + change
-        getattr(self.metrics, kind.pending_gauge).set(count)
+        self._counts[kind.name] = self._counts.get(kind.name, 0) + change
+        self._gauges[kind.name] = kind.pending_gauge
+        shared = sum(count for name, count in self._counts.items() if self._gauges[name] == kind.pending_gauge)
+        getattr(self.metrics, kind.pending_gauge).set(shared)
 
     def pending_count(self, kind: RowKind = TRADES) -> int:
         return self._counts.get(kind.name, 0)

@@ -1,6 +1,7 @@
 """Account events and statement lines at the edge: exness.engine.v1.AccountEvent to the JSON the
-`/ws/account` socket sends and to the statement's lines. Positions and trades inside an event have the
-fields of the REST responses (TradeOut, ClosedTradeOut); money is cents, prices scaled integers."""
+`/ws/account` socket sends and to the statement's lines. Positions, trades and orders inside an event have
+the fields of the REST responses (TradeOut, ClosedTradeOut, OrderOut); money is cents, prices scaled
+integers."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from exness.engine.v1 import events_pb2
 
+from gateway.order_translate import order_out, record_out
 from gateway.schemas import StatementLineOut
 from gateway.translate import closed_trade_out, timestamp, trade_out
 
@@ -34,6 +36,10 @@ def _body(event: events_pb2.AccountEvent) -> dict[str, Any]:
             "position": trade_out(update.position, None, None).model_dump(mode="json"),
             "closedPart": None if closed_part is None else closed_trade_out(closed_part).model_dump(mode="json"),
         }
+    if body == "order_accepted":
+        return {"order": order_out(event.order_accepted).model_dump(mode="json")}
+    if body == "order_ended":
+        return {"order": record_out(event.order_ended).model_dump(mode="json")}
     if body == "balance":
         change = event.balance
         return {

@@ -10,15 +10,22 @@ from typing import Any
 
 from engine.domain.idempotency import IdempotencyStore, Remembered
 from engine.domain.ledger import Ledger
-from engine.domain.model import Account, LatestQuote, Position
-from engine.domain.records import Row, encode_account_row, encode_position, encode_quote, encode_remembered
+from engine.domain.model import Account, LatestQuote, PendingOrder, Position
+from engine.domain.records import (
+    Row,
+    encode_account_row,
+    encode_order,
+    encode_position,
+    encode_quote,
+    encode_remembered,
+)
 from engine.domain.rules import Rules, encode_rules
 from engine.domain.slicing import sorted_in_chunks
 
 # 2: idempotency rows carry the stream time of their command (per-user, time-windowed retention)
 # 3: the rules in force are recorded (a format-2 snapshot is restored under the rules given to restore)
 # 4: a remembered PositionOpened records the valuation it was first answered with
-# 5: pending orders (another layout, restored elsewhere)
+# 5: pending orders (an "orders" table; their reserves are not in the recorded balances)
 # 6: each account row adds the sequence number of the account's last event (engine.domain.events)
 SNAPSHOT_FORMAT = 6
 
@@ -30,20 +37,21 @@ class StateCapture:
     (balances and counters were read at the capture)."""
 
     __slots__ = (
-        "_balances", "_entries", "_event_seqs", "_ledgers", "_next_sequence", "_positions", "_quotes", "_rules",
+        "_balances", "_entries", "_event_seqs", "_ledgers", "_next_sequence", "_orders", "_positions", "_quotes",
+        "_rules",
         "_user_ids", "_users",
     )  # fmt: skip
 
     def __init__(
         self, rules: Rules, next_sequence: int, user_ids: list[str], ledgers: list[Ledger], balances: list[int],
-        event_seqs: list[int], positions: list[Position], quotes: dict[str, LatestQuote], entries: list[Remembered],
-        users: list[str],
+        event_seqs: list[int], positions: list[Position], orders: list[PendingOrder], quotes: dict[str, LatestQuote],
+        entries: list[Remembered], users: list[str],
     ) -> None:  # fmt: skip
         # user_ids, ledgers and balances: the same accounts in the same order (the ledgers dict gains a key
         # at sign-up only, and never loses one)
         self._rules, self._next_sequence, self._user_ids = rules, next_sequence, user_ids
         self._ledgers, self._balances, self._positions, self._quotes = ledgers, balances, positions, quotes
-        self._entries, self._users, self._event_seqs = entries, users, event_seqs
+        self._entries, self._users, self._orders, self._event_seqs = entries, users, orders, event_seqs
 
     def _accounts(self) -> Iterator[Row]:
         user_ids, ledgers, balances, event_seqs = self._user_ids, self._ledgers, self._balances, self._event_seqs
@@ -55,6 +63,9 @@ class StateCapture:
 
     def _positions_in_order(self) -> Iterator[Position]:
         return sorted_in_chunks(self._positions, key=lambda p: p.sequence)
+
+    def _orders_in_order(self) -> Iterator[PendingOrder]:
+        return sorted_in_chunks(self._orders, key=lambda o: o.sequence)
 
     def _remembered(self) -> Iterator[Remembered]:
         return IdempotencyStore.iter_captured(self._entries, self._users)
@@ -69,7 +80,9 @@ class StateCapture:
         yield from _rows_in_pieces(self._accounts(), rows)
         yield f'],"format":{_dumps(SNAPSHOT_FORMAT)},"idempotency":['
         yield from _rows_in_pieces(map(encode_remembered, self._remembered()), rows)
-        yield f'],"next_sequence":{_dumps(self._next_sequence)},"positions":['
+        yield f'],"next_sequence":{_dumps(self._next_sequence)},"orders":['
+        yield from _rows_in_pieces(map(encode_order, self._orders_in_order()), rows)
+        yield '],"positions":['
         yield from _rows_in_pieces(map(encode_position, self._positions_in_order()), rows)
         yield f'],"quotes":{_dumps([encode_quote(quotes[asset]) for asset in sorted(quotes)])}'
         yield f',"rules":{_dumps(encode_rules(self._rules))}}}'
@@ -83,6 +96,7 @@ class StateCapture:
             "next_sequence": self._next_sequence,
             "accounts": list(self._accounts()),
             "positions": [encode_position(p) for p in self._positions_in_order()],
+            "orders": [encode_order(o) for o in self._orders_in_order()],
             "quotes": [encode_quote(quotes[asset]) for asset in sorted(quotes)],
             # eviction order is state: oldest first
             "idempotency": [encode_remembered(entry) for entry in self._remembered()],

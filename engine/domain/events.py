@@ -1,24 +1,31 @@
-"""Account events: what one applied command changed in each account, numbered per account.
+"""Account events: what one applied entry changed in each account, numbered per account.
 
 Every change to an account is an event with the account's next sequence number (1, 2, 3, ... without a
-gap). They are derived here, in one place, from the outcome the state machine produced (its reply and the
-trades it closed) and the account's figures after the command: nothing else in the domain builds them.
-Being a function of the state and the entry, replay yields the same events with the same numbers.
+gap). They are derived here, in one place, from the outcome the state machine produced (its reply, the
+trades it closed, the pending orders it ended) and the accounts' figures after the entry: nothing else in
+the domain builds them. Being a function of the state and the entry, replay yields the same events with
+the same numbers.
 
-Events of one command, in order: for an account created, `BALANCE` (DEPOSIT); for a position opened,
-`POSITION_OPENED` then `BALANCE` (MARGIN_LOCKED); for a whole close (manual or triggered), `POSITION_CLOSED`
-then `BALANCE` (POSITION_CLOSED); for a partial close, `POSITION_UPDATED` (PARTIAL_CLOSE) then `BALANCE`
-(PARTIAL_CLOSE); for new levels, `POSITION_UPDATED` (LEVELS). A `BALANCE` event is a statement line: its
-amount is the signed change of the free balance, so the amounts of an account's BALANCE events sum to its
-balance (the DEPOSIT is the first of them)."""
+The events of one entry, in order: the pending orders that expired at its time; then the command's own
+changes (an account created: `BALANCE` DEPOSIT; a position opened: `POSITION_OPENED`, `BALANCE`
+MARGIN_LOCKED; new levels: `POSITION_UPDATED`; a partial close: `POSITION_UPDATED`, `BALANCE`
+PARTIAL_CLOSE; an order placed: `ORDER_ACCEPTED`, `BALANCE` ORDER_RESERVED); then every whole close
+(`POSITION_CLOSED`, `BALANCE` POSITION_CLOSED); then every other order that ended (cancelled, or met by a
+price: `ORDER_FILLED` with its `BALANCE` ORDER_RELEASED, `POSITION_OPENED` and `BALANCE` MARGIN_LOCKED, or
+`ORDER_REJECTED` with its release). Each `BALANCE` is a statement line: its amount is the signed change of
+the free balance, so an account's amounts sum to its balance (the DEPOSIT first), and its figures are the
+account's after that line, counted back from the figures after the entry."""
 
 from __future__ import annotations
 
 import enum
+from dataclasses import replace
 from typing import NamedTuple
 
+from engine.domain import money
 from engine.domain.commands import (
     AccountCreated,
+    OrderPlaced,
     Outcome,
     PositionAmended,
     PositionClosed,
@@ -27,7 +34,7 @@ from engine.domain.commands import (
     Reply,
 )
 from engine.domain.ledger import Ledger
-from engine.domain.model import ClosedTrade, Position
+from engine.domain.model import ClosedTrade, FinishedOrder, OrderStatus, PendingOrder, Position
 
 
 class EventKind(enum.Enum):
@@ -35,7 +42,6 @@ class EventKind(enum.Enum):
     POSITION_CLOSED = "POSITION_CLOSED"
     POSITION_UPDATED = "POSITION_UPDATED"
     BALANCE = "BALANCE"
-    # pending orders (engine.domain has none yet): the kinds exist so the wire and the store know them
     ORDER_ACCEPTED = "ORDER_ACCEPTED"
     ORDER_FILLED = "ORDER_FILLED"
     ORDER_CANCELLED = "ORDER_CANCELLED"
@@ -50,6 +56,9 @@ class BalanceCause(enum.Enum):
     MARGIN_LOCKED = "MARGIN_LOCKED"
     POSITION_CLOSED = "POSITION_CLOSED"
     PARTIAL_CLOSE = "PARTIAL_CLOSE"
+    # a pending order's reserve taken from the free balance, and given back (cancelled, expired, met)
+    ORDER_RESERVED = "ORDER_RESERVED"
+    ORDER_RELEASED = "ORDER_RELEASED"
 
 
 class UpdateKind(enum.Enum):
@@ -77,7 +86,11 @@ class PositionUpdate(NamedTuple):
     closed_part: ClosedTrade | None
 
 
-EventBody = Position | ClosedTrade | PositionUpdate | BalanceChange
+EventBody = Position | ClosedTrade | PositionUpdate | BalanceChange | PendingOrder | FinishedOrder
+_ENDED = {
+    OrderStatus.FILLED: EventKind.ORDER_FILLED, OrderStatus.CANCELLED: EventKind.ORDER_CANCELLED,
+    OrderStatus.EXPIRED: EventKind.ORDER_EXPIRED, OrderStatus.REJECTED: EventKind.ORDER_REJECTED,
+}  # fmt: skip
 
 
 class AccountEvent(NamedTuple):
@@ -90,88 +103,121 @@ class AccountEvent(NamedTuple):
     body: EventBody
 
 
-def executed(
-    reply: Reply | None, closed: tuple[ClosedTrade, ...], ledgers: dict[str, Ledger], time_ms: int,
-    skipped_quotes: tuple[str, ...] = (),
-) -> Outcome:  # fmt: skip
-    """The outcome of a command that ran (never a remembered reply: it changed nothing), with its events;
-    a refusal changed nothing either."""
-    if isinstance(reply, Rejection) or (reply is None and not closed):
-        return Outcome(reply, closed, skipped_quotes)
-    return Outcome(reply, closed, skipped_quotes, events_of(reply, closed, ledgers, time_ms))
+class _Step(NamedTuple):
+    """One event before numbering; for a BALANCE, its body's figures are filled in by `_numbered`."""
+
+    user_id: str
+    kind: EventKind
+    body: EventBody
+    # changes of (free balance, reserved, used margin) this step made
+    deltas: tuple[int, int, int] = (0, 0, 0)
 
 
-def events_of(
-    reply: Reply | None, closed: tuple[ClosedTrade, ...], ledgers: dict[str, Ledger], time_ms: int
-) -> tuple[AccountEvent, ...]:
-    """The events of one executed command, numbered from each account's counter (which they advance).
-    `reply` is the command's reply (None for a price update), `closed` every trade it closed in close
-    order; `ledgers` hold the accounts as the command left them."""
-    if isinstance(reply, PositionOpened):
-        position = reply.position
-        ledger = ledgers[position.user_id]
-        seq = ledger.event_seq = ledger.event_seq + 2
-        change = BalanceChange(BalanceCause.MARGIN_LOCKED, -position.margin_cents, reply.balance_cents, 0,
-                               ledger.used_margin_cents, position.id, "")  # fmt: skip
-        return (
-            AccountEvent(position.user_id, seq - 1, time_ms, EventKind.POSITION_OPENED, position),
-            AccountEvent(position.user_id, seq, time_ms, EventKind.BALANCE, change),
-        )
+def _balance(user_id: str, cause: BalanceCause, deltas: tuple[int, int, int], position_id: str = "",
+             order_id: str = "") -> _Step:  # fmt: skip
+    return _Step(user_id, EventKind.BALANCE, BalanceChange(cause, deltas[0], 0, 0, 0, position_id, order_id), deltas)
+
+
+def with_events(outcome: Outcome, ledgers: dict[str, Ledger], time_ms: int) -> Outcome:
+    """`outcome` with the events of its entry (none for a remembered reply beyond the expiries)."""
+    reply = None if outcome.remembered or isinstance(outcome.reply, Rejection) else outcome.reply
+    if reply is None and not outcome.closed_trades and not outcome.finished_orders:
+        return outcome
+    steps = _steps(reply, outcome.closed_trades, outcome.finished_orders, ledgers)
+    return replace(outcome, events=_numbered(steps, ledgers, time_ms)) if steps else outcome
+
+
+def _steps(reply: Reply | None, closed: tuple[ClosedTrade, ...], finished: tuple[FinishedOrder, ...],
+           ledgers: dict[str, Ledger]) -> list[_Step]:  # fmt: skip
+    steps: list[_Step] = []
+    expired = [f for f in finished if f.status is OrderStatus.EXPIRED]
+    for ended in expired:
+        steps += _order_ended(ended, ledgers)
+    steps += _reply_steps(reply)
+    for trade in closed:
+        if isinstance(reply, PositionClosed) and reply.remaining is not None and trade.id == reply.trade.id:
+            continue  # a partial close: reported by its reply
+        steps.append(_Step(trade.user_id, EventKind.POSITION_CLOSED, trade))
+        deltas = (trade.credited_cents, 0, -trade.margin_cents)
+        steps.append(_balance(trade.user_id, BalanceCause.POSITION_CLOSED, deltas, trade.id))
+    for ended in finished[len(expired) :]:
+        steps += _order_ended(ended, ledgers)
+    return steps
+
+
+def _reply_steps(reply: Reply | None) -> list[_Step]:
     if isinstance(reply, AccountCreated):
         if reply.already_existed:
-            return ()
-        account = reply.account
-        ledger = ledgers[account.user_id]
-        ledger.event_seq += 1
-        change = BalanceChange(BalanceCause.DEPOSIT, account.balance_cents, account.balance_cents, 0, 0, "", "")
-        return (AccountEvent(account.user_id, ledger.event_seq, time_ms, EventKind.BALANCE, change),)
+            return []
+        balance = reply.account.balance_cents
+        return [_balance(reply.account.user_id, BalanceCause.DEPOSIT, (balance, 0, 0))]
+    if isinstance(reply, PositionOpened):
+        position = reply.position
+        return [_Step(position.user_id, EventKind.POSITION_OPENED, position),
+                _balance(position.user_id, BalanceCause.MARGIN_LOCKED, (-position.margin_cents, 0,
+                         position.margin_cents), position.id)]  # fmt: skip
     if isinstance(reply, PositionAmended):
-        ledger = ledgers[reply.position.user_id]
-        ledger.event_seq += 1
-        update = PositionUpdate(UpdateKind.LEVELS, reply.position, None)
-        return (AccountEvent(reply.position.user_id, ledger.event_seq, time_ms, EventKind.POSITION_UPDATED, update),)
+        return [_Step(reply.position.user_id, EventKind.POSITION_UPDATED,
+                      PositionUpdate(UpdateKind.LEVELS, reply.position, None))]  # fmt: skip
     if isinstance(reply, PositionClosed) and reply.remaining is not None:
-        trade, remaining = reply.trade, reply.remaining
-        ledger = ledgers[trade.user_id]
-        seq = ledger.event_seq = ledger.event_seq + 2
-        update = PositionUpdate(UpdateKind.PARTIAL_CLOSE, remaining, trade)
-        change = BalanceChange(BalanceCause.PARTIAL_CLOSE, trade.credited_cents, reply.balance_cents, 0,
-                               ledger.used_margin_cents, remaining.id, "")  # fmt: skip
-        return (
-            AccountEvent(trade.user_id, seq - 1, time_ms, EventKind.POSITION_UPDATED, update),
-            AccountEvent(trade.user_id, seq, time_ms, EventKind.BALANCE, change),
-        )
-    return _whole_closes(closed, ledgers, time_ms)
+        trade, rest = reply.trade, reply.remaining
+        update = PositionUpdate(UpdateKind.PARTIAL_CLOSE, rest, trade)
+        deltas = (trade.credited_cents, 0, -trade.margin_cents)
+        return [_Step(trade.user_id, EventKind.POSITION_UPDATED, update),
+                _balance(trade.user_id, BalanceCause.PARTIAL_CLOSE, deltas, rest.id)]  # fmt: skip
+    if isinstance(reply, OrderPlaced):
+        order = reply.order
+        deltas = (-order.reserved_cents, order.reserved_cents, 0)
+        return [_Step(order.user_id, EventKind.ORDER_ACCEPTED, order),
+                _balance(order.user_id, BalanceCause.ORDER_RESERVED, deltas, order_id=order.id)]  # fmt: skip
+    return []
 
 
-def _whole_closes(
-    closed: tuple[ClosedTrade, ...], ledgers: dict[str, Ledger], time_ms: int
-) -> tuple[AccountEvent, ...]:
-    """POSITION_CLOSED and BALANCE per closed trade. Several trades of one account in one tick: the figures
-    after each are the final ones less what the later closes of that account credited and released."""
-    if len(closed) == 1:  # a manual close, or a tick that closed one position: the final figures
-        trade = closed[0]
-        ledger = ledgers[trade.user_id]
-        seq = ledger.event_seq = ledger.event_seq + 2
-        change = BalanceChange(BalanceCause.POSITION_CLOSED, trade.credited_cents, ledger.balance_cents, 0,
-                               ledger.used_margin_cents, trade.id, "")  # fmt: skip
-        return (
-            AccountEvent(trade.user_id, seq - 1, time_ms, EventKind.POSITION_CLOSED, trade),
-            AccountEvent(trade.user_id, seq, time_ms, EventKind.BALANCE, change),
-        )
-    later: dict[str, tuple[int, int]] = {}  # user id -> (credited, margin released) by the later closes
-    after: list[tuple[int, int]] = []
-    for trade in reversed(closed):
-        ledger = ledgers[trade.user_id]
-        credit, margin = later.get(trade.user_id, (0, 0))
-        after.append((ledger.balance_cents - credit, ledger.used_margin_cents + margin))
-        later[trade.user_id] = (credit + trade.credited_cents, margin + trade.margin_cents)
+def _order_ended(ended: FinishedOrder, ledgers: dict[str, Ledger]) -> list[_Step]:
+    """The order's end, its reserve's release, and for a fill the position it opened with its margin."""
+    order, user = ended.order, ended.order.user_id
+    deltas = (order.reserved_cents, -order.reserved_cents, 0)
+    steps = [_Step(user, _ENDED[ended.status], ended),
+             _balance(user, BalanceCause.ORDER_RELEASED, deltas, ended.position_id, order.id)]  # fmt: skip
+    if ended.status is OrderStatus.FILLED:
+        position = ledgers[user].positions.get(ended.position_id) or _filled_position(ended)
+        margin = position.margin_cents
+        steps.append(_Step(user, EventKind.POSITION_OPENED, position))
+        steps.append(_balance(user, BalanceCause.MARGIN_LOCKED, (-margin, 0, margin), position.id, order.id))
+    return steps
+
+
+def _filled_position(ended: FinishedOrder) -> Position:
+    """The position a fill opened, when it is no longer open at the end of its entry (closed in the same
+    tick): its margin as the fill locked it; maintenance and levels beyond the order's are not kept."""
+    order = ended.order
+    margin = money.margin_cents(ended.fill_price, order.quantity, order.leverage, order.decimal)
+    return Position(
+        ended.position_id, order.user_id, order.asset, order.side, order.quantity, order.leverage, ended.fill_price,
+        margin, 0, 0, order.stop_loss, order.take_profit, order.decimal, ended.finished_at_ms, order.sequence,
+    )  # fmt: skip
+
+
+def _numbered(steps: list[_Step], ledgers: dict[str, Ledger], time_ms: int) -> tuple[AccountEvent, ...]:
+    """Number the steps from each account's counter; a BALANCE gets the figures after it, counted back
+    from the account's figures after the entry through the later steps' changes."""
+    figures: dict[str, tuple[int, int, int]] = {}
+    after: list[tuple[int, int, int]] = []
+    for step in reversed(steps):
+        now = figures.get(step.user_id)
+        if now is None:
+            ledger = ledgers[step.user_id]
+            reserved = sum(order.reserved_cents for order in ledger.orders.values())
+            now = (ledger.balance_cents, reserved, ledger.used_margin_cents)
+        after.append(now)
+        figures[step.user_id] = (now[0] - step.deltas[0], now[1] - step.deltas[1], now[2] - step.deltas[2])
     after.reverse()
     events: list[AccountEvent] = []
-    for trade, (balance, used) in zip(closed, after, strict=True):
-        ledger = ledgers[trade.user_id]
-        seq = ledger.event_seq = ledger.event_seq + 2
-        change = BalanceChange(BalanceCause.POSITION_CLOSED, trade.credited_cents, balance, 0, used, trade.id, "")
-        events.append(AccountEvent(trade.user_id, seq - 1, time_ms, EventKind.POSITION_CLOSED, trade))
-        events.append(AccountEvent(trade.user_id, seq, time_ms, EventKind.BALANCE, change))
+    for step, (balance, reserved, used) in zip(steps, after, strict=True):
+        ledger = ledgers[step.user_id]
+        ledger.event_seq += 1
+        body = step.body
+        if isinstance(body, BalanceChange):
+            body = body._replace(balance_cents=balance, reserved_cents=reserved, used_margin_cents=used)
+        events.append(AccountEvent(step.user_id, ledger.event_seq, time_ms, step.kind, body))
     return tuple(events)

@@ -149,7 +149,9 @@ async def test_schema_is_migrated_when_the_engine_starts(
         async with grpc.aio.insecure_channel(address) as channel:
             stub = engine_service_pb2_grpc.EngineServiceStub(channel)
             page = await stub.ListClosedTrades(engine_service_pb2.ListClosedTradesRequest(user_id="nobody"))
+            orders = await stub.ListOrderHistory(engine_service_pb2.ListOrderHistoryRequest(user_id="nobody"))
         assert list(page.trades) == [] and page.next_page_token == ""
+        assert list(orders.orders) == [] and orders.next_page_token == ""
     finally:
         proc.stop()
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

@@ -53,9 +53,11 @@ def test_the_format_2_fixture_restores_under_the_configured_rules_and_is_rewritt
     assert restored.idempotency_key_count == 4
     rewritten = restored.snapshot()
     assert rewritten["format"] == SNAPSHOT_FORMAT and decode_rules(rewritten["rules"]) == settings.rules()
-    # nothing but the format, the recorded rules and the accounts' event counters (0: none yet) changed
+    # nothing but the format, the recorded rules, the (empty) orders table and the accounts' event
+    # counters (0: none yet) changed
+    assert rewritten["orders"] == []
     assert rewritten["accounts"] == [[*row, 0] for row in state_data["accounts"]]
-    assert {k: v for k, v in rewritten.items() if k not in ("format", "rules", "accounts")} == {
+    assert {k: v for k, v in rewritten.items() if k not in ("format", "rules", "orders", "accounts")} == {
         k: v for k, v in state_data.items() if k not in ("format", "accounts")
     }
     again = TradingState.restore(default_rules(), json.loads(json.dumps(rewritten)))

@@ -23,25 +23,27 @@ _sym_db = _symbol_database.Default()
 
 
 from exness.common.v1 import trading_pb2 as exness_dot_common_dot_v1_dot_trading__pb2
+from exness.engine.v1 import commands_pb2 as exness_dot_engine_dot_v1_dot_commands__pb2
+from exness.engine.v1 import orders_pb2 as exness_dot_engine_dot_v1_dot_orders__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x65xness/engine/v1/events.proto\x12\x10\x65xness.engine.v1\x1a\x1e\x65xness/common/v1/trading.proto\"\xc5\x01\n\rBalanceChange\x12-\n\x05\x63\x61use\x18\x01 \x01(\x0e\x32\x1e.exness.engine.v1.BalanceCause\x12\x14\n\x0c\x61mount_cents\x18\x02 \x01(\x03\x12\x15\n\rbalance_cents\x18\x03 \x01(\x03\x12\x16\n\x0ereserved_cents\x18\x04 \x01(\x03\x12\x19\n\x11used_margin_cents\x18\x05 \x01(\x03\x12\x13\n\x0bposition_id\x18\x06 \x01(\t\x12\x10\n\x08order_id\x18\x07 \x01(\t\"\xa4\x01\n\x0ePositionUpdate\x12\x30\n\x06\x63hange\x18\x01 \x01(\x0e\x32 .exness.engine.v1.PositionChange\x12,\n\x08position\x18\x02 \x01(\x0b\x32\x1a.exness.common.v1.Position\x12\x32\n\x0b\x63losed_part\x18\x03 \x01(\x0b\x32\x1d.exness.common.v1.ClosedTrade\"\xda\x02\n\x0c\x41\x63\x63ountEvent\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x0f\n\x07time_ms\x18\x03 \x01(\x03\x12\x30\n\x04kind\x18\x04 \x01(\x0e\x32\".exness.engine.v1.AccountEventKind\x12\x35\n\x0fposition_opened\x18\n \x01(\x0b\x32\x1a.exness.common.v1.PositionH\x00\x12\x38\n\x0fposition_closed\x18\x0b \x01(\x0b\x32\x1d.exness.common.v1.ClosedTradeH\x00\x12<\n\x10position_updated\x18\x0c \x01(\x0b\x32 .exness.engine.v1.PositionUpdateH\x00\x12\x32\n\x07\x62\x61lance\x18\r \x01(\x0b\x32\x1f.exness.engine.v1.BalanceChangeH\x00\x42\x06\n\x04\x62ody*\x90\x03\n\x10\x41\x63\x63ountEventKind\x12\"\n\x1e\x41\x43\x43OUNT_EVENT_KIND_UNSPECIFIED\x10\x00\x12&\n\"ACCOUNT_EVENT_KIND_POSITION_OPENED\x10\x01\x12&\n\"ACCOUNT_EVENT_KIND_POSITION_CLOSED\x10\x02\x12\'\n#ACCOUNT_EVENT_KIND_POSITION_UPDATED\x10\x03\x12\x1e\n\x1a\x41\x43\x43OUNT_EVENT_KIND_BALANCE\x10\x04\x12%\n!ACCOUNT_EVENT_KIND_ORDER_ACCEPTED\x10\x05\x12#\n\x1f\x41\x43\x43OUNT_EVENT_KIND_ORDER_FILLED\x10\x06\x12&\n\"ACCOUNT_EVENT_KIND_ORDER_CANCELLED\x10\x07\x12$\n ACCOUNT_EVENT_KIND_ORDER_EXPIRED\x10\x08\x12%\n!ACCOUNT_EVENT_KIND_ORDER_REJECTED\x10\t*\xad\x01\n\x0c\x42\x61lanceCause\x12\x1d\n\x19\x42\x41LANCE_CAUSE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x42\x41LANCE_CAUSE_DEPOSIT\x10\x01\x12\x1f\n\x1b\x42\x41LANCE_CAUSE_MARGIN_LOCKED\x10\x02\x12!\n\x1d\x42\x41LANCE_CAUSE_POSITION_CLOSED\x10\x03\x12\x1f\n\x1b\x42\x41LANCE_CAUSE_PARTIAL_CLOSE\x10\x04*p\n\x0ePositionChange\x12\x1f\n\x1bPOSITION_CHANGE_UNSPECIFIED\x10\x00\x12\x1a\n\x16POSITION_CHANGE_LEVELS\x10\x01\x12!\n\x1dPOSITION_CHANGE_PARTIAL_CLOSE\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x65xness/engine/v1/events.proto\x12\x10\x65xness.engine.v1\x1a\x1e\x65xness/common/v1/trading.proto\x1a\x1f\x65xness/engine/v1/commands.proto\x1a\x1d\x65xness/engine/v1/orders.proto\"\xc5\x01\n\rBalanceChange\x12-\n\x05\x63\x61use\x18\x01 \x01(\x0e\x32\x1e.exness.engine.v1.BalanceCause\x12\x14\n\x0c\x61mount_cents\x18\x02 \x01(\x03\x12\x15\n\rbalance_cents\x18\x03 \x01(\x03\x12\x16\n\x0ereserved_cents\x18\x04 \x01(\x03\x12\x19\n\x11used_margin_cents\x18\x05 \x01(\x03\x12\x13\n\x0bposition_id\x18\x06 \x01(\t\x12\x10\n\x08order_id\x18\x07 \x01(\t\"\xa4\x01\n\x0ePositionUpdate\x12\x30\n\x06\x63hange\x18\x01 \x01(\x0e\x32 .exness.engine.v1.PositionChange\x12,\n\x08position\x18\x02 \x01(\x0b\x32\x1a.exness.common.v1.Position\x12\x32\n\x0b\x63losed_part\x18\x03 \x01(\x0b\x32\x1d.exness.common.v1.ClosedTrade\"\xca\x03\n\x0c\x41\x63\x63ountEvent\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x0f\n\x07time_ms\x18\x03 \x01(\x03\x12\x30\n\x04kind\x18\x04 \x01(\x0e\x32\".exness.engine.v1.AccountEventKind\x12\x35\n\x0fposition_opened\x18\n \x01(\x0b\x32\x1a.exness.common.v1.PositionH\x00\x12\x38\n\x0fposition_closed\x18\x0b \x01(\x0b\x32\x1d.exness.common.v1.ClosedTradeH\x00\x12<\n\x10position_updated\x18\x0c \x01(\x0b\x32 .exness.engine.v1.PositionUpdateH\x00\x12\x32\n\x07\x62\x61lance\x18\r \x01(\x0b\x32\x1f.exness.engine.v1.BalanceChangeH\x00\x12\x38\n\x0eorder_accepted\x18\x14 \x01(\x0b\x32\x1e.exness.engine.v1.PendingOrderH\x00\x12\x34\n\x0border_ended\x18\x15 \x01(\x0b\x32\x1d.exness.engine.v1.OrderRecordH\x00\x42\x06\n\x04\x62ody*\x90\x03\n\x10\x41\x63\x63ountEventKind\x12\"\n\x1e\x41\x43\x43OUNT_EVENT_KIND_UNSPECIFIED\x10\x00\x12&\n\"ACCOUNT_EVENT_KIND_POSITION_OPENED\x10\x01\x12&\n\"ACCOUNT_EVENT_KIND_POSITION_CLOSED\x10\x02\x12\'\n#ACCOUNT_EVENT_KIND_POSITION_UPDATED\x10\x03\x12\x1e\n\x1a\x41\x43\x43OUNT_EVENT_KIND_BALANCE\x10\x04\x12%\n!ACCOUNT_EVENT_KIND_ORDER_ACCEPTED\x10\x05\x12#\n\x1f\x41\x43\x43OUNT_EVENT_KIND_ORDER_FILLED\x10\x06\x12&\n\"ACCOUNT_EVENT_KIND_ORDER_CANCELLED\x10\x07\x12$\n ACCOUNT_EVENT_KIND_ORDER_EXPIRED\x10\x08\x12%\n!ACCOUNT_EVENT_KIND_ORDER_REJECTED\x10\t*\xf1\x01\n\x0c\x42\x61lanceCause\x12\x1d\n\x19\x42\x41LANCE_CAUSE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x42\x41LANCE_CAUSE_DEPOSIT\x10\x01\x12\x1f\n\x1b\x42\x41LANCE_CAUSE_MARGIN_LOCKED\x10\x02\x12!\n\x1d\x42\x41LANCE_CAUSE_POSITION_CLOSED\x10\x03\x12\x1f\n\x1b\x42\x41LANCE_CAUSE_PARTIAL_CLOSE\x10\x04\x12 \n\x1c\x42\x41LANCE_CAUSE_ORDER_RESERVED\x10\x05\x12 \n\x1c\x42\x41LANCE_CAUSE_ORDER_RELEASED\x10\x06*p\n\x0ePositionChange\x12\x1f\n\x1bPOSITION_CHANGE_UNSPECIFIED\x10\x00\x12\x1a\n\x16POSITION_CHANGE_LEVELS\x10\x01\x12!\n\x1dPOSITION_CHANGE_PARTIAL_CLOSE\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'exness.engine.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACCOUNTEVENTKIND']._serialized_start=800
-  _globals['_ACCOUNTEVENTKIND']._serialized_end=1200
-  _globals['_BALANCECAUSE']._serialized_start=1203
-  _globals['_BALANCECAUSE']._serialized_end=1376
-  _globals['_POSITIONCHANGE']._serialized_start=1378
-  _globals['_POSITIONCHANGE']._serialized_end=1490
-  _globals['_BALANCECHANGE']._serialized_start=84
-  _globals['_BALANCECHANGE']._serialized_end=281
-  _globals['_POSITIONUPDATE']._serialized_start=284
-  _globals['_POSITIONUPDATE']._serialized_end=448
-  _globals['_ACCOUNTEVENT']._serialized_start=451
-  _globals['_ACCOUNTEVENT']._serialized_end=797
+  _globals['_ACCOUNTEVENTKIND']._serialized_start=976
+  _globals['_ACCOUNTEVENTKIND']._serialized_end=1376
+  _globals['_BALANCECAUSE']._serialized_start=1379
+  _globals['_BALANCECAUSE']._serialized_end=1620
+  _globals['_POSITIONCHANGE']._serialized_start=1622
+  _globals['_POSITIONCHANGE']._serialized_end=1734
+  _globals['_BALANCECHANGE']._serialized_start=148
+  _globals['_BALANCECHANGE']._serialized_end=345
+  _globals['_POSITIONUPDATE']._serialized_start=348
+  _globals['_POSITIONUPDATE']._serialized_end=512
+  _globals['_ACCOUNTEVENT']._serialized_start=515
+  _globals['_ACCOUNTEVENT']._serialized_end=973
 # @@protoc_insertion_point(module_scope)

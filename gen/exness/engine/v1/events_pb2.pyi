@@ -1,4 +1,6 @@
 from exness.common.v1 import trading_pb2 as _trading_pb2
+from exness.engine.v1 import commands_pb2 as _commands_pb2
+from exness.engine.v1 import orders_pb2 as _orders_pb2
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -27,6 +29,8 @@ class BalanceCause(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BALANCE_CAUSE_MARGIN_LOCKED: _ClassVar[BalanceCause]
     BALANCE_CAUSE_POSITION_CLOSED: _ClassVar[BalanceCause]
     BALANCE_CAUSE_PARTIAL_CLOSE: _ClassVar[BalanceCause]
+    BALANCE_CAUSE_ORDER_RESERVED: _ClassVar[BalanceCause]
+    BALANCE_CAUSE_ORDER_RELEASED: _ClassVar[BalanceCause]
 
 class PositionChange(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -48,6 +52,8 @@ BALANCE_CAUSE_DEPOSIT: BalanceCause
 BALANCE_CAUSE_MARGIN_LOCKED: BalanceCause
 BALANCE_CAUSE_POSITION_CLOSED: BalanceCause
 BALANCE_CAUSE_PARTIAL_CLOSE: BalanceCause
+BALANCE_CAUSE_ORDER_RESERVED: BalanceCause
+BALANCE_CAUSE_ORDER_RELEASED: BalanceCause
 POSITION_CHANGE_UNSPECIFIED: PositionChange
 POSITION_CHANGE_LEVELS: PositionChange
 POSITION_CHANGE_PARTIAL_CLOSE: PositionChange
@@ -81,7 +87,7 @@ class PositionUpdate(_message.Message):
     def __init__(self, change: _Optional[_Union[PositionChange, str]] = ..., position: _Optional[_Union[_trading_pb2.Position, _Mapping]] = ..., closed_part: _Optional[_Union[_trading_pb2.ClosedTrade, _Mapping]] = ...) -> None: ...
 
 class AccountEvent(_message.Message):
-    __slots__ = ("user_id", "seq", "time_ms", "kind", "position_opened", "position_closed", "position_updated", "balance")
+    __slots__ = ("user_id", "seq", "time_ms", "kind", "position_opened", "position_closed", "position_updated", "balance", "order_accepted", "order_ended")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TIME_MS_FIELD_NUMBER: _ClassVar[int]
@@ -90,6 +96,8 @@ class AccountEvent(_message.Message):
     POSITION_CLOSED_FIELD_NUMBER: _ClassVar[int]
     POSITION_UPDATED_FIELD_NUMBER: _ClassVar[int]
     BALANCE_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ENDED_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     seq: int
     time_ms: int
@@ -98,4 +106,6 @@ class AccountEvent(_message.Message):
     position_closed: _trading_pb2.ClosedTrade
     position_updated: PositionUpdate
     balance: BalanceChange
-    def __init__(self, user_id: _Optional[str] = ..., seq: _Optional[int] = ..., time_ms: _Optional[int] = ..., kind: _Optional[_Union[AccountEventKind, str]] = ..., position_opened: _Optional[_Union[_trading_pb2.Position, _Mapping]] = ..., position_closed: _Optional[_Union[_trading_pb2.ClosedTrade, _Mapping]] = ..., position_updated: _Optional[_Union[PositionUpdate, _Mapping]] = ..., balance: _Optional[_Union[BalanceChange, _Mapping]] = ...) -> None: ...
+    order_accepted: _orders_pb2.PendingOrder
+    order_ended: _commands_pb2.OrderRecord
+    def __init__(self, user_id: _Optional[str] = ..., seq: _Optional[int] = ..., time_ms: _Optional[int] = ..., kind: _Optional[_Union[AccountEventKind, str]] = ..., position_opened: _Optional[_Union[_trading_pb2.Position, _Mapping]] = ..., position_closed: _Optional[_Union[_trading_pb2.ClosedTrade, _Mapping]] = ..., position_updated: _Optional[_Union[PositionUpdate, _Mapping]] = ..., balance: _Optional[_Union[BalanceChange, _Mapping]] = ..., order_accepted: _Optional[_Union[_orders_pb2.PendingOrder, _Mapping]] = ..., order_ended: _Optional[_Union[_commands_pb2.OrderRecord, _Mapping]] = ...) -> None: ...
