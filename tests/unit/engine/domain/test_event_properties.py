@@ -1,6 +1,7 @@
 """Property tests of account events over the random command mixes of test_properties: each account's
 sequence runs 1, 2, 3, ... without a gap; the BALANCE events are a statement that reconciles (the amounts
-sum to the balance, each line's balance is the running sum, the last line's margin is the margin in use);
+sum to the balance, each line's balance is the running sum, the last line's used and reserved margin are
+the account's), pending orders among the commands;
 replay and restore give the same events with the same numbers."""
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ def _check_statement(model: Model, user: str, events: list[AccountEvent]) -> Non
     assert lines[0].cause is BalanceCause.DEPOSIT and lines[0].balance_cents == lines[0].amount_cents
     assert lines[0].amount_cents + sum(line.amount_cents for line in lines[1:]) == account.balance_cents
     assert lines[-1].used_margin_cents == summary.used_margin_cents
+    assert lines[-1].reserved_cents == summary.reserved_margin_cents
+    placed = sum(event.kind is EventKind.ORDER_ACCEPTED for event in events)
+    ended = sum(event.kind.value.startswith("ORDER_") for event in events) - placed
+    assert placed - ended == summary.pending_orders
     opened = sum(event.kind is EventKind.POSITION_OPENED for event in events)
     closed = sum(event.kind is EventKind.POSITION_CLOSED for event in events)
     assert opened - closed == summary.open_positions

@@ -5,9 +5,19 @@ from __future__ import annotations
 
 import json
 
-from engine.domain import ClosedTrade, CloseReason, PositionClosed, TradingState
+from engine.domain import (
+    CancelOrder,
+    ClosedTrade,
+    CloseReason,
+    OrderPlaced,
+    OrderType,
+    PlaceOrder,
+    PositionClosed,
+    Side,
+    TradingState,
+)
 from engine.domain.events import AccountEvent, BalanceCause, BalanceChange, EventKind, PositionUpdate, UpdateKind
-from tests.unit.engine.domain.helpers import BTC_BUY, BTC_SELL, TEN_THOUSAND_DOLLARS, Driver, busy_driver, seeded
+from tests.unit.engine.domain.helpers import BTC, BTC_BUY, BTC_SELL, TEN_THOUSAND_DOLLARS, Driver, busy_driver, seeded
 
 
 def _kinds(events: tuple[AccountEvent, ...]) -> list[tuple[str, int, EventKind]]:
@@ -109,3 +119,45 @@ def test_the_counters_survive_a_snapshot_and_an_older_snapshot_starts_them_at_ze
     legacy = {**data, "format": 4, "accounts": [row[:4] for row in data["accounts"]]}
     driver.state = TradingState.restore(driver.rules, legacy)
     assert [e.seq for e in driver.open().events] == [1, 2]
+
+
+def test_pending_orders_reserve_and_release_and_a_fill_opens_a_position() -> None:
+    driver = seeded()
+    limit = PlaceOrder("alice", BTC, Side.LONG, OrderType.LIMIT, 1_100_000_000, 1_000, 10, 0, 0)
+    placed = driver.apply(limit)
+    assert isinstance(placed.reply, OrderPlaced)
+    order = placed.reply.order
+    assert [e.kind for e in placed.events] == [EventKind.ORDER_ACCEPTED, EventKind.BALANCE]
+    reserve = _balance(placed.events[1])
+    assert (reserve.cause, reserve.amount_cents, reserve.reserved_cents) == (
+        BalanceCause.ORDER_RESERVED, -order.reserved_cents, order.reserved_cents,
+    )  # fmt: skip
+    assert reserve.order_id == order.id and reserve.balance_cents == driver.balance()
+
+    filled = driver.tick(buy=1_099_000_000, sell=1_098_000_000)
+    kinds = [e.kind for e in filled.events]
+    assert kinds == [EventKind.ORDER_FILLED, EventKind.BALANCE, EventKind.POSITION_OPENED, EventKind.BALANCE]
+    released, locked = _balance(filled.events[1]), _balance(filled.events[3])
+    assert released.cause is BalanceCause.ORDER_RELEASED and released.amount_cents == order.reserved_cents
+    assert released.reserved_cents == 0 and locked.cause is BalanceCause.MARGIN_LOCKED
+    (position,) = driver.state.positions_of("alice")
+    assert filled.events[2].body == position and locked.amount_cents == -position.margin_cents
+    assert (locked.balance_cents, locked.used_margin_cents) == (driver.balance(), position.margin_cents)
+    assert [e.seq for e in filled.events] == [4, 5, 6, 7]
+
+
+def test_an_expiry_comes_before_the_commands_own_events_and_a_cancel_releases() -> None:
+    driver = seeded()
+    stop = PlaceOrder("alice", BTC, Side.LONG, OrderType.STOP, 1_250_000_000, 1_000, 10, 0, 0, driver.time_ms + 5)
+    assert isinstance(driver.apply(stop).reply, OrderPlaced)
+    kept = driver.apply(PlaceOrder("alice", BTC, Side.LONG, OrderType.STOP, 1_260_000_000, 1_000, 10, 0, 0))
+    assert isinstance(kept.reply, OrderPlaced)
+    later = driver.open(advance_ms=10)
+    assert [e.kind for e in later.events] == [
+        EventKind.ORDER_EXPIRED, EventKind.BALANCE, EventKind.POSITION_OPENED, EventKind.BALANCE,
+    ]  # fmt: skip
+    assert _balance(later.events[1]).cause is BalanceCause.ORDER_RELEASED
+    cancelled = driver.apply(CancelOrder("alice", kept.reply.order.id))
+    assert [e.kind for e in cancelled.events] == [EventKind.ORDER_CANCELLED, EventKind.BALANCE]
+    last = _balance(cancelled.events[1])
+    assert (last.reserved_cents, last.balance_cents) == (0, driver.balance())

@@ -18,7 +18,6 @@ from engine.domain import (
     TradingState,
     default_rules,
 )
-
 from engine.domain.capture import SNAPSHOT_FORMAT
 
 from .helpers import BTC, Driver, busy_driver
