@@ -264,7 +264,9 @@ class CandlesResponse(BaseModel):
 class StatementLineOut(BaseModel):
     seq: int = Field(description="the account event's sequence number")
     time: dt.datetime
-    type: str = Field(description="DEPOSIT, MARGIN_LOCKED, POSITION_CLOSED or PARTIAL_CLOSE")
+    type: str = Field(
+        description="DEPOSIT, MARGIN_LOCKED, POSITION_CLOSED, PARTIAL_CLOSE, ORDER_RESERVED or ORDER_RELEASED"
+    )
     amount: int = Field(description="signed change of the free balance, cents")
     balanceAfter: int = Field(description="free balance after it, cents")
     positionId: str | None = None
