@@ -138,3 +138,30 @@ async def test_statement_refuses_bad_parameters(stack: Stack, api: httpx.AsyncCl
     assert bad.status_code == 422 and bad.json()["error"]["code"]
     first = (await api.get("/account/statement", headers=auth)).json()
     assert first["nextCursor"] is None and [line["type"] for line in first["entries"]] in ([], ["DEPOSIT"])
+
+
+async def test_a_pending_order_is_accepted_then_cancelled_on_the_socket(
+    stack: Stack, api: httpx.AsyncClient, redis_conn: aioredis.Redis
+) -> None:
+    _, token = await new_user(api)
+    auth = bearer(token)
+    await feed_engine(redis_conn, stack.stream_key, [BTC])
+    client, subscribed = await _subscribe(stack, token, since=0)
+    assert subscribed["type"] == "SUBSCRIBED"
+    await _events(client, 1)  # the deposit
+    order = {"asset": "BTC_USDC", "side": "LONG", "type": "LIMIT", "price": "100000", "quantity": "0.01",
+             "leverage": 10}  # fmt: skip
+    placed = await api.post("/orders", headers=auth, json=order)
+    assert placed.status_code == 201, placed.text
+    accepted, reserved = await _events(client, 2)
+    assert accepted["type"] == "ORDER_ACCEPTED" and accepted["order"] == placed.json()["order"]
+    assert (reserved["cause"], reserved["orderId"]) == ("ORDER_RESERVED", accepted["order"]["id"])
+    assert reserved["reserved"] == -reserved["amount"] > 0
+    cancelled = await api.delete(f"/orders/{accepted['order']['id']}", headers=auth)
+    assert cancelled.status_code == 200, cancelled.text
+    ended, released = await _events(client, 2)
+    assert ended["type"] == "ORDER_CANCELLED" and ended["order"]["status"] == "CANCELLED"
+    assert (released["cause"], released["amount"], released["reserved"]) == ("ORDER_RELEASED", -reserved["amount"], 0)
+    balance = (await api.get("/balance", headers=auth)).json()
+    assert released["balance"] == balance["balance"]
+    await client.close()
