@@ -17,8 +17,9 @@ from engine.event_store import EVENTS, event_row
 from engine.metrics import EngineMetrics
 from engine.refusals import RULES_MISFIT_ADVICE, RefuseToLead
 from engine.replies import ReplyHub
+from engine.row_kinds import RowKey
 from engine.stream import Fields, entry_time_ms
-from engine.trades import ORDERS, RowKey, TradeWriter, order_key, trade_key
+from engine.trades import ORDERS, TradeWriter, order_key, trade_key
 from mesh.stream_codec import CodecError, decode_entry
 
 log = logging.getLogger(__name__)

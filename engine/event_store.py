@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from engine import orders_wire, translate
 from engine.domain.events import AccountEvent, BalanceCause, BalanceChange, EventKind, PositionUpdate, UpdateKind
 from engine.domain.model import ClosedTrade, FinishedOrder, PendingOrder, Position
-from engine.trades import RowKind, metadata
+from engine.row_kinds import RowKind
+from engine.trades import metadata
 
 account_events = sa.Table(
     "account_events",

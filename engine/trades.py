@@ -25,9 +25,9 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
@@ -39,6 +39,7 @@ from engine import order_history
 from engine.metrics import EngineMetrics
 from engine.orders_wire import is_order_row
 from engine.replies import ReplyHub
+from engine.row_kinds import RowKey, RowKind
 from mesh.postgres import asyncpg_url, upgrade_to_head
 
 log = logging.getLogger(__name__)
@@ -119,32 +120,6 @@ def refused_by_database(exc: BaseException) -> bool:
     return False
 
 
-class RowKind(NamedTuple):
-    """One kind of row the writer commits: its table, its key (unique in the table: a replayed row is
-    skipped by ON CONFLICT DO NOTHING), the check of what PostgreSQL would refuse, the gauge of its
-    pending rows (an EngineMetrics attribute) and its JSON form in a snapshot body."""
-
-    name: str
-    table: sa.Table
-    key_columns: tuple[str, ...]
-    problem: Callable[[dict[str, Any]], str | None]
-    pending_gauge: str
-    snapshot_key: str
-    to_json: Callable[[dict[str, Any]], Any]
-    from_json: Callable[[Any], dict[str, Any]]
-
-    def key(self, row: dict[str, Any]) -> RowKey:
-        return (self.name, tuple(row[column] for column in self.key_columns))
-
-    def quarantine_id(self, row: dict[str, Any]) -> str:
-        # a closed trade keeps its id (the table's first use); another kind names itself and its key
-        if self.key_columns == ("id",):
-            return str(row["id"])
-        return f"{self.name}/" + "/".join(str(row[column]) for column in self.key_columns)
-
-
-# (kind name, the row's key values)
-RowKey = tuple[str, tuple[Hashable, ...]]
 TRADES = RowKind("closed_trade", closed_trades, ("id",), row_problem, "pending_trade_rows", "pending_trades",
                  dict, dict)  # fmt: skip
 
