@@ -165,3 +165,10 @@ async def test_a_pending_order_is_accepted_then_cancelled_on_the_socket(
     balance = (await api.get("/balance", headers=auth)).json()
     assert released["balance"] == balance["balance"]
     await client.close()
+
+
+async def test_a_socket_that_never_authenticates_is_closed(stack: Stack) -> None:
+    async with connect(ws_url(stack)) as client:
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(client.recv(), 30)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4408
