@@ -16,8 +16,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engine import orders_wire, translate
 from engine.domain import TradingState
+from engine.event_rpcs import AccountEventRpcs
 from engine.reads import EngineReads, NotLeader
-from engine.trades import InvalidPageToken, decode_page_token, encode_page_token
+from engine.trade_rows import ORDERS, TRADES, InvalidPageToken, decode_page_token, encode_page_token, order_key
 from mesh.grpc_server import ServiceBinding
 
 DEFAULT_PAGE_SIZE = 50
@@ -66,7 +67,7 @@ async def _require_at_most(name: str, value: str, limit: int, context: grpc.aio.
 
 
 # the generated *_pb2_grpc modules carry no type information, hence the ignores on these two bases
-class EngineServicer(engine_service_pb2_grpc.EngineServiceServicer):  # type: ignore[misc]
+class EngineServicer(AccountEventRpcs, engine_service_pb2_grpc.EngineServiceServicer):  # type: ignore[misc]
     def __init__(self, engine: EngineReads) -> None:
         self.engine = engine
 
@@ -216,7 +217,8 @@ class EngineServicer(engine_service_pb2_grpc.EngineServiceServicer):  # type: ig
         self, user_id: str, order_id: str, context: grpc.aio.ServicerContext
     ) -> engine_service_pb2.ListOrderHistoryResponse:
         """The user's ended order `order_id`, committed or still waiting for its commit; none if unknown."""
-        row = self.engine.writer.pending.get(order_id)
+        held = self.engine.writer.pending.get(order_key(order_id))
+        row = None if held is None else held[1]
         if row is None:
             try:
                 rows = await self.engine.trade_store.order_rows(user_id, order_id)
@@ -258,7 +260,7 @@ class AdminServicer(admin_service_pb2_grpc.EngineAdminServiceServicer):  # type:
             snapshot_age_ms=int(time.time() * 1000) - snapshot.created_at_ms if snapshot else 0,
             accounts=state.account_count if state else 0,
             open_positions=state.open_position_count if state else 0,
-            pending_trade_rows=len(engine.writer.pending),
+            pending_trade_rows=engine.writer.pending_count(TRADES) + engine.writer.pending_count(ORDERS),
             state_hash=hashed.state_hash if hashed else "",
             state_hash_id=hashed.last_applied_id if hashed else "",
             gateways=engine.hub.gateway_ids,

@@ -16,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from gateway import db, web
+from gateway.account_events import EventFeed
 from gateway.candles_client import CandleReader
 from gateway.config import GatewaySettings
 from gateway.context import GatewayContext
@@ -26,7 +27,7 @@ from gateway.limits import BodySizeLimitMiddleware, RedisRateLimiter
 from gateway.metrics import MetricsMiddleware
 from gateway.openapi_links import add_links
 from gateway.prices import PriceHub
-from gateway.routes import auth, balance, candles, health, orders, prices, trade
+from gateway.routes import account, auth, balance, candles, health, orders, prices, trade
 from gateway.stream_writer import command_redis
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,9 @@ Leveraged crypto CFD trading (BTC_USDC, ETH_USDC, SOL_USDC against USD).
   `{"type": "PRICE_UPDATE", "prices": {"BTC_USDC": {"buyPrice", "sellPrice", "decimal", "ts"}}}`;
   a client that sends `{"type": "subscribe", "candles": [{"asset": "BTC_USDC", "interval": "1m"}]}` also
   gets `{"type": "CANDLE", ...}` whenever that live candle moves (`GET /api/v1/candles` for history).
+* Account events: WebSocket `/api/v1/ws/account` (also `/ws/account`); the first message authenticates,
+  `{"type": "auth", "token": "<JWT>", "since": <seq, optional>}`; then every event of the account in
+  order, `{"type", "seq", "ts", ...}`, resumable with `since`. The statement: `GET /api/v1/account/statement`.
 """
 
 
@@ -69,6 +73,7 @@ async def running_context(settings: GatewaySettings) -> AsyncIterator[GatewayCon
         max_loop_lag=settings.gateway_max_loop_lag_ms / 1000,
     )
     hub = PriceHub(pubsub_redis, settings.price_channel, settings.candle_channel)
+    events = EventFeed(engine, settings.gateway_id)
     rate, email_rate = settings.auth_rate, settings.signin_email_rate
     context = GatewayContext(
         settings=settings,
@@ -78,6 +83,7 @@ async def running_context(settings: GatewaySettings) -> AsyncIterator[GatewayCon
         redis=redis,
         engine=engine,
         prices=hub,
+        events=events,
         auth_limiter=RedisRateLimiter(redis, settings.auth_rate_key_prefix, *rate) if rate else None,
         candles=CandleReader(settings.candles_addr),
         signin_email_limiter=(
@@ -86,9 +92,11 @@ async def running_context(settings: GatewaySettings) -> AsyncIterator[GatewayCon
     )
     engine.start()
     hub.start()
+    events.start()
     try:
         yield context
     finally:
+        await events.close()
         await hub.close()
         await context.candles.close()
         await engine.close()
@@ -150,10 +158,20 @@ def create_app(settings: GatewaySettings, context: GatewayContext | None = None)
     )  # /docs: gateway.web
     if context is not None:
         app.state.context = context
-    for router in (auth.router, trade.router, orders.router, balance.router, prices.router, candles.router):
+    for router in (
+        auth.router,
+        trade.router,
+        orders.router,
+        balance.router,
+        prices.router,
+        candles.router,
+        account.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(prices.ws_router)
     app.include_router(prices.ws_router, prefix=API_PREFIX)
+    app.include_router(account.ws_router)
+    app.include_router(account.ws_router, prefix=API_PREFIX)
     app.include_router(health.router)
     web.install(app)  # the web terminal at / (after the API: it shadows nothing)
     install_error_handlers(app)

@@ -264,3 +264,23 @@ class CandlesResponse(BaseModel):
     interval: str
     decimal: int
     candles: list[CandleOut] = Field(description="oldest first")
+
+
+class StatementLineOut(BaseModel):
+    seq: int = Field(description="the account event's sequence number")
+    time: dt.datetime
+    type: str = Field(
+        description="DEPOSIT, MARGIN_LOCKED, POSITION_CLOSED, PARTIAL_CLOSE, ORDER_RESERVED or ORDER_RELEASED"
+    )
+    amount: int = Field(description="signed change of the free balance, cents")
+    balanceAfter: int = Field(description="free balance after it, cents")
+    positionId: str | None = None
+    orderId: str | None = None
+
+
+class StatementResponse(BaseModel):
+    entries: list[StatementLineOut] = Field(
+        description="newest first; the amounts of all lines (the first line is the DEPOSIT of the starting "
+        "balance) sum to the balance"
+    )
+    nextCursor: str | None = Field(description="pass as `cursor` for the next page; null at the end")

@@ -316,6 +316,7 @@ async def test_http_plumbing(stack: Stack, api: httpx.AsyncClient) -> None:
                 "/trade/closed",
                 "/balance",
                 "/prices",
+                "/account/statement",
             )
         }
         create = spec["paths"]["/api/v1/trade/create"]["post"]
@@ -335,7 +336,7 @@ async def test_a_user_without_an_engine_account_is_404_on_every_read(api: httpx.
     # a valid token for a user id the engine has no account for
     now = int(time.time())
     token = jwt.encode({"sub": str(uuid.uuid4()), "iat": now, "exp": now + 600}, JWT_SECRET, algorithm="HS256")
-    for path in ("/balance", "/trade/open", "/trade/closed"):
+    for path in ("/balance", "/trade/open", "/trade/closed", "/account/statement"):
         assert_error(await api.get(path, headers=bearer(token)), 404, "ACCOUNT_NOT_FOUND")
     # a user with an account and no history still gets an empty page
     _, fresh = await new_user(api)
