@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import asyncpg
 import pytest
@@ -17,6 +18,7 @@ from engine.fencing import StaleEpoch
 from engine.lease import Lease
 from engine.snapshots import SnapshotStore
 from engine.stream import DeadLetter, StreamLog
+from engine.trade_rows import TRADES
 from engine.trades import TradeStore, upgrade_schema
 from mesh.stream_codec import encode_command
 from tests.integration.engine.support import create_account
@@ -82,15 +84,15 @@ async def test_closed_trade_commits_of_a_stale_epoch_are_refused(postgres_url: s
     try:
         await store.claim_epoch(7)
         with pytest.raises(StaleEpoch):
-            await store.insert([row], epoch=6)
+            await store.insert([(TRADES, row)], epoch=6)
         with pytest.raises(StaleEpoch):
-            await store.quarantine([(row, "refused")], epoch=6)
+            await store.quarantine([(TRADES, row, "refused")], epoch=6)
         assert await _count(postgres_url, "closed_trades", row["id"]) == 0
         assert await _count(postgres_url, "closed_trades_quarantine", row["id"]) == 0
-        await store.insert([row], epoch=7)
+        await store.insert([(TRADES, row)], epoch=7)
         await store.claim_epoch(8)  # a newer leader: the one at 7 is now refused too
         with pytest.raises(StaleEpoch):
-            await store.insert([{**row, "id": row["id"] + "-b"}], epoch=7)
+            await store.insert([(TRADES, {**row, "id": row["id"] + "-b"})], epoch=7)
         assert await _count(postgres_url, "closed_trades", row["id"]) == 1
     finally:
         await store.close()
@@ -111,7 +113,7 @@ def test_snapshot_manifests_of_a_stale_epoch_are_refused(mongodb_url: str, mongo
         store.close()
 
 
-def _trade_row(trade_id: str) -> dict[str, object]:
+def _trade_row(trade_id: str) -> dict[str, Any]:
     numbers = ("quantity", "leverage", "entry_price", "close_price", "margin_cents", "pnl_cents", "credited_cents",
                "opened_at_ms", "closed_at_ms", "stop_loss", "take_profit", "liquidation_price")  # fmt: skip
     return {"id": trade_id, "user_id": "fence-user", "asset": "BTC_USDC", "side": "LONG", "reason": "MANUAL",
