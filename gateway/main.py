@@ -19,11 +19,11 @@ from gateway import db, web
 from gateway.config import GatewaySettings
 from gateway.context import GatewayContext
 from gateway.engine_client import EngineClient
-from gateway.errors import install_error_handlers
+from gateway.errors import UnexpectedErrorMiddleware, install_error_handlers
 from gateway.limits import BodySizeLimitMiddleware, RedisRateLimiter
 from gateway.metrics import MetricsMiddleware
 from gateway.prices import PriceHub
-from gateway.routes import auth, balance, health, prices, trade
+from gateway.routes import auth, balance, compat, health, prices, trade
 from gateway.stream_writer import command_redis
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,8 @@ Leveraged crypto CFD trading (BTC_USDC, ETH_USDC, SOL_USDC against USD).
 * Errors are `{"error": {"code": "...", "message": "..."}}` with the HTTP status.
 * Live prices: WebSocket `/ws/prices` (also `/api/v1/ws/prices`), one JSON message per publish:
   `{"type": "PRICE_UPDATE", "prices": {"BTC_USDC": {"buyPrice", "sellPrice", "decimal", "ts"}}}`.
+* The routes tagged *compatibility* serve the original exness-v3 web client in its own shapes (dollar
+  numbers, string errors); its price socket is `/ws/compat/prices`.
 """
 
 
@@ -142,17 +144,22 @@ def create_app(settings: GatewaySettings, context: GatewayContext | None = None)
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(prices.ws_router)
     app.include_router(prices.ws_router, prefix=API_PREFIX)
+    # the original exness-v3 web client's routes and price socket (gateway.routes.compat)
+    app.include_router(compat.router, prefix=API_PREFIX)
+    app.include_router(compat.ws_router)
     app.include_router(health.router)
     web.install(app)  # the web terminal at / (after the API: it shadows nothing)
     install_error_handlers(app)
-    # outermost last: metrics see every response, including 413s and CORS preflights
+    # outermost last: metrics see every response, including 413s and CORS preflights; CORS headers go on
+    # every answer, errors and 500s included
+    app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origin_list,
             allow_credentials=True,
-            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
     app.add_middleware(MetricsMiddleware)
