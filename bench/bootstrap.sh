@@ -9,6 +9,6 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; t
 
 if ! command -v wrk >/dev/null; then
   echo "bench: installing Debian package: wrk" >&2
-  as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq wrk >/dev/null
+  as_root apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive as_root apt-get -o DPkg::Lock::Timeout=600 install -y -qq wrk >/dev/null
 fi
 .venv/bin/python -c 'import psutil, matplotlib'  # from requirements/dev.lock (scripts/bootstrap.sh)

@@ -22,7 +22,14 @@ from redis.exceptions import RedisError
 
 from gateway import metrics
 from gateway.admission import Admission, LoopLagProbe
-from gateway.errors import ApiError, engine_timeout, engine_unavailable, grpc_error, rejection_error
+from gateway.errors import (
+    ApiError,
+    engine_timeout,
+    engine_unavailable,
+    gateway_stopping,
+    grpc_error,
+    rejection_error,
+)
 from gateway.stream_writer import StreamWriter, xadd_never_sent
 from mesh.grpc_channel import insecure_channel
 from mesh.stream_codec import encode_command
@@ -79,8 +86,11 @@ class EngineClient:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
-        for future in self._pending.values():
-            future.cancel()
+        # a request still waiting was written to the stream: the engine may execute it after we stop, so
+        # its outcome is unknown (504, retry with the Idempotency-Key), never a cancellation (a 500)
+        for request_id, future in self._pending.items():
+            if not future.done():
+                future.set_exception(gateway_stopping(request_id))
         await self._channel.close()
 
     @property

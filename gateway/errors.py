@@ -151,6 +151,16 @@ def engine_timeout(request_id: str, seconds: float) -> ApiError:
     )
 
 
+def gateway_stopping(request_id: str) -> ApiError:
+    return ApiError(
+        504,
+        "ENGINE_TIMEOUT",
+        "the gateway stopped before the engine answered; the command may still be executed: retry with "
+        f"the same Idempotency-Key to get the original outcome (request {request_id})",
+        request_id=request_id,
+    )
+
+
 def request_error(exc: RequestValidationError) -> ApiError:
     """The ApiError of a request FastAPI could not parse: 400 for malformed JSON, else the one 422."""
     details = []

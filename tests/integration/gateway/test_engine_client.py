@@ -221,3 +221,31 @@ async def test_replies_arrive_one_per_message_or_batched(redis_url: str) -> None
         await client.close()
         await server.stop(None)
         await redis.aclose()
+
+
+async def test_a_request_waiting_when_the_gateway_stops_answers_504_not_a_cancellation(redis_url: str) -> None:
+    # the command is on the stream and the engine may still execute it: the client must be told to retry
+    # with its Idempotency-Key (504), not get a cancelled request (a 500 from the server)
+    servicer = _SlowToRegister()
+    servicer.register.set()
+    server = grpc.aio.server()
+    engine_service_pb2_grpc.add_EngineServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    redis = aioredis.Redis.from_url(redis_url)
+    stream_key = f"test:stopping:{uuid.uuid4().hex[:8]}"
+    client = EngineClient(f"127.0.0.1:{port}", "gw-stopping", redis, stream_key, reply_timeout=60.0)
+    client.start()
+    try:
+        await apoll_until(lambda: client.ready, "the reply stream registered", 30, interval=0.01)
+        waiting = asyncio.create_task(client.submit(create_account_command(uuid.uuid4(), "s@example.com", 1)))
+        await apoll_until(lambda: stream_length_is(redis, stream_key, 1), "the command on the stream", 12)
+        await client.close()
+        with pytest.raises(ApiError) as stopped:
+            await waiting
+        assert (stopped.value.status, stopped.value.code) == (504, "ENGINE_TIMEOUT")
+        assert "Idempotency-Key" in stopped.value.message
+    finally:
+        await redis.delete(stream_key)
+        await redis.aclose()
+        await server.stop(grace=None)
