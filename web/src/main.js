@@ -7,6 +7,7 @@ import "./style.css";
 import { Account } from "./account.js";
 import { getToken, hasEndpoint, request, setToken, setUnauthorizedHandler } from "./api.js";
 import { MidChart } from "./chart.js";
+import { PositionEditor } from "./manage.js";
 import { $, h, toast } from "./dom.js";
 import { formatCents, formatScaled } from "./money.js";
 import { PriceFeed } from "./prices.js";
@@ -15,7 +16,8 @@ import { Ticket } from "./ticket.js";
 const FEED_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…" };
 
 const feed = new PriceFeed();
-const account = new Account();
+let editor = null;
+const account = new Account({ onEdit: (position) => editor?.open(position) });
 let ticket = null;
 let chart = null;
 let selected = null;
@@ -90,6 +92,7 @@ function leaveTerminal(message) {
   setToken(null);
   sessionStorage.removeItem("exness.email");
   account.stop();
+  if ($("manage").open) $("manage").close();
   $("terminal").hidden = true;
   $("account-bar").hidden = true;
   $("user-box").hidden = true;
@@ -147,6 +150,14 @@ async function main() {
     onPlaced: (trade) => {
       toast(`Opened ${trade.side} ${trade.quantity} ${trade.asset} at ${formatScaled(trade.entryPrice, trade.decimal)}`);
       account.refresh();
+    },
+  });
+  editor = new PositionEditor({
+    assets: config.assets,
+    onChanged: (message) => {
+      toast(message);
+      account.refresh();
+      account.loadClosed(true);
     },
   });
   feed.onState(showFeedState);
