@@ -101,12 +101,16 @@ def closed_row(trade: trading_pb2.ClosedTrade) -> JsonRow:
     }
 
 
-def price_frame(quotes: dict[str, dict[str, int]]) -> str:
-    """The original client's price message: `data` is JSON *text* of {SYMBOL: {buyPrice, sellPrice,
-    decimal}}, prices scaled by 10^decimal (the client divides)."""
+def original_price_frame(message: str) -> str | None:
+    """The original client's form of one /ws/prices message: `data` is JSON *text* of {SYMBOL:
+    {buyPrice, sellPrice, decimal}}, prices scaled by 10^decimal (the client divides). None for a message
+    that is not a PRICE_UPDATE (the price hub may carry others for clients that asked for them)."""
+    parsed = json.loads(message)
+    if not isinstance(parsed, dict) or parsed.get("type") != "PRICE_UPDATE":
+        return None
     data = {
         symbol: {"buyPrice": quote["buyPrice"], "sellPrice": quote["sellPrice"], "decimal": quote["decimal"]}
-        for symbol, quote in quotes.items()
+        for symbol, quote in parsed["prices"].items()
     }
     return json.dumps({"type": "PRICE_UPDATE", "data": json.dumps(data, separators=(",", ":"))}, separators=(",", ":"))
 

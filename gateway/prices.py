@@ -27,21 +27,13 @@ RECONNECT_MIN_SECONDS = 0.1
 RECONNECT_MAX_SECONDS = 5.0
 
 SendText = Callable[[str], Awaitable[None]]
-# turns the quotes due to one client into the text of one message
-Encode = Callable[[dict[str, dict[str, int]]], str]
-
-
-def price_message(quotes: dict[str, dict[str, int]]) -> str:
-    """The /ws/prices message: {"type": "PRICE_UPDATE", "prices": {SYM: {buyPrice, sellPrice, decimal, ts}}}."""
-    return json.dumps({"type": "PRICE_UPDATE", "prices": quotes}, separators=(",", ":"))
 
 
 class PriceSubscriber:
     """One browser's mailbox: the newest quote per symbol not yet sent."""
 
-    def __init__(self, send_text: SendText, encode: Encode = price_message) -> None:
+    def __init__(self, send_text: SendText) -> None:
         self._send_text = send_text
-        self._encode = encode
         self._pending: dict[str, dict[str, int]] = {}
         self._wake = asyncio.Event()
         self.closed = False
@@ -60,7 +52,7 @@ class PriceSubscriber:
             if not self._pending:
                 continue
             prices, self._pending = self._pending, {}
-            await self._send_text(self._encode(prices))
+            await self._send_text(json.dumps({"type": "PRICE_UPDATE", "prices": prices}, separators=(",", ":")))
 
     def close(self) -> None:
         self.closed = True
@@ -87,8 +79,8 @@ class PriceHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def add(self, send_text: SendText, encode: Encode = price_message) -> PriceSubscriber:
-        subscriber = PriceSubscriber(send_text, encode)
+    def add(self, send_text: SendText) -> PriceSubscriber:
+        subscriber = PriceSubscriber(send_text)
         self._subscribers.add(subscriber)
         metrics.WS_CLIENTS.set(len(self._subscribers))
         if self.latest:

@@ -10,10 +10,12 @@ original client shows `error` on its auth pages and `message` on its trade ticke
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response, WebSocket
+from fastapi import APIRouter, Depends, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -21,7 +23,6 @@ from gateway import compat_shapes as shapes
 from gateway.deps import ContextDep, CurrentUserId, IdempotencyKey, SessionDep, auth_rate_limit
 from gateway.errors import ApiError, request_error
 from gateway.routes import ExactJsonRoute, auth
-from gateway.routes.prices import serve_prices
 from gateway.schemas import AuthResponse, CloseOrderRequest, CreateOrderRequest, SigninRequest, SignupRequest
 from gateway.translate import close_position_command, open_position_command
 
@@ -135,10 +136,38 @@ async def closed_orders(user_id: CurrentUserId, context: ContextDep) -> dict[str
     return {"orders": [shapes.closed_row(trade) for trade in page.trades]}
 
 
+async def _until_disconnect(websocket: WebSocket) -> None:
+    # the original client sends nothing that matters; reading is how a disconnect is noticed
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
+
+
 async def price_socket(websocket: WebSocket, context: ContextDep) -> None:
-    """The original client's price feed: the same publishes as /ws/prices, each as
-    {"type": "PRICE_UPDATE", "data": "<JSON text of {SYMBOL: {buyPrice, sellPrice, decimal}}>"}."""
-    await serve_prices(websocket, context.prices, shapes.price_frame)
+    """The original client's price feed: the same publishes as /ws/prices (the same hub and mailbox, so
+    a slow client gets the newest prices only), each as {"type": "PRICE_UPDATE", "data": "<JSON text of
+    {SYMBOL: {buyPrice, sellPrice, decimal}}>"}; anything else the hub sends is not for this client."""
+    await websocket.accept()
+
+    async def send(text: str) -> None:
+        frame = shapes.original_price_frame(text)
+        if frame is not None:
+            await websocket.send_text(frame)
+
+    hub = context.prices
+    subscriber = hub.add(send)
+    reader = asyncio.create_task(_until_disconnect(websocket))
+    reader.add_done_callback(lambda _: subscriber.close())
+    try:
+        await subscriber.run()
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass
+    finally:
+        hub.remove(subscriber)
+        reader.cancel()
+        with contextlib.suppress(BaseException):
+            await reader
+        with contextlib.suppress(Exception):
+            await websocket.close(code=1001)
 
 
 ws_router.add_api_websocket_route(PRICE_SOCKET_PATH, price_socket)

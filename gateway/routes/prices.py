@@ -9,7 +9,6 @@ import logging
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from gateway.deps import ContextDep
-from gateway.prices import Encode, PriceHub, price_message
 from gateway.routes import ExactJsonRoute, error_responses
 from gateway.schemas import PricesResponse
 from gateway.translate import quote_out
@@ -38,14 +37,9 @@ async def _read_until_disconnect(websocket: WebSocket) -> None:
 async def price_socket(websocket: WebSocket, context: ContextDep) -> None:
     """One JSON message per price publish: {"type": "PRICE_UPDATE", "prices": {SYM: {...}}}. Messages
     from the client are ignored; a slow client gets the newest prices only."""
-    await serve_prices(websocket, context.prices, price_message)
-
-
-async def serve_prices(websocket: WebSocket, hub: PriceHub, encode: Encode) -> None:
-    """Accept the socket and send it every price publish, each as the text `encode` makes of it, until
-    either side goes away."""
+    hub = context.prices
     await websocket.accept()
-    subscriber = hub.add(websocket.send_text, encode)
+    subscriber = hub.add(websocket.send_text)
     reader = asyncio.create_task(_read_until_disconnect(websocket))
     reader.add_done_callback(lambda _: subscriber.close())
     try:

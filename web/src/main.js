@@ -1,13 +1,15 @@
 // The terminal's entry point: loads the asset configuration, starts the price feed and ticker, and
 // switches between the sign-in screen and the trading screen (token in sessionStorage, cleared on any
-// 401). Panels of later server releases (pending orders so far) are shown only when their endpoint
-// exists on this server.
+// 401). Panels of later server releases (pending orders, candles, account events, the statement) are
+// shown only when their endpoint exists on this server.
 
 import "./style.css";
 import { Account } from "./account.js";
 import { getToken, hasEndpoint, request, setToken, setUnauthorizedHandler } from "./api.js";
+import { CandleChart } from "./candles.js";
 import { MidChart } from "./chart.js";
 import { PositionEditor } from "./manage.js";
+import { Orders } from "./orders.js";
 import { $, h, toast } from "./dom.js";
 import { formatCents, formatScaled } from "./money.js";
 import { PriceFeed } from "./prices.js";
@@ -17,6 +19,10 @@ const FEED_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Re
 
 const feed = new PriceFeed();
 let editor = null;
+const orders = new Orders({
+  onChanged: () => account.refresh(),
+  onCancelled: (order) => toast(`Cancelled the ${order.type.toLowerCase()} ${order.side} ${order.asset} order`),
+});
 const account = new Account({ onEdit: (position) => editor?.open(position) });
 let ticket = null;
 let chart = null;
@@ -65,15 +71,21 @@ function showFeedState(state) {
 
 async function showOptionalPanels() {
   // later releases add these endpoints; a 404 here hides the panel instead of faking its content
-  const orders = await hasEndpoint("/orders");
-  $("orders-panel").hidden = !orders;
-  if (orders) {
-    const body = await request("GET", "/orders").catch(() => ({ orders: [] }));
-    $("orders").tBodies[0].replaceChildren(...(body.orders ?? []).map((o) =>
-      h("tr", {}, h("td", {}, o.asset), h("td", {}, o.side), h("td", {}, o.type),
-        h("td", { class: "num" }, formatScaled(o.price, o.decimal)), h("td", { class: "num" }, o.quantity),
-        h("td", { class: "num" }, formatCents(o.reservedMargin)))));
-  }
+  const hasOrders = await hasEndpoint("/orders");
+  $("orders-panel").hidden = !hasOrders;
+  ticket?.enableOrderTypes(hasOrders);
+  if (hasOrders && getToken()) orders.start();
+}
+
+async function makeChart() {
+  if (chart) return;
+  // candles where the server has them; the live mid line otherwise
+  const candles = await hasEndpoint("/candles");
+  if (chart) return;
+  chart = candles ? new CandleChart($("chart")) : new MidChart($("chart"));
+  $("chart-kind").textContent = candles ? "Bid candles" : "Mid price";
+  $("chart").setAttribute("aria-label", candles ? "Candlestick chart of the bid" : "Live mid price line");
+  if (selected) chart.select(selected);
 }
 
 function enterTerminal(email) {
@@ -82,8 +94,7 @@ function enterTerminal(email) {
   $("account-bar").hidden = false;
   $("user-box").hidden = false;
   $("user-email").textContent = email ?? "";
-  if (!chart) chart = new MidChart($("chart"));
-  if (selected) chart.select(selected);
+  makeChart();
   account.start();
   showOptionalPanels();
 }
@@ -92,6 +103,7 @@ function leaveTerminal(message) {
   setToken(null);
   sessionStorage.removeItem("exness.email");
   account.stop();
+  orders.stop();
   if ($("manage").open) $("manage").close();
   $("terminal").hidden = true;
   $("account-bar").hidden = true;
@@ -149,6 +161,11 @@ async function main() {
     feed,
     onPlaced: (trade) => {
       toast(`Opened ${trade.side} ${trade.quantity} ${trade.asset} at ${formatScaled(trade.entryPrice, trade.decimal)}`);
+      account.refresh();
+    },
+    onAccepted: (order) => {
+      toast(`${order.type === "LIMIT" ? "Limit" : "Stop"} ${order.side} ${order.quantity} ${order.asset} at ${formatScaled(order.price, order.decimal)} accepted; ${formatCents(order.reservedMargin)} reserved`);
+      orders.refresh();
       account.refresh();
     },
   });

@@ -97,9 +97,14 @@ def test_closed_rows() -> None:
 
 
 def test_the_price_frame_carries_json_text() -> None:
-    frame = json.loads(shapes.price_frame({"BTC_USDC": {"buyPrice": 11, "sellPrice": 10, "decimal": 4, "ts": 5}}))
-    assert frame["type"] == "PRICE_UPDATE" and isinstance(frame["data"], str)
+    ours = json.dumps(
+        {"type": "PRICE_UPDATE", "prices": {"BTC_USDC": {"buyPrice": 11, "sellPrice": 10, "decimal": 4, "ts": 5}}}
+    )
+    frame = json.loads(shapes.original_price_frame(ours) or "")
+    assert set(frame) == {"type", "data"} and frame["type"] == "PRICE_UPDATE" and isinstance(frame["data"], str)
     assert json.loads(frame["data"]) == {"BTC_USDC": {"buyPrice": 11, "sellPrice": 10, "decimal": 4}}
+    # other messages of the hub (e.g. live candles others subscribed to) are not the original client's
+    assert shapes.original_price_frame(json.dumps({"type": "CANDLE", "asset": "BTC_USDC"})) is None
 
 
 def test_the_error_body_is_text() -> None:
