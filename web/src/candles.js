@@ -1,7 +1,8 @@
 // The candlestick chart of the selected asset: bid candles from GET /candles (oldest first, prices
-// scaled by 10^decimal, `time` the bucket start in UTC ms) with interval buttons. The current bucket
-// follows every bid from /ws/prices between reads, and the server's candles are re-read every 15 s and
-// on each interval or asset change, so the chart converges on the server's history. Prices become
+// scaled by 10^decimal, `time` the bucket start in UTC ms) with interval buttons. Live, the server's
+// CANDLE messages on /ws/prices replace the current bucket as it stands; until one arrives, the bucket
+// follows every bid from /ws/prices. The candles are re-read every 15 s and on each interval or asset
+// change, so the chart converges on the server's history. Prices become
 // floats only to be drawn; no money is computed from them.
 
 import { CandlestickSeries, createChart } from "lightweight-charts";
@@ -15,7 +16,10 @@ const REREAD_MS = 15000;
 const drawn = (value, decimal) => Number(value) / 10 ** decimal;
 
 export class CandleChart {
-  constructor(element) {
+  constructor(element, feed) {
+    this.feed = feed;
+    this.serverLive = false; // a CANDLE message of the followed series has arrived
+    feed.onCandle((message) => this.candle(message));
     this.chart = createChart(element, {
       autoSize: true,
       // the attribution logo (a link to TradingView) is what the library's licence asks for
@@ -50,13 +54,39 @@ export class CandleChart {
     if (!INTERVALS[interval] || interval === this.interval) return;
     this.interval = interval;
     this.markInterval();
-    this.load();
+    this.follow();
   }
 
   select(asset) {
     if (asset === this.asset) return;
     this.asset = asset;
+    this.follow();
+  }
+
+  follow() {
+    this.serverLive = false;
+    this.last = null;
+    this.series.setData([]);
+    this.feed.followCandles(this.asset, this.interval);
     this.load();
+  }
+
+  /** The server's live bucket of the followed series. */
+  candle(message) {
+    if (message.asset !== this.asset || message.interval !== this.interval) return;
+    this.serverLive = true;
+    const c = message.candle;
+    const bar = {
+      time: Math.floor(c.time / 1000),
+      open: drawn(c.open, message.decimal),
+      high: drawn(c.high, message.decimal),
+      low: drawn(c.low, message.decimal),
+      close: drawn(c.close, message.decimal),
+    };
+    if (this.last && bar.time < this.last.time) return;
+    this.last = bar;
+    this.series.update(bar);
+    $("chart").dataset.close = String(c.close);
   }
 
   async load() {
@@ -89,7 +119,7 @@ export class CandleChart {
 
   /** A live quote: the bid moves the current bucket (or opens the next one). */
   add(asset, quote) {
-    if (asset !== this.asset) return;
+    if (asset !== this.asset || this.serverLive) return;
     const bid = drawn(quote.sellPrice, quote.decimal);
     const bucket = Math.floor(quote.ts / INTERVALS[this.interval]) * (INTERVALS[this.interval] / 1000);
     if (this.last && bucket < this.last.time) return;
@@ -98,7 +128,7 @@ export class CandleChart {
       : { time: bucket, open: bid, high: bid, low: bid, close: bid };
     this.last = bar;
     this.series.update(bar);
-    $("chart").dataset.close = String(bid);
+    $("chart").dataset.close = String(quote.sellPrice);
   }
 
   stop() {

@@ -8,14 +8,19 @@ import { Account } from "./account.js";
 import { getToken, hasEndpoint, request, setToken, setUnauthorizedHandler } from "./api.js";
 import { CandleChart } from "./candles.js";
 import { MidChart } from "./chart.js";
+import { AccountEvents } from "./events.js";
 import { PositionEditor } from "./manage.js";
 import { Orders } from "./orders.js";
 import { $, h, toast } from "./dom.js";
 import { formatCents, formatScaled } from "./money.js";
 import { PriceFeed } from "./prices.js";
+import { Statement } from "./statement.js";
 import { Ticket } from "./ticket.js";
 
 const FEED_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…" };
+const EVENTS_TEXT = {
+  connecting: "Account: connecting…", live: "Account: live", reconnecting: "Account: reconnecting…", refused: "Account: refused",
+};
 
 const feed = new PriceFeed();
 let editor = null;
@@ -24,8 +29,30 @@ const orders = new Orders({
   onCancelled: (order) => toast(`Cancelled the ${order.type.toLowerCase()} ${order.side} ${order.asset} order`),
 });
 const account = new Account({ onEdit: (position) => editor?.open(position) });
+const statement = new Statement();
+const events = new AccountEvents({
+  onEvent: (event, words) => {
+    if (words) toast(words, words.endsWith("liquidated") ? "error" : "info");
+    reloadAccount();
+  },
+  onResync: () => reloadAccount(),
+  onState: (state) => {
+    const status = $("events-status");
+    status.dataset.state = state;
+    status.textContent = EVENTS_TEXT[state] ?? state;
+  },
+  onRefused: (why) => toast(`Live account updates stopped: ${why}`, "error"),
+});
 let ticket = null;
 let chart = null;
+
+/** Everything the account shows, read again (after an event or a resync). */
+function reloadAccount() {
+  account.refresh();
+  account.loadClosed(true);
+  if (!$("orders-panel").hidden) orders.refresh();
+  if (!$("statement-panel").hidden) statement.load(true);
+}
 let selected = null;
 
 function renderTicker(symbols) {
@@ -75,6 +102,14 @@ async function showOptionalPanels() {
   $("orders-panel").hidden = !hasOrders;
   ticket?.enableOrderTypes(hasOrders);
   if (hasOrders && getToken()) orders.start();
+  // the statement and the account stream come in the same release: one probe for both
+  const hasStatement = await hasEndpoint("/account/statement");
+  $("statement-panel").hidden = !hasStatement;
+  $("events-status").hidden = !hasStatement;
+  if (hasStatement && getToken()) {
+    statement.start();
+    events.start();
+  }
 }
 
 async function makeChart() {
@@ -82,7 +117,7 @@ async function makeChart() {
   // candles where the server has them; the live mid line otherwise
   const candles = await hasEndpoint("/candles");
   if (chart) return;
-  chart = candles ? new CandleChart($("chart")) : new MidChart($("chart"));
+  chart = candles ? new CandleChart($("chart"), feed) : new MidChart($("chart"));
   $("chart-kind").textContent = candles ? "Bid candles" : "Mid price";
   $("chart").setAttribute("aria-label", candles ? "Candlestick chart of the bid" : "Live mid price line");
   if (selected) chart.select(selected);
@@ -104,6 +139,9 @@ function leaveTerminal(message) {
   sessionStorage.removeItem("exness.email");
   account.stop();
   orders.stop();
+  statement.stop();
+  events.stop();
+  $("events-status").hidden = true;
   if ($("manage").open) $("manage").close();
   $("terminal").hidden = true;
   $("account-bar").hidden = true;
