@@ -1,8 +1,10 @@
 // The account event stream: one WebSocket to /api/v1/ws/account, authenticated by its first message
-// {"type": "auth", "token", "since"} (the token never goes into a URL). Events carry a per-account
-// `seq` without gaps; the last one seen is kept for the session, so a reconnect (backoff 0.5 s doubling
-// to 8 s, shown as "Reconnecting…") resumes with `since` and nothing is missed or shown twice. A
-// RESYNC answer (the server no longer holds what came after `since`) reloads everything through REST.
+// {"type": "auth", "token", "since"} (the token never goes into a URL); the server answers SUBSCRIBED
+// (or RESYNC) with the seq the live events follow. Events carry a per-account `seq` without gaps; the
+// last one seen is kept for the session, so a reconnect (backoff 0.5 s doubling to 8 s, shown as
+// "Reconnecting…") resumes with `since` and nothing is missed or shown twice. RESYNC (the server no
+// longer holds what came after `since`) reloads everything through REST. A close code 4400-4499 is a
+// refused session: no reconnect.
 
 import { getToken } from "./api.js";
 
@@ -91,12 +93,14 @@ export class AccountEvents {
       return;
     }
     if (!event || typeof event !== "object") return;
-    if (event.type === "RESYNC") {
-      this.since = null;
-      this.onResync();
+    if (event.type === "SUBSCRIBED" || event.type === "RESYNC") {
+      // where the live events start: {"type": "SUBSCRIBED", "seq": N} resumes after N; RESYNC means the
+      // events after `since` are no longer kept, so everything is read again through REST
+      if (Number.isSafeInteger(event.seq)) this.since = event.seq;
+      if (event.type === "RESYNC") this.onResync();
       return;
     }
-    if (!Number.isSafeInteger(event.seq)) return; // e.g. an acknowledgement of the auth message
+    if (!Number.isSafeInteger(event.seq)) return;
     const since = this.since;
     if (since !== null && event.seq <= since) return; // already seen (a resume overlapping)
     this.since = event.seq;

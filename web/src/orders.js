@@ -13,6 +13,16 @@ const PENDING_POLL_MS = 3000;
 const price = (value, decimal) => (value ? formatScaled(value, decimal) : "—");
 const words = (text) => String(text ?? "").replaceAll("_", " ").toLowerCase();
 
+/** What became of a finished order: its fill, or why it was refused. */
+function detail(o) {
+  if (o.status === "FILLED") {
+    const at = o.fillPrice ? ` at ${formatScaled(o.fillPrice, o.decimal)}` : "";
+    return `opened position ${o.positionId ?? ""}${at}`.trim();
+  }
+  if (o.status === "REJECTED") return o.reasonMessage || words(o.reason);
+  return "";
+}
+
 export class Orders {
   constructor({ onChanged, onCancelled }) {
     this.onChanged = onChanged; // a pending order filled or went away: the account changed
@@ -118,14 +128,14 @@ export class Orders {
     this.cursor = page.nextCursor ?? null;
     const rows = (page.orders ?? []).map((o) =>
       h("tr", { dataset: { orderId: o.id } },
-        h("td", {}, formatTime(o.updatedAt ?? o.closedAt ?? o.createdAt)),
+        h("td", {}, formatTime(o.finishedAt ?? o.createdAt)),
         h("td", {}, o.asset),
         h("td", { class: o.side === "LONG" ? "up" : "down" }, o.side),
         h("td", {}, words(o.type)),
         h("td", { class: "num" }, price(o.price, o.decimal)),
         h("td", { class: "num" }, o.quantity),
         h("td", { dataset: { field: "status" } }, words(o.status)),
-        h("td", {}, o.positionId ? `position ${o.positionId}` : words(o.reason ?? ""))));
+        h("td", { dataset: { field: "detail" } }, detail(o))));
     const body = $("history").tBodies[0];
     if (first) body.replaceChildren(...rows);
     else body.append(...rows);
