@@ -1,5 +1,6 @@
 # One image for the whole mesh: the Kubernetes manifests pick the service with `command`
-# (`python -m engine`, `python -m gateway` or `python -m pooler`); without one it runs the gateway.
+# (`python -m engine`, `python -m gateway`, `python -m pooler` or `python -m candles`); without one it runs
+# the gateway.
 #
 #   docker build -t exness-v3:dev .
 #
@@ -22,13 +23,14 @@ COPY mesh/ /app/mesh/
 COPY engine/ /app/engine/
 COPY gateway/ /app/gateway/
 COPY pooler/ /app/pooler/
+COPY candles/ /app/candles/
 COPY gen/ /app/gen/
 # The root filesystem is read-only at run time, so bytecode is compiled here, once.
 RUN python -m compileall -q /app /opt/venv
 
 FROM python:3.11-slim AS runtime
 LABEL org.opencontainers.image.title="exness-v3" \
-      org.opencontainers.image.description="Exness V3 trading mesh: engine, gateway and pooler in one image"
+      org.opencontainers.image.description="Exness V3 trading mesh: engine, gateway, pooler and candles in one image"
 # A fixed numeric uid/gid: the pod securityContext (runAsUser 10001) and runAsNonRoot check it.
 RUN groupadd --system --gid 10001 exness \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
@@ -43,9 +45,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1
 WORKDIR /app
 USER 10001:10001
-# engine gRPC, gateway HTTP, engine metrics, pooler HTTP (health + metrics)
-EXPOSE 50051 3000 9101 9102
+# engine gRPC, gateway HTTP, engine metrics, pooler HTTP (health + metrics), candles gRPC and metrics
+EXPOSE 50051 3000 9101 9102 50061 9104
 # Kubernetes probes each service natively (gRPC health for the engine, HTTP for the others); one image
-# serves three different processes, so a single Docker HEALTHCHECK could not be right for all of them.
+# serves four different processes, so a single Docker HEALTHCHECK could not be right for all of them.
 HEALTHCHECK NONE
 CMD ["python", "-m", "gateway"]

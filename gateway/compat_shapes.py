@@ -14,10 +14,12 @@ engine sent something this layer cannot say exactly) instead of being rounded si
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from decimal import Decimal
 
 from exness.common.v1 import trading_pb2
 
+from gateway.candles_client import CandleBar
 from gateway.errors import ApiError
 from gateway.translate import REASON_NAMES, side_name, timestamp
 from mesh.units import QUANTITY_DECIMALS
@@ -124,3 +126,25 @@ def error_body(error: ApiError) -> JsonRow:
     if error.request_id:
         body["requestId"] = error.request_id
     return body
+
+
+def asset_for_symbol(symbol: str, assets: Iterable[str]) -> str | None:
+    """The traded asset the original client means: it writes ours without the underscore and with USDT
+    for USDC (`BTCUSDT` is `BTC_USDC`); our own names are accepted as they are. None when none matches."""
+    wanted = symbol.strip().upper()
+    for asset in assets:
+        compact = asset.replace("_", "")
+        if wanted in (asset, compact, compact.removesuffix("USDC") + "USDT"):
+            return asset
+    return None
+
+
+def candlestick(bar: CandleBar, decimal: int) -> JsonRow:
+    """One candle as the original client draws it: `time` in seconds, the bid's OHLC in dollars."""
+    return {
+        "time": bar.time_ms // 1000,
+        "open": price(bar.open, decimal),
+        "high": price(bar.high, decimal),
+        "low": price(bar.low, decimal),
+        "close": price(bar.close, decimal),
+    }

@@ -50,6 +50,10 @@ class GatewaySettings(CommonSettings):
     # 0.0.0.0 in a container; tests bind 127.0.0.1
     gateway_host: str = "0.0.0.0"
     engine_addr: str = "127.0.0.1:50051"
+    # the candle builder's gRPC CandleService (GET /api/v1/candles)
+    candles_addr: str = "127.0.0.1:50061"
+    # Redis pub/sub channel of the candle builder's live candles (CANDLE messages on /ws/prices)
+    candle_channel: str = "ws:candle:update"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     jwt_secret: SecretStr | None = None
     dev_mode: bool = False

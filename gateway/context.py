@@ -1,5 +1,5 @@
 """What a running gateway holds (built in the app's lifespan, read by gateway.deps): settings, the
-database, Redis, the engine client, the price hub and the auth rate limiter."""
+database, Redis, the engine client, the price hub, the auth rate limiter and the candle reader."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from gateway.candles_client import CandleReader
 from gateway.config import GatewaySettings
 from gateway.engine_client import EngineClient
 from gateway.limits import RedisRateLimiter
@@ -25,3 +26,4 @@ class GatewayContext:
     engine: EngineClient
     prices: PriceHub
     auth_limiter: RedisRateLimiter | None
+    candles: CandleReader

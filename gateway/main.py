@@ -16,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from gateway import db, web
+from gateway.candles_client import CandleReader
 from gateway.config import GatewaySettings
 from gateway.context import GatewayContext
 from gateway.engine_client import EngineClient
@@ -23,7 +24,7 @@ from gateway.errors import UnexpectedErrorMiddleware, install_error_handlers
 from gateway.limits import BodySizeLimitMiddleware, RedisRateLimiter
 from gateway.metrics import MetricsMiddleware
 from gateway.prices import PriceHub
-from gateway.routes import auth, balance, compat, health, prices, trade
+from gateway.routes import auth, balance, candles, compat, health, prices, trade
 from gateway.stream_writer import command_redis
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,9 @@ Leveraged crypto CFD trading (BTC_USDC, ETH_USDC, SOL_USDC against USD).
   units, as JSON numbers or strings, parsed exactly (more decimals than the scale allows is an error).
 * Errors are `{"error": {"code": "...", "message": "..."}}` with the HTTP status.
 * Live prices: WebSocket `/ws/prices` (also `/api/v1/ws/prices`), one JSON message per publish:
-  `{"type": "PRICE_UPDATE", "prices": {"BTC_USDC": {"buyPrice", "sellPrice", "decimal", "ts"}}}`.
+  `{"type": "PRICE_UPDATE", "prices": {"BTC_USDC": {"buyPrice", "sellPrice", "decimal", "ts"}}}`;
+  a client that sends `{"type": "subscribe", "candles": [{"asset": "BTC_USDC", "interval": "1m"}]}` also
+  gets `{"type": "CANDLE", ...}` whenever that live candle moves (`GET /api/v1/candles` for history).
 * The routes tagged *compatibility* serve the original exness-v3 web client in its own shapes (dollar
   numbers, string errors); its price socket is `/ws/compat/prices`.
 """
@@ -65,7 +68,7 @@ async def running_context(settings: GatewaySettings) -> AsyncIterator[GatewayCon
         max_in_flight=settings.gateway_max_in_flight,
         max_loop_lag=settings.gateway_max_loop_lag_ms / 1000,
     )
-    hub = PriceHub(pubsub_redis, settings.price_channel)
+    hub = PriceHub(pubsub_redis, settings.price_channel, settings.candle_channel)
     rate = settings.auth_rate
     context = GatewayContext(
         settings=settings,
@@ -76,6 +79,7 @@ async def running_context(settings: GatewaySettings) -> AsyncIterator[GatewayCon
         engine=engine,
         prices=hub,
         auth_limiter=RedisRateLimiter(redis, settings.auth_rate_key_prefix, *rate) if rate else None,
+        candles=CandleReader(settings.candles_addr),
     )
     engine.start()
     hub.start()
@@ -83,6 +87,7 @@ async def running_context(settings: GatewaySettings) -> AsyncIterator[GatewayCon
         yield context
     finally:
         await hub.close()
+        await context.candles.close()
         await engine.close()
         await redis.aclose()
         await pubsub_redis.aclose()
@@ -140,7 +145,7 @@ def create_app(settings: GatewaySettings, context: GatewayContext | None = None)
     )  # /docs: gateway.web
     if context is not None:
         app.state.context = context
-    for router in (auth.router, trade.router, balance.router, prices.router):
+    for router in (auth.router, trade.router, balance.router, prices.router, candles.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(prices.ws_router)
     app.include_router(prices.ws_router, prefix=API_PREFIX)

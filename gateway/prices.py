@@ -4,7 +4,10 @@ PriceUpdate), fanned out to every WebSocket client as JSON
 
 Each client has its own sender task and a one-slot mailbox that conflates: while a client is busy, newer
 quotes replace older ones per symbol, so a slow client always receives the latest prices and never
-holds up the others (the subscriber loop never awaits a client)."""
+holds up the others (the subscriber loop never awaits a client).
+
+The same subscription carries the candle builder's live candles (CANDLE_CHANNEL) to the clients that
+subscribed to them (gateway.live_candles), conflated per (asset, interval) the same way."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from gateway import metrics
+from gateway.live_candles import CandleKey, candle_messages
 from gateway.translate import quote_json
 from mesh.stream_codec import CodecError, decode_price_update
 
@@ -37,6 +41,11 @@ class PriceSubscriber:
         self._pending: dict[str, dict[str, int]] = {}
         self._wake = asyncio.Event()
         self.closed = False
+        # the (asset, interval) pairs this client subscribed to, their newest unsent CANDLE messages, and
+        # the answers to its own messages (sent in order, before anything else)
+        self.candle_keys: set[CandleKey] = set()
+        self._pending_candles: dict[CandleKey, str] = {}
+        self._replies: list[str] = []
 
     def offer(self, quotes: dict[str, dict[str, int]]) -> None:
         if self._pending:
@@ -44,15 +53,29 @@ class PriceSubscriber:
         self._pending.update(quotes)
         self._wake.set()
 
+    def offer_candle(self, key: CandleKey, message: str) -> None:
+        if key in self.candle_keys:
+            self._pending_candles[key] = message
+            self._wake.set()
+
+    def reply(self, message: str) -> None:
+        self._replies.append(message)
+        self._wake.set()
+
     async def run(self) -> None:
         """Send until the socket fails or the subscriber is closed."""
         while not self.closed:
             await self._wake.wait()
             self._wake.clear()
-            if not self._pending:
-                continue
-            prices, self._pending = self._pending, {}
-            await self._send_text(json.dumps({"type": "PRICE_UPDATE", "prices": prices}, separators=(",", ":")))
+            replies, self._replies = self._replies, []
+            for message in replies:
+                await self._send_text(message)
+            if self._pending:
+                prices, self._pending = self._pending, {}
+                await self._send_text(json.dumps({"type": "PRICE_UPDATE", "prices": prices}, separators=(",", ":")))
+            candles, self._pending_candles = self._pending_candles, {}
+            for message in candles.values():
+                await self._send_text(message)
 
     def close(self) -> None:
         self.closed = True
@@ -60,12 +83,15 @@ class PriceSubscriber:
 
 
 class PriceHub:
-    def __init__(self, redis: aioredis.Redis, channel: str) -> None:
+    def __init__(self, redis: aioredis.Redis, channel: str, candle_channel: str | None = None) -> None:
         self._redis = redis
         self._channel = channel
+        self._candle_channel = candle_channel
         self._subscribers: set[PriceSubscriber] = set()
         # the newest quote of every symbol, sent to a client as soon as it connects
         self.latest: dict[str, dict[str, int]] = {}
+        # the newest CANDLE message of every (asset, interval), sent to a client as it subscribes
+        self.latest_candles: dict[CandleKey, str] = {}
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -107,17 +133,45 @@ class PriceHub:
         for subscriber in self._subscribers:
             subscriber.offer(quotes)
 
+    def subscribe_candles(self, subscriber: PriceSubscriber, keys: set[CandleKey]) -> None:
+        subscriber.candle_keys |= keys
+        for key in keys:
+            if key in self.latest_candles:
+                subscriber.offer_candle(key, self.latest_candles[key])
+
+    def publish_candles_local(self, data: bytes) -> None:
+        """Fan one pub/sub payload of live candles out to the clients subscribed to them."""
+        try:
+            messages = candle_messages(data)
+        except ValueError as exc:
+            log.warning("dropping a malformed candle message", extra={"error": str(exc)})
+            return
+        self.latest_candles.update(messages)
+        for subscriber in self._subscribers:
+            if subscriber.candle_keys:
+                for key, message in messages.items():
+                    subscriber.offer_candle(key, message)
+
+    def _dispatch(self, message: dict[str, object]) -> None:
+        data = message["data"]
+        assert isinstance(data, bytes)
+        channel = message.get("channel")
+        if self._candle_channel is not None and channel in (self._candle_channel, self._candle_channel.encode()):
+            self.publish_candles_local(data)
+        else:
+            self.publish_local(data)
+
     async def _listen(self) -> None:
         backoff = RECONNECT_MIN_SECONDS
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self._channel)
+                await pubsub.subscribe(*filter(None, (self._channel, self._candle_channel)))
                 metrics.PRICE_SUBSCRIPTION_UP.set(1)
                 backoff = RECONNECT_MIN_SECONDS
                 async for message in pubsub.listen():
                     if message["type"] == "message":
-                        self.publish_local(message["data"])
+                        self._dispatch(message)
             except (RedisError, OSError) as exc:
                 log.warning("price subscription lost", extra={"error": str(exc)})
             except Exception:

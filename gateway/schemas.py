@@ -239,3 +239,19 @@ class Health(BaseModel):
     checks: dict[str, Literal["ok", "failed"]] = Field(
         default_factory=dict, description="a status word per dependency; why one failed is logged, never shown"
     )
+
+
+class CandleOut(BaseModel):
+    time: int = Field(description="bucket start, ms since the epoch (UTC)")
+    open: int = Field(description="first bid of the bucket, scaled by 10^decimal")
+    high: int
+    low: int
+    close: int = Field(description="last bid so far (the live bucket still moves)")
+    ticks: int = Field(description="the platform's quotes in the bucket; 0 = filled from the venue's history")
+
+
+class CandlesResponse(BaseModel):
+    asset: str
+    interval: str
+    decimal: int
+    candles: list[CandleOut] = Field(description="oldest first")

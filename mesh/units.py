@@ -88,6 +88,20 @@ def scale_exact(value: object, decimals: int, what: str = "value") -> int:
     return numerator
 
 
+def scale_round_up(value: Fraction | Decimal, decimals: int) -> int:
+    """`value * 10**decimals`, rounded towards +infinity (exact: no context precision rounds first)."""
+    scaled = Fraction(value) * 10**decimals
+    rounded: int = -(-scaled.numerator // scaled.denominator)
+    return rounded
+
+
+def scale_round_down(value: Fraction | Decimal, decimals: int) -> int:
+    """`value * 10**decimals`, rounded towards -infinity: the rule of the bid (the platform's sell price)."""
+    scaled = Fraction(value) * 10**decimals
+    rounded: int = scaled.numerator // scaled.denominator
+    return rounded
+
+
 def unscale(value: int, decimals: int) -> Decimal:
     """The Decimal whose scaled form is `value` (exact)."""
     return Decimal(value).scaleb(-decimals)

@@ -9,21 +9,9 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
+from mesh.units import scale_round_down, scale_round_up
+
 BPS_DENOMINATOR = 10_000
-
-
-def scale_round_up(value: Fraction | Decimal, decimals: int) -> int:
-    """`value * 10**decimals`, rounded towards +infinity."""
-    scaled = Fraction(value) * 10**decimals
-    rounded: int = -(-scaled.numerator // scaled.denominator)
-    return rounded
-
-
-def scale_round_down(value: Fraction | Decimal, decimals: int) -> int:
-    """`value * 10**decimals`, rounded towards -infinity."""
-    scaled = Fraction(value) * 10**decimals
-    rounded: int = scaled.numerator // scaled.denominator
-    return rounded
 
 
 def buy_price(ask: Decimal, spread_bps: int, decimals: int) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings
 
+from candles.config import CandleSettings
 from engine.config import EngineSettings
 from gateway.config import GatewaySettings
 from mesh.settings import CommonSettings
@@ -25,7 +26,8 @@ MEANING = {
     "ENGINE_GRPC_PORT": "gRPC port (EngineService, EngineAdminService, health, reflection)",
     "ENGINE_BIND_HOST": "interface the engine's gRPC and metrics servers bind to",
     "ENGINE_INSTANCE_NAME": "consumer name in the group and lease holder name",
-    "DATABASE_URL": "PostgreSQL (engine: closed trades; gateway: users), plain postgresql:// URL",
+    "DATABASE_URL": "PostgreSQL (engine: closed trades; gateway: users; candles: candles and the builder's cursor), "
+    "plain postgresql:// URL",
     "MONGODB_URL": "MongoDB holding the engine snapshots",
     "MONGODB_DATABASE": "database of the snapshot collections",
     "SNAPSHOT_INTERVAL_SECONDS": "how often the engine writes a snapshot",
@@ -84,6 +86,15 @@ MEANING = {
     "FEED_FALLBACK_AFTER_SECONDS": "`auto`: live down this long switches to sim",
     "FEED_OPEN_TIMEOUT_SECONDS": "websocket connect timeout",
     "FEED_QUEUE_SIZE": "bounded queue between feed and publisher (oldest dropped)",
+    "CANDLES_ADDR": "the candle builder's gRPC address (CandleService), host:port",
+    "CANDLE_CHANNEL": "pub/sub channel of the live candles (serialized CandleUpdates) after each commit",
+    "CANDLES_GRPC_PORT": "gRPC port of the candle builder (CandleService, health, reflection)",
+    "CANDLES_METRICS_PORT": "Prometheus /metrics of the candle builder",
+    "CANDLES_BIND_HOST": "interface the candle builder's gRPC and metrics servers bind to",
+    "CANDLES_BATCH_SIZE": "stream entries per read and per PostgreSQL transaction of the candle builder",
+    "CANDLES_BACKFILL_URL": "the venue's REST base whose /api/v1/klines backfills candle history on start and "
+    "after a gap (empty: no backfill, e.g. with the simulated feed)",
+    "CANDLES_BACKFILL_BUCKETS": "buckets of history asked per asset and interval on start",
 }
 
 SERVICES: list[tuple[str, type[BaseSettings]]] = [
@@ -91,6 +102,7 @@ SERVICES: list[tuple[str, type[BaseSettings]]] = [
     ("engine", EngineSettings),
     ("gateway", GatewaySettings),
     ("pooler", PoolerSettings),
+    ("candles", CandleSettings),
 ]
 
 

@@ -92,6 +92,7 @@ class Namespace:
             "STREAM_KEY": f"{self.redis_prefix}stream:engine",
             "DEAD_LETTER_STREAM": f"{self.redis_prefix}stream:engine:dead",
             "PRICE_CHANNEL": f"{self.redis_prefix}ws:price:update",
+            "CANDLE_CHANNEL": f"{self.redis_prefix}ws:candle:update",
             "DATABASE_URL": self.database_url,
             "MONGODB_DATABASE": self.database,
         }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make up`: the whole platform on this machine. Reuses or starts Redis and PostgreSQL, starts this
-# checkout's own MongoDB-protocol server (data under .data/), then runs pooler, engine and gateway as
+# checkout's own MongoDB-protocol server (data under .data/), then runs pooler, engine, candles and gateway as
 # separate processes under honcho (prefixed, coloured logs). Each service applies its own migrations on
 # start-up. Running it again resumes the same data.
 #
@@ -56,14 +56,24 @@ export ENGINE_GRPC_PORT=${ENGINE_GRPC_PORT:-50051}
 export ENGINE_ADDR=${ENGINE_ADDR:-127.0.0.1:$ENGINE_GRPC_PORT}
 export POOLER_HTTP_PORT=${POOLER_HTTP_PORT:-9102}
 export ENGINE_METRICS_PORT=${ENGINE_METRICS_PORT:-9101}
+export CANDLES_BIND_HOST=${CANDLES_BIND_HOST:-127.0.0.1}
+export CANDLES_GRPC_PORT=${CANDLES_GRPC_PORT:-50061}
+export CANDLES_ADDR=${CANDLES_ADDR:-127.0.0.1:$CANDLES_GRPC_PORT}
+export CANDLES_METRICS_PORT=${CANDLES_METRICS_PORT:-9104}
 export FEED=${FEED:-auto}
 # FEED=fake: run the local fake Backpack server (pooler/fake_backpack) too, and point the pooler at it
 export FAKE_BACKPACK_PORT=${FAKE_BACKPACK_PORT:-9103}
-processes="pooler engine gateway"
+processes="pooler engine candles gateway"
 if [ "$FEED" = fake ]; then
   export BACKPACK_WS_URL=${BACKPACK_WS_URL:-ws://127.0.0.1:$FAKE_BACKPACK_PORT}
   processes="fake $processes"
 fi
+# candle history comes from the venue the prices come from: the fake's klines with FEED=fake, none with
+# the simulation (its prices are not the venue's), Backpack's own otherwise
+case "$FEED" in
+  fake) export CANDLES_BACKFILL_URL=${CANDLES_BACKFILL_URL-http://127.0.0.1:$FAKE_BACKPACK_PORT} ;;
+  sim) export CANDLES_BACKFILL_URL=${CANDLES_BACKFILL_URL-} ;;
+esac
 export LOG_FORMAT=${LOG_FORMAT:-text}
 export ENGINE_INSTANCE_NAME=${ENGINE_INSTANCE_NAME:-engine-local}
 export GATEWAY_ID=${GATEWAY_ID:-gateway-local}
@@ -87,7 +97,8 @@ cat <<MSG
     API docs   http://127.0.0.1:$GATEWAY_PORT/docs
     WebSocket  ws://127.0.0.1:$GATEWAY_PORT/ws/prices
     gRPC       127.0.0.1:$ENGINE_GRPC_PORT                 (grpcurl -plaintext 127.0.0.1:$ENGINE_GRPC_PORT list)
-    metrics    gateway :$GATEWAY_PORT/metrics  engine :$ENGINE_METRICS_PORT/metrics  pooler :$POOLER_HTTP_PORT/metrics
+    candles    http://127.0.0.1:$GATEWAY_PORT/api/v1/candles?asset=BTC_USDC&interval=1m  (gRPC :$CANDLES_GRPC_PORT)
+    metrics    gateway :$GATEWAY_PORT/metrics  engine :$ENGINE_METRICS_PORT/metrics  pooler :$POOLER_HTTP_PORT/metrics  candles :$CANDLES_METRICS_PORT/metrics
     state      checkout $CHECKOUT_ID: stream $STREAM_KEY on $REDIS_URL, database $DATABASE_URL,
                snapshots in database $MONGODB_DATABASE on $MONGODB_URL (\`make reset\` wipes them)
 

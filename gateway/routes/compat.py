@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Query, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -25,11 +25,14 @@ from gateway.errors import ApiError, request_error
 from gateway.routes import ExactJsonRoute, auth
 from gateway.schemas import AuthResponse, CloseOrderRequest, CreateOrderRequest, SigninRequest, SignupRequest
 from gateway.translate import close_position_command, open_position_command
+from mesh.candle_intervals import INTERVAL_BY_NAME
 
 # the engine's largest page; the original client asks for everything at once
 PAGE_SIZE = 500
 # the newest closed trades /trade/get-close-orders lists (the original has no paging)
 CLOSED_TRADES_LISTED = 500
+# the candles /trade/candlesticks answers with, the newest first (the original has no paging)
+CANDLESTICKS_LISTED = 500
 # where the original client's price socket connects (its VITE_WS_URL)
 PRICE_SOCKET_PATH = "/ws/compat/prices"
 
@@ -134,6 +137,28 @@ async def closed_orders(user_id: CurrentUserId, context: ContextDep) -> dict[str
         # as /trade/closed: a user without an engine account gets the 404 of /balance
         await context.engine.get_account(str(user_id))
     return {"orders": [shapes.closed_row(trade) for trade in page.trades]}
+
+
+@router.get("/trade/candlesticks")
+async def candlesticks(
+    context: ContextDep,
+    symbol: Annotated[str, Query(min_length=1, max_length=32, examples=["BTCUSDT"])],
+    timeframe: Annotated[str, Query(min_length=1, max_length=8, examples=["1m"])] = "1m",
+) -> dict[str, object]:
+    """The newest 500 bid candles of GET /candles, oldest first, in the original's shape: `time` in seconds,
+    prices in dollars. `symbol` is the original's name (BTCUSDT) or ours (BTC_USDC); `timeframe` one of
+    the intervals the platform keeps (the original's 30m, 6h and 3d are not among them: 422)."""
+    asset = shapes.asset_for_symbol(symbol, context.asset_specs)
+    if asset is None:
+        raise ApiError(
+            404, "UNKNOWN_ASSET", f"no traded asset is called {symbol!r}; traded: {', '.join(context.asset_specs)}"
+        )
+    if timeframe not in INTERVAL_BY_NAME:
+        raise ApiError(
+            422, "VALIDATION_ERROR", f"timeframe {timeframe!r} is not kept; choose one of {', '.join(INTERVAL_BY_NAME)}"
+        )
+    series = await context.candles.read(asset, timeframe, CANDLESTICKS_LISTED)
+    return {"candlesticks": [shapes.candlestick(bar, series.decimal) for bar in series.candles]}
 
 
 async def _until_disconnect(websocket: WebSocket) -> None:

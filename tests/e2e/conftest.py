@@ -24,6 +24,7 @@ def platform(
         "REDIS_URL": redis_url,
         "STREAM_KEY": f"{prefix}stream:engine",
         "PRICE_CHANNEL": f"{prefix}ws:price:update",
+        "CANDLE_CHANNEL": f"{prefix}ws:candle:update",
         "LOG_FORMAT": "json",
     }
     engine = {
@@ -37,6 +38,7 @@ def platform(
         mesh.start_fake()
         mesh.start_engine()
         mesh.start_pooler()
+        mesh.start_candles()
         mesh.start_gateway()
         yield mesh
     finally:

@@ -1,6 +1,7 @@
 """The whole mesh as separate OS processes for end-to-end tests: the fake Backpack server (the price
-source, driven through its HTTP control port), the pooler (FEED=fake), the engine and the gateway, all on
-free loopback ports, against the real Redis, PostgreSQL and MongoDB-protocol servers."""
+source, driven through its HTTP control port), the pooler (FEED=fake), the engine, the candle builder
+(backfilling from the fake's klines) and the gateway, all on free loopback ports, against the real Redis,
+PostgreSQL and MongoDB-protocol servers."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from harness.candles_process import start_candles
 from tests.support.engine_process import start_engine
 from tests.support.net import free_port, wait_listening
 from tests.support.processes import ManagedProcess, wait_http_ok
@@ -29,6 +31,8 @@ class Platform:
     engine: ManagedProcess | None = None
     engine_address: str = ""
     gateway: ManagedProcess | None = None
+    candles: ManagedProcess | None = None
+    candles_port: int = field(default_factory=free_port)
     jwt_secret: str = field(default_factory=lambda: uuid.uuid4().hex * 2)
 
     @property
@@ -72,12 +76,22 @@ class Platform:
         # the restarted engine must come back on the same address, where the gateway looks for it
         self.engine_env["ENGINE_GRPC_PORT"] = self.engine_address.rsplit(":", 1)[1]
 
+    def start_candles(self) -> None:
+        env = {
+            **self.common_env,
+            "DATABASE_URL": self.engine_env["DATABASE_URL"],
+            "CANDLES_GRPC_PORT": str(self.candles_port),
+            "CANDLES_BACKFILL_URL": f"http://127.0.0.1:{self.fake_port}",
+        }
+        self.candles, _ = start_candles(env, self.log_dir)
+
     def start_gateway(self) -> None:
         env = {
             **self.common_env,
             "GATEWAY_HOST": "127.0.0.1",
             "GATEWAY_PORT": str(self.gateway_port),
             "ENGINE_ADDR": self.engine_address,
+            "CANDLES_ADDR": f"127.0.0.1:{self.candles_port}",
             "DATABASE_URL": self.engine_env["DATABASE_URL"],
             "JWT_SECRET": self.jwt_secret,
             "GATEWAY_ID": f"gw-{uuid.uuid4().hex[:6]}",
@@ -88,6 +102,6 @@ class Platform:
         wait_http_ok(f"http://127.0.0.1:{self.gateway_port}/readyz", self.gateway)
 
     def stop(self) -> None:
-        for proc in (self.gateway, self.pooler, self.engine, self.fake):
+        for proc in (self.gateway, self.candles, self.pooler, self.engine, self.fake):
             if proc is not None:
                 proc.stop()

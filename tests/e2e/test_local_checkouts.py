@@ -37,6 +37,7 @@ DEPENDENCY_FILES = ("pyproject.toml", "package.json", "package-lock.json", "requ
 INHERITED = (
     "STREAM_KEY",
     "PRICE_CHANNEL",
+    "CANDLE_CHANNEL",
     "DEAD_LETTER_STREAM",
     "DATABASE_URL",
     "MONGODB_URL",
@@ -109,14 +110,16 @@ class Checkout:
         )
 
     def up(self, **extra_env: str) -> None:
-        gateway, grpc, metrics, pooler, mongo = (free_port() for _ in range(5))
-        self.gateway_port, self.ports = gateway, (gateway, grpc, metrics, pooler, mongo)
+        gateway, grpc, metrics, pooler, mongo, candles, candle_metrics = (free_port() for _ in range(7))
+        self.gateway_port, self.ports = gateway, (gateway, grpc, metrics, pooler, mongo, candles, candle_metrics)
         env = {
             **self.env(),
             "GATEWAY_PORT": str(gateway),
             "ENGINE_GRPC_PORT": str(grpc),
             "ENGINE_METRICS_PORT": str(metrics),
             "POOLER_HTTP_PORT": str(pooler),
+            "CANDLES_GRPC_PORT": str(candles),
+            "CANDLES_METRICS_PORT": str(candle_metrics),
             "LOCAL_MONGO_PORT": str(mongo),
             **extra_env,
         }

@@ -36,6 +36,8 @@ CASES = [
     ("pooler", {"PUBLISH_INTERVAL_MS": "often"}, "PUBLISH_INTERVAL_MS"),
     # the variable whose value is the URL: the reason may quote it, the password must still not appear
     ("pooler", {"BACKPACK_WS_URL": f"http://feed:{PASSWORD}@127.0.0.1:1/"}, "BACKPACK_WS_URL"),
+    ("candles", {"CANDLES_BATCH_SIZE": "0"}, "CANDLES_BATCH_SIZE"),
+    ("candles", {"CANDLES_BACKFILL_URL": f"ftp://venue:{PASSWORD}@127.0.0.1:1/"}, "CANDLES_BACKFILL_URL"),
 ]
 
 

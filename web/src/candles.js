@@ -25,7 +25,7 @@ export class CandleChart {
       // the attribution logo (a link to TradingView) is what the library's licence asks for
       layout: { background: { color: "transparent" }, textColor: "#c9d1d9", attributionLogo: true },
       grid: { vertLines: { color: "#21262d" }, horzLines: { color: "#21262d" } },
-      timeScale: { timeVisible: true, secondsVisible: false },
+      timeScale: { timeVisible: true, secondsVisible: false, rightOffset: 4 },
     });
     this.series = this.chart.addSeries(CandlestickSeries, {
       upColor: "#3fb950", downColor: "#f85149", borderVisible: false, wickUpColor: "#3fb950", wickDownColor: "#f85149",

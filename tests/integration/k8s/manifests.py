@@ -25,7 +25,7 @@ KUSTOMIZATIONS = (
     "tests/dev-with-engine-standby",
     "tests/prod-with-engine-standby",
 )
-MESH_SERVICES = ("engine", "gateway", "pooler")
+MESH_SERVICES = ("engine", "gateway", "pooler", "candles")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 

@@ -139,11 +139,12 @@ def test_every_pod_runs_restricted_with_requests_limits_and_probes(kustomization
 
 
 def _settings_classes() -> dict[str, type[BaseSettings]]:
+    from candles.config import CandleSettings
     from engine.config import EngineSettings
     from gateway.config import GatewaySettings
     from pooler.config import PoolerSettings
 
-    return {"engine": EngineSettings, "gateway": GatewaySettings, "pooler": PoolerSettings}
+    return {"engine": EngineSettings, "gateway": GatewaySettings, "pooler": PoolerSettings, "candles": CandleSettings}
 
 
 @pytest.mark.parametrize("kustomization", ["overlays/dev", "overlays/prod"])
@@ -271,6 +272,9 @@ NAMESPACE_LABELS = {"kubernetes.io/metadata.name": "exness"}
 # (source, destination, port) inside the namespace: exactly the arrows of docs/architecture.md §1
 ARROWS = {
     ("gateway", "engine", 50051),
+    ("gateway", "candles", 50061),
+    ("candles", "redis", 6379),
+    ("candles", "postgres", 5432),
     ("gateway", "redis", 6379),
     ("engine", "redis", 6379),
     ("pooler", "redis", 6379),
@@ -395,10 +399,10 @@ def test_network_policies_open_only_the_edge_the_feed_dns_and_metrics() -> None:
     scraped = {
         (dst, port) for dst in pods for port in pods[dst]["ports"] if _allowed(policies, prometheus, pods[dst], port)
     }
-    assert scraped == {("gateway", 3000), ("engine", 9101), ("pooler", 9102)}
-    # the internet on 443 for the pooler only, and never a private address
+    assert scraped == {("gateway", 3000), ("engine", 9101), ("pooler", 9102), ("candles", 9104)}
+    # the internet on 443 for the pooler (the feed) and the candle builder (klines) only, never a private address
     public, private = {"ip": "203.0.113.10"}, {"ip": "10.1.2.3"}
-    assert {src for src in pods if _allowed(policies, pods[src], public, 443)} == {"pooler"}
+    assert {src for src in pods if _allowed(policies, pods[src], public, 443)} == {"pooler", "candles"}
     assert not {src for src in pods if _allowed(policies, pods[src], private, 443)}
     assert not {src for src in pods if _allowed(policies, pods[src], public, 80)}
     # cluster DNS for everyone
@@ -423,7 +427,9 @@ def test_prod_network_policies_reach_the_managed_data_stores_from_the_right_serv
         ("gateway", 6379),
         ("engine", 6379),
         ("pooler", 6379),
+        ("candles", 6379),
         ("gateway", 5432),
         ("engine", 5432),
+        ("candles", 5432),
         ("engine", 27017),
     }

@@ -1,12 +1,13 @@
 """The dev overlay's containers, run here: each mesh service is started with the command, args and
 environment its rendered manifest gives the container (ConfigMap and Secret values resolved), must pass
-every probe the manifest declares (gRPC health for the engine, HTTP for the gateway and the pooler) and
-listen on every port it declares; then one trade goes through the three of them as configured (prices
-pooler -> stream -> engine and pooler -> pub/sub -> gateway WebSocket, signup, open, close, the closed
-trade read back from PostgreSQL), so the services also agree with each other on stream, channel and
-addresses; finally each stops on SIGTERM within the pod's terminationGracePeriodSeconds. A renamed
-variable, a wrong port, probe path or command fails here, so the manifests and the code cannot drift
-apart. (test_manifests.py shows prod runs the same processes.)
+every probe the manifest declares (gRPC health for the engine and the candle builder, HTTP for the
+gateway and the pooler) and listen on every port it declares; then one trade goes through them as
+configured (prices pooler -> stream -> engine and pooler -> pub/sub -> gateway WebSocket, signup, open,
+close, the closed trade read back from PostgreSQL, the candles of those prices read back through the
+gateway), so the services also agree with each other on stream, channel and addresses; finally each
+stops on SIGTERM within the pod's terminationGracePeriodSeconds. A renamed variable, a wrong port, probe
+path or command fails here, so the manifests and the code cannot drift apart. (test_manifests.py shows
+prod runs the same processes.)
 
 What differs from the cluster, and why; everything else is the manifest's value, unchanged:
 * `python` (command[0]) is this virtualenv's interpreter: the image's /opt/venv has the same packages.
@@ -18,12 +19,12 @@ What differs from the cluster, and why; everything else is the manifest's value,
   127.0.0.1 and the local port of the container port the Service targets; a URL naming a data-store
   Service (redis, postgres, mongodb) becomes the test's real server (the redis_url, postgres_url and
   mongodb_url fixtures). A value still naming a Service afterwards fails the test.
-* The servers are shared with other tests: STREAM_KEY, PRICE_CHANNEL and DEAD_LETTER_STREAM get this
-  test's key prefix, MONGODB_DATABASE a database of its own.
-* BACKPACK_WS_URL is a local fake Backpack server (`python -m pooler.fake_backpack`): no traffic leaves
-  loopback.
-* ENGINE_BIND_HOST, GATEWAY_HOST and POOLER_HTTP_HOST are 127.0.0.1 (the services' bind settings; the
-  manifests keep the 0.0.0.0 default a pod needs)."""
+* The servers are shared with other tests: STREAM_KEY, PRICE_CHANNEL, DEAD_LETTER_STREAM and
+  CANDLE_CHANNEL get this test's key prefix, MONGODB_DATABASE a database of its own.
+* BACKPACK_WS_URL and CANDLES_BACKFILL_URL are a local fake Backpack server (`python -m
+  pooler.fake_backpack`, which serves the klines too): no traffic leaves loopback.
+* ENGINE_BIND_HOST, GATEWAY_HOST, POOLER_HTTP_HOST and CANDLES_BIND_HOST are 127.0.0.1 (the services'
+  bind settings; the manifests keep the 0.0.0.0 default a pod needs)."""
 
 from __future__ import annotations
 
@@ -67,10 +68,15 @@ from tests.support.net import free_port, wait_listening
 from tests.support.processes import ManagedProcess
 
 DATASTORE_SERVICES = ("redis", "postgres", "mongodb")
-KEY_PREFIXED = ("STREAM_KEY", "PRICE_CHANNEL", "DEAD_LETTER_STREAM")
-LOOPBACK_BIND = {"engine": "ENGINE_BIND_HOST", "gateway": "GATEWAY_HOST", "pooler": "POOLER_HTTP_HOST"}
+KEY_PREFIXED = ("STREAM_KEY", "PRICE_CHANNEL", "DEAD_LETTER_STREAM", "CANDLE_CHANNEL")
+LOOPBACK_BIND = {
+    "engine": "ENGINE_BIND_HOST",
+    "gateway": "GATEWAY_HOST",
+    "pooler": "POOLER_HTTP_HOST",
+    "candles": "CANDLES_BIND_HOST",
+}
 # dependencies first: the gateway is ready only once the engine serves
-START_ORDER = ("engine", "gateway", "pooler")
+START_ORDER = ("engine", "candles", "gateway", "pooler")
 HOST_PORT = re.compile(r"^(?P<host>[a-z0-9-]+)(?:\.[a-z0-9.-]+)?:(?P<port>\d+)$")
 # an upper bound for start-up (migrations, snapshot restore), not a speed requirement
 HEALTHY_WITHIN_SECONDS = 120.0
@@ -210,9 +216,9 @@ def assert_imports_come_from_the_image(workdir: Path, env: dict[str, str]) -> No
     lacks: the entry points must import every module of the project from the image tree."""
     script = (
         "import importlib, sys\n"
-        "for service in ('engine', 'gateway', 'pooler'):\n"
+        "for service in ('engine', 'gateway', 'pooler', 'candles'):\n"
         "    importlib.import_module(service + '.__main__')\n"
-        "ours = ('mesh', 'engine', 'gateway', 'pooler', 'exness')\n"
+        "ours = ('mesh', 'engine', 'gateway', 'pooler', 'candles', 'exness')\n"
         "for name, module in sorted(sys.modules.items()):\n"
         "    if name.split('.')[0] in ours and getattr(module, '__file__', None):\n"
         "        print(module.__file__)\n"
@@ -295,6 +301,12 @@ def exercise_the_mesh(gateway: str, assets: list[str]) -> None:
         history = http.get(f"{api}/trade/closed", headers=auth)
         assert history.status_code == 200, history.text
         assert [o["id"] for o in history.json()["orders"]] == [order_id]
+        # pooler -> stream -> candles -> gRPC -> gateway: the live candle of the quotes above
+        _until(
+            lambda: http.get(f"{api}/candles", params={"asset": assets[0], "interval": "1m"}),
+            lambda r: r.status_code == 200 and any(c["ticks"] > 0 for c in r.json()["candles"]),
+            "candles",
+        )
 
 
 @dataclass
@@ -319,6 +331,7 @@ def run_context(
         **{name: f"{key_prefix}{name.lower()}" for name in KEY_PREFIXED},
         "MONGODB_DATABASE": mongo_database,
         "BACKPACK_WS_URL": f"ws://127.0.0.1:{backpack_port}",
+        "CANDLES_BACKFILL_URL": f"http://127.0.0.1:{backpack_port}",
         **{name: "127.0.0.1" for name in LOOPBACK_BIND.values()},
     }
     workdir, image_env = image_runtime(log_dir / "image")

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway import compat_shapes as shapes
+from gateway.candles_client import CandleBar
 from gateway.errors import ApiError, UnexpectedErrorMiddleware
 
 
@@ -132,3 +133,31 @@ async def test_a_500_passes_through_cors() -> None:
     assert response.json() == {"error": {"code": "INTERNAL_ERROR", "message": "internal error"}}
     assert response.headers["access-control-allow-origin"] == "http://app.example"
     assert response.headers["access-control-allow-credentials"] == "true"
+
+
+def test_the_original_symbols_name_our_assets() -> None:
+    assets = ["BTC_USDC", "ETH_USDC", "SOL_USDC"]
+    assert shapes.asset_for_symbol("BTCUSDT", assets) == "BTC_USDC"
+    assert shapes.asset_for_symbol("solusdt", assets) == "SOL_USDC"
+    assert shapes.asset_for_symbol("ETH_USDC", assets) == "ETH_USDC"
+    assert shapes.asset_for_symbol("ETHUSDC", assets) == "ETH_USDC"
+    assert shapes.asset_for_symbol("DOGEUSDT", assets) is None
+    assert shapes.asset_for_symbol("USDT", assets) is None
+
+
+def test_a_candlestick_is_seconds_and_dollars() -> None:
+    bar = CandleBar(
+        time_ms=1_700_000_040_000,
+        open=1_182_345_000,
+        high=1_190_000_000,
+        low=1_180_000_100,
+        close=1_185_000_000,
+        ticks=4,
+    )
+    assert shapes.candlestick(bar, 4) == {
+        "time": 1_700_000_040,
+        "open": 118234.5,
+        "high": 119000.0,
+        "low": 118000.01,
+        "close": 118500.0,
+    }

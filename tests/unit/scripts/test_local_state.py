@@ -26,6 +26,7 @@ def test_a_checkout_keeps_one_id_and_every_name_carries_it(tmp_path: Path) -> No
         "STREAM_KEY": f"exness:{checkout_id}:stream:engine",
         "DEAD_LETTER_STREAM": f"exness:{checkout_id}:stream:engine:dead",
         "PRICE_CHANNEL": f"exness:{checkout_id}:ws:price:update",
+        "CANDLE_CHANNEL": f"exness:{checkout_id}:ws:candle:update",
         "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/exness_{checkout_id}",
         "MONGODB_DATABASE": f"exness_{checkout_id}",
     }
