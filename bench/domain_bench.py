@@ -1,5 +1,6 @@
 """Benchmark of the engine domain core (engine/domain): command throughput, price-tick latency with
-100,000 open positions, and memory per open position. Run: `.venv/bin/python -m bench.domain_bench`.
+100,000 open positions and with 100,000 pending orders, and memory per open position.
+Run: `.venv/bin/python -m bench.domain_bench`.
 
 Commands are built before the clock starts: the figures are the cost of `TradingState.apply` alone, on
 one core, with the garbage collector at its defaults unless `--no-gc` is given."""
@@ -17,6 +18,9 @@ from engine.domain import (
     ClosePosition,
     CreateAccount,
     OpenPosition,
+    OrderStatus,
+    OrderType,
+    PlaceOrder,
     PriceUpdate,
     Quote,
     Side,
@@ -146,6 +150,59 @@ def bench_ticks(count: int, quiet_ticks: int, trigger_rounds: int) -> None:
     print(f"  1% triggers ({triggered:,} of {count:,} closed per tick): {_percentiles(samples)}")
 
 
+def _order_command(number: int) -> PlaceOrder:
+    """Alternating LIMIT LONGs below the buy price and STOP LONGs above it, one price unit apart, so a fall
+    of the buy price by k units beyond LEVEL_GAP fills exactly k limits; 100 per user (the default cap)."""
+    rank = number // 2
+    if number % 2 == 0:
+        order_type, price = OrderType.LIMIT, BUY - LEVEL_GAP - rank
+    else:
+        order_type, price = OrderType.STOP, BUY + LEVEL_GAP + rank
+    return PlaceOrder(f"user-{number % USERS}", ASSET, Side.LONG, order_type, price, QUANTITY, 10, 0, 0)
+
+
+def bench_order_ticks(count: int, quiet_ticks: int, trigger_rounds: int) -> None:
+    """Price ticks over `count` pending orders (and no open position at the start)."""
+    state = _funded_state()
+    clock = TIME_MS
+    for n in range(count):
+        state.apply(_order_command(n), entry_id=f"{clock}-{n}", time_ms=clock)
+    assert state.pending_order_count == count, "every order must be accepted"
+
+    def tick(update: PriceUpdate) -> int:
+        nonlocal clock
+        clock += 100
+        started = time.perf_counter_ns()
+        state.apply(update, entry_id=f"{clock}-0", time_ms=clock)
+        return time.perf_counter_ns() - started
+
+    quiet = [_quote(BUY + delta, SELL + delta) for delta in (-(LEVEL_GAP // 2), LEVEL_GAP // 2)]
+    samples = [tick(quiet[i % 2]) for i in range(quiet_ticks)]
+    assert state.pending_order_count == count
+    print(f"  no fill ({count:,} pending orders): {_percentiles(samples)}")
+
+    # 1% fills: the buy price falls just far enough to fill count/100 LIMIT LONGs, each opening a position;
+    # they are placed again (untimed) for the next round
+    triggered = count // 100
+    fall = LEVEL_GAP + triggered - 1
+    drop = _quote(BUY - fall, SELL - fall)
+    samples = []
+    next_entry = count
+    for _ in range(trigger_rounds):
+        clock += 100
+        started = time.perf_counter_ns()
+        outcome = state.apply(drop, entry_id=f"{clock}-0", time_ms=clock)
+        samples.append(time.perf_counter_ns() - started)
+        assert [f.status for f in outcome.finished_orders] == [OrderStatus.FILLED] * triggered, "exactly 1% fills"
+        tick(quiet[0])
+        for rank in range(triggered):
+            clock += 1
+            state.apply(_order_command(2 * rank), entry_id=f"{clock}-{next_entry}", time_ms=clock)
+            next_entry += 1
+        assert state.pending_order_count == count
+    print(f"  1% fills ({triggered:,} of {count:,} filled per tick, each opening a position): {_percentiles(samples)}")
+
+
 def bench_memory(count: int) -> None:
     state = _funded_state()
     commands = [_open_command(n, with_levels=n % 4 < 2) for n in range(count)]
@@ -170,6 +227,8 @@ def main() -> None:
     parser.add_argument("--positions", type=int, default=100_000)
     parser.add_argument("--quiet-ticks", type=int, default=20_000)
     parser.add_argument("--trigger-rounds", type=int, default=100)
+    parser.add_argument("--orders", type=int, default=100_000, help="pending orders of the order-tick benchmark")
+    parser.add_argument("--only-orders", action="store_true", help="run the pending-order ticks only")
     parser.add_argument(
         "--no-gc",
         action="store_true",
@@ -183,11 +242,17 @@ def main() -> None:
         f"engine domain benchmark: Python {platform.python_version()} on {platform.machine()}, one core, "
         f"garbage collector {collector}"
     )
+    if args.only_orders:
+        print("price tick over pending orders:")
+        bench_order_ticks(args.orders, args.quiet_ticks, args.trigger_rounds)
+        return
     print("open/close throughput:")
     bench_throughput(args.positions, with_keys=False)
     bench_throughput(args.positions, with_keys=True)
     print("price tick:")
     bench_ticks(args.positions, args.quiet_ticks, args.trigger_rounds)
+    print("price tick over pending orders:")
+    bench_order_ticks(args.orders, args.quiet_ticks, args.trigger_rounds)
     print("memory:")
     bench_memory(args.positions)
 

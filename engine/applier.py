@@ -12,7 +12,7 @@ from typing import Any
 
 from exness.engine.v1 import commands_pb2
 
-from engine import domain, translate
+from engine import domain, orders_wire, translate
 from engine.metrics import EngineMetrics
 from engine.refusals import RULES_MISFIT_ADVICE, RefuseToLead
 from engine.replies import ReplyHub
@@ -151,6 +151,8 @@ class EntryApplier:
         counter.inc()
         for trade in outcome.closed_trades:
             self.writer.add(translate.closed_trade_row(trade))
+        for finished in outcome.finished_orders:
+            self.writer.add(orders_wire.order_history_row(finished))
         if isinstance(domain_command, domain.ChangeRules):
             if isinstance(outcome.reply, domain.Rejection):
                 log.error("rules entry refused: the rules in force stay",
@@ -165,5 +167,8 @@ class EntryApplier:
         if isinstance(reply, domain.PositionClosed):
             # side effects before replies: the close is reported once its row is committed
             self.writer.send_after_commit(reply.trade.id, command.reply_to, message)
+        elif isinstance(reply, domain.OrderCancelled):
+            # likewise, a cancel once the order's history row is committed
+            self.writer.send_after_commit(reply.order.order.id, command.reply_to, message)
         else:
             self.hub.send(command.reply_to, message)

@@ -29,6 +29,8 @@ class EngineSettings(CommonSettings):
     maintenance_margin_rate: str = "0"
     price_stale_after_ms: int = Field(default=5000, ge=0)
     max_open_positions_per_account: int = Field(default=1_000, ge=1)
+    # pending LIMIT/STOP orders one account may hold (422 TOO_MANY_ORDERS beyond); 0 = no pending orders
+    max_pending_orders_per_account: int = Field(default=100, ge=0, le=10_000)
     engine_metrics_port: int = Field(default=9101, ge=0, le=65535)
     lease_ttl_ms: int = Field(default=5000, ge=200)
     dead_letter_stream: str = "stream:engine:dead"
@@ -56,6 +58,7 @@ class EngineSettings(CommonSettings):
             maintenance_margin_rate=_exact_fraction(self.maintenance_margin_rate),
             price_stale_after_ms=self.price_stale_after_ms,
             max_open_positions_per_account=self.max_open_positions_per_account,
+            max_pending_orders_per_account=self.max_pending_orders_per_account,
         )
 
 

@@ -14,7 +14,7 @@ import grpc
 from exness.engine.v1 import admin_service_pb2, admin_service_pb2_grpc, engine_service_pb2, engine_service_pb2_grpc
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine import translate
+from engine import orders_wire, translate
 from engine.domain import TradingState
 from engine.reads import EngineReads, NotLeader
 from engine.trades import InvalidPageToken, decode_page_token, encode_page_token
@@ -102,6 +102,8 @@ class EngineServicer(engine_service_pb2_grpc.EngineServiceServicer):  # type: ig
             unrealized_pnl_cents=summary.unrealized_pnl_cents,
             equity_cents=summary.equity_cents,
             open_positions=summary.open_positions,
+            reserved_margin_cents=summary.reserved_margin_cents,
+            pending_orders=summary.pending_orders,
         )
 
     async def ListPositions(
@@ -162,6 +164,59 @@ class EngineServicer(engine_service_pb2_grpc.EngineServiceServicer):  # type: ig
         return engine_service_pb2.ListClosedTradesResponse(
             trades=[translate.closed_trade_from_row(row) for row in rows], next_page_token=next_token
         )
+
+    async def ListOrders(
+        self, request: engine_service_pb2.ListOrdersRequest, context: grpc.aio.ServicerContext
+    ) -> engine_service_pb2.ListOrdersResponse:
+        await _require_user_id(request.user_id, context)
+        state = await _serving_state(self.engine, context)
+        if state.account(request.user_id) is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"user {request.user_id} has no trading account")
+        # bounded by MAX_PENDING_ORDERS_PER_ACCOUNT: one page
+        orders = state.pending_orders_of(request.user_id)
+        return engine_service_pb2.ListOrdersResponse(orders=[orders_wire.order_to_proto(o) for o in orders])
+
+    async def ListOrderHistory(
+        self, request: engine_service_pb2.ListOrderHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> engine_service_pb2.ListOrderHistoryResponse:
+        await _require_user_id(request.user_id, context)
+        if request.order_id:
+            return await self._one_ended_order(request.user_id, request.order_id, context)
+        if request.page_size > MAX_PAGE_SIZE:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size must be 1 .. {MAX_PAGE_SIZE}")
+        limit = request.page_size or DEFAULT_PAGE_SIZE
+        after = None
+        if request.page_token:
+            try:
+                after = decode_page_token(request.page_token)
+            except InvalidPageToken as exc:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        try:
+            rows = await self.engine.trade_store.order_page(request.user_id, limit + 1, after)
+        except (SQLAlchemyError, OSError) as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"order history is unavailable: {type(exc).__name__}")
+        next_token = ""
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_token = encode_page_token(rows[-1]["finished_at_ms"], rows[-1]["id"])
+        return engine_service_pb2.ListOrderHistoryResponse(
+            orders=[orders_wire.order_record_from_row(row) for row in rows], next_page_token=next_token
+        )
+
+    async def _one_ended_order(
+        self, user_id: str, order_id: str, context: grpc.aio.ServicerContext
+    ) -> engine_service_pb2.ListOrderHistoryResponse:
+        """The user's ended order `order_id`, committed or still waiting for its commit; none if unknown."""
+        row = self.engine.writer.pending.get(order_id)
+        if row is None:
+            try:
+                rows = await self.engine.trade_store.order_rows(user_id, order_id)
+            except (SQLAlchemyError, OSError) as exc:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, f"order history is unavailable: {type(exc).__name__}")
+            row = rows[0] if rows else None
+        if row is None or not orders_wire.is_order_row(row) or row["user_id"] != user_id:
+            return engine_service_pb2.ListOrderHistoryResponse()
+        return engine_service_pb2.ListOrderHistoryResponse(orders=[orders_wire.order_record_from_row(row)])
 
     async def GetPrices(
         self, request: engine_service_pb2.GetPricesRequest, context: grpc.aio.ServicerContext

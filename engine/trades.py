@@ -1,4 +1,4 @@
-"""Closed trades in PostgreSQL (SQLAlchemy async + asyncpg).
+"""Closed trades (and the order history, engine.order_history) in PostgreSQL (SQLAlchemy async + asyncpg).
 
 `TradeStore` owns the table (Alembic-managed, version table `alembic_version_engine`): idempotent group
 inserts keyed by the deterministic trade id, and the newest-first pages ListClosedTrades serves.
@@ -31,7 +31,9 @@ from exness.engine.v1 import commands_pb2
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from engine import order_history
 from engine.metrics import EngineMetrics
+from engine.orders_wire import is_order_row
 from engine.replies import ReplyHub
 from mesh.postgres import asyncpg_url, upgrade_to_head
 
@@ -80,11 +82,16 @@ _INTEGER_RANGES: dict[type, tuple[int, int]] = {sa.BigInteger: (-(2**63), 2**63 
 _COLUMN_CHECKS = [
     (column.name, _INTEGER_RANGES.get(type(column.type)), str(column.type)) for column in closed_trades.columns
 ]
+_ORDER_COLUMN_CHECKS = [
+    (column.name, _INTEGER_RANGES.get(type(column.type)), str(column.type))
+    for column in order_history.order_history.columns
+]
 
 
 def row_problem(row: dict[str, Any]) -> str | None:
-    """Why PostgreSQL would refuse `row` for closed_trades (None if it fits every column's type)."""
-    for name, bounds, type_name in _COLUMN_CHECKS:
+    """Why PostgreSQL would refuse `row` for closed_trades, or for order_history when it is an order row
+    (None if it fits every column's type)."""
+    for name, bounds, type_name in _ORDER_COLUMN_CHECKS if is_order_row(row) else _COLUMN_CHECKS:
         value = row.get(name)
         if bounds is not None:
             if type(value) is not int or not bounds[0] <= value <= bounds[1]:
@@ -151,9 +158,17 @@ class TradeStore:
         await self.engine.dispose()
 
     async def insert(self, rows: list[dict[str, Any]]) -> None:
-        """One transaction; rows already present (a replayed close) are left as they are."""
+        """One transaction for the closed trades and ended orders among `rows`; rows already present (a
+        replayed close) are left as they are."""
+        trades = [row for row in rows if not is_order_row(row)]
+        orders = [row for row in rows if is_order_row(row)]
         async with self.engine.begin() as connection:
-            await connection.execute(insert(closed_trades).on_conflict_do_nothing(index_elements=["id"]), rows)
+            if trades:
+                await connection.execute(insert(closed_trades).on_conflict_do_nothing(index_elements=["id"]), trades)
+            if orders:
+                await connection.execute(
+                    insert(order_history.order_history).on_conflict_do_nothing(index_elements=["id"]), orders
+                )
 
     async def quarantine(self, refused: list[tuple[dict[str, Any], str]]) -> None:
         """Set rows aside with the reason they were refused (idempotent: a row already there stays)."""
@@ -173,6 +188,16 @@ class TradeStore:
         async with self.engine.connect() as connection:
             result = await connection.execute(query)
             return [dict(row) for row in result.mappings()]
+
+    async def order_page(self, user_id: str, limit: int, after: tuple[int, str] | None) -> list[dict[str, Any]]:
+        """Up to `limit` ended orders of `user_id`, newest first (engine.order_history.page)."""
+        async with self.engine.connect() as connection:
+            return await order_history.page(connection, user_id, limit, after)
+
+    async def order_rows(self, user_id: str, order_id: str) -> list[dict[str, Any]]:
+        """The ended order `order_id` of `user_id`, if committed (engine.order_history.one)."""
+        async with self.engine.connect() as connection:
+            return await order_history.one(connection, user_id, order_id)
 
 
 class TradeWriter:

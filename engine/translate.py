@@ -12,7 +12,7 @@ from exness.common.v1 import trading_pb2
 from exness.engine.v1 import commands_pb2, engine_service_pb2
 from exness.market.v1 import market_pb2
 
-from engine import domain
+from engine import domain, orders_wire
 from engine.domain import ClosedTrade, CloseReason, Side, money
 
 SIDE_TO_PROTO = {Side.LONG: trading_pb2.SIDE_LONG, Side.SHORT: trading_pb2.SIDE_SHORT}
@@ -98,6 +98,22 @@ def command_from_proto(
         return domain.ClosePosition(command.user_id, close.position_id, close.quantity)
     if body == "amend_position":
         return _amend_position(command.user_id, command.amend_position)
+    return _order_command(command, body, price_decimals)
+
+
+def _order_command(
+    command: commands_pb2.Command, body: str | None, price_decimals: Mapping[str, int] | None
+) -> domain.Command:
+    """The pending-order commands (engine.orders_wire), or MalformedCommand for a body nobody knows."""
+    if body == "place_order":
+
+        def check_decimal(what: str, asset: str, stated: int) -> None:
+            _check_price_decimal(what, asset, stated, price_decimals)
+
+        return orders_wire.place_order(command.user_id, command.place_order, _check_text, check_decimal,
+                                       MalformedCommand)  # fmt: skip
+    if body == "cancel_order":
+        return orders_wire.cancel_order(command.user_id, command.cancel_order, _check_text, MalformedCommand)
     raise MalformedCommand(f"command has no known body ({body})")
 
 
@@ -203,6 +219,8 @@ def reply_to_proto(
             valuation = state.valuation(reply.position)
             amended.current_price = valuation.closing_price
             amended.unrealized_pnl_cents = valuation.unrealized_pnl_cents
+    elif isinstance(reply, domain.OrderPlaced | domain.OrderCancelled):
+        orders_wire.fill_reply(message, reply)
     else:
         message.rejection.reason = REJECT_TO_PROTO[reply.reason]
         message.rejection.message = reply.message

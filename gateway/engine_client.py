@@ -220,6 +220,12 @@ class EngineClient:
     async def amend_position(self, command: commands_pb2.Command) -> commands_pb2.PositionAmended:
         return (await self._write(command, "position_amended")).position_amended
 
+    async def place_order(self, command: commands_pb2.Command) -> commands_pb2.OrderPlaced:
+        return (await self._write(command, "order_placed")).order_placed
+
+    async def cancel_order(self, command: commands_pb2.Command) -> commands_pb2.OrderCancelled:
+        return (await self._write(command, "order_cancelled")).order_cancelled
+
     # ---- reads
 
     async def _read(self, method: Callable[..., Awaitable[ResponseT]], request: object, what: str) -> ResponseT:
@@ -248,6 +254,19 @@ class EngineClient:
             user_id=user_id, page_size=page_size, page_token=page_token
         )
         return await self._read(self.stub.ListClosedTrades, request, "ListClosedTrades")
+
+    async def list_orders(self, user_id: str) -> engine_service_pb2.ListOrdersResponse:
+        return await self._read(
+            self.stub.ListOrders, engine_service_pb2.ListOrdersRequest(user_id=user_id), "ListOrders"
+        )
+
+    async def list_order_history(
+        self, user_id: str, page_size: int, page_token: str, order_id: str = ""
+    ) -> engine_service_pb2.ListOrderHistoryResponse:
+        request = engine_service_pb2.ListOrderHistoryRequest(
+            user_id=user_id, page_size=page_size, page_token=page_token, order_id=order_id
+        )
+        return await self._read(self.stub.ListOrderHistory, request, "ListOrderHistory")
 
     async def get_prices(self) -> engine_service_pb2.GetPricesResponse:
         return await self._read(self.stub.GetPrices, engine_service_pb2.GetPricesRequest(), "GetPrices")

@@ -24,7 +24,7 @@ from gateway.errors import UnexpectedErrorMiddleware, install_error_handlers
 from gateway.limits import BodySizeLimitMiddleware, RedisRateLimiter
 from gateway.metrics import MetricsMiddleware
 from gateway.prices import PriceHub
-from gateway.routes import auth, balance, candles, compat, health, prices, trade
+from gateway.routes import auth, balance, candles, compat, health, orders, prices, trade
 from gateway.stream_writer import command_redis
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def create_app(settings: GatewaySettings, context: GatewayContext | None = None)
     )  # /docs: gateway.web
     if context is not None:
         app.state.context = context
-    for router in (auth.router, trade.router, balance.router, prices.router, candles.router):
+    for router in (auth.router, trade.router, orders.router, balance.router, prices.router, candles.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(prices.ws_router)
     app.include_router(prices.ws_router, prefix=API_PREFIX)

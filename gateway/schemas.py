@@ -203,8 +203,12 @@ class BalanceResponse(BaseModel):
     balanceUSD: str = Field(examples=["$9,858.65"])
     availableMargin: int = Field(description="what new positions can lock: the free balance, cents")
     usedMargin: int = Field(description="margin locked in open positions, cents")
-    equity: int = Field(description="balance + used margin + unrealized PnL (losses capped at margin), cents")
+    reservedMargin: int = Field(description="margin reserved by pending orders (not in `balance`), cents")
+    equity: int = Field(
+        description="balance + reserved margin + used margin + unrealized PnL (losses capped at margin), cents"
+    )
     activePositions: int
+    pendingOrders: int = Field(description="pending LIMIT and STOP orders")
 
 
 class QuoteOut(BaseModel):

@@ -54,6 +54,21 @@ def _leverage(leverage: int) -> int:
     return leverage
 
 
+def uint32(value: int, field: str) -> int:
+    if value > UINT32_MAX:
+        raise _invalid(field, "is too large")
+    return value
+
+
+def dollars_scaled(value: Decimal | None, spec: AssetSpec, field: str) -> int:
+    """A price in dollars at the asset's price scale, exactly (more decimals are refused); None = 0 (off)."""
+    return _scaled(value, spec.decimal, field, f"the {spec.symbol} price scale")
+
+
+def quantity_scaled(value: Decimal) -> int:
+    return _scaled(value, QUANTITY_DECIMALS, "quantity", "base-asset units")
+
+
 def open_position_command(
     body: CreateOrderRequest, specs: dict[str, AssetSpec], user_id: uuid.UUID, idempotency_key: str
 ) -> commands_pb2.Command:

@@ -19,6 +19,8 @@ ENTRY_TYPES: dict[str, str] = {
     "close_position": "CLOSE_ORDER",
     "price_update": "PRICE_UPDATE",
     "amend_position": "AMEND_ORDER",
+    "place_order": "PLACE_PENDING_ORDER",
+    "cancel_order": "CANCEL_PENDING_ORDER",
     # written by the engine itself: the trading rules in force from this entry on
     "change_rules": "CHANGE_RULES",
 }

@@ -26,8 +26,8 @@ MEANING = {
     "ENGINE_GRPC_PORT": "gRPC port (EngineService, EngineAdminService, health, reflection)",
     "ENGINE_BIND_HOST": "interface the engine's gRPC and metrics servers bind to",
     "ENGINE_INSTANCE_NAME": "consumer name in the group and lease holder name",
-    "DATABASE_URL": "PostgreSQL (engine: closed trades; gateway: users; candles: candles and the builder's cursor), "
-    "plain postgresql:// URL",
+    "DATABASE_URL": "PostgreSQL (engine: closed trades and the order history; gateway: users; candles: candles and "
+    "the builder's cursor), plain postgresql:// URL",
     "MONGODB_URL": "MongoDB holding the engine snapshots",
     "MONGODB_DATABASE": "database of the snapshot collections",
     "SNAPSHOT_INTERVAL_SECONDS": "how often the engine writes a snapshot",
@@ -37,6 +37,8 @@ MEANING = {
     "PRICE_STALE_AFTER_MS": "a quote confirmed by its feed longer ago than this (in stream time) cannot open or close",
     "MAX_OPEN_POSITIONS_PER_ACCOUNT": "open positions one account may hold (422 `TOO_MANY_POSITIONS` beyond); bounds "
     "each account read's time on the engine loop",
+    "MAX_PENDING_ORDERS_PER_ACCOUNT": "pending LIMIT/STOP orders one account may hold (422 `TOO_MANY_ORDERS` beyond; "
+    "0..10,000, 0 = none); `GET /orders` returns them all in one page",
     "ENGINE_METRICS_PORT": "Prometheus /metrics of the engine",
     "LEASE_TTL_MS": "single-writer lease lifetime; a standby takes over after it lapses",
     "DEAD_LETTER_STREAM": "where malformed stream entries are copied",

@@ -10,15 +10,16 @@ from typing import Any
 
 from engine.domain.idempotency import IdempotencyStore, Remembered
 from engine.domain.ledger import Ledger
-from engine.domain.model import Account, LatestQuote, Position
-from engine.domain.records import Row, encode_account, encode_position, encode_quote, encode_remembered
+from engine.domain.model import Account, LatestQuote, PendingOrder, Position
+from engine.domain.records import Row, encode_account, encode_order, encode_position, encode_quote, encode_remembered
 from engine.domain.rules import Rules, encode_rules
 from engine.domain.slicing import sorted_in_chunks
 
 # 2: idempotency rows carry the stream time of their command (per-user, time-windowed retention)
 # 3: the rules in force are recorded (a format-2 snapshot is restored under the rules given to restore)
 # 4: a remembered PositionOpened records the valuation it was first answered with
-SNAPSHOT_FORMAT = 4
+# 5: pending orders (an "orders" table; their reserves are not in the recorded balances)
+SNAPSHOT_FORMAT = 5
 
 
 class StateCapture:
@@ -28,19 +29,20 @@ class StateCapture:
     were read at the capture)."""
 
     __slots__ = (
-        "_balances", "_entries", "_ledgers", "_next_sequence", "_positions", "_quotes", "_rules", "_user_ids",
-        "_users",
+        "_balances", "_entries", "_ledgers", "_next_sequence", "_orders", "_positions", "_quotes", "_rules",
+        "_user_ids", "_users",
     )  # fmt: skip
 
     def __init__(
         self, rules: Rules, next_sequence: int, user_ids: list[str], ledgers: list[Ledger], balances: list[int],
-        positions: list[Position], quotes: dict[str, LatestQuote], entries: list[Remembered], users: list[str],
+        positions: list[Position], orders: list[PendingOrder], quotes: dict[str, LatestQuote],
+        entries: list[Remembered], users: list[str],
     ) -> None:  # fmt: skip
         # user_ids, ledgers and balances: the same accounts in the same order (the ledgers dict gains a key
         # at sign-up only, and never loses one)
         self._rules, self._next_sequence, self._user_ids = rules, next_sequence, user_ids
         self._ledgers, self._balances, self._positions, self._quotes = ledgers, balances, positions, quotes
-        self._entries, self._users = entries, users
+        self._entries, self._users, self._orders = entries, users, orders
 
     def _accounts(self) -> Iterator[Row]:
         user_ids, ledgers, balances = self._user_ids, self._ledgers, self._balances
@@ -51,6 +53,9 @@ class StateCapture:
 
     def _positions_in_order(self) -> Iterator[Position]:
         return sorted_in_chunks(self._positions, key=lambda p: p.sequence)
+
+    def _orders_in_order(self) -> Iterator[PendingOrder]:
+        return sorted_in_chunks(self._orders, key=lambda o: o.sequence)
 
     def _remembered(self) -> Iterator[Remembered]:
         return IdempotencyStore.iter_captured(self._entries, self._users)
@@ -65,7 +70,9 @@ class StateCapture:
         yield from _rows_in_pieces(self._accounts(), rows)
         yield f'],"format":{_dumps(SNAPSHOT_FORMAT)},"idempotency":['
         yield from _rows_in_pieces(map(encode_remembered, self._remembered()), rows)
-        yield f'],"next_sequence":{_dumps(self._next_sequence)},"positions":['
+        yield f'],"next_sequence":{_dumps(self._next_sequence)},"orders":['
+        yield from _rows_in_pieces(map(encode_order, self._orders_in_order()), rows)
+        yield '],"positions":['
         yield from _rows_in_pieces(map(encode_position, self._positions_in_order()), rows)
         yield f'],"quotes":{_dumps([encode_quote(quotes[asset]) for asset in sorted(quotes)])}'
         yield f',"rules":{_dumps(encode_rules(self._rules))}}}'
@@ -79,6 +86,7 @@ class StateCapture:
             "next_sequence": self._next_sequence,
             "accounts": list(self._accounts()),
             "positions": [encode_position(p) for p in self._positions_in_order()],
+            "orders": [encode_order(o) for o in self._orders_in_order()],
             "quotes": [encode_quote(quotes[asset]) for asset in sorted(quotes)],
             # eviction order is state: oldest first
             "idempotency": [encode_remembered(entry) for entry in self._remembered()],

@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.domain.model import Account, ClosedTrade, Position, RejectReason, Side, Valuation
+from engine.domain.model import (
+    Account,
+    ClosedTrade,
+    FinishedOrder,
+    OrderType,
+    PendingOrder,
+    Position,
+    RejectReason,
+    Side,
+    Valuation,
+)
 from engine.domain.rules import Rules
 
 
@@ -56,6 +66,29 @@ class AmendPosition:
 
 
 @dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    """A pending LIMIT or STOP order (engine.domain.orders); prices in the asset's scale, 0 = off."""
+
+    user_id: str
+    asset: str
+    side: Side
+    type: OrderType
+    price: int
+    quantity: int
+    leverage: int
+    stop_loss: int
+    take_profit: int
+    # stream time; 0 = good till cancelled
+    expires_at_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    user_id: str
+    order_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Quote:
     asset: str
     buy_price: int
@@ -82,7 +115,7 @@ class ChangeRules:
     rules: Rules
 
 
-UserCommand = CreateAccount | OpenPosition | ClosePosition | AmendPosition
+UserCommand = CreateAccount | OpenPosition | ClosePosition | AmendPosition | PlaceOrder | CancelOrder
 Command = UserCommand | PriceUpdate | ChangeRules
 
 
@@ -121,6 +154,21 @@ class PositionAmended:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderPlaced:
+    order: PendingOrder
+    # free balance after the reserve was taken
+    balance_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCancelled:
+    # status CANCELLED
+    order: FinishedOrder
+    # free balance after the reserve was returned
+    balance_cents: int
+
+
+@dataclass(frozen=True, slots=True)
 class Rejection:
     """A refused command: nothing was changed."""
 
@@ -129,7 +177,7 @@ class Rejection:
     message: str
 
 
-Reply = AccountCreated | PositionOpened | PositionClosed | PositionAmended | Rejection
+Reply = AccountCreated | PositionOpened | PositionClosed | PositionAmended | OrderPlaced | OrderCancelled | Rejection
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,3 +189,6 @@ class Outcome:
     closed_trades: tuple[ClosedTrade, ...] = ()
     # one sentence per quote of a price update that was malformed and ignored, for the operator's log
     skipped_quotes: tuple[str, ...] = ()
+    # every pending order this entry ended, in order: the ones that expired at its time first (any entry
+    # can expire orders), then a cancel's own or the fills and refused fills of a price tick
+    finished_orders: tuple[FinishedOrder, ...] = ()

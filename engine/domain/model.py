@@ -44,6 +44,32 @@ class RejectReason(enum.Enum):
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     ACCOUNT_CONFLICT = "ACCOUNT_CONFLICT"
     TOO_MANY_POSITIONS = "TOO_MANY_POSITIONS"
+    # pending orders (engine.domain.orders)
+    TOO_MANY_ORDERS = "TOO_MANY_ORDERS"
+    INVALID_ORDER_PRICE = "INVALID_ORDER_PRICE"
+    ORDER_WRONG_SIDE = "ORDER_WRONG_SIDE"
+    INVALID_EXPIRY = "INVALID_EXPIRY"
+    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+    # the order exists but is no longer pending (decided by the gateway from the order history)
+    ORDER_NOT_PENDING = "ORDER_NOT_PENDING"
+
+
+class OrderType(enum.Enum):
+    """LIMIT fills at its price or better (a LONG when buy <= price, a SHORT when sell >= price); STOP fills
+    once the market reaches its price, at whatever the market is then (a LONG when buy >= price, a SHORT
+    when sell <= price)."""
+
+    LIMIT = "LIMIT"
+    STOP = "STOP"
+
+
+class OrderStatus(enum.Enum):
+    PENDING = "PENDING"
+    FILLED = "FILLED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+    # accepted, then refused at its fill (docs/contract.md, pending orders): the reserve was returned
+    REJECTED = "REJECTED"
 
 
 class Account(NamedTuple):
@@ -80,6 +106,45 @@ class Position(NamedTuple):
     # Open order across the whole state: several positions may share opened_at_ms, and the order of
     # closes within one price tick and of positions_of() must not depend on anything else.
     sequence: int
+
+
+class PendingOrder(NamedTuple):
+    """A LIMIT or STOP order waiting for the market, an immutable value. Prices in the asset's scale."""
+
+    # `ord-<entry id>` of the entry that placed it; the position it fills into is `pos-<entry id>`
+    id: str
+    user_id: str
+    asset: str
+    side: Side
+    type: OrderType
+    price: int
+    quantity: int
+    leverage: int
+    # 0 = off; both checked against `price` at placement and against the market at the fill
+    stop_loss: int
+    take_profit: int
+    # money.margin_cents at `price`, taken from the free balance at placement
+    reserved_cents: int
+    decimal: int
+    created_at_ms: int
+    # stream time; 0 = good till cancelled
+    expires_at_ms: int
+    # placement order, from the same counter as Position.sequence: the order of fills within one tick
+    sequence: int
+
+
+class FinishedOrder(NamedTuple):
+    """What became of a pending order that is pending no more: the record of the order history."""
+
+    order: PendingOrder
+    status: OrderStatus
+    finished_at_ms: int
+    # FILLED: the position it opened and the market price it opened at
+    position_id: str = ""
+    fill_price: int = 0
+    # REJECTED: why the fill was refused
+    reject_reason: RejectReason | None = None
+    message: str = ""
 
 
 class ClosedTrade(NamedTuple):
@@ -141,6 +206,10 @@ class AccountSummary(NamedTuple):
     balance_cents: int
     used_margin_cents: int
     unrealized_pnl_cents: int
-    # balance + sum of max(0, margin + pnl): what the user would hold after closing everything now
+    # balance + reserved + sum of max(0, margin + pnl): what the user would hold after closing everything
+    # and cancelling every pending order now
     equity_cents: int
     open_positions: int
+    # margin reserved by pending orders; not in balance_cents, counted in equity_cents
+    reserved_margin_cents: int = 0
+    pending_orders: int = 0

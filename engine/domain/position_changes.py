@@ -7,11 +7,21 @@ engine.domain.checks."""
 from __future__ import annotations
 
 from engine.domain import adjust, checks, money, quotes
-from engine.domain.commands import AmendPosition, ClosePosition, PositionAmended, PositionClosed, Rejection, Reply
+from engine.domain.commands import (
+    AmendPosition,
+    ClosePosition,
+    OpenPosition,
+    PositionAmended,
+    PositionClosed,
+    Rejection,
+    Reply,
+)
 from engine.domain.ledger import Ledger
 from engine.domain.model import ClosedTrade, CloseReason, LatestQuote, Position
 from engine.domain.rules import Rules
 from engine.domain.triggers import AssetTriggers
+
+POSITION_ID_PREFIX = "pos-"
 
 
 class PositionChanges:
@@ -23,6 +33,10 @@ class PositionChanges:
     _positions: dict[str, Position]
     _quotes: dict[str, LatestQuote]
     _triggers: dict[str, AssetTriggers]
+
+    def _take_sequence(self) -> int:
+        """The next value of the state's open/placement counter (TradingState owns it)."""
+        raise NotImplementedError
 
     def _owned(self, user_id: str, position_id: str) -> tuple[Ledger, Position] | Rejection:
         ledger = self._ledgers.get(user_id)
@@ -69,6 +83,31 @@ class PositionChanges:
             return refused
         self._reindex(ledger, position, new)
         return PositionAmended(new, ledger.balance_cents)
+
+    def _open_on_quote(
+        self, ledger: Ledger, command: OpenPosition, quote: LatestQuote, position_id: str, time_ms: int
+    ) -> Position | Rejection:
+        """Lock the margin and insert the position, every level fixed at this quote (a market order, or a
+        pending order's fill); refused for immediate liquidation or want of balance, nothing changed."""
+        side, quantity, decimal = command.side, command.quantity, quote.decimal
+        entry_price, _ = checks.entry_and_closing_prices(side, quote)
+        margin = money.margin_cents(entry_price, quantity, command.leverage, decimal)
+        maintenance = money.maintenance_cents(entry_price, quantity, self._rules.maintenance_margin_rate, decimal)
+        liquidation_price = money.liquidation_price(side, entry_price, quantity, margin, maintenance, decimal)
+        refused = checks.margin_rejection(command, quote, margin, liquidation_price, ledger.balance_cents)
+        if refused is not None:
+            return refused
+        if position_id in self._positions:
+            # only a stream entry applied twice can get here; the engine must never let that happen
+            raise ValueError(f"position {position_id} exists: its entry was already applied")
+        position = Position(
+            position_id, command.user_id, quote.asset, side, quantity, command.leverage, entry_price, margin,
+            maintenance, liquidation_price, command.stop_loss, command.take_profit, decimal, time_ms,
+            self._take_sequence(),
+        )  # fmt: skip
+        ledger.balance_cents -= margin
+        self._insert(ledger, position)
+        return position
 
     def _fresh_quote(self, asset: str, time_ms: int) -> LatestQuote | Rejection:
         return quotes.fresh_quote(self._rules, self._quotes.get(asset), asset, time_ms)

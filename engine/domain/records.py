@@ -9,9 +9,13 @@ from typing import Any
 from engine.domain.commands import (
     AccountCreated,
     AmendPosition,
+    CancelOrder,
     ClosePosition,
     CreateAccount,
     OpenPosition,
+    OrderCancelled,
+    OrderPlaced,
+    PlaceOrder,
     PositionAmended,
     PositionClosed,
     PositionOpened,
@@ -24,7 +28,11 @@ from engine.domain.model import (
     Account,
     ClosedTrade,
     CloseReason,
+    FinishedOrder,
     LatestQuote,
+    OrderStatus,
+    OrderType,
+    PendingOrder,
     Position,
     RejectReason,
     Side,
@@ -79,6 +87,33 @@ def decode_position(value: object) -> Position:
     return Position(_str(row[0]), _str(row[1]), _str(row[2]), Side(row[3]), *(_int(v) for v in row[4:]))
 
 
+def encode_order(o: PendingOrder) -> Row:
+    return [
+        o.id, o.user_id, o.asset, o.side.value, o.type.value, o.price, o.quantity, o.leverage, o.stop_loss,
+        o.take_profit, o.reserved_cents, o.decimal, o.created_at_ms, o.expires_at_ms, o.sequence,
+    ]  # fmt: skip
+
+
+def decode_order(value: object) -> PendingOrder:
+    row = _row(value, 15)
+    return PendingOrder(
+        _str(row[0]), _str(row[1]), _str(row[2]), Side(row[3]), OrderType(row[4]), *(_int(v) for v in row[5:])
+    )
+
+
+def encode_finished_order(f: FinishedOrder) -> Row:
+    reason = "" if f.reject_reason is None else f.reject_reason.value
+    return [encode_order(f.order), f.status.value, f.finished_at_ms, f.position_id, f.fill_price, reason, f.message]
+
+
+def decode_finished_order(value: object) -> FinishedOrder:
+    order, status, finished_at, position_id, fill_price, reason, message = _row(value, 7)
+    return FinishedOrder(
+        decode_order(order), OrderStatus(status), _int(finished_at), _str(position_id), _int(fill_price),
+        RejectReason(reason) if _str(reason) else None, _str(message),
+    )  # fmt: skip
+
+
 def encode_closed_trade(t: ClosedTrade) -> Row:
     return [
         t.id, t.user_id, t.asset, t.side.value, t.quantity, t.leverage, t.entry_price, t.close_price,
@@ -116,6 +151,13 @@ def encode_command(command: UserCommand) -> Row:
             command.leverage, command.slippage_bps, command.stop_loss, command.take_profit,
             command.trade_opening_price,
         ]  # fmt: skip
+    if isinstance(command, PlaceOrder):
+        return [
+            "PlaceOrder", command.user_id, command.asset, command.side.value, command.type.value, command.price,
+            command.quantity, command.leverage, command.stop_loss, command.take_profit, command.expires_at_ms,
+        ]  # fmt: skip
+    if isinstance(command, CancelOrder):
+        return ["CancelOrder", command.user_id, command.order_id]
     if isinstance(command, AmendPosition):
         return [
             "AmendPosition", command.user_id, command.position_id, command.stop_loss, command.take_profit,
@@ -139,6 +181,12 @@ def decode_command(value: object) -> UserCommand:
     if kind == "ClosePosition":
         row = _row(value, 4 if len(value) == 4 else 3)
         return ClosePosition(_str(row[1]), _str(row[2]), *(_int(v) for v in row[3:]))
+    if kind == "PlaceOrder":
+        row = _row(value, 11)
+        return PlaceOrder(_str(row[1]), _str(row[2]), Side(row[3]), OrderType(row[4]), *(_int(v) for v in row[5:]))
+    if kind == "CancelOrder":
+        _, user_id, order_id = _row(value, 3)
+        return CancelOrder(_str(user_id), _str(order_id))
     if kind == "AmendPosition":
         _, user_id, position_id, stop_loss, take_profit, decimal = _row(value, 6)
         return AmendPosition(
@@ -159,6 +207,10 @@ def encode_reply(reply: Reply) -> Row:
         return ["PositionClosed", encode_closed_trade(reply.trade), reply.balance_cents, *remaining]
     if isinstance(reply, PositionAmended):
         return ["PositionAmended", encode_position(reply.position), reply.balance_cents]
+    if isinstance(reply, OrderPlaced):
+        return ["OrderPlaced", encode_order(reply.order), reply.balance_cents]
+    if isinstance(reply, OrderCancelled):
+        return ["OrderCancelled", encode_finished_order(reply.order), reply.balance_cents]
     return ["Rejection", reply.reason.value, reply.message]
 
 
@@ -178,6 +230,10 @@ def decode_reply(value: object) -> Reply:
         return PositionClosed(decode_closed_trade(first), _int(second))
     if kind == "PositionAmended":
         return PositionAmended(decode_position(first), _int(second))
+    if kind == "OrderPlaced":
+        return OrderPlaced(decode_order(first), _int(second))
+    if kind == "OrderCancelled":
+        return OrderCancelled(decode_finished_order(first), _int(second))
     if kind == "Rejection":
         return Rejection(RejectReason(first), _str(second))
     raise ValueError(f"unknown reply kind {kind!r}")

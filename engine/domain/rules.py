@@ -1,5 +1,6 @@
 """Configuration of the trading rules: traded assets (`mesh.units.AssetSpec`: price scale and quantity
-step), leverage cap, maintenance rate, price staleness, the open-position cap and idempotency retention.
+step), leverage cap, maintenance rate, price staleness, the open-position and pending-order caps and
+idempotency retention.
 Validated once, immutable. The rules in force are part of the state (see TradingState.snapshot and
 ChangeRules), encoded by `encode_rules`."""
 
@@ -24,6 +25,8 @@ class Rules:
     # summary) runs on the engine's single loop in time proportional to this, so it bounds how long one
     # account can hold up everyone else's orders and ticks.
     max_open_positions_per_account: int = 1_000
+    # pending LIMIT/STOP orders one account may hold at once, for the same reason
+    max_pending_orders_per_account: int = 100
     # idempotency keys are remembered per user: at most this many (the user's oldest is forgotten
     # first) and for this long in stream time (24 h); see engine.domain.idempotency
     idempotency_keys_per_user: int = 1_000
@@ -41,6 +44,10 @@ class Rules:
             raise ValueError(f"maintenance_margin_rate {self.maintenance_margin_rate} outside [0, 1)")
         if self.max_open_positions_per_account < 1:
             raise ValueError(f"max_open_positions_per_account {self.max_open_positions_per_account} must be at least 1")
+        if self.max_pending_orders_per_account < 0:
+            raise ValueError(
+                f"max_pending_orders_per_account {self.max_pending_orders_per_account} must not be negative"
+            )
         if self.price_stale_after_ms < 0:
             raise ValueError("price_stale_after_ms must not be negative")
         if self.idempotency_keys_per_user < 0 or self.idempotency_window_ms < 0:

@@ -1,5 +1,5 @@
-"""The trading state machine: accounts, open positions, latest quotes, trigger indexes and remembered
-idempotent replies, changed only by `TradingState.apply`.
+"""The trading state machine: accounts, open positions, pending orders, latest quotes, trigger indexes and
+remembered idempotent replies, changed only by `TradingState.apply`.
 
 Deterministic by construction: time comes only from the stream entry (`time_ms`), ids derive from the
 entry id, and nothing depends on dict or set iteration order or on the hash seed, so replaying the
@@ -8,6 +8,7 @@ same entries from the same snapshot always yields the same state, replies and `s
 from __future__ import annotations
 
 from collections.abc import Generator
+from dataclasses import replace
 from typing import Any
 
 from engine.domain import checks, money, quotes
@@ -16,12 +17,14 @@ from engine.domain.capture import StateCapture
 from engine.domain.commands import (
     AccountCreated,
     AmendPosition,
+    CancelOrder,
     ChangeRules,
     ClosePosition,
     Command,
     CreateAccount,
     OpenPosition,
     Outcome,
+    PlaceOrder,
     PositionOpened,
     PriceUpdate,
     Rejection,
@@ -34,40 +37,41 @@ from engine.domain.model import (
     Account,
     AccountSummary,
     ClosedTrade,
+    FinishedOrder,
     LatestQuote,
+    PendingOrder,
     Position,
     RejectReason,
     Valuation,
 )
-from engine.domain.position_changes import PositionChanges
-from engine.domain.records import (
-    decode_account,
-    decode_position,
-    decode_quote,
-    decode_remembered,
-)
+from engine.domain.order_triggers import AssetOrderTriggers, ExpiryIndex
+from engine.domain.position_changes import POSITION_ID_PREFIX
+from engine.domain.restoring import Restoring
 from engine.domain.rules import Rules, decode_rules
 from engine.domain.slicing import copy_in_slices
 from engine.domain.triggers import AssetTriggers
 
-_READABLE_FORMATS = (2, 3, 4)
+_READABLE_FORMATS = (2, 3, 4, 5)
 # refusals that say "no usable price right now": not remembered under an idempotency key (see apply)
 _RETRYABLE = frozenset({RejectReason.PRICE_STALE, RejectReason.PRICE_UNAVAILABLE})
-POSITION_ID_PREFIX = "pos-"
 # items a snapshot capture copies per slice (TradingState.capture_in_slices): about 1 ms of the loop
 CAPTURE_SLICE = 50_000
 
 
-class TradingState(PositionChanges):
+class TradingState(Restoring):
     """All trading state of one engine shard. Writes: `apply`. Reads: `account`, `user_id_for_email`,
-    `positions_of`, `position`, `quote`, `valuation`, `account_summary` and the counts. Persistence: `snapshot`,
+    `positions_of`, `position`, `pending_orders_of`, `pending_order`, `quote`, `valuation`, `account_summary`
+    and the counts. Persistence: `snapshot`,
     `restore`, `state_hash`."""
 
     __slots__ = (
         "_emails",
+        "_expiries",
         "_idempotency",
         "_ledgers",
         "_next_sequence",
+        "_order_triggers",
+        "_orders",
         "_positions",
         "_quotes",
         "_rules",
@@ -83,6 +87,9 @@ class TradingState(PositionChanges):
         self._positions: dict[str, Position] = {}
         self._quotes: dict[str, LatestQuote] = {}
         self._triggers = {symbol: AssetTriggers() for symbol in rules.assets}
+        self._orders: dict[str, PendingOrder] = {}
+        self._order_triggers = {symbol: AssetOrderTriggers() for symbol in rules.assets}
+        self._expiries = ExpiryIndex()
         self._idempotency = IdempotencyStore(rules.idempotency_keys_per_user, rules.idempotency_window_ms)
         self._next_sequence = 1
 
@@ -97,7 +104,16 @@ class TradingState(PositionChanges):
         a broker's client order id does, so a retry can never turn a refusal into an execution), except
         the refusals for want of a usable price: they changed nothing and tell the client to try again
         (503 at the gateway), so the same key may execute once the price is fresh. Price updates carry
-        no user and ignore the key."""
+        no user and ignore the key.
+
+        Pending orders whose expiry is at or before `time_ms` expire first, whatever the command."""
+        expired = self._expire_due(time_ms)
+        outcome = self._apply(command, entry_id, time_ms, idempotency_key)
+        if expired:
+            outcome = replace(outcome, finished_orders=expired + outcome.finished_orders)
+        return outcome
+
+    def _apply(self, command: Command, entry_id: str, time_ms: int, idempotency_key: str) -> Outcome:
         if isinstance(command, ChangeRules):
             return Outcome(self._change_rules(command.rules))
         if isinstance(command, PriceUpdate):
@@ -105,23 +121,25 @@ class TradingState(PositionChanges):
         if not command.user_id:
             return Outcome(Rejection(RejectReason.INVALID_COMMAND, "the command has no user id"))
         if not idempotency_key:
-            reply, closed = self._execute(command, entry_id, time_ms)
-            return Outcome(reply, closed)
+            return self._execute(command, entry_id, time_ms)
         remembered = self._idempotency.lookup(command.user_id, idempotency_key, time_ms)
         if remembered is not None:
             if remembered.command == command:
                 return Outcome(remembered.reply)
             return Outcome(checks.idempotency_key_reused(idempotency_key))
-        reply, closed = self._execute(command, entry_id, time_ms)
+        outcome = self._execute(command, entry_id, time_ms)
+        reply = outcome.reply
+        assert reply is not None
         if not (isinstance(reply, Rejection) and reply.reason in _RETRYABLE):
             self._idempotency.remember(Remembered(command.user_id, idempotency_key, time_ms, command, reply))
-        return Outcome(reply, closed)
+        return outcome
 
     def rules_misfit(self, rules: Rules) -> str | None:
-        """Why `rules` cannot be put in force over this state (None: they can): every open position and
-        every quote must keep its asset with the same price scale."""
+        """Why `rules` cannot be put in force over this state (None: they can): every open position, pending
+        order and quote must keep its asset with the same price scale."""
         for what, asset, decimal in (
             *(("position " + p.id, p.asset, p.decimal) for p in self._positions.values()),
+            *(("order " + o.id, o.asset, o.decimal) for o in self._orders.values()),
             *(("quote of " + q.asset, q.asset, q.decimal) for q in self._quotes.values()),
         ):
             spec = rules.assets.get(asset)
@@ -129,23 +147,36 @@ class TradingState(PositionChanges):
                 return f"{what} does not fit the configured asset {asset}"
         return None
 
+    def _take_sequence(self) -> int:
+        sequence = self._next_sequence
+        self._next_sequence = sequence + 1
+        return sequence
+
     def _change_rules(self, rules: Rules) -> Rejection | None:
         misfit = self.rules_misfit(rules)
         if misfit is not None:
             return Rejection(RejectReason.INVALID_COMMAND, f"the rules cannot change: {misfit}")
         self._rules = rules
         self._triggers = {symbol: self._triggers.get(symbol) or AssetTriggers() for symbol in rules.assets}
+        self._order_triggers = {
+            symbol: self._order_triggers.get(symbol) or AssetOrderTriggers() for symbol in rules.assets
+        }
         self._idempotency.set_limits(rules.idempotency_keys_per_user, rules.idempotency_window_ms)
         return None
 
-    def _execute(self, command: UserCommand, entry_id: str, time_ms: int) -> tuple[Reply, tuple[ClosedTrade, ...]]:
+    def _execute(self, command: UserCommand, entry_id: str, time_ms: int) -> Outcome:
         if isinstance(command, OpenPosition):
-            return self._open(command, entry_id, time_ms), ()
+            return Outcome(self._open(command, entry_id, time_ms))
         if isinstance(command, ClosePosition):
-            return self._close(command, entry_id, time_ms)
+            return Outcome(*self._close(command, entry_id, time_ms))
         if isinstance(command, AmendPosition):
-            return self._amend(command, time_ms), ()
-        return self._create_account(command, time_ms), ()
+            return Outcome(self._amend(command, time_ms))
+        if isinstance(command, PlaceOrder):
+            return Outcome(self._place(command, entry_id, time_ms))
+        if isinstance(command, CancelOrder):
+            reply, finished = self._cancel(command, time_ms)
+            return Outcome(reply, finished_orders=finished)
+        return Outcome(self._create_account(command, time_ms))
 
     def _create_account(self, command: CreateAccount, time_ms: int) -> Reply:
         refused = checks.account_rejection(command)
@@ -158,10 +189,6 @@ class TradingState(PositionChanges):
         ledger = Ledger(command.email, command.starting_balance_cents, time_ms)
         self._add_ledger(command.user_id, ledger)
         return AccountCreated(self._account_of(command.user_id, ledger), already_existed=False)
-
-    def _add_ledger(self, user_id: str, ledger: Ledger) -> None:
-        self._ledgers[user_id] = ledger
-        self._emails.setdefault(ledger.email.lower(), user_id)
 
     def _open(self, command: OpenPosition, entry_id: str, time_ms: int) -> Reply:
         """Run the checks (engine.domain.checks) in order; the first refusal is the answer. Otherwise
@@ -178,32 +205,16 @@ class TradingState(PositionChanges):
         refused = checks.fill_rejection(command, quote)
         if refused is not None:
             return refused
-        side, quantity, decimal = command.side, command.quantity, quote.decimal
-        entry_price, _ = checks.entry_and_closing_prices(side, quote)
-        margin = money.margin_cents(entry_price, quantity, command.leverage, decimal)
-        maintenance = money.maintenance_cents(entry_price, quantity, self._rules.maintenance_margin_rate, decimal)
-        liquidation_price = money.liquidation_price(side, entry_price, quantity, margin, maintenance, decimal)
-        refused = checks.margin_rejection(command, quote, margin, liquidation_price, ledger.balance_cents)
-        if refused is not None:
-            return refused
-
-        position_id = POSITION_ID_PREFIX + entry_id
-        if position_id in self._positions:
-            # only a stream entry applied twice can get here; the engine must never let that happen
-            raise ValueError(f"entry {entry_id} was already applied: position {position_id} exists")
-        position = Position(
-            position_id, command.user_id, quote.asset, side, quantity, command.leverage, entry_price, margin,
-            maintenance, liquidation_price, command.stop_loss, command.take_profit, decimal, time_ms,
-            self._next_sequence,
-        )  # fmt: skip
-        self._next_sequence += 1
-        ledger.balance_cents -= margin
-        self._insert(ledger, position)
-        return PositionOpened(position, ledger.balance_cents, self.valuation(position))
+        opened = self._open_on_quote(ledger, command, quote, POSITION_ID_PREFIX + entry_id, time_ms)
+        if isinstance(opened, Rejection):
+            return opened
+        return PositionOpened(opened, ledger.balance_cents, self.valuation(opened))
 
     def _update_prices(self, update: PriceUpdate, time_ms: int) -> Outcome:
+        """Per quote: close what its prices trigger, then fill the pending orders they meet."""
         closed: list[ClosedTrade] = []
         skipped: list[str] = []
+        finished: list[FinishedOrder] = []
         ledgers = self._ledgers
         for raw in update.quotes:
             quote = quotes.accepted_quote(self._rules, raw, time_ms)
@@ -214,7 +225,9 @@ class TradingState(PositionChanges):
             for position, reason in self._triggers[quote.asset].crossed(quote.buy_price, quote.sell_price):
                 closing_price = checks.closing_price(position.side, quote)
                 closed.append(self._settle(ledgers[position.user_id], position, closing_price, reason, time_ms))
-        return Outcome(None, tuple(closed), tuple(skipped))
+            if self._orders:
+                finished.extend(self._fill_orders(quote, time_ms))
+        return Outcome(None, tuple(closed), tuple(skipped), tuple(finished))
 
     # ------------------------------------------------------------------------------------------- reads
 
@@ -273,9 +286,12 @@ class TradingState(PositionChanges):
             used_margin += position.margin_cents
             unrealized += pnl
             recoverable += money.close_credit_cents(position.margin_cents, pnl)
+        reserved = sum(order.reserved_cents for order in ledger.orders.values())
+        balance = ledger.balance_cents
         return AccountSummary(
-            ledger.balance_cents, used_margin, unrealized, ledger.balance_cents + recoverable, len(ledger.positions)
-        )
+            balance, used_margin, unrealized, balance + reserved + recoverable, len(ledger.positions), reserved,
+            len(ledger.orders),
+        )  # fmt: skip
 
     # -------------------------------------------------------------------------------------- snapshots
 
@@ -307,9 +323,12 @@ class TradingState(PositionChanges):
         # a ledger's balance changes: read now, a Python-level loop (~4x the cost per item of a copy)
         balances = yield from copy_in_slices((ledger.balance_cents for ledger in ledgers), max(1, per_slice // 4))
         positions = yield from copy_in_slices(self._positions.values(), per_slice)
+        orders = yield from copy_in_slices(self._orders.values(), per_slice)
         kept = yield from copy_in_slices(entries, per_slice)
         kept_users = yield from copy_in_slices(users, per_slice)
-        return StateCapture(rules, next_sequence, user_ids, ledgers, balances, positions, latest, kept, kept_users)
+        return StateCapture(
+            rules, next_sequence, user_ids, ledgers, balances, positions, orders, latest, kept, kept_users
+        )
 
     @classmethod
     def restore(cls, rules: Rules, data: dict[str, Any]) -> TradingState:
@@ -331,56 +350,16 @@ class TradingState(PositionChanges):
         state = cls(rules)
         state._restore_accounts(data["accounts"])
         positions = state._restore_positions(data["positions"])
-        state._restore_next_sequence(data["next_sequence"], positions)
+        orders = state._restore_orders(data["orders"] if data["format"] >= 5 else [])
+        state._restore_next_sequence(data["next_sequence"], [p.sequence for p in positions[-1:] + orders[-1:]])
         state._restore_quotes(data["quotes"], positions)
         state._restore_idempotency(data["idempotency"])
         return state
 
-    def _restore_accounts(self, rows: list[Any]) -> None:
-        for row in rows:
-            account = decode_account(row)
-            if account.user_id in self._ledgers:
-                raise ValueError(f"account {account.user_id} appears twice")
-            self._add_ledger(account.user_id, Ledger(account.email, account.balance_cents, account.created_at_ms))
-
-    def _restore_positions(self, rows: list[Any]) -> list[Position]:
-        """Insert the positions in sequence order (the triggers are rebuilt as they go); returns them so."""
-        positions = sorted((decode_position(row) for row in rows), key=lambda p: p.sequence)
-        for position in positions:
-            spec = self._rules.assets.get(position.asset)
-            if spec is None or spec.decimal != position.decimal:
-                raise ValueError(f"position {position.id} does not fit the configured asset {position.asset}")
-            ledger = self._ledgers.get(position.user_id)
-            if ledger is None or position.id in self._positions:
-                raise ValueError(f"position {position.id} has no account or appears twice")
-            self._insert(ledger, position)
-        return positions
-
-    def _restore_next_sequence(self, next_sequence: object, positions: list[Position]) -> None:
-        if type(next_sequence) is not int or (positions and next_sequence <= positions[-1].sequence):
-            raise ValueError(f"next_sequence {next_sequence!r} is not above every position's sequence")
+    def _restore_next_sequence(self, next_sequence: object, highest: list[int]) -> None:
+        if type(next_sequence) is not int or any(next_sequence <= sequence for sequence in highest):
+            raise ValueError(f"next_sequence {next_sequence!r} is not above every position's and order's sequence")
         self._next_sequence = next_sequence
-
-    def _restore_quotes(self, rows: list[Any], positions: list[Position]) -> None:
-        for row in rows:
-            quote = decode_quote(row)
-            spec = self._rules.assets.get(quote.asset)
-            if spec is None or spec.decimal != quote.decimal:
-                raise ValueError(f"quote of {quote.asset} does not fit the configured asset")
-            self._quotes[quote.asset] = quote
-        unquoted = {position.asset for position in positions} - self._quotes.keys()
-        if unquoted:
-            # every position opened on a quote, and quotes are never dropped: valuation relies on it
-            raise ValueError(f"open positions on {sorted(unquoted)} but no quote for them")
-
-    def _restore_idempotency(self, rows: list[Any]) -> None:
-        seen_keys: set[tuple[str, str]] = set()
-        for row in rows:
-            entry = decode_remembered(row)
-            if (entry.user_id, entry.key) in seen_keys:
-                raise ValueError(f"idempotency key {entry.key!r} of {entry.user_id} appears twice")
-            seen_keys.add((entry.user_id, entry.key))
-            self._idempotency.remember(entry)
 
     def state_hash(self) -> str:
         """Hex SHA-256 of the canonical JSON encoding of `snapshot()`: equal states give equal hashes in

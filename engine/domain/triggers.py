@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from operator import attrgetter
+from typing import Generic, TypeVar
 
 from sortedcontainers import SortedKeyList
 
-from engine.domain.model import CloseReason, Position, Side
+from engine.domain.model import CloseReason, PendingOrder, Position, Side
 
 # Sequences stay far below 2**64, so level * span + sequence sorts by level, then by open order.
-_SEQUENCE_SPAN = 1 << 64
+SEQUENCE_SPAN = _SEQUENCE_SPAN = 1 << 64
+
+# what an index holds: open positions, or pending orders (engine.domain.order_triggers)
+Indexed = TypeVar("Indexed", Position, PendingOrder)
 
 
 _liquidation_level: Callable[[Position], int] = attrgetter("liquidation_price")
@@ -37,27 +41,30 @@ def _take_profit_key(position: Position) -> int:
     return position.take_profit * _SEQUENCE_SPAN + position.sequence
 
 
-class TriggerIndex:
-    """Positions with a non-zero level, sorted by it. `fires_on_fall`: the position triggers when the
-    price falls to or below its level (LONG liquidation and stop-loss, SHORT take-profit); otherwise
+class TriggerIndex(Generic[Indexed]):
+    """Positions (or pending orders) with a non-zero level, sorted by it. `fires_on_fall`: the item triggers
+    when the price falls to or below its level (LONG liquidation and stop-loss, SHORT take-profit); otherwise
     when the price rises to or above it."""
 
     __slots__ = ("_entries", "_fires_on_fall", "_level")
 
-    def __init__(self, level: Callable[[Position], int], key: Callable[[Position], int], fires_on_fall: bool) -> None:
-        self._level = level
+    def __init__(self, level: Callable[[Indexed], int], key: Callable[[Indexed], int], fires_on_fall: bool) -> None:
+        self._level: Callable[[Indexed], int] = level
         self._fires_on_fall = fires_on_fall
         self._entries: SortedKeyList = SortedKeyList(key=key)
 
-    def add(self, position: Position) -> None:
+    def add(self, position: Indexed) -> None:
         if self._level(position):
             self._entries.add(position)
 
-    def remove(self, position: Position) -> None:
+    def remove(self, position: Indexed) -> None:
         if self._level(position):
             self._entries.remove(position)
 
-    def crossed(self, price: int) -> list[Position]:
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def crossed(self, price: int) -> list[Indexed]:
         """The positions this price triggers, in key order; the index is not changed."""
         entries = self._entries
         if not entries:
@@ -85,14 +92,16 @@ class AssetTriggers:
 
     def __init__(self) -> None:
         # LONG closes at the sell price, which hurts it by falling; SHORT closes at the buy price.
-        self._long_liquidation = TriggerIndex(_liquidation_level, _liquidation_key, fires_on_fall=True)
+        self._long_liquidation: TriggerIndex[Position] = TriggerIndex(
+            _liquidation_level, _liquidation_key, fires_on_fall=True
+        )
         self._long_stop_loss = TriggerIndex(_stop_loss_level, _stop_loss_key, fires_on_fall=True)
         self._long_take_profit = TriggerIndex(_take_profit_level, _take_profit_key, fires_on_fall=False)
         self._short_liquidation = TriggerIndex(_liquidation_level, _liquidation_key, fires_on_fall=False)
         self._short_stop_loss = TriggerIndex(_stop_loss_level, _stop_loss_key, fires_on_fall=False)
         self._short_take_profit = TriggerIndex(_take_profit_level, _take_profit_key, fires_on_fall=True)
 
-    def _indexes_of(self, side: Side) -> tuple[TriggerIndex, TriggerIndex, TriggerIndex]:
+    def _indexes_of(self, side: Side) -> tuple[TriggerIndex[Position], TriggerIndex[Position], TriggerIndex[Position]]:
         if side is Side.LONG:
             return self._long_liquidation, self._long_stop_loss, self._long_take_profit
         return self._short_liquidation, self._short_stop_loss, self._short_take_profit

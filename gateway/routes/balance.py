@@ -14,7 +14,8 @@ router = APIRouter(tags=["account"], route_class=ExactJsonRoute)
 
 @router.get("/balance", response_model=BalanceResponse, responses=error_responses(401, 404, 503, 504))
 async def balance(user_id: CurrentUserId, context: ContextDep) -> BalanceResponse:
-    """Free balance, margin in use, equity and the number of open positions (all money in cents)."""
+    """Free balance, margin in use and reserved by pending orders, equity, and the number of open positions
+    and pending orders (all money in cents)."""
     response = await context.engine.get_account(str(user_id))
     free = response.account.balance_cents
     return BalanceResponse(
@@ -22,6 +23,8 @@ async def balance(user_id: CurrentUserId, context: ContextDep) -> BalanceRespons
         balanceUSD=format_cents(free),
         availableMargin=free,
         usedMargin=response.used_margin_cents,
+        reservedMargin=response.reserved_margin_cents,
         equity=response.equity_cents,
         activePositions=response.open_positions,
+        pendingOrders=response.pending_orders,
     )

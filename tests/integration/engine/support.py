@@ -18,10 +18,11 @@ from exness.engine.v1 import (
     commands_pb2,
     engine_service_pb2,
     engine_service_pb2_grpc,
+    orders_pb2,
 )
 from exness.market.v1 import market_pb2
 
-from engine import translate
+from engine import orders_wire, translate
 from engine.config import EngineSettings
 from engine.domain import TradingState
 from harness.polling import apoll_until
@@ -53,6 +54,26 @@ def close_position(user_id: str, position_id: str, **envelope: Any) -> commands_
     )
 
 
+def place_order(user_id: str, asset: str, side: str, order_type: str, price: int, quantity: int, leverage: int,
+                *, stop_loss: int = 0, take_profit: int = 0, expires_at_ms: int = 0,
+                **envelope: Any) -> commands_pb2.Command:  # fmt: skip
+    return commands_pb2.Command(
+        user_id=user_id,
+        place_order=commands_pb2.PlaceOrder(
+            asset=asset, side=trading_pb2.Side.Value(f"SIDE_{side}"), type=orders_pb2.OrderType.Value(
+                f"ORDER_TYPE_{order_type}"), price=price, quantity=quantity, leverage=leverage, stop_loss=stop_loss,
+            take_profit=take_profit, expires_at_ms=expires_at_ms, price_decimal=4,
+        ),
+        **_envelope(envelope),
+    )  # fmt: skip
+
+
+def cancel_order(user_id: str, order_id: str, **envelope: Any) -> commands_pb2.Command:
+    return commands_pb2.Command(
+        user_id=user_id, cancel_order=commands_pb2.CancelOrder(order_id=order_id), **_envelope(envelope)
+    )
+
+
 def price_update(prices: dict[str, tuple[int, int]]) -> commands_pb2.Command:
     """prices: asset -> (buy_price, sell_price), scale 4."""
     quotes = [market_pb2.Quote(asset=a, buy_price=b, sell_price=s, decimal=4) for a, (b, s) in prices.items()]
@@ -74,6 +95,8 @@ class Producer:
         # request_id -> the reply an uninterrupted engine gives (proto), for commands with a reply_to
         self.expected: dict[str, commands_pb2.Reply] = {}
         self.closed_rows: dict[str, dict[str, Any]] = {}
+        # order id -> its order_history row, for every order the reference run ended
+        self.order_rows: dict[str, dict[str, Any]] = {}
         self.last_id = "0-0"
         self.entries = 0
 
@@ -99,6 +122,8 @@ class Producer:
                                        idempotency_key=command.idempotency_key)  # fmt: skip
         for trade in outcome.closed_trades:
             self.closed_rows[trade.id] = translate.closed_trade_row(trade)
+        for finished in outcome.finished_orders:
+            self.order_rows[finished.order.id] = orders_wire.order_history_row(finished)
         if outcome.reply is not None and command.request_id:
             self.expected[command.request_id] = translate.reply_to_proto(
                 outcome.reply, request_id=command.request_id, stream_id=entry_id, state=self.reference

@@ -51,9 +51,10 @@ def test_the_format_2_fixture_restores_under_the_configured_rules_and_is_rewritt
     assert restored.account_count == 2 and restored.open_position_count == 3
     assert restored.idempotency_key_count == 4
     rewritten = restored.snapshot()
-    assert rewritten["format"] == 4 and decode_rules(rewritten["rules"]) == settings.rules()
-    # nothing but the format and the recorded rules changed
-    assert {k: v for k, v in rewritten.items() if k not in ("format", "rules")} == {
+    assert rewritten["format"] == 5 and decode_rules(rewritten["rules"]) == settings.rules()
+    # nothing but the format, the recorded rules and the (empty) orders table changed
+    assert rewritten["orders"] == []
+    assert {k: v for k, v in rewritten.items() if k not in ("format", "rules", "orders")} == {
         k: v for k, v in state_data.items() if k != "format"
     }
     again = TradingState.restore(default_rules(), json.loads(json.dumps(rewritten)))

@@ -29,6 +29,16 @@ PRICE_UPDATE = market_pb2.PriceUpdate(
     published_at_ms=1_700_000_000_200,
     source="fake",
 )
+PLACE_ORDER = commands_pb2.PlaceOrder(
+    asset="BTC_USDC",
+    side=1,
+    type=2,
+    price=1_200_000_000,
+    quantity=1_000,
+    leverage=10,
+    expires_at_ms=1_800_000_000_000,
+    price_decimal=4,
+)
 EVERY_KIND = {
     "CREATE_ACCOUNT": _envelope(
         create_account=commands_pb2.CreateAccount(email="a@b.co", starting_balance_cents=1_000_000)
@@ -47,6 +57,8 @@ EVERY_KIND = {
     ),
     "CLOSE_ORDER": _envelope(close_position=commands_pb2.ClosePosition(position_id="pos-1-0", quantity=1_000)),
     "AMEND_ORDER": _envelope(amend_position=commands_pb2.AmendPosition(position_id="pos-1-0", stop_loss=0)),
+    "PLACE_PENDING_ORDER": _envelope(place_order=PLACE_ORDER),
+    "CANCEL_PENDING_ORDER": _envelope(cancel_order=commands_pb2.CancelOrder(order_id="ord-1-0")),
     "PRICE_UPDATE": commands_pb2.Command(request_id="p-1", price_update=PRICE_UPDATE),
 }
 

@@ -23,40 +23,51 @@ _sym_db = _symbol_database.Default()
 
 
 from exness.common.v1 import trading_pb2 as exness_dot_common_dot_v1_dot_trading__pb2
+from exness.engine.v1 import orders_pb2 as exness_dot_engine_dot_v1_dot_orders__pb2
 from exness.market.v1 import market_pb2 as exness_dot_market_dot_v1_dot_market__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x65xness/engine/v1/commands.proto\x12\x10\x65xness.engine.v1\x1a\x1e\x65xness/common/v1/trading.proto\x1a\x1d\x65xness/market/v1/market.proto\"\xb9\x03\n\x07\x43ommand\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08reply_to\x18\x02 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x0f\n\x07user_id\x18\x04 \x01(\t\x12\x39\n\x0e\x63reate_account\x18\n \x01(\x0b\x32\x1f.exness.engine.v1.CreateAccountH\x00\x12\x37\n\ropen_position\x18\x0b \x01(\x0b\x32\x1e.exness.engine.v1.OpenPositionH\x00\x12\x39\n\x0e\x63lose_position\x18\x0c \x01(\x0b\x32\x1f.exness.engine.v1.ClosePositionH\x00\x12\x35\n\x0cprice_update\x18\r \x01(\x0b\x32\x1d.exness.market.v1.PriceUpdateH\x00\x12\x35\n\x0c\x63hange_rules\x18\x0e \x01(\x0b\x32\x1d.exness.engine.v1.ChangeRulesH\x00\x12\x39\n\x0e\x61mend_position\x18\x0f \x01(\x0b\x32\x1f.exness.engine.v1.AmendPositionH\x00\x42\x06\n\x04\x62ody\"!\n\x0b\x43hangeRules\x12\x12\n\nrules_json\x18\x01 \x01(\t\">\n\rCreateAccount\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x1e\n\x16starting_balance_cents\x18\x02 \x01(\x03\"\xd9\x01\n\x0cOpenPosition\x12\r\n\x05\x61sset\x18\x01 \x01(\t\x12$\n\x04side\x18\x02 \x01(\x0e\x32\x16.exness.common.v1.Side\x12\x10\n\x08quantity\x18\x03 \x01(\x03\x12\x10\n\x08leverage\x18\x04 \x01(\r\x12\x14\n\x0cslippage_bps\x18\x05 \x01(\r\x12\x11\n\tstop_loss\x18\x06 \x01(\x03\x12\x13\n\x0btake_profit\x18\x07 \x01(\x03\x12\x1b\n\x13trade_opening_price\x18\x08 \x01(\x03\x12\x15\n\rprice_decimal\x18\t \x01(\r\"6\n\rClosePosition\x12\x13\n\x0bposition_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\"\x8b\x01\n\rAmendPosition\x12\x13\n\x0bposition_id\x18\x01 \x01(\t\x12\x16\n\tstop_loss\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\x18\n\x0btake_profit\x18\x03 \x01(\x03H\x01\x88\x01\x01\x12\x15\n\rprice_decimal\x18\x04 \x01(\rB\x0c\n\n_stop_lossB\x0e\n\x0c_take_profit\"\xe0\x02\n\x05Reply\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tstream_id\x18\x02 \x01(\t\x12;\n\x0f\x61\x63\x63ount_created\x18\n \x01(\x0b\x32 .exness.engine.v1.AccountCreatedH\x00\x12;\n\x0fposition_opened\x18\x0b \x01(\x0b\x32 .exness.engine.v1.PositionOpenedH\x00\x12;\n\x0fposition_closed\x18\x0c \x01(\x0b\x32 .exness.engine.v1.PositionClosedH\x00\x12\x30\n\trejection\x18\r \x01(\x0b\x32\x1b.exness.engine.v1.RejectionH\x00\x12=\n\x10position_amended\x18\x0e \x01(\x0b\x32!.exness.engine.v1.PositionAmendedH\x00\x42\x08\n\x06result\"U\n\x0e\x41\x63\x63ountCreated\x12*\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x19.exness.common.v1.Account\x12\x17\n\x0f\x61lready_existed\x18\x02 \x01(\x08\"\x8a\x01\n\x0ePositionOpened\x12,\n\x08position\x18\x01 \x01(\x0b\x32\x1a.exness.common.v1.Position\x12\x15\n\rbalance_cents\x18\x02 \x01(\x03\x12\x15\n\rcurrent_price\x18\x03 \x01(\x03\x12\x1c\n\x14unrealized_pnl_cents\x18\x04 \x01(\x03\"\xcd\x01\n\x0ePositionClosed\x12,\n\x05trade\x18\x01 \x01(\x0b\x32\x1d.exness.common.v1.ClosedTrade\x12\x15\n\rbalance_cents\x18\x02 \x01(\x03\x12-\n\tremaining\x18\x03 \x01(\x0b\x32\x1a.exness.common.v1.Position\x12\x1f\n\x17remaining_current_price\x18\x04 \x01(\x03\x12&\n\x1eremaining_unrealized_pnl_cents\x18\x05 \x01(\x03\"\x8b\x01\n\x0fPositionAmended\x12,\n\x08position\x18\x01 \x01(\x0b\x32\x1a.exness.common.v1.Position\x12\x15\n\rbalance_cents\x18\x02 \x01(\x03\x12\x15\n\rcurrent_price\x18\x03 \x01(\x03\x12\x1c\n\x14unrealized_pnl_cents\x18\x04 \x01(\x03\"L\n\tRejection\x12.\n\x06reason\x18\x01 \x01(\x0e\x32\x1e.exness.engine.v1.RejectReason\x12\x0f\n\x07message\x18\x02 \x01(\t*\xc2\x05\n\x0cRejectReason\x12\x1d\n\x19REJECT_REASON_UNSPECIFIED\x10\x00\x12!\n\x1dREJECT_REASON_INVALID_COMMAND\x10\x01\x12#\n\x1fREJECT_REASON_ACCOUNT_NOT_FOUND\x10\x02\x12\x1f\n\x1bREJECT_REASON_UNKNOWN_ASSET\x10\x03\x12#\n\x1fREJECT_REASON_PRICE_UNAVAILABLE\x10\x04\x12\x1d\n\x19REJECT_REASON_PRICE_STALE\x10\x05\x12\"\n\x1eREJECT_REASON_INVALID_QUANTITY\x10\x06\x12\"\n\x1eREJECT_REASON_INVALID_LEVERAGE\x10\x07\x12\"\n\x1eREJECT_REASON_INVALID_SLIPPAGE\x10\x08\x12#\n\x1fREJECT_REASON_SLIPPAGE_EXCEEDED\x10\t\x12&\n\"REJECT_REASON_INSUFFICIENT_BALANCE\x10\n\x12\'\n#REJECT_REASON_IMMEDIATE_LIQUIDATION\x10\x0b\x12#\n\x1fREJECT_REASON_INVALID_STOP_LOSS\x10\x0c\x12%\n!REJECT_REASON_INVALID_TAKE_PROFIT\x10\r\x12$\n REJECT_REASON_POSITION_NOT_FOUND\x10\x0e\x12(\n$REJECT_REASON_IDEMPOTENCY_KEY_REUSED\x10\x0f\x12\"\n\x1eREJECT_REASON_ACCOUNT_CONFLICT\x10\x10\x12\x1e\n\x1aREJECT_REASON_ENGINE_FAULT\x10\x11\x12$\n REJECT_REASON_TOO_MANY_POSITIONS\x10\x12\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x65xness/engine/v1/commands.proto\x12\x10\x65xness.engine.v1\x1a\x1e\x65xness/common/v1/trading.proto\x1a\x1d\x65xness/engine/v1/orders.proto\x1a\x1d\x65xness/market/v1/market.proto\"\xa5\x04\n\x07\x43ommand\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08reply_to\x18\x02 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x0f\n\x07user_id\x18\x04 \x01(\t\x12\x39\n\x0e\x63reate_account\x18\n \x01(\x0b\x32\x1f.exness.engine.v1.CreateAccountH\x00\x12\x37\n\ropen_position\x18\x0b \x01(\x0b\x32\x1e.exness.engine.v1.OpenPositionH\x00\x12\x39\n\x0e\x63lose_position\x18\x0c \x01(\x0b\x32\x1f.exness.engine.v1.ClosePositionH\x00\x12\x35\n\x0cprice_update\x18\r \x01(\x0b\x32\x1d.exness.market.v1.PriceUpdateH\x00\x12\x35\n\x0c\x63hange_rules\x18\x0e \x01(\x0b\x32\x1d.exness.engine.v1.ChangeRulesH\x00\x12\x39\n\x0e\x61mend_position\x18\x0f \x01(\x0b\x32\x1f.exness.engine.v1.AmendPositionH\x00\x12\x33\n\x0bplace_order\x18\x10 \x01(\x0b\x32\x1c.exness.engine.v1.PlaceOrderH\x00\x12\x35\n\x0c\x63\x61ncel_order\x18\x11 \x01(\x0b\x32\x1d.exness.engine.v1.CancelOrderH\x00\x42\x06\n\x04\x62ody\"!\n\x0b\x43hangeRules\x12\x12\n\nrules_json\x18\x01 \x01(\t\">\n\rCreateAccount\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x1e\n\x16starting_balance_cents\x18\x02 \x01(\x03\"\xd9\x01\n\x0cOpenPosition\x12\r\n\x05\x61sset\x18\x01 \x01(\t\x12$\n\x04side\x18\x02 \x01(\x0e\x32\x16.exness.common.v1.Side\x12\x10\n\x08quantity\x18\x03 \x01(\x03\x12\x10\n\x08leverage\x18\x04 \x01(\r\x12\x14\n\x0cslippage_bps\x18\x05 \x01(\r\x12\x11\n\tstop_loss\x18\x06 \x01(\x03\x12\x13\n\x0btake_profit\x18\x07 \x01(\x03\x12\x1b\n\x13trade_opening_price\x18\x08 \x01(\x03\x12\x15\n\rprice_decimal\x18\t \x01(\r\"6\n\rClosePosition\x12\x13\n\x0bposition_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\"\x8b\x01\n\rAmendPosition\x12\x13\n\x0bposition_id\x18\x01 \x01(\t\x12\x16\n\tstop_loss\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\x18\n\x0btake_profit\x18\x03 \x01(\x03H\x01\x88\x01\x01\x12\x15\n\rprice_decimal\x18\x04 \x01(\rB\x0c\n\n_stop_lossB\x0e\n\x0c_take_profit\"\xd4\x03\n\x05Reply\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tstream_id\x18\x02 \x01(\t\x12;\n\x0f\x61\x63\x63ount_created\x18\n \x01(\x0b\x32 .exness.engine.v1.AccountCreatedH\x00\x12;\n\x0fposition_opened\x18\x0b \x01(\x0b\x32 .exness.engine.v1.PositionOpenedH\x00\x12;\n\x0fposition_closed\x18\x0c \x01(\x0b\x32 .exness.engine.v1.PositionClosedH\x00\x12\x30\n\trejection\x18\r \x01(\x0b\x32\x1b.exness.engine.v1.RejectionH\x00\x12=\n\x10position_amended\x18\x0e \x01(\x0b\x32!.exness.engine.v1.PositionAmendedH\x00\x12\x35\n\x0corder_placed\x18\x0f \x01(\x0b\x32\x1d.exness.engine.v1.OrderPlacedH\x00\x12;\n\x0forder_cancelled\x18\x10 \x01(\x0b\x32 .exness.engine.v1.OrderCancelledH\x00\x42\x08\n\x06result\"U\n\x0e\x41\x63\x63ountCreated\x12*\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x19.exness.common.v1.Account\x12\x17\n\x0f\x61lready_existed\x18\x02 \x01(\x08\"\x8a\x01\n\x0ePositionOpened\x12,\n\x08position\x18\x01 \x01(\x0b\x32\x1a.exness.common.v1.Position\x12\x15\n\rbalance_cents\x18\x02 \x01(\x03\x12\x15\n\rcurrent_price\x18\x03 \x01(\x03\x12\x1c\n\x14unrealized_pnl_cents\x18\x04 \x01(\x03\"\xcd\x01\n\x0ePositionClosed\x12,\n\x05trade\x18\x01 \x01(\x0b\x32\x1d.exness.common.v1.ClosedTrade\x12\x15\n\rbalance_cents\x18\x02 \x01(\x03\x12-\n\tremaining\x18\x03 \x01(\x0b\x32\x1a.exness.common.v1.Position\x12\x1f\n\x17remaining_current_price\x18\x04 \x01(\x03\x12&\n\x1eremaining_unrealized_pnl_cents\x18\x05 \x01(\x03\"\x8b\x01\n\x0fPositionAmended\x12,\n\x08position\x18\x01 \x01(\x0b\x32\x1a.exness.common.v1.Position\x12\x15\n\rbalance_cents\x18\x02 \x01(\x03\x12\x15\n\rcurrent_price\x18\x03 \x01(\x03\x12\x1c\n\x14unrealized_pnl_cents\x18\x04 \x01(\x03\"L\n\tRejection\x12.\n\x06reason\x18\x01 \x01(\x0e\x32\x1e.exness.engine.v1.RejectReason\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xf4\x01\n\x0bOrderRecord\x12-\n\x05order\x18\x01 \x01(\x0b\x32\x1e.exness.engine.v1.PendingOrder\x12-\n\x06status\x18\x02 \x01(\x0e\x32\x1d.exness.engine.v1.OrderStatus\x12\x16\n\x0e\x66inished_at_ms\x18\x03 \x01(\x03\x12\x13\n\x0bposition_id\x18\x04 \x01(\t\x12\x12\n\nfill_price\x18\x05 \x01(\x03\x12\x35\n\rreject_reason\x18\x06 \x01(\x0e\x32\x1e.exness.engine.v1.RejectReason\x12\x0f\n\x07message\x18\x07 \x01(\t\"\xf5\x01\n\nPlaceOrder\x12\r\n\x05\x61sset\x18\x01 \x01(\t\x12$\n\x04side\x18\x02 \x01(\x0e\x32\x16.exness.common.v1.Side\x12)\n\x04type\x18\x03 \x01(\x0e\x32\x1b.exness.engine.v1.OrderType\x12\r\n\x05price\x18\x04 \x01(\x03\x12\x10\n\x08quantity\x18\x05 \x01(\x03\x12\x10\n\x08leverage\x18\x06 \x01(\r\x12\x11\n\tstop_loss\x18\x07 \x01(\x03\x12\x13\n\x0btake_profit\x18\x08 \x01(\x03\x12\x15\n\rexpires_at_ms\x18\t \x01(\x03\x12\x15\n\rprice_decimal\x18\n \x01(\r\"\x1f\n\x0b\x43\x61ncelOrder\x12\x10\n\x08order_id\x18\x01 \x01(\t\"S\n\x0bOrderPlaced\x12-\n\x05order\x18\x01 \x01(\x0b\x32\x1e.exness.engine.v1.PendingOrder\x12\x15\n\rbalance_cents\x18\x02 \x01(\x03\"U\n\x0eOrderCancelled\x12,\n\x05order\x18\x01 \x01(\x0b\x32\x1d.exness.engine.v1.OrderRecord\x12\x15\n\rbalance_cents\x18\x02 \x01(\x03*\x9a\x07\n\x0cRejectReason\x12\x1d\n\x19REJECT_REASON_UNSPECIFIED\x10\x00\x12!\n\x1dREJECT_REASON_INVALID_COMMAND\x10\x01\x12#\n\x1fREJECT_REASON_ACCOUNT_NOT_FOUND\x10\x02\x12\x1f\n\x1bREJECT_REASON_UNKNOWN_ASSET\x10\x03\x12#\n\x1fREJECT_REASON_PRICE_UNAVAILABLE\x10\x04\x12\x1d\n\x19REJECT_REASON_PRICE_STALE\x10\x05\x12\"\n\x1eREJECT_REASON_INVALID_QUANTITY\x10\x06\x12\"\n\x1eREJECT_REASON_INVALID_LEVERAGE\x10\x07\x12\"\n\x1eREJECT_REASON_INVALID_SLIPPAGE\x10\x08\x12#\n\x1fREJECT_REASON_SLIPPAGE_EXCEEDED\x10\t\x12&\n\"REJECT_REASON_INSUFFICIENT_BALANCE\x10\n\x12\'\n#REJECT_REASON_IMMEDIATE_LIQUIDATION\x10\x0b\x12#\n\x1fREJECT_REASON_INVALID_STOP_LOSS\x10\x0c\x12%\n!REJECT_REASON_INVALID_TAKE_PROFIT\x10\r\x12$\n REJECT_REASON_POSITION_NOT_FOUND\x10\x0e\x12(\n$REJECT_REASON_IDEMPOTENCY_KEY_REUSED\x10\x0f\x12\"\n\x1eREJECT_REASON_ACCOUNT_CONFLICT\x10\x10\x12\x1e\n\x1aREJECT_REASON_ENGINE_FAULT\x10\x11\x12$\n REJECT_REASON_TOO_MANY_POSITIONS\x10\x12\x12!\n\x1dREJECT_REASON_TOO_MANY_ORDERS\x10\x13\x12%\n!REJECT_REASON_INVALID_ORDER_PRICE\x10\x14\x12\"\n\x1eREJECT_REASON_ORDER_WRONG_SIDE\x10\x15\x12 \n\x1cREJECT_REASON_INVALID_EXPIRY\x10\x16\x12!\n\x1dREJECT_REASON_ORDER_NOT_FOUND\x10\x17\x12#\n\x1fREJECT_REASON_ORDER_NOT_PENDING\x10\x18\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'exness.engine.v1.commands_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REJECTREASON']._serialized_start=2089
-  _globals['_REJECTREASON']._serialized_end=2795
-  _globals['_COMMAND']._serialized_start=117
-  _globals['_COMMAND']._serialized_end=558
-  _globals['_CHANGERULES']._serialized_start=560
-  _globals['_CHANGERULES']._serialized_end=593
-  _globals['_CREATEACCOUNT']._serialized_start=595
-  _globals['_CREATEACCOUNT']._serialized_end=657
-  _globals['_OPENPOSITION']._serialized_start=660
-  _globals['_OPENPOSITION']._serialized_end=877
-  _globals['_CLOSEPOSITION']._serialized_start=879
-  _globals['_CLOSEPOSITION']._serialized_end=933
-  _globals['_AMENDPOSITION']._serialized_start=936
-  _globals['_AMENDPOSITION']._serialized_end=1075
-  _globals['_REPLY']._serialized_start=1078
-  _globals['_REPLY']._serialized_end=1430
-  _globals['_ACCOUNTCREATED']._serialized_start=1432
-  _globals['_ACCOUNTCREATED']._serialized_end=1517
-  _globals['_POSITIONOPENED']._serialized_start=1520
-  _globals['_POSITIONOPENED']._serialized_end=1658
-  _globals['_POSITIONCLOSED']._serialized_start=1661
-  _globals['_POSITIONCLOSED']._serialized_end=1866
-  _globals['_POSITIONAMENDED']._serialized_start=1869
-  _globals['_POSITIONAMENDED']._serialized_end=2008
-  _globals['_REJECTION']._serialized_start=2010
-  _globals['_REJECTION']._serialized_end=2086
+  _globals['_REJECTREASON']._serialized_start=3044
+  _globals['_REJECTREASON']._serialized_end=3966
+  _globals['_COMMAND']._serialized_start=148
+  _globals['_COMMAND']._serialized_end=697
+  _globals['_CHANGERULES']._serialized_start=699
+  _globals['_CHANGERULES']._serialized_end=732
+  _globals['_CREATEACCOUNT']._serialized_start=734
+  _globals['_CREATEACCOUNT']._serialized_end=796
+  _globals['_OPENPOSITION']._serialized_start=799
+  _globals['_OPENPOSITION']._serialized_end=1016
+  _globals['_CLOSEPOSITION']._serialized_start=1018
+  _globals['_CLOSEPOSITION']._serialized_end=1072
+  _globals['_AMENDPOSITION']._serialized_start=1075
+  _globals['_AMENDPOSITION']._serialized_end=1214
+  _globals['_REPLY']._serialized_start=1217
+  _globals['_REPLY']._serialized_end=1685
+  _globals['_ACCOUNTCREATED']._serialized_start=1687
+  _globals['_ACCOUNTCREATED']._serialized_end=1772
+  _globals['_POSITIONOPENED']._serialized_start=1775
+  _globals['_POSITIONOPENED']._serialized_end=1913
+  _globals['_POSITIONCLOSED']._serialized_start=1916
+  _globals['_POSITIONCLOSED']._serialized_end=2121
+  _globals['_POSITIONAMENDED']._serialized_start=2124
+  _globals['_POSITIONAMENDED']._serialized_end=2263
+  _globals['_REJECTION']._serialized_start=2265
+  _globals['_REJECTION']._serialized_end=2341
+  _globals['_ORDERRECORD']._serialized_start=2344
+  _globals['_ORDERRECORD']._serialized_end=2588
+  _globals['_PLACEORDER']._serialized_start=2591
+  _globals['_PLACEORDER']._serialized_end=2836
+  _globals['_CANCELORDER']._serialized_start=2838
+  _globals['_CANCELORDER']._serialized_end=2869
+  _globals['_ORDERPLACED']._serialized_start=2871
+  _globals['_ORDERPLACED']._serialized_end=2954
+  _globals['_ORDERCANCELLED']._serialized_start=2956
+  _globals['_ORDERCANCELLED']._serialized_end=3041
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,6 @@
 from exness.common.v1 import trading_pb2 as _trading_pb2
 from exness.engine.v1 import commands_pb2 as _commands_pb2
+from exness.engine.v1 import orders_pb2 as _orders_pb2
 from exness.market.v1 import market_pb2 as _market_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -32,18 +33,22 @@ class GetAccountRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ...) -> None: ...
 
 class GetAccountResponse(_message.Message):
-    __slots__ = ("account", "used_margin_cents", "unrealized_pnl_cents", "equity_cents", "open_positions")
+    __slots__ = ("account", "used_margin_cents", "unrealized_pnl_cents", "equity_cents", "open_positions", "reserved_margin_cents", "pending_orders")
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     USED_MARGIN_CENTS_FIELD_NUMBER: _ClassVar[int]
     UNREALIZED_PNL_CENTS_FIELD_NUMBER: _ClassVar[int]
     EQUITY_CENTS_FIELD_NUMBER: _ClassVar[int]
     OPEN_POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    RESERVED_MARGIN_CENTS_FIELD_NUMBER: _ClassVar[int]
+    PENDING_ORDERS_FIELD_NUMBER: _ClassVar[int]
     account: _trading_pb2.Account
     used_margin_cents: int
     unrealized_pnl_cents: int
     equity_cents: int
     open_positions: int
-    def __init__(self, account: _Optional[_Union[_trading_pb2.Account, _Mapping]] = ..., used_margin_cents: _Optional[int] = ..., unrealized_pnl_cents: _Optional[int] = ..., equity_cents: _Optional[int] = ..., open_positions: _Optional[int] = ...) -> None: ...
+    reserved_margin_cents: int
+    pending_orders: int
+    def __init__(self, account: _Optional[_Union[_trading_pb2.Account, _Mapping]] = ..., used_margin_cents: _Optional[int] = ..., unrealized_pnl_cents: _Optional[int] = ..., equity_cents: _Optional[int] = ..., open_positions: _Optional[int] = ..., reserved_margin_cents: _Optional[int] = ..., pending_orders: _Optional[int] = ...) -> None: ...
 
 class ListPositionsRequest(_message.Message):
     __slots__ = ("user_id", "page_size", "page_token")
@@ -108,3 +113,35 @@ class GetPricesResponse(_message.Message):
     PRICES_FIELD_NUMBER: _ClassVar[int]
     prices: _containers.RepeatedCompositeFieldContainer[PriceView]
     def __init__(self, prices: _Optional[_Iterable[_Union[PriceView, _Mapping]]] = ...) -> None: ...
+
+class ListOrdersRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class ListOrdersResponse(_message.Message):
+    __slots__ = ("orders",)
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    orders: _containers.RepeatedCompositeFieldContainer[_orders_pb2.PendingOrder]
+    def __init__(self, orders: _Optional[_Iterable[_Union[_orders_pb2.PendingOrder, _Mapping]]] = ...) -> None: ...
+
+class ListOrderHistoryRequest(_message.Message):
+    __slots__ = ("user_id", "page_size", "page_token", "order_id")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    page_size: int
+    page_token: str
+    order_id: str
+    def __init__(self, user_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., order_id: _Optional[str] = ...) -> None: ...
+
+class ListOrderHistoryResponse(_message.Message):
+    __slots__ = ("orders", "next_page_token")
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    orders: _containers.RepeatedCompositeFieldContainer[_commands_pb2.OrderRecord]
+    next_page_token: str
+    def __init__(self, orders: _Optional[_Iterable[_Union[_commands_pb2.OrderRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

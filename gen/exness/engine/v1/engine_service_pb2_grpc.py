@@ -61,6 +61,16 @@ class EngineServiceStub:
                 request_serializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.GetPricesRequest.SerializeToString,
                 response_deserializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.GetPricesResponse.FromString,
                 _registered_method=True)
+        self.ListOrders = channel.unary_unary(
+                '/exness.engine.v1.EngineService/ListOrders',
+                request_serializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.ListOrdersRequest.SerializeToString,
+                response_deserializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.ListOrdersResponse.FromString,
+                _registered_method=True)
+        self.ListOrderHistory = channel.unary_unary(
+                '/exness.engine.v1.EngineService/ListOrderHistory',
+                request_serializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.ListOrderHistoryRequest.SerializeToString,
+                response_deserializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.ListOrderHistoryResponse.FromString,
+                _registered_method=True)
 
 
 class EngineServiceServicer:
@@ -109,6 +119,22 @@ class EngineServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListOrders(self, request, context):
+        """Pending orders of one account, oldest first, from engine memory. Errors: NOT_FOUND (no account),
+        INVALID_ARGUMENT, UNAVAILABLE (standby).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOrderHistory(self, request, context):
+        """Orders no longer pending (filled, cancelled, expired, rejected), newest first, from PostgreSQL.
+        Errors: INVALID_ARGUMENT (bad page token or size), UNAVAILABLE (database unreachable).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EngineServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -136,6 +162,16 @@ def add_EngineServiceServicer_to_server(servicer, server):
                     servicer.GetPrices,
                     request_deserializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.GetPricesRequest.FromString,
                     response_serializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.GetPricesResponse.SerializeToString,
+            ),
+            'ListOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOrders,
+                    request_deserializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.ListOrdersRequest.FromString,
+                    response_serializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.ListOrdersResponse.SerializeToString,
+            ),
+            'ListOrderHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOrderHistory,
+                    request_deserializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.ListOrderHistoryRequest.FromString,
+                    response_serializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.ListOrderHistoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -275,6 +311,60 @@ class EngineService:
             '/exness.engine.v1.EngineService/GetPrices',
             exness_dot_engine_dot_v1_dot_engine__service__pb2.GetPricesRequest.SerializeToString,
             exness_dot_engine_dot_v1_dot_engine__service__pb2.GetPricesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/exness.engine.v1.EngineService/ListOrders',
+            exness_dot_engine_dot_v1_dot_engine__service__pb2.ListOrdersRequest.SerializeToString,
+            exness_dot_engine_dot_v1_dot_engine__service__pb2.ListOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOrderHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/exness.engine.v1.EngineService/ListOrderHistory',
+            exness_dot_engine_dot_v1_dot_engine__service__pb2.ListOrderHistoryRequest.SerializeToString,
+            exness_dot_engine_dot_v1_dot_engine__service__pb2.ListOrderHistoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

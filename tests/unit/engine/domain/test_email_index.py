@@ -23,7 +23,7 @@ def test_restore_rebuilds_the_index_and_the_hash_ignores_it() -> None:
     driver.signup("alice")
     driver.apply(CreateAccount("bob", "Bob@Example.com", 1_000))
     data = json.loads(json.dumps(driver.state.snapshot()))
-    assert set(data) == {"format", "rules", "next_sequence", "accounts", "positions", "quotes", "idempotency"}
+    assert set(data) == {"format", "rules", "next_sequence", "accounts", "positions", "orders", "quotes", "idempotency"}
     restored = TradingState.restore(driver.rules, data)
     assert restored.user_id_for_email("bob@example.com") == "bob"
     assert restored.user_id_for_email("ALICE@example.com") == "alice"

@@ -1,5 +1,6 @@
-"""Property tests over random command sequences: money is conserved, no balance goes negative, the trigger
-indexes close exactly what a brute-force scan would, snapshot -> restore keeps hash and behaviour, and
+"""Property tests over random command sequences, pending orders among them: money is conserved (balance +
+reserved + margins + credited - debited = deposits), no balance goes negative, the trigger indexes close and
+fill exactly what a brute-force scan would (expiries too), snapshot -> restore keeps hash and behaviour, and
 replaying the same entries gives the same hash."""
 
 from __future__ import annotations
@@ -14,12 +15,19 @@ from hypothesis import strategies as st
 from engine.domain import (
     AccountCreated,
     AmendPosition,
+    CancelOrder,
     ClosePosition,
     CloseReason,
     Command,
     CreateAccount,
     OpenPosition,
+    OrderCancelled,
+    OrderPlaced,
+    OrderStatus,
+    OrderType,
     Outcome,
+    PendingOrder,
+    PlaceOrder,
     Position,
     PositionClosed,
     PositionOpened,
@@ -79,14 +87,34 @@ partials = st.tuples(st.just("partial"), actors, st.integers(0, 1_000), st.integ
 amend_levels = st.none() | st.just(0) | levels.filter(bool)
 amends = st.tuples(st.just("amend"), actors, st.integers(0, 1_000), amend_levels, amend_levels, st.sampled_from(KEYS))
 waits = st.tuples(st.just("wait"), st.integers(0, 7_000))
+# a pending order: its distance from the market in bps (positive on the side where it waits, negative or 0
+# on the wrong side), levels around its price as for an open, an expiry after 0 (none) .. 20 s of stream time
+places = st.tuples(
+    st.just("place"),
+    actors,
+    st.sampled_from(ASSETS),
+    st.sampled_from(Side),
+    st.sampled_from(OrderType),
+    st.sampled_from(("right",) * 4 + ("wrong",)).flatmap(
+        {"right": st.integers(1, 1_500), "wrong": st.integers(-100, 0)}.__getitem__
+    ),
+    quantity_steps,
+    st.sampled_from((10, 1, 5, 20, 100, 0)),
+    levels,
+    levels,
+    st.sampled_from((0, 0, 1, 500, 5_000, 20_000)),
+    st.sampled_from(KEYS),
+)
+cancels = st.tuples(st.just("cancel"), actors, st.integers(0, 1_000), st.sampled_from(KEYS))
 # opens and ticks are the interesting part, so they are drawn most often
 KINDS = {
     "open": opens, "tick": ticks, "close": closes, "partial": partials, "amend": amends, "signup": signups,
-    "wait": waits,
+    "wait": waits, "place": places, "cancel": cancels,
 }  # fmt: skip
 operation_kinds = st.sampled_from(
-    ("open",) * 4 + ("tick",) * 3 + ("close", "partial", "partial", "amend", "amend", "signup", "wait")
-)
+    ("open",) * 3 + ("tick",) * 4 + ("place",) * 3
+    + ("close", "partial", "partial", "amend", "amend", "signup", "wait", "cancel")
+)  # fmt: skip
 operations = st.lists(operation_kinds.flatmap(KINDS.__getitem__), min_size=20, max_size=100)
 
 
@@ -151,6 +179,14 @@ class Model:
             return ClosePosition(user, position_id, quantity), key
         if kind == "amend":
             return self._amend(operation)
+        if kind == "place":
+            return self._place(operation)
+        if kind == "cancel":
+            _, actor, pick, key = operation
+            known = [o.id for o in self.pending_orders()] + ["ord-missing"]
+            order = self.state.pending_order(known[pick % len(known)])
+            owner = order.user_id if order and actor in USERS[:2] else actor
+            return CancelOrder(owner, known[pick % len(known)]), key
         _, user, pick, key = operation
         known = [*self.position_ids, "pos-missing"]
         return ClosePosition(user, known[pick % len(known)]), key
@@ -178,6 +214,24 @@ class Model:
             return bps if not bps else max(0, closing + direction * closing * bps // 10_000)
 
         return AmendPosition(user, position_id, level(sl_bps, towards_loss), level(tp_bps, -towards_loss)), key
+
+    def _place(self, operation: Operation) -> tuple[Command, str]:
+        _, user, asset, side, order_type, distance, steps, leverage, sl_bps, tp_bps, expiry, key = operation
+        quote = self.state.quote(asset)
+        buy, sell = (quote.buy_price, quote.sell_price) if quote else (self.mids[asset], self.mids[asset])
+        market = buy if side is Side.LONG else sell
+        # a LIMIT LONG or a STOP SHORT waits below the market, the others above
+        below = (order_type is OrderType.LIMIT) is (side is Side.LONG)
+        price = max(1, market + (-1 if below else 1) * market * distance // 10_000)
+        towards_loss = -1 if side is Side.LONG else 1
+        stop_loss = price + towards_loss * price * sl_bps // 10_000 if sl_bps else 0
+        take_profit = price - towards_loss * price * tp_bps // 10_000 if tp_bps else 0
+        expires_at = self.time_ms + expiry if expiry else 0
+        command = PlaceOrder(
+            user, asset, side, order_type, price, steps * STEPS[asset], leverage, max(0, stop_loss),
+            max(0, take_profit), expires_at,
+        )  # fmt: skip
+        return command, key
 
     def _quote(self, asset: str, move: int, spread: int, form: int) -> Quote:
         mid = max(10_000, self.mids[asset] * (10_000 + move) // 10_000)
@@ -243,8 +297,12 @@ class Model:
             self.deposits += reply.account.balance_cents
         if isinstance(reply, PositionOpened) and reply.position.opened_at_ms == self.time_ms:
             self.position_ids.append(reply.position.id)
+        self.position_ids.extend(f.position_id for f in outcome.finished_orders if f.status is OrderStatus.FILLED)
         self.realized += sum(t.credited_cents - t.margin_cents for t in outcome.closed_trades)
         return outcome
+
+    def pending_orders(self) -> list[PendingOrder]:
+        return sorted((o for user in USERS for o in self.state.pending_orders_of(user)), key=lambda o: o.sequence)
 
     def open_positions(self) -> list[Position]:
         return sorted((p for user in USERS for p in self.state.positions_of(user)), key=lambda p: p.sequence)
@@ -253,8 +311,17 @@ class Model:
         balances = [account.balance_cents for user in USERS if (account := self.state.account(user))]
         assert all(balance >= 0 for balance in balances)
         locked = sum(p.margin_cents for p in self.open_positions())
-        assert sum(balances) + locked - self.realized == self.deposits
+        reserved = sum(o.reserved_cents for o in self.pending_orders())
+        # balance + reserved + margins + credited - debited = start
+        assert sum(balances) + reserved + locked - self.realized == self.deposits
         assert self.state.open_position_count == len(self.open_positions())
+        assert self.state.pending_order_count == len(self.pending_orders())
+        for user in USERS:
+            summary = self.state.account_summary(user)
+            if summary is not None:
+                assert summary.reserved_margin_cents == sum(
+                    o.reserved_cents for o in self.state.pending_orders_of(user)
+                )
 
 
 def _brute_force_closures(model: Model, update: PriceUpdate) -> list[tuple[str, CloseReason, int]]:
@@ -275,6 +342,54 @@ def _brute_force_closures(model: Model, update: PriceUpdate) -> list[tuple[str, 
                 expected.append((position.id, reason, sell if position.side is Side.LONG else buy))
                 still_open.remove(position)
     return expected
+
+
+def _fills(order: PendingOrder, buy: int, sell: int) -> bool:
+    """The fill rules of docs/contract.md, written out again."""
+    if order.side is Side.LONG:
+        return buy <= order.price if order.type is OrderType.LIMIT else buy >= order.price
+    return sell >= order.price if order.type is OrderType.LIMIT else sell <= order.price
+
+
+def _brute_force_order_ends(model: Model, command: Command) -> list[tuple[str, int]]:
+    """(order id, fill price or 0) of every order the next entry ends, by scanning them all: first those
+    expiring at its time, then for a price update those its quotes meet (in placement order)."""
+    time_ms = model.time_ms + 1
+    pending = model.pending_orders()
+    expired = sorted((o for o in pending if o.expires_at_ms and o.expires_at_ms <= time_ms),
+                     key=lambda o: (o.expires_at_ms, o.sequence))  # fmt: skip
+    expected = [(o.id, 0) for o in expired]
+    pending = [o for o in pending if o not in expired]
+    if not isinstance(command, PriceUpdate):
+        return expected
+    for quote in command.quotes:
+        spec = model.state.rules.assets.get(quote.asset)
+        if spec is None or quote.buy_price <= 0 or quote.sell_price <= 0 or quote.sell_price > quote.buy_price:
+            continue
+        buy = money.rescale_buy_price(quote.buy_price, quote.decimal, spec.decimal)
+        sell = money.rescale_sell_price(quote.sell_price, quote.decimal, spec.decimal)
+        if sell <= 0:
+            continue
+        for order in [o for o in pending if o.asset == quote.asset and _fills(o, buy, sell)]:
+            expected.append((order.id, buy if order.side is Side.LONG else sell))
+            pending.remove(order)
+    return expected
+
+
+def _check_order_ends(model: Model, outcome: Outcome, expected: list[tuple[str, int]]) -> None:
+    assert [f.order.id for f in outcome.finished_orders] == [order_id for order_id, _ in expected]
+    for finished, (_, fill_price) in zip(outcome.finished_orders, expected, strict=True):
+        order = finished.order
+        assert model.state.pending_order(order.id) is None
+        if finished.status is OrderStatus.FILLED:
+            position = model.state.position(finished.position_id)
+            assert position is not None and position.entry_price == fill_price == finished.fill_price
+            assert position.margin_cents == money.margin_cents(
+                fill_price, order.quantity, order.leverage, order.decimal
+            )
+        else:
+            assert finished.status in (OrderStatus.REJECTED, OrderStatus.EXPIRED, OrderStatus.CANCELLED)
+            assert (finished.status is OrderStatus.REJECTED) == bool(fill_price)
 
 
 def _check_partial(model: Model, reply: PositionClosed) -> None:
@@ -311,9 +426,23 @@ def test_books_balance_and_indexes_match_a_brute_force_scan(ops: list[Operation]
             continue
         command, key = step
         expected = _brute_force_closures(model, command) if isinstance(command, PriceUpdate) else None
+        order_ends = _brute_force_order_ends(model, command)
         outcome = model.apply(command, key)
         if expected is not None:
             assert [(t.id, t.reason, t.close_price) for t in outcome.closed_trades] == expected
+        reply = outcome.reply
+        if (
+            isinstance(command, CancelOrder)
+            and isinstance(reply, OrderCancelled)
+            and reply.order.finished_at_ms == model.time_ms
+        ):
+            order_ends.append((command.order_id, 0))
+        _check_order_ends(model, outcome, order_ends)
+        if isinstance(outcome.reply, OrderPlaced):
+            order = outcome.reply.order
+            assert order.reserved_cents == money.margin_cents(
+                order.price, order.quantity, order.leverage, order.decimal
+            )
         for trade in outcome.closed_trades:
             assert trade.credited_cents == max(0, trade.margin_cents + trade.pnl_cents)
         reply = outcome.reply

@@ -18,6 +18,7 @@ from engine.domain import (
 )
 
 from .helpers import BTC_BUY, BTC_SELL, ETH, Driver, rejection, seeded
+from .test_orders import PLACEMENT_REJECTIONS
 
 # (label, setup quote (buy, sell) or None for the seed quote, open arguments, reason, message)
 OPEN_REJECTIONS: list[tuple[str, tuple[int, int] | None, dict[str, Any], RejectReason, str]] = [
@@ -268,6 +269,11 @@ def test_every_reject_reason_has_a_case() -> None:
         {case[3] for case in OPEN_REJECTIONS}
         | {reason for reason, _ in CLOSE_REJECTIONS.values()}
         | {RejectReason.ACCOUNT_CONFLICT, RejectReason.IDEMPOTENCY_KEY_REUSED, RejectReason.TOO_MANY_POSITIONS}
+        # pending orders: tests/unit/engine/domain/test_orders.py (ORDER_NOT_PENDING is the gateway's, from
+        # the order history: tests/unit/gateway)
+        | {reason for _, reason, _ in PLACEMENT_REJECTIONS}
+        | {RejectReason.TOO_MANY_ORDERS, RejectReason.ORDER_WRONG_SIDE, RejectReason.ORDER_NOT_FOUND}
+        | {RejectReason.ORDER_NOT_PENDING}
     )
     assert covered == set(RejectReason)
 
