@@ -92,8 +92,10 @@ async def balance(user_id: CurrentUserId, context: ContextDep) -> dict[str, obje
     return {
         "balance": shapes.dollars(account.account.balance_cents),
         "usedMargin": shapes.dollars(account.used_margin_cents),
+        "reservedMargin": shapes.dollars(account.reserved_margin_cents),
         "equity": shapes.dollars(account.equity_cents),
         "activePositions": account.open_positions,
+        "pendingOrders": account.pending_orders,
     }
 
 

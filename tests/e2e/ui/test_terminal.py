@@ -161,7 +161,8 @@ def journey(
         for _ in range(3):
             page.wait_for_timeout(300)
             heights.append(page.evaluate("document.documentElement.scrollHeight"))
-        assert len(set(heights)) == 1 and heights[0] <= 1100, f"the page height moves: {heights}"
+        # bounded too: a chart sized from its own canvas grows without end (the panels below add a few hundred px)
+        assert len(set(heights)) == 1 and heights[0] <= 1600, f"the page height moves: {heights}"
     page.evaluate("getSelection().removeAllRanges()")  # the double click selected a word nearby
     # the main screen without toasts (they go by themselves after 5 s, so clicking each one would race)
     page.locator("#toasts").evaluate("box => box.replaceChildren()")

@@ -145,8 +145,10 @@ async def test_open_and_closed_orders_in_dollars_from_the_engine_state(
     assert me == {
         "balance": dollars(account["balance"]),
         "usedMargin": dollars(account["usedMargin"]),
+        "reservedMargin": dollars(account["reservedMargin"]),
         "equity": dollars(account["equity"]),
         "activePositions": 1,
+        "pendingOrders": 0,
     }
 
     closed = await api.post("/trade/close-order", headers=auth, json={"orderId": order_id})
