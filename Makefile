@@ -1,6 +1,6 @@
 # The two commands of the README: `make up` runs the platform, `make test` runs every test.
 # Both bootstrap what they need (virtualenv, packages, buf, Redis/PostgreSQL/MongoDB-protocol servers).
-.PHONY: bootstrap services test lint proto proto-check web up bench clean
+.PHONY: bootstrap services test chaos lint proto proto-check web up bench clean
 
 VENV_BIN := .venv/bin
 BUF := node_modules/.bin/buf
@@ -33,6 +33,10 @@ endef
 test: bootstrap services
 	$(LINT_STEPS)
 	$(VENV_BIN)/python -m pytest -q -p no:cacheprovider
+
+# the fault tests alone (tests/chaos, also part of `make test`): each fault under load, figures printed at the end
+chaos: bootstrap services
+	$(VENV_BIN)/python -m pytest -q -p no:cacheprovider -m chaos tests/chaos
 
 lint: bootstrap
 	$(LINT_STEPS)

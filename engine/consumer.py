@@ -84,29 +84,41 @@ class Consumer:
         applier = self.applier
         acks: list[str] = []
         dead: list[DeadLetter] = []
-        async with applier.applying:
-            for entry_id, fields in entries:
-                acks.append(entry_id)
-                if fields is None:
-                    # trimmed after delivery: at or below last_applied_id it was applied (a snapshot holds it);
-                    # above, it is lost unapplied
-                    if entry_key(entry_id) > entry_key(applier.last_applied_id):
-                        log_gap(f"entry {entry_id}, after the last applied {applier.last_applied_id}, was trimmed "
-                                "before it was applied", accept=self.settings.engine_accept_log_gap,
-                                last_applied_id=applier.last_applied_id)  # fmt: skip
-                    continue
-                if entry_key(entry_id) <= entry_key(applier.last_applied_id):
-                    # applied by replay or before the crash; a malformed one still owes its dead letter, judged
-                    # by the same check as when it is applied
-                    error = applier.malformed(fields)
-                    if error:
-                        dead.append(DeadLetter(entry_id, fields, error))
-                    continue
-                error = applier.apply(entry_id, fields, live=True, answer=True)
-                if error:
-                    dead.append(DeadLetter(entry_id, fields, error))
-        self.metrics.batch_size.observe(len(entries))
-        applier.writer.wake()
-        await self.stream.ack(acks, dead)
+        # the batch's replies go out only once its fenced acknowledgement says this is still the leader
+        applier.hub.hold()
+        try:
+            async with applier.applying:
+                self._apply_batch(entries, acks, dead)
+            self.metrics.batch_size.observe(len(entries))
+            applier.writer.wake()
+            await self.stream.ack(acks, dead, self.lease.epoch)
+        except BaseException:
+            applier.hub.discard()
+            raise
+        applier.hub.release()
         if dead:
             self.metrics.dead_letters.inc(len(dead))
+
+    def _apply_batch(self, entries: list[Entry], acks: list[str], dead: list[DeadLetter]) -> None:
+        """Apply a batch (while `applying` is held), collecting the ids to acknowledge and the dead letters."""
+        applier = self.applier
+        for entry_id, fields in entries:
+            acks.append(entry_id)
+            if fields is None:
+                # trimmed after delivery: at or below last_applied_id it was applied (a snapshot holds it);
+                # above, it is lost unapplied
+                if entry_key(entry_id) > entry_key(applier.last_applied_id):
+                    log_gap(f"entry {entry_id}, after the last applied {applier.last_applied_id}, was trimmed "
+                            "before it was applied", accept=self.settings.engine_accept_log_gap,
+                            last_applied_id=applier.last_applied_id)  # fmt: skip
+                continue
+            if entry_key(entry_id) <= entry_key(applier.last_applied_id):
+                # applied by replay or before the crash; a malformed one still owes its dead letter, judged
+                # by the same check as when it is applied
+                error = applier.malformed(fields)
+                if error:
+                    dead.append(DeadLetter(entry_id, fields, error))
+                continue
+            error = applier.apply(entry_id, fields, live=True, answer=True)
+            if error:
+                dead.append(DeadLetter(entry_id, fields, error))

@@ -2,7 +2,11 @@
 release; a holder may re-acquire a key that still holds its own token. The
 holder trusts its lease only until `valid_until` (measured on its own monotonic clock from the moment
 it sent the last successful renewal), so a leader cut off from Redis stops applying before another
-engine can possibly acquire the key."""
+engine can possibly acquire the key.
+
+Every acquisition also takes a new epoch (the fencing token, engine.fencing): one more than the last, and
+never below Redis' clock in microseconds, so it still grows if Redis lost the epoch key (a restart without
+persistence). The side effects of the session are checked against it where they land."""
 
 from __future__ import annotations
 
@@ -16,11 +20,17 @@ log = logging.getLogger(__name__)
 
 # Acquire when free, or when the key already holds our own token (a leader session that failed on a Redis
 # blip could not release it): either way the lease is ours for a fresh TTL.
+# Returns the session's new epoch, or 0 when another holder has the key.
 _ACQUIRE = """
 local current = redis.call('get', KEYS[1])
-if current == false then return redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) and 1 or 0 end
-if current == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
-return 0
+if current == false then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+elseif current == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2])
+else return 0 end
+local now = redis.call('time')
+local floor = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local epoch = string.format('%d', math.max((tonumber(redis.call('get', KEYS[2])) or 0) + 1, floor))
+redis.call('set', KEYS[2], epoch)
+return tonumber(epoch)
 """
 _RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
@@ -44,6 +54,9 @@ class Lease:
         # unique per acquisition attempt set, so a restarted process never mistakes an old lease for its own
         self.token = f"{holder}:{secrets.token_hex(8)}"
         self.valid_until = 0.0
+        # the fencing token of the current session (0 until acquired); see engine.fencing
+        self.epoch = 0
+        self.epoch_key = f"{key}:epoch"
         self._acquire = client.register_script(_ACQUIRE)
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
@@ -54,7 +67,9 @@ class Lease:
 
     async def try_acquire(self) -> bool:
         sent_at = time.monotonic()
-        if await self._acquire(keys=[self.key], args=[self.token, self.ttl_ms]):
+        epoch = int(await self._acquire(keys=[self.key, self.epoch_key], args=[self.token, self.ttl_ms]))
+        if epoch:
+            self.epoch = epoch
             self.valid_until = sent_at + self.ttl_ms / 1000
             return True
         return False

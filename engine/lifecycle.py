@@ -24,6 +24,7 @@ from engine.applier import EntryApplier
 from engine.config import EngineSettings
 from engine.consumer import Consumer
 from engine.domain import TradingState
+from engine.fencing import StaleEpoch
 from engine.lease import Lease, LeaseLost
 from engine.metrics import EngineMetrics
 from engine.reads import NotLeader
@@ -46,13 +47,13 @@ class Engine:
         self.metrics = metrics
         self.instance_name = settings.engine_instance_name
         self.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
-        self.stream = StreamLog(self.redis, settings.stream_key, settings.consumer_group, self.instance_name,
-                                settings.dead_letter_stream)  # fmt: skip
         self.lease = Lease(self.redis, settings.lease_key, self.instance_name, settings.lease_ttl_ms)
+        self.stream = StreamLog(self.redis, settings.stream_key, settings.consumer_group, self.instance_name,
+                                settings.dead_letter_stream, self.lease.epoch_key)  # fmt: skip
         self.snapshots = SnapshotStore(settings.mongodb_url, settings.mongodb_database, settings.stream_key,
                                        settings.snapshot_keep)  # fmt: skip
         self.snapshotter = Snapshotter(self.snapshots, self.stream, metrics, settings)
-        self.trade_store = TradeStore(settings.database_url)
+        self.trade_store = TradeStore(settings.database_url, settings.stream_key)
         self.hub = ReplyHub(metrics)
         self.writer = TradeWriter(self.trade_store, self.hub, metrics)
         # the leader session's state and log position; None while standby or restoring
@@ -88,6 +89,10 @@ class Engine:
                 return
             try:
                 await self._lead()
+            except StaleEpoch as exc:
+                self.metrics.fenced_writes.labels(exc.where).inc()
+                log.error("fenced off: a newer leader holds the lease; stopped applying, state dropped; back to "
+                          "standby", extra={"error": str(exc)})  # fmt: skip
             except LeaseLost:
                 log.error("lease lost: stopped applying, state dropped; back to standby")
             except RefuseToLead as exc:
@@ -140,6 +145,7 @@ class Engine:
 
     async def _lead(self) -> None:
         keeper = asyncio.create_task(self._keep_lease(), name="lease-keeper")
+        self.writer.epoch = self.lease.epoch
         writer = asyncio.create_task(self.writer.run(), name="trade-writer")
         try:
             # leader from the lease on: gateways may attach their StreamReplies during restore and replay,
@@ -211,13 +217,14 @@ class Engine:
 
     # ------------------------------------------------------------------------------------ snapshots
 
-    async def _capture(self) -> tuple[Callable[[], dict[str, Any]], str, int]:
+    async def _capture(self) -> tuple[Callable[[], dict[str, Any]], str, int, int]:
         """On the loop, between two entries: shallow copies only, in slices with the loop free between them
         and no entry applied meanwhile (EntryApplier.capture); the body is encoded from them later, in the
         snapshot writer's thread."""
         applier = self.applier
-        if not self.leader or applier is None:
+        if not self.leader or applier is None or not self.lease.held:
             raise NotLeader()
+        epoch = self.lease.epoch
         state, last_applied_id = await applier.capture()
         # rows are never changed once pending (a committed row leaves, a new one is a new dict)
         pending = list(self.writer.pending.values())
@@ -229,7 +236,7 @@ class Engine:
             # SnapshotStore.write, piece by piece (StateCapture.json_pieces).
             return {"last_applied_id": last_applied_id, "state": held.pop(), "pending_trades": pending}
 
-        return encode, last_applied_id, applier.state.account_count
+        return encode, last_applied_id, applier.state.account_count, epoch
 
     async def take_snapshot(self) -> SnapshotInfo:
         return await self.snapshotter.take(self._capture)

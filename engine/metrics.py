@@ -53,6 +53,10 @@ class EngineMetrics:
         self.replayed_entries = Counter(
             "engine_replayed_entries_total", "Entries applied by start-up replay (XRANGE)", registry=r
         )
+        self.fenced_writes = Counter(
+            "engine_fenced_writes_total", "Side effects refused because a newer leader holds the lease (its epoch "
+            "is higher): a paused or cut-off leader's, by what it tried to write", ["what"], registry=r,
+        )  # fmt: skip
         self.leader = Gauge("engine_leader", "1 while this instance holds the single-writer lease", registry=r)
         self.gateways = Gauge("engine_gateways", "Gateways with an open StreamReplies call", registry=r)
 

@@ -20,7 +20,7 @@ from engine.metrics import EngineMetrics
 from engine.refusals import RULES_MISFIT_ADVICE, UNRESTORABLE_ADVICE, RefuseToLead, log_gap
 from engine.replies import ReplyHub
 from engine.snapshots import NoUsableSnapshot, SnapshotInfo, SnapshotStore
-from engine.stream import DeadLetter, StreamLog, entry_key
+from engine.stream import DeadLetter, Entry, StreamLog, entry_key
 from engine.trades import TradeWriter
 from mesh.stream_codec import encode_command
 
@@ -120,7 +120,7 @@ class Recovery:
         unacknowledged = await self.stream.pending_ids()
         replayed, dead = await self._replay_stream(applier, entry_key(delivered), unacknowledged)
         if entry_key(applier.last_applied_id) > entry_key(delivered):
-            await self.stream.finish_replay(dead, applier.last_applied_id)
+            await self.stream.finish_replay(dead, applier.last_applied_id, self.lease.epoch)
             self.metrics.dead_letters.inc(len(dead))
         while entries := await self.stream.read_own_pending(self.settings.read_batch_size):
             await consumer.process_batch(entries)
@@ -145,24 +145,37 @@ class Recovery:
         gc.disable()
         try:
             while entries := await self.stream.range_after(applier.last_applied_id, REPLAY_CHUNK):
-                async with applier.applying:
-                    for entry_id, fields in entries:
-                        undelivered = entry_key(entry_id) > delivered_key
-                        error = applier.apply(entry_id, fields or {}, live=False,
-                                              answer=undelivered or entry_id in unacknowledged)  # fmt: skip
-                        # entries the group already delivered get their dead letter on the pending path
-                        if error and undelivered:
-                            dead.append(DeadLetter(entry_id, fields, error))
-                replayed += len(entries)
-                self.metrics.replayed_entries.inc(len(entries))
-                self.writer.wake()
-                if not self.lease.held:
-                    raise LeaseLost()
+                # the chunk's replies go out once the epoch check says this is still the leader
+                self.hub.hold()
+                try:
+                    async with applier.applying:
+                        self._replay_chunk(applier, entries, delivered_key, unacknowledged, dead)
+                    replayed += len(entries)
+                    self.metrics.replayed_entries.inc(len(entries))
+                    self.writer.wake()
+                    if not self.lease.held:
+                        raise LeaseLost()
+                    await self.stream.check_epoch(self.lease.epoch, "replay replies")
+                except BaseException:
+                    self.hub.discard()
+                    raise
+                self.hub.release()
                 # let gRPC calls and the lease keeper run between chunks
                 await asyncio.sleep(0)
         finally:
             gc.enable()
         return replayed, dead
+
+    @staticmethod
+    def _replay_chunk(applier: EntryApplier, entries: list[Entry], delivered_key: tuple[int, int],
+                      unacknowledged: set[str], dead: list[DeadLetter]) -> None:  # fmt: skip
+        for entry_id, fields in entries:
+            undelivered = entry_key(entry_id) > delivered_key
+            error = applier.apply(entry_id, fields or {}, live=False,
+                                  answer=undelivered or entry_id in unacknowledged)  # fmt: skip
+            # entries the group already delivered get their dead letter on the pending path
+            if error and undelivered:
+                dead.append(DeadLetter(entry_id, fields, error))
 
     def check_configured_rules_fit(self, applier: EntryApplier) -> None:
         """Refuse to lead, before anything is replayed (answered, dead-lettered, acknowledged), when the
@@ -184,7 +197,7 @@ class Recovery:
         misfit = applier.state.rules_misfit(self.rules)
         if misfit is not None:
             raise RefuseToLead(f"the configured rules cannot be put in force: {misfit}", RULES_MISFIT_ADVICE)
-        entry_id = await self.stream.append(encode_command(translate.rules_to_proto(self.rules)))
+        entry_id = await self.stream.append(encode_command(translate.rules_to_proto(self.rules)), self.lease.epoch)
         # refused when applied (e.g. a quote of an asset being removed arrived in between): refuse to lead
         # rather than serve under rules that are not the configured ones
         applier.awaited_rules_entry = entry_id

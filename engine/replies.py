@@ -6,7 +6,10 @@ replies are dropped and counted instead.
 A reply for a gateway that is not attached is parked for a while (bounded in time and count): after an
 engine restart or a hand-over the gateways reconnect a moment after the new leader starts replying (its
 replay answers what the old leader left unanswered), and the replies of requests they still wait on
-must reach them then."""
+must reach them then.
+
+Fencing (engine.fencing): while a batch is applied its replies are held (`hold`), and go out only once the
+batch's acknowledgement passed the epoch check (`release`); a stale leader's are dropped (`discard`)."""
 
 from __future__ import annotations
 
@@ -117,6 +120,8 @@ class ReplyHub:
         # gateway id -> (replies waiting for it to attach, when they expire), see the module docstring
         self.parked: dict[str, tuple[GatewayStream, float]] = {}
         self._clock = clock
+        # replies of the batch being applied, held until its fenced acknowledgement; None when not holding
+        self._held: list[tuple[str, commands_pb2.Reply]] | None = None
 
     def open(self, gateway_id: str) -> GatewayStream:
         """A gateway (re)connects: a previous call with the same id is ended and its undelivered replies
@@ -154,7 +159,32 @@ class ReplyHub:
             else:
                 self.metrics.replies_dropped.labels("gateway_absent").inc(len(undelivered))
 
+    def hold(self) -> None:
+        """Hold every reply sent from now on until `release` or `discard`."""
+        if self._held is None:
+            self._held = []
+
+    def release(self) -> None:
+        """Send the held replies (their batch's side effects passed the epoch check)."""
+        held, self._held = self._held or [], None
+        for gateway_id, reply in held:
+            self._deliver(gateway_id, reply)
+
+    def discard(self) -> int:
+        """Drop the held replies (a stale leader's, or a batch that failed): the next leader owes them."""
+        held, self._held = self._held or [], None
+        if held:
+            self.metrics.replies_dropped.labels("fenced").inc(len(held))
+        return len(held)
+
     def send(self, gateway_id: str, reply: commands_pb2.Reply) -> bool:
+        """Queue a reply (or hold it, see `hold`); False when it was dropped."""
+        if self._held is not None:
+            self._held.append((gateway_id, reply))
+            return True
+        return self._deliver(gateway_id, reply)
+
+    def _deliver(self, gateway_id: str, reply: commands_pb2.Reply) -> bool:
         stream = self.streams.get(gateway_id) or self._park(gateway_id)
         if stream is None:
             self.metrics.replies_dropped.labels("gateway_absent").inc()
@@ -186,6 +216,7 @@ class ReplyHub:
                 self.metrics.replies_dropped.labels("gateway_absent").inc(len(stream.items))
 
     def end_all(self, status: grpc.StatusCode, detail: str) -> None:
+        self.discard()
         for stream in list(self.streams.values()):
             stream.end(status, detail)
         self.streams.clear()

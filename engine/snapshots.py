@@ -10,6 +10,10 @@ crash mid-write leaves the previous snapshot current. Loading verifies chunk cou
 falls back to older snapshots; when snapshots exist but none can be restored it raises NoUsableSnapshot
 (never "no snapshot": the stream below them is trimmed). Only the newest `keep` are kept.
 
+Fencing (engine.fencing): before the manifest, the writer's epoch is recorded in `snapshot_fences` by a
+conditional upsert (refused, StaleEpoch, when a newer epoch is there), and checked again after it (a
+manifest that lost the race to a newer leader is deleted), so a stale leader never makes a snapshot current.
+
 The store is synchronous (pymongo); the engine calls it from a worker thread."""
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ from typing import Any, TypeVar
 
 import pymongo
 from bson.binary import Binary
+from pymongo.errors import DuplicateKeyError
 
 from engine import jsonslices
+from engine.fencing import StaleEpoch
 from engine.stream import entry_key
 
 log = logging.getLogger(__name__)
@@ -96,6 +102,7 @@ class SnapshotStore:
         db = self.client[database]
         self.manifests = db["snapshots"]
         self.chunks = db["snapshot_chunks"]
+        self.fences = db["snapshot_fences"]
         # snapshots of several streams (shards) may share a database
         self.stream_key = stream_key
         self.keep = keep
@@ -103,8 +110,9 @@ class SnapshotStore:
     def close(self) -> None:
         self.client.close()
 
-    def write(self, body: dict[str, Any], *, last_applied_id: str, accounts: int) -> SnapshotInfo:
-        """`body["state"]` is `TradingState.snapshot()`; the returned info carries its state hash."""
+    def write(self, body: dict[str, Any], *, last_applied_id: str, accounts: int, epoch: int = 0) -> SnapshotInfo:
+        """`body["state"]` is `TradingState.snapshot()`; the returned info carries its state hash. `epoch`: the
+        writer's fencing token (StaleEpoch, and no snapshot, when a newer one is recorded; 0: unfenced)."""
         blob, state_hash = encode_body(body)
         created_at_ms = int(time.time() * 1000)
         snapshot_id = f"{last_applied_id}@{created_at_ms}"
@@ -117,14 +125,35 @@ class SnapshotStore:
             })  # fmt: skip
             chunk_count += 1
         ms, seq = entry_key(last_applied_id)
+        self._fence(epoch)
         # the manifest makes the snapshot current: written last, in one atomic single-document insert
+        manifest_id = f"{self.stream_key}|{snapshot_id}"
         self.manifests.insert_one({
-            "_id": f"{self.stream_key}|{snapshot_id}", "stream_key": self.stream_key, "snapshot_id": snapshot_id,
+            "_id": manifest_id, "stream_key": self.stream_key, "snapshot_id": snapshot_id, "epoch": epoch,
             "format": FORMAT, "last_applied_id": last_applied_id, "last_applied_ms": ms, "last_applied_seq": seq,
             "created_at_ms": created_at_ms, "chunks": chunk_count, "size_bytes": len(blob),
             "sha256": hashlib.sha256(blob).hexdigest(), "accounts": accounts, "state_sha256": state_hash,
         })  # fmt: skip
+        if epoch > 0 and self._recorded_epoch() > epoch:
+            # a newer leader recorded its epoch between our check and our manifest: ours must not count
+            self.manifests.delete_one({"_id": manifest_id})
+            raise StaleEpoch("snapshot manifest", epoch)
         return SnapshotInfo(snapshot_id, last_applied_id, created_at_ms, len(blob), accounts, state_hash)
+
+    def _fence(self, epoch: int) -> None:
+        """Record `epoch` as the stream's newest snapshot writer, or StaleEpoch if a newer one is recorded (the
+        filter then misses and the upsert collides with the existing document's _id)."""
+        if epoch <= 0:
+            return
+        try:
+            self.fences.update_one({"_id": self.stream_key, "epoch": {"$lte": epoch}}, {"$set": {"epoch": epoch}},
+                                   upsert=True)  # fmt: skip
+        except DuplicateKeyError:
+            raise StaleEpoch("snapshot manifest", epoch) from None
+
+    def _recorded_epoch(self) -> int:
+        fence = self.fences.find_one({"_id": self.stream_key})
+        return int(fence["epoch"]) if fence else 0
 
     def _newest_first(self) -> list[dict[str, Any]]:
         cursor = self.manifests.find({"stream_key": self.stream_key}).sort(

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from engine.config import EngineSettings
+from engine.fencing import StaleEpoch
 from engine.metrics import EngineMetrics
 from engine.reads import NotLeader
 from engine.snapshots import SnapshotInfo, SnapshotStore
@@ -22,9 +23,10 @@ from engine.stream import StreamLog
 
 log = logging.getLogger(__name__)
 
-# (the snapshot body's encoder, its last_applied_id, account count), captured on the loop; the encoder runs in
-# the writer's thread and needs nothing from the live state; raises NotLeader without a state
-Capture = Callable[[], Awaitable[tuple[Callable[[], dict[str, Any]], str, int]]]
+# (the snapshot body's encoder, its last_applied_id, account count, the capturing session's epoch), captured on
+# the loop; the encoder runs in the writer's thread and needs nothing from the live state; raises NotLeader
+# without a state
+Capture = Callable[[], Awaitable[tuple[Callable[[], dict[str, Any]], str, int, int]]]
 
 
 class Snapshotter:
@@ -57,6 +59,9 @@ class Snapshotter:
             await self.take(capture)
         except NotLeader:
             pass
+        except StaleEpoch as exc:
+            self.metrics.fenced_writes.labels("snapshot").inc()
+            log.error("snapshot fenced off: a newer leader holds the lease", extra={"error": str(exc)})
         except Exception:
             log.exception("snapshot failed; the next one is tried at the next interval")
         finally:
@@ -68,16 +73,16 @@ class Snapshotter:
         it from a worker thread, prune old snapshots, and trim the stream below the oldest one kept."""
         async with self._lock:
             started = time.monotonic()
-            encode, last_applied_id, accounts = await capture()
+            encode, last_applied_id, accounts, epoch = await capture()
             captured = time.monotonic() - started
             self.metrics.snapshot_capture.observe(captured)
             try:
-                info, oldest = await asyncio.to_thread(self._write, encode, last_applied_id, accounts)
+                info, oldest = await asyncio.to_thread(self._write, encode, last_applied_id, accounts, epoch)
             except Exception:
                 self.metrics.snapshot_failures.inc()
                 raise
             self.last_snapshot = info
-            trimmed = await self.stream.trim_below(oldest.last_applied_id) if oldest else 0
+            trimmed = await self.stream.trim_below(oldest.last_applied_id, epoch) if oldest else 0
             seconds = time.monotonic() - started
             self.metrics.snapshot_duration.observe(seconds)
             log.info("snapshot written", extra={
@@ -87,7 +92,7 @@ class Snapshotter:
             return info
 
     def _write(
-        self, encode: Callable[[], dict[str, Any]], last_applied_id: str, accounts: int
+        self, encode: Callable[[], dict[str, Any]], last_applied_id: str, accounts: int, epoch: int
     ) -> tuple[SnapshotInfo, SnapshotInfo | None]:
         # The encoding makes millions of short-lived rows; with the state frozen out of the collector's
         # view (engine.recovery), each full collection they set off would hold the GIL, and so the loop,
@@ -95,7 +100,7 @@ class Snapshotter:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            info = self.store.write(encode(), last_applied_id=last_applied_id, accounts=accounts)
+            info = self.store.write(encode(), last_applied_id=last_applied_id, accounts=accounts, epoch=epoch)
         finally:
             if collecting:
                 gc.enable()

@@ -1,15 +1,20 @@
 """The engine's side of the Redis stream: the consumer group (new entries, own pending entries after a
 crash, entries orphaned by a previous leader), XRANGE replay, dead-lettering of malformed entries and
-trimming. Entry ids are the log positions; `entry_key` makes them comparable."""
+trimming. Entry ids are the log positions; `entry_key` makes them comparable.
+
+What a leader writes to the stream (acknowledgements, dead letters, the group cursor, trims) goes through
+Lua scripts guarded by the session's epoch (engine.fencing): a stale leader's write is refused whole."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
+
+from engine.fencing import EPOCH_GUARD, StaleEpoch
 
 Fields = Mapping[bytes, bytes]
 # (entry id, fields); fields are None for a pending entry that has since been trimmed away
@@ -17,6 +22,34 @@ Entry = tuple[str, Fields | None]
 
 # the dead-letter stream is for operators to inspect; it must not grow without bound
 DEAD_LETTER_MAXLEN = 100_000
+# KEYS: epoch, stream, dead-letter stream; ARGV: epoch, group, mode ("ack" or "setid"), dead-letter count,
+# then per dead letter its field count and fields, then the ids to acknowledge (or the id to set)
+_FENCED_BATCH = (
+    EPOCH_GUARD
+    + """
+local i = 5
+for _ = 1, tonumber(ARGV[4]) do
+  local n = tonumber(ARGV[i])
+  local fields = {}
+  for f = 1, 2 * n do fields[f] = ARGV[i + f] end
+  i = i + 1 + 2 * n
+  redis.call('xadd', KEYS[3], 'MAXLEN', '~', '"""
+    + str(DEAD_LETTER_MAXLEN)
+    + """', '*', unpack(fields))
+end
+if ARGV[3] == 'setid' then redis.call('xgroup', 'setid', KEYS[2], ARGV[2], ARGV[i]) return 1 end
+local acked = 0
+while i <= #ARGV do
+  local last = math.min(i + 999, #ARGV)
+  acked = acked + redis.call('xack', KEYS[2], ARGV[2], unpack(ARGV, i, last))
+  i = last + 1
+end
+return acked
+"""
+)
+_FENCED_TRIM = EPOCH_GUARD + "return redis.call('xtrim', KEYS[2], 'MINID', ARGV[2])"
+_EPOCH_CHECK = EPOCH_GUARD + "return 1"
+_FENCED_APPEND = EPOCH_GUARD + "return redis.call('xadd', KEYS[2], '*', unpack(ARGV, 2))"
 
 
 def entry_key(entry_id: str) -> tuple[int, int]:
@@ -45,12 +78,19 @@ def _entries(raw: Sequence[tuple[bytes | str, Fields | None]]) -> list[Entry]:
 
 
 class StreamLog:
-    def __init__(self, client: aioredis.Redis, stream_key: str, group: str, consumer: str, dead_letter_stream: str):
+    def __init__(self, client: aioredis.Redis, stream_key: str, group: str, consumer: str, dead_letter_stream: str,
+                 epoch_key: str = "") -> None:  # fmt: skip
         self.client = client
         self.stream_key = stream_key
         self.group = group
         self.consumer = consumer
         self.dead_letter_stream = dead_letter_stream
+        # the lease's epoch key (engine.lease); the fenced writes compare it with the caller's epoch
+        self.epoch_key = epoch_key or f"{stream_key}:lease:epoch"
+        self._fenced_batch = client.register_script(_FENCED_BATCH)
+        self._fenced_trim = client.register_script(_FENCED_TRIM)
+        self._epoch_check = client.register_script(_EPOCH_CHECK)
+        self._fenced_append = client.register_script(_FENCED_APPEND)
 
     async def ensure_group(self) -> None:
         try:
@@ -114,37 +154,50 @@ class StreamLog:
         entries: Any = await self.client.xrange(self.stream_key, min=f"({after_id}", max=upper, count=count)
         return _entries(entries)
 
-    async def ack(self, entry_ids: Sequence[str], dead_letters: Sequence[DeadLetter]) -> None:
+    async def ack(self, entry_ids: Sequence[str], dead_letters: Sequence[DeadLetter], epoch: int) -> None:
         """Acknowledge a processed batch; malformed entries are copied to the dead-letter stream in the
-        same MULTI, so each lands there exactly once even if the engine dies right here."""
+        same script, so each lands there exactly once even if the engine dies right here. StaleEpoch (and
+        nothing written) when a newer leader holds the lease."""
         if not entry_ids and not dead_letters:
             return
-        async with self.client.pipeline(transaction=True) as pipe:
-            self._queue_dead_letters(pipe, dead_letters)
-            if entry_ids:
-                pipe.xack(self.stream_key, self.group, *entry_ids)
-            await pipe.execute()
+        await self._run_fenced("ack", dead_letters, list(entry_ids), epoch)
 
-    async def finish_replay(self, dead_letters: Sequence[DeadLetter], last_applied_id: str) -> None:
+    async def finish_replay(self, dead_letters: Sequence[DeadLetter], last_applied_id: str, epoch: int) -> None:
         """After replay: dead-letter the malformed entries the group never delivered and move the group
         past everything replay applied, atomically (a crash before this redoes the replay)."""
-        async with self.client.pipeline(transaction=True) as pipe:
-            self._queue_dead_letters(pipe, dead_letters)
-            pipe.xgroup_setid(self.stream_key, self.group, last_applied_id)
-            await pipe.execute()
+        await self._run_fenced("setid", dead_letters, [last_applied_id], epoch)
 
-    def _queue_dead_letters(self, pipe: aioredis.client.Pipeline, dead_letters: Sequence[DeadLetter]) -> None:
+    async def check_epoch(self, epoch: int, where: str) -> None:
+        """StaleEpoch unless `epoch` is still the newest (before side effects that do not land in Redis)."""
+        if int(await self._epoch_check(keys=[self.epoch_key], args=[epoch])) < 0:
+            raise StaleEpoch(where, epoch)
+
+    async def _run_fenced(self, mode: str, dead_letters: Sequence[DeadLetter], ids: list[str], epoch: int) -> None:
+        args: list[Any] = [epoch, self.group, mode, len(dead_letters)]
         for dead in dead_letters:
-            fields: dict[bytes | str, bytes | str] = {
-                "source_stream": self.stream_key, "source_id": dead.entry_id, "error": dead.error[:2000],
-            }  # fmt: skip
+            fields: list[Any] = [
+                "source_stream",
+                self.stream_key,
+                "source_id",
+                dead.entry_id,
+                "error",
+                dead.error[:2000],
+            ]
             for name, value in (dead.fields or {}).items():
-                fields[b"entry." + (name if isinstance(name, bytes) else str(name).encode())] = value
-            pipe.xadd(self.dead_letter_stream, cast(Any, fields), maxlen=DEAD_LETTER_MAXLEN, approximate=True)
+                fields += [b"entry." + (name if isinstance(name, bytes) else str(name).encode()), value]
+            args += [len(fields) // 2, *fields]
+        keys = [self.epoch_key, self.stream_key, self.dead_letter_stream]
+        if int(await self._fenced_batch(keys=keys, args=[*args, *ids])) < 0:
+            raise StaleEpoch(f"stream {mode}", epoch)
 
-    async def append(self, fields: Mapping[str, bytes]) -> str:
-        """XADD an entry of the engine's own (no MAXLEN: only the engine trims its log, below a snapshot)."""
-        return _id(await self.client.xadd(self.stream_key, cast(Any, dict(fields))))
+    async def append(self, fields: Mapping[str, bytes], epoch: int) -> str:
+        """XADD an entry of the engine's own (no MAXLEN: only the engine trims its log, below a snapshot);
+        StaleEpoch, and nothing added, when a newer leader holds the lease."""
+        flat = [item for name, value in fields.items() for item in (name, value)]
+        entry_id = await self._fenced_append(keys=[self.epoch_key, self.stream_key], args=[epoch, *flat])
+        if entry_id == -1:
+            raise StaleEpoch("stream append", epoch)
+        return _id(entry_id)
 
     async def contains(self, entry_id: str) -> bool:
         return bool(await self.client.xrange(self.stream_key, min=entry_id, max=entry_id))
@@ -154,8 +207,12 @@ class StreamLog:
         info: Any = await self.client.xinfo_stream(self.stream_key)
         return int(info["entries-added"]) - int(info["length"])
 
-    async def trim_below(self, min_id: str) -> int:
-        return int(await self.client.xtrim(self.stream_key, minid=min_id, approximate=False))
+    async def trim_below(self, min_id: str, epoch: int) -> int:
+        """XTRIM MINID, refused (StaleEpoch) when a newer leader holds the lease."""
+        trimmed = int(await self._fenced_trim(keys=[self.epoch_key, self.stream_key], args=[epoch, min_id]))
+        if trimmed < 0:
+            raise StaleEpoch("stream trim", epoch)
+        return trimmed
 
     async def length(self) -> int:
         return int(await self.client.xlen(self.stream_key))

@@ -12,7 +12,12 @@ A row PostgreSQL refuses (a value outside its column's range, a NUL byte in a te
 retry of its group and hold every later close reply. Such a row is quarantined instead: set aside whole,
 as JSON text, in `closed_trades_quarantine`, logged CRITICAL and counted, while the others commit and all
 the replies go out. Rows are checked against the column types before the insert; a refusal the check did
-not foresee is found by committing the group's rows one at a time."""
+not foresee is found by committing the group's rows one at a time.
+
+Fencing (engine.fencing): every transaction of the group commit, whatever rows it carries, runs
+`fence_transaction` first: a conditional upsert of the session's epoch into `engine_fence` that holds the
+row's lock until commit. A transaction of a leader whose epoch is below the newest one recorded is rolled
+back (StaleEpoch), so a paused or cut-off leader never commits a row after a newer leader's first."""
 
 from __future__ import annotations
 
@@ -29,9 +34,10 @@ import asyncpg
 import sqlalchemy as sa
 from exness.engine.v1 import commands_pb2
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from engine import order_history
+from engine.fencing import StaleEpoch
 from engine.metrics import EngineMetrics
 from engine.orders_wire import is_order_row
 from engine.replies import ReplyHub
@@ -77,6 +83,13 @@ quarantine = sa.Table(
     sa.Column("error", sa.Text, nullable=False),
     sa.Column("quarantined_at_ms", sa.BigInteger, nullable=False),
 )
+# the newest epoch that committed rows, per stream (one engine shard each)
+engine_fence = sa.Table(
+    "engine_fence",
+    metadata,
+    sa.Column("stream_key", sa.Text, primary_key=True),
+    sa.Column("epoch", sa.BigInteger, nullable=False),
+)
 _INTEGER_RANGES: dict[type, tuple[int, int]] = {sa.BigInteger: (-(2**63), 2**63 - 1), sa.Integer: (-(2**31), 2**31 - 1)}
 # (column, integer bounds or None for text), computed once: row_problem runs for every closed trade
 _COLUMN_CHECKS = [
@@ -121,6 +134,23 @@ def upgrade_schema(database_url: str) -> None:
     upgrade_to_head(MIGRATIONS_DIR, database_url)
 
 
+async def fence_transaction(connection: AsyncConnection, stream_key: str, epoch: int) -> None:
+    """The one fencing check of the group commit, first in each of its transactions: record `epoch` as the
+    stream's newest unless a newer one is recorded, then StaleEpoch (the caller's transaction rolls back).
+    The upsert keeps the fence row locked until the transaction ends, so a newer leader's claim waits for
+    a stale transaction in flight and every later one of the stale leader is refused. Epoch 0: unfenced
+    (tools and tests that write rows without a lease)."""
+    if epoch <= 0:
+        return
+    values = insert(engine_fence).values(stream_key=stream_key, epoch=epoch)
+    statement = values.on_conflict_do_update(
+        index_elements=["stream_key"], set_={"epoch": values.excluded.epoch},
+        where=engine_fence.c.epoch <= values.excluded.epoch,
+    ).returning(engine_fence.c.epoch)  # fmt: skip
+    if (await connection.execute(statement)).first() is None:
+        raise StaleEpoch("PostgreSQL commit", epoch)
+
+
 class InvalidPageToken(ValueError):
     pass
 
@@ -143,8 +173,10 @@ def decode_page_token(token: str) -> tuple[int, str]:
 
 
 class TradeStore:
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, stream_key: str = "stream:engine") -> None:
         self.database_url = database_url
+        # the fence row of this engine's stream (engine_fence)
+        self.stream_key = stream_key
         self.engine: AsyncEngine = create_async_engine(
             asyncpg_url(database_url),
             pool_pre_ping=True,
@@ -157,12 +189,18 @@ class TradeStore:
     async def close(self) -> None:
         await self.engine.dispose()
 
-    async def insert(self, rows: list[dict[str, Any]]) -> None:
-        """One transaction for the closed trades and ended orders among `rows`; rows already present (a
-        replayed close) are left as they are."""
+    async def claim_epoch(self, epoch: int) -> None:
+        """Record a new session's epoch before it commits anything (StaleEpoch if a newer one is there)."""
+        async with self.engine.begin() as connection:
+            await fence_transaction(connection, self.stream_key, epoch)
+
+    async def insert(self, rows: list[dict[str, Any]], epoch: int = 0) -> None:
+        """One transaction, fenced by `epoch`, for the closed trades and ended orders among `rows`; rows
+        already present (a replayed close) are left as they are."""
         trades = [row for row in rows if not is_order_row(row)]
         orders = [row for row in rows if is_order_row(row)]
         async with self.engine.begin() as connection:
+            await fence_transaction(connection, self.stream_key, epoch)
             if trades:
                 await connection.execute(insert(closed_trades).on_conflict_do_nothing(index_elements=["id"]), trades)
             if orders:
@@ -170,13 +208,14 @@ class TradeStore:
                     insert(order_history.order_history).on_conflict_do_nothing(index_elements=["id"]), orders
                 )
 
-    async def quarantine(self, refused: list[tuple[dict[str, Any], str]]) -> None:
+    async def quarantine(self, refused: list[tuple[dict[str, Any], str]], epoch: int = 0) -> None:
         """Set rows aside with the reason they were refused (idempotent: a row already there stays)."""
         now_ms = int(time.time() * 1000)
         values = [{"id": row["id"], "row_json": json.dumps(row, sort_keys=True, ensure_ascii=True),
                    "error": error.replace("\x00", "\\x00"), "quarantined_at_ms": now_ms}
                   for row, error in refused]  # fmt: skip
         async with self.engine.begin() as connection:
+            await fence_transaction(connection, self.stream_key, epoch)
             await connection.execute(insert(quarantine).on_conflict_do_nothing(index_elements=["id"]), values)
 
     async def page(self, user_id: str, limit: int, after: tuple[int, str] | None) -> list[dict[str, Any]]:
@@ -213,6 +252,9 @@ class TradeWriter:
         # trade id -> replies that report it, sent once it is committed
         self.held: dict[str, list[tuple[str, commands_pb2.Reply]]] = {}
         self.schema_ready = False
+        # the leader session's fencing token (engine.fencing), claimed in PostgreSQL before its first commit
+        self.epoch = 0
+        self.epoch_claimed = False
         self._wakeup = asyncio.Event()
 
     def add(self, row: dict[str, Any]) -> None:
@@ -243,6 +285,12 @@ class TradeWriter:
             try:
                 await self.flush_once()
                 delay = RETRY_MIN_SECONDS
+            except StaleEpoch as exc:
+                # a newer leader committed meanwhile: this session's rows are its to write, never ours
+                self.metrics.fenced_writes.labels("trade_rows").inc()
+                log.error("closed-trade commit fenced off: a newer leader holds the lease",
+                          extra={"pending_rows": len(self.pending), "error": str(exc)})  # fmt: skip
+                return
             except Exception as exc:  # any database failure: keep the rows, try again later
                 self.metrics.trade_commit_failures.inc()
                 log.warning(
@@ -257,6 +305,9 @@ class TradeWriter:
             await asyncio.to_thread(upgrade_schema, self.store.database_url)
             self.schema_ready = True
             log.info("closed-trade schema is at head", extra={"version_table": VERSION_TABLE})
+        if not self.epoch_claimed:
+            await self.store.claim_epoch(self.epoch)
+            self.epoch_claimed = True
         rows = list(self.pending.values())[:MAX_ROWS_PER_COMMIT]
         if not rows:
             return
@@ -272,7 +323,7 @@ class TradeWriter:
         """Commit `rows` in one transaction; if the database refuses their data (a refusal row_problem did
         not foresee), halve the group until the refused rows stand alone and quarantine those."""
         try:
-            await self.store.insert(rows)
+            await self.store.insert(rows, self.epoch)
         except Exception as exc:
             if not refused_by_database(exc):
                 raise
@@ -294,13 +345,15 @@ class TradeWriter:
             self.pending.pop(row["id"], None)
             self.refused.pop(row["id"], None)
             for gateway_id, reply in self.held.pop(row["id"], ()):
+                # while a batch is being applied this is held with it: its entry may be in that batch, and
+                # goes out only with the batch's fenced acknowledgement (engine.replies `hold`)
                 self.hub.send(gateway_id, reply)
         self.metrics.pending_trade_rows.set(len(self.pending))
 
     async def _quarantine(self, refused: list[tuple[dict[str, Any], str]]) -> None:
         if not refused:
             return
-        await self.store.quarantine(refused)
+        await self.store.quarantine(refused, self.epoch)
         for row, error in refused:
             log.critical("closed trade refused by PostgreSQL: quarantined, missing from the trade history",
                          extra={"trade_id": row["id"], "user_id": row.get("user_id"), "error": error,

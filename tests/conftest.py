@@ -24,9 +24,10 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5
 
 
 # A test's markers follow its folder, so no test file has to remember one: everything under tests/integration
-# and tests/e2e needs real servers (`integration`), tests/e2e also starts every service (`e2e`);
+# and tests/e2e needs real servers (`integration`), tests/e2e also starts every service (`e2e`), tests/chaos
+# injects faults under load (`chaos`, `make chaos`);
 # `-m "not integration"` selects exactly tests/unit.
-FOLDER_MARKERS = {"integration": ("integration",), "e2e": ("integration", "e2e")}
+FOLDER_MARKERS = {"integration": ("integration",), "e2e": ("integration", "e2e"), "chaos": ("integration", "chaos")}
 TESTS_DIR = Path(__file__).parent
 
 

@@ -145,7 +145,7 @@ async def test_schema_is_migrated_when_the_engine_starts(
     try:
         # before any trade is closed, the history answers (empty) instead of failing on a missing table
         version = await apoll_until(lambda: _schema_version(fresh_url), "the engine's schema migrated", 10, proc)
-        assert version == "0003"
+        assert version == "0005"
         async with grpc.aio.insecure_channel(address) as channel:
             stub = engine_service_pb2_grpc.EngineServiceStub(channel)
             page = await stub.ListClosedTrades(engine_service_pb2.ListClosedTradesRequest(user_id="nobody"))

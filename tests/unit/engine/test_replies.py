@@ -107,3 +107,29 @@ async def test_a_batch_handed_to_grpc_is_sent_again_after_a_break_until_it_is_ol
     hub.detach(again)
     third = hub.open("gw")
     assert [r.request_id for r in third.items] == ["x", "y"]
+
+
+async def test_held_replies_go_out_only_when_released() -> None:
+    """Fencing: a batch's replies wait for its fenced acknowledgement; a refused one drops them."""
+    metrics = EngineMetrics()
+    hub = ReplyHub(metrics)
+    stream = hub.open("gw")
+    hub.hold()
+    assert hub.send("gw", _reply("a")) and hub.send("gw", _reply("b"))
+    assert list(stream.items) == []
+    hub.release()
+    assert [reply.request_id for reply in stream.items] == ["a", "b"]
+    assert hub.send("gw", _reply("c"))  # not holding any more: queued at once
+    assert len(stream.items) == 3
+
+    hub.hold()
+    hub.send("gw", _reply("stale"))
+    assert hub.discard() == 1
+    hub.release()  # nothing held: nothing sent
+    assert [reply.request_id for reply in stream.items] == ["a", "b", "c"]
+    assert _dropped(metrics, "fenced") == 1
+
+    hub.hold()
+    hub.send("gw", _reply("at-step-down"))
+    hub.end_all(grpc.StatusCode.UNAVAILABLE, "not the leader")
+    assert _dropped(metrics, "fenced") == 2
