@@ -13,10 +13,13 @@ from typing import Any
 from exness.engine.v1 import commands_pb2
 
 from engine import domain, orders_wire, translate
+from engine.event_store import EVENTS, event_row
 from engine.metrics import EngineMetrics
 from engine.refusals import RULES_MISFIT_ADVICE, RefuseToLead
 from engine.replies import ReplyHub
+from engine.row_kinds import RowKey
 from engine.stream import Fields, entry_time_ms
+from engine.trade_rows import ORDERS, order_key, trade_key
 from engine.trades import TradeWriter
 from mesh.stream_codec import CodecError, decode_entry
 
@@ -116,9 +119,9 @@ class EntryApplier:
         if isinstance(domain_command, domain.ChangeRules):
             self._rules_applied(entry_id, outcome)
         try:
-            self._record(entry_id, command, domain_command, outcome, live=live)
+            rows = self._record(entry_id, command, domain_command, outcome, live=live)
             if answer and outcome.reply is not None and command.reply_to:
-                self._answer(entry_id, command, outcome.reply)
+                self._answer(entry_id, command, outcome.reply, rows)
         except Exception as exc:
             # Applied to the state, but its side effects failed (e.g. a value a reply field cannot hold):
             # escaping, it would leave the entry unacknowledged and replay would hit it again. Replay applies
@@ -140,8 +143,9 @@ class EntryApplier:
                                RULES_MISFIT_ADVICE)  # fmt: skip
 
     def _record(self, entry_id: str, command: commands_pb2.Command, domain_command: domain.Command,
-                outcome: domain.Outcome, *, live: bool) -> None:  # fmt: skip
-        """Everything an applied entry changes outside the state: trade rows, counters."""
+                outcome: domain.Outcome, *, live: bool) -> list[RowKey]:  # fmt: skip
+        """Everything an applied entry changes outside the state: trade and event rows (their keys are
+        returned), counters."""
         self.commands_applied += 1
         kind = command.WhichOneof("body")
         counter = self._applied_counters.get(kind)
@@ -149,10 +153,9 @@ class EntryApplier:
             # the labelled child, looked up once per kind (a labels() call per entry cost ~3% of the engine)
             counter = self._applied_counters[kind] = self.metrics.commands_applied.labels(kind)
         counter.inc()
-        for trade in outcome.closed_trades:
-            self.writer.add(translate.closed_trade_row(trade))
-        for finished in outcome.finished_orders:
-            self.writer.add(orders_wire.order_history_row(finished))
+        rows = [self.writer.add(translate.closed_trade_row(trade)) for trade in outcome.closed_trades]
+        rows += [self.writer.add(orders_wire.order_history_row(ended), ORDERS) for ended in outcome.finished_orders]
+        rows += [self.writer.add(event_row(event), EVENTS) for event in outcome.events]
         if isinstance(domain_command, domain.ChangeRules):
             if isinstance(outcome.reply, domain.Rejection):
                 log.error("rules entry refused: the rules in force stay",
@@ -161,14 +164,16 @@ class EntryApplier:
                 log.info("rules entry applied: new rules in force", extra={"entry_id": entry_id})
         if live and outcome.skipped_quotes:
             log.warning("quotes skipped", extra={"entry_id": entry_id, "reasons": list(outcome.skipped_quotes)})
+        return rows
 
-    def _answer(self, entry_id: str, command: commands_pb2.Command, reply: domain.Reply) -> None:
+    def _answer(self, entry_id: str, command: commands_pb2.Command, reply: domain.Reply, rows: list[RowKey]) -> None:
         message = translate.reply_to_proto(reply, request_id=command.request_id, stream_id=entry_id, state=self.state)
         if isinstance(reply, domain.PositionClosed):
-            # side effects before replies: the close is reported once its row is committed
-            self.writer.send_after_commit(reply.trade.id, command.reply_to, message)
+            # side effects before replies: the close is reported once its trade row and its events are
+            # committed (a retry's remembered close waits for the first one's row if that is still pending)
+            self.writer.send_after_commit([trade_key(reply.trade.id), *rows], command.reply_to, message)
         elif isinstance(reply, domain.OrderCancelled):
-            # likewise, a cancel once the order's history row is committed
-            self.writer.send_after_commit(reply.order.order.id, command.reply_to, message)
+            # likewise, a cancel once the order's history row and its events are committed
+            self.writer.send_after_commit([order_key(reply.order.order.id), *rows], command.reply_to, message)
         else:
             self.hub.send(command.reply_to, message)

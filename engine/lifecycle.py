@@ -24,6 +24,8 @@ from engine.applier import EntryApplier
 from engine.config import EngineSettings
 from engine.consumer import Consumer
 from engine.domain import TradingState
+from engine.event_hub import EventHub
+from engine.event_store import EVENTS
 from engine.fencing import StaleEpoch
 from engine.lease import Lease, LeaseLost
 from engine.metrics import EngineMetrics
@@ -55,7 +57,8 @@ class Engine:
         self.snapshotter = Snapshotter(self.snapshots, self.stream, metrics, settings)
         self.trade_store = TradeStore(settings.database_url, settings.stream_key)
         self.hub = ReplyHub(metrics)
-        self.writer = TradeWriter(self.trade_store, self.hub, metrics)
+        self.event_hub = EventHub(metrics)
+        self.writer = self._new_writer()
         # the leader session's state and log position; None while standby or restoring
         self.applier: EntryApplier | None = None
         self._applied_in_earlier_sessions = 0
@@ -64,6 +67,12 @@ class Engine:
         self.ready = False
         self.on_serving_changed: Callable[[bool], Awaitable[None]] | None = None
         self._stopping = asyncio.Event()
+
+    def _new_writer(self) -> TradeWriter:
+        """A writer for a leader session: committed account events go to the StreamAccountEvents calls."""
+        writer = TradeWriter(self.trade_store, self.hub, self.metrics)
+        writer.on_commit[EVENTS.name] = self.event_hub.publish
+        return writer
 
     # ------------------------------------------------------------------------------------ lifecycle
 
@@ -189,13 +198,14 @@ class Engine:
         self.leader = self.ready = False
         self.metrics.leader.set(0)
         self.hub.end_all(grpc.StatusCode.UNAVAILABLE, "engine is not the leader any more")
+        self.event_hub.end_all(grpc.StatusCode.UNAVAILABLE, "engine is not the leader any more")
         if was_ready and self.on_serving_changed:
             await self.on_serving_changed(False)
         await self.snapshotter.wait_scheduled()
         if self.applier is not None:
             self._applied_in_earlier_sessions += self.applier.commands_applied
         self.applier = None
-        self.writer = TradeWriter(self.trade_store, self.hub, self.metrics)
+        self.writer = self._new_writer()
 
     async def _shutdown_as_leader(self) -> None:
         grace = self.settings.shutdown_grace_seconds
@@ -227,14 +237,17 @@ class Engine:
         epoch = self.lease.epoch
         state, last_applied_id = await applier.capture()
         # rows are never changed once pending (a committed row leaves, a new one is a new dict)
-        pending = list(self.writer.pending.values())
+        pending_rows = list(self.writer.pending.values())
         held = [state]
 
         def encode() -> dict[str, Any]:
             # One-shot: the body becomes the capture's only holder, so its 100k-item lists are freed in the
             # writer's thread when the write is done, not on the loop. The state is encoded by
             # SnapshotStore.write, piece by piece (StateCapture.json_pieces).
-            return {"last_applied_id": last_applied_id, "state": held.pop(), "pending_trades": pending}
+            pending: dict[str, list[Any]] = {"pending_trades": [], EVENTS.snapshot_key: []}
+            for kind, row in pending_rows:
+                pending[kind.snapshot_key].append(kind.to_json(row))
+            return {"last_applied_id": last_applied_id, "state": held.pop(), **pending}
 
         return encode, last_applied_id, applier.state.account_count, epoch
 

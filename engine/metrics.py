@@ -39,6 +39,7 @@ class EngineMetrics:
         self.pending_trade_rows = Gauge(
             "engine_pending_trade_rows", "Closed trades applied but not yet committed to PostgreSQL", registry=r
         )
+        self._add_event_metrics(r)
         self.trade_rows_committed = Counter(
             "engine_trade_rows_committed_total", "Closed-trade rows committed (group commits)", registry=r
         )
@@ -59,6 +60,19 @@ class EngineMetrics:
         )  # fmt: skip
         self.leader = Gauge("engine_leader", "1 while this instance holds the single-writer lease", registry=r)
         self.gateways = Gauge("engine_gateways", "Gateways with an open StreamReplies call", registry=r)
+
+    def _add_event_metrics(self, r: CollectorRegistry) -> None:
+        self.pending_event_rows = Gauge(
+            "engine_pending_event_rows", "Account events applied but not yet committed to PostgreSQL", registry=r
+        )
+        self.events_published = Counter(
+            "engine_account_events_published_total", "Committed account events handed to event subscribers",
+            registry=r,
+        )  # fmt: skip
+        self.event_subscribers_dropped = Counter(
+            "engine_event_subscribers_dropped_total", "StreamAccountEvents calls ended for falling behind",
+            registry=r,
+        )  # fmt: skip
 
     def serve(self, host: str, port: int) -> None:
         start_http_server(port, addr=host, registry=self.registry)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from engine.domain import TradingState
+from engine.event_hub import EventHub
 from engine.replies import ReplyHub
 from engine.snapshots import SnapshotInfo
 from engine.trades import TradeStore, TradeWriter
@@ -19,6 +20,7 @@ class NotLeader(Exception):
 class EngineReads(Protocol):
     instance_name: str
     hub: ReplyHub
+    event_hub: EventHub
     trade_store: TradeStore
     # holds the lease (StreamReplies is accepted from then on); ready: caught up, reads are served
     leader: bool

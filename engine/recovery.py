@@ -15,16 +15,19 @@ from engine import domain, translate
 from engine.applier import EntryApplier, price_decimals
 from engine.config import EngineSettings
 from engine.consumer import Consumer
+from engine.event_store import EVENTS
 from engine.lease import Lease, LeaseLost
 from engine.metrics import EngineMetrics
 from engine.refusals import RULES_MISFIT_ADVICE, UNRESTORABLE_ADVICE, RefuseToLead, log_gap
 from engine.replies import ReplyHub
 from engine.snapshots import NoUsableSnapshot, SnapshotInfo, SnapshotStore
 from engine.stream import DeadLetter, Entry, StreamLog, entry_key
+from engine.trade_rows import TRADES, kind_of_trade_row
 from engine.trades import TradeWriter
 from mesh.stream_codec import encode_command
 
 log = logging.getLogger(__name__)
+
 
 REPLAY_CHUNK = 5_000
 
@@ -49,7 +52,12 @@ class Recovery:
 
     def _restore_body(self, body: dict[str, Any]) -> tuple[domain.TradingState, dict[str, Any]]:
         # the configured rules serve a format-2 snapshot only; newer ones record the rules in force
-        return domain.TradingState.restore(self.rules, body["state"]), body
+        state = domain.TradingState.restore(self.rules, body["state"])
+        # the pending rows are decoded here too, so a damaged one makes the snapshot unusable (an older
+        # one is tried) instead of failing after it was chosen
+        pending = [(kind_of_trade_row(row), row) for row in body.get(TRADES.snapshot_key, [])]
+        pending += [(EVENTS, EVENTS.from_json(row)) for row in body.get(EVENTS.snapshot_key, [])]
+        return state, {**body, "pending_rows": pending}
 
     async def restore(self) -> tuple[EntryApplier, SnapshotInfo | None]:
         """The state of the newest restorable snapshot (or an empty one when there is none), and that snapshot."""
@@ -67,12 +75,13 @@ class Recovery:
             return self._applier(domain.TradingState(self.rules), "0-0"), None
         info, (state, body) = loaded
         applier = self._applier(state, str(body["last_applied_id"]))
-        for row in body.get("pending_trades", []):
-            self.writer.add(row)
+        for kind, row in body["pending_rows"]:
+            self.writer.add(row, kind)
         self.writer.wake()
         log.info("restored snapshot", extra={
             "snapshot_id": info.snapshot_id, "last_applied_id": applier.last_applied_id,
-            "accounts": state.account_count, "pending_trade_rows": len(self.writer.pending),
+            "accounts": state.account_count, "pending_trade_rows": self.writer.pending_count(TRADES),
+            "pending_event_rows": self.writer.pending_count(EVENTS),
             "seconds": round(time.monotonic() - started, 3),
         })  # fmt: skip
         return applier, info

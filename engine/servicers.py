@@ -16,14 +16,17 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engine import orders_wire, translate
 from engine.domain import TradingState
+from engine.event_rpcs import AccountEventRpcs
 from engine.reads import EngineReads, NotLeader
-from engine.trades import InvalidPageToken, decode_page_token, encode_page_token
+from engine.trade_rows import ORDERS, TRADES, InvalidPageToken, decode_page_token, encode_page_token, order_key
 from mesh.grpc_server import ServiceBinding
 
 DEFAULT_PAGE_SIZE = 50
 DEFAULT_POSITIONS_PAGE_SIZE = 100
 # bounds the loop time of one ListPositions call (each position is valued and encoded on the loop)
 MAX_PAGE_SIZE = 500
+# a gateway id names a host and a process; anything longer is not one (and would be logged and kept)
+MAX_GATEWAY_ID_LENGTH = 256
 _sequence = operator.attrgetter("sequence")
 
 
@@ -55,10 +58,16 @@ async def _serving_state(engine: EngineReads, context: grpc.aio.ServicerContext)
 async def _require_user_id(user_id: str, context: grpc.aio.ServicerContext) -> None:
     if not user_id:
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "user_id is required")
+    await _require_at_most("user_id", user_id, translate.MAX_USER_ID_LENGTH, context)
+
+
+async def _require_at_most(name: str, value: str, limit: int, context: grpc.aio.ServicerContext) -> None:
+    if len(value) > limit:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{name} is {len(value)} characters (at most {limit})")
 
 
 # the generated *_pb2_grpc modules carry no type information, hence the ignores on these two bases
-class EngineServicer(engine_service_pb2_grpc.EngineServiceServicer):  # type: ignore[misc]
+class EngineServicer(AccountEventRpcs, engine_service_pb2_grpc.EngineServiceServicer):  # type: ignore[misc]
     def __init__(self, engine: EngineReads) -> None:
         self.engine = engine
 
@@ -67,6 +76,7 @@ class EngineServicer(engine_service_pb2_grpc.EngineServiceServicer):  # type: ig
     ) -> AsyncIterator[engine_service_pb2.StreamRepliesResponse]:
         if not request.gateway_id:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "gateway_id is required")
+        await _require_at_most("gateway_id", request.gateway_id, MAX_GATEWAY_ID_LENGTH, context)
         if not self.engine.leader:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "engine is a standby; connect to the leader")
         stream = self.engine.hub.open(request.gateway_id)
@@ -207,7 +217,8 @@ class EngineServicer(engine_service_pb2_grpc.EngineServiceServicer):  # type: ig
         self, user_id: str, order_id: str, context: grpc.aio.ServicerContext
     ) -> engine_service_pb2.ListOrderHistoryResponse:
         """The user's ended order `order_id`, committed or still waiting for its commit; none if unknown."""
-        row = self.engine.writer.pending.get(order_id)
+        held = self.engine.writer.pending.get(order_key(order_id))
+        row = None if held is None else held[1]
         if row is None:
             try:
                 rows = await self.engine.trade_store.order_rows(user_id, order_id)
@@ -249,7 +260,7 @@ class AdminServicer(admin_service_pb2_grpc.EngineAdminServiceServicer):  # type:
             snapshot_age_ms=int(time.time() * 1000) - snapshot.created_at_ms if snapshot else 0,
             accounts=state.account_count if state else 0,
             open_positions=state.open_position_count if state else 0,
-            pending_trade_rows=len(engine.writer.pending),
+            pending_trade_rows=engine.writer.pending_count(TRADES) + engine.writer.pending_count(ORDERS),
             state_hash=hashed.state_hash if hashed else "",
             state_hash_id=hashed.last_applied_id if hashed else "",
             gateways=engine.hub.gateway_ids,
@@ -280,6 +291,8 @@ class AdminServicer(admin_service_pb2_grpc.EngineAdminServiceServicer):  # type:
         key = request.WhichOneof("key")
         if key is None or not getattr(request, key):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "give user_id or email")
+        await _require_at_most("user_id", request.user_id, translate.MAX_USER_ID_LENGTH, context)
+        await _require_at_most("email", request.email, translate.MAX_EMAIL_LENGTH, context)
         state = await _serving_state(self.engine, context)
         user_id = request.user_id if key == "user_id" else state.user_id_for_email(request.email.strip()) or ""
         account = state.account(user_id) if user_id else None

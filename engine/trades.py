@@ -1,12 +1,14 @@
-"""Closed trades (and the order history, engine.order_history) in PostgreSQL (SQLAlchemy async + asyncpg).
+"""Closed trades (and the order history, engine.order_history) in PostgreSQL (SQLAlchemy async + asyncpg),
+and the group commit every engine row goes through.
 
-`TradeStore` owns the table (Alembic-managed, version table `alembic_version_engine`): idempotent group
-inserts keyed by the deterministic trade id, and the newest-first pages ListClosedTrades serves.
+`TradeStore` owns the engine's tables (Alembic-managed, version table `alembic_version_engine`): idempotent
+group inserts keyed by each row's deterministic key, and the newest-first pages ListClosedTrades serves.
 
-`TradeWriter` sits between the consumer loop and the store: closed trades the state produced wait in
-`pending` (they are part of every snapshot) until a group commit succeeds, and replies reporting a close
-wait with them. While PostgreSQL is down trading goes on, rows accumulate, and the writer retries with
-backoff; nothing is lost because a row leaves `pending` only after its transaction committed.
+`TradeWriter` sits between the consumer loop and the store: the rows the state produced (closed trades,
+account events: a `RowKind` each) wait in `pending` (they are part of every snapshot) until a group
+commit succeeds, and replies reporting them wait with them. One group commit is one transaction over
+rows of every kind. While PostgreSQL is down trading goes on, rows accumulate, and the writer retries
+with backoff; nothing is lost because a row leaves `pending` only after its transaction committed.
 
 A row PostgreSQL refuses (a value outside its column's range, a NUL byte in a text) would fail every
 retry of its group and hold every later close reply. Such a row is quarantined instead: set aside whole,
@@ -22,15 +24,14 @@ back (StaleEpoch), so a paused or cut-off leader never commits a row after a new
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
+import itertools
 import json
 import logging
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import sqlalchemy as sa
 from exness.engine.v1 import commands_pb2
 from sqlalchemy.dialects.postgresql import insert
@@ -39,8 +40,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from engine import order_history
 from engine.fencing import StaleEpoch
 from engine.metrics import EngineMetrics
-from engine.orders_wire import is_order_row
 from engine.replies import ReplyHub
+from engine.row_kinds import RowKey, RowKind
+from engine.trade_rows import (
+    TRADES,
+    closed_trades,
+    engine_fence,
+    quarantine,
+    refused_by_database,
+)
 from mesh.postgres import asyncpg_url, upgrade_to_head
 
 log = logging.getLogger(__name__)
@@ -51,81 +59,6 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 MAX_ROWS_PER_COMMIT = 5_000
 RETRY_MIN_SECONDS = 0.1
 RETRY_MAX_SECONDS = 5.0
-
-metadata = sa.MetaData()
-closed_trades = sa.Table(
-    "closed_trades",
-    metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("user_id", sa.Text, nullable=False),
-    sa.Column("asset", sa.Text, nullable=False),
-    sa.Column("side", sa.Text, nullable=False),
-    sa.Column("quantity", sa.BigInteger, nullable=False),
-    sa.Column("leverage", sa.BigInteger, nullable=False),
-    sa.Column("entry_price", sa.BigInteger, nullable=False),
-    sa.Column("close_price", sa.BigInteger, nullable=False),
-    sa.Column("margin_cents", sa.BigInteger, nullable=False),
-    sa.Column("pnl_cents", sa.BigInteger, nullable=False),
-    sa.Column("credited_cents", sa.BigInteger, nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("decimal", sa.Integer, nullable=False),
-    sa.Column("opened_at_ms", sa.BigInteger, nullable=False),
-    sa.Column("closed_at_ms", sa.BigInteger, nullable=False),
-    sa.Column("stop_loss", sa.BigInteger, nullable=False),
-    sa.Column("take_profit", sa.BigInteger, nullable=False),
-    sa.Column("liquidation_price", sa.BigInteger, nullable=False),
-)
-quarantine = sa.Table(
-    "closed_trades_quarantine",
-    metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("row_json", sa.Text, nullable=False),
-    sa.Column("error", sa.Text, nullable=False),
-    sa.Column("quarantined_at_ms", sa.BigInteger, nullable=False),
-)
-# the newest epoch that committed rows, per stream (one engine shard each)
-engine_fence = sa.Table(
-    "engine_fence",
-    metadata,
-    sa.Column("stream_key", sa.Text, primary_key=True),
-    sa.Column("epoch", sa.BigInteger, nullable=False),
-)
-_INTEGER_RANGES: dict[type, tuple[int, int]] = {sa.BigInteger: (-(2**63), 2**63 - 1), sa.Integer: (-(2**31), 2**31 - 1)}
-# (column, integer bounds or None for text), computed once: row_problem runs for every closed trade
-_COLUMN_CHECKS = [
-    (column.name, _INTEGER_RANGES.get(type(column.type)), str(column.type)) for column in closed_trades.columns
-]
-_ORDER_COLUMN_CHECKS = [
-    (column.name, _INTEGER_RANGES.get(type(column.type)), str(column.type))
-    for column in order_history.order_history.columns
-]
-
-
-def row_problem(row: dict[str, Any]) -> str | None:
-    """Why PostgreSQL would refuse `row` for closed_trades, or for order_history when it is an order row
-    (None if it fits every column's type)."""
-    for name, bounds, type_name in _ORDER_COLUMN_CHECKS if is_order_row(row) else _COLUMN_CHECKS:
-        value = row.get(name)
-        if bounds is not None:
-            if type(value) is not int or not bounds[0] <= value <= bounds[1]:
-                return f"{name}={value!r} does not fit {type_name}"
-        elif type(value) is not str or "\x00" in value:
-            return f"{name}={value!r} is not a text PostgreSQL stores"
-    return None
-
-
-def refused_by_database(exc: BaseException) -> bool:
-    """True when the database refused the data of a statement (a data or constraint error), as opposed
-    to being unreachable or misconfigured (then every row would fail alike, and retrying is right)."""
-    seen: BaseException | None = exc
-    for _ in range(5):  # SQLAlchemy's error -> its adapter's error -> asyncpg's
-        if isinstance(seen, asyncpg.exceptions._base.DataError | asyncpg.exceptions.DataError
-                      | asyncpg.exceptions.IntegrityConstraintViolationError):  # fmt: skip
-            return True
-        if seen is None:
-            return False
-        seen = getattr(seen, "orig", None) or seen.__cause__
-    return False
 
 
 def upgrade_schema(database_url: str) -> None:
@@ -151,27 +84,6 @@ async def fence_transaction(connection: AsyncConnection, stream_key: str, epoch:
         raise StaleEpoch("PostgreSQL commit", epoch)
 
 
-class InvalidPageToken(ValueError):
-    pass
-
-
-def encode_page_token(closed_at_ms: int, trade_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{closed_at_ms}:{trade_id}".encode()).decode()
-
-
-def decode_page_token(token: str) -> tuple[int, str]:
-    try:
-        closed_at_text, _, trade_id = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
-        closed_at_ms = int(closed_at_text)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidPageToken(f"page_token {token[:40]!r} is not a token this service issued") from None
-    # a forged token must be INVALID_ARGUMENT here, not a database error (int64 overflow, NUL bytes)
-    # that would surface as UNAVAILABLE
-    if not trade_id or not 0 <= closed_at_ms < 2**63 or len(trade_id) > 128 or not trade_id.isprintable():
-        raise InvalidPageToken(f"page_token {token[:40]!r} is not a token this service issued")
-    return closed_at_ms, trade_id
-
-
 class TradeStore:
     def __init__(self, database_url: str, stream_key: str = "stream:engine") -> None:
         self.database_url = database_url
@@ -194,26 +106,24 @@ class TradeStore:
         async with self.engine.begin() as connection:
             await fence_transaction(connection, self.stream_key, epoch)
 
-    async def insert(self, rows: list[dict[str, Any]], epoch: int = 0) -> None:
-        """One transaction, fenced by `epoch`, for the closed trades and ended orders among `rows`; rows
-        already present (a replayed close) are left as they are."""
-        trades = [row for row in rows if not is_order_row(row)]
-        orders = [row for row in rows if is_order_row(row)]
+    async def insert(self, rows: Sequence[tuple[RowKind, dict[str, Any]]], epoch: int = 0) -> None:
+        """One transaction, fenced by `epoch`, over rows of any kinds; rows already present (a replay) are
+        left as they are."""
+        by_kind: dict[str, tuple[RowKind, list[dict[str, Any]]]] = {}
+        for kind, row in rows:
+            by_kind.setdefault(kind.name, (kind, []))[1].append(row)
         async with self.engine.begin() as connection:
             await fence_transaction(connection, self.stream_key, epoch)
-            if trades:
-                await connection.execute(insert(closed_trades).on_conflict_do_nothing(index_elements=["id"]), trades)
-            if orders:
-                await connection.execute(
-                    insert(order_history.order_history).on_conflict_do_nothing(index_elements=["id"]), orders
-                )
+            for kind, kind_rows in by_kind.values():
+                statement = insert(kind.table).on_conflict_do_nothing(index_elements=list(kind.key_columns))
+                await connection.execute(statement, kind_rows)
 
-    async def quarantine(self, refused: list[tuple[dict[str, Any], str]], epoch: int = 0) -> None:
+    async def quarantine(self, refused: list[tuple[RowKind, dict[str, Any], str]], epoch: int = 0) -> None:
         """Set rows aside with the reason they were refused (idempotent: a row already there stays)."""
         now_ms = int(time.time() * 1000)
-        values = [{"id": row["id"], "row_json": json.dumps(row, sort_keys=True, ensure_ascii=True),
-                   "error": error.replace("\x00", "\\x00"), "quarantined_at_ms": now_ms}
-                  for row, error in refused]  # fmt: skip
+        values = [{"id": kind.quarantine_id(row), "row_json": json.dumps(kind.to_json(row), sort_keys=True,
+                   ensure_ascii=True), "error": error.replace("\x00", "\\x00"), "quarantined_at_ms": now_ms}
+                  for kind, row, error in refused]  # fmt: skip
         async with self.engine.begin() as connection:
             await fence_transaction(connection, self.stream_key, epoch)
             await connection.execute(insert(quarantine).on_conflict_do_nothing(index_elements=["id"]), values)
@@ -239,36 +149,68 @@ class TradeStore:
             return await order_history.one(connection, user_id, order_id)
 
 
+class _Hold:
+    """A reply waiting for the commit of every row in `waiting`."""
+
+    __slots__ = ("gateway_id", "reply", "waiting")
+
+    def __init__(self, gateway_id: str, reply: commands_pb2.Reply, waiting: int) -> None:
+        self.gateway_id, self.reply, self.waiting = gateway_id, reply, waiting
+
+
 class TradeWriter:
     def __init__(self, store: TradeStore, hub: ReplyHub, metrics: EngineMetrics) -> None:
         self.store = store
         self.hub = hub
         self.metrics = metrics
-        # trade id -> row, in close order
-        self.pending: dict[str, dict[str, Any]] = {}
-        # trade id -> why PostgreSQL would refuse its pending row (checked as each row arrives, one at a
+        # row key -> (kind, row), in the order the state produced them
+        self.pending: dict[RowKey, tuple[RowKind, dict[str, Any]]] = {}
+        self._counts: dict[str, int] = {}
+        self._gauges: dict[str, str] = {}
+        # row key -> why PostgreSQL would refuse its pending row (checked as each row arrives, one at a
         # time, so a flush never checks a whole backlog on the loop)
-        self.refused: dict[str, str] = {}
-        # trade id -> replies that report it, sent once it is committed
-        self.held: dict[str, list[tuple[str, commands_pb2.Reply]]] = {}
+        self.refused: dict[RowKey, str] = {}
+        # row key -> replies that report it, sent once every row they wait on is committed
+        self.held: dict[RowKey, list[_Hold]] = {}
+        # kind name -> called with the rows of that kind just committed (in commit order)
+        self.on_commit: dict[str, Callable[[list[dict[str, Any]]], None]] = {}
         self.schema_ready = False
         # the leader session's fencing token (engine.fencing), claimed in PostgreSQL before its first commit
         self.epoch = 0
         self.epoch_claimed = False
         self._wakeup = asyncio.Event()
 
-    def add(self, row: dict[str, Any]) -> None:
-        self.pending[row["id"]] = row
-        if (problem := row_problem(row)) is not None:
-            self.refused[row["id"]] = problem
-        self.metrics.pending_trade_rows.set(len(self.pending))
+    def add(self, row: dict[str, Any], kind: RowKind = TRADES) -> RowKey:
+        key = kind.key(row)
+        if key not in self.pending:
+            self._count(kind, 1)
+        self.pending[key] = (kind, row)
+        if (problem := kind.problem(row)) is not None:
+            self.refused[key] = problem
+        return key
 
-    def send_after_commit(self, trade_id: str, gateway_id: str, reply: commands_pb2.Reply) -> None:
-        """Send now if the trade is already committed (e.g. an idempotent retry), else hold the reply."""
-        if trade_id in self.pending:
-            self.held.setdefault(trade_id, []).append((gateway_id, reply))
-        else:
+    def _count(self, kind: RowKind, change: int) -> None:
+        self._counts[kind.name] = self._counts.get(kind.name, 0) + change
+        self._gauges[kind.name] = kind.pending_gauge
+        shared = sum(count for name, count in self._counts.items() if self._gauges[name] == kind.pending_gauge)
+        getattr(self.metrics, kind.pending_gauge).set(shared)
+
+    def pending_count(self, kind: RowKind = TRADES) -> int:
+        return self._counts.get(kind.name, 0)
+
+    def pending_rows(self, kind: RowKind) -> list[dict[str, Any]]:
+        """The pending rows of one kind, in order (rows are never changed once pending)."""
+        return [row for row_kind, row in self.pending.values() if row_kind.name == kind.name]
+
+    def send_after_commit(self, keys: Sequence[RowKey], gateway_id: str, reply: commands_pb2.Reply) -> None:
+        """Send now if every row is already committed (e.g. an idempotent retry), else hold the reply."""
+        waiting = [key for key in dict.fromkeys(keys) if key in self.pending]
+        if not waiting:
             self.hub.send(gateway_id, reply)
+            return
+        hold = _Hold(gateway_id, reply, len(waiting))
+        for key in waiting:
+            self.held.setdefault(key, []).append(hold)
 
     def wake(self) -> None:
         if self.pending:
@@ -308,18 +250,18 @@ class TradeWriter:
         if not self.epoch_claimed:
             await self.store.claim_epoch(self.epoch)
             self.epoch_claimed = True
-        rows = list(self.pending.values())[:MAX_ROWS_PER_COMMIT]
+        rows = list(itertools.islice(self.pending.values(), MAX_ROWS_PER_COMMIT))
         if not rows:
             return
         if self.refused:
-            await self._quarantine([(self.pending[trade_id], problem) for trade_id, problem in self.refused.items()
-                                    if trade_id in self.pending])  # fmt: skip
-            rows = [row for row in rows if row["id"] in self.pending]
+            await self._quarantine([(*self.pending[key], problem) for key, problem in self.refused.items()
+                                    if key in self.pending])  # fmt: skip
+            rows = [(kind, row) for kind, row in rows if kind.key(row) in self.pending]
             if not rows:
                 return
         await self._commit_isolating(rows)
 
-    async def _commit_isolating(self, rows: list[dict[str, Any]]) -> None:
+    async def _commit_isolating(self, rows: list[tuple[RowKind, dict[str, Any]]]) -> None:
         """Commit `rows` in one transaction; if the database refuses their data (a refusal row_problem did
         not foresee), halve the group until the refused rows stand alone and quarantine those."""
         try:
@@ -328,7 +270,7 @@ class TradeWriter:
             if not refused_by_database(exc):
                 raise
             if len(rows) == 1:
-                await self._quarantine([(rows[0], repr(exc)[:2000])])
+                await self._quarantine([(*rows[0], repr(exc)[:2000])])
                 return
             log.error("closed-trade group commit refused; isolating the refused rows",
                       extra={"rows": len(rows), "error": repr(exc)[:500]})  # fmt: skip
@@ -339,28 +281,39 @@ class TradeWriter:
         self.metrics.trade_rows_committed.inc(len(rows))
         self._release(rows)
 
-    def _release(self, rows: list[dict[str, Any]]) -> None:
-        """Rows that left `pending` for good (committed or quarantined): their held replies go out."""
-        for row in rows:
-            self.pending.pop(row["id"], None)
-            self.refused.pop(row["id"], None)
-            for gateway_id, reply in self.held.pop(row["id"], ()):
-                # while a batch is being applied this is held with it: its entry may be in that batch, and
-                # goes out only with the batch's fenced acknowledgement (engine.replies `hold`)
-                self.hub.send(gateway_id, reply)
-        self.metrics.pending_trade_rows.set(len(self.pending))
+    def _release(self, rows: list[tuple[RowKind, dict[str, Any]]]) -> None:
+        """Rows that left `pending` for good (committed or quarantined): their listeners hear of them, and
+        the replies that waited for nothing else go out."""
+        released: dict[str, list[dict[str, Any]]] = {}
+        for kind, row in rows:
+            key = kind.key(row)
+            if self.pending.pop(key, None) is None:
+                continue
+            self._count(kind, -1)
+            self.refused.pop(key, None)
+            released.setdefault(kind.name, []).append(row)
+            for hold in self.held.pop(key, ()):
+                hold.waiting -= 1
+                if hold.waiting == 0:
+                    # while a batch is being applied this is held with it: its entry may be in that batch,
+                    # and goes out only with the batch's fenced acknowledgement (engine.replies `hold`)
+                    self.hub.send(hold.gateway_id, hold.reply)
+        for name, kind_rows in released.items():
+            listener = self.on_commit.get(name)
+            if listener is not None:
+                listener(kind_rows)
 
-    async def _quarantine(self, refused: list[tuple[dict[str, Any], str]]) -> None:
+    async def _quarantine(self, refused: list[tuple[RowKind, dict[str, Any], str]]) -> None:
         if not refused:
             return
         await self.store.quarantine(refused, self.epoch)
-        for row, error in refused:
-            log.critical("closed trade refused by PostgreSQL: quarantined, missing from the trade history",
-                         extra={"trade_id": row["id"], "user_id": row.get("user_id"), "error": error,
-                                "table": quarantine.name})  # fmt: skip
+        for kind, row, error in refused:
+            log.critical("row refused by PostgreSQL: quarantined, missing from its table",
+                         extra={"row_id": kind.quarantine_id(row), "kind": kind.name, "user_id": row.get("user_id"),
+                                "error": error, "table": quarantine.name})  # fmt: skip
         self.metrics.trade_rows_quarantined.inc(len(refused))
-        # the close happened in the state (the balance is credited): its reply must not wait forever
-        self._release([row for row, _ in refused])
+        # the change happened in the state (a balance is credited): its reply must not wait forever
+        self._release([(kind, row) for kind, row, _ in refused])
 
     async def flush_all(self) -> None:
         while self.pending:

@@ -22,6 +22,10 @@ from gateway.config import GatewaySettings, trusted_proxies
 from gateway.main import create_app
 from mesh.settings import load_settings
 
+# The largest WebSocket message a client may send; a larger one closes its socket with 1009 (message too
+# big) before it is buffered. /ws/prices reads nothing from clients, so nothing legitimate comes near it.
+WS_MAX_MESSAGE_BYTES = 64 * 1024
+
 
 def worker_app() -> FastAPI:
     """The app of one worker process (uvicorn calls this factory in each)."""
@@ -44,6 +48,7 @@ def main() -> None:
         proxy_headers=True,
         forwarded_allow_ips=trusted_proxies(settings.forwarded_allow_ips),
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
+        ws_max_size=WS_MAX_MESSAGE_BYTES,
     )
     if settings.gateway_workers == 1:
         uvicorn.run(create_app(settings), **options)

@@ -70,6 +70,9 @@ class GatewaySettings(CommonSettings):
     cors_origins: str = ""
     max_body_bytes: int = Field(default=65536, gt=0)
     auth_rate_limit: str = "10/minute"
+    # signin attempts per e-mail address, whatever address they come from (an attacker rotating client
+    # addresses still gets this many guesses at one account)
+    signin_email_rate_limit: str = "20/hour"
     # Comma-separated addresses or CIDRs of the proxies (e.g. the ingress controller's pods) whose
     # X-Forwarded-For names the client; from anyone else the header is ignored. "*" trusts everyone and is
     # only safe when nothing but the proxy can reach the gateway.
@@ -81,7 +84,7 @@ class GatewaySettings(CommonSettings):
         trusted_proxies(value)
         return value
 
-    @field_validator("auth_rate_limit")
+    @field_validator("auth_rate_limit", "signin_email_rate_limit")
     @classmethod
     def _rate_parses(cls, value: str) -> str:
         parse_rate(value)
@@ -109,10 +112,18 @@ class GatewaySettings(CommonSettings):
         return parse_rate(self.auth_rate_limit)
 
     @property
+    def signin_email_rate(self) -> tuple[int, int] | None:
+        return parse_rate(self.signin_email_rate_limit)
+
+    @property
     def auth_rate_key_prefix(self) -> str:
         """Where the platform-wide auth rate limit keeps its buckets: beside the stream key, so one
         platform (or one test's namespace) shares them and another does not."""
         return f"{self.stream_key}:auth-rate:"
+
+    @property
+    def signin_email_rate_key_prefix(self) -> str:
+        return f"{self.stream_key}:signin-email-rate:"
 
     @property
     def async_database_url(self) -> str:

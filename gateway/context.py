@@ -1,5 +1,6 @@
 """What a running gateway holds (built in the app's lifespan, read by gateway.deps): settings, the
-database, Redis, the engine client, the price hub, the auth rate limiter and the candle reader."""
+database, Redis, the engine client, the price hub, the account-event feed, the auth rate limiters and the
+candle reader."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from gateway.account_events import EventFeed
 from gateway.candles_client import CandleReader
 from gateway.config import GatewaySettings
 from gateway.engine_client import EngineClient
@@ -25,5 +27,8 @@ class GatewayContext:
     redis: aioredis.Redis
     engine: EngineClient
     prices: PriceHub
+    events: EventFeed
     auth_limiter: RedisRateLimiter | None
     candles: CandleReader
+    # signin attempts per e-mail address (SIGNIN_EMAIL_RATE_LIMIT), across every client address
+    signin_email_limiter: RedisRateLimiter | None = None

@@ -1,5 +1,5 @@
 """FastAPI dependencies (`Annotated` aliases) the routes declare: the gateway context, a database
-session, the authenticated user id, the Idempotency-Key and the auth rate limit."""
+session, the authenticated user id, the Idempotency-Key and the auth rate limits (per client, per e-mail)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from gateway.context import GatewayContext
+from gateway.limits import client_bucket, email_bucket
 from gateway.metrics import RATE_LIMITED
 from gateway.security import bearer_token, user_id_from_token
 
@@ -72,10 +73,20 @@ async def auth_rate_limit(context: ContextDep, request: Request, response: Respo
     if context.auth_limiter is None:
         return
     client = request.client.host if request.client else "unknown"
-    decision = await context.auth_limiter.hit(client)
+    decision = await context.auth_limiter.hit(client_bucket(client))
     if not decision.allowed:
         RATE_LIMITED.labels(route=request.url.path).inc()
     decision.raise_if_limited()
     response.headers.update(decision.headers())
     # an error answer (a wrong password's 401) is built afresh by gateway.errors: it adds these too
     request.state.rate_limit_headers = decision.headers()
+
+
+async def signin_email_rate_limit(context: GatewayContext, request: Request, email: str) -> None:
+    """One hit on the e-mail address's platform-wide bucket (any client address counts); 429 beyond."""
+    if context.signin_email_limiter is None:
+        return
+    decision = await context.signin_email_limiter.hit(email_bucket(email))
+    if not decision.allowed:
+        RATE_LIMITED.labels(route=request.url.path).inc()
+    decision.raise_if_limited()

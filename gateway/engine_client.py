@@ -1,5 +1,6 @@
 """The gateway's link to the engine, one method per engine operation (`create_account`, `open_position`,
-`close_position`, `amend_position`, `get_account`, `list_positions`, `list_closed_trades`, `get_prices`), so
+`close_position`, `amend_position`, `get_account`, `list_positions`, `list_closed_trades`, `get_prices`,
+`list_account_events`, `list_statement`), so
 routes never touch gRPC stubs or reply unions. Writes: a `Command` is XADDed to the Redis stream and its `Reply` comes
 back on this instance's single long-lived `EngineService.StreamReplies` call, matched by request id.
 Reads: gRPC unary calls. Engine failures and rejections leave here as `ApiError`s (see gateway.errors)."""
@@ -270,3 +271,15 @@ class EngineClient:
 
     async def get_prices(self) -> engine_service_pb2.GetPricesResponse:
         return await self._read(self.stub.GetPrices, engine_service_pb2.GetPricesRequest(), "GetPrices")
+
+    async def list_account_events(
+        self, user_id: str, after_seq: int, limit: int
+    ) -> engine_service_pb2.ListAccountEventsResponse:
+        request = engine_service_pb2.ListAccountEventsRequest(user_id=user_id, after_seq=after_seq, limit=limit)
+        return await self._read(self.stub.ListAccountEvents, request, "ListAccountEvents")
+
+    async def list_statement(
+        self, user_id: str, page_size: int, page_token: str
+    ) -> engine_service_pb2.ListStatementResponse:
+        request = engine_service_pb2.ListStatementRequest(user_id=user_id, page_size=page_size, page_token=page_token)
+        return await self._read(self.stub.ListStatement, request, "ListStatement")

@@ -1,5 +1,8 @@
-"""Request guards: the body size limit (MAX_BODY_BYTES -> 413) and the per-client-IP rate limit of
-signup/signin (AUTH_RATE_LIMIT -> 429, with `Retry-After` and the `RateLimit-*` headers).
+"""Request guards: the body size limit (MAX_BODY_BYTES -> 413), the per-client rate limit of signup/signin
+(AUTH_RATE_LIMIT -> 429, with `Retry-After` and the `RateLimit-*` headers) and the per-e-mail limit of
+signin (SIGNIN_EMAIL_RATE_LIMIT -> 429 likewise), so rotating client addresses does not buy more guesses
+at one account. A client is its IPv4 address or its IPv6 /64 (`client_bucket`): one subscriber usually
+holds a whole /64 and can pick any address in it.
 
 The rate limit is per platform: every gateway process counts in the same Redis bucket per client
 (`RedisRateLimiter`, one atomic Lua script per hit), so N gateways allow the limit once, not N times.
@@ -10,6 +13,8 @@ guesser have at most N times the limit for as long as Redis is down."""
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import json
 import logging
 import math
@@ -27,6 +32,26 @@ from gateway.errors import ApiError
 log = logging.getLogger(__name__)
 
 DRAIN_LIMIT_BYTES = 1 << 20
+IPV6_CLIENT_PREFIX = 64
+
+
+def client_bucket(host: str) -> str:
+    """The rate-limit key of a client address: an IPv4 address as it is, an IPv6 address by its /64
+    (an IPv4-mapped one as the IPv4 address); anything else (a Unix socket, "unknown") as it is."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{address}/{IPV6_CLIENT_PREFIX}", strict=False))
+    return str(address)
+
+
+def email_bucket(email: str) -> str:
+    """The rate-limit key of an e-mail address: a digest, so Redis never holds the addresses themselves."""
+    return hashlib.sha256(email.encode()).hexdigest()[:32]
 
 
 class BodySizeLimitMiddleware:

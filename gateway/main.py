@@ -16,15 +16,18 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from gateway import db, web
+from gateway.account_events import EventFeed
 from gateway.candles_client import CandleReader
 from gateway.config import GatewaySettings
 from gateway.context import GatewayContext
 from gateway.engine_client import EngineClient
 from gateway.errors import UnexpectedErrorMiddleware, install_error_handlers
+from gateway.headers import SecurityHeadersMiddleware
 from gateway.limits import BodySizeLimitMiddleware, RedisRateLimiter
 from gateway.metrics import MetricsMiddleware
+from gateway.openapi_links import add_links
 from gateway.prices import PriceHub
-from gateway.routes import auth, balance, candles, compat, health, orders, prices, trade
+from gateway.routes import account, auth, balance, candles, compat, health, orders, prices, trade
 from gateway.stream_writer import command_redis
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,9 @@ Leveraged crypto CFD trading (BTC_USDC, ETH_USDC, SOL_USDC against USD).
   gets `{"type": "CANDLE", ...}` whenever that live candle moves (`GET /api/v1/candles` for history).
 * The routes tagged *compatibility* serve the original exness-v3 web client in its own shapes (dollar
   numbers, string errors); its price socket is `/ws/compat/prices`.
+* Account events: WebSocket `/api/v1/ws/account` (also `/ws/account`); the first message authenticates,
+  `{"type": "auth", "token": "<JWT>", "since": <seq, optional>}`; then every event of the account in
+  order, `{"type", "seq", "ts", ...}`, resumable with `since`. The statement: `GET /api/v1/account/statement`.
 """
 
 
@@ -69,7 +75,8 @@ async def running_context(settings: GatewaySettings) -> AsyncIterator[GatewayCon
         max_loop_lag=settings.gateway_max_loop_lag_ms / 1000,
     )
     hub = PriceHub(pubsub_redis, settings.price_channel, settings.candle_channel)
-    rate = settings.auth_rate
+    events = EventFeed(engine, settings.gateway_id)
+    rate, email_rate = settings.auth_rate, settings.signin_email_rate
     context = GatewayContext(
         settings=settings,
         asset_specs=settings.asset_specs,
@@ -78,14 +85,20 @@ async def running_context(settings: GatewaySettings) -> AsyncIterator[GatewayCon
         redis=redis,
         engine=engine,
         prices=hub,
+        events=events,
         auth_limiter=RedisRateLimiter(redis, settings.auth_rate_key_prefix, *rate) if rate else None,
         candles=CandleReader(settings.candles_addr),
+        signin_email_limiter=(
+            RedisRateLimiter(redis, settings.signin_email_rate_key_prefix, *email_rate) if email_rate else None
+        ),
     )
     engine.start()
     hub.start()
+    events.start()
     try:
         yield context
     finally:
+        await events.close()
         await hub.close()
         await context.candles.close()
         await engine.close()
@@ -115,7 +128,8 @@ def _lifespan(
 
 
 def _error_schemas_openapi(app: FastAPI) -> dict[str, Any]:
-    """The generated schema, with FastAPI's default 422 body replaced by ours (what is really sent)."""
+    """The generated schema, with FastAPI's default 422 body replaced by ours (what is really sent), and the
+    links between operations (gateway.openapi_links)."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
@@ -128,6 +142,7 @@ def _error_schemas_openapi(app: FastAPI) -> dict[str, Any]:
     components = schema.get("components", {}).get("schemas", {})
     for default in ("HTTPValidationError", "ValidationError"):
         components.pop(default, None)
+    add_links(schema)
     app.openapi_schema = schema
     return schema
 
@@ -145,10 +160,20 @@ def create_app(settings: GatewaySettings, context: GatewayContext | None = None)
     )  # /docs: gateway.web
     if context is not None:
         app.state.context = context
-    for router in (auth.router, trade.router, orders.router, balance.router, prices.router, candles.router):
+    for router in (
+        auth.router,
+        trade.router,
+        orders.router,
+        balance.router,
+        prices.router,
+        candles.router,
+        account.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(prices.ws_router)
     app.include_router(prices.ws_router, prefix=API_PREFIX)
+    app.include_router(account.ws_router)
+    app.include_router(account.ws_router, prefix=API_PREFIX)
     # the original exness-v3 web client's routes and price socket (gateway.routes.compat)
     app.include_router(compat.router, prefix=API_PREFIX)
     app.include_router(compat.ws_router)
@@ -168,5 +193,6 @@ def create_app(settings: GatewaySettings, context: GatewayContext | None = None)
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.openapi = lambda: _error_schemas_openapi(app)  # type: ignore[method-assign]
     return app

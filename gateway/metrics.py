@@ -22,6 +22,11 @@ ENGINE_REPLY_SECONDS = Histogram(
 )
 REPLY_STREAM_UP = Gauge("gateway_reply_stream_up", "1 while the StreamReplies call to the engine is open")
 REPLY_STREAM_RECONNECTS = Counter("gateway_reply_stream_reconnects_total", "StreamReplies calls that ended")
+ACCOUNT_SOCKETS = Gauge("gateway_account_sockets", "Open /ws/account connections (authenticated)")
+ACCOUNT_EVENTS_SENT = Counter("gateway_account_events_sent_total", "Account events sent to /ws/account clients")
+ACCOUNT_EVENT_STREAM_RECONNECTS = Counter(
+    "gateway_account_event_stream_reconnects_total", "StreamAccountEvents calls that ended"
+)
 WS_CLIENTS = Gauge("gateway_ws_clients", "Open price WebSocket connections")
 WS_CONFLATED = Counter("gateway_ws_conflated_total", "Price messages merged into a newer one for a slow client")
 PRICE_SUBSCRIPTION_UP = Gauge("gateway_price_subscription_up", "1 while subscribed to the price channel")

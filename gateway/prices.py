@@ -31,6 +31,9 @@ RECONNECT_MIN_SECONDS = 0.1
 RECONNECT_MAX_SECONDS = 5.0
 
 SendText = Callable[[str], Awaitable[None]]
+# answers to a client's own messages waiting to be sent, at most: a client that keeps sending without
+# reading would otherwise grow them without bound; beyond, its socket is closed with 1008
+MAX_QUEUED_REPLIES = 256
 
 
 class PriceSubscriber:
@@ -46,6 +49,8 @@ class PriceSubscriber:
         self.candle_keys: set[CandleKey] = set()
         self._pending_candles: dict[CandleKey, str] = {}
         self._replies: list[str] = []
+        # set when the client sent more messages than it read answers (MAX_QUEUED_REPLIES)
+        self.flooded = False
 
     def offer(self, quotes: dict[str, dict[str, int]]) -> None:
         if self._pending:
@@ -59,6 +64,10 @@ class PriceSubscriber:
             self._wake.set()
 
     def reply(self, message: str) -> None:
+        if len(self._replies) >= MAX_QUEUED_REPLIES:
+            self.flooded = True
+            self.close()
+            return
         self._replies.append(message)
         self._wake.set()
 

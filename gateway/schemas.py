@@ -17,7 +17,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from mesh.units import to_decimal
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# no whitespace and no control character (PostgreSQL cannot even store a NUL)
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 
 
 def _exact_decimal(value: object) -> Decimal:
@@ -68,6 +69,10 @@ class SigninRequest(_Request):
     @field_validator("email")
     @classmethod
     def _normalise(cls, value: str) -> str:
+        # not the signup rule: an address stored under an older rule must still sign in; only what no
+        # stored address can hold (a NUL, which PostgreSQL refuses) is refused here
+        if "\x00" in value:
+            raise ValueError("not an e-mail address")
         return value.strip().lower()
 
 
@@ -259,3 +264,23 @@ class CandlesResponse(BaseModel):
     interval: str
     decimal: int
     candles: list[CandleOut] = Field(description="oldest first")
+
+
+class StatementLineOut(BaseModel):
+    seq: int = Field(description="the account event's sequence number")
+    time: dt.datetime
+    type: str = Field(
+        description="DEPOSIT, MARGIN_LOCKED, POSITION_CLOSED, PARTIAL_CLOSE, ORDER_RESERVED or ORDER_RELEASED"
+    )
+    amount: int = Field(description="signed change of the free balance, cents")
+    balanceAfter: int = Field(description="free balance after it, cents")
+    positionId: str | None = None
+    orderId: str | None = None
+
+
+class StatementResponse(BaseModel):
+    entries: list[StatementLineOut] = Field(
+        description="newest first; the amounts of all lines (the first line is the DEPOSIT of the starting "
+        "balance) sum to the balance"
+    )
+    nextCursor: str | None = Field(description="pass as `cursor` for the next page; null at the end")

@@ -22,6 +22,7 @@ def start_gateway(
         "GATEWAY_PORT": str(port),
         "JWT_SECRET": JWT_SECRET,
         "AUTH_RATE_LIMIT": "off",
+        "SIGNIN_EMAIL_RATE_LIMIT": "off",
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "INFO",
         "GATEWAY_ID": f"gw-{uuid.uuid4().hex[:8]}",

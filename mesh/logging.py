@@ -19,13 +19,35 @@ _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", 
 
 # scheme://user:password@  (user may be empty, as in redis://:password@host); the password runs to the
 # last "@" before white space, so one containing "@", ":" or "/" is hidden whole (at worst more is hidden)
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s/@:'\"]*:)(?P<password>\S*)@")
+# Every repetition is bounded, so the scan stays linear in the line's length: with an unbounded scheme a
+# long run of letters (a 1 MiB id a client sent) cost quadratic time, minutes of a service's event loop
+# for one log line. No real scheme, user name or password comes near these bounds.
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]{0,31}://[^\s/@:'\"]{0,256}:)(?P<password>\S{0,256})@")
 # password=... as a URL query parameter (redis://h/0?password=x, ...?pass=x) or a keyword DSN
 # (host=h password=x, password='x y'): the value runs to the next separator of either form or a quote
 _KEY_PASSWORD = re.compile(
     r"(?P<head>(?<![A-Za-z0-9_])(?:password|passwd|pass|pwd)=)(?P<password>'[^']*'|[^\s&;'\"\\]+)", re.IGNORECASE
 )
 REDACTED = "***"
+# Longer text is cut (marked with how long it was) before a line is redacted and written: a client's
+# megabyte-long id must not become a megabyte-long log line, nor cost the redaction its length squared.
+MAX_FIELD_CHARS = 4096
+MAX_TRACEBACK_CHARS = 32768
+_SPACES = (" ", "\t", "\n", "\r")
+
+
+def clip(text: str, limit: int = MAX_FIELD_CHARS) -> str:
+    """`text` itself when it is at most `limit` characters; else its start and a note of its length. The
+    word the cut falls in is dropped whole: a URL cut before its "@" would escape the redaction."""
+    if len(text) <= limit:
+        return text
+    kept = text[:limit]
+    kept = kept[: max(kept.rfind(space) for space in _SPACES) + 1]
+    return f"{kept}... ({len(text)} characters, cut)"
+
+
+def _clip_value(value: Any) -> Any:
+    return clip(value) if isinstance(value, str) else value
 
 
 def redact(text: str) -> str:
@@ -33,6 +55,15 @@ def redact(text: str) -> str:
     replaced by ***."""
     text = _URL_PASSWORD.sub(lambda match: f"{match.group('head')}{REDACTED}@", text)
     return _KEY_PASSWORD.sub(lambda match: f"{match.group('head')}{REDACTED}", text)
+
+
+def _clip_tail(text: str) -> str:
+    if len(text) <= MAX_TRACEBACK_CHARS:
+        return text
+    kept = text[-MAX_TRACEBACK_CHARS:]
+    starts = [found for space in _SPACES if (found := kept.find(space)) >= 0]
+    kept = kept[min(starts) :] if starts else ""
+    return f"({len(text)} characters, the start cut) ...{kept}"
 
 
 class JsonFormatter(logging.Formatter):
@@ -46,26 +77,27 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": clip(record.getMessage()),
         }
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                entry[key] = value
+                entry[key] = _clip_value(value)
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            # the end of a traceback names the exception; a cut one keeps that end
+            entry["exc"] = _clip_tail(self.formatException(record.exc_info))
         return redact(json.dumps(entry, default=str))
 
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         extras = " ".join(
-            f"{key}={value}"
+            f"{key}={_clip_value(value)}"
             for key, value in vars(record).items()
             if key not in _STANDARD_ATTRS and not key.startswith("_")
         )
-        line = f"{record.levelname:<7} {record.name}: {record.getMessage()}" + (f"  {extras}" if extras else "")
+        line = f"{record.levelname:<7} {record.name}: {clip(record.getMessage())}" + (f"  {extras}" if extras else "")
         if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+            line += "\n" + _clip_tail(self.formatException(record.exc_info))
         return redact(line)
 
 

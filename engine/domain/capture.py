@@ -11,7 +11,14 @@ from typing import Any
 from engine.domain.idempotency import IdempotencyStore, Remembered
 from engine.domain.ledger import Ledger
 from engine.domain.model import Account, LatestQuote, PendingOrder, Position
-from engine.domain.records import Row, encode_account, encode_order, encode_position, encode_quote, encode_remembered
+from engine.domain.records import (
+    Row,
+    encode_account_row,
+    encode_order,
+    encode_position,
+    encode_quote,
+    encode_remembered,
+)
 from engine.domain.rules import Rules, encode_rules
 from engine.domain.slicing import sorted_in_chunks
 
@@ -19,37 +26,40 @@ from engine.domain.slicing import sorted_in_chunks
 # 3: the rules in force are recorded (a format-2 snapshot is restored under the rules given to restore)
 # 4: a remembered PositionOpened records the valuation it was first answered with
 # 5: pending orders (an "orders" table; their reserves are not in the recorded balances)
-SNAPSHOT_FORMAT = 5
+# 6: each account row adds the sequence number of the account's last event (engine.domain.events)
+SNAPSHOT_FORMAT = 6
 
 
 class StateCapture:
     """A `TradingState` frozen at one entry by `TradingState.capture`. It holds copies of the state's dicts'
     contents, never the dicts themselves; the ledgers in it are shared, but only their fixed fields
-    (e-mail, creation time) are read, never their balance or open positions, which change (the balances
-    were read at the capture)."""
+    (e-mail, creation time) are read, never their balance, event counter or open positions, which change
+    (balances and counters were read at the capture)."""
 
     __slots__ = (
-        "_balances", "_entries", "_ledgers", "_next_sequence", "_orders", "_positions", "_quotes", "_rules",
+        "_balances", "_entries", "_event_seqs", "_ledgers", "_next_sequence", "_orders", "_positions", "_quotes",
+        "_rules",
         "_user_ids", "_users",
     )  # fmt: skip
 
     def __init__(
         self, rules: Rules, next_sequence: int, user_ids: list[str], ledgers: list[Ledger], balances: list[int],
-        positions: list[Position], orders: list[PendingOrder], quotes: dict[str, LatestQuote],
+        event_seqs: list[int], positions: list[Position], orders: list[PendingOrder], quotes: dict[str, LatestQuote],
         entries: list[Remembered], users: list[str],
     ) -> None:  # fmt: skip
         # user_ids, ledgers and balances: the same accounts in the same order (the ledgers dict gains a key
         # at sign-up only, and never loses one)
         self._rules, self._next_sequence, self._user_ids = rules, next_sequence, user_ids
         self._ledgers, self._balances, self._positions, self._quotes = ledgers, balances, positions, quotes
-        self._entries, self._users, self._orders = entries, users, orders
+        self._entries, self._users, self._orders, self._event_seqs = entries, users, orders, event_seqs
 
     def _accounts(self) -> Iterator[Row]:
-        user_ids, ledgers, balances = self._user_ids, self._ledgers, self._balances
+        user_ids, ledgers, balances, event_seqs = self._user_ids, self._ledgers, self._balances, self._event_seqs
         # indexes, not (id, ledger, balance) tuples: no 100k short-lived containers for the collector
         for at in sorted_in_chunks(list(range(len(user_ids))), key=user_ids.__getitem__):
             ledger = ledgers[at]
-            yield encode_account(Account(user_ids[at], ledger.email, balances[at], ledger.created_at_ms))
+            account = Account(user_ids[at], ledger.email, balances[at], ledger.created_at_ms)
+            yield encode_account_row(account, event_seqs[at])
 
     def _positions_in_order(self) -> Iterator[Position]:
         return sorted_in_chunks(self._positions, key=lambda p: p.sequence)

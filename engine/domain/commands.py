@@ -5,6 +5,7 @@ Prices, stop-loss, take-profit and trade_opening_price are in the asset's price 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from engine.domain.model import (
     Account,
@@ -18,6 +19,9 @@ from engine.domain.model import (
     Valuation,
 )
 from engine.domain.rules import Rules
+
+if TYPE_CHECKING:
+    from engine.domain.events import AccountEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,3 +196,8 @@ class Outcome:
     # every pending order this entry ended, in order: the ones that expired at its time first (any entry
     # can expire orders), then a cancel's own or the fills and refused fills of a price tick
     finished_orders: tuple[FinishedOrder, ...] = ()
+    # what the entry changed in each account, numbered per account (engine.domain.events); none for a
+    # remembered reply or a refusal
+    events: tuple[AccountEvent, ...] = ()
+    # the reply is one remembered under the command's idempotency key: the command changed nothing
+    remembered: bool = False

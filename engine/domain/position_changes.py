@@ -115,6 +115,7 @@ class PositionChanges:
     def _insert(self, ledger: Ledger, position: Position) -> None:
         self._positions[position.id] = position
         ledger.positions[position.id] = position
+        ledger.used_margin_cents += position.margin_cents
         self._triggers[position.asset].add(position)
 
     def _reindex(self, ledger: Ledger, old: Position, new: Position) -> None:
@@ -122,6 +123,7 @@ class PositionChanges:
         self._triggers[old.asset].remove(old)
         self._positions[new.id] = new
         ledger.positions[new.id] = new
+        ledger.used_margin_cents += new.margin_cents - old.margin_cents
         self._triggers[new.asset].add(new)
 
     def _settle(
@@ -133,5 +135,6 @@ class PositionChanges:
         ledger.balance_cents += credited
         del self._positions[position.id]
         del ledger.positions[position.id]
+        ledger.used_margin_cents -= position.margin_cents
         self._triggers[position.asset].remove(position)
         return ClosedTrade.of(position, closing_price, pnl, credited, reason, time_ms)

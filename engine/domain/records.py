@@ -74,6 +74,20 @@ def decode_account(value: object) -> Account:
     return Account(_str(user_id), _str(email), _int(balance), _int(created_at))
 
 
+def encode_account_row(account: Account, event_seq: int) -> Row:
+    """An account as a snapshot holds it (format 6 on): the account and its last event's sequence number."""
+    return [*encode_account(account), event_seq]
+
+
+def decode_account_row(value: object) -> tuple[Account, int]:
+    """A snapshot's account row and its last event's sequence number (0 in a row older than format 6)."""
+    if isinstance(value, list | tuple) and len(value) == 5:
+        if _int(value[4]) < 0:
+            raise ValueError(f"negative event sequence in account row {value!r}")
+        return decode_account(value[:4]), value[4]
+    return decode_account(value), 0
+
+
 def encode_position(p: Position) -> Row:
     return [
         p.id, p.user_id, p.asset, p.side.value, p.quantity, p.leverage, p.entry_price, p.margin_cents,

@@ -9,7 +9,7 @@ from engine.domain.idempotency import IdempotencyStore
 from engine.domain.ledger import Ledger
 from engine.domain.model import PendingOrder, Position
 from engine.domain.orders import PendingOrders
-from engine.domain.records import decode_account, decode_order, decode_position, decode_quote, decode_remembered
+from engine.domain.records import decode_account_row, decode_order, decode_position, decode_quote, decode_remembered
 
 
 class Restoring(PendingOrders):
@@ -25,10 +25,11 @@ class Restoring(PendingOrders):
 
     def _restore_accounts(self, rows: list[Any]) -> None:
         for row in rows:
-            account = decode_account(row)
+            account, event_seq = decode_account_row(row)
             if account.user_id in self._ledgers:
                 raise ValueError(f"account {account.user_id} appears twice")
-            self._add_ledger(account.user_id, Ledger(account.email, account.balance_cents, account.created_at_ms))
+            ledger = Ledger(account.email, account.balance_cents, account.created_at_ms, event_seq)
+            self._add_ledger(account.user_id, ledger)
 
     def _restore_positions(self, rows: list[Any]) -> list[Position]:
         """Insert the positions in sequence order (the triggers are rebuilt as they go); returns them so."""

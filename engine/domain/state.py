@@ -31,6 +31,7 @@ from engine.domain.commands import (
     Reply,
     UserCommand,
 )
+from engine.domain.events import with_events
 from engine.domain.idempotency import IdempotencyStore, Remembered
 from engine.domain.ledger import Ledger
 from engine.domain.model import (
@@ -51,7 +52,8 @@ from engine.domain.rules import Rules, decode_rules
 from engine.domain.slicing import copy_in_slices
 from engine.domain.triggers import AssetTriggers
 
-_READABLE_FORMATS = (2, 3, 4, 5)
+# 2-5 restore with every account's event counter at 0
+_READABLE_FORMATS = (2, 3, 4, 5, 6)
 # refusals that say "no usable price right now": not remembered under an idempotency key (see apply)
 _RETRYABLE = frozenset({RejectReason.PRICE_STALE, RejectReason.PRICE_UNAVAILABLE})
 # items a snapshot capture copies per slice (TradingState.capture_in_slices): about 1 ms of the loop
@@ -111,7 +113,7 @@ class TradingState(Restoring):
         outcome = self._apply(command, entry_id, time_ms, idempotency_key)
         if expired:
             outcome = replace(outcome, finished_orders=expired + outcome.finished_orders)
-        return outcome
+        return with_events(outcome, self._ledgers, time_ms)
 
     def _apply(self, command: Command, entry_id: str, time_ms: int, idempotency_key: str) -> Outcome:
         if isinstance(command, ChangeRules):
@@ -125,7 +127,7 @@ class TradingState(Restoring):
         remembered = self._idempotency.lookup(command.user_id, idempotency_key, time_ms)
         if remembered is not None:
             if remembered.command == command:
-                return Outcome(remembered.reply)
+                return Outcome(remembered.reply, remembered=True)
             return Outcome(checks.idempotency_key_reused(idempotency_key))
         outcome = self._execute(command, entry_id, time_ms)
         reply = outcome.reply
@@ -251,6 +253,11 @@ class TradingState(Restoring):
         ledger = self._ledgers.get(user_id)
         return None if ledger is None else self._account_of(user_id, ledger)
 
+    def last_event_seq(self, user_id: str) -> int:
+        """The sequence number of the account's last event (0: none, or no such account)."""
+        ledger = self._ledgers.get(user_id)
+        return 0 if ledger is None else ledger.event_seq
+
     def user_id_for_email(self, email: str) -> str | None:
         """The user id of the first account created with `email` (compared lower-cased), or None."""
         return self._emails.get(email.lower())
@@ -322,12 +329,13 @@ class TradingState(Restoring):
         ledgers = yield from copy_in_slices(self._ledgers.values(), per_slice)
         # a ledger's balance changes: read now, a Python-level loop (~4x the cost per item of a copy)
         balances = yield from copy_in_slices((ledger.balance_cents for ledger in ledgers), max(1, per_slice // 4))
+        event_seqs = yield from copy_in_slices((ledger.event_seq for ledger in ledgers), max(1, per_slice // 4))
         positions = yield from copy_in_slices(self._positions.values(), per_slice)
         orders = yield from copy_in_slices(self._orders.values(), per_slice)
         kept = yield from copy_in_slices(entries, per_slice)
         kept_users = yield from copy_in_slices(users, per_slice)
         return StateCapture(
-            rules, next_sequence, user_ids, ledgers, balances, positions, orders, latest, kept, kept_users
+            rules, next_sequence, user_ids, ledgers, balances, event_seqs, positions, orders, latest, kept, kept_users
         )
 
     @classmethod

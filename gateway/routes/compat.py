@@ -79,9 +79,9 @@ async def signup(body: SignupRequest, context: ContextDep, session: SessionDep) 
 
 
 @router.post("/auth/signin", dependencies=[Depends(auth_rate_limit)])
-async def signin(body: SigninRequest, context: ContextDep, session: SessionDep) -> dict[str, object]:
-    """`/signin` of the main API; the balance in dollars."""
-    return _signed_in(await auth.signin(body, context, session), "Signed in")
+async def signin(body: SigninRequest, request: Request, context: ContextDep, session: SessionDep) -> dict[str, object]:
+    """`/signin` of the main API (its per-e-mail limit included); the balance in dollars."""
+    return _signed_in(await auth.signin(body, request, context, session), "Signed in")
 
 
 @router.get("/balance/me")

@@ -78,7 +78,8 @@ async def price_socket(websocket: WebSocket, context: ContextDep) -> None:
         with contextlib.suppress(BaseException):
             await reader
         with contextlib.suppress(Exception):
-            await websocket.close(code=1001)
+            # 1008 (policy violation): the client sent messages faster than it read the answers
+            await websocket.close(code=1008 if subscriber.flooded else 1001)
 
 
 ws_router.add_api_websocket_route("/ws/prices", price_socket)

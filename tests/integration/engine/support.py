@@ -25,6 +25,7 @@ from exness.market.v1 import market_pb2
 from engine import orders_wire, translate
 from engine.config import EngineSettings
 from engine.domain import TradingState
+from engine.event_store import event_row
 from harness.polling import apoll_until
 from mesh.stream_codec import decode_entry, encode_command
 
@@ -97,6 +98,8 @@ class Producer:
         self.closed_rows: dict[str, dict[str, Any]] = {}
         # order id -> its order_history row, for every order the reference run ended
         self.order_rows: dict[str, dict[str, Any]] = {}
+        # (user id, seq) -> the account_events row of the uninterrupted run, in the order it made them
+        self.event_rows: dict[tuple[str, int], dict[str, Any]] = {}
         self.last_id = "0-0"
         self.entries = 0
 
@@ -124,6 +127,8 @@ class Producer:
             self.closed_rows[trade.id] = translate.closed_trade_row(trade)
         for finished in outcome.finished_orders:
             self.order_rows[finished.order.id] = orders_wire.order_history_row(finished)
+        for event in outcome.events:
+            self.event_rows[(event.user_id, event.seq)] = event_row(event)
         if outcome.reply is not None and command.request_id:
             self.expected[command.request_id] = translate.reply_to_proto(
                 outcome.reply, request_id=command.request_id, stream_id=entry_id, state=self.reference

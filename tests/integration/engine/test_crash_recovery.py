@@ -21,6 +21,7 @@ from exness.engine.v1 import commands_pb2
 
 from engine.config import EngineSettings
 from engine.stream import entry_key
+from harness.polling import apoll_until
 from tests.integration.engine.support import (
     Producer,
     ReplyClient,
@@ -169,6 +170,15 @@ class Script:
                 await asyncio.sleep(0.06)
 
 
+async def _event_rows(postgres_url: str, prefix: str, expected: int) -> dict[tuple[str, int], dict[str, Any]] | None:
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        rows = await conn.fetch("SELECT * FROM account_events WHERE user_id LIKE $1", f"{prefix}%")
+    finally:
+        await conn.close()
+    return {(row["user_id"], row["seq"]): dict(row) for row in rows} if len(rows) >= expected else None
+
+
 async def test_sigkill_at_random_points_loses_nothing(
     engine_env: dict[str, str], engine_settings: EngineSettings, redis_client: aioredis.Redis,
     postgres_url: str, key_prefix: str, artifacts_dir: Path,
@@ -227,6 +237,10 @@ async def test_sigkill_at_random_points_loses_nothing(
         assert {row["id"]: dict(row) for row in rows} == producer.closed_rows
         assert {row["status"] for row in producer.order_rows.values()} >= {"FILLED", "CANCELLED"}
         assert {row["id"]: dict(row) for row in orders} == producer.order_rows
+        # and each account event exactly once, numbered as the uninterrupted run numbered it
+        events = await apoll_until(lambda: _event_rows(postgres_url, key_prefix, len(producer.event_rows)),
+                                   "every account event committed", 60)  # fmt: skip
+        assert events == producer.event_rows
 
         dead = await redis_client.xrange(env["DEAD_LETTER_STREAM"])
         assert sorted(fields[b"source_id"].decode() for _, fields in dead) == sorted(script.garbage_ids)

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from exness.engine.v1 import commands_pb2, engine_service_pb2, engine_service_pb2_grpc
 
 from engine.config import EngineSettings
+from harness.polling import apoll_until
 from tests.integration.engine.support import (
     Producer,
     ReplyClient,
@@ -206,7 +207,13 @@ async def test_garbage_entries_are_dead_lettered(
             await producer.send(create_account("ok", "ok@example.com", reply_to=replies.gateway_id, request_id="ok"))
             assert (await replies.wait_for("bad")).rejection.reason == commands_pb2.REJECT_REASON_INVALID_COMMAND
             assert (await replies.wait_for("ok")).account_created.account.user_id == "ok"
-        dead = await redis_client.xrange(engine_env["DEAD_LETTER_STREAM"])
+
+        async def dead_letters() -> list[tuple[bytes, dict[bytes, bytes]]] | None:
+            # a batch's dead letters go out with its XACK, after the batch's replies were queued
+            entries = await redis_client.xrange(engine_env["DEAD_LETTER_STREAM"])
+            return entries if len(entries) >= len(garbage_ids) else None
+
+        dead = await apoll_until(dead_letters, "every garbage entry dead-lettered", 30)
         assert [fields[b"source_id"].decode() for _, fields in dead] == garbage_ids
         assert all(fields[b"error"] for _, fields in dead)
         assert dead[0][1][b"entry.payload"] == garbage[0][b"payload"]

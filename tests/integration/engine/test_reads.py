@@ -19,7 +19,7 @@ from engine.domain import TradingState
 from engine.lifecycle import Engine
 from engine.servicers import AdminServicer, EngineServicer, encode_position_token
 from engine.stream import StreamLog
-from engine.trades import encode_page_token
+from engine.trade_rows import encode_page_token
 from harness.polling import apoll_until
 from tests.integration.engine.in_process import running_engine
 from tests.integration.engine.support import Producer, close_position, create_account, open_position, price_update

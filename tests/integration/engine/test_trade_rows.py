@@ -15,7 +15,8 @@ import pytest
 from exness.engine.v1 import commands_pb2
 
 from engine.metrics import EngineMetrics
-from engine.trades import TradeStore, TradeWriter, row_problem
+from engine.trade_rows import row_problem, trade_key
+from engine.trades import TradeStore, TradeWriter
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -77,7 +78,7 @@ async def test_refused_rows_are_quarantined_and_the_rest_commits(
         ]
         for row in rows:
             writer.add(row)
-            writer.send_after_commit(row["id"], "gw", commands_pb2.Reply(request_id=f"r-{row['id']}"))
+            writer.send_after_commit([trade_key(row["id"])], "gw", commands_pb2.Reply(request_id=f"r-{row['id']}"))
         assert row_problem(rows[0]) is None and row_problem(rows[1]) is None
         assert row_problem(rows[2]) and row_problem(rows[3])
         with caplog.at_level(logging.CRITICAL, logger="engine.trades"):
@@ -99,7 +100,7 @@ async def test_refused_rows_are_quarantined_and_the_rest_commits(
             assert kept["error"]
         assert "no_test_asset" in quarantined["t-constraint"]["error"]
         critical = [r for r in caplog.records if r.levelno == logging.CRITICAL]
-        assert sorted(r.trade_id for r in critical) == sorted(quarantined)  # type: ignore[attr-defined]
+        assert sorted(r.row_id for r in critical) == sorted(quarantined)  # type: ignore[attr-defined]
         assert metrics.registry.get_sample_value("engine_trade_rows_quarantined_total") == 3
         assert metrics.registry.get_sample_value("engine_trade_rows_committed_total") == 3
     finally:

@@ -212,3 +212,49 @@ async def test_auth_rate_limit_falls_back_to_this_process_when_redis_is_down(cap
     assert [decision.allowed for decision in decisions] == [True, True, False]
     assert RATE_LIMIT_FALLBACK._value.get() == before + 3
     assert any("counting in this process only" in record.getMessage() for record in caplog.records)
+
+
+async def test_signin_attempts_per_email_are_limited_whatever_address_they_come_from(
+    stack: Stack, artifacts_dir: Path
+) -> None:
+    """An attacker rotating client addresses (here through the trusted proxy) gets SIGNIN_EMAIL_RATE_LIMIT
+    guesses at one account, then 429 with Retry-After; another account is unaffected. IPv6 clients share
+    the auth bucket of their /64."""
+    gateway, base_url = start_gateway(
+        {
+            **stack.env,
+            "ENGINE_ADDR": stack.engine_addr,
+            "AUTH_RATE_LIMIT": "2/hour",
+            "SIGNIN_EMAIL_RATE_LIMIT": "3/hour",
+            "FORWARDED_ALLOW_IPS": "127.0.0.5",
+        },
+        artifacts_dir,
+    )
+    victim = {"email": f"victim{uuid.uuid4().hex[:8]}@example.com", "password": "guess-1234"}
+    transport = httpx.AsyncHTTPTransport(local_address="127.0.0.5")
+    try:
+        async with httpx.AsyncClient(base_url=f"{base_url}/api/v1", transport=transport, timeout=30) as api:
+
+            async def signin(client_ip: str, body: dict[str, str]) -> httpx.Response:
+                return await api.post("/signin", json=body, headers={"X-Forwarded-For": client_ip})
+
+            answers = [await signin(f"198.51.100.{n}", victim) for n in range(10, 14)]
+            assert [answer.status_code for answer in answers] == [401, 401, 401, 429]
+            assert answers[3].json()["error"]["code"] == "RATE_LIMITED"
+            assert int(answers[3].headers["Retry-After"]) >= 1
+            assert answers[3].headers["RateLimit-Policy"] == "3;w=3600"
+            # the same e-mail in other letter cases is the same account
+            shouted = {**victim, "email": victim["email"].upper()}
+            assert (await signin("198.51.100.20", shouted)).status_code == 429
+            other = {"email": f"other{uuid.uuid4().hex[:8]}@example.com", "password": "guess-1234"}
+            assert (await signin("198.51.100.21", other)).status_code == 401
+            # addresses of one IPv6 /64 are one client (a fresh e-mail each time: only the client bucket counts)
+
+            def fresh() -> dict[str, str]:
+                return {"email": f"v6{uuid.uuid4().hex[:8]}@example.com", "password": "guess-1234"}
+
+            same_64 = [(await signin(f"2001:db8:7:1::{n}", fresh())).status_code for n in ("1", "2", "ffff")]
+            assert same_64 == [401, 401, 429]
+            assert (await signin("2001:db8:7:2::1", fresh())).status_code == 401
+    finally:
+        gateway.stop()

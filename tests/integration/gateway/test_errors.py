@@ -168,8 +168,23 @@ async def test_another_users_order_is_404(api: httpx.AsyncClient, trader: dict[s
     opened = await api.post("/trade/create", headers=trader, json=ORDER)
     assert opened.status_code == 201, opened.text
     _, intruder = await new_user(api)
-    stolen = await api.post("/trade/close", headers=bearer(intruder), json={"orderId": opened.json()["trade"]["id"]})
+    position_id = opened.json()["trade"]["id"]
+    stolen = await api.post("/trade/close", headers=bearer(intruder), json={"orderId": position_id})
     assert_error(stolen, 404, "POSITION_NOT_FOUND")
+    partly = await api.post(
+        "/trade/close", headers=bearer(intruder), json={"orderId": position_id, "quantity": "0.001"}
+    )
+    assert_error(partly, 404, "POSITION_NOT_FOUND")
+    amended = await api.patch(f"/trade/{position_id}", headers=bearer(intruder), json={"stopLoss": "1"})
+    assert_error(amended, 404, "POSITION_NOT_FOUND")
+    # the same answer as an id that never existed, and nothing of the owner's shows in the intruder's reads
+    assert_error(
+        await api.patch("/trade/no-such-position", headers=bearer(intruder), json={"stopLoss": "1"}),
+        404,
+        "POSITION_NOT_FOUND",
+    )
+    assert (await api.get("/trade/open", headers=bearer(intruder))).json()["orders"] == []
+    assert (await api.get("/trade/closed", headers=bearer(intruder))).json()["orders"] == []
     assert_error(
         await api.post("/trade/close", headers=trader, json={"orderId": "no-such-order"}), 404, "POSITION_NOT_FOUND"
     )
@@ -301,6 +316,7 @@ async def test_http_plumbing(stack: Stack, api: httpx.AsyncClient) -> None:
                 "/trade/closed",
                 "/balance",
                 "/prices",
+                "/account/statement",
             )
         }
         create = spec["paths"]["/api/v1/trade/create"]["post"]
@@ -320,9 +336,30 @@ async def test_a_user_without_an_engine_account_is_404_on_every_read(api: httpx.
     # a valid token for a user id the engine has no account for
     now = int(time.time())
     token = jwt.encode({"sub": str(uuid.uuid4()), "iat": now, "exp": now + 600}, JWT_SECRET, algorithm="HS256")
-    for path in ("/balance", "/trade/open", "/trade/closed"):
+    for path in ("/balance", "/trade/open", "/trade/closed", "/account/statement"):
         assert_error(await api.get(path, headers=bearer(token)), 404, "ACCOUNT_NOT_FOUND")
     # a user with an account and no history still gets an empty page
     _, fresh = await new_user(api)
     history = await api.get("/trade/closed", headers=bearer(fresh))
     assert history.status_code == 200 and history.json() == {"orders": [], "nextCursor": None}
+
+
+async def test_security_headers_on_the_api_the_pages_and_errors(stack: Stack, api: httpx.AsyncClient) -> None:
+    answers = [
+        await api.get("/prices"),
+        await api.get("/balance"),  # 401
+        await api.post("/trade/create", content=b"{", headers={"content-type": "application/json"}),  # 400
+    ]
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as root:
+        pages = [await root.get("/"), await root.get("/docs"), await root.get("/openapi.json")]
+    for answer in answers + pages:
+        assert answer.headers["x-content-type-options"] == "nosniff", answer.url
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    for answer in answers:
+        assert answer.headers["cache-control"] == "no-store"
+        assert answer.headers["content-security-policy"].startswith("default-src 'none'")
+    # the pages keep the policy that lets them load their own scripts
+    assert "script-src 'self'" in pages[0].headers["content-security-policy"]
+    assert "script-src 'self' 'sha256-" in pages[1].headers["content-security-policy"]

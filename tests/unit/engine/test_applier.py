@@ -15,9 +15,11 @@ from exness.market.v1 import market_pb2
 from engine import translate
 from engine.applier import EntryApplier
 from engine.domain import TradingState, default_rules
+from engine.event_store import EVENTS
 from engine.metrics import EngineMetrics
 from engine.refusals import RefuseToLead
 from engine.replies import GatewayStream, ReplyHub
+from engine.trade_rows import TRADES, trade_key
 from engine.trades import TradeStore, TradeWriter
 from mesh.stream_codec import encode_command
 
@@ -100,9 +102,22 @@ async def test_a_close_is_answered_only_once_its_row_is_committed(applier: Entry
                                  close_position=commands_pb2.ClosePosition(position_id=position.id))  # fmt: skip
     feed.send(close)
     assert feed.drain() == []
-    assert list(applier.writer.pending) == [position.id]
-    ((gateway_id, held),) = applier.writer.held[position.id]
-    assert gateway_id == GW and held.request_id == "close" and held.WhichOneof("result") == "position_closed"
+    writer = applier.writer
+    trade = trade_key(position.id)
+    # the account's events so far (signup 1, open 2-3, close 4-5) and the trade, all waiting
+    assert [row["seq"] for row in writer.pending_rows(EVENTS)] == [1, 2, 3, 4, 5]
+    assert [row["id"] for row in writer.pending_rows(TRADES)] == [position.id]
+    assert writer.pending_count(TRADES) == 1 and writer.pending_count(EVENTS) == 5
+    (hold,) = writer.held[trade]
+    assert hold.gateway_id == GW and hold.reply.request_id == "close"
+    assert hold.reply.WhichOneof("result") == "position_closed"
+    # the close's two events hold it too: it goes out when the last of the three rows is committed
+    assert writer.held[(EVENTS.name, ("u1", 4))] == writer.held[(EVENTS.name, ("u1", 5))] == [hold]
+    writer._release([writer.pending[trade], writer.pending[(EVENTS.name, ("u1", 4))]])
+    assert feed.drain() == []
+    writer._release(list(writer.pending.values()))
+    (reply,) = feed.drain()
+    assert reply.request_id == "close" and writer.pending == {} and writer.held == {}
 
 
 async def test_one_check_judges_an_entry_on_every_path(applier: EntryApplier) -> None:

@@ -21,7 +21,7 @@ from engine.domain import (
     RejectReason,
     Side,
 )
-from engine.trades import row_problem
+from engine.trade_rows import row_problem
 
 ORDER = PendingOrder(
     "ord-5-0", "u", "BTC_USDC", Side.SHORT, OrderType.STOP, 1_150_000_000, 1_000, 10, 1_200_000_000, 0, 115, 4,

@@ -31,6 +31,7 @@ from engine.domain import (
     default_rules,
     encode_rules,
 )
+from engine.domain.capture import SNAPSHOT_FORMAT
 from mesh.stream_codec import decode_entry, encode_command
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "snapshots" / "format2.json"
@@ -51,11 +52,13 @@ def test_the_format_2_fixture_restores_under_the_configured_rules_and_is_rewritt
     assert restored.account_count == 2 and restored.open_position_count == 3
     assert restored.idempotency_key_count == 4
     rewritten = restored.snapshot()
-    assert rewritten["format"] == 5 and decode_rules(rewritten["rules"]) == settings.rules()
-    # nothing but the format, the recorded rules and the (empty) orders table changed
+    assert rewritten["format"] == SNAPSHOT_FORMAT and decode_rules(rewritten["rules"]) == settings.rules()
+    # nothing but the format, the recorded rules, the (empty) orders table and the accounts' event
+    # counters (0: none yet) changed
     assert rewritten["orders"] == []
-    assert {k: v for k, v in rewritten.items() if k not in ("format", "rules", "orders")} == {
-        k: v for k, v in state_data.items() if k != "format"
+    assert rewritten["accounts"] == [[*row, 0] for row in state_data["accounts"]]
+    assert {k: v for k, v in rewritten.items() if k not in ("format", "rules", "orders", "accounts")} == {
+        k: v for k, v in state_data.items() if k not in ("format", "accounts")
     }
     again = TradingState.restore(default_rules(), json.loads(json.dumps(rewritten)))
     assert again.rules == settings.rules() and again.state_hash() == restored.state_hash()

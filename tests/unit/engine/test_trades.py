@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.trades import InvalidPageToken, decode_page_token, encode_page_token
+from engine.trade_rows import InvalidPageToken, decode_page_token, encode_page_token
 
 
 def test_page_tokens_round_trip_and_garbage_is_refused() -> None:

@@ -1,4 +1,5 @@
-"""gateway.limits: the sliding-window rate limiter and the body size limit."""
+"""gateway.limits: the sliding-window rate limiter, the body size limit and the rate-limit keys of a client
+address (IPv6 by its /64) and of an e-mail address."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import pytest
 
 from gateway.errors import ApiError
-from gateway.limits import BodySizeLimitMiddleware, RateLimiter
+from gateway.limits import BodySizeLimitMiddleware, RateLimiter, client_bucket, email_bucket
 
 
 def test_rate_limiter_window() -> None:
@@ -63,3 +64,18 @@ async def test_body_size_limit() -> None:
     status, body = await _call(app, [b"123456", b"78901"], [])
     assert status == 413 and json.loads(body)["error"]["code"] == "PAYLOAD_TOO_LARGE"
     assert (await _call(app, [b"1"], [(b"content-length", b"11")]))[0] == 413
+
+
+def test_an_ipv6_client_is_its_64_and_an_ipv4_client_its_address() -> None:
+    assert client_bucket("2001:db8:1:2:aaaa::1") == client_bucket("2001:db8:1:2:ffff:ffff:ffff:ffff")
+    assert client_bucket("2001:db8:1:2::1") == "2001:db8:1:2::/64"
+    assert client_bucket("2001:db8:1:3::1") != client_bucket("2001:db8:1:2::1")
+    assert client_bucket("::ffff:198.51.100.7") == client_bucket("198.51.100.7") == "198.51.100.7"
+    assert client_bucket("198.51.100.7") != client_bucket("198.51.100.8")
+    assert client_bucket("unknown") == "unknown"
+
+
+def test_an_email_bucket_is_a_digest_not_the_address() -> None:
+    key = email_bucket("trader@example.com")
+    assert key == email_bucket("trader@example.com") != email_bucket("other@example.com")
+    assert "trader" not in key and len(key) == 32

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from gateway.prices import PriceHub
+from gateway.prices import MAX_QUEUED_REPLIES, PriceHub, PriceSubscriber
 from harness.prices import Quote, price_update
 from mesh.stream_codec import encode_price_update
 
@@ -52,3 +52,16 @@ async def test_slow_subscriber_is_conflated_and_never_blocks_others() -> None:
     hub.remove(fast)
     hub.remove(slow)
     await asyncio.gather(*tasks)
+
+
+async def test_a_client_that_sends_without_reading_is_cut_off_at_the_reply_bound() -> None:
+    async def never_sent(_: str) -> None:
+        await asyncio.Event().wait()
+
+    subscriber = PriceSubscriber(never_sent)
+    for n in range(MAX_QUEUED_REPLIES):
+        subscriber.reply(f"answer {n}")
+    assert not subscriber.flooded and not subscriber.closed
+    subscriber.reply("one too many")
+    assert subscriber.flooded and subscriber.closed
+    assert len(subscriber._replies) == MAX_QUEUED_REPLIES  # nothing more is kept

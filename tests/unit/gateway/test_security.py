@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import time
 import uuid
 
@@ -12,6 +16,18 @@ from gateway import security
 from gateway.errors import ApiError
 from gateway.security import bearer_token, issue_token, user_id_from_token
 from tests.unit.gateway.helpers import SECRET
+
+
+def _hs256_signed_with_header(header: dict[str, str], user_id: uuid.UUID, now: int) -> str:
+    """A token whose header names another algorithm but whose signature is HMAC-SHA256 with the secret:
+    the key-confusion forgery against servers that trust the header's `alg`."""
+
+    def part(data: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    signing_input = f"{part(dict(header))}.{part({'sub': str(user_id), 'exp': now + 60})}"
+    signature = hmac.new(SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
 
 
 def test_token_round_trip_and_rejections() -> None:
@@ -25,6 +41,8 @@ def test_token_round_trip_and_rejections() -> None:
         "HS512": jwt.encode({"sub": str(user_id), "exp": now + 60}, SECRET * 2, algorithm="HS512"),
     }
     bad_tokens["wrong secret"] = issue_token(user_id, "other-" + SECRET, 60)
+    bad_tokens["RS256 header, HS key"] = _hs256_signed_with_header({"alg": "RS256", "typ": "JWT"}, user_id, now)
+    bad_tokens["no sub"] = jwt.encode({"exp": now + 60}, SECRET, algorithm="HS256")
     bad_tokens["not a uuid"] = jwt.encode({"sub": "admin", "exp": now + 60}, SECRET, algorithm="HS256")
     for name, bad in bad_tokens.items():
         with pytest.raises(ApiError) as caught:

@@ -11,7 +11,7 @@ import threading
 import pytest
 from pydantic import Field, ValidationError
 
-from mesh.logging import JsonFormatter, TextFormatter, configure_logging, redact
+from mesh.logging import MAX_FIELD_CHARS, JsonFormatter, TextFormatter, configure_logging, redact
 from mesh.settings import CommonSettings, configuration_problems
 
 
@@ -108,3 +108,24 @@ def test_uncaught_exceptions_are_logged_redacted(
     err = capsys.readouterr().err
     assert "Hunter2pw" not in err
     assert "redis://:***@r:6379/0" in err and "mongodb://m:***@h" in err
+
+
+@pytest.mark.parametrize("formatter", [JsonFormatter("svc"), TextFormatter()])
+def test_a_huge_field_is_cut_and_a_url_cut_before_its_at_sign_still_hides_its_password(
+    formatter: logging.Formatter,
+) -> None:
+    record = logging.makeLogRecord({"msg": "u" * (1 << 20), "levelno": logging.INFO, "levelname": "INFO"})
+    record.gateway_id = "x" * 4090 + " redis://:Hunter2pw@host"
+    line = formatter.format(record)
+    assert len(line) < 3 * MAX_FIELD_CHARS
+    assert "Hunter2pw" not in line and "Hunter" not in line
+    assert "(1048576 characters, cut)" in line
+
+
+def test_redaction_stays_linear_on_hostile_text() -> None:
+    # an unbounded scheme made a 1 MiB run of letters cost minutes (quadratic backtracking): found by
+    # sending a 1 MiB gateway_id to StreamReplies, which stalled the engine's loop in its log line
+    assert redact("u" * (1 << 20)) == "u" * (1 << 20)
+    hostile = "a://b:" * 20_000
+    assert redact(hostile) == hostile
+    assert redact("x" * 100 + " redis://:Hunter2pw@h") == "x" * 100 + " redis://:***@h"

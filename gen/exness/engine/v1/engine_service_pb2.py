@@ -24,49 +24,62 @@ _sym_db = _symbol_database.Default()
 
 from exness.common.v1 import trading_pb2 as exness_dot_common_dot_v1_dot_trading__pb2
 from exness.engine.v1 import commands_pb2 as exness_dot_engine_dot_v1_dot_commands__pb2
+from exness.engine.v1 import events_pb2 as exness_dot_engine_dot_v1_dot_events__pb2
 from exness.engine.v1 import orders_pb2 as exness_dot_engine_dot_v1_dot_orders__pb2
 from exness.market.v1 import market_pb2 as exness_dot_market_dot_v1_dot_market__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%exness/engine/v1/engine_service.proto\x12\x10\x65xness.engine.v1\x1a\x1e\x65xness/common/v1/trading.proto\x1a\x1f\x65xness/engine/v1/commands.proto\x1a\x1d\x65xness/engine/v1/orders.proto\x1a\x1d\x65xness/market/v1/market.proto\"C\n\x14StreamRepliesRequest\x12\x12\n\ngateway_id\x18\x01 \x01(\t\x12\x17\n\x0f\x61\x63\x63\x65pts_batches\x18\x02 \x01(\x08\"i\n\x15StreamRepliesResponse\x12&\n\x05reply\x18\x01 \x01(\x0b\x32\x17.exness.engine.v1.Reply\x12(\n\x07replies\x18\x02 \x03(\x0b\x32\x17.exness.engine.v1.Reply\"$\n\x11GetAccountRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\xde\x01\n\x12GetAccountResponse\x12*\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x19.exness.common.v1.Account\x12\x19\n\x11used_margin_cents\x18\x02 \x01(\x03\x12\x1c\n\x14unrealized_pnl_cents\x18\x03 \x01(\x03\x12\x14\n\x0c\x65quity_cents\x18\x04 \x01(\x03\x12\x16\n\x0eopen_positions\x18\x05 \x01(\r\x12\x1d\n\x15reserved_margin_cents\x18\x06 \x01(\x03\x12\x16\n\x0epending_orders\x18\x07 \x01(\r\"N\n\x14ListPositionsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"q\n\x0cPositionView\x12,\n\x08position\x18\x01 \x01(\x0b\x32\x1a.exness.common.v1.Position\x12\x15\n\rcurrent_price\x18\x02 \x01(\x03\x12\x1c\n\x14unrealized_pnl_cents\x18\x03 \x01(\x03\"c\n\x15ListPositionsResponse\x12\x31\n\tpositions\x18\x01 \x03(\x0b\x32\x1e.exness.engine.v1.PositionView\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"Q\n\x17ListClosedTradesRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"b\n\x18ListClosedTradesResponse\x12-\n\x06trades\x18\x01 \x03(\x0b\x32\x1d.exness.common.v1.ClosedTrade\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x12\n\x10GetPricesRequest\"K\n\tPriceView\x12&\n\x05quote\x18\x01 \x01(\x0b\x32\x17.exness.market.v1.Quote\x12\x16\n\x0ereceived_at_ms\x18\x02 \x01(\x03\"@\n\x11GetPricesResponse\x12+\n\x06prices\x18\x01 \x03(\x0b\x32\x1b.exness.engine.v1.PriceView\"$\n\x11ListOrdersRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"D\n\x12ListOrdersResponse\x12.\n\x06orders\x18\x01 \x03(\x0b\x32\x1e.exness.engine.v1.PendingOrder\"c\n\x17ListOrderHistoryRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\"b\n\x18ListOrderHistoryResponse\x12-\n\x06orders\x18\x01 \x03(\x0b\x32\x1d.exness.engine.v1.OrderRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xb3\x05\n\rEngineService\x12\x62\n\rStreamReplies\x12&.exness.engine.v1.StreamRepliesRequest\x1a\'.exness.engine.v1.StreamRepliesResponse0\x01\x12W\n\nGetAccount\x12#.exness.engine.v1.GetAccountRequest\x1a$.exness.engine.v1.GetAccountResponse\x12`\n\rListPositions\x12&.exness.engine.v1.ListPositionsRequest\x1a\'.exness.engine.v1.ListPositionsResponse\x12i\n\x10ListClosedTrades\x12).exness.engine.v1.ListClosedTradesRequest\x1a*.exness.engine.v1.ListClosedTradesResponse\x12T\n\tGetPrices\x12\".exness.engine.v1.GetPricesRequest\x1a#.exness.engine.v1.GetPricesResponse\x12W\n\nListOrders\x12#.exness.engine.v1.ListOrdersRequest\x1a$.exness.engine.v1.ListOrdersResponse\x12i\n\x10ListOrderHistory\x12).exness.engine.v1.ListOrderHistoryRequest\x1a*.exness.engine.v1.ListOrderHistoryResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%exness/engine/v1/engine_service.proto\x12\x10\x65xness.engine.v1\x1a\x1e\x65xness/common/v1/trading.proto\x1a\x1f\x65xness/engine/v1/commands.proto\x1a\x1d\x65xness/engine/v1/events.proto\x1a\x1d\x65xness/engine/v1/orders.proto\x1a\x1d\x65xness/market/v1/market.proto\"0\n\x1aStreamAccountEventsRequest\x12\x12\n\ngateway_id\x18\x01 \x01(\t\"M\n\x1bStreamAccountEventsResponse\x12.\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1e.exness.engine.v1.AccountEvent\"M\n\x18ListAccountEventsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tafter_seq\x18\x02 \x01(\x04\x12\r\n\x05limit\x18\x03 \x01(\r\"\x85\x01\n\x19ListAccountEventsResponse\x12.\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1e.exness.engine.v1.AccountEvent\x12\x0e\n\x06resync\x18\x02 \x01(\x08\x12\x0c\n\x04more\x18\x03 \x01(\x08\x12\x1a\n\x12last_committed_seq\x18\x04 \x01(\x04\"N\n\x14ListStatementRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"_\n\x15ListStatementResponse\x12-\n\x05lines\x18\x01 \x03(\x0b\x32\x1e.exness.engine.v1.AccountEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"C\n\x14StreamRepliesRequest\x12\x12\n\ngateway_id\x18\x01 \x01(\t\x12\x17\n\x0f\x61\x63\x63\x65pts_batches\x18\x02 \x01(\x08\"i\n\x15StreamRepliesResponse\x12&\n\x05reply\x18\x01 \x01(\x0b\x32\x17.exness.engine.v1.Reply\x12(\n\x07replies\x18\x02 \x03(\x0b\x32\x17.exness.engine.v1.Reply\"$\n\x11GetAccountRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\xde\x01\n\x12GetAccountResponse\x12*\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x19.exness.common.v1.Account\x12\x19\n\x11used_margin_cents\x18\x02 \x01(\x03\x12\x1c\n\x14unrealized_pnl_cents\x18\x03 \x01(\x03\x12\x14\n\x0c\x65quity_cents\x18\x04 \x01(\x03\x12\x16\n\x0eopen_positions\x18\x05 \x01(\r\x12\x1d\n\x15reserved_margin_cents\x18\x06 \x01(\x03\x12\x16\n\x0epending_orders\x18\x07 \x01(\r\"N\n\x14ListPositionsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"q\n\x0cPositionView\x12,\n\x08position\x18\x01 \x01(\x0b\x32\x1a.exness.common.v1.Position\x12\x15\n\rcurrent_price\x18\x02 \x01(\x03\x12\x1c\n\x14unrealized_pnl_cents\x18\x03 \x01(\x03\"c\n\x15ListPositionsResponse\x12\x31\n\tpositions\x18\x01 \x03(\x0b\x32\x1e.exness.engine.v1.PositionView\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"Q\n\x17ListClosedTradesRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"b\n\x18ListClosedTradesResponse\x12-\n\x06trades\x18\x01 \x03(\x0b\x32\x1d.exness.common.v1.ClosedTrade\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x12\n\x10GetPricesRequest\"K\n\tPriceView\x12&\n\x05quote\x18\x01 \x01(\x0b\x32\x17.exness.market.v1.Quote\x12\x16\n\x0ereceived_at_ms\x18\x02 \x01(\x03\"@\n\x11GetPricesResponse\x12+\n\x06prices\x18\x01 \x03(\x0b\x32\x1b.exness.engine.v1.PriceView\"$\n\x11ListOrdersRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"D\n\x12ListOrdersResponse\x12.\n\x06orders\x18\x01 \x03(\x0b\x32\x1e.exness.engine.v1.PendingOrder\"c\n\x17ListOrderHistoryRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\"b\n\x18ListOrderHistoryResponse\x12-\n\x06orders\x18\x01 \x03(\x0b\x32\x1d.exness.engine.v1.OrderRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xf9\x07\n\rEngineService\x12\x62\n\rStreamReplies\x12&.exness.engine.v1.StreamRepliesRequest\x1a\'.exness.engine.v1.StreamRepliesResponse0\x01\x12W\n\nGetAccount\x12#.exness.engine.v1.GetAccountRequest\x1a$.exness.engine.v1.GetAccountResponse\x12`\n\rListPositions\x12&.exness.engine.v1.ListPositionsRequest\x1a\'.exness.engine.v1.ListPositionsResponse\x12i\n\x10ListClosedTrades\x12).exness.engine.v1.ListClosedTradesRequest\x1a*.exness.engine.v1.ListClosedTradesResponse\x12T\n\tGetPrices\x12\".exness.engine.v1.GetPricesRequest\x1a#.exness.engine.v1.GetPricesResponse\x12W\n\nListOrders\x12#.exness.engine.v1.ListOrdersRequest\x1a$.exness.engine.v1.ListOrdersResponse\x12i\n\x10ListOrderHistory\x12).exness.engine.v1.ListOrderHistoryRequest\x1a*.exness.engine.v1.ListOrderHistoryResponse\x12t\n\x13StreamAccountEvents\x12,.exness.engine.v1.StreamAccountEventsRequest\x1a-.exness.engine.v1.StreamAccountEventsResponse0\x01\x12l\n\x11ListAccountEvents\x12*.exness.engine.v1.ListAccountEventsRequest\x1a+.exness.engine.v1.ListAccountEventsResponse\x12`\n\rListStatement\x12&.exness.engine.v1.ListStatementRequest\x1a\'.exness.engine.v1.ListStatementResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'exness.engine.v1.engine_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_STREAMREPLIESREQUEST']._serialized_start=186
-  _globals['_STREAMREPLIESREQUEST']._serialized_end=253
-  _globals['_STREAMREPLIESRESPONSE']._serialized_start=255
-  _globals['_STREAMREPLIESRESPONSE']._serialized_end=360
-  _globals['_GETACCOUNTREQUEST']._serialized_start=362
-  _globals['_GETACCOUNTREQUEST']._serialized_end=398
-  _globals['_GETACCOUNTRESPONSE']._serialized_start=401
-  _globals['_GETACCOUNTRESPONSE']._serialized_end=623
-  _globals['_LISTPOSITIONSREQUEST']._serialized_start=625
-  _globals['_LISTPOSITIONSREQUEST']._serialized_end=703
-  _globals['_POSITIONVIEW']._serialized_start=705
-  _globals['_POSITIONVIEW']._serialized_end=818
-  _globals['_LISTPOSITIONSRESPONSE']._serialized_start=820
-  _globals['_LISTPOSITIONSRESPONSE']._serialized_end=919
-  _globals['_LISTCLOSEDTRADESREQUEST']._serialized_start=921
-  _globals['_LISTCLOSEDTRADESREQUEST']._serialized_end=1002
-  _globals['_LISTCLOSEDTRADESRESPONSE']._serialized_start=1004
-  _globals['_LISTCLOSEDTRADESRESPONSE']._serialized_end=1102
-  _globals['_GETPRICESREQUEST']._serialized_start=1104
-  _globals['_GETPRICESREQUEST']._serialized_end=1122
-  _globals['_PRICEVIEW']._serialized_start=1124
-  _globals['_PRICEVIEW']._serialized_end=1199
-  _globals['_GETPRICESRESPONSE']._serialized_start=1201
-  _globals['_GETPRICESRESPONSE']._serialized_end=1265
-  _globals['_LISTORDERSREQUEST']._serialized_start=1267
-  _globals['_LISTORDERSREQUEST']._serialized_end=1303
-  _globals['_LISTORDERSRESPONSE']._serialized_start=1305
-  _globals['_LISTORDERSRESPONSE']._serialized_end=1373
-  _globals['_LISTORDERHISTORYREQUEST']._serialized_start=1375
-  _globals['_LISTORDERHISTORYREQUEST']._serialized_end=1474
-  _globals['_LISTORDERHISTORYRESPONSE']._serialized_start=1476
-  _globals['_LISTORDERHISTORYRESPONSE']._serialized_end=1574
-  _globals['_ENGINESERVICE']._serialized_start=1577
-  _globals['_ENGINESERVICE']._serialized_end=2268
+  _globals['_STREAMACCOUNTEVENTSREQUEST']._serialized_start=217
+  _globals['_STREAMACCOUNTEVENTSREQUEST']._serialized_end=265
+  _globals['_STREAMACCOUNTEVENTSRESPONSE']._serialized_start=267
+  _globals['_STREAMACCOUNTEVENTSRESPONSE']._serialized_end=344
+  _globals['_LISTACCOUNTEVENTSREQUEST']._serialized_start=346
+  _globals['_LISTACCOUNTEVENTSREQUEST']._serialized_end=423
+  _globals['_LISTACCOUNTEVENTSRESPONSE']._serialized_start=426
+  _globals['_LISTACCOUNTEVENTSRESPONSE']._serialized_end=559
+  _globals['_LISTSTATEMENTREQUEST']._serialized_start=561
+  _globals['_LISTSTATEMENTREQUEST']._serialized_end=639
+  _globals['_LISTSTATEMENTRESPONSE']._serialized_start=641
+  _globals['_LISTSTATEMENTRESPONSE']._serialized_end=736
+  _globals['_STREAMREPLIESREQUEST']._serialized_start=738
+  _globals['_STREAMREPLIESREQUEST']._serialized_end=805
+  _globals['_STREAMREPLIESRESPONSE']._serialized_start=807
+  _globals['_STREAMREPLIESRESPONSE']._serialized_end=912
+  _globals['_GETACCOUNTREQUEST']._serialized_start=914
+  _globals['_GETACCOUNTREQUEST']._serialized_end=950
+  _globals['_GETACCOUNTRESPONSE']._serialized_start=953
+  _globals['_GETACCOUNTRESPONSE']._serialized_end=1175
+  _globals['_LISTPOSITIONSREQUEST']._serialized_start=1177
+  _globals['_LISTPOSITIONSREQUEST']._serialized_end=1255
+  _globals['_POSITIONVIEW']._serialized_start=1257
+  _globals['_POSITIONVIEW']._serialized_end=1370
+  _globals['_LISTPOSITIONSRESPONSE']._serialized_start=1372
+  _globals['_LISTPOSITIONSRESPONSE']._serialized_end=1471
+  _globals['_LISTCLOSEDTRADESREQUEST']._serialized_start=1473
+  _globals['_LISTCLOSEDTRADESREQUEST']._serialized_end=1554
+  _globals['_LISTCLOSEDTRADESRESPONSE']._serialized_start=1556
+  _globals['_LISTCLOSEDTRADESRESPONSE']._serialized_end=1654
+  _globals['_GETPRICESREQUEST']._serialized_start=1656
+  _globals['_GETPRICESREQUEST']._serialized_end=1674
+  _globals['_PRICEVIEW']._serialized_start=1676
+  _globals['_PRICEVIEW']._serialized_end=1751
+  _globals['_GETPRICESRESPONSE']._serialized_start=1753
+  _globals['_GETPRICESRESPONSE']._serialized_end=1817
+  _globals['_LISTORDERSREQUEST']._serialized_start=1819
+  _globals['_LISTORDERSREQUEST']._serialized_end=1855
+  _globals['_LISTORDERSRESPONSE']._serialized_start=1857
+  _globals['_LISTORDERSRESPONSE']._serialized_end=1925
+  _globals['_LISTORDERHISTORYREQUEST']._serialized_start=1927
+  _globals['_LISTORDERHISTORYREQUEST']._serialized_end=2026
+  _globals['_LISTORDERHISTORYRESPONSE']._serialized_start=2028
+  _globals['_LISTORDERHISTORYRESPONSE']._serialized_end=2126
+  _globals['_ENGINESERVICE']._serialized_start=2129
+  _globals['_ENGINESERVICE']._serialized_end=3146
 # @@protoc_insertion_point(module_scope)

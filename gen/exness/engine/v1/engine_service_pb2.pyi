@@ -1,5 +1,6 @@
 from exness.common.v1 import trading_pb2 as _trading_pb2
 from exness.engine.v1 import commands_pb2 as _commands_pb2
+from exness.engine.v1 import events_pb2 as _events_pb2
 from exness.engine.v1 import orders_pb2 as _orders_pb2
 from exness.market.v1 import market_pb2 as _market_pb2
 from google.protobuf.internal import containers as _containers
@@ -9,6 +10,58 @@ from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class StreamAccountEventsRequest(_message.Message):
+    __slots__ = ("gateway_id",)
+    GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    gateway_id: str
+    def __init__(self, gateway_id: _Optional[str] = ...) -> None: ...
+
+class StreamAccountEventsResponse(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[_events_pb2.AccountEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[_events_pb2.AccountEvent, _Mapping]]] = ...) -> None: ...
+
+class ListAccountEventsRequest(_message.Message):
+    __slots__ = ("user_id", "after_seq", "limit")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    after_seq: int
+    limit: int
+    def __init__(self, user_id: _Optional[str] = ..., after_seq: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListAccountEventsResponse(_message.Message):
+    __slots__ = ("events", "resync", "more", "last_committed_seq")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    RESYNC_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
+    LAST_COMMITTED_SEQ_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[_events_pb2.AccountEvent]
+    resync: bool
+    more: bool
+    last_committed_seq: int
+    def __init__(self, events: _Optional[_Iterable[_Union[_events_pb2.AccountEvent, _Mapping]]] = ..., resync: _Optional[bool] = ..., more: _Optional[bool] = ..., last_committed_seq: _Optional[int] = ...) -> None: ...
+
+class ListStatementRequest(_message.Message):
+    __slots__ = ("user_id", "page_size", "page_token")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, user_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListStatementResponse(_message.Message):
+    __slots__ = ("lines", "next_page_token")
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    lines: _containers.RepeatedCompositeFieldContainer[_events_pb2.AccountEvent]
+    next_page_token: str
+    def __init__(self, lines: _Optional[_Iterable[_Union[_events_pb2.AccountEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class StreamRepliesRequest(_message.Message):
     __slots__ = ("gateway_id", "accepts_batches")

@@ -71,6 +71,21 @@ class EngineServiceStub:
                 request_serializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.ListOrderHistoryRequest.SerializeToString,
                 response_deserializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.ListOrderHistoryResponse.FromString,
                 _registered_method=True)
+        self.StreamAccountEvents = channel.unary_stream(
+                '/exness.engine.v1.EngineService/StreamAccountEvents',
+                request_serializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.StreamAccountEventsRequest.SerializeToString,
+                response_deserializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.StreamAccountEventsResponse.FromString,
+                _registered_method=True)
+        self.ListAccountEvents = channel.unary_unary(
+                '/exness.engine.v1.EngineService/ListAccountEvents',
+                request_serializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.ListAccountEventsRequest.SerializeToString,
+                response_deserializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.ListAccountEventsResponse.FromString,
+                _registered_method=True)
+        self.ListStatement = channel.unary_unary(
+                '/exness.engine.v1.EngineService/ListStatement',
+                request_serializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.ListStatementRequest.SerializeToString,
+                response_deserializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.ListStatementResponse.FromString,
+                _registered_method=True)
 
 
 class EngineServiceServicer:
@@ -135,6 +150,33 @@ class EngineServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamAccountEvents(self, request, context):
+        """Every account event once it is committed to PostgreSQL, of every account, in commit order (within
+        one account: in sequence order). Each gateway process holds one; nothing is replayed on a
+        reconnect: the gateway reads what it missed with ListAccountEvents. A subscriber that falls too far
+        behind is ended (RESOURCE_EXHAUSTED) rather than slowing trading. Errors: INVALID_ARGUMENT (empty
+        gateway_id), UNAVAILABLE (standby, shutting down).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAccountEvents(self, request, context):
+        """The committed events of one account after a sequence number, oldest first, from PostgreSQL.
+        Errors: INVALID_ARGUMENT (empty user_id, bad limit), UNAVAILABLE (database unreachable, standby).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListStatement(self, request, context):
+        """The statement: every BALANCE event of one account, newest first, a page at a time, from PostgreSQL.
+        Errors: INVALID_ARGUMENT (bad page token or size), UNAVAILABLE (database unreachable).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EngineServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -172,6 +214,21 @@ def add_EngineServiceServicer_to_server(servicer, server):
                     servicer.ListOrderHistory,
                     request_deserializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.ListOrderHistoryRequest.FromString,
                     response_serializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.ListOrderHistoryResponse.SerializeToString,
+            ),
+            'StreamAccountEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamAccountEvents,
+                    request_deserializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.StreamAccountEventsRequest.FromString,
+                    response_serializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.StreamAccountEventsResponse.SerializeToString,
+            ),
+            'ListAccountEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAccountEvents,
+                    request_deserializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.ListAccountEventsRequest.FromString,
+                    response_serializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.ListAccountEventsResponse.SerializeToString,
+            ),
+            'ListStatement': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStatement,
+                    request_deserializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.ListStatementRequest.FromString,
+                    response_serializer=exness_dot_engine_dot_v1_dot_engine__service__pb2.ListStatementResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -365,6 +422,87 @@ class EngineService:
             '/exness.engine.v1.EngineService/ListOrderHistory',
             exness_dot_engine_dot_v1_dot_engine__service__pb2.ListOrderHistoryRequest.SerializeToString,
             exness_dot_engine_dot_v1_dot_engine__service__pb2.ListOrderHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamAccountEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/exness.engine.v1.EngineService/StreamAccountEvents',
+            exness_dot_engine_dot_v1_dot_engine__service__pb2.StreamAccountEventsRequest.SerializeToString,
+            exness_dot_engine_dot_v1_dot_engine__service__pb2.StreamAccountEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAccountEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/exness.engine.v1.EngineService/ListAccountEvents',
+            exness_dot_engine_dot_v1_dot_engine__service__pb2.ListAccountEventsRequest.SerializeToString,
+            exness_dot_engine_dot_v1_dot_engine__service__pb2.ListAccountEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListStatement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/exness.engine.v1.EngineService/ListStatement',
+            exness_dot_engine_dot_v1_dot_engine__service__pb2.ListStatementRequest.SerializeToString,
+            exness_dot_engine_dot_v1_dot_engine__service__pb2.ListStatementResponse.FromString,
             options,
             channel_credentials,
             insecure,

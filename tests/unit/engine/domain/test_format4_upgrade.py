@@ -18,6 +18,7 @@ from engine.domain import (
     TradingState,
     default_rules,
 )
+from engine.domain.capture import SNAPSHOT_FORMAT
 
 from .helpers import BTC, Driver, busy_driver
 
@@ -37,6 +38,13 @@ def _stream_after(driver: Driver) -> None:
     driver.tick(buy=1_120_000_000, sell=1_110_000_000)
 
 
+def _without_event_counters(state: TradingState) -> dict[str, object]:
+    """The snapshot without the accounts' event counters: a snapshot older than format 6 has none, so its
+    restore counts events from 0 where a full replay has counted them since each sign-up."""
+    data = state.snapshot()
+    return {**data, "accounts": [row[:4] for row in data["accounts"]]}
+
+
 def test_a_format_4_snapshot_restores_and_replays_to_the_state_a_full_replay_gives() -> None:
     fixture = json.loads(FIXTURE.read_text())
     data = fixture["body"]["state"]
@@ -45,15 +53,15 @@ def test_a_format_4_snapshot_restores_and_replays_to_the_state_a_full_replay_giv
     assert (restored.account_count, restored.open_position_count, restored.pending_order_count) == (2, 3, 0)
 
     from_scratch = busy_driver()
-    assert restored.state_hash() == from_scratch.state.state_hash()
+    assert _without_event_counters(restored) == _without_event_counters(from_scratch.state)
     assert (from_scratch.time_ms, from_scratch.entries) == (fixture["clock"]["time_ms"], fixture["clock"]["entries"])
     upgraded = Driver(restored.rules)
     upgraded.state, upgraded.time_ms, upgraded.entries = restored, from_scratch.time_ms, from_scratch.entries
     for driver in (from_scratch, upgraded):
         _stream_after(driver)
-    assert upgraded.state.state_hash() == from_scratch.state.state_hash()
+    assert _without_event_counters(upgraded.state) == _without_event_counters(from_scratch.state)
     rewritten = upgraded.state.snapshot()
-    assert rewritten["format"] == 5
+    assert rewritten["format"] == SNAPSHOT_FORMAT
     assert TradingState.restore(default_rules(), json.loads(json.dumps(rewritten))).state_hash() == (
         upgraded.state.state_hash()
     )

