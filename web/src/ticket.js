@@ -18,6 +18,9 @@ import {
 
 // statuses after which the order may or may not have run: the retry must reuse the key
 const UNKNOWN_OUTCOME = new Set([0, 502, 503, 504]);
+// a second click on the same order this soon after it succeeded is the rest of a double click, not a
+// second order (a fast server can answer between the two clicks)
+const DOUBLE_CLICK_MS = 800;
 
 // when a pending order fills (docs/contract.md): buyPrice for a LONG, sellPrice for a SHORT
 const PRICE_HINTS = {
@@ -35,6 +38,7 @@ export class Ticket {
     this.onAccepted = onAccepted;
     this.form = $("ticket");
     this.pending = null; // {body: JSON text, key}
+    this.done = null; // the order that just succeeded: {identity, until}
     this.inFlight = false;
     const select = $("t-asset");
     select.replaceChildren(...Object.keys(assets).map((symbol) => new Option(symbol, symbol)));
@@ -174,6 +178,7 @@ export class Ticket {
     const identity = { ...built.body };
     delete identity.tradeOpeningPrice;
     const identityText = JSON.stringify(identity);
+    if (this.done && this.done.identity === identityText && Date.now() < this.done.until) return;
     if (!this.pending || this.pending.identity !== identityText) {
       this.pending = { identity: identityText, key: newIdempotencyKey(), body: built.body };
     }
@@ -186,6 +191,7 @@ export class Ticket {
       const path = body.type ? "/orders" : "/trade/create";
       const response = await request("POST", path, { body, headers: { "Idempotency-Key": key } });
       this.pending = null;
+      this.done = { identity: identityText, until: Date.now() + DOUBLE_CLICK_MS };
       if (body.type) this.onAccepted(response.order);
       else this.onPlaced(response.trade);
     } catch (problem) {
