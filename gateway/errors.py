@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,8 @@ def gateway_stopping(request_id: str) -> ApiError:
     )
 
 
-def _request_error(exc: RequestValidationError) -> ApiError:
+def request_error(exc: RequestValidationError) -> ApiError:
+    """The ApiError of a request FastAPI could not parse: 400 for malformed JSON, else the one 422."""
     details = []
     for err in exc.errors():
         location = ".".join(str(part) for part in err.get("loc", ()) if part != "body") or "body"
@@ -181,7 +183,7 @@ def _request_error(exc: RequestValidationError) -> ApiError:
 
 async def _validation_handler(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    error = _request_error(exc)
+    error = request_error(exc)
     return JSONResponse(error.body(), status_code=error.status)
 
 
@@ -213,9 +215,41 @@ async def _database_down_handler(request: Request, exc: Exception) -> JSONRespon
     )
 
 
+def _internal_error() -> JSONResponse:
+    return JSONResponse({"error": {"code": "INTERNAL_ERROR", "message": "internal error"}}, status_code=500)
+
+
 async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", extra={"path": request.url.path}, exc_info=exc)
-    return JSONResponse({"error": {"code": "INTERNAL_ERROR", "message": "internal error"}}, status_code=500)
+    return _internal_error()
+
+
+class UnexpectedErrorMiddleware:
+    """Turns an exception no handler took into the 500 body *inside* the other middleware. Starlette
+    answers those from its outermost layer, past CORS, so a browser on another origin would see a
+    network error instead of the 500; from here the answer passes CORS (and the metrics) like any other."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            log.exception("unhandled error", extra={"path": scope.get("path", "")}, exc_info=exc)
+            await _internal_error()(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -21,13 +21,13 @@ from gateway.candles_client import CandleReader
 from gateway.config import GatewaySettings
 from gateway.context import GatewayContext
 from gateway.engine_client import EngineClient
-from gateway.errors import install_error_handlers
+from gateway.errors import UnexpectedErrorMiddleware, install_error_handlers
 from gateway.headers import SecurityHeadersMiddleware
 from gateway.limits import BodySizeLimitMiddleware, RedisRateLimiter
 from gateway.metrics import MetricsMiddleware
 from gateway.openapi_links import add_links
 from gateway.prices import PriceHub
-from gateway.routes import account, auth, balance, candles, health, orders, prices, trade
+from gateway.routes import account, auth, balance, candles, compat, health, orders, prices, trade
 from gateway.stream_writer import command_redis
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,8 @@ Leveraged crypto CFD trading (BTC_USDC, ETH_USDC, SOL_USDC against USD).
   `{"type": "PRICE_UPDATE", "prices": {"BTC_USDC": {"buyPrice", "sellPrice", "decimal", "ts"}}}`;
   a client that sends `{"type": "subscribe", "candles": [{"asset": "BTC_USDC", "interval": "1m"}]}` also
   gets `{"type": "CANDLE", ...}` whenever that live candle moves (`GET /api/v1/candles` for history).
+* The routes tagged *compatibility* serve the original exness-v3 web client in its own shapes (dollar
+  numbers, string errors); its price socket is `/ws/compat/prices`.
 * Account events: WebSocket `/api/v1/ws/account` (also `/ws/account`); the first message authenticates,
   `{"type": "auth", "token": "<JWT>", "since": <seq, optional>}`; then every event of the account in
   order, `{"type", "seq", "ts", ...}`, resumable with `since`. The statement: `GET /api/v1/account/statement`.
@@ -172,17 +174,22 @@ def create_app(settings: GatewaySettings, context: GatewayContext | None = None)
     app.include_router(prices.ws_router, prefix=API_PREFIX)
     app.include_router(account.ws_router)
     app.include_router(account.ws_router, prefix=API_PREFIX)
+    # the original exness-v3 web client's routes and price socket (gateway.routes.compat)
+    app.include_router(compat.router, prefix=API_PREFIX)
+    app.include_router(compat.ws_router)
     app.include_router(health.router)
     web.install(app)  # the web terminal at / (after the API: it shadows nothing)
     install_error_handlers(app)
-    # outermost last: metrics see every response, including 413s and CORS preflights
+    # outermost last: metrics see every response, including 413s and CORS preflights; CORS headers go on
+    # every answer, errors and 500s included
+    app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origin_list,
             allow_credentials=True,
-            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
     app.add_middleware(MetricsMiddleware)

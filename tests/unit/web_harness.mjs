@@ -2,9 +2,10 @@
 // [module, function, args] triple each, integers passed as strings so none loses precision; prints
 // the results as JSON (BigInt as strings, errors as {"error": message}). Used by tests/unit/test_web_*.py.
 import * as api from "../../web/src/api.js";
+import * as events from "../../web/src/events.js";
 import * as money from "../../web/src/money.js";
 
-const modules = { api, money };
+const modules = { api, events, money };
 const chunks = [];
 for await (const chunk of process.stdin) chunks.push(chunk);
 const cases = JSON.parse(Buffer.concat(chunks).toString("utf8"));

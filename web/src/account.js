@@ -20,7 +20,8 @@ const signedCents = (cents) => (cents === null || cents === undefined ? "—" : 
 const pnlClass = (cents) => (cents === null || cents === undefined ? "" : cents > 0 ? "up" : cents < 0 ? "down" : "");
 
 export class Account {
-  constructor() {
+  constructor({ onEdit } = {}) {
+    this.onEdit = onEdit ?? (() => {});
     this.positions = [];
     this.closeKeys = new Map(); // position id -> Idempotency-Key of its close, kept across retries
     this.inFlight = null;
@@ -115,6 +116,7 @@ export class Account {
     const rows = orders.map((p) => {
       const row = existing.get(p.id) ?? this.positionRow(p);
       const cells = {
+        qty: [p.quantity, "num"],
         price: [price(p.currentPrice, p.decimal), "num"],
         margin: [formatCents(p.margin), "num"],
         pnl: [signedCents(p.pnl), `num ${pnlClass(p.pnl)}`],
@@ -128,6 +130,7 @@ export class Account {
         if (cell.className !== className) cell.className = className;
       }
       row.closeButton.onclick = (event) => this.close(p, event.currentTarget);
+      row.editButton.onclick = () => this.onEdit(p);
       return row;
     });
     for (const [id, row] of existing) if (!orders.some((p) => p.id === id)) row.remove();
@@ -140,15 +143,19 @@ export class Account {
     const button = h("button", {
       type: "button", class: "close-btn", "aria-label": `Close ${p.side} ${p.asset} position ${p.id}`,
     }, "Close");
+    const edit = h("button", {
+      type: "button", class: "close-btn", "aria-label": `Edit ${p.side} ${p.asset} position ${p.id}`,
+    }, "Edit");
     const row = h("tr", { dataset: { positionId: p.id } },
       h("td", {}, p.asset),
       h("td", { class: p.side === "LONG" ? "up" : "down" }, p.side),
-      h("td", { class: "num" }, p.quantity),
+      h("td", { dataset: { field: "qty" } }),
       h("td", { class: "num" }, `${p.leverage}×`),
       h("td", { class: "num" }, price(p.entryPrice, p.decimal)),
       ...["price", "sl", "tp", "liq", "margin", "pnl"].map((field) => h("td", { dataset: { field } })),
-      h("td", {}, button));
+      h("td", { class: "actions" }, edit, " ", button));
     row.closeButton = button;
+    row.editButton = edit;
     return row;
   }
 

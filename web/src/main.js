@@ -1,23 +1,58 @@
 // The terminal's entry point: loads the asset configuration, starts the price feed and ticker, and
 // switches between the sign-in screen and the trading screen (token in sessionStorage, cleared on any
-// 401). Panels of later server releases (pending orders so far) are shown only when their endpoint
-// exists on this server.
+// 401). Panels of later server releases (pending orders, candles, account events, the statement) are
+// shown only when their endpoint exists on this server.
 
 import "./style.css";
 import { Account } from "./account.js";
 import { getToken, hasEndpoint, request, setToken, setUnauthorizedHandler } from "./api.js";
+import { CandleChart } from "./candles.js";
 import { MidChart } from "./chart.js";
+import { AccountEvents } from "./events.js";
+import { PositionEditor } from "./manage.js";
+import { Orders } from "./orders.js";
 import { $, h, toast } from "./dom.js";
 import { formatCents, formatScaled } from "./money.js";
 import { PriceFeed } from "./prices.js";
+import { Statement } from "./statement.js";
 import { Ticket } from "./ticket.js";
 
 const FEED_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…" };
+const EVENTS_TEXT = {
+  connecting: "Account: connecting…", live: "Account: live", reconnecting: "Account: reconnecting…", refused: "Account: refused",
+};
 
 const feed = new PriceFeed();
-const account = new Account();
+let editor = null;
+const orders = new Orders({
+  onChanged: () => account.refresh(),
+  onCancelled: (order) => toast(`Cancelled the ${order.type.toLowerCase()} ${order.side} ${order.asset} order`),
+});
+const account = new Account({ onEdit: (position) => editor?.open(position) });
+const statement = new Statement();
+const events = new AccountEvents({
+  onEvent: (event, words) => {
+    if (words) toast(words, words.endsWith("liquidated") ? "error" : "info");
+    reloadAccount();
+  },
+  onResync: () => reloadAccount(),
+  onState: (state) => {
+    const status = $("events-status");
+    status.dataset.state = state;
+    status.textContent = EVENTS_TEXT[state] ?? state;
+  },
+  onRefused: (why) => toast(`Live account updates stopped: ${why}`, "error"),
+});
 let ticket = null;
 let chart = null;
+
+/** Everything the account shows, read again (after an event or a resync). */
+function reloadAccount() {
+  account.refresh();
+  account.loadClosed(true);
+  if (!$("orders-panel").hidden) orders.refresh();
+  if (!$("statement-panel").hidden) statement.load(true);
+}
 let selected = null;
 
 function renderTicker(symbols) {
@@ -63,15 +98,29 @@ function showFeedState(state) {
 
 async function showOptionalPanels() {
   // later releases add these endpoints; a 404 here hides the panel instead of faking its content
-  const orders = await hasEndpoint("/orders");
-  $("orders-panel").hidden = !orders;
-  if (orders) {
-    const body = await request("GET", "/orders").catch(() => ({ orders: [] }));
-    $("orders").tBodies[0].replaceChildren(...(body.orders ?? []).map((o) =>
-      h("tr", {}, h("td", {}, o.asset), h("td", {}, o.side), h("td", {}, o.type),
-        h("td", { class: "num" }, formatScaled(o.price, o.decimal)), h("td", { class: "num" }, o.quantity),
-        h("td", { class: "num" }, formatCents(o.reservedMargin)))));
+  const hasOrders = await hasEndpoint("/orders");
+  $("orders-panel").hidden = !hasOrders;
+  ticket?.enableOrderTypes(hasOrders);
+  if (hasOrders && getToken()) orders.start();
+  // the statement and the account stream come in the same release: one probe for both
+  const hasStatement = await hasEndpoint("/account/statement");
+  $("statement-panel").hidden = !hasStatement;
+  $("events-status").hidden = !hasStatement;
+  if (hasStatement && getToken()) {
+    statement.start();
+    events.start();
   }
+}
+
+async function makeChart() {
+  if (chart) return;
+  // candles where the server has them; the live mid line otherwise
+  const candles = await hasEndpoint("/candles");
+  if (chart) return;
+  chart = candles ? new CandleChart($("chart"), feed) : new MidChart($("chart"));
+  $("chart-kind").textContent = candles ? "Bid candles" : "Mid price";
+  $("chart").setAttribute("aria-label", candles ? "Candlestick chart of the bid" : "Live mid price line");
+  if (selected) chart.select(selected);
 }
 
 function enterTerminal(email) {
@@ -80,8 +129,7 @@ function enterTerminal(email) {
   $("account-bar").hidden = false;
   $("user-box").hidden = false;
   $("user-email").textContent = email ?? "";
-  if (!chart) chart = new MidChart($("chart"));
-  if (selected) chart.select(selected);
+  makeChart();
   account.start();
   showOptionalPanels();
 }
@@ -90,6 +138,11 @@ function leaveTerminal(message) {
   setToken(null);
   sessionStorage.removeItem("exness.email");
   account.stop();
+  orders.stop();
+  statement.stop();
+  events.stop();
+  $("events-status").hidden = true;
+  if ($("manage").open) $("manage").close();
   $("terminal").hidden = true;
   $("account-bar").hidden = true;
   $("user-box").hidden = true;
@@ -147,6 +200,19 @@ async function main() {
     onPlaced: (trade) => {
       toast(`Opened ${trade.side} ${trade.quantity} ${trade.asset} at ${formatScaled(trade.entryPrice, trade.decimal)}`);
       account.refresh();
+    },
+    onAccepted: (order) => {
+      toast(`${order.type === "LIMIT" ? "Limit" : "Stop"} ${order.side} ${order.quantity} ${order.asset} at ${formatScaled(order.price, order.decimal)} accepted; ${formatCents(order.reservedMargin)} reserved`);
+      orders.refresh();
+      account.refresh();
+    },
+  });
+  editor = new PositionEditor({
+    assets: config.assets,
+    onChanged: (message) => {
+      toast(message);
+      account.refresh();
+      account.loadClosed(true);
     },
   });
   feed.onState(showFeedState);

@@ -1,6 +1,7 @@
 // The live price feed: one WebSocket to /ws/prices, reconnected with backoff (0.5 s doubling to 8 s)
 // whenever it closes; listeners get every quote and the connection state ("connecting", "live",
-// "reconnecting") to show it.
+// "reconnecting") to show it. The chart's live candle subscription is (re)sent on every connection;
+// the server's CANDLE messages go to the candle listeners (a server without live candles ignores it).
 
 export class PriceFeed {
   constructor() {
@@ -8,6 +9,8 @@ export class PriceFeed {
     this.state = "connecting";
     this.quoteListeners = new Set();
     this.stateListeners = new Set();
+    this.candleListeners = new Set();
+    this.candles = null; // {asset, interval} the chart follows
     this.delay = 500;
     this.socket = null;
     this.stopped = false;
@@ -16,6 +19,22 @@ export class PriceFeed {
 
   onQuotes(listener) {
     this.quoteListeners.add(listener);
+  }
+
+  onCandle(listener) {
+    this.candleListeners.add(listener);
+  }
+
+  /** Follow one (asset, interval) series live, instead of the one followed so far. */
+  followCandles(asset, interval) {
+    const previous = this.candles;
+    this.candles = { asset, interval };
+    if (previous) this.send({ type: "unsubscribe", candles: [previous] });
+    this.send({ type: "subscribe", candles: [this.candles] });
+  }
+
+  send(message) {
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
   }
 
   onState(listener) {
@@ -40,6 +59,7 @@ export class PriceFeed {
     this.socket = socket;
     socket.onopen = () => {
       this.delay = 500;
+      if (this.candles) this.send({ type: "subscribe", candles: [this.candles] });
       this.setState("live");
     };
     socket.onmessage = (event) => this.handle(event.data);
@@ -59,6 +79,10 @@ export class PriceFeed {
     try {
       message = JSON.parse(text);
     } catch {
+      return;
+    }
+    if (message?.type === "CANDLE" && message.candle) {
+      for (const listener of this.candleListeners) listener(message);
       return;
     }
     if (message?.type !== "PRICE_UPDATE" || typeof message.prices !== "object") return;
