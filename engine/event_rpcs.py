@@ -20,6 +20,7 @@ from engine.event_store import (
     statement_page,
 )
 from engine.reads import EngineReads, NotLeader
+from engine.rpc_checks import require_gateway_id, require_user_id
 
 DEFAULT_EVENTS_LIMIT = 500
 MAX_EVENTS_LIMIT = 1_000
@@ -45,8 +46,7 @@ class AccountEventRpcs:
     async def StreamAccountEvents(
         self, request: engine_service_pb2.StreamAccountEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[engine_service_pb2.StreamAccountEventsResponse]:
-        if not request.gateway_id:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "gateway_id is required")
+        await require_gateway_id(request.gateway_id, context)
         if not self.engine.leader:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "engine is a standby; connect to the leader")
         subscriber = self.engine.event_hub.attach(request.gateway_id)
@@ -63,8 +63,7 @@ class AccountEventRpcs:
     async def ListAccountEvents(
         self, request: engine_service_pb2.ListAccountEventsRequest, context: grpc.aio.ServicerContext
     ) -> engine_service_pb2.ListAccountEventsResponse:
-        if not request.user_id:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "user_id is required")
+        await require_user_id(request.user_id, context)
         if request.limit > MAX_EVENTS_LIMIT or request.after_seq >= 2**63:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"limit must be 1 .. {MAX_EVENTS_LIMIT}")
         limit = request.limit or DEFAULT_EVENTS_LIMIT
@@ -88,8 +87,7 @@ class AccountEventRpcs:
     async def ListStatement(
         self, request: engine_service_pb2.ListStatementRequest, context: grpc.aio.ServicerContext
     ) -> engine_service_pb2.ListStatementResponse:
-        if not request.user_id:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "user_id is required")
+        await require_user_id(request.user_id, context)
         if request.page_size > MAX_STATEMENT_PAGE:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size must be 1 .. {MAX_STATEMENT_PAGE}")
         limit = request.page_size or DEFAULT_STATEMENT_PAGE

@@ -18,6 +18,7 @@ from engine import orders_wire, translate
 from engine.domain import TradingState
 from engine.event_rpcs import AccountEventRpcs
 from engine.reads import EngineReads, NotLeader
+from engine.rpc_checks import require_at_most, require_gateway_id, require_user_id
 from engine.trade_rows import ORDERS, TRADES, InvalidPageToken, decode_page_token, encode_page_token, order_key
 from mesh.grpc_server import ServiceBinding
 
@@ -25,8 +26,6 @@ DEFAULT_PAGE_SIZE = 50
 DEFAULT_POSITIONS_PAGE_SIZE = 100
 # bounds the loop time of one ListPositions call (each position is valued and encoded on the loop)
 MAX_PAGE_SIZE = 500
-# a gateway id names a host and a process; anything longer is not one (and would be logged and kept)
-MAX_GATEWAY_ID_LENGTH = 256
 _sequence = operator.attrgetter("sequence")
 
 
@@ -55,17 +54,6 @@ async def _serving_state(engine: EngineReads, context: grpc.aio.ServicerContext)
         raise
 
 
-async def _require_user_id(user_id: str, context: grpc.aio.ServicerContext) -> None:
-    if not user_id:
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "user_id is required")
-    await _require_at_most("user_id", user_id, translate.MAX_USER_ID_LENGTH, context)
-
-
-async def _require_at_most(name: str, value: str, limit: int, context: grpc.aio.ServicerContext) -> None:
-    if len(value) > limit:
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{name} is {len(value)} characters (at most {limit})")
-
-
 # the generated *_pb2_grpc modules carry no type information, hence the ignores on these two bases
 class EngineServicer(AccountEventRpcs, engine_service_pb2_grpc.EngineServiceServicer):  # type: ignore[misc]
     def __init__(self, engine: EngineReads) -> None:
@@ -74,9 +62,7 @@ class EngineServicer(AccountEventRpcs, engine_service_pb2_grpc.EngineServiceServ
     async def StreamReplies(
         self, request: engine_service_pb2.StreamRepliesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[engine_service_pb2.StreamRepliesResponse]:
-        if not request.gateway_id:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "gateway_id is required")
-        await _require_at_most("gateway_id", request.gateway_id, MAX_GATEWAY_ID_LENGTH, context)
+        await require_gateway_id(request.gateway_id, context)
         if not self.engine.leader:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "engine is a standby; connect to the leader")
         stream = self.engine.hub.open(request.gateway_id)
@@ -99,7 +85,7 @@ class EngineServicer(AccountEventRpcs, engine_service_pb2_grpc.EngineServiceServ
     async def GetAccount(
         self, request: engine_service_pb2.GetAccountRequest, context: grpc.aio.ServicerContext
     ) -> engine_service_pb2.GetAccountResponse:
-        await _require_user_id(request.user_id, context)
+        await require_user_id(request.user_id, context)
         state = await _serving_state(self.engine, context)
         account = state.account(request.user_id)
         summary = state.account_summary(request.user_id)
@@ -119,7 +105,7 @@ class EngineServicer(AccountEventRpcs, engine_service_pb2_grpc.EngineServiceServ
     async def ListPositions(
         self, request: engine_service_pb2.ListPositionsRequest, context: grpc.aio.ServicerContext
     ) -> engine_service_pb2.ListPositionsResponse:
-        await _require_user_id(request.user_id, context)
+        await require_user_id(request.user_id, context)
         state = await _serving_state(self.engine, context)
         if state.account(request.user_id) is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"user {request.user_id} has no trading account")
@@ -153,7 +139,7 @@ class EngineServicer(AccountEventRpcs, engine_service_pb2_grpc.EngineServiceServ
     async def ListClosedTrades(
         self, request: engine_service_pb2.ListClosedTradesRequest, context: grpc.aio.ServicerContext
     ) -> engine_service_pb2.ListClosedTradesResponse:
-        await _require_user_id(request.user_id, context)
+        await require_user_id(request.user_id, context)
         if request.page_size > MAX_PAGE_SIZE:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size must be 1 .. {MAX_PAGE_SIZE}")
         limit = request.page_size or DEFAULT_PAGE_SIZE
@@ -178,7 +164,7 @@ class EngineServicer(AccountEventRpcs, engine_service_pb2_grpc.EngineServiceServ
     async def ListOrders(
         self, request: engine_service_pb2.ListOrdersRequest, context: grpc.aio.ServicerContext
     ) -> engine_service_pb2.ListOrdersResponse:
-        await _require_user_id(request.user_id, context)
+        await require_user_id(request.user_id, context)
         state = await _serving_state(self.engine, context)
         if state.account(request.user_id) is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"user {request.user_id} has no trading account")
@@ -189,7 +175,7 @@ class EngineServicer(AccountEventRpcs, engine_service_pb2_grpc.EngineServiceServ
     async def ListOrderHistory(
         self, request: engine_service_pb2.ListOrderHistoryRequest, context: grpc.aio.ServicerContext
     ) -> engine_service_pb2.ListOrderHistoryResponse:
-        await _require_user_id(request.user_id, context)
+        await require_user_id(request.user_id, context)
         if request.order_id:
             return await self._one_ended_order(request.user_id, request.order_id, context)
         if request.page_size > MAX_PAGE_SIZE:
@@ -291,8 +277,8 @@ class AdminServicer(admin_service_pb2_grpc.EngineAdminServiceServicer):  # type:
         key = request.WhichOneof("key")
         if key is None or not getattr(request, key):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "give user_id or email")
-        await _require_at_most("user_id", request.user_id, translate.MAX_USER_ID_LENGTH, context)
-        await _require_at_most("email", request.email, translate.MAX_EMAIL_LENGTH, context)
+        await require_at_most("user_id", request.user_id, translate.MAX_USER_ID_LENGTH, context)
+        await require_at_most("email", request.email, translate.MAX_EMAIL_LENGTH, context)
         state = await _serving_state(self.engine, context)
         user_id = request.user_id if key == "user_id" else state.user_id_for_email(request.email.strip()) or ""
         account = state.account(user_id) if user_id else None
