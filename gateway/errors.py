@@ -193,18 +193,22 @@ async def _api_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers or None)
 
 
-async def _http_error_handler(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
+def http_error(exc: StarletteHTTPException) -> ApiError:
+    """Starlette's and FastAPI's own HTTP errors (an unparseable body, an unknown path) as ours."""
     try:
         phrase = HTTPStatus(exc.status_code).phrase
     except ValueError:
         phrase = "Error"
     code = phrase.upper().replace(" ", "_").replace("-", "_")
     message = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else phrase.lower()
+    return ApiError(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+
+
+async def _http_error_handler(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    error = http_error(exc)
     return JSONResponse(
-        {"error": {"code": code, "message": message}},
-        status_code=exc.status_code,
-        headers=getattr(exc, "headers", None),
+        {"error": {"code": error.code, "message": error.message}}, status_code=error.status, headers=error.headers
     )
 
 

@@ -5,6 +5,7 @@ caller prepared)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -136,7 +137,8 @@ def _error_schemas_openapi(app: FastAPI) -> dict[str, Any]:
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
             unprocessable = operation.get("responses", {}).get("422")
-            if unprocessable:
+            # only FastAPI's own default; a route that declares its 422 body (the compatibility layer) keeps it
+            if unprocessable and "HTTPValidationError" in json.dumps(unprocessable):
                 unprocessable["content"] = {"application/json": {"schema": ERROR_SCHEMA_REF}}
                 unprocessable["description"] = "Validation error or business rejection"
     components = schema.get("components", {}).get("schemas", {})

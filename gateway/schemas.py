@@ -243,6 +243,16 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+class CompatErrorResponse(BaseModel):
+    """An error of the compatibility layer: the original client reads `error` and `message` as text."""
+
+    error: str
+    message: str
+    code: str = Field(examples=["INSUFFICIENT_BALANCE"])
+    requestId: str | None = Field(default=None, description="on 504: the request id of the command")
+    details: list[ErrorDetail] | None = Field(default=None, description="on 422: one entry per bad field")
+
+
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, Literal["ok", "failed"]] = Field(

@@ -18,12 +18,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway import compat_shapes as shapes
 from gateway.deps import ContextDep, CurrentUserId, IdempotencyKey, SessionDep, auth_rate_limit
-from gateway.errors import ApiError, request_error
+from gateway.errors import ApiError, http_error, request_error
 from gateway.routes import ExactJsonRoute, auth
-from gateway.schemas import AuthResponse, CloseOrderRequest, CreateOrderRequest, SigninRequest, SignupRequest
+from gateway.schemas import (
+    AuthResponse,
+    CloseOrderRequest,
+    CompatErrorResponse,
+    CreateOrderRequest,
+    SigninRequest,
+    SignupRequest,
+)
 from gateway.translate import close_position_command, open_position_command
 from mesh.candle_intervals import INTERVAL_BY_NAME
 
@@ -50,6 +58,8 @@ class CompatRoute(ExactJsonRoute):
                 return _error_response(request, request_error(exc))
             except ApiError as exc:
                 return _error_response(request, exc)
+            except StarletteHTTPException as exc:  # e.g. a body that is not text (FastAPI's own 400)
+                return _error_response(request, http_error(exc))
 
         return compat_handler
 
@@ -59,7 +69,16 @@ def _error_response(request: Request, error: ApiError) -> JSONResponse:
     return JSONResponse(shapes.error_body(error), status_code=error.status, headers=headers or None)
 
 
-router = APIRouter(tags=["compatibility (original web client)"], route_class=CompatRoute)
+_COMPAT_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": CompatErrorResponse, "description": description}
+    for status, description in {
+        400: "Malformed JSON", 401: "Missing, invalid or expired token", 404: "Not found", 409: "Conflict",
+        413: "Body too large",
+        422: "Validation error or business rejection", 429: "Rate limited", 502: "The engine failed",
+        503: "Engine, queue or price unavailable", 504: "The engine did not answer in time",
+    }.items()
+}  # fmt: skip
+router = APIRouter(tags=["compatibility (original web client)"], route_class=CompatRoute, responses=_COMPAT_ERRORS)
 ws_router = APIRouter()
 
 
