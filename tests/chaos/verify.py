@@ -8,7 +8,9 @@
 - PostgreSQL holds exactly the replay's closed trades, each once;
 - each account reconciles to the cent from outside the engine's arithmetic: starting balance, minus the
   margins still locked, plus what every closed trade in PostgreSQL returned (credited minus margin), equals
-  the balance the engine reports."""
+  the balance the engine reports;
+- the account events in PostgreSQL are exactly the replay's, each once, numbered 1..n per account with no
+  gap, and each account's statement (its BALANCE events: the deposit first) sums to its balance."""
 
 from __future__ import annotations
 
@@ -21,9 +23,10 @@ from typing import Any
 import asyncpg
 import grpc
 import redis.asyncio as aioredis
-from exness.engine.v1 import engine_service_pb2, engine_service_pb2_grpc
+from exness.engine.v1 import engine_service_pb2, engine_service_pb2_grpc, events_pb2
 
 from engine.config import EngineSettings
+from harness.polling import apoll_until
 from tests.chaos.load import START_BALANCE, Load
 from tests.integration.engine.support import Producer, applied_state_hash, wait_applied
 
@@ -75,6 +78,7 @@ async def verify(load: Load, figures: Figures, *, address: str, redis_url: str, 
     assert rows == {trade_id: row for trade_id, row in producer.closed_rows.items()}
     users = [user for c in load.clients for user in c.users] + list(other_users)
     figures.accounts_reconciled = await _reconcile(address, users, rows)
+    figures.extra["account_events"] = await _verify_events(postgres_url, address, producer, load.prefix, users)
     figures.operations_acknowledged = len(acknowledged)
     figures.attempts = sum(c.log.attempts for c in load.clients)
     figures.retries = sum(c.log.retries for c in load.clients)
@@ -106,6 +110,37 @@ async def _reconcile(address: str, users: list[str], rows: dict[str, dict[str, A
             expected = START_BALANCE - account.used_margin_cents + returned[user]
             assert account.account.balance_cents == expected, (user, account.account.balance_cents, expected)
     return len(users)
+
+
+async def _verify_events(postgres_url: str, address: str, producer: Producer, prefix: str, users: list[str]) -> int:
+    expected = {key: row for key, row in producer.event_rows.items() if key[0].startswith(prefix)}
+
+    async def committed() -> dict[tuple[str, int], dict[str, Any]] | None:
+        conn = await asyncpg.connect(postgres_url)
+        try:
+            found = await conn.fetch("SELECT * FROM account_events WHERE starts_with(user_id, $1)", prefix)
+        finally:
+            await conn.close()
+        rows = {(row["user_id"], row["seq"]): dict(row) for row in found}
+        return rows if len(rows) >= len(expected) else None
+
+    rows = await apoll_until(committed, "every account event committed to PostgreSQL", 60)
+    assert rows.keys() == expected.keys(), sorted(rows.keys() ^ expected.keys())[:5]
+    assert all(bytes(rows[key]["event"]) == bytes(row["event"]) for key, row in expected.items())
+    seqs: dict[str, list[int]] = defaultdict(list)
+    statement: dict[str, int] = defaultdict(int)
+    for (user, seq), row in sorted(rows.items()):
+        seqs[user].append(seq)
+        event = events_pb2.AccountEvent.FromString(bytes(row["event"]))
+        if event.HasField("balance"):
+            statement[user] += event.balance.amount_cents
+    assert all(numbers == list(range(1, len(numbers) + 1)) for numbers in seqs.values()), "a gap in the numbering"
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = engine_service_pb2_grpc.EngineServiceStub(channel)
+        for user in users:
+            account = await stub.GetAccount(engine_service_pb2.GetAccountRequest(user_id=user), timeout=10)
+            assert statement[user] == account.account.balance_cents, (user, statement[user], account)
+    return len(rows)
 
 
 def report(figures: Figures, artifacts_dir: Path) -> None:
