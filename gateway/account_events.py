@@ -156,6 +156,10 @@ class EventFeed:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    def sessions_of(self, user_id: str) -> int:
+        """How many sockets of `user_id` this process feeds."""
+        return len(self._sessions.get(user_id, ()))
+
     def add(self, session: AccountSession) -> None:
         self._sessions.setdefault(session.user_id, set()).add(session)
         metrics.ACCOUNT_SOCKETS.inc()

@@ -49,8 +49,11 @@ def parse_subscription(text: str, assets: set[str]) -> tuple[bool, set[CandleKey
     for item in items:
         if (
             not isinstance(item, dict)
-            or item.get("asset") not in assets
-            or item.get("interval") not in INTERVAL_BY_NAME
+            # a list or an object there is unhashable: checked as text first, never a TypeError
+            or not isinstance(item.get("asset"), str)
+            or not isinstance(item.get("interval"), str)
+            or item["asset"] not in assets
+            or item["interval"] not in INTERVAL_BY_NAME
         ):
             raise SubscriptionError(
                 f"each candle needs an asset of {sorted(assets)} and an interval of {list(INTERVAL_BY_NAME)}"

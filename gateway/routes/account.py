@@ -33,6 +33,9 @@ CLOSE_TRY_AGAIN = 1013  # the engine did not answer: reconnect with `since` a li
 CLOSE_BAD_AUTH_MESSAGE = 4400  # the first message is not {"type": "auth", "token": ..., "since": ...}
 CLOSE_UNAUTHORIZED = 4401  # the token is missing, invalid or expired (the reason is the error code)
 CLOSE_AUTH_TIMEOUT = 4408  # no first message within AUTH_TIMEOUT_SECONDS
+CLOSE_TOO_MANY_SOCKETS = 4429  # the user already holds MAX_SOCKETS_PER_USER sockets on this gateway process
+# each socket's catch-up reads the engine's event history: one user cannot open them without bound
+MAX_SOCKETS_PER_USER = 8
 MAX_SEQ = 2**63 - 1
 
 
@@ -104,6 +107,9 @@ async def account_socket(websocket: WebSocket, context: ContextDep) -> None:
     if authenticated is None:
         return
     user_id, since = authenticated
+    if context.events.sessions_of(user_id) >= MAX_SOCKETS_PER_USER:
+        await _close(websocket, CLOSE_TOO_MANY_SOCKETS, f"at most {MAX_SOCKETS_PER_USER} account sockets per user")
+        return
     session = AccountSession(user_id, websocket.send_text, context.engine)
     context.events.add(session)
     reader = asyncio.create_task(_read_until_disconnect(websocket))

@@ -23,7 +23,9 @@ async def candles(
     asset: Annotated[str, Query(min_length=1, max_length=32, examples=["BTC_USDC"])],
     interval: Annotated[IntervalName, Query()],
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    before: Annotated[int | None, Query(ge=0, le=2**62, description="only buckets starting before (ms)")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=2**62, description="only buckets starting before this time (UTC ms, at least 1)")
+    ] = None,
 ) -> CandlesResponse:
     """The newest `limit` candles of the bid (`sellPrice`) of `asset` at `interval`, oldest first, prices
     scaled by 10^decimal; the last one is the live bucket, updated as quotes arrive."""

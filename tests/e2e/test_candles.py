@@ -266,6 +266,7 @@ async def test_bad_candle_requests_are_refused(platform: Platform) -> None:
             ({"asset": "BTC_USDC", "interval": "1m", "limit": "0"}, 422),
             ({"asset": "BTC_USDC", "interval": "1m", "limit": "1001"}, 422),
             ({"asset": "BTC_USDC", "interval": "1m", "before": "soon"}, 422),
+            ({"asset": "BTC_USDC", "interval": "1m", "before": "0"}, 422),
             ({"asset": "BTC_USDC"}, 422),
             ({"asset": "DOGE_USDC", "interval": "1m"}, 404),
         ]:

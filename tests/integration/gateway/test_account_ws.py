@@ -172,3 +172,21 @@ async def test_a_socket_that_never_authenticates_is_closed(stack: Stack) -> None
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(client.recv(), 30)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4408
+
+
+async def test_one_user_cannot_hold_more_than_the_cap_of_sockets(stack: Stack, api: httpx.AsyncClient) -> None:
+    # each socket's catch-up reads the engine's event history: the ninth of one user is refused (4429),
+    # and another user is unaffected
+    _, token = await new_user(api)
+    held = [await _subscribe(stack, token, since=0) for _ in range(8)]
+    assert all(subscribed["type"] == "SUBSCRIBED" for _, subscribed in held)
+    refused = await connect(ws_url(stack))
+    await refused.send(json.dumps({"type": "auth", "token": token}))
+    with pytest.raises(ConnectionClosed) as closed:
+        await asyncio.wait_for(refused.recv(), 30)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4429
+    _, other_token = await new_user(api)
+    other, subscribed = await _subscribe(stack, other_token)
+    assert subscribed["type"] == "SUBSCRIBED"
+    for client in [other, *(client for client, _ in held)]:
+        await client.close()

@@ -35,6 +35,9 @@ def test_subscribe_and_unsubscribe_name_pairs() -> None:
         '{"type": "subscribe", "candles": [{"asset": "DOGE_USDC", "interval": "1m"}]}',
         '{"type": "subscribe", "candles": [{"asset": "BTC_USDC", "interval": "2m"}]}',
         '{"type": "subscribe", "candles": ["BTC_USDC"]}',
+        # unhashable values where text belongs (found by review: a TypeError ended the socket's reader)
+        '{"type": "subscribe", "candles": [{"asset": [1], "interval": "1m"}]}',
+        '{"type": "subscribe", "candles": [{"asset": "BTC_USDC", "interval": {}}]}',
         "x" * 10_000,
     ],
 )
