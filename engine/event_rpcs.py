@@ -12,7 +12,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engine.domain import TradingState
 from engine.event_store import (
-    InvalidStatementToken,
     decode_statement_token,
     encode_statement_token,
     events_after,
@@ -20,7 +19,7 @@ from engine.event_store import (
     statement_page,
 )
 from engine.reads import EngineReads, NotLeader
-from engine.rpc_checks import require_gateway_id, require_user_id
+from engine.rpc_checks import page_cursor, page_limit, require_gateway_id, require_user_id
 
 DEFAULT_EVENTS_LIMIT = 500
 MAX_EVENTS_LIMIT = 1_000
@@ -88,15 +87,8 @@ class AccountEventRpcs:
         self, request: engine_service_pb2.ListStatementRequest, context: grpc.aio.ServicerContext
     ) -> engine_service_pb2.ListStatementResponse:
         await require_user_id(request.user_id, context)
-        if request.page_size > MAX_STATEMENT_PAGE:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size must be 1 .. {MAX_STATEMENT_PAGE}")
-        limit = request.page_size or DEFAULT_STATEMENT_PAGE
-        before = None
-        if request.page_token:
-            try:
-                before = decode_statement_token(request.page_token)
-            except InvalidStatementToken as exc:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        limit = await page_limit(request.page_size, MAX_STATEMENT_PAGE, DEFAULT_STATEMENT_PAGE, context)
+        before = await page_cursor(request.page_token, decode_statement_token, context)
         try:
             lines = await statement_page(self.engine.trade_store.engine, request.user_id, limit + 1, before)
         except (SQLAlchemyError, OSError) as exc:

@@ -18,7 +18,7 @@ from engine import orders_wire, translate
 from engine.domain import TradingState
 from engine.event_rpcs import AccountEventRpcs
 from engine.reads import EngineReads, NotLeader
-from engine.rpc_checks import require_at_most, require_gateway_id, require_user_id
+from engine.rpc_checks import page_cursor, page_limit, require_at_most, require_gateway_id, require_user_id
 from engine.trade_rows import ORDERS, TRADES, InvalidPageToken, decode_page_token, encode_page_token, order_key
 from mesh.grpc_server import ServiceBinding
 
@@ -109,15 +109,9 @@ class EngineServicer(AccountEventRpcs, engine_service_pb2_grpc.EngineServiceServ
         state = await _serving_state(self.engine, context)
         if state.account(request.user_id) is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"user {request.user_id} has no trading account")
-        if request.page_size > MAX_PAGE_SIZE:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size must be 1 .. {MAX_PAGE_SIZE}")
-        limit = request.page_size or DEFAULT_POSITIONS_PAGE_SIZE
-        after = -1
-        if request.page_token:
-            try:
-                after = decode_position_token(request.page_token)
-            except InvalidPageToken as exc:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        limit = await page_limit(request.page_size, MAX_PAGE_SIZE, DEFAULT_POSITIONS_PAGE_SIZE, context)
+        cursor = await page_cursor(request.page_token, decode_position_token, context)
+        after = -1 if cursor is None else cursor
         # Opening order is sequence order, so the page starts by bisection; only the page is valued and
         # encoded, whatever the account holds (the tuple copy is one C-level pass)
         positions = state.positions_of(request.user_id)
@@ -140,15 +134,8 @@ class EngineServicer(AccountEventRpcs, engine_service_pb2_grpc.EngineServiceServ
         self, request: engine_service_pb2.ListClosedTradesRequest, context: grpc.aio.ServicerContext
     ) -> engine_service_pb2.ListClosedTradesResponse:
         await require_user_id(request.user_id, context)
-        if request.page_size > MAX_PAGE_SIZE:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size must be 1 .. {MAX_PAGE_SIZE}")
-        limit = request.page_size or DEFAULT_PAGE_SIZE
-        after = None
-        if request.page_token:
-            try:
-                after = decode_page_token(request.page_token)
-            except InvalidPageToken as exc:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        limit = await page_limit(request.page_size, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, context)
+        after = await page_cursor(request.page_token, decode_page_token, context)
         try:
             rows = await self.engine.trade_store.page(request.user_id, limit + 1, after)
         except (SQLAlchemyError, OSError) as exc:
@@ -178,15 +165,8 @@ class EngineServicer(AccountEventRpcs, engine_service_pb2_grpc.EngineServiceServ
         await require_user_id(request.user_id, context)
         if request.order_id:
             return await self._one_ended_order(request.user_id, request.order_id, context)
-        if request.page_size > MAX_PAGE_SIZE:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size must be 1 .. {MAX_PAGE_SIZE}")
-        limit = request.page_size or DEFAULT_PAGE_SIZE
-        after = None
-        if request.page_token:
-            try:
-                after = decode_page_token(request.page_token)
-            except InvalidPageToken as exc:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        limit = await page_limit(request.page_size, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, context)
+        after = await page_cursor(request.page_token, decode_page_token, context)
         try:
             rows = await self.engine.trade_store.order_page(request.user_id, limit + 1, after)
         except (SQLAlchemyError, OSError) as exc:
