@@ -97,5 +97,8 @@ async def test_orders_placed_before_an_engine_sigkill_fill_exactly_once_after_it
             START - limit_margin - stop_margin, 0, 0,
         )  # fmt: skip
         assert (await fay.read("/orders")).json()["orders"] == []
-        cancel = await api.delete(f"/orders/{limit_order['id']}", headers=fay.auth)
+        # a write right after the restart: retried with its key while the gateway's reply stream reconnects
+        cancel = await _until_answered(
+            lambda: api.delete(f"/orders/{limit_order['id']}", headers={**fay.auth, "Idempotency-Key": "fay-cancel"})
+        )
         assert (cancel.status_code, cancel.json()["error"]["code"]) == (409, "ORDER_NOT_PENDING")
