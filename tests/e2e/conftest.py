@@ -1,4 +1,6 @@
-"""The platform fixture: every service as its own process, torn down after the module."""
+"""The platform fixture: every service as its own process, torn down after the module. Each module's
+platform has its own PostgreSQL database: candles are kept per asset and bucket, not per stream, so two
+platforms sharing one would see each other's candles (and users, trades and events)."""
 
 from __future__ import annotations
 
@@ -8,15 +10,22 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import fresh_database
 from tests.e2e.platform import Platform
 
 
 @pytest.fixture(scope="module")
 def platform(
     redis_url: str,
-    postgres_url: str,
     mongodb_url: str,
     tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Platform]:
+    with fresh_database() as postgres_url:
+        yield from _platform(redis_url, postgres_url, mongodb_url, tmp_path_factory)
+
+
+def _platform(
+    redis_url: str, postgres_url: str, mongodb_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Platform]:
     prefix = f"e2e:{uuid.uuid4().hex[:10]}:"
     log_dir: Path = tmp_path_factory.mktemp("e2e-logs")

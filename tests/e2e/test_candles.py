@@ -25,6 +25,7 @@ import websockets
 
 from harness.polling import NotYet, apoll_until
 from mesh.stream_codec import decode_entry
+from tests.conftest import fresh_database
 from tests.e2e.platform import Platform
 
 pytestmark = pytest.mark.e2e
@@ -95,10 +96,16 @@ class Tops:
 
 
 @pytest.fixture(scope="module")
-def platform(
+def platform(redis_url: str, mongodb_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """The fake venue trades SOL for a minute before the rest of the platform starts (history to backfill).
+    Its own PostgreSQL database: candles from another module's platform would share its buckets."""
+    with fresh_database() as postgres_url:
+        yield from _candle_platform(redis_url, postgres_url, mongodb_url, tmp_path_factory)
+
+
+def _candle_platform(
     redis_url: str, postgres_url: str, mongodb_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Platform]:
-    """The fake venue trades SOL for a minute before the rest of the platform starts (history to backfill)."""
     prefix = f"e2e:{uuid.uuid4().hex[:10]}:"
     log_dir: Path = tmp_path_factory.mktemp("e2e-candle-logs")
     common = {
