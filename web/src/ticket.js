@@ -48,6 +48,11 @@ export class Ticket {
       event.preventDefault();
       this.submit();
     });
+    // the double-click window ends as soon as the trader does anything else (another button, a field):
+    // only a second press of the same button right after the first is taken for a double click
+    document.addEventListener("pointerdown", (event) => {
+      if (!event.target.closest?.("#ticket button[type=submit]")) this.done = null;
+    });
     this.refresh();
   }
 
