@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gateway import compat_shapes as shapes
 from gateway.deps import ContextDep, CurrentUserId, IdempotencyKey, SessionDep, auth_rate_limit
 from gateway.errors import ApiError, http_error, request_error
-from gateway.routes import ExactJsonRoute, auth
+from gateway.routes import ExactJsonRoute, auth, error_responses
 from gateway.schemas import (
     AuthResponse,
     CloseOrderRequest,
@@ -69,15 +69,7 @@ def _error_response(request: Request, error: ApiError) -> JSONResponse:
     return JSONResponse(shapes.error_body(error), status_code=error.status, headers=headers or None)
 
 
-_COMPAT_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": CompatErrorResponse, "description": description}
-    for status, description in {
-        400: "Malformed JSON", 401: "Missing, invalid or expired token", 404: "Not found", 409: "Conflict",
-        413: "Body too large",
-        422: "Validation error or business rejection", 429: "Rate limited", 502: "The engine failed",
-        503: "Engine, queue or price unavailable", 504: "The engine did not answer in time",
-    }.items()
-}  # fmt: skip
+_COMPAT_ERRORS = error_responses(400, 401, 404, 409, 413, 422, 429, 502, 503, 504, model=CompatErrorResponse)
 router = APIRouter(tags=["compatibility (original web client)"], route_class=CompatRoute, responses=_COMPAT_ERRORS)
 ws_router = APIRouter()
 
