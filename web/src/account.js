@@ -19,6 +19,18 @@ const price = (value, decimal) => (value === null || value === undefined ? "—"
 const signedCents = (cents) => (cents === null || cents === undefined ? "—" : formatCents(cents));
 const pnlClass = (cents) => (cents === null || cents === undefined ? "" : cents > 0 ? "up" : cents < 0 ? "down" : "");
 
+const closedRow = (t) =>
+  h("tr", { dataset: { tradeId: t.id } },
+    h("td", {}, formatTime(t.closedAt)),
+    h("td", {}, t.asset),
+    h("td", { class: t.side === "LONG" ? "up" : "down" }, t.side),
+    h("td", { class: "num" }, t.quantity),
+    h("td", { class: "num" }, price(t.entryPrice, t.decimal)),
+    h("td", { class: "num" }, price(t.closePrice, t.decimal)),
+    h("td", { class: `num ${pnlClass(t.pnl)}`, dataset: { field: "pnl" } }, formatCents(t.pnl)),
+    h("td", { class: "num" }, formatCents(t.credited)),
+    h("td", {}, t.reason.replace("_", " ").toLowerCase()));
+
 export class Account {
   constructor({ onEdit } = {}) {
     this.onEdit = onEdit ?? (() => {});
@@ -30,6 +42,7 @@ export class Account {
     this.timer = null;
     this.idle = null;
     this.cursor = null;
+    this.closedReads = Promise.resolve(); // the closed-trade reads, one after another
     this.active = false;
     $("closed-more").addEventListener("click", () => this.loadClosed(false));
   }
@@ -183,7 +196,18 @@ export class Account {
     await this.loadClosed(true);
   }
 
-  async loadClosed(first) {
+  /**
+   * Read closed trades. `first`: the newest page, merged into what is shown (trades closed since the last
+   * read go on top; the older pages the trader loaded stay); otherwise the next older page by cursor.
+   * Reads run one after another, so an event's refresh never interleaves with "Load older trades".
+   */
+  loadClosed(first) {
+    // a read that fails unexpectedly must not stop the ones queued after it
+    this.closedReads = this.closedReads.then(() => this.readClosed(first)).catch((error) => console.error(error));
+    return this.closedReads;
+  }
+
+  async readClosed(first) {
     if (!this.active) return;
     const query = new URLSearchParams({ limit: String(PAGE) });
     if (!first && this.cursor) query.set("cursor", this.cursor);
@@ -196,21 +220,20 @@ export class Account {
     }
     if (!this.active) return;
     $("closed-error").textContent = "";
-    this.cursor = page.nextCursor;
-    const rows = page.orders.map((t) =>
-      h("tr", { dataset: { tradeId: t.id } },
-        h("td", {}, formatTime(t.closedAt)),
-        h("td", {}, t.asset),
-        h("td", { class: t.side === "LONG" ? "up" : "down" }, t.side),
-        h("td", { class: "num" }, t.quantity),
-        h("td", { class: "num" }, price(t.entryPrice, t.decimal)),
-        h("td", { class: "num" }, price(t.closePrice, t.decimal)),
-        h("td", { class: `num ${pnlClass(t.pnl)}`, dataset: { field: "pnl" } }, formatCents(t.pnl)),
-        h("td", { class: "num" }, formatCents(t.credited)),
-        h("td", {}, t.reason.replace("_", " ").toLowerCase())));
     const body = $("closed").tBodies[0];
-    if (first) body.replaceChildren(...rows);
-    else body.append(...rows);
+    const shown = new Set(Array.from(body.rows, (row) => row.dataset.tradeId));
+    const fresh = page.orders.filter((t) => !shown.has(t.id));
+    if (!first) {
+      this.cursor = page.nextCursor;
+      body.append(...fresh.map(closedRow));
+    } else if (shown.size === 0 || fresh.length === page.orders.length) {
+      // nothing shown yet, or more trades closed since the last read than one page holds: start again
+      this.cursor = page.nextCursor;
+      body.replaceChildren(...page.orders.map(closedRow));
+    } else {
+      // trades are listed newest first and never change once closed: the new ones go on top
+      body.prepend(...fresh.map(closedRow));
+    }
     $("closed-empty").hidden = body.rows.length > 0;
     $("closed-more").hidden = !this.cursor;
   }
