@@ -7,7 +7,12 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
+
+# A change reaches the page through several processes (fake venue → pooler → Redis → engine → gateway →
+# socket): on a machine busy with other suites that takes longer than expect's 5 s default now and then.
+# Waiting longer changes nothing when the page is right and still fails when it is wrong.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="module")
