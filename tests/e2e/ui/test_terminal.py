@@ -301,6 +301,19 @@ def journey(
         expect(page.get_by_role("button", name="Load older trades")).to_be_hidden()
         shown = [rows.nth(i).get_attribute("data-trade-id") for i in range(21)]
         assert shown == everything, "the terminal's pages are not REST's order"
+        # a trade closed now goes on top; the older page the trader loaded stays
+        made = api.post(
+            "/trade/create",
+            headers={**auth, "Idempotency-Key": "page-newest"},
+            json={"asset": "SOL_USDC", "side": "LONG", "quantity": "0.01", "leverage": 1},
+        )
+        newest = api.post("/trade/close", headers=auth, json={"orderId": made.json()["trade"]["id"]})
+        assert newest.status_code == 201, newest.text
+        expect(rows).to_have_count(22)
+        assert [rows.nth(i).get_attribute("data-trade-id") for i in range(22)] == [
+            made.json()["trade"]["id"],
+            *everything,
+        ]
 
     with steps.step("sign out"):
         page.get_by_role("button", name="Sign out").click()
