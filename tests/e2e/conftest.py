@@ -5,7 +5,7 @@ platforms sharing one would see each other's candles (and users, trades and even
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,12 +20,27 @@ def platform(
     mongodb_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Platform]:
+    yield from whole_platform(redis_url, mongodb_url, tmp_path_factory)
+
+
+def whole_platform(
+    redis_url: str,
+    mongodb_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    venue_started: Callable[[Platform], None] = lambda mesh: None,
+) -> Iterator[Platform]:
+    """Every service as its own process on a fresh database and key prefix; `venue_started` runs once the
+    fake venue is up and before anything listens to it (a module scripts venue history there)."""
     with fresh_database() as postgres_url:
-        yield from _platform(redis_url, postgres_url, mongodb_url, tmp_path_factory)
+        yield from _platform(redis_url, postgres_url, mongodb_url, tmp_path_factory, venue_started)
 
 
 def _platform(
-    redis_url: str, postgres_url: str, mongodb_url: str, tmp_path_factory: pytest.TempPathFactory
+    redis_url: str,
+    postgres_url: str,
+    mongodb_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    venue_started: Callable[[Platform], None],
 ) -> Iterator[Platform]:
     prefix = f"e2e:{uuid.uuid4().hex[:10]}:"
     log_dir: Path = tmp_path_factory.mktemp("e2e-logs")
@@ -45,6 +60,7 @@ def _platform(
     mesh = Platform(log_dir, common, engine)
     try:
         mesh.start_fake()
+        venue_started(mesh)
         mesh.start_engine()
         mesh.start_pooler()
         mesh.start_candles()

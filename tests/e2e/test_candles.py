@@ -12,10 +12,8 @@ import contextlib
 import json
 import signal
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from decimal import ROUND_FLOOR, Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,7 +23,7 @@ import websockets
 
 from harness.polling import NotYet, apoll_until
 from mesh.stream_codec import decode_entry
-from tests.conftest import fresh_database
+from tests.e2e.conftest import whole_platform
 from tests.e2e.platform import Platform
 
 pytestmark = pytest.mark.e2e
@@ -99,39 +97,7 @@ class Tops:
 def platform(redis_url: str, mongodb_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """The fake venue trades SOL for a minute before the rest of the platform starts (history to backfill).
     Its own PostgreSQL database: candles from another module's platform would share its buckets."""
-    with fresh_database() as postgres_url:
-        yield from _candle_platform(redis_url, postgres_url, mongodb_url, tmp_path_factory)
-
-
-def _candle_platform(
-    redis_url: str, postgres_url: str, mongodb_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Platform]:
-    prefix = f"e2e:{uuid.uuid4().hex[:10]}:"
-    log_dir: Path = tmp_path_factory.mktemp("e2e-candle-logs")
-    common = {
-        "REDIS_URL": redis_url,
-        "STREAM_KEY": f"{prefix}stream:engine",
-        "PRICE_CHANNEL": f"{prefix}ws:price:update",
-        "CANDLE_CHANNEL": f"{prefix}ws:candle:update",
-        "LOG_FORMAT": "json",
-    }
-    engine = {
-        "DATABASE_URL": postgres_url,
-        "MONGODB_URL": mongodb_url,
-        "MONGODB_DATABASE": f"e2e_{uuid.uuid4().hex[:10]}",
-        "SNAPSHOT_INTERVAL_SECONDS": "3",
-    }
-    mesh = Platform(log_dir, common, engine)
-    try:
-        mesh.start_fake()
-        asyncio.run(_venue_history(mesh))
-        mesh.start_engine()
-        mesh.start_pooler()
-        mesh.start_candles()
-        mesh.start_gateway()
-        yield mesh
-    finally:
-        mesh.stop()
+    yield from whole_platform(redis_url, mongodb_url, tmp_path_factory, lambda mesh: asyncio.run(_venue_history(mesh)))
 
 
 async def _venue_history(mesh: Platform) -> None:
