@@ -61,9 +61,10 @@ MEANING = {
     "AUTH_RATE_LIMIT": "signup/signin requests per client IP (an IPv6 client by its /64), e.g. `10/minute` (429 "
     "beyond), for the whole platform (one Redis bucket per client shared by all gateway processes; without Redis "
     "each process counts alone, so N processes allow N x)",
-    "SIGNIN_EMAIL_RATE_LIMIT": "signin attempts per e-mail address from any client address, e.g. `20/hour` (429 "
-    "with `Retry-After` beyond; `off` = none), for the whole platform like AUTH_RATE_LIMIT: rotating addresses "
-    "buys no more guesses at one account (a guesser can also keep its owner out that long)",
+    "SIGNIN_EMAIL_RATE_LIMIT": "failed signin attempts per e-mail address from any client address, e.g. `20/hour` "
+    "(then 429 with `Retry-After`, even for the right password, until the window passes; successful signins do not "
+    "count; `off` = none), for the whole platform like AUTH_RATE_LIMIT: rotating addresses buys no more guesses at "
+    "one account (a guesser can also keep its owner out that long)",
     "GATEWAY_WORKERS": "uvicorn worker processes; each is a gateway of its own (id `GATEWAY_ID-<pid>`, own reply "
     "stream, admission bounds and /metrics)",
     "GATEWAY_MAX_IN_FLIGHT": "writes waiting for an engine reply, at most, **per gateway process** (503 "
