@@ -66,12 +66,15 @@ MEANING = {
     "count; `off` = none), for the whole platform like AUTH_RATE_LIMIT: rotating addresses buys no more guesses at "
     "one account (a guesser can also keep its owner out that long)",
     "GATEWAY_WORKERS": "uvicorn worker processes; each is a gateway of its own (id `GATEWAY_ID-<pid>`, own reply "
-    "stream, admission bounds and /metrics)",
-    "GATEWAY_MAX_IN_FLIGHT": "writes waiting for an engine reply, at most, **per gateway process** (503 "
-    "`ENGINE_BUSY` with `Retry-After`, not sent, beyond; 0 = no admission at all): N "
-    "processes admit N x; keep it under the engine's 10,000 queued replies per gateway",
-    "GATEWAY_MAX_LOOP_LAG_MS": "while this process's event loop runs timers later than this, the in-flight bound "
-    "shrinks to a sixteenth (503 `OVERLOADED`, not sent, beyond), **per gateway "
+    "stream, loop-lag bound and /metrics; they share GATEWAY_MAX_IN_FLIGHT)",
+    "GATEWAY_MAX_IN_FLIGHT": "writes waiting for an engine reply, at most, **for the whole platform** (503 "
+    "`ENGINE_BUSY` with `Retry-After`, not sent, beyond; 0 = no admission at all): each gateway process publishes "
+    "its count to Redis every 100 ms (expiring 1.5 s after its last refresh, so a crashed one stops counting) "
+    "and admits while the others' last counts plus its own stay below it, so a burst on every gateway at once "
+    "can overshoot by up to 100 ms of the others' admissions; without Redis each process counts alone; keep it "
+    "under the engine's 10,000 queued replies per gateway",
+    "GATEWAY_MAX_LOOP_LAG_MS": "while this process's event loop runs timers later than this, its own writes in "
+    "flight are bounded by a sixteenth of GATEWAY_MAX_IN_FLIGHT (503 `OVERLOADED`, not sent, beyond), **per gateway "
     "process** (0 = off)",
     "FORWARDED_ALLOW_IPS": "comma-separated proxy addresses/CIDRs whose `X-Forwarded-For` gives the client IP "
     "(the ingress controller's pods; `*` = any)",
