@@ -74,6 +74,9 @@ class GatewaySettings(CommonSettings):
     # signin attempts per e-mail address, whatever address they come from (an attacker rotating client
     # addresses still gets this many guesses at one account)
     signin_email_rate_limit: str = "20/hour"
+    # /ws/account sockets one client address (an IPv6 client by its /64) may hold open on one gateway
+    # process, authenticated or not: one address cannot open sockets for many users without bound
+    max_account_sockets_per_client: int = Field(default=32, ge=1, le=100_000)
     # Comma-separated addresses or CIDRs of the proxies (e.g. the ingress controller's pods) whose
     # X-Forwarded-For names the client; from anyone else the header is ignored. "*" trusts everyone and is
     # only safe when nothing but the proxy can reach the gateway.

@@ -121,6 +121,31 @@ class BodySizeLimitMiddleware:
         await self.app(scope, replay, send)
 
 
+class OpenCounts:
+    """Connections open now per key (a client address), in this process: `open` refuses one beyond
+    `limit`, `close` gives its place back."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+
+    def open(self, key: str, limit: int) -> bool:
+        count = self._counts.get(key, 0)
+        if count >= limit:
+            return False
+        self._counts[key] = count + 1
+        return True
+
+    def close(self, key: str) -> None:
+        count = self._counts.get(key, 0) - 1
+        if count > 0:
+            self._counts[key] = count
+        else:
+            self._counts.pop(key, None)
+
+    def of(self, key: str) -> int:
+        return self._counts.get(key, 0)
+
+
 @dataclass(frozen=True)
 class RateDecision:
     """One hit's outcome as the `RateLimit-*` response headers tell it (the IETF httpapi draft's names,

@@ -76,6 +76,9 @@ MEANING = {
     "GATEWAY_MAX_LOOP_LAG_MS": "while this process's event loop runs timers later than this, its own writes in "
     "flight are bounded by a sixteenth of GATEWAY_MAX_IN_FLIGHT (503 `OVERLOADED`, not sent, beyond), **per gateway "
     "process** (0 = off)",
+    "MAX_ACCOUNT_SOCKETS_PER_CLIENT": "`/ws/account` sockets one client address (an IPv6 client by its /64) may hold "
+    "open on one gateway process, authenticated or not (beyond: closed with 4429); with the 8 sockets "
+    "per user it bounds what one address can make the gateway read",
     "FORWARDED_ALLOW_IPS": "comma-separated proxy addresses/CIDRs whose `X-Forwarded-For` gives the client IP "
     "(the ingress controller's pods; `*` = any)",
     "FEED": "`auto` (live, sim fallback), `backpack`, `fake` (local fake server), `sim`",
