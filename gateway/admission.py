@@ -1,11 +1,13 @@
-"""Admission of writes: a command is sent to the engine only when this process can expect to answer it in
-time. Two signals, both per gateway process: the commands already waiting for a reply (GATEWAY_MAX_IN_FLIGHT)
-and how late this process's event loop runs its timers (GATEWAY_MAX_LOOP_LAG_MS). While the loop lags, the
-in-flight bound shrinks to a sixteenth (never to zero: shedding every write would drop the accepted
-throughput to nothing, while a few commands in flight still finish in time). A write over the bound is
-refused with 503 and `Retry-After` BEFORE anything is XADDed: the order was not executed and a retry is
-safe with or without its Idempotency-Key. Refusing at the door keeps overload from turning into written
-but unanswered orders (504s whose outcome the client must go and find out)."""
+"""Admission of writes: a command is sent to the engine only when the platform can expect to answer it in
+time. Two signals: the commands already waiting for a reply across every gateway process of the
+platform (GATEWAY_MAX_IN_FLIGHT; the other processes' counts come through Redis, gateway.in_flight, so
+N processes admit the bound once, not N times) and how late this process's event loop runs its timers
+(GATEWAY_MAX_LOOP_LAG_MS). While the loop lags, this process's own in-flight bound shrinks to a
+sixteenth (never to zero: shedding every write would drop the accepted throughput to nothing, while a
+few commands in flight still finish in time). A write over the bound is refused with 503 and
+`Retry-After` BEFORE anything is XADDed: the order was not executed and a retry is safe with or without
+its Idempotency-Key. Refusing at the door keeps overload from turning into written but unanswered orders
+(504s whose outcome the client must go and find out)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import time
 
 from gateway import metrics
 from gateway.errors import ApiError
+from gateway.in_flight import SharedInFlight
 
 # how often the loop-lag probe wakes up: short enough to notice a stall within a request's lifetime,
 # long enough to cost nothing (20 wake-ups a second)
@@ -52,23 +55,33 @@ class LoopLagProbe:
 
 class Admission:
     """Decides, per write, whether it may go to the engine (`check`). `max_in_flight` 0 switches
-    admission off, `max_loop_lag` 0 the lag signal."""
+    admission off, `max_loop_lag` 0 the lag signal; without `shared` the bound is this process's alone."""
 
-    def __init__(self, max_in_flight: int, max_loop_lag: float, probe: LoopLagProbe | None = None) -> None:
+    def __init__(
+        self,
+        max_in_flight: int,
+        max_loop_lag: float,
+        probe: LoopLagProbe | None = None,
+        shared: SharedInFlight | None = None,
+    ) -> None:
         self.max_in_flight = max_in_flight
         self.max_loop_lag = max_loop_lag
         self.probe = probe
+        self.shared = shared
 
     def lagging(self) -> bool:
         return bool(self.max_loop_lag and self.probe is not None and self.probe.lag_seconds > self.max_loop_lag)
 
     def check(self, in_flight: int) -> None:
-        """Raise the 503 that refuses a write now; return when it may be sent."""
+        """Raise the 503 that refuses a write now (`in_flight`: this process's commands waiting); return
+        when it may be sent."""
         if not self.max_in_flight:
             return
-        if in_flight >= self.max_in_flight:
+        others = self.shared.others() if self.shared is not None else 0
+        if in_flight + others >= self.max_in_flight:
             metrics.ENGINE_REPLIES.labels(outcome="refused_busy").inc()
-            raise _refused("ENGINE_BUSY", f"{in_flight} commands are already waiting for the engine")
+            where = f" ({others} of them on other gateways)" if others else ""
+            raise _refused("ENGINE_BUSY", f"{in_flight + others} commands are already waiting for the engine{where}")
         if self.lagging() and in_flight >= max(1, self.max_in_flight // LAGGING_DIVISOR):
             assert self.probe is not None
             metrics.ENGINE_REPLIES.labels(outcome="refused_overloaded").inc()

@@ -62,7 +62,8 @@ class GatewaySettings(CommonSettings):
     engine_reply_timeout_ms: int = Field(default=5000, gt=0)
     # uvicorn worker processes, each a gateway of its own (gateway.__main__)
     gateway_workers: int = Field(default=1, ge=1, le=64)
-    # admission of writes, per gateway process (gateway.admission); 0 switches a bound off
+    # admission of writes (gateway.admission): writes in flight across the platform, and this process's
+    # loop lag; 0 switches a bound off
     gateway_max_in_flight: int = Field(default=256, ge=0, le=10_000)
     gateway_max_loop_lag_ms: int = Field(default=1000, ge=0)
     # names this instance in every command's reply_to and in its StreamReplies call
@@ -73,6 +74,9 @@ class GatewaySettings(CommonSettings):
     # signin attempts per e-mail address, whatever address they come from (an attacker rotating client
     # addresses still gets this many guesses at one account)
     signin_email_rate_limit: str = "20/hour"
+    # /ws/account sockets one client address (an IPv6 client by its /64) may hold open on one gateway
+    # process, authenticated or not: one address cannot open sockets for many users without bound
+    max_account_sockets_per_client: int = Field(default=32, ge=1, le=100_000)
     # Comma-separated addresses or CIDRs of the proxies (e.g. the ingress controller's pods) whose
     # X-Forwarded-For names the client; from anyone else the header is ignored. "*" trusts everyone and is
     # only safe when nothing but the proxy can reach the gateway.
@@ -124,6 +128,11 @@ class GatewaySettings(CommonSettings):
     @property
     def signin_email_rate_key_prefix(self) -> str:
         return f"{self.stream_key}:signin-email-rate:"
+
+    @property
+    def in_flight_key(self) -> str:
+        """The hash where the platform's gateways share their in-flight counts (gateway.in_flight)."""
+        return f"{self.stream_key}:in-flight"
 
     @property
     def async_database_url(self) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from gateway.context import GatewayContext
-from gateway.limits import client_bucket, email_bucket
+from gateway.limits import RateDecision, client_bucket, email_bucket
 from gateway.metrics import RATE_LIMITED
 from gateway.security import bearer_token, user_id_from_token
 
@@ -82,11 +82,22 @@ async def auth_rate_limit(context: ContextDep, request: Request, response: Respo
     request.state.rate_limit_headers = decision.headers()
 
 
-async def signin_email_rate_limit(context: GatewayContext, request: Request, email: str) -> None:
-    """One hit on the e-mail address's platform-wide bucket (any client address counts); 429 beyond."""
+async def signin_email_attempt(context: GatewayContext, request: Request, email: str) -> RateDecision | None:
+    """Count a signin attempt in the e-mail address's platform-wide bucket (any client address counts);
+    429 when it holds SIGNIN_EMAIL_RATE_LIMIT failures already, whatever the password. The route gives the
+    attempt back (`signin_succeeded`) when the password is right, so the bucket counts failures only;
+    counting first and refunding a success (rather than checking first and counting a failure) keeps
+    concurrent guesses from all slipping past one check."""
     if context.signin_email_limiter is None:
-        return
+        return None
     decision = await context.signin_email_limiter.hit(email_bucket(email))
     if not decision.allowed:
         RATE_LIMITED.labels(route=request.url.path).inc()
     decision.raise_if_limited()
+    return decision
+
+
+async def signin_succeeded(context: GatewayContext, email: str, attempt: RateDecision | None) -> None:
+    """The password was right: the attempt does not count against the e-mail address."""
+    if context.signin_email_limiter is not None and attempt is not None:
+        await context.signin_email_limiter.refund(email_bucket(email), attempt)

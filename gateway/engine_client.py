@@ -31,6 +31,7 @@ from gateway.errors import (
     grpc_error,
     rejection_error,
 )
+from gateway.in_flight import SharedInFlight
 from gateway.stream_writer import StreamWriter, xadd_never_sent
 from mesh.grpc_channel import insecure_channel
 from mesh.stream_codec import encode_command
@@ -41,8 +42,9 @@ RECONNECT_MIN_SECONDS = 0.1
 RECONNECT_MAX_SECONDS = 5.0
 # a call that stayed up this long was healthy: the next failure starts the backoff from the bottom
 HEALTHY_CALL_SECONDS = 10.0
-# Commands awaiting a reply, at most (GATEWAY_MAX_IN_FLIGHT sets it for the service): the engine queues at
-# most 10,000 replies per gateway and drops the rest, so the bound must stay well below that.
+# Commands awaiting a reply, at most (GATEWAY_MAX_IN_FLIGHT sets it for the service, across the platform):
+# the engine queues at most 10,000 replies per gateway and drops the rest, so the bound must stay well
+# below that.
 MAX_IN_FLIGHT = 5_000
 
 ResponseT = TypeVar("ResponseT")
@@ -58,10 +60,18 @@ class EngineClient:
         reply_timeout: float,
         max_in_flight: int = MAX_IN_FLIGHT,
         max_loop_lag: float = 0.0,
+        in_flight_key: str | None = None,
     ) -> None:
+        """`in_flight_key`: the Redis hash where the platform's gateways share their in-flight counts
+        (gateway.in_flight); without it the bound is this instance's alone."""
         self.gateway_id = gateway_id
         self._probe = LoopLagProbe() if max_loop_lag > 0 else None
-        self.admission = Admission(max_in_flight, max_loop_lag, self._probe)
+        self._shared = (
+            SharedInFlight(redis, in_flight_key, gateway_id, lambda: len(self._pending))
+            if in_flight_key and max_in_flight
+            else None
+        )
+        self.admission = Admission(max_in_flight, max_loop_lag, self._probe, self._shared)
         self.reply_timeout = reply_timeout
         self._writer = StreamWriter(redis, stream_key)
         self._channel = insecure_channel(address)
@@ -78,11 +88,15 @@ class EngineClient:
         self._loop_task = asyncio.create_task(self._reply_loop(), name="engine-reply-stream")
         if self._probe is not None:
             self._probe.start()
+        if self._shared is not None:
+            self._shared.start()
         metrics.ENGINE_IN_FLIGHT.set_function(lambda: len(self._pending))
 
     async def close(self) -> None:
         if self._probe is not None:
             await self._probe.close()
+        if self._shared is not None:
+            await self._shared.close()
         if self._loop_task:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -157,9 +171,9 @@ class EngineClient:
 
     async def submit(self, command: commands_pb2.Command) -> commands_pb2.Reply:
         """XADD `command` (request id and reply_to filled in) and wait for its reply.
-        503 when the reply stream is down or admission refuses it (too many commands waiting, the loop
-        running late: gateway.admission); nothing is sent then, so nothing runs later unseen. 504 when the
-        engine does not answer in time."""
+        503 when the reply stream is down or admission refuses it (too many commands waiting across the
+        platform, this process's loop running late: gateway.admission); nothing is sent then, so nothing
+        runs later unseen. 504 when the engine does not answer in time."""
         if not self.ready:
             raise engine_unavailable("no reply stream to the engine")
         self.admission.check(len(self._pending))

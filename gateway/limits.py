@@ -121,6 +121,31 @@ class BodySizeLimitMiddleware:
         await self.app(scope, replay, send)
 
 
+class OpenCounts:
+    """Connections open now per key (a client address), in this process: `open` refuses one beyond
+    `limit`, `close` gives its place back."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+
+    def open(self, key: str, limit: int) -> bool:
+        count = self._counts.get(key, 0)
+        if count >= limit:
+            return False
+        self._counts[key] = count + 1
+        return True
+
+    def close(self, key: str) -> None:
+        count = self._counts.get(key, 0) - 1
+        if count > 0:
+            self._counts[key] = count
+        else:
+            self._counts.pop(key, None)
+
+    def of(self, key: str) -> int:
+        return self._counts.get(key, 0)
+
+
 @dataclass(frozen=True)
 class RateDecision:
     """One hit's outcome as the `RateLimit-*` response headers tell it (the IETF httpapi draft's names,
@@ -131,6 +156,9 @@ class RateDecision:
     remaining: int
     reset_seconds: int
     window: int
+    # the fixed window an allowed hit was counted in, and whether in this process (`refund` takes it back)
+    window_index: int = -1
+    counted_locally: bool = False
 
     def headers(self) -> dict[str, str]:
         headers = {
@@ -150,9 +178,11 @@ class RateDecision:
             )
 
 
-def _decision(limit: int, window: int, allowed: bool, estimate: float, reset_seconds: float) -> RateDecision:
+def _decision(
+    limit: int, window: int, allowed: bool, estimate: float, reset_seconds: float, index: int, local: bool
+) -> RateDecision:
     remaining = max(0, math.floor(limit - estimate - (1 if allowed else 0)))
-    return RateDecision(allowed, limit, remaining, max(1, math.ceil(reset_seconds)), window)
+    return RateDecision(allowed, limit, remaining, max(1, math.ceil(reset_seconds)), window, index, local)
 
 
 class RateLimiter:
@@ -180,16 +210,26 @@ class RateLimiter:
         reset = self.window * (1 - elapsed_fraction)
         if estimate + 1 > self.limit:
             self._counts[key] = (index, count, previous)
-            return _decision(self.limit, self.window, False, estimate, reset)
+            return _decision(self.limit, self.window, False, estimate, reset, -1, local=True)
         self._counts[key] = (index, count + 1, previous)
         while len(self._counts) > self.max_keys:
             self._counts.popitem(last=False)
-        return _decision(self.limit, self.window, True, estimate, reset)
+        return _decision(self.limit, self.window, True, estimate, reset, index, local=True)
+
+    def refund(self, key: str, window_index: int) -> None:
+        """Take back one hit counted in `window_index` (it has since become the previous window, or gone)."""
+        if key not in self._counts:
+            return
+        index, count, previous = self._counts[key]
+        if index == window_index:
+            self._counts[key] = (index, max(0, count - 1), previous)
+        elif index == window_index + 1:
+            self._counts[key] = (index, count, max(0, previous - 1))
 
 
 # RateLimiter's weighted two-window count, atomic in Redis and on Redis's clock (so every gateway reads
 # the same time). KEYS[1]: the client's bucket prefix; ARGV: limit, window in ms.
-# Returns {allowed 0/1, the estimate x 1000, ms until the current window ends}.
+# Returns {allowed 0/1, the estimate x 1000, ms until the current window ends, the window's index}.
 HIT_SCRIPT = """
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
@@ -207,7 +247,17 @@ if estimate + 1 <= limit then
   redis.call('INCR', current_key)
   redis.call('PEXPIRE', current_key, 2 * window)
 end
-return {allowed, math.floor(estimate * 1000), window - into}
+return {allowed, math.floor(estimate * 1000), window - into, index}
+"""
+
+# Takes back one hit of a window (KEYS[1]: the window's key), never below zero; a window already expired
+# stays gone.
+REFUND_SCRIPT = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count > 0 then
+  redis.call('DECR', KEYS[1])
+end
+return count
 """
 
 
@@ -221,11 +271,15 @@ class RedisRateLimiter:
         self.key_prefix = key_prefix
         self.fallback = RateLimiter(limit, window)
         self._script = redis.register_script(HIT_SCRIPT)
+        self._refund = redis.register_script(REFUND_SCRIPT)
+
+    def _bucket(self, key: str) -> str:
+        return f"{self.key_prefix}{self.window}:{key}"
 
     async def hit(self, key: str) -> RateDecision:
         try:
-            allowed, estimate_milli, reset_ms = await self._script(
-                keys=[f"{self.key_prefix}{self.window}:{key}"], args=[self.limit, self.window * 1000]
+            allowed, estimate_milli, reset_ms, index = await self._script(
+                keys=[self._bucket(key)], args=[self.limit, self.window * 1000]
             )
         except RedisError as exc:
             metrics.RATE_LIMIT_FALLBACK.inc()
@@ -234,4 +288,18 @@ class RedisRateLimiter:
                 extra={"error": str(exc)},
             )
             return self.fallback.hit(key)
-        return _decision(self.limit, self.window, bool(allowed), int(estimate_milli) / 1000, int(reset_ms) / 1000)
+        estimate, reset = int(estimate_milli) / 1000, int(reset_ms) / 1000
+        return _decision(self.limit, self.window, bool(allowed), estimate, reset, int(index), local=False)
+
+    async def refund(self, key: str, decision: RateDecision) -> None:
+        """Take back the hit `decision` counted: the attempt turned out not to be one the limit is about.
+        Best effort: when Redis fails, the hit stays counted (the safe side of a limit)."""
+        if not decision.allowed:
+            return
+        if decision.counted_locally:
+            self.fallback.refund(key, decision.window_index)
+            return
+        try:
+            await self._refund(keys=[f"{self._bucket(key)}:{decision.window_index}"])
+        except RedisError as exc:
+            log.warning("rate limit: Redis failed, a hit stays counted", extra={"error": str(exc)})

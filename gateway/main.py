@@ -74,6 +74,7 @@ async def running_context(settings: GatewaySettings) -> AsyncIterator[GatewayCon
         settings.reply_timeout_seconds,
         max_in_flight=settings.gateway_max_in_flight,
         max_loop_lag=settings.gateway_max_loop_lag_ms / 1000,
+        in_flight_key=settings.in_flight_key,
     )
     hub = PriceHub(pubsub_redis, settings.price_channel, settings.candle_channel)
     events = EventFeed(engine, settings.gateway_id)

@@ -32,6 +32,12 @@ WS_CONFLATED = Counter("gateway_ws_conflated_total", "Price messages merged into
 PRICE_SUBSCRIPTION_UP = Gauge("gateway_price_subscription_up", "1 while subscribed to the price channel")
 PRICE_MESSAGES = Counter("gateway_price_messages_total", "Price updates received from pub/sub")
 ENGINE_IN_FLIGHT = Gauge("gateway_engine_in_flight", "Commands sent to the engine and waiting for their reply")
+IN_FLIGHT_OTHER_GATEWAYS = Gauge(
+    "gateway_in_flight_other_gateways", "Writes in flight on the platform's other gateways, as of the last refresh"
+)
+IN_FLIGHT_SHARED = Gauge(
+    "gateway_in_flight_shared", "1 while the in-flight cap is shared through Redis, 0 while this process counts alone"
+)
 EVENT_LOOP_LAG = Gauge("gateway_event_loop_lag_seconds", "How late the event loop last ran a timer")
 RATE_LIMIT_FALLBACK = Counter(
     "gateway_rate_limit_fallback_total", "Auth rate limit hits counted in this process only because Redis failed"

@@ -60,21 +60,25 @@ _verified: dict[tuple[str, str], tuple[uuid.UUID, float]] = {}
 
 
 def user_id_from_token(token: str, secret: str, now: float | None = None) -> uuid.UUID:
-    """The user id in a valid token; 401 for a missing, tampered, expired or unsigned (`alg: none`) one.
-    Only a token that verified is cached, with its `exp`: it stops working when it expires, cached or not."""
+    """The user id in a valid token; 401 for a missing, tampered, expired or unsigned (`alg: none`) one."""
+    return verified_token(token, secret, now)[0]
+
+
+def verified_token(token: str, secret: str, now: float | None = None) -> tuple[uuid.UUID, float]:
+    """(user id, `exp` in epoch seconds) of a valid token; 401 like `user_id_from_token`. Only a token
+    that verified is cached, with its `exp`: it stops working when it expires, cached or not."""
     now = time.time() if now is None else now
     cached = _verified.get((token, secret))
     if cached is not None:
-        user_id, expires = cached
-        if now < expires:
-            return user_id
+        if now < cached[1]:
+            return cached
         del _verified[(token, secret)]
         raise _unauthorized("TOKEN_EXPIRED", "the token has expired; sign in again")
-    user_id, expires = _verify(token, secret)
+    verified = _verify(token, secret)
     if len(_verified) >= TOKEN_CACHE_SIZE:
         del _verified[next(iter(_verified))]
-    _verified[(token, secret)] = (user_id, expires)
-    return user_id
+    _verified[(token, secret)] = verified
+    return verified
 
 
 def _verify(token: str, secret: str) -> tuple[uuid.UUID, float]:

@@ -61,17 +61,24 @@ MEANING = {
     "AUTH_RATE_LIMIT": "signup/signin requests per client IP (an IPv6 client by its /64), e.g. `10/minute` (429 "
     "beyond), for the whole platform (one Redis bucket per client shared by all gateway processes; without Redis "
     "each process counts alone, so N processes allow N x)",
-    "SIGNIN_EMAIL_RATE_LIMIT": "signin attempts per e-mail address from any client address, e.g. `20/hour` (429 "
-    "with `Retry-After` beyond; `off` = none), for the whole platform like AUTH_RATE_LIMIT: rotating addresses "
-    "buys no more guesses at one account (a guesser can also keep its owner out that long)",
+    "SIGNIN_EMAIL_RATE_LIMIT": "failed signin attempts per e-mail address from any client address, e.g. `20/hour` "
+    "(then 429 with `Retry-After`, even for the right password, until the window passes; successful signins do not "
+    "count; `off` = none), for the whole platform like AUTH_RATE_LIMIT: rotating addresses buys no more guesses at "
+    "one account (a guesser can also keep its owner out that long)",
     "GATEWAY_WORKERS": "uvicorn worker processes; each is a gateway of its own (id `GATEWAY_ID-<pid>`, own reply "
-    "stream, admission bounds and /metrics)",
-    "GATEWAY_MAX_IN_FLIGHT": "writes waiting for an engine reply, at most, **per gateway process** (503 "
-    "`ENGINE_BUSY` with `Retry-After`, not sent, beyond; 0 = no admission at all): N "
-    "processes admit N x; keep it under the engine's 10,000 queued replies per gateway",
-    "GATEWAY_MAX_LOOP_LAG_MS": "while this process's event loop runs timers later than this, the in-flight bound "
-    "shrinks to a sixteenth (503 `OVERLOADED`, not sent, beyond), **per gateway "
+    "stream, loop-lag bound and /metrics; they share GATEWAY_MAX_IN_FLIGHT)",
+    "GATEWAY_MAX_IN_FLIGHT": "writes waiting for an engine reply, at most, **for the whole platform** (503 "
+    "`ENGINE_BUSY` with `Retry-After`, not sent, beyond; 0 = no admission at all): each gateway process publishes "
+    "its count to Redis every 100 ms (expiring 1.5 s after its last refresh, so a crashed one stops counting) "
+    "and admits while the others' last counts plus its own stay below it, so a burst on every gateway at once "
+    "can overshoot by up to 100 ms of the others' admissions; without Redis each process counts alone; keep it "
+    "under the engine's 10,000 queued replies per gateway",
+    "GATEWAY_MAX_LOOP_LAG_MS": "while this process's event loop runs timers later than this, its own writes in "
+    "flight are bounded by a sixteenth of GATEWAY_MAX_IN_FLIGHT (503 `OVERLOADED`, not sent, beyond), **per gateway "
     "process** (0 = off)",
+    "MAX_ACCOUNT_SOCKETS_PER_CLIENT": "`/ws/account` sockets one client address (an IPv6 client by its /64) may hold "
+    "open on one gateway process, authenticated or not (beyond: closed with 4429); with the 8 sockets "
+    "per user it bounds what one address can make the gateway read",
     "FORWARDED_ALLOW_IPS": "comma-separated proxy addresses/CIDRs whose `X-Forwarded-For` gives the client IP "
     "(the ingress controller's pods; `*` = any)",
     "FEED": "`auto` (live, sim fallback), `backpack`, `fake` (local fake server), `sim`",

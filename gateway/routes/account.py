@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
@@ -16,9 +17,10 @@ from gateway.account_events import AccountSession
 from gateway.deps import ContextDep, CurrentUserId
 from gateway.errors import ApiError
 from gateway.event_json import statement_line
+from gateway.limits import client_bucket
 from gateway.routes import ExactJsonRoute, error_responses
 from gateway.schemas import StatementResponse
-from gateway.security import user_id_from_token
+from gateway.security import verified_token
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +33,13 @@ AUTH_TIMEOUT_SECONDS = 10.0
 CLOSE_GOING_AWAY = 1001  # the gateway is shutting down: reconnect with `since`
 CLOSE_TRY_AGAIN = 1013  # the engine did not answer: reconnect with `since` a little later
 CLOSE_BAD_AUTH_MESSAGE = 4400  # the first message is not {"type": "auth", "token": ..., "since": ...}
-CLOSE_UNAUTHORIZED = 4401  # the token is missing, invalid or expired (the reason is the error code)
+# the token is missing, invalid or expired, at the start or later, while the socket is open (the reason
+# is the error code)
+CLOSE_UNAUTHORIZED = 4401
 CLOSE_AUTH_TIMEOUT = 4408  # no first message within AUTH_TIMEOUT_SECONDS
-CLOSE_TOO_MANY_SOCKETS = 4429  # the user already holds MAX_SOCKETS_PER_USER sockets on this gateway process
+# the user already holds MAX_SOCKETS_PER_USER sockets on this gateway process, or the client address
+# MAX_ACCOUNT_SOCKETS_PER_CLIENT (the reason says which)
+CLOSE_TOO_MANY_SOCKETS = 4429
 # each socket's catch-up reads the engine's event history: one user cannot open them without bound
 MAX_SOCKETS_PER_USER = 8
 MAX_SEQ = 2**63 - 1
@@ -72,7 +78,8 @@ async def _close(websocket: WebSocket, code: int, reason: str) -> None:
         await websocket.close(code=code, reason=reason[:120])
 
 
-async def _authenticate(websocket: WebSocket, context: ContextDep) -> tuple[str, int | None] | None:
+async def _authenticate(websocket: WebSocket, context: ContextDep) -> tuple[str, int | None, float] | None:
+    """(user id, since, the token's `exp`) of the first message, or None once the socket is closed."""
     try:
         text = await asyncio.wait_for(_first_text(websocket), AUTH_TIMEOUT_SECONDS)
     except TimeoutError:
@@ -82,14 +89,14 @@ async def _authenticate(websocket: WebSocket, context: ContextDep) -> tuple[str,
         return None
     try:
         token, since = parse_auth_message(text)
-        user_id = user_id_from_token(token, context.settings.signing_secret)
+        user_id, expires = verified_token(token, context.settings.signing_secret)
     except BadAuthMessage as exc:
         await _close(websocket, CLOSE_BAD_AUTH_MESSAGE, str(exc))
         return None
     except ApiError as exc:
         await _close(websocket, CLOSE_UNAUTHORIZED, exc.code)
         return None
-    return str(user_id), since
+    return str(user_id), since, expires
 
 
 async def _read_until_disconnect(websocket: WebSocket) -> None:
@@ -101,32 +108,46 @@ async def _read_until_disconnect(websocket: WebSocket) -> None:
 async def account_socket(websocket: WebSocket, context: ContextDep) -> None:
     """Live account events. First message: {"type": "auth", "token": "<JWT>", "since": <seq, optional>}.
     Then {"type": "SUBSCRIBED", "seq": N} (or {"type": "RESYNC", "seq": N}) and every event after N in
-    order, each once: {"type", "seq", "ts", ...}."""
+    order, each once: {"type", "seq", "ts", ...}, until the token expires (4401)."""
     await websocket.accept()
-    authenticated = await _authenticate(websocket, context)
-    if authenticated is None:
+    client = client_bucket(websocket.client.host if websocket.client else "unknown")
+    per_client = context.settings.max_account_sockets_per_client
+    if not context.account_sockets.open(client, per_client):
+        await _close(websocket, CLOSE_TOO_MANY_SOCKETS, f"at most {per_client} account sockets per client address")
         return
-    user_id, since = authenticated
+    try:
+        authenticated = await _authenticate(websocket, context)
+        if authenticated is not None:
+            await _serve(websocket, context, *authenticated)
+    finally:
+        context.account_sockets.close(client)
+
+
+async def _serve(websocket: WebSocket, context: ContextDep, user_id: str, since: int | None, expires: float) -> None:
     if context.events.sessions_of(user_id) >= MAX_SOCKETS_PER_USER:
         await _close(websocket, CLOSE_TOO_MANY_SOCKETS, f"at most {MAX_SOCKETS_PER_USER} account sockets per user")
         return
     session = AccountSession(user_id, websocket.send_text, context.engine)
     context.events.add(session)
     reader = asyncio.create_task(_read_until_disconnect(websocket))
+    # the token's lifetime is the socket's: a socket must not outlive the sign-in that opened it
+    expiry = asyncio.create_task(asyncio.sleep(max(0.0, expires - time.time())))
     forwarder: asyncio.Task[None] | None = None
     try:
         await session.start(since)
         forwarder = asyncio.create_task(session.run())
-        await asyncio.wait({reader, forwarder}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({reader, forwarder, expiry}, return_when=asyncio.FIRST_COMPLETED)
         if forwarder.done():
             await forwarder  # raises what ended it
+        elif expiry.done():
+            await _close(websocket, CLOSE_UNAUTHORIZED, "TOKEN_EXPIRED")
     except ApiError as exc:
         await _close(websocket, CLOSE_TRY_AGAIN, exc.code)
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass
     finally:
         context.events.remove(session)
-        for task in (reader, forwarder):
+        for task in (reader, forwarder, expiry):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(BaseException):

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import db
 from gateway.context import GatewayContext
-from gateway.deps import ContextDep, SessionDep, auth_rate_limit, signin_email_rate_limit
+from gateway.deps import ContextDep, SessionDep, auth_rate_limit, signin_email_attempt, signin_succeeded
 from gateway.errors import ApiError, account_unavailable, engine_unavailable
 from gateway.routes import ExactJsonRoute, error_responses
 from gateway.schemas import AuthResponse, SigninRequest, SignupRequest, UserOut
@@ -102,12 +102,14 @@ async def signup(body: SignupRequest, context: ContextDep, session: SessionDep) 
 @router.post("/signin", response_model=AuthResponse, responses=error_responses(400, 401, 422, 429, 503, 504))
 async def signin(body: SigninRequest, request: Request, context: ContextDep, session: SessionDep) -> AuthResponse:
     """Exchange e-mail and password for a token. 429 RATE_LIMITED also when this e-mail address had
-    SIGNIN_EMAIL_RATE_LIMIT attempts, from any client. 503 ACCOUNT_UNAVAILABLE when the engine lost the
+    SIGNIN_EMAIL_RATE_LIMIT failed attempts, from any client, even with the right password until the
+    window passes (successful signins do not count). 503 ACCOUNT_UNAVAILABLE when the engine lost the
     account of a completed signup (it is never re-created with fresh money)."""
-    await signin_email_rate_limit(context, request, body.email)
+    attempt = await signin_email_attempt(context, request, body.email)
     user = await db.user_by_email(session, body.email)
     if not await verify_password(body.password, user.password_hash if user else None) or user is None:
         raise ApiError(401, "INVALID_CREDENTIALS", "wrong e-mail or password")
+    await signin_succeeded(context, body.email, attempt)
     balance = await engine_balance(context, session, user)
     await db.touch_last_login(session, user)
     return _auth_response(context, user, balance)

@@ -1,22 +1,27 @@
 """WS /ws/account and GET /account/statement through the real gateway and engine processes: the first
 message authenticates (bad ones close with the documented codes), every event of the account arrives in
 order with the fields of the REST responses, a reconnect with `since` resumes exactly after it, a `since`
-beyond the account's history answers RESYNC, and the statement reconciles with /balance to the cent."""
+beyond the account's history answers RESYNC, the statement reconciles with /balance to the cent, one
+user and one client address hold a bounded number of sockets, and a socket closes when its token expires."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
+from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 import redis.asyncio as aioredis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from harness.polling import apoll_until
 from tests.integration.gateway.helpers import bearer, new_user
-from tests.integration.gateway.support import Quote, Stack, feed_engine
+from tests.integration.gateway.support import JWT_SECRET, Quote, Stack, feed_engine, start_gateway
 
 BTC = Quote("BTC_USDC", buy=1_194_168_450, sell=1_182_345_000)
 
@@ -190,3 +195,72 @@ async def test_one_user_cannot_hold_more_than_the_cap_of_sockets(stack: Stack, a
     assert subscribed["type"] == "SUBSCRIBED"
     for client in [other, *(client for client, _ in held)]:
         await client.close()
+
+
+async def _closed_with(client: ClientConnection) -> tuple[int, str]:
+    """The close code and reason the gateway ends `client` with (events before it are skipped)."""
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await asyncio.wait_for(client.recv(), 30)
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+async def test_one_client_address_cannot_hold_more_than_its_cap_of_sockets(stack: Stack, artifacts_dir: Path) -> None:
+    # one address opening sockets for many users: beyond MAX_ACCOUNT_SOCKETS_PER_CLIENT (3 here) each is
+    # closed with 4429, whoever it authenticates as; another address is unaffected; a closed socket gives
+    # its place back
+    gateway, base_url = start_gateway(
+        {**stack.env, "ENGINE_ADDR": stack.engine_addr, "MAX_ACCOUNT_SOCKETS_PER_CLIENT": "3"}, artifacts_dir
+    )
+    url = base_url.replace("http://", "ws://") + "/api/v1/ws/account"
+
+    async def subscribe(token: str, source: str) -> tuple[ClientConnection, dict[str, Any]]:
+        client = await connect(url, local_addr=(source, 0))
+        await client.send(json.dumps({"type": "auth", "token": token}))
+        return client, await _recv(client)
+
+    try:
+        async with httpx.AsyncClient(base_url=f"{base_url}/api/v1", timeout=30) as api:
+            tokens = [(await new_user(api))[1] for _ in range(5)]
+        held = [await subscribe(token, "127.0.0.8") for token in tokens[:3]]
+        assert [subscribed["type"] for _, subscribed in held] == ["SUBSCRIBED"] * 3
+        refused = await connect(url, local_addr=("127.0.0.8", 0))
+        await refused.send(json.dumps({"type": "auth", "token": tokens[3]}))
+        code, reason = await _closed_with(refused)
+        assert code == 4429 and "per client address" in reason
+        other, subscribed = await subscribe(tokens[3], "127.0.0.9")
+        assert subscribed["type"] == "SUBSCRIBED"
+        await held[0][0].close()
+
+        async def place_given_back() -> bool:
+            client = await connect(url, local_addr=("127.0.0.8", 0))
+            await client.send(json.dumps({"type": "auth", "token": tokens[4]}))
+            try:
+                answer = await _recv(client)
+            except ConnectionClosed:
+                return False
+            held.append((client, answer))
+            return answer["type"] == "SUBSCRIBED"
+
+        await apoll_until(place_given_back, "a place for the address again", 30)
+        for client in [other, *(client for client, _ in held[1:])]:
+            await client.close()
+    finally:
+        gateway.stop()
+
+
+async def test_a_socket_is_closed_when_its_token_expires(stack: Stack, api: httpx.AsyncClient) -> None:
+    # a token that expires a few seconds from now (signed with the test key): the socket opens, and the
+    # gateway closes it with 4401 TOKEN_EXPIRED once the token's exp has passed
+    user, _ = await new_user(api)
+    now = int(time.time())
+    token = jwt.encode({"sub": str(user["id"]), "iat": now, "exp": now + 3}, JWT_SECRET, algorithm="HS256")
+    client, subscribed = await _subscribe(stack, token)
+    assert subscribed["type"] == "SUBSCRIBED"
+    assert await _closed_with(client) == (4401, "TOKEN_EXPIRED")
+    assert time.time() >= now + 3
+    # the same token cannot open another
+    again = await connect(ws_url(stack))
+    await again.send(json.dumps({"type": "auth", "token": token}))
+    assert await _closed_with(again) == (4401, "TOKEN_EXPIRED")

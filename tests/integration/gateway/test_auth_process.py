@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 from gateway.limits import RedisRateLimiter
 from gateway.metrics import RATE_LIMIT_FALLBACK
 from gateway.security import hash_password
-from tests.integration.gateway.helpers import bearer
+from tests.integration.gateway.helpers import bearer, new_user
 from tests.integration.gateway.support import JWT_SECRET, Quote, Stack, feed_engine, start_gateway
 from tests.support.net import free_port
 from tests.support.processes import ManagedProcess
@@ -256,5 +256,32 @@ async def test_signin_attempts_per_email_are_limited_whatever_address_they_come_
             same_64 = [(await signin(f"2001:db8:7:1::{n}", fresh())).status_code for n in ("1", "2", "ffff")]
             assert same_64 == [401, 401, 429]
             assert (await signin("2001:db8:7:2::1", fresh())).status_code == 401
+    finally:
+        gateway.stop()
+
+
+async def test_the_email_limit_counts_failed_signins_only(stack: Stack, artifacts_dir: Path) -> None:
+    """A trader who signs in often never trips SIGNIN_EMAIL_RATE_LIMIT; failed attempts do, and then even
+    the right password gets 429 until the window passes (a guesser cannot wait for the owner's success to
+    reset the bucket)."""
+    gateway, base_url = start_gateway(
+        {**stack.env, "ENGINE_ADDR": stack.engine_addr, "AUTH_RATE_LIMIT": "off", "SIGNIN_EMAIL_RATE_LIMIT": "3/hour"},
+        artifacts_dir,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"{base_url}/api/v1", timeout=30) as api:
+            user, _ = await new_user(api, password="the-right-one")
+            right = {"email": str(user["email"]), "password": "the-right-one"}
+            wrong = {**right, "password": "a-wrong-guess"}
+            successes = [await api.post("/signin", json=right) for _ in range(6)]
+            assert [answer.status_code for answer in successes] == [200] * 6
+            # twice the limit of successes, and the whole budget of failures is still there
+            failures = [await api.post("/signin", json=wrong) for _ in range(4)]
+            assert [answer.status_code for answer in failures] == [401, 401, 401, 429]
+            locked = await api.post("/signin", json=right)
+            assert locked.status_code == 429, locked.text
+            assert locked.json()["error"]["code"] == "RATE_LIMITED"
+            assert int(locked.headers["Retry-After"]) >= 1
+            assert locked.headers["RateLimit-Policy"] == "3;w=3600"
     finally:
         gateway.stop()

@@ -34,6 +34,21 @@ def test_rate_limiter_window() -> None:
     assert all(limiter.hit("1.2.3.4", now=781.0).allowed for _ in range(3))
 
 
+def test_a_refunded_hit_no_longer_counts_in_its_window_or_the_next() -> None:
+    limiter = RateLimiter(limit=2, window=60)
+    first = limiter.hit("a", now=600.0)
+    limiter.refund("a", first.window_index)
+    assert [limiter.hit("a", now=601.0).allowed for _ in range(3)] == [True, True, False]
+    # a hit refunded after its window ended comes off the previous window's weight
+    late = RateLimiter(limit=2, window=60)
+    hits = [late.hit("a", now=650.0) for _ in range(2)]
+    assert not late.hit("a", now=661.0).allowed  # 2 * (1 - 1/60) + 0 > 1
+    late.refund("a", hits[0].window_index)
+    assert late.hit("a", now=661.0).allowed
+    # and the limit holds again
+    assert not late.hit("a", now=662.0).allowed
+
+
 async def _call(
     app: BodySizeLimitMiddleware, chunks: list[bytes], headers: list[tuple[bytes, bytes]]
 ) -> tuple[int, bytes]:
