@@ -3,8 +3,11 @@ PriceUpdate on the pub/sub channel the gateway fans out to browsers."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -38,6 +41,28 @@ async def feed_engine(redis: aioredis.Redis, stream_key: str, quotes: list[Quote
     """What the pooler does for the engine: a PRICE_UPDATE Command on the stream."""
     command = commands_pb2.Command(request_id=str(uuid.uuid4()), price_update=price_update(quotes))
     await redis.xadd(stream_key, encode_command(command))  # type: ignore[arg-type]
+
+
+@contextlib.asynccontextmanager
+async def prices_kept_fresh(
+    redis: aioredis.Redis, stream_key: str, quotes: list[Quote], every_seconds: float = 1.0
+) -> AsyncIterator[None]:
+    """The quotes fed now and again every `every_seconds` while the block runs, as a live pooler would:
+    on a busy machine a burst can outlast the engine's price age limit after one feed."""
+    await feed_engine(redis, stream_key, quotes)
+
+    async def keep_feeding() -> None:
+        while True:
+            await asyncio.sleep(every_seconds)
+            await feed_engine(redis, stream_key, quotes)
+
+    feeder = asyncio.create_task(keep_feeding())
+    try:
+        yield
+    finally:
+        feeder.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await feeder
 
 
 async def publish_prices(redis: aioredis.Redis, channel: str, update: market_pb2.PriceUpdate) -> None:

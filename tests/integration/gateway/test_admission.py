@@ -14,6 +14,7 @@ import httpx
 import redis.asyncio as aioredis
 
 from harness.polling import apoll_until
+from harness.prices import prices_kept_fresh
 from tests.integration.gateway.helpers import bearer, new_user, stream_length_is
 from tests.integration.gateway.support import Quote, Stack, feed_engine
 
@@ -97,30 +98,30 @@ async def test_a_burst_gets_only_201s_and_503s_and_every_201_exists(
         base_url=f"{stack.base_url}/api/v1", timeout=60, limits=httpx.Limits(max_connections=64)
     ) as api:
         tokens = [(await new_user(api))[1] for _ in range(4)]
-        await feed_engine(redis_conn, stack.stream_key, [BTC])
         sent = [(tokens[n % len(tokens)], f"burst-{uuid.uuid4().hex[:8]}-{n}") for n in range(48)]
-        responses = await asyncio.gather(
-            *(
-                api.post("/trade/create", headers={**bearer(token), "Idempotency-Key": key}, json=ORDER)
-                for token, key in sent
+        async with prices_kept_fresh(redis_conn, stack.stream_key, [BTC]):
+            responses = await asyncio.gather(
+                *(
+                    api.post("/trade/create", headers={**bearer(token), "Idempotency-Key": key}, json=ORDER)
+                    for token, key in sent
+                )
             )
-        )
-        accepted: dict[str, set[str]] = {token: set() for token in tokens}
-        refused: list[tuple[str, str]] = []
-        for (token, key), response in zip(sent, responses, strict=True):
-            if response.status_code == 201:
-                accepted[token].add(response.json()["trade"]["id"])
-            else:
-                _assert_refused(response)
-                refused.append((token, key))
-        # the engine holds exactly the acknowledged orders: none lost, no refused one executed
-        for token in tokens:
-            assert await _open_ids(api, token) == accepted[token]
-        # a refused key retried (one at a time, so admitted) executes now, for the first time
-        for token, key in refused:
-            again = await api.post("/trade/create", headers={**bearer(token), "Idempotency-Key": key}, json=ORDER)
-            assert again.status_code == 201, again.text
-            assert again.json()["trade"]["id"] not in accepted[token]
-            accepted[token].add(again.json()["trade"]["id"])
-        for token in tokens:
-            assert await _open_ids(api, token) == accepted[token]
+            accepted: dict[str, set[str]] = {token: set() for token in tokens}
+            refused: list[tuple[str, str]] = []
+            for (token, key), response in zip(sent, responses, strict=True):
+                if response.status_code == 201:
+                    accepted[token].add(response.json()["trade"]["id"])
+                else:
+                    _assert_refused(response)
+                    refused.append((token, key))
+            # the engine holds exactly the acknowledged orders: none lost, no refused one executed
+            for token in tokens:
+                assert await _open_ids(api, token) == accepted[token]
+            # a refused key retried (one at a time, so admitted) executes now, for the first time
+            for token, key in refused:
+                again = await api.post("/trade/create", headers={**bearer(token), "Idempotency-Key": key}, json=ORDER)
+                assert again.status_code == 201, again.text
+                assert again.json()["trade"]["id"] not in accepted[token]
+                accepted[token].add(again.json()["trade"]["id"])
+            for token in tokens:
+                assert await _open_ids(api, token) == accepted[token]
