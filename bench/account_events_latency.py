@@ -190,7 +190,10 @@ async def _load(args: argparse.Namespace, platform: Platform, tokens_file: Path)
     result = wrk_report.parse_wrk_result(out.read_text())
     return {
         "scenario": args.scenario, "connections": args.connections, "duration_s": round(result.duration_s, 1),
-        "requests_per_s": round(result.requests / result.duration_s), "statuses": result.statuses,
+        "requests": result.requests, "requests_per_s": round(result.requests / result.duration_s),
+        "request_ms": {f"p{p:g}": round(wrk_report.from_distribution(result.percentiles_us, p) / 1000, 1)
+                       for p in (50.0, 99.0)},
+        "statuses": result.statuses,
         "socket_errors": {k: v for k, v in result.socket_errors.items() if v},
         # a close's reply waits for the same group commit as its events: the part of the path they share
         "reply_ms": {op: _distribution([us / 1000 for us in result.samples_us.get(op, [])])
