@@ -34,6 +34,7 @@ import json
 import os
 import resource
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -269,6 +270,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--signup", action="store_true", help="accounts through POST /signup (bcrypt: slow)")
     parser.add_argument("--profile", action="store_true", help="py-spy the gateway and engine during the load")
     args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        parser.error("wrk is not installed: `bash bench/bootstrap.sh` installs it (as `make bench` does)")
     given = argv if argv is not None else sys.argv[1:]
     command = " ".join([".venv/bin/python -m bench.account_events_latency", *map(shlex.quote, given)])
     _raise_fd_limit(args.accounts)
