@@ -30,6 +30,7 @@ class Acknowledged:
     request_id: str
     reply: commands_pb2.Reply
     at: float
+    command: commands_pb2.Command
 
 
 @dataclass
@@ -110,7 +111,7 @@ class Client:
                 self.log.retries += 1
                 await asyncio.sleep(0.2)
                 continue
-            self.log.acknowledged.append(Acknowledged(key, request_id, reply, time.monotonic()))
+            self.log.acknowledged.append(Acknowledged(key, request_id, reply, time.monotonic(), command))
             return reply
 
     async def setup(self) -> None:
