@@ -84,5 +84,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"{figures['scenario']}: faults {figures['faults']}, operations {figures['operations_acknowledged']} "
             f"({figures['retries']} retries), entries {figures['stream_entries']}, closed trades "
             f"{figures['closed_trades']}, accounts {figures['accounts_reconciled']}, lost {figures['lost']}, "
-            f"doubled {figures['doubled']}, recovery {figures['recovery_seconds']} {figures['extra'] or ''}"
+            f"doubled {figures['doubled']}, pending orders {figures['orders']}, recovery {figures['recovery_seconds']} "
+            f"{figures['extra'] or ''}"
         )

@@ -1,7 +1,9 @@
 """The load every fault test runs under: a few concurrent clients, each a gateway of its own (a StreamReplies
-call with its own gateway id), sending opens and closes with an Idempotency-Key and retrying with the same key
-whenever Redis refuses the XADD or no reply comes in time, as a gateway's user would; and a price feed.
-What a client saw acknowledged is kept for the checks (tests/chaos/verify.py)."""
+call with its own gateway id), sending opens and closes, and placing and cancelling pending LIMIT/STOP orders
+(some far from the price so they stay pending, some near it so the moving prices fill them, some expiring
+within seconds), each with an Idempotency-Key and retrying with the same key whenever Redis refuses the XADD
+or no reply comes in time, as a gateway's user would; and a price feed. What a client saw acknowledged is
+kept for the checks (tests/chaos/verify.py, tests/chaos/verify_orders.py)."""
 
 from __future__ import annotations
 
@@ -17,11 +19,25 @@ from exness.engine.v1 import commands_pb2
 from redis.exceptions import RedisError
 
 from mesh.stream_codec import encode_command
-from tests.integration.engine.support import ReplyClient, close_position, create_account, open_position, price_update
+from tests.integration.engine.support import (
+    ReplyClient,
+    cancel_order,
+    close_position,
+    create_account,
+    open_position,
+    place_order,
+    price_update,
+)
 
 ASSETS = {"BTC_USDC": (60_000_0000, 1_000), "ETH_USDC": (3_000_0000, 10_000)}
 REPLY_WAIT_SECONDS = 2.0
 START_BALANCE = 5_000_000
+# shares of a client's operations: placing a pending order, cancelling one of its own (the rest: market)
+PLACE_SHARE, CANCEL_SHARE = 0.25, 0.1
+# an order's distance from the price: "far" stays pending through a test (the walk and the 5% jumps move
+# the price a few percent), "near" is filled by the walk within seconds; "expiring" is far and ends by expiry
+ORDER_DISTANCE = {"far": 0.2, "near": 0.002, "expiring": 0.2}
+EXPIRY_MS = (500, 3_000)
 
 
 @dataclass
@@ -30,6 +46,7 @@ class Acknowledged:
     request_id: str
     reply: commands_pb2.Reply
     at: float
+    command: commands_pb2.Command
 
 
 @dataclass
@@ -95,6 +112,8 @@ class Client:
         self.rng = rng
         self.users = [f"{name}-u{i}" for i in range(3)]
         self.open_ids: dict[str, list[str]] = {user: [] for user in self.users}
+        # orders placed and not cancelled yet (some filled or expired meanwhile: their cancel is refused)
+        self.order_ids: dict[str, list[str]] = {user: [] for user in self.users}
         self.log = ClientLog()
 
     async def call(self, command: commands_pb2.Command, key: str) -> commands_pb2.Reply:
@@ -110,7 +129,7 @@ class Client:
                 self.log.retries += 1
                 await asyncio.sleep(0.2)
                 continue
-            self.log.acknowledged.append(Acknowledged(key, request_id, reply, time.monotonic()))
+            self.log.acknowledged.append(Acknowledged(key, request_id, reply, time.monotonic(), command))
             return reply
 
     async def setup(self) -> None:
@@ -120,15 +139,28 @@ class Client:
     async def step(self) -> None:
         user = self.rng.choice(self.users)
         key = f"{self.name}-{uuid.uuid4().hex[:12]}"
-        if self.open_ids[user] and self.rng.random() < 0.45:
+        roll = self.rng.random()
+        if roll < PLACE_SHARE:
+            await self._place(user, key)
+        elif roll < PLACE_SHARE + CANCEL_SHARE and self.order_ids[user]:
+            order_id = self.order_ids[user].pop(self.rng.randrange(len(self.order_ids[user])))
+            await self.call(cancel_order(user, order_id), key)
+        elif self.open_ids[user] and self.rng.random() < 0.45:
             position_id = self.open_ids[user].pop(self.rng.randrange(len(self.open_ids[user])))
             await self.call(close_position(user, position_id), key)
-            return
+        else:
+            await self._open(user, key)
+
+    def _order_size(self) -> tuple[str, int, str, int]:
+        """asset, its sell price as last sent, side, quantity: a notional of $200 .. $2,000."""
         asset = self.rng.choice(sorted(ASSETS))
         mid, step = self.prices.mids[asset], ASSETS[asset][1]
         side = self.rng.choice(("LONG", "SHORT"))
+        return asset, mid, side, max(step, self.rng.randint(200, 2_000) * 10**12 // mid // step * step)
+
+    async def _open(self, user: str, key: str) -> None:
+        asset, mid, side, quantity = self._order_size()
         direction = 1 if side == "LONG" else -1
-        quantity = max(step, self.rng.randint(200, 2_000) * 10**12 // mid // step * step)
         stop_loss = int(mid * (1 - direction * 0.01)) if self.rng.random() < 0.4 else 0
         take_profit = int(mid * (1 + direction * 0.01)) if self.rng.random() < 0.4 else 0
         command = open_position(user, asset, side, quantity, self.rng.choice((2, 5, 20, 50)), stop_loss=stop_loss,
@@ -136,6 +168,25 @@ class Client:
         reply = await self.call(command, key)
         if reply.WhichOneof("result") == "position_opened":
             self.open_ids[user].append(reply.position_opened.position.id)
+
+    async def _place(self, user: str, key: str) -> None:
+        """A LIMIT or STOP order on the side of the price it waits for (a LIMIT LONG below the buy price, a
+        STOP LONG above it; a SHORT's mirrored about the sell price), `ORDER_DISTANCE` away."""
+        asset, mid, side, quantity = self._order_size()
+        order_type = self.rng.choice(("LIMIT", "STOP"))
+        kind = self.rng.choice(sorted(ORDER_DISTANCE))
+        market = mid + mid // 500 if side == "LONG" else mid  # the feed's buy price is 0.2% above its sell
+        waits_below = (order_type == "LIMIT") == (side == "LONG")
+        price = int(market * (1 - ORDER_DISTANCE[kind] if waits_below else 1 + ORDER_DISTANCE[kind]))
+        direction = 1 if side == "LONG" else -1
+        stop_loss = int(price * (1 - direction * 0.01)) if self.rng.random() < 0.3 else 0
+        take_profit = int(price * (1 + direction * 0.01)) if self.rng.random() < 0.3 else 0
+        expires_at_ms = int(time.time() * 1000) + self.rng.randint(*EXPIRY_MS) if kind == "expiring" else 0
+        command = place_order(user, asset, side, order_type, price, quantity, self.rng.choice((2, 5, 20)),
+                              stop_loss=stop_loss, take_profit=take_profit, expires_at_ms=expires_at_ms)  # fmt: skip
+        reply = await self.call(command, key)
+        if reply.WhichOneof("result") == "order_placed":
+            self.order_ids[user].append(reply.order_placed.order.id)
 
 
 class Load:

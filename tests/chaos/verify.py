@@ -4,13 +4,15 @@
 - an independent replay of the stream (a fresh TradingState fed every entry, in order) has the engine's
   state hash: the stream and the engine's state agree;
 - every acknowledged operation is the replay's reply to that very entry (lost: 0), and each idempotency key
-  opened at most one position and closed at most one trade however often it was retried (doubled: 0);
+  opened at most one position, closed at most one trade, placed or cancelled at most one order, however
+  often it was retried (doubled: 0);
 - PostgreSQL holds exactly the replay's closed trades, each once;
 - each account reconciles to the cent from outside the engine's arithmetic: starting balance, minus the
-  margins still locked, plus what every closed trade in PostgreSQL returned (credited minus margin), equals
-  the balance the engine reports;
+  margins still locked and the reserves of its pending orders, plus what every closed trade in PostgreSQL
+  returned (credited minus margin), equals the balance the engine reports;
 - the account events in PostgreSQL are exactly the replay's, each once, numbered 1..n per account with no
-  gap, and each account's statement (its BALANCE events: the deposit first) sums to its balance."""
+  gap, and each account's statement (its BALANCE events: the deposit first) sums to its balance;
+- the pending orders the clients placed and cancelled: tests/chaos/verify_orders.py."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from exness.engine.v1 import engine_service_pb2, engine_service_pb2_grpc, events
 from engine.config import EngineSettings
 from harness.polling import apoll_until
 from tests.chaos.load import START_BALANCE, Load
+from tests.chaos.verify_orders import verify_orders
 from tests.integration.engine.support import Producer, applied_state_hash, wait_applied
 
 REPORT_FILE = "chaos-report.jsonl"
@@ -46,6 +49,8 @@ class Figures:
     lost: int = 0
     doubled: int = 0
     recovery_seconds: dict[str, float] = field(default_factory=dict)
+    # the clients' pending orders: placed, cancelled, filled, ... (tests/chaos/verify_orders.py)
+    orders: dict[str, int] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -72,13 +77,20 @@ async def verify(load: Load, figures: Figures, *, address: str, redis_url: str, 
             effects[request_id.partition("#")[0]].add(reply.position_opened.position.id)
         elif kind == "position_closed":
             effects[request_id.partition("#")[0]].add(reply.position_closed.trade.id)
+        elif kind == "order_placed":
+            effects[request_id.partition("#")[0]].add(reply.order_placed.order.id)
+        elif kind == "order_cancelled":
+            effects[request_id.partition("#")[0]].add(reply.order_cancelled.order.order.id)
     doubled = [key for key, ids in effects.items() if len(ids) > 1]
 
     rows = await _closed_rows(postgres_url, load.prefix)
     assert rows == {trade_id: row for trade_id, row in producer.closed_rows.items()}
-    users = [user for c in load.clients for user in c.users] + list(other_users)
+    clients_users = [user for c in load.clients for user in c.users]
+    users = clients_users + list(other_users)
     figures.accounts_reconciled = await _reconcile(address, users, rows)
-    figures.extra["account_events"] = await _verify_events(postgres_url, address, producer, load.prefix, users)
+    events = await _verify_events(postgres_url, address, producer, load.prefix, users)
+    figures.extra["account_events"] = len(events)
+    figures.orders = await verify_orders(acknowledged, producer, postgres_url, address, clients_users, rows, events)
     figures.operations_acknowledged = len(acknowledged)
     figures.attempts = sum(c.log.attempts for c in load.clients)
     figures.retries = sum(c.log.retries for c in load.clients)
@@ -107,12 +119,15 @@ async def _reconcile(address: str, users: list[str], rows: dict[str, dict[str, A
         stub = engine_service_pb2_grpc.EngineServiceStub(channel)
         for user in users:
             account = await stub.GetAccount(engine_service_pb2.GetAccountRequest(user_id=user), timeout=10)
-            expected = START_BALANCE - account.used_margin_cents + returned[user]
+            expected = START_BALANCE - account.used_margin_cents - account.reserved_margin_cents + returned[user]
             assert account.account.balance_cents == expected, (user, account.account.balance_cents, expected)
     return len(users)
 
 
-async def _verify_events(postgres_url: str, address: str, producer: Producer, prefix: str, users: list[str]) -> int:
+async def _verify_events(
+    postgres_url: str, address: str, producer: Producer, prefix: str, users: list[str]
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """The account_events rows of the test, once checked."""
     expected = {key: row for key, row in producer.event_rows.items() if key[0].startswith(prefix)}
 
     async def committed() -> dict[tuple[str, int], dict[str, Any]] | None:
@@ -140,7 +155,7 @@ async def _verify_events(postgres_url: str, address: str, producer: Producer, pr
         for user in users:
             account = await stub.GetAccount(engine_service_pb2.GetAccountRequest(user_id=user), timeout=10)
             assert statement[user] == account.account.balance_cents, (user, statement[user], account)
-    return len(rows)
+    return rows
 
 
 def report(figures: Figures, artifacts_dir: Path) -> None:
