@@ -66,7 +66,16 @@ async def open_bulk(redis: aioredis.Redis, stream_key: str, address: str, users:
         return entry_key(current.last_applied_id or "0-0") >= entry_key(last_id) and current.pending_trade_rows == 0
 
     await apoll_until(applied, "the bulk entries applied", 60, ignore=(grpc.aio.AioRpcError,))
-    return await open_positions(address, users)
+    # a busy machine can make the engine miss a lease renewal (1.5 s here): it answers UNAVAILABLE while it
+    # takes the lease back and catches up, so the count is asked again until it answers
+    counted: list[int] = []
+
+    async def count() -> bool:
+        counted[:] = [await open_positions(address, users)]
+        return True
+
+    await apoll_until(count, "the engine to answer GetAccount", 60, ignore=(grpc.aio.AioRpcError,))
+    return counted[0]
 
 
 async def test_one_jump_crosses_3000_levels(
