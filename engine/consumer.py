@@ -1,16 +1,21 @@
 """The consume loop of a leader session: read the group's new entries in batches, first apply what the
 group delivered to another consumer past our cursor, apply and acknowledge each batch (dead letters in
-the same MULTI as the XACK), and tell the session when it has caught up (then it serves reads)."""
+the same script as the XACK; an acknowledgement lost in transit is retried while the lease is trusted), and
+tell the session when it has caught up (then it serves reads)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from engine.applier import EntryApplier
 from engine.config import EngineSettings
-from engine.lease import Lease
+from engine.lease import Lease, LeaseLost
 from engine.metrics import EngineMetrics
 from engine.refusals import log_gap
 from engine.stream import DeadLetter, Entry, StreamLog, entry_key
@@ -20,6 +25,9 @@ log = logging.getLogger(__name__)
 # XREADGROUP blocks at most this long, so a stop request or a lost lease is noticed quickly
 READ_BLOCK_MS = 200
 LAG_REFRESH_SECONDS = 1.0
+# a batch's acknowledgement that failed in transit is retried with this backoff while the lease is held
+ACK_RETRY_MIN_SECONDS = 0.05
+ACK_RETRY_MAX_SECONDS = 1.0
 
 
 class Consumer:
@@ -91,13 +99,34 @@ class Consumer:
                 self._apply_batch(entries, acks, dead)
             self.metrics.batch_size.observe(len(entries))
             applier.writer.wake()
-            await self.stream.ack(acks, dead, self.lease.epoch)
+            await self._acknowledge(acks, dead)
         except BaseException:
             applier.hub.discard()
             raise
         applier.hub.release()
         if dead:
             self.metrics.dead_letters.inc(len(dead))
+
+    async def _acknowledge(self, acks: list[str], dead: list[DeadLetter]) -> None:
+        """The batch's fenced acknowledgement. The replies held meanwhile include close and cancel replies
+        the trade writer released for entries acknowledged in earlier batches, which no replay would answer
+        again; so a connection error or timeout (the script may or may not have run) is retried for as long
+        as the lease is trusted, and the replies go out once it lands. StaleEpoch is final, and so is any
+        other Redis error (a refusal, not a failure in transit): the session ends and the replies are dropped."""
+        delay = ACK_RETRY_MIN_SECONDS
+        while True:
+            try:
+                await self.stream.ack(acks, dead, self.lease.epoch)
+                return
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                if not self.lease.held:
+                    raise LeaseLost() from exc
+                log.warning("batch acknowledgement failed; retrying, its replies held", extra={
+                    "entries": len(acks), "retry_in_s": delay, "error": repr(exc),
+                })  # fmt: skip
+                self.metrics.ack_retries.inc()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, ACK_RETRY_MAX_SECONDS)
 
     def _apply_batch(self, entries: list[Entry], acks: list[str], dead: list[DeadLetter]) -> None:
         """Apply a batch (while `applying` is held), collecting the ids to acknowledge and the dead letters."""

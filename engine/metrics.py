@@ -33,6 +33,10 @@ class EngineMetrics:
             "engine_replies_dropped_total", "Replies dropped (gateway absent or its queue full)", ["reason"],
             registry=r,
         )  # fmt: skip
+        self.ack_retries = Counter(
+            "engine_ack_retries_total", "Batch acknowledgements retried after a Redis connection error or "
+            "timeout (the batch's replies held until one lands)", registry=r,
+        )  # fmt: skip
         self.dead_letters = Counter(
             "engine_dead_letters_total", "Malformed entries copied to the dead-letter stream", registry=r
         )

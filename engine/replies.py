@@ -9,7 +9,8 @@ replay answers what the old leader left unanswered), and the replies of requests
 must reach them then.
 
 Fencing (engine.fencing): while a batch is applied its replies are held (`hold`), and go out only once the
-batch's acknowledgement passed the epoch check (`release`); a stale leader's are dropped (`discard`)."""
+batch's acknowledgement passed the epoch check (`release`); a stale leader's are dropped (`discard`). An
+acknowledgement that failed in transit is retried meanwhile (engine.consumer), the replies still held."""
 
 from __future__ import annotations
 

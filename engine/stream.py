@@ -23,19 +23,25 @@ Entry = tuple[str, Fields | None]
 # the dead-letter stream is for operators to inspect; it must not grow without bound
 DEAD_LETTER_MAXLEN = 100_000
 # KEYS: epoch, stream, dead-letter stream; ARGV: epoch, group, mode ("ack" or "setid"), dead-letter count,
-# then per dead letter its field count and fields, then the ids to acknowledge (or the id to set)
+# then per dead letter its entry id, field count and fields, then the ids to acknowledge (or the id to set).
+# "ack" writes a dead letter only as its entry leaves the group's pending list (every entry a batch
+# dead-letters was delivered to the group), so an acknowledgement retried after its answer was lost adds
+# no second copy; "setid" dead-letters entries the group never delivered.
 _FENCED_BATCH = (
     EPOCH_GUARD
     + """
 local i = 5
 for _ = 1, tonumber(ARGV[4]) do
-  local n = tonumber(ARGV[i])
+  local source_id = ARGV[i]
+  local n = tonumber(ARGV[i + 1])
   local fields = {}
-  for f = 1, 2 * n do fields[f] = ARGV[i + f] end
-  i = i + 1 + 2 * n
-  redis.call('xadd', KEYS[3], 'MAXLEN', '~', '"""
+  for f = 1, 2 * n do fields[f] = ARGV[i + 1 + f] end
+  i = i + 2 + 2 * n
+  if ARGV[3] ~= 'ack' or redis.call('xack', KEYS[2], ARGV[2], source_id) == 1 then
+    redis.call('xadd', KEYS[3], 'MAXLEN', '~', '"""
     + str(DEAD_LETTER_MAXLEN)
     + """', '*', unpack(fields))
+  end
 end
 if ARGV[3] == 'setid' then redis.call('xgroup', 'setid', KEYS[2], ARGV[2], ARGV[i]) return 1 end
 local acked = 0
@@ -156,8 +162,9 @@ class StreamLog:
 
     async def ack(self, entry_ids: Sequence[str], dead_letters: Sequence[DeadLetter], epoch: int) -> None:
         """Acknowledge a processed batch; malformed entries are copied to the dead-letter stream in the
-        same script, so each lands there exactly once even if the engine dies right here. StaleEpoch (and
-        nothing written) when a newer leader holds the lease."""
+        same script, so each lands there exactly once even if the engine dies right here, or calls this
+        again because the answer was lost (a dead letter is written only as its entry is acknowledged).
+        StaleEpoch (and nothing written) when a newer leader holds the lease."""
         if not entry_ids and not dead_letters:
             return
         await self._run_fenced("ack", dead_letters, list(entry_ids), epoch)
@@ -185,7 +192,7 @@ class StreamLog:
             ]
             for name, value in (dead.fields or {}).items():
                 fields += [b"entry." + (name if isinstance(name, bytes) else str(name).encode()), value]
-            args += [len(fields) // 2, *fields]
+            args += [dead.entry_id, len(fields) // 2, *fields]
         keys = [self.epoch_key, self.stream_key, self.dead_letter_stream]
         if int(await self._fenced_batch(keys=keys, args=[*args, *ids])) < 0:
             raise StaleEpoch(f"stream {mode}", epoch)

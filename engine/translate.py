@@ -58,12 +58,15 @@ def command_from_proto(
         if not quotes:
             raise MalformedCommand("price update carries no quotes")
         published = command.price_update.published_at_ms
-        return domain.PriceUpdate(
-            tuple(
-                domain.Quote(q.asset, q.buy_price, q.sell_price, q.decimal, q.confirmed_at_ms, published)
-                for q in quotes
+        try:
+            return domain.PriceUpdate(
+                tuple(
+                    domain.Quote(q.asset, q.buy_price, q.sell_price, q.decimal, q.confirmed_at_ms, published)
+                    for q in quotes
+                )
             )
-        )
+        except ValueError as exc:  # two quotes of one asset
+            raise MalformedCommand(str(exc)) from None
     if not command.user_id:
         raise MalformedCommand(f"{body} command has no user_id")
     _check_text(f"{body} command's user_id", command.user_id, MAX_USER_ID_LENGTH)

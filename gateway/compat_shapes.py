@@ -8,19 +8,21 @@ How an integer becomes a JSON number, exactly: the integer is read as the decima
 into the nearest binary double, which JSON prints as the shortest text that reads back as that double.
 A decimal of at most 15 significant digits (every price, balance and quantity the platform can hold
 below $10^13) survives that round trip unchanged, so `11823450` cents prints as `118234.5` and never as
-`118234.49999999999`. A value with more digits would lose precision, so it is refused (a 502: the
-engine sent something this layer cannot say exactly) instead of being rounded silently."""
+`118234.49999999999`. A value with more digits would lose precision, so it is refused instead of being
+rounded silently: where a request brings it (a level or quantity this layer would state back), before
+anything is sent (422, `statable`); where only the engine holds it, a 502 (the engine sent something this
+layer cannot say exactly)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from exness.common.v1 import trading_pb2
 
 from gateway.candles_client import CandleBar
-from gateway.errors import ApiError
+from gateway.errors import ApiError, validation_error
 from gateway.translate import REASON_NAMES, side_name, timestamp
 from mesh.units import QUANTITY_DECIMALS
 
@@ -31,12 +33,31 @@ CENTS_DECIMALS = 2
 JsonRow = dict[str, object]
 
 
+def significant_digits(value: Decimal) -> int:
+    """The digits `value` needs, without the trailing zeros (exact: no context precision rounds first)."""
+    return len("".join(map(str, value.as_tuple().digits)).strip("0"))
+
+
 def exact_number(value: int, decimals: int) -> float:
     """`value / 10**decimals` as the JSON number that prints as exactly that decimal (see the module text)."""
     exact = Decimal(value).scaleb(-decimals)
-    if len(exact.normalize().as_tuple().digits) > EXACT_DOUBLE_DIGITS:
+    if significant_digits(Decimal(value)) > EXACT_DOUBLE_DIGITS:
         raise ApiError(502, "ENGINE_ERROR", f"the value {exact} has too many digits to send as a JSON number")
     return float(exact)
+
+
+def statable(values: Mapping[str, Decimal | None]) -> None:
+    """Refuse (422, naming each field) a request number this layer would have to state back and could not
+    state exactly: checked before anything is sent, so the engine never acts on an order whose answer
+    would then be a 502."""
+    details = [
+        {"field": field, "message": f"{value} has more than {EXACT_DOUBLE_DIGITS} significant digits, "
+                                    "more than this API can state exactly"}
+        for field, value in values.items()
+        if value is not None and significant_digits(value) > EXACT_DOUBLE_DIGITS
+    ]  # fmt: skip
+    if details:
+        raise validation_error(details)
 
 
 def dollars(cents: int) -> float:

@@ -108,7 +108,19 @@ class Quote:
 
 @dataclass(frozen=True, slots=True)
 class PriceUpdate:
+    """The quotes of one publish, applied in order. At most one per asset (docs/contract.md §3): with two,
+    which price the asset is at would depend on their order, and the first could fire stop-losses,
+    liquidations and fills at a price the second one replaces in the same instant. Such an update is
+    refused whole (ValueError; the decoder makes it a malformed entry, dead-lettered)."""
+
     quotes: tuple[Quote, ...]
+
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for quote in self.quotes:
+            if quote.asset in seen:
+                raise ValueError(f"price update carries more than one quote of {quote.asset[:40]!r}")
+            seen.add(quote.asset)
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,7 +115,10 @@ async def create_order(
     body: CreateOrderRequest, user_id: CurrentUserId, key: IdempotencyKey, context: ContextDep
 ) -> dict[str, object]:
     """POST /trade/create with the answer in the original's shape: `orderId` and the open row."""
-    opened = await context.engine.open_position(open_position_command(body, context.asset_specs, user_id, key))
+    command = open_position_command(body, context.asset_specs, user_id, key)
+    # what the answer states back must be statable, or the engine would act on an order answered with a 502
+    shapes.statable({"quantity": body.quantity, "stopLoss": body.stopLoss, "takeProfit": body.takeProfit})
+    opened = await context.engine.open_position(command)
     row = shapes.open_row(opened.position, opened.current_price, opened.unrealized_pnl_cents)
     return {"message": "Order placed", "orderId": opened.position.id, "trade": row}
 
@@ -125,7 +128,9 @@ async def close_order(
     body: CloseOrderRequest, user_id: CurrentUserId, key: IdempotencyKey, context: ContextDep
 ) -> dict[str, object]:
     """POST /trade/close (all of it, or `quantity` of it) with the closed trade in the original's shape."""
-    closed = await context.engine.close_position(close_position_command(body.orderId, user_id, key, body.quantity))
+    command = close_position_command(body.orderId, user_id, key, body.quantity)
+    shapes.statable({"quantity": body.quantity})
+    closed = await context.engine.close_position(command)
     return {"message": "Order closed", "trade": shapes.closed_row(closed.trade)}
 
 

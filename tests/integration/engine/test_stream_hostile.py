@@ -122,3 +122,38 @@ async def test_random_bytes_and_hostile_protobufs_are_refused_or_dead_lettered_a
         print(f"\nstream: {producer.entries} entries, {len(undecodable)} dead-lettered")
     finally:
         proc.stop()
+
+
+async def test_a_price_update_quoting_one_asset_twice_is_dead_lettered_whole(
+    engine_env: dict[str, str], engine_settings: EngineSettings, redis_client: aioredis.Redis, artifacts_dir: Path
+) -> None:
+    """docs/contract.md §3: at most one quote per asset per update. Applied in turn, the first of two
+    would fire the stop-loss at a price the second replaces in the same instant; the entry is malformed
+    instead, dead-lettered like any other, and changes nothing (not even the other asset's quote)."""
+    proc, address = start_engine(engine_env, artifacts_dir)
+    producer = Producer(redis_client, engine_env["STREAM_KEY"], engine_settings)
+    try:
+        await producer.send(create_account("victim", "victim@example.com"))
+        await producer.send(price_update({"BTC_USDC": BTC}))
+        await producer.send(open_position("victim", "BTC_USDC", "LONG", 100_000, 5, stop_loss=590_000_000))
+        quote = market_pb2.Quote
+        twice = commands_pb2.Command(
+            price_update=market_pb2.PriceUpdate(
+                quotes=[
+                    quote(asset="BTC_USDC", buy_price=580_500_000, sell_price=580_000_000, decimal=4),
+                    quote(asset="ETH_USDC", buy_price=30_000_000, sell_price=29_900_000, decimal=4),
+                    quote(asset="BTC_USDC", buy_price=BTC[0], sell_price=BTC[1], decimal=4),
+                ]
+            )
+        )
+        refused = await producer.send(twice)
+        after = await producer.send(price_update({"BTC_USDC": BTC}))
+        assert await applied_state_hash(address, after) == producer.reference.state_hash()
+        (position,) = producer.reference.positions_of("victim")
+        assert position.stop_loss == 590_000_000 and producer.reference.quote("ETH_USDC") is None
+        dead = await redis_client.xrange(engine_env["DEAD_LETTER_STREAM"])
+        assert [fields[b"source_id"].decode() for _, fields in dead] == [refused]
+        assert b"more than one quote of 'BTC_USDC'" in dead[0][1][b"error"]
+        assert (await status(address)).open_positions == 1 and not proc.exited()
+    finally:
+        proc.stop()

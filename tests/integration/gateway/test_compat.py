@@ -276,3 +276,54 @@ async def test_the_original_price_socket_beside_the_unchanged_one(stack: Stack, 
             message = json.loads(await asyncio.wait_for(ours.recv(), 30))
         assert set(message) == {"type", "prices"}
         assert message["prices"]["BTC_USDC"]["ts"] == 1_700_000_000_000
+
+
+def _order_text(side: str, field: str, number_text: str) -> bytes:
+    """An order whose `field` is `number_text` exactly as written (json= would print a Python float)."""
+    base = {"asset": "BTC_USDC", "side": side, "quantity": "0.01", "leverage": 10, "slippage": 1}
+    return (json.dumps(base)[:-1] + f', "{field}": {number_text}}}').encode()
+
+
+async def test_a_number_the_layer_could_not_state_back_is_refused_before_the_engine_acts(
+    stack: Stack, api: httpx.AsyncClient, redis_conn: aioredis.Redis
+) -> None:
+    """A take-profit or stop-loss of more than 15 significant digits used to open the position and then
+    answer 502 (its echo could not be a JSON number stating it exactly): now a 422 naming the field, and
+    nothing opened. Non-finite, exponent and oversized forms are 4xx in words too."""
+    auth = {**await compat_user(api), "content-type": "application/json"}
+    await feed_engine(redis_conn, stack.stream_key, [BTC])
+    balance = (await api.get("/balance", headers=auth)).json()
+    cases = [
+        ("LONG", "takeProfit", "1234567890123.4567", 422, "more than 15 significant digits"),
+        ("LONG", "takeProfit", '"123456789012345.6789"', 422, "more than 15 significant digits"),
+        ("SHORT", "stopLoss", "1234567890123.4567", 422, "more than 15 significant digits"),
+        ("LONG", "quantity", '"12345678.12345678"', 422, "more than 15 significant digits"),
+        ("LONG", "takeProfit", "1e400", 422, "number too large"),
+        ("LONG", "takeProfit", "1E+30", 422, "too large"),
+        ("LONG", "takeProfit", '"NaN"', 422, "not a finite number"),
+        ("LONG", "stopLoss", '"-Infinity"', 422, "not a finite number"),
+        ("LONG", "takeProfit", "1.00000000000000000000001", 422, "more than 4 decimals"),
+        ("LONG", "takeProfit", "NaN", 400, ""),
+        ("LONG", "takeProfit", "Infinity", 400, ""),
+    ]
+    for side, field, text, status, words in cases:
+        answer = await api.post("/trade/create-order", headers=auth, content=_order_text(side, field, text))
+        message = assert_text_error(answer, status, "VALIDATION_ERROR" if status == 422 else "INVALID_JSON")
+        assert words in message, (field, text, message)
+        if status == 422:
+            assert [detail["field"] for detail in answer.json()["details"]] == [field], answer.json()
+    assert (await api.get("/trade/get-open-orders", headers=auth)).json() == {"orders": []}
+    assert (await api.get("/balance", headers=auth)).json() == balance
+
+    # 15 digits, and the same level written with an exponent, are stated back exactly
+    for text in ("12345678901.2345", "1.23456789012345E+10"):
+        await feed_engine(redis_conn, stack.stream_key, [BTC])  # fresh, however slow the requests above were
+        created = await api.post("/trade/create-order", headers=auth, content=_order_text("LONG", "takeProfit", text))
+        assert created.status_code == 201, created.text
+        assert created.json()["trade"]["takeProfit"] == float(Decimal(text))
+        order_id = created.json()["orderId"]
+        part = await api.post("/trade/close-order", headers=auth, content=b'{"orderId": "%s", "quantity": '
+                              b'"12345678.12345678"}' % order_id.encode())  # fmt: skip
+        assert "quantity" in assert_text_error(part, 422, "VALIDATION_ERROR")
+        closed = await api.post("/trade/close-order", headers=auth, json={"orderId": order_id})
+        assert closed.status_code == 201, closed.text

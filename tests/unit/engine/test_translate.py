@@ -157,6 +157,16 @@ def test_a_quote_keeps_its_confirmation_time() -> None:
     )
 
 
+def test_a_price_update_quoting_one_asset_twice_is_malformed() -> None:
+    # docs/contract.md §3: one quote per asset per update; which of two would win is not the engine's guess
+    dip = market_pb2.Quote(asset="BTC_USDC", buy_price=2, sell_price=1, decimal=4)
+    back = market_pb2.Quote(asset="BTC_USDC", buy_price=20, sell_price=10, decimal=4)
+    eth = market_pb2.Quote(asset="ETH_USDC", buy_price=2, sell_price=1, decimal=4)
+    prices = commands_pb2.Command(price_update=market_pb2.PriceUpdate(quotes=[dip, eth, back]))
+    with pytest.raises(translate.MalformedCommand, match="more than one quote of 'BTC_USDC'"):
+        translate.command_from_proto(prices)
+
+
 def _signup(user_id: str, email: str = "a@b.c", key: str = "") -> commands_pb2.Command:
     return commands_pb2.Command(user_id=user_id, idempotency_key=key,
                                 create_account=commands_pb2.CreateAccount(email=email))  # fmt: skip

@@ -1,5 +1,6 @@
 """Price ticks: stop-loss, take-profit and liquidation trigger on the closing-side price and fill at the
-market; reasons and close order are deterministic; malformed quotes are skipped; quotes are rescaled."""
+market; reasons and close order are deterministic; malformed quotes are skipped, an update quoting one
+asset twice is refused whole; quotes are rescaled."""
 
 from __future__ import annotations
 
@@ -108,30 +109,25 @@ def test_one_update_applies_its_quotes_in_order() -> None:
     assert driver.state.quote(ETH) == LatestQuote(ETH, 34_000_001, 33_000_000, 4, driver.time_ms)
 
 
-def test_malformed_quotes_are_skipped_and_the_rest_applied() -> None:
+@pytest.mark.parametrize(
+    ("bad_btc", "skipped"),
+    [
+        (Quote(BTC, 1_000, 1_001, 4), "the sell price is above the buy price"),
+        (Quote(BTC, 0, 0, 4), "prices must be positive"),
+        (Quote(BTC, -5, -6, 4), "prices must be positive"),
+        (Quote(BTC, 1_000, 900, -1), "decimal -1 outside 0..18"),
+        (Quote(BTC, 1_000, 900, 19), "decimal 19 outside 0..18"),
+        (Quote(BTC, 10**9, 99, 6), "the sell price rounds to 0 at decimal 4"),
+    ],
+)
+def test_malformed_quotes_are_skipped_and_the_rest_applied(bad_btc: Quote, skipped: str) -> None:
     driver = seeded()
     position = driver.opened(stop_loss=LONG_SL)
-    update = PriceUpdate(
-        (
-            Quote("DOGE_USDC", 2, 1, 4),
-            Quote(BTC, 1_000, 1_001, 4),  # sell above buy
-            Quote(BTC, 0, 0, 4),
-            Quote(BTC, -5, -6, 4),
-            Quote(BTC, 1_000, 900, -1),
-            Quote(BTC, 1_000, 900, 19),
-            Quote(BTC, 10**9, 99, 6),  # the sell price rounds to 0 at scale 4
-            Quote(ETH, 34_913_478, 34_567_800, 4),
-        )
-    )
+    update = PriceUpdate((Quote("DOGE_USDC", 2, 1, 4), bad_btc, Quote(ETH, 34_913_478, 34_567_800, 4)))
     outcome = driver.apply(update)
     assert outcome.skipped_quotes == (
         "quote skipped: asset 'DOGE_USDC' is not traded here",
-        "quote of BTC_USDC skipped: the sell price is above the buy price",
-        "quote of BTC_USDC skipped: prices must be positive",
-        "quote of BTC_USDC skipped: prices must be positive",
-        "quote of BTC_USDC skipped: decimal -1 outside 0..18",
-        "quote of BTC_USDC skipped: decimal 19 outside 0..18",
-        "quote of BTC_USDC skipped: the sell price rounds to 0 at decimal 4",
+        f"quote of BTC_USDC skipped: {skipped}",
     )
     assert outcome.closed_trades == ()
     assert driver.state.position(position.id) == position
@@ -139,6 +135,23 @@ def test_malformed_quotes_are_skipped_and_the_rest_applied() -> None:
     assert btc is not None and (btc.buy_price, btc.sell_price) == (BTC_BUY, BTC_SELL)
     eth = driver.state.quote(ETH)
     assert eth is not None and eth.received_at_ms == driver.time_ms
+
+
+@pytest.mark.parametrize(
+    "repeated",
+    [
+        # the first would fire the stop-loss, the second puts the price back: which one wins must not
+        # depend on their order, so neither does
+        (Quote(BTC, BTC_BUY, LONG_SL - 1, 4), Quote(BTC, BTC_BUY, BTC_SELL, 4)),
+        (Quote(BTC, BTC_BUY, BTC_SELL, 4), Quote(BTC, BTC_BUY, LONG_SL - 1, 4)),
+        # a malformed one counts too: an asset is quoted at most once per update
+        (Quote(BTC, 0, 0, 4), Quote(ETH, 34_913_478, 34_567_800, 4), Quote(BTC, BTC_BUY, LONG_SL - 1, 4)),
+        (Quote("DOGE_USDC", 2, 1, 4), Quote("DOGE_USDC", 2, 1, 4)),
+    ],
+)
+def test_an_update_quoting_one_asset_twice_is_refused_whole(repeated: tuple[Quote, ...]) -> None:
+    with pytest.raises(ValueError, match=r"more than one quote of '(BTC|DOGE)_USDC'"):
+        PriceUpdate(repeated)
 
 
 @pytest.mark.parametrize(
