@@ -24,18 +24,12 @@ from exness.common.v1 import trading_pb2
 from gateway.candles_client import CandleBar
 from gateway.errors import ApiError, validation_error
 from gateway.translate import REASON_NAMES, side_name, timestamp
-from mesh.units import QUANTITY_DECIMALS
+from mesh.units import EXACT_DOUBLE_DIGITS, QUANTITY_DECIMALS, significant_digits
 
 # the digits a binary double carries through decimal -> double -> shortest text unchanged
-EXACT_DOUBLE_DIGITS = 15
 CENTS_DECIMALS = 2
 
 JsonRow = dict[str, object]
-
-
-def significant_digits(value: Decimal) -> int:
-    """The digits `value` needs, without the trailing zeros (exact: no context precision rounds first)."""
-    return len("".join(map(str, value.as_tuple().digits)).strip("0"))
 
 
 def exact_number(value: int, decimals: int) -> float:

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from gateway.schemas import ExactNumber, Integer, _Request
+from gateway.schemas import ExactNumber, Integer, PriceLevel, _Request
 
 OrderStatusName = Literal["PENDING", "FILLED", "CANCELLED", "EXPIRED", "REJECTED"]
 
@@ -22,19 +22,19 @@ class PlaceOrderRequest(_Request):
         "STOP fills once the market reaches `price`, at the market then (LONG when buy >= price, SHORT when "
         "sell <= price)"
     )
-    price: ExactNumber = Field(gt=0, description="dollars, at most the asset's price decimals", examples=["60000"])
+    price: PriceLevel = Field(gt=0, description="dollars, at most the asset's price decimals", examples=["60000"])
     quantity: ExactNumber = Field(
         gt=0,
         description="base-asset units, number or string, at most 8 decimals, a multiple of the asset's step",
         examples=["0.01"],
     )
     leverage: Integer = Field(ge=1, description="1 .. MAX_LEVERAGE (engine configuration)", examples=[10])
-    stopLoss: ExactNumber | None = Field(
+    stopLoss: PriceLevel | None = Field(
         default=None,
         ge=0,
         description="dollars; 0 or absent = off; checked against `price` now and the market at the fill",
     )
-    takeProfit: ExactNumber | None = Field(default=None, ge=0, description="dollars; 0 or absent = off")
+    takeProfit: PriceLevel | None = Field(default=None, ge=0, description="dollars; 0 or absent = off")
     expiresAt: dt.datetime | None = Field(
         default=None,
         description="ISO-8601 (UTC when no offset is given); absent = good till cancelled. The order expires "

@@ -13,9 +13,9 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from mesh.units import to_decimal
+from mesh.units import EXACT_DOUBLE_DIGITS, significant_digits, to_decimal
 
 # no whitespace and no control character (PostgreSQL cannot even store a NUL)
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
@@ -40,7 +40,18 @@ def _integer_not_bool(value: object) -> object:
     return value
 
 
+def _statable_level(value: Decimal) -> Decimal:
+    if significant_digits(value) > EXACT_DOUBLE_DIGITS:
+        raise ValueError(
+            f"{value} has more than {EXACT_DOUBLE_DIGITS} significant digits: a price level has at most that many, "
+            "so every API can state it back exactly"
+        )
+    return value
+
+
 ExactNumber = Annotated[Decimal, BeforeValidator(_exact_decimal)]
+# a stop-loss, take-profit or order price: exact, and within what every API can state back (mesh.units)
+PriceLevel = Annotated[Decimal, BeforeValidator(_exact_decimal), AfterValidator(_statable_level)]
 Integer = Annotated[int, BeforeValidator(_integer_not_bool)]
 
 
@@ -88,8 +99,8 @@ class CreateOrderRequest(_Request):
     slippage: ExactNumber = Field(
         default=Decimal(1), ge=0, le=100, description="percent, 0 .. 100, at most 2 decimals; 0 = exact fill"
     )
-    stopLoss: ExactNumber | None = Field(default=None, ge=0, description="dollars; 0 or absent = off")
-    takeProfit: ExactNumber | None = Field(default=None, ge=0, description="dollars; 0 or absent = off")
+    stopLoss: PriceLevel | None = Field(default=None, ge=0, description="dollars; 0 or absent = off")
+    takeProfit: PriceLevel | None = Field(default=None, ge=0, description="dollars; 0 or absent = off")
     tradeOpeningPrice: ExactNumber | None = Field(
         default=None,
         ge=0,
@@ -119,8 +130,8 @@ class CloseOrderRequest(_Request):
 class AmendTradeRequest(_Request):
     """New levels of an open position, in dollars. A key left out is unchanged; 0 or null removes the level."""
 
-    stopLoss: ExactNumber | None = Field(default=None, ge=0, description="dollars; 0 or null = off; absent = keep")
-    takeProfit: ExactNumber | None = Field(default=None, ge=0, description="dollars; 0 or null = off; absent = keep")
+    stopLoss: PriceLevel | None = Field(default=None, ge=0, description="dollars; 0 or null = off; absent = keep")
+    takeProfit: PriceLevel | None = Field(default=None, ge=0, description="dollars; 0 or null = off; absent = keep")
 
 
 class UserOut(BaseModel):

@@ -25,6 +25,10 @@ MAX_ASSET_DECIMAL = 12
 # otherwise cost seconds of CPU (or overflow) inside the request, freezing everyone else's.
 MAX_INTEGER_DIGITS = 24
 MAX_SIGNIFICANT_DIGITS = 48
+# The most significant digits an IEEE double states exactly: a price level (stop-loss, take-profit, a
+# pending order's price) has at most this many, so every API can state it back, the compatibility layer's
+# JSON numbers included.
+EXACT_DOUBLE_DIGITS = 15
 
 # Every power of ten a price, quantity or rescale can need, computed once (hot path of open, close, tick).
 POWERS_OF_TEN: tuple[int, ...] = tuple(10**exponent for exponent in range(MAX_DECIMAL + QUANTITY_DECIMALS + 1))
@@ -72,6 +76,11 @@ def to_decimal(value: object) -> Decimal:
     if len(number.as_tuple().digits) > MAX_SIGNIFICANT_DIGITS:
         raise UnitError(f"number has more than {MAX_SIGNIFICANT_DIGITS} significant digits")
     return number
+
+
+def significant_digits(value: Decimal) -> int:
+    """The digits `value` needs, without leading or trailing zeros (exact: no context precision rounds first)."""
+    return len("".join(map(str, value.as_tuple().digits)).strip("0"))
 
 
 def scale_exact(value: object, decimals: int, what: str = "value") -> int:

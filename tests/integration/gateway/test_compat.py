@@ -302,7 +302,8 @@ async def test_a_number_the_layer_could_not_state_back_is_refused_before_the_eng
         ("LONG", "takeProfit", "1E+30", 422, "too large"),
         ("LONG", "takeProfit", '"NaN"', 422, "not a finite number"),
         ("LONG", "stopLoss", '"-Infinity"', 422, "not a finite number"),
-        ("LONG", "takeProfit", "1.00000000000000000000001", 422, "more than 4 decimals"),
+        ("LONG", "takeProfit", "1.00001", 422, "more than 4 decimals"),
+        ("LONG", "takeProfit", "1.00000000000000000000001", 422, "more than 15 significant digits"),
         ("LONG", "takeProfit", "NaN", 400, ""),
         ("LONG", "takeProfit", "Infinity", 400, ""),
     ]
