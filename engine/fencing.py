@@ -8,8 +8,9 @@ once a newer leader exists:
   compare the epoch key with the writer's epoch and do nothing when it differs (engine.stream);
 - replies: a batch's replies are held until its fenced acknowledgement succeeded (engine.replies,
   engine.consumer); a refused one drops them, one lost in transit is retried while the lease is trusted;
-- closed-trade rows (and any other row kind of the group commit): in the same PostgreSQL transaction, a
-  conditional upsert of the epoch into `engine_fence` (engine.trades `fence_transaction`);
+- closed-trade rows (and any other row kind of the group commit): in the same PostgreSQL statement, a
+  conditional upsert of the epoch into `engine_fence` that every insert of the statement depends on
+  (engine.commit_sql);
 - snapshots: the manifest is written only after a conditional upsert of the epoch into the MongoDB
   collection `snapshot_fences` (engine.snapshots).
 

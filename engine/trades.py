@@ -1,25 +1,28 @@
-"""Closed trades (and the order history, engine.order_history) in PostgreSQL (SQLAlchemy async + asyncpg),
-and the group commit every engine row goes through.
+"""Closed trades (and the order history, engine.order_history) in PostgreSQL, and the group commit every
+engine row goes through.
 
 `TradeStore` owns the engine's tables (Alembic-managed, version table `alembic_version_engine`): idempotent
-group inserts keyed by each row's deterministic key, and the newest-first pages ListClosedTrades serves.
+group inserts keyed by each row's deterministic key, written with asyncpg on a connection of their own as
+one statement per group commit (engine.commit_sql), and the newest-first pages ListClosedTrades serves
+(SQLAlchemy async, pooled).
 
 `TradeWriter` sits between the consumer loop and the store: the rows the state produced (closed trades,
 account events: a `RowKind` each) wait in `pending` (they are part of every snapshot) until a group
-commit succeeds, and replies reporting them wait with them. One group commit is one transaction over
-rows of every kind. While PostgreSQL is down trading goes on, rows accumulate, and the writer retries
+commit succeeds, and replies reporting them wait with them. One group commit is one statement, so one
+transaction, over rows of every kind. While PostgreSQL is down trading goes on, rows accumulate, and the writer retries
 with backoff; nothing is lost because a row leaves `pending` only after its transaction committed.
 
 A row PostgreSQL refuses (a value outside its column's range, a NUL byte in a text) would fail every
 retry of its group and hold every later close reply. Such a row is quarantined instead: set aside whole,
 as JSON text, in `closed_trades_quarantine`, logged CRITICAL and counted, while the others commit and all
 the replies go out. Rows are checked against the column types before the insert; a refusal the check did
-not foresee is found by committing the group's rows one at a time.
+not foresee is found by halving the group until the refused rows stand alone.
 
-Fencing (engine.fencing): every transaction of the group commit, whatever rows it carries, runs
-`fence_transaction` first: a conditional upsert of the session's epoch into `engine_fence` that holds the
-row's lock until commit. A transaction of a leader whose epoch is below the newest one recorded is rolled
-back (StaleEpoch), so a paused or cut-off leader never commits a row after a newer leader's first."""
+Fencing (engine.fencing): every statement of the group commit, whatever rows it carries, holds a
+conditional upsert of the session's epoch into `engine_fence` that keeps the row locked until commit, and
+inserts nothing unless that upsert went through. A statement of a leader whose epoch is below the newest
+one recorded writes nothing and raises StaleEpoch, so a paused or cut-off leader never commits a row
+after a newer leader's first."""
 
 from __future__ import annotations
 
@@ -32,12 +35,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from exness.engine.v1 import commands_pb2
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from engine import order_history
+from engine import commit_sql, order_history
 from engine.fencing import StaleEpoch
 from engine.metrics import EngineMetrics
 from engine.replies import ReplyHub
@@ -45,11 +48,10 @@ from engine.row_kinds import RowKey, RowKind
 from engine.trade_rows import (
     TRADES,
     closed_trades,
-    engine_fence,
     quarantine,
     refused_by_database,
 )
-from mesh.postgres import asyncpg_url, upgrade_to_head
+from mesh.postgres import asyncpg_url, driver_url, upgrade_to_head
 
 log = logging.getLogger(__name__)
 
@@ -67,28 +69,12 @@ def upgrade_schema(database_url: str) -> None:
     upgrade_to_head(MIGRATIONS_DIR, database_url)
 
 
-async def fence_transaction(connection: AsyncConnection, stream_key: str, epoch: int) -> None:
-    """The one fencing check of the group commit, first in each of its transactions: record `epoch` as the
-    stream's newest unless a newer one is recorded, then StaleEpoch (the caller's transaction rolls back).
-    The upsert keeps the fence row locked until the transaction ends, so a newer leader's claim waits for
-    a stale transaction in flight and every later one of the stale leader is refused. Epoch 0: unfenced
-    (tools and tests that write rows without a lease)."""
-    if epoch <= 0:
-        return
-    values = insert(engine_fence).values(stream_key=stream_key, epoch=epoch)
-    statement = values.on_conflict_do_update(
-        index_elements=["stream_key"], set_={"epoch": values.excluded.epoch},
-        where=engine_fence.c.epoch <= values.excluded.epoch,
-    ).returning(engine_fence.c.epoch)  # fmt: skip
-    if (await connection.execute(statement)).first() is None:
-        raise StaleEpoch("PostgreSQL commit", epoch)
-
-
 class TradeStore:
     def __init__(self, database_url: str, stream_key: str = "stream:engine") -> None:
         self.database_url = database_url
         # the fence row of this engine's stream (engine_fence)
         self.stream_key = stream_key
+        # the reads (RPCs): pooled, each checkout pinged, so a read after an outage reconnects or fails fast
         self.engine: AsyncEngine = create_async_engine(
             asyncpg_url(database_url),
             pool_pre_ping=True,
@@ -97,26 +83,32 @@ class TradeStore:
             # fail fast while PostgreSQL is down: the writer retries, reads answer UNAVAILABLE
             connect_args={"timeout": 5, "command_timeout": 30},
         )
+        # the group commit: one asyncpg connection of its own, one statement per commit (engine.commit_sql),
+        # no ping (the writer retries after any failure; a connection that failed is dropped and reopened)
+        self._writer_url = driver_url(database_url)
+        self._writer: asyncpg.Connection | None = None
+        self._writer_lock = asyncio.Lock()
 
     async def close(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            try:
+                await writer.close(timeout=2)
+            except Exception:  # PostgreSQL gone: nothing is in flight, drop the socket
+                writer.terminate()
         await self.engine.dispose()
 
     async def claim_epoch(self, epoch: int) -> None:
         """Record a new session's epoch before it commits anything (StaleEpoch if a newer one is there)."""
-        async with self.engine.begin() as connection:
-            await fence_transaction(connection, self.stream_key, epoch)
+        await self._write([], epoch)
 
     async def insert(self, rows: Sequence[tuple[RowKind, dict[str, Any]]], epoch: int = 0) -> None:
-        """One transaction, fenced by `epoch`, over rows of any kinds; rows already present (a replay) are
-        left as they are."""
+        """One statement (one transaction), fenced by `epoch`, over rows of any kinds; rows already present
+        (a replay) are left as they are."""
         by_kind: dict[str, tuple[RowKind, list[dict[str, Any]]]] = {}
         for kind, row in rows:
             by_kind.setdefault(kind.name, (kind, []))[1].append(row)
-        async with self.engine.begin() as connection:
-            await fence_transaction(connection, self.stream_key, epoch)
-            for kind, kind_rows in by_kind.values():
-                statement = insert(kind.table).on_conflict_do_nothing(index_elements=list(kind.key_columns))
-                await connection.execute(statement, kind_rows)
+        await self._write([(kind.table, kind.key_columns, kind_rows) for kind, kind_rows in by_kind.values()], epoch)
 
     async def quarantine(self, refused: list[tuple[RowKind, dict[str, Any], str]], epoch: int = 0) -> None:
         """Set rows aside with the reason they were refused (idempotent: a row already there stays)."""
@@ -124,9 +116,35 @@ class TradeStore:
         values = [{"id": kind.quarantine_id(row), "row_json": json.dumps(kind.to_json(row), sort_keys=True,
                    ensure_ascii=True), "error": error.replace("\x00", "\\x00"), "quarantined_at_ms": now_ms}
                   for kind, row, error in refused]  # fmt: skip
-        async with self.engine.begin() as connection:
-            await fence_transaction(connection, self.stream_key, epoch)
-            await connection.execute(insert(quarantine).on_conflict_do_nothing(index_elements=["id"]), values)
+        await self._write([(quarantine, ("id",), values)], epoch)
+
+    async def _write(self, groups: list[tuple[sa.Table, tuple[str, ...], list[dict[str, Any]]]], epoch: int) -> None:
+        """Run the group commit's statement for `groups` (table, key columns, rows): StaleEpoch, with
+        nothing written, when a newer epoch than `epoch` is recorded."""
+        groups = [group for group in groups if group[2]]
+        if not groups and epoch <= 0:
+            return
+        commit = commit_sql.statement(tuple((table, key) for table, key, _ in groups), fenced=epoch > 0)
+        arguments = ([self.stream_key, epoch] if epoch > 0 else []) + commit_sql.arguments(
+            [(table, rows) for table, _, rows in groups]
+        )
+        async with self._writer_lock:
+            if self._writer is None or self._writer.is_closed():
+                self._writer = await asyncpg.connect(self._writer_url, timeout=5, command_timeout=30)
+            writer = self._writer
+            try:
+                fenced_in = await writer.fetchval(commit.sql, *arguments)
+            except asyncpg.PostgresError as exc:  # refused by PostgreSQL or by asyncpg: the connection is fine
+                refusal = commit_sql.without_values(exc, commit)
+                if refusal is exc:
+                    raise
+                raise refusal from None
+            except BaseException:  # lost, timed out or cancelled mid-statement: never reuse the connection
+                self._writer = None
+                writer.terminate()
+                raise
+        if not fenced_in:
+            raise StaleEpoch("PostgreSQL commit", epoch)
 
     async def page(self, user_id: str, limit: int, after: tuple[int, str] | None) -> list[dict[str, Any]]:
         """Up to `limit` trades of `user_id`, newest first, strictly after the `after` keyset position."""

@@ -1,6 +1,6 @@
 """The PostgreSQL and Alembic plumbing the engine and the gateway share: the one DATABASE_URL -> SQLAlchemy
-URL conversion, running a service's migrations to head, and the body of every service's
-`migrations/env.py`. Each service owns its tables, its migrations folder and its own Alembic version
+URL conversion (and the plain URL asyncpg takes), running a service's migrations to head, and the body of
+every service's `migrations/env.py`. Each service owns its tables, its migrations folder and its own Alembic version
 table, so their migrations in one database never collide; nothing here knows which service calls it."""
 
 from __future__ import annotations
@@ -26,6 +26,12 @@ def asyncpg_url(url: str) -> str:
     if scheme not in _SCHEMES:
         raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got scheme {scheme!r}")
     return f"postgresql+asyncpg://{rest}"
+
+
+def driver_url(url: str) -> str:
+    """DATABASE_URL as asyncpg itself takes it (postgresql://), for a connection without SQLAlchemy.
+    Raises ValueError as asyncpg_url does."""
+    return "postgresql://" + asyncpg_url(url).partition("://")[2]
 
 
 def upgrade_to_head(migrations_dir: Path, database_url: str) -> None:

@@ -15,7 +15,7 @@ import pytest
 from exness.engine.v1 import commands_pb2
 
 from engine.metrics import EngineMetrics
-from engine.trade_rows import row_problem, trade_key
+from engine.trade_rows import TRADES, refused_by_database, row_problem, trade_key
 from engine.trades import TradeStore, TradeWriter
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -103,5 +103,54 @@ async def test_refused_rows_are_quarantined_and_the_rest_commits(
         assert sorted(r.row_id for r in critical) == sorted(quarantined)  # type: ignore[attr-defined]
         assert metrics.registry.get_sample_value("engine_trade_rows_quarantined_total") == 3
         assert metrics.registry.get_sample_value("engine_trade_rows_committed_total") == 3
+    finally:
+        await store.close()
+
+
+async def test_a_refusal_no_check_foresaw_is_isolated_and_its_error_holds_no_row_value(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A value asyncpg cannot encode (here beyond BIGINT, past a kind whose check misses it) fails the
+    group's one statement as a refusal: nothing of the group is written, the row is isolated and
+    quarantined with the column named, and no log or quarantine error quotes a value of any row."""
+    store, hub, metrics = TradeStore(database_url), RecordingHub(), EngineMetrics()
+    writer = TradeWriter(store, hub, metrics)  # type: ignore[arg-type]
+    unchecked = TRADES._replace(problem=lambda row: None)
+    secret = 2**63 + 424_242
+    rows = [_row("t-fine-1"), _row("t-unencodable", pnl_cents=secret), _row("t-fine-2"), _row("t-fine-3")]
+    try:
+        await writer.flush_once()  # migrates the schema
+        with pytest.raises(Exception) as refused:
+            await store.insert([(unchecked, row) for row in rows], epoch=0)
+        assert refused_by_database(refused.value)
+        assert "closed_trades.pnl_cents" in str(refused.value) and str(secret) not in repr(refused.value)
+
+        for row in rows:
+            writer.add(row, unchecked)
+        with caplog.at_level(logging.INFO, logger="engine.trades"):
+            await writer.flush_all()
+        conn = await asyncpg.connect(database_url)
+        try:
+            committed = sorted(r["id"] for r in await conn.fetch("SELECT id FROM closed_trades"))
+            quarantined = {r["id"]: r["error"] for r in await conn.fetch("SELECT * FROM closed_trades_quarantine")}
+        finally:
+            await conn.close()
+        assert committed == ["t-fine-1", "t-fine-2", "t-fine-3"] and list(quarantined) == ["t-unencodable"]
+        assert "closed_trades.pnl_cents" in quarantined["t-unencodable"]
+        assert str(secret) not in quarantined["t-unencodable"]
+        logged = [(r.getMessage(), getattr(r, "error", "")) for r in caplog.records]
+        assert any("isolating" in message for message, _ in logged)
+        assert not any(str(secret) in f"{message} {error}" for message, error in logged)
+    finally:
+        await store.close()
+
+
+async def test_an_unreachable_database_is_not_a_refusal() -> None:
+    # every row would fail alike: the writer must keep them and retry, not quarantine them
+    store = TradeStore("postgresql://nobody@127.0.0.1:1/none")
+    try:
+        with pytest.raises(OSError) as failed:
+            await store.insert([(TRADES, _row("t-1"))], epoch=3)
+        assert not refused_by_database(failed.value)
     finally:
         await store.close()

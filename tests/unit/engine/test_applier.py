@@ -322,7 +322,8 @@ async def test_a_refused_configured_rules_entry_refuses_to_lead(applier: EntryAp
 
 
 async def test_trade_store_errors_never_show_the_row_values() -> None:
-    # a failed INSERT's text would otherwise carry the trade row (user ids, amounts) into a log
+    # a failed query's text would otherwise carry a row (user ids, amounts) into a log; this is the reads'
+    # engine, the group commit's asyncpg errors are checked in tests/integration/engine/test_trade_rows.py
     store = TradeStore("postgresql://nobody@127.0.0.1:1/none")
     assert store.engine.sync_engine.hide_parameters is True
     await store.close()
