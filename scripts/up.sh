@@ -96,7 +96,7 @@ cat <<MSG
     REST       http://127.0.0.1:$GATEWAY_PORT/api/v1        (try: curl http://127.0.0.1:$GATEWAY_PORT/api/v1/prices)
     API docs   http://127.0.0.1:$GATEWAY_PORT/docs
     WebSocket  ws://127.0.0.1:$GATEWAY_PORT/ws/prices
-    gRPC       127.0.0.1:$ENGINE_GRPC_PORT                 (grpcurl -plaintext 127.0.0.1:$ENGINE_GRPC_PORT list)
+    gRPC       127.0.0.1:$ENGINE_GRPC_PORT                 (reflection and grpc.health.v1: grpcurl, or grpcio-reflection's client)
     candles    http://127.0.0.1:$GATEWAY_PORT/api/v1/candles?asset=BTC_USDC&interval=1m  (gRPC :$CANDLES_GRPC_PORT)
     metrics    gateway :$GATEWAY_PORT/metrics  engine :$ENGINE_METRICS_PORT/metrics  pooler :$POOLER_HTTP_PORT/metrics  candles :$CANDLES_METRICS_PORT/metrics
     state      checkout $CHECKOUT_ID: stream $STREAM_KEY on $REDIS_URL, database $DATABASE_URL,
