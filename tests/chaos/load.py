@@ -31,6 +31,9 @@ from tests.integration.engine.support import (
 
 ASSETS = {"BTC_USDC": (60_000_0000, 1_000), "ETH_USDC": (3_000_0000, 10_000)}
 REPLY_WAIT_SECONDS = 2.0
+# how long stop() lets the clients finish the operations in hand before it fails the test, naming them
+# (a client retries until it is answered: past this the platform is not answering, which is the finding)
+STOP_WAIT_SECONDS = 120.0
 START_BALANCE = 5_000_000
 # shares of a client's operations: placing a pending order, cancelling one of its own (the rest: market)
 PLACE_SHARE, CANCEL_SHARE = 0.25, 0.1
@@ -54,6 +57,9 @@ class ClientLog:
     acknowledged: list[Acknowledged] = field(default_factory=list)
     attempts: int = 0
     retries: int = 0
+    # the key of the operation being sent until it is answered, and the error of its last attempt
+    in_hand: str | None = None
+    last_error: str = ""
 
 
 class Prices:
@@ -118,6 +124,7 @@ class Client:
 
     async def call(self, command: commands_pb2.Command, key: str) -> commands_pb2.Reply:
         """Send until a reply comes: every attempt a new request id, always the same idempotency key."""
+        self.log.in_hand = key
         while True:
             request_id = f"{key}#{self.log.attempts}"
             self.log.attempts += 1
@@ -125,11 +132,13 @@ class Client:
             try:
                 await self.redis.xadd(self.stream_key, encode_command(command))
                 reply = await self.replies.wait_for(request_id, within=REPLY_WAIT_SECONDS)
-            except (RedisError, OSError, TimeoutError):
+            except (RedisError, OSError, TimeoutError) as exc:
                 self.log.retries += 1
+                self.log.last_error = repr(exc)[:200]
                 await asyncio.sleep(0.2)
                 continue
             self.log.acknowledged.append(Acknowledged(key, request_id, reply, time.monotonic(), command))
+            self.log.in_hand = None
             return reply
 
     async def setup(self) -> None:
@@ -243,7 +252,17 @@ class Load:
     async def stop(self) -> None:
         """Let every client finish the operation in hand (each ends acknowledged), then stop."""
         self._stopping.set()
-        await asyncio.gather(*self._tasks)
+        _, waiting = await asyncio.wait(self._tasks, timeout=STOP_WAIT_SECONDS)
+        if waiting:
+            for task in waiting:
+                task.cancel()
+            stuck = [(c.name, c.log.in_hand, c.log.last_error) for c in self.clients if c.log.in_hand is not None]
+            raise AssertionError(
+                f"{len(stuck)} clients still unanswered {STOP_WAIT_SECONDS:.0f} s after the load stopped "
+                f"(client, Idempotency-Key, last attempt's error): {stuck}"
+            )
+        for task in self._tasks:
+            task.result()  # a client that failed fails the test
 
     async def send_prices(self, factor: float | None = None) -> None:
         with contextlib.suppress(RedisError, OSError):

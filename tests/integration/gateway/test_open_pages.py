@@ -6,8 +6,9 @@ from __future__ import annotations
 import httpx
 import redis.asyncio as aioredis
 
+from harness.prices import prices_kept_fresh
 from tests.integration.gateway.helpers import bearer, new_user
-from tests.integration.gateway.support import Quote, Stack, feed_engine
+from tests.integration.gateway.support import Quote, Stack
 
 BTC = Quote("BTC_USDC", buy=1_194_168_450, sell=1_182_345_000)
 
@@ -15,16 +16,17 @@ BTC = Quote("BTC_USDC", buy=1_194_168_450, sell=1_182_345_000)
 async def test_open_positions_are_paged(stack: Stack, api: httpx.AsyncClient, redis_conn: aioredis.Redis) -> None:
     _, token = await new_user(api)
     auth = bearer(token)
-    await feed_engine(redis_conn, stack.stream_key, [BTC])
     ids = []
-    for _ in range(103):
-        opened = await api.post(
-            "/trade/create",
-            headers=auth,
-            json={"asset": "BTC_USDC", "side": "LONG", "quantity": "0.00001", "leverage": 10},
-        )
-        assert opened.status_code == 201, opened.text
-        ids.append(opened.json()["trade"]["id"])
+    # 103 orders one after another can outlast the 2 s price age on a busy machine: fed as a pooler would
+    async with prices_kept_fresh(redis_conn, stack.stream_key, [BTC], every_seconds=0.5):
+        for _ in range(103):
+            opened = await api.post(
+                "/trade/create",
+                headers=auth,
+                json={"asset": "BTC_USDC", "side": "LONG", "quantity": "0.00001", "leverage": 10},
+            )
+            assert opened.status_code == 201, opened.text
+            ids.append(opened.json()["trade"]["id"])
 
     default = await api.get("/trade/open", headers=auth)
     assert default.status_code == 200, default.text
