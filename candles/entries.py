@@ -34,13 +34,20 @@ class Skipped:
 
 def ticks_of(entry_id: str, fields: EntryFields, specs: dict[str, AssetSpec], skipped: Skipped) -> list[Tick]:
     """The bids an entry publishes for the configured assets. A quote of an unknown asset, with another
-    price scale than the asset's, or with a bid that is not positive is left out (counted in `skipped`)."""
+    price scale than the asset's, or with a bid that is not positive is left out (counted in `skipped`);
+    an entry quoting one asset twice gives nothing."""
     command = decode_entry(fields)
     if command.WhichOneof("body") != "price_update":
         return []
     time_ms = parse_id(entry_id)[0]
+    quotes = command.price_update.quotes
+    if len({quote.asset for quote in quotes}) != len(quotes):
+        # the engine refuses such an entry whole (one quote per asset per entry): so do the candles, or a
+        # chart would show a price the engine never traded at
+        skipped.add("duplicate_asset")
+        return []
     ticks = []
-    for quote in command.price_update.quotes:
+    for quote in quotes:
         spec = specs.get(quote.asset)
         if spec is None:
             skipped.add("unknown_asset")

@@ -98,6 +98,7 @@ async def signin_email_attempt(context: GatewayContext, request: Request, email:
 
 
 async def signin_succeeded(context: GatewayContext, email: str, attempt: RateDecision | None) -> None:
-    """The password was right: the attempt does not count against the e-mail address."""
+    """The password was right, or never judged (the database failed): the attempt does not count against
+    the e-mail address."""
     if context.signin_email_limiter is not None and attempt is not None:
         await context.signin_email_limiter.refund(email_bucket(email), attempt)

@@ -140,5 +140,9 @@ class SharedInFlight:
     async def _run(self) -> None:
         metrics.IN_FLIGHT_SHARED.set(1)
         while True:
-            await self.refresh()
+            try:
+                await self.refresh()
+            except Exception as exc:  # a defect must not end the sharing silently: count alone, say so once, go on
+                self._fresh_until = 0.0
+                self._set_shared(False, repr(exc)[:200])
             await asyncio.sleep(self.refresh_seconds)

@@ -106,8 +106,14 @@ async def signin(body: SigninRequest, request: Request, context: ContextDep, ses
     window passes (successful signins do not count). 503 ACCOUNT_UNAVAILABLE when the engine lost the
     account of a completed signup (it is never re-created with fresh money)."""
     attempt = await signin_email_attempt(context, request, body.email)
-    user = await db.user_by_email(session, body.email)
-    if not await verify_password(body.password, user.password_hash if user else None) or user is None:
+    try:
+        user = await db.user_by_email(session, body.email)
+        right = await verify_password(body.password, user.password_hash if user else None) and user is not None
+    except BaseException:
+        # the database failed (or the request was cancelled): no password was judged, so it is no failure
+        await signin_succeeded(context, body.email, attempt)
+        raise
+    if not right or user is None:
         raise ApiError(401, "INVALID_CREDENTIALS", "wrong e-mail or password")
     await signin_succeeded(context, body.email, attempt)
     balance = await engine_balance(context, session, user)

@@ -43,6 +43,7 @@ export class Account {
     this.idle = null;
     this.cursor = null;
     this.closedReads = Promise.resolve(); // the closed-trade reads, one after another
+    this.queuedFirst = null; // a newest-page read waiting behind the running one, if any
     this.active = false;
     $("closed-more").addEventListener("click", () => this.loadClosed(false));
   }
@@ -202,9 +203,17 @@ export class Account {
    * Reads run one after another, so an event's refresh never interleaves with "Load older trades".
    */
   loadClosed(first) {
-    // a read that fails unexpectedly must not stop the ones queued after it
-    this.closedReads = this.closedReads.then(() => this.readClosed(first)).catch((error) => console.error(error));
-    return this.closedReads;
+    // a burst of events queues one newest-page read behind the running one, never one per event
+    if (first && this.queuedFirst) return this.queuedFirst;
+    const queued = this.closedReads
+      .then(() => {
+        if (first) this.queuedFirst = null; // it starts now: a later event's refresh queues another
+        return this.readClosed(first);
+      })
+      .catch((error) => console.error(error)); // a read that fails must not stop the ones queued after it
+    if (first) this.queuedFirst = queued;
+    this.closedReads = queued;
+    return queued;
   }
 
   async readClosed(first) {

@@ -44,7 +44,12 @@ def test_a_first_batch_counts_from_what_the_stream_still_holds() -> None:
 
 def test_bids_not_asks_and_only_configured_assets_at_their_scale() -> None:
     read = StreamRead(
-        [(f"{T}-0", prices(("BTC_USDC", 500, 4), ("DOGE_USDC", 9, 4), ("SOL_USDC", 80, 2), ("SOL_USDC", 0, 4)))], 1, 1
+        [
+            (f"{T}-0", prices(("BTC_USDC", 500, 4), ("DOGE_USDC", 9, 4), ("SOL_USDC", 80, 2))),
+            (f"{T}-1", prices(("SOL_USDC", 0, 4))),  # one quote per asset per entry, as the engine requires
+        ],
+        2,
+        2,
     )
     plan = plan_batch(Cursor(STREAM_START, None), read, SPECS)
     assert {key[0] for key in plan.candles} == {"BTC_USDC"}
