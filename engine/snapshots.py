@@ -70,21 +70,46 @@ class NoUsableSnapshot(Exception):
 
 
 def encode_body(body: dict[str, Any]) -> tuple[bytes, str]:
-    """The compressed JSON of `body` and the hash of its "state" member (a `TradingState.snapshot()` dict or
-    a `StateCapture`). The state is encoded in its canonical form and the hash taken of that very text: one
-    encoding serves both. Made piece by piece (engine.jsonslices): the writer's thread never holds the GIL
-    for long, and zlib and SHA-256 work without it."""
-    others = json.dumps({key: value for key, value in body.items() if key != "state"}, separators=(",", ":"))
+    """`encode_chunks` joined: the compressed JSON of `body` and the hash of its "state" member."""
+    chunks, state_hash = encode_chunks(body)
+    return b"".join(chunks), state_hash
+
+
+def encode_chunks(body: dict[str, Any], chunk_bytes: int = CHUNK_BYTES) -> tuple[list[bytes], str]:
+    """The compressed JSON of `body`, cut in chunks of `chunk_bytes` (the last one shorter), and the hash of
+    its "state" member (a `TradingState.snapshot()` dict or a `StateCapture`, released once encoded). The
+    state is encoded in its canonical form and the hash taken of that very text: one encoding serves both.
+    Made piece by piece (engine.jsonslices) and cut as it comes, never joined whole: no single call of the
+    writer's thread holds the GIL for long (JSON pieces of a few hundred rows, zlib on one piece at a time;
+    SHA-256 runs without it). The bytes are those of `zlib.compress(text, 1)` over the whole text."""
+    others = {key: value for key, value in body.items() if key != "state"}
+    head = list(jsonslices.pieces(others))  # "{", its members ..., "}": the state goes in as the last member
+    head[-1] = ',"state":' if others else '"state":'
     compressor = zlib.compressobj(level=1)
     digest = hashlib.sha256()
-    out = [compressor.compress(f'{others[:-1]}{"," if len(others) > 2 else ""}"state":'.encode())]
-    for piece in jsonslices.pieces(body["state"], sort_keys=True):
+    chunks: list[bytes] = []
+    pending = bytearray()
+
+    def compress(data: bytes) -> None:
+        pending.extend(compressor.compress(data))
+        while len(pending) >= chunk_bytes:
+            chunks.append(bytes(pending[:chunk_bytes]))
+            del pending[:chunk_bytes]  # from the front of a bytearray: the rest is not copied
+
+    for piece in head:
+        compress(piece.encode("ascii"))
+    state = body["state"]
+    for piece in jsonslices.pieces(state, sort_keys=True):
         data = piece.encode("ascii")
         digest.update(data)
-        out.append(compressor.compress(data))
-    out.append(compressor.compress(b"}"))
-    out.append(compressor.flush())
-    return b"".join(out), digest.hexdigest()
+        compress(data)
+    compress(b"}")
+    pending.extend(compressor.flush())
+    chunks.extend(bytes(pending[start : start + chunk_bytes]) for start in range(0, len(pending), chunk_bytes))
+    release = getattr(state, "release", None)
+    if release is not None:
+        release()
+    return chunks, digest.hexdigest()
 
 
 def decode_body(blob: bytes) -> dict[str, Any]:
@@ -113,17 +138,17 @@ class SnapshotStore:
     def write(self, body: dict[str, Any], *, last_applied_id: str, accounts: int, epoch: int = 0) -> SnapshotInfo:
         """`body["state"]` is `TradingState.snapshot()`; the returned info carries its state hash. `epoch`: the
         writer's fencing token (StaleEpoch, and no snapshot, when a newer one is recorded; 0: unfenced)."""
-        blob, state_hash = encode_body(body)
+        chunks, state_hash = encode_chunks(body)
         created_at_ms = int(time.time() * 1000)
         snapshot_id = f"{last_applied_id}@{created_at_ms}"
-        chunk_count = 0
-        for offset in range(0, len(blob), CHUNK_BYTES):
+        checksum, size_bytes = hashlib.sha256(), 0
+        for seq, chunk in enumerate(chunks):
             self.chunks.insert_one({
-                "_id": f"{self.stream_key}|{snapshot_id}|{chunk_count}",
-                "stream_key": self.stream_key, "snapshot_id": snapshot_id, "seq": chunk_count,
-                "data": Binary(blob[offset:offset + CHUNK_BYTES]),
+                "_id": f"{self.stream_key}|{snapshot_id}|{seq}",
+                "stream_key": self.stream_key, "snapshot_id": snapshot_id, "seq": seq, "data": Binary(chunk),
             })  # fmt: skip
-            chunk_count += 1
+            checksum.update(chunk)
+            size_bytes += len(chunk)
         ms, seq = entry_key(last_applied_id)
         self._fence(epoch)
         # the manifest makes the snapshot current: written last, in one atomic single-document insert
@@ -131,14 +156,14 @@ class SnapshotStore:
         self.manifests.insert_one({
             "_id": manifest_id, "stream_key": self.stream_key, "snapshot_id": snapshot_id, "epoch": epoch,
             "format": FORMAT, "last_applied_id": last_applied_id, "last_applied_ms": ms, "last_applied_seq": seq,
-            "created_at_ms": created_at_ms, "chunks": chunk_count, "size_bytes": len(blob),
-            "sha256": hashlib.sha256(blob).hexdigest(), "accounts": accounts, "state_sha256": state_hash,
+            "created_at_ms": created_at_ms, "chunks": len(chunks), "size_bytes": size_bytes,
+            "sha256": checksum.hexdigest(), "accounts": accounts, "state_sha256": state_hash,
         })  # fmt: skip
         if epoch > 0 and self._recorded_epoch() > epoch:
             # a newer leader recorded its epoch between our check and our manifest: ours must not count
             self.manifests.delete_one({"_id": manifest_id})
             raise StaleEpoch("snapshot manifest", epoch)
-        return SnapshotInfo(snapshot_id, last_applied_id, created_at_ms, len(blob), accounts, state_hash)
+        return SnapshotInfo(snapshot_id, last_applied_id, created_at_ms, size_bytes, accounts, state_hash)
 
     def _fence(self, epoch: int) -> None:
         """Record `epoch` as the stream's newest snapshot writer, or StaleEpoch if a newer one is recorded (the

@@ -27,6 +27,10 @@ class Remembered(NamedTuple):
     reply: Reply
 
 
+# IdempotencyStore.iter_captured: users ranked in this many dicts
+_RANK_PARTS = 64
+
+
 class IdempotencyStore:
     __slots__ = ("_by_user", "_entries", "_keys_per_user", "_window_ms")
 
@@ -62,9 +66,21 @@ class IdempotencyStore:
     def iter_captured(entries: list[Remembered], users: list[str]) -> Iterator[Remembered]:
         """The order `__iter__` had when the views were copied: user by user, each user's oldest first (a
         user's entries in `_entries` are in the order of their deque; see `remember`)."""
-        rank = {user_id: number for number, user_id in enumerate(users)}
+        # each user's place in `users`, in many small dicts: a dict of 100k keys grows by resizes that copy
+        # it whole in one C call, and is freed in one, each holding the GIL for ms (the snapshot writer's
+        # thread runs this)
+        parts: list[dict[str, int]] = [{} for _ in range(_RANK_PARTS)]
+        for number, user_id in enumerate(users):
+            parts[hash(user_id) % _RANK_PARTS][user_id] = number
+
+        def rank(entry: Remembered) -> int:
+            user_id = entry.user_id
+            return parts[hash(user_id) % _RANK_PARTS][user_id]
+
         # a stable sort keeps each user's own order; no list per user (100k containers for the collector)
-        return sorted_in_chunks(entries, key=lambda entry: rank[entry.user_id])
+        yield from sorted_in_chunks(entries, key=rank)
+        while parts:
+            parts.pop()  # one small dict freed at a time
 
     def lookup(self, user_id: str, key: str, now_ms: int) -> Remembered | None:
         entry = self._entries.get((user_id, key))
