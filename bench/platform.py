@@ -151,6 +151,8 @@ class Platform:
                 "GATEWAY_ID": f"gw-{self.prefix.split(':')[1]}",
                 "AUTH_RATE_LIMIT": self.auth_rate_limit,
                 "STARTING_BALANCE_CENTS": str(self.starting_balance_cents),
+                # every benchmark socket comes from 127.0.0.1: the per-address cap would refuse all but 32
+                "MAX_ACCOUNT_SOCKETS_PER_CLIENT": "100000",
             },
         )
         poll_until(http_ok(f"{self.gateway_url}/readyz"), "gateway /readyz", 60, gateway)
