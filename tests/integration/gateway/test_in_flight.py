@@ -20,12 +20,12 @@ import pytest
 import redis.asyncio as aioredis
 
 from gateway.admission import Admission
-from gateway.errors import ApiError
 from gateway.in_flight import SharedInFlight
 from gateway.metrics import IN_FLIGHT_SHARED
 from harness.polling import NotYet, apoll_until
 from tests.integration.gateway.helpers import bearer, new_user, stream_length_is
 from tests.integration.gateway.support import Quote, Stack, feed_engine, start_gateway
+from tests.support.admission import refusal
 from tests.support.net import free_port
 
 ORDER = {"asset": "BTC_USDC", "side": "LONG", "quantity": "0.001", "leverage": 10}
@@ -36,16 +36,6 @@ async def hash_key(redis_conn: aioredis.Redis) -> AsyncIterator[str]:
     key = f"test:inflight{uuid.uuid4().hex[:10]}:stream:engine:in-flight"
     yield key
     await redis_conn.delete(key)
-
-
-def _refusal(admission: Admission, in_flight: int) -> str | None:
-    try:
-        admission.check(in_flight)
-    except ApiError as refused:
-        assert refused.status == 503 and refused.headers == {"Retry-After": "1"}
-        assert "not executed" in refused.message
-        return refused.code
-    return None
 
 
 async def test_gateways_share_the_cap_and_a_dead_ones_count_expires(
@@ -66,14 +56,14 @@ async def test_gateways_share_the_cap_and_a_dead_ones_count_expires(
         await first.refresh()
         await second.refresh()
         assert second.others() == 3 and first.others() == 0
-        assert _refusal(admit_second, 0) == "ENGINE_BUSY"
-        assert _refusal(admit_first, 3) == "ENGINE_BUSY"
+        assert refusal(admit_second, 0) == "ENGINE_BUSY"
+        assert refusal(admit_first, 3) == "ENGINE_BUSY"
         # the first's writes finish: the budget comes back with its next refresh
         local["first"] = 1
         await first.refresh()
         await second.refresh()
-        assert _refusal(admit_second, 1) is None
-        assert _refusal(admit_second, 2) == "ENGINE_BUSY"
+        assert refusal(admit_second, 1) is None
+        assert refusal(admit_second, 2) == "ENGINE_BUSY"
 
         # a gateway that dies holding writes (it never refreshes or cleans up again) counts until its
         # published count expires, then not at all, and its field is gone from the hash
@@ -90,13 +80,13 @@ async def test_gateways_share_the_cap_and_a_dead_ones_count_expires(
 
         await apoll_until(dead_count_expired, "the dead gateway's count expired", 30)
         assert not await redis_conn.hexists(hash_key, "gw-dead")
-        assert _refusal(admit_second, 1) is None
+        assert refusal(admit_second, 1) is None
 
         # a gateway that stops cleanly leaves the sum at once
         await first.close()
         await second.refresh()
         assert second.others() == 0
-        assert _refusal(admit_second, 2) is None
+        assert refusal(admit_second, 2) is None
     finally:
         await second.close()
         await redis.aclose()
@@ -115,8 +105,8 @@ async def test_without_redis_each_gateway_counts_alone_and_says_so(caplog: pytes
     assert shared.others() == 0
     assert IN_FLIGHT_SHARED._value.get() == 0
     # the orders are not refused for Redis's sake: the local bound still holds
-    assert _refusal(admission, 1) is None
-    assert _refusal(admission, 2) == "ENGINE_BUSY"
+    assert refusal(admission, 1) is None
+    assert refusal(admission, 2) == "ENGINE_BUSY"
     warnings = [r.getMessage() for r in caplog.records if "counting this gateway's writes only" in r.getMessage()]
     assert len(warnings) == 1  # said once when it happens, not on every refresh
 
