@@ -30,9 +30,10 @@ define LINT_STEPS
 	$(VENV_BIN)/python scripts/code_size.py $(if $(filter enforce,$(SIZE_CHECK)),--enforce)
 endef
 
+# --durations: the slowest tests, printed at the end (what to trim when the suite's time grows)
 test: bootstrap services
 	$(LINT_STEPS)
-	$(VENV_BIN)/python -m pytest -q -p no:cacheprovider
+	$(VENV_BIN)/python -m pytest -q -p no:cacheprovider --durations=25
 
 # the fault tests alone (tests/chaos, also part of `make test`): each fault under load, figures printed at the end
 chaos: bootstrap services
