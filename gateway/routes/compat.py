@@ -117,7 +117,8 @@ async def create_order(
     """POST /trade/create with the answer in the original's shape: `orderId` and the open row."""
     command = open_position_command(body, context.asset_specs, user_id, key)
     # what the answer states back must be statable, or the engine would act on an order answered with a 502
-    shapes.statable({"quantity": body.quantity, "stopLoss": body.stopLoss, "takeProfit": body.takeProfit})
+    # (the levels are bounded by the request model itself: gateway.schemas.PriceLevel)
+    shapes.statable({"quantity": body.quantity})
     opened = await context.engine.open_position(command)
     row = shapes.open_row(opened.position, opened.current_price, opened.unrealized_pnl_cents)
     return {"message": "Order placed", "orderId": opened.position.id, "trade": row}

@@ -167,34 +167,29 @@ async def _pending_orders(address: str, users: list[str]) -> dict[str, orders_pb
     return orders
 
 
-async def _served_history(address: str, users: list[str], history: dict[str, dict[str, Any]]) -> None:
-    """ListOrderHistory (what /api/v1/orders/history shows), page by page: each ended order once, as stored."""
-    served: list[commands_pb2.OrderRecord] = []
+async def _all_pages(address: str, users: list[str], rpc: str, request_type: Any, field: str) -> list[Any]:
+    """Every item of a paged EngineService read (`rpc`, repeated `field`) for each user, page by page."""
+    items: list[Any] = []
     async with grpc.aio.insecure_channel(address) as channel:
-        stub = engine_service_pb2_grpc.EngineServiceStub(channel)
+        call = getattr(engine_service_pb2_grpc.EngineServiceStub(channel), rpc)
         for user in users:
             token = ""
             while True:
-                request = engine_service_pb2.ListOrderHistoryRequest(user_id=user, page_size=500, page_token=token)
-                page = await stub.ListOrderHistory(request, timeout=10)
-                served.extend(page.orders)
+                page = await call(request_type(user_id=user, page_size=500, page_token=token), timeout=10)
+                items.extend(getattr(page, field))
                 if not (token := page.next_page_token):
                     break
+    return items
+
+
+async def _served_history(address: str, users: list[str], history: dict[str, dict[str, Any]]) -> None:
+    """ListOrderHistory (what /api/v1/orders/history shows), page by page: each ended order once, as stored."""
+    served = await _all_pages(address, users, "ListOrderHistory", engine_service_pb2.ListOrderHistoryRequest, "orders")
     served_ids = [record.order.id for record in served]
     assert sorted(served_ids) == sorted(history), f"order history served differently: {len(served)} of {len(history)}"
     assert all(record == order_record_from_row(history[record.order.id]) for record in served)
 
 
 async def _open_positions(address: str, users: list[str]) -> dict[str, str]:
-    positions: dict[str, str] = {}
-    async with grpc.aio.insecure_channel(address) as channel:
-        stub = engine_service_pb2_grpc.EngineServiceStub(channel)
-        for user in users:
-            token = ""
-            while True:
-                request = engine_service_pb2.ListPositionsRequest(user_id=user, page_size=500, page_token=token)
-                page = await stub.ListPositions(request, timeout=10)
-                positions.update({view.position.id: view.position.user_id for view in page.positions})
-                if not (token := page.next_page_token):
-                    break
-    return positions
+    views = await _all_pages(address, users, "ListPositions", engine_service_pb2.ListPositionsRequest, "positions")
+    return {view.position.id: view.position.user_id for view in views}
